@@ -1,0 +1,905 @@
+/*
+ * conf.c - dmail.conf parser (see conf.h).
+ *
+ * Every key is a row in conf_keys[]: its name, how to parse the value, and
+ * where in struct dmail_conf the result goes. Parsing fills a fresh struct;
+ * the caller's struct is replaced only when the whole file is valid.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "util.h"
+
+#ifndef DMAIL_LIBEXECDIR
+#define DMAIL_LIBEXECDIR "/usr/local/libexec/dmail"
+#endif
+
+enum key_type {
+	K_STRING,      /* rest of line */
+	K_PATH,        /* rest of line, made absolute */
+	K_UINT,
+	K_SIZE,
+	K_DURATION,
+	K_BOOL,
+	K_DOMAINS,     /* words, repeatable, lower-cased */
+	K_WORDS,       /* words, repeatable */
+	K_LISTEN,      /* ADDR:PORT, repeatable, role in arg */
+	K_CIDRS,       /* words, repeatable */
+	K_PAIR,        /* NAME VALUE..., repeatable */
+	K_LOG,         /* syslog|stderr [level] */
+	K_ENUM,        /* one of names, separated by '|' in arg */
+};
+
+struct conf_key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	int arg;           /* K_LISTEN: role; K_UINT: minimum */
+	const char *names; /* K_ENUM */
+};
+
+#define OFF(field) offsetof(struct dmail_conf, field)
+#define POOL_KEYS(prefix, id)                                               \
+	{ prefix "_workers_min", K_UINT, OFF(pool[id].workers_min), 0, NULL }, \
+	{ prefix "_workers_max", K_UINT, OFF(pool[id].workers_max), 1, NULL }, \
+	{ prefix "_max_use", K_UINT, OFF(pool[id].max_use), 1, NULL },         \
+	{ prefix "_program", K_PATH, OFF(pool[id].program), 0, NULL }
+
+static const struct conf_key conf_keys[] = {
+	{ "hostname", K_STRING, OFF(hostname), 0, NULL },
+	{ "local_domains", K_DOMAINS, OFF(local_domains), 0, NULL },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, NULL },
+	{ "run_as", K_STRING, OFF(run_as), 0, NULL },
+	{ "control_socket", K_PATH, OFF(control_socket), 0, NULL },
+	{ "status_socket", K_PATH, OFF(status_socket), 0, NULL },
+	{ "log", K_LOG, 0, 0, NULL },
+	{ "shutdown_grace", K_DURATION, OFF(shutdown_grace), 0, NULL },
+	{ "worker_idle_timeout", K_DURATION, OFF(worker_idle_timeout), 0, NULL },
+	{ "listen_backlog", K_UINT, OFF(listen_backlog), 1, NULL },
+	{ "smtp_listen", K_LISTEN, 0, ROLE_SMTP, NULL },
+	{ "submission_listen", K_LISTEN, 0, ROLE_SUBMISSION, NULL },
+	{ "smtps_listen", K_LISTEN, 0, ROLE_SMTPS, NULL },
+	{ "pop3_listen", K_LISTEN, 0, ROLE_POP3, NULL },
+	{ "pop3s_listen", K_LISTEN, 0, ROLE_POP3S, NULL },
+	POOL_KEYS("smtp", POOL_SMTP),
+	POOL_KEYS("pop3", POOL_POP3),
+	POOL_KEYS("list", POOL_LIST),
+	{ "queue_program", K_PATH, OFF(pool[POOL_QUEUE].program), 0, NULL },
+	{ "tls_cert", K_PATH, OFF(tls_cert), 0, NULL },
+	{ "tls_key", K_PATH, OFF(tls_key), 0, NULL },
+	{ "max_message_size", K_SIZE, OFF(max_message_size), 0, NULL },
+	{ "max_recipients", K_UINT, OFF(max_recipients), 1, NULL },
+	{ "smtp_max_errors", K_UINT, OFF(smtp_max_errors), 1, NULL },
+	{ "smtp_command_timeout", K_DURATION, OFF(smtp_command_timeout), 1, NULL },
+	{ "smtp_data_timeout", K_DURATION, OFF(smtp_data_timeout), 1, NULL },
+	{ "smtp_session_timeout", K_DURATION, OFF(smtp_session_timeout), 1, NULL },
+	{ "smtp_bare_lf", K_ENUM, OFF(smtp_bare_lf), 0, "reject|normalize" },
+	{ "smtp_vrfy", K_BOOL, OFF(smtp_vrfy), 0, NULL },
+	{ "max_hops", K_UINT, OFF(max_hops), 1, NULL },
+	{ "relay_networks", K_CIDRS, 0, 0, NULL },
+	{ "alias", K_PAIR, OFF(aliases), 0, NULL },
+	{ "forward", K_PAIR, OFF(forwards), 0, NULL },
+	{ "aliases_file", K_PATH, OFF(aliases_file), 0, NULL },
+	{ "pop3_plaintext_auth", K_BOOL, OFF(pop3_plaintext_auth), 0, NULL },
+	{ "pop3_login_delay", K_DURATION, OFF(pop3_login_delay), 0, NULL },
+	{ "pop3_max_failed_logins", K_UINT, OFF(pop3_max_failed_logins), 1, NULL },
+	{ "pop3_idle_timeout", K_DURATION, OFF(pop3_idle_timeout), 1, NULL },
+	{ "auth_throttle_failures", K_UINT, OFF(auth_throttle_failures), 1, NULL },
+	{ "auth_throttle_max_delay", K_DURATION, OFF(auth_throttle_max_delay), 0, NULL },
+	{ "password_scheme", K_ENUM, 0, 0, "yescrypt|sha512" },
+	{ "queue_retry_min", K_DURATION, OFF(queue_retry_min), 1, NULL },
+	{ "queue_retry_max", K_DURATION, OFF(queue_retry_max), 1, NULL },
+	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 1, NULL },
+	{ "queue_warn_after", K_DURATION, OFF(queue_warn_after), 0, NULL },
+	{ "smtp_dest_concurrency", K_UINT, OFF(smtp_dest_concurrency), 1, NULL },
+	{ "delivery_workers_max", K_UINT, OFF(delivery_workers_max), 1, NULL },
+	{ "transport", K_PAIR, OFF(transports), 0, NULL },
+	{ "relayhost", K_STRING, OFF(relayhost), 0, NULL },
+	{ "relayhost_auth", K_PATH, OFF(relayhost_auth), 0, NULL },
+	{ "tls_required", K_DOMAINS, OFF(tls_required), 0, NULL },
+	{ "resolv_conf", K_PATH, OFF(resolv_conf), 0, NULL },
+	{ "null_sender_bounces", K_ENUM, OFF(null_sender_bounces), 0, "drop|postmaster" },
+	{ "smtp_connect_timeout", K_DURATION, OFF(smtp_connect_timeout), 1, NULL },
+	{ "lists_file", K_PATH, OFF(lists_file), 0, NULL },
+	{ "list_web_url", K_STRING, OFF(list_web_url), 0, NULL },
+	{ "list_dmarc_rewrite", K_ENUM, OFF(list_dmarc_rewrite), 0, "auto|always|never" },
+};
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+static const char *const pool_names[POOL_COUNT] = { "smtp", "pop3", "list",
+	"queue" };
+static const char *const role_names[ROLE_COUNT] = { "smtp", "submission",
+	"smtps", "pop3", "pop3s" };
+
+const char *
+pool_name(enum pool_id id)
+{
+	return (unsigned)id < POOL_COUNT ? pool_names[id] : "?";
+}
+
+const char *
+role_name(enum listen_role role)
+{
+	return (unsigned)role < ROLE_COUNT ? role_names[role] : "?";
+}
+
+enum pool_id
+role_pool(enum listen_role role)
+{
+	return role == ROLE_POP3 || role == ROLE_POP3S ? POOL_POP3 : POOL_SMTP;
+}
+
+/* ---- small parsers -------------------------------------------------- */
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1024ULL; end++; break;
+	case 'm': case 'M': mult = 1024ULL * 1024; end++; break;
+	case 'g': case 'G': mult = 1024ULL * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end != '\0' || (v != 0 && mult > UINT64_MAX / v))
+		return -1;
+	*out = (uint64_t)v * mult;
+	return 0;
+}
+
+int
+parse_duration(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 's': end++; break;
+	case 'm': mult = 60; end++; break;
+	case 'h': mult = 3600; end++; break;
+	case 'd': mult = 86400; end++; break;
+	default: return -1;
+	}
+	if (*end != '\0' || (v != 0 && mult > UINT_MAX / v))
+		return -1;
+	*out = (unsigned)(v * mult);
+	return 0;
+}
+
+int
+parse_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_s;
+	size_t hlen;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hlen = (size_t)(close - s - 1);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, hlen);
+		host[hlen] = '\0';
+		port_s = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (colon == NULL || strchr(s, ':') != colon)
+			return -1;
+		hlen = (size_t)(colon - s);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return -1;
+		memcpy(host, s, hlen);
+		host[hlen] = '\0';
+		port_s = colon + 1;
+	}
+	if (!isdigit((unsigned char)*port_s))
+		return -1;
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		return -1;
+
+	if (s[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		if (strcmp(host, "*") == 0)
+			sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof(*sin);
+	}
+	return 0;
+}
+
+int
+parse_cidr(const char *s, struct cidr *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned maxbits;
+
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		maxbits = 128;
+	} else {
+		return -1;
+	}
+	out->prefix = maxbits;
+	if (slash != NULL) {
+		char *end;
+		unsigned long p;
+		if (!isdigit((unsigned char)slash[1]))
+			return -1;
+		errno = 0;
+		p = strtoul(slash + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || p > maxbits)
+			return -1;
+		out->prefix = (unsigned)p;
+	}
+	return 0;
+}
+
+static bool
+prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rem = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (rem == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff << (8 - rem));
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+bool
+cidr_match(const struct cidr *net, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		if (net->family != AF_INET)
+			return false;
+		return prefix_equal(net->addr,
+		    (const unsigned char *)&sin->sin_addr, net->prefix);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)sa;
+		const unsigned char *a = sin6->sin6_addr.s6_addr;
+		if (net->family == AF_INET6)
+			return prefix_equal(net->addr, a, net->prefix);
+		/* An IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d)
+		 * matches the IPv4 networks. */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			return prefix_equal(net->addr, a + 12, net->prefix);
+	}
+	return false;
+}
+
+void
+strlist_add(struct strlist *l, const char *s)
+{
+	l->items = xrealloc(l->items, (l->count + 1) * sizeof(char *));
+	l->items[l->count++] = xstrdup(s);
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+bool
+strlist_contains_ci(const struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (strcasecmp(l->items[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void
+pairlist_add(struct pairlist *l, const char *key, const char *value)
+{
+	l->items = xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
+	l->items[l->count].key = xstrdup(key);
+	l->items[l->count].value = xstrdup(value);
+	l->count++;
+}
+
+static void
+pairlist_free(struct pairlist *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].key);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+/* ---- the parser ----------------------------------------------------- */
+
+struct parse_ctx {
+	const char *name;      /* file name for messages */
+	unsigned line;
+	struct buf *err;
+	int errors;
+	struct dmail_conf *c;
+	unsigned char seen[NKEYS];
+};
+
+static void
+conf_error(struct parse_ctx *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+conf_error(struct parse_ctx *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->line > 0)
+		buf_printf(p->err, "%s:%u: ", p->name, p->line);
+	else
+		buf_printf(p->err, "%s: ", p->name);
+	va_start(ap, fmt);
+	buf_vprintf(p->err, fmt, ap);
+	va_end(ap);
+	buf_append_char(p->err, '\n');
+	p->errors++;
+}
+
+static char *
+make_path(const struct dmail_conf *c, const char *value)
+{
+	struct buf b = BUF_INIT;
+
+	if (value[0] == '/')
+		return xstrdup(value);
+	buf_printf(&b, "%s/%s", c->dir, value);
+	return buf_steal(&b);
+}
+
+/* Split value into words separated by blanks or commas. */
+static size_t
+split_words(char *value, char **words, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *w = strtok_r(value, " \t,", &save); w != NULL && n < max;
+	     w = strtok_r(NULL, " \t,", &save))
+		words[n++] = w;
+	return n;
+}
+
+static bool
+valid_domain(const char *d)
+{
+	size_t len = strlen(d);
+
+	if (len == 0 || len > 253 || d[0] == '.' || d[0] == '-')
+		return false;
+	for (const char *p = d; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			return false;
+	return true;
+}
+
+static void
+set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	struct dmail_conf *c = p->c;
+	char *field = (char *)c + k->offset;
+	char *words[64];
+	size_t n;
+
+	switch (k->type) {
+	case K_STRING:
+		*(char **)field = xstrdup(value);
+		break;
+	case K_PATH:
+		*(char **)field = make_path(c, value);
+		break;
+	case K_UINT: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (!isdigit((unsigned char)value[0]) || *end != '\0' ||
+		    errno != 0 || v > UINT_MAX) {
+			conf_error(p, "key '%s': '%s' is not a number", k->name,
+			    value);
+			return;
+		}
+		if (v < (unsigned long)k->arg) {
+			conf_error(p, "key '%s': must be at least %d", k->name,
+			    k->arg);
+			return;
+		}
+		*(unsigned *)field = (unsigned)v;
+		break;
+	}
+	case K_SIZE:
+		if (parse_size(value, (uint64_t *)field) < 0)
+			conf_error(p, "key '%s': '%s' is not a size "
+			    "(number with optional k, M or G)", k->name, value);
+		break;
+	case K_DURATION: {
+		unsigned v;
+		if (parse_duration(value, &v) < 0) {
+			conf_error(p, "key '%s': '%s' is not a duration "
+			    "(number with optional s, m, h or d)", k->name,
+			    value);
+			return;
+		}
+		if (v < (unsigned)k->arg) {
+			conf_error(p, "key '%s': must be at least %d "
+			    "second(s)", k->name, k->arg);
+			return;
+		}
+		*(unsigned *)field = v;
+		break;
+	}
+	case K_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0 || strcmp(value, "off") == 0)
+			*(bool *)field = false;
+		else
+			conf_error(p, "key '%s': '%s' is not yes or no",
+			    k->name, value);
+		break;
+	case K_DOMAINS:
+		n = split_words(value, words, 64);
+		for (size_t i = 0; i < n; i++) {
+			for (char *q = words[i]; *q; q++)
+				*q = (char)tolower((unsigned char)*q);
+			if (!valid_domain(words[i])) {
+				conf_error(p, "key '%s': '%s' is not a domain",
+				    k->name, words[i]);
+				continue;
+			}
+			strlist_add((struct strlist *)field, words[i]);
+		}
+		break;
+	case K_WORDS:
+		n = split_words(value, words, 64);
+		for (size_t i = 0; i < n; i++)
+			strlist_add((struct strlist *)field, words[i]);
+		break;
+	case K_LISTEN:
+		n = split_words(value, words, 64);
+		for (size_t i = 0; i < n; i++) {
+			struct listen_addr la;
+			memset(&la, 0, sizeof(la));
+			if (parse_listen_addr(words[i], &la.ss, &la.sslen) < 0) {
+				conf_error(p, "key '%s': '%s' is not ADDR:PORT "
+				    "or [IPV6]:PORT", k->name, words[i]);
+				continue;
+			}
+			for (size_t j = 0; j < c->listen_count; j++) {
+				if (c->listen[j].sslen == la.sslen &&
+				    memcmp(&c->listen[j].ss, &la.ss,
+				        la.sslen) == 0) {
+					conf_error(p, "key '%s': %s is already "
+					    "a listener", k->name, words[i]);
+					goto next_listen;
+				}
+			}
+			la.role = (enum listen_role)k->arg;
+			la.text = xstrdup(words[i]);
+			c->listen = xrealloc(c->listen,
+			    (c->listen_count + 1) * sizeof(*c->listen));
+			c->listen[c->listen_count++] = la;
+		next_listen:;
+		}
+		break;
+	case K_CIDRS:
+		n = split_words(value, words, 64);
+		for (size_t i = 0; i < n; i++) {
+			struct cidr net;
+			if (parse_cidr(words[i], &net) < 0) {
+				conf_error(p, "key '%s': '%s' is not an address "
+				    "or network (CIDR)", k->name, words[i]);
+				continue;
+			}
+			c->relay_networks = xrealloc(c->relay_networks,
+			    (c->relay_network_count + 1) * sizeof(net));
+			c->relay_networks[c->relay_network_count++] = net;
+		}
+		break;
+	case K_PAIR: {
+		char *sp = value + strcspn(value, " \t");
+		if (*sp == '\0') {
+			conf_error(p, "key '%s': needs a name and a value",
+			    k->name);
+			return;
+		}
+		*sp++ = '\0';
+		sp += strspn(sp, " \t");
+		if (*sp == '\0') {
+			conf_error(p, "key '%s': needs a name and a value",
+			    k->name);
+			return;
+		}
+		if (strcmp(k->name, "transport") == 0) {
+			const char *colon = strrchr(sp, ':');
+			/* HOST:PORT where HOST may be a name, [name] or
+			 * [address]; check the port here, the host at use. */
+			if (colon == NULL || colon == sp ||
+			    !isdigit((unsigned char)colon[1]) ||
+			    strtoul(colon + 1, NULL, 10) > 65535) {
+				conf_error(p, "key 'transport': '%s' is not "
+				    "HOST:PORT", sp);
+				return;
+			}
+		}
+		for (char *q = value; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		pairlist_add((struct pairlist *)field, value, sp);
+		break;
+	}
+	case K_LOG:
+		n = split_words(value, words, 64);
+		if (n < 1 || n > 2) {
+			conf_error(p, "key 'log': use 'log syslog|stderr "
+			    "[debug|info|warning|error]'");
+			return;
+		}
+		if (strcmp(words[0], "syslog") == 0)
+			c->log_target = LOG_TO_SYSLOG;
+		else if (strcmp(words[0], "stderr") == 0)
+			c->log_target = LOG_TO_STDERR;
+		else {
+			conf_error(p, "key 'log': '%s' is not syslog or stderr",
+			    words[0]);
+			return;
+		}
+		if (n == 2) {
+			int lv = log_level_parse(words[1]);
+			if (lv < 0) {
+				conf_error(p, "key 'log': '%s' is not a level "
+				    "(debug, info, warning, error)", words[1]);
+				return;
+			}
+			c->log_level = (enum log_level)lv;
+		}
+		break;
+	case K_ENUM: {
+		const char *opts = k->names;
+		int idx = 0;
+		size_t vlen = strlen(value);
+		while (*opts) {
+			size_t olen = strcspn(opts, "|");
+			if (olen == vlen && strncmp(opts, value, olen) == 0)
+				break;
+			opts += olen;
+			if (*opts == '|')
+				opts++;
+			idx++;
+		}
+		if (*opts == '\0') {
+			conf_error(p, "key '%s': '%s' is not one of %s",
+			    k->name, value, k->names);
+			return;
+		}
+		if (strcmp(k->name, "password_scheme") == 0) {
+			free(c->password_scheme);
+			c->password_scheme = xstrdup(value);
+		} else {
+			*(int *)field = idx;
+		}
+		break;
+	}
+	}
+}
+
+static bool
+key_repeatable(const struct conf_key *k)
+{
+	switch (k->type) {
+	case K_DOMAINS: case K_WORDS: case K_LISTEN: case K_CIDRS: case K_PAIR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+conf_defaults(struct dmail_conf *c)
+{
+	static const struct pool_conf pool_defaults[POOL_COUNT] = {
+		[POOL_SMTP] = { 2, 100, 100, NULL },
+		[POOL_POP3] = { 2, 100, 100, NULL },
+		[POOL_LIST] = { 1, 10, 100, NULL },
+		[POOL_QUEUE] = { 1, 1, 1, NULL },
+	};
+
+	memcpy(c->pool, pool_defaults, sizeof(c->pool));
+	c->log_target = LOG_TO_SYSLOG;
+	c->log_level = LOG_LEVEL_INFO;
+	c->shutdown_grace = 30;
+	c->worker_idle_timeout = 60;
+	c->listen_backlog = 4096;
+	c->max_message_size = 25ULL * 1024 * 1024;
+	c->max_recipients = 1000;
+	c->smtp_max_errors = 20;
+	c->smtp_command_timeout = 300;
+	c->smtp_data_timeout = 600;
+	c->smtp_session_timeout = 3600;
+	c->smtp_bare_lf = BARE_LF_REJECT;
+	c->max_hops = 50;
+	c->pop3_max_failed_logins = 3;
+	c->pop3_idle_timeout = 600;
+	c->auth_throttle_failures = 5;
+	c->auth_throttle_max_delay = 30;
+	c->queue_retry_min = 300;
+	c->queue_retry_max = 3600;
+	c->queue_lifetime = 5 * 86400;
+	c->smtp_dest_concurrency = 10;
+	c->delivery_workers_max = 20;
+	c->smtp_connect_timeout = 30;
+	c->null_sender_bounces = NULL_BOUNCE_DROP;
+}
+
+static void
+conf_finish(struct parse_ctx *p)
+{
+	struct dmail_conf *c = p->c;
+	static const char *const programs[POOL_COUNT] = { "dmail-smtpd",
+		"dmail-pop3d", "dmail-listd", "dmail-queued" };
+	struct buf b = BUF_INIT;
+
+	p->line = 0;
+	if (c->hostname == NULL) {
+		char host[256];
+		if (gethostname(host, sizeof(host)) < 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		c->hostname = xstrdup(host);
+	}
+	if (c->state_dir == NULL)
+		c->state_dir = xstrdup("/var/lib/dmail");
+	if (c->control_socket == NULL) {
+		buf_printf(&b, "%s/run/control", c->state_dir);
+		c->control_socket = buf_steal(&b);
+	}
+	if (c->status_socket == NULL) {
+		buf_printf(&b, "%s/run/status", c->state_dir);
+		c->status_socket = buf_steal(&b);
+	}
+	if (c->password_scheme == NULL)
+		c->password_scheme = xstrdup("yescrypt");
+	for (int i = 0; i < POOL_COUNT; i++) {
+		struct pool_conf *pc = &c->pool[i];
+		if (pc->program == NULL) {
+			buf_printf(&b, "%s/%s", DMAIL_LIBEXECDIR, programs[i]);
+			pc->program = buf_steal(&b);
+		}
+		if (pc->workers_min > pc->workers_max)
+			conf_error(p, "%s_workers_min (%u) is larger than "
+			    "%s_workers_max (%u)", pool_names[i],
+			    pc->workers_min, pool_names[i], pc->workers_max);
+	}
+	if (c->queue_retry_min > c->queue_retry_max)
+		conf_error(p, "queue_retry_min is larger than queue_retry_max");
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		conf_error(p, "tls_cert and tls_key must be given together");
+	for (size_t i = 0; i < c->listen_count; i++) {
+		enum listen_role r = c->listen[i].role;
+		if ((r == ROLE_SMTPS || r == ROLE_POP3S) && c->tls_cert == NULL)
+			conf_error(p, "%s_listen needs tls_cert and tls_key",
+			    role_names[r]);
+	}
+}
+
+int
+conf_load_text(const char *name, const char *text, size_t len,
+    struct dmail_conf *out, struct buf *err)
+{
+	struct dmail_conf *c = xcalloc(1, sizeof(*c));
+	struct parse_ctx p;
+	const char *pos = text, *end = text + len;
+	char resolved[PATH_MAX];
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.err = err;
+	p.c = c;
+
+	c->path = xstrdup(name);
+	{
+		const char *slash = strrchr(name, '/');
+		char *dir = slash ? xstrndup(name, (size_t)(slash - name + (slash == name)))
+		                  : xstrdup(".");
+		if (realpath(dir, resolved) != NULL) {
+			c->dir = xstrdup(resolved);
+			free(dir);
+		} else {
+			c->dir = dir;
+		}
+	}
+	c->text = xstrndup(text, len);
+	c->text_len = len;
+	conf_defaults(c);
+
+	while (pos < end) {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		size_t llen = nl ? (size_t)(nl - pos) : (size_t)(end - pos);
+		char *line, *s, *key, *value;
+		size_t i;
+
+		p.line++;
+		if (memchr(pos, '\0', llen) != NULL) {
+			conf_error(&p, "NUL byte in line");
+			pos += llen + 1;
+			continue;
+		}
+		line = xstrndup(pos, llen);
+		pos += llen + (nl ? 1 : 0);
+
+		/* Trim trailing blanks and CR, leading blanks. */
+		s = line + strlen(line);
+		while (s > line && (s[-1] == ' ' || s[-1] == '\t' ||
+		    s[-1] == '\r'))
+			*--s = '\0';
+		s = line + strspn(line, " \t");
+		if (*s == '\0' || *s == '#') {
+			free(line);
+			continue;
+		}
+		key = s;
+		s += strcspn(s, " \t");
+		if (*s != '\0')
+			*s++ = '\0';
+		value = s + strspn(s, " \t");
+
+		for (i = 0; i < NKEYS; i++)
+			if (strcmp(conf_keys[i].name, key) == 0)
+				break;
+		if (i == NKEYS) {
+			conf_error(&p, "unknown key '%s'", key);
+		} else if (*value == '\0') {
+			conf_error(&p, "key '%s' needs a value", key);
+		} else if (p.seen[i] && !key_repeatable(&conf_keys[i])) {
+			conf_error(&p, "key '%s' given twice", key);
+		} else {
+			p.seen[i] = 1;
+			set_key(&p, &conf_keys[i], value);
+		}
+		free(line);
+	}
+	conf_finish(&p);
+
+	if (p.errors > 0) {
+		conf_free(c);
+		free(c);
+		return -1;
+	}
+	*out = *c;
+	free(c);
+	return 0;
+}
+
+int
+conf_load_file(const char *path, struct dmail_conf *out, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	if (read_file(path, &text, 16 * 1024 * 1024) < 0) {
+		buf_printf(err, "%s: cannot read: %s\n", path, strerror(errno));
+		buf_free(&text);
+		return -1;
+	}
+	rc = conf_load_text(path, text.data ? text.data : "", text.len, out,
+	    err);
+	buf_free(&text);
+	return rc;
+}
+
+void
+conf_free(struct dmail_conf *c)
+{
+	free(c->path);
+	free(c->dir);
+	free(c->text);
+	free(c->hostname);
+	strlist_free(&c->local_domains);
+	free(c->state_dir);
+	free(c->run_as);
+	free(c->control_socket);
+	free(c->status_socket);
+	for (size_t i = 0; i < c->listen_count; i++)
+		free(c->listen[i].text);
+	free(c->listen);
+	for (int i = 0; i < POOL_COUNT; i++)
+		free(c->pool[i].program);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->relay_networks);
+	pairlist_free(&c->aliases);
+	pairlist_free(&c->forwards);
+	free(c->aliases_file);
+	free(c->password_scheme);
+	pairlist_free(&c->transports);
+	free(c->relayhost);
+	free(c->relayhost_auth);
+	strlist_free(&c->tls_required);
+	free(c->resolv_conf);
+	free(c->lists_file);
+	free(c->list_web_url);
+	memset(c, 0, sizeof(*c));
+}
+
+bool
+conf_is_local_domain(const struct dmail_conf *c, const char *domain)
+{
+	return strlist_contains_ci(&c->local_domains, domain);
+}
+
+void
+conf_state_path(const struct dmail_conf *c, const char *sub, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s/%s", c->state_dir, sub);
+}

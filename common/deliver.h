@@ -1,0 +1,94 @@
+/*
+ * deliver.h - taking responsibility for a message: recipient checks at
+ * RCPT time, then one durable commit for all recipients.
+ *
+ * Used by the SMTP worker (and dmail-sendmail, the list server and the
+ * bounce generator). A deliver_ctx lives as long as the worker process;
+ * a delivery as long as one message transaction.
+ *
+ * Recipients on local domains are resolved through aliases, forwards
+ * (dmail.conf and the compiled aliases file) and the user database.
+ * Everything else goes to the outbound queue under state_dir/spool/ (the
+ * queue file format is documented in spool.h).
+ *
+ * delivery_commit() returns only when the message is durable for every
+ * recipient: the single stored copy written and fsync'd, linked into each
+ * local Maildir's new/ (and/or a queue file written), and the directories
+ * fsync'd. Only then may the caller answer 250. On failure nothing is
+ * left behind and the caller answers with the returned SMTP reply.
+ */
+#ifndef DMAIL_DELIVER_H
+#define DMAIL_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "userdb.h"
+
+struct deliver_ctx;
+struct delivery;
+
+/* A reply for the client: code, enhanced status and text, e.g.
+ * 550, "5.1.1", "<bob@example.test>: user unknown". */
+struct smtp_reply {
+	int code;
+	char enhanced[16];
+	char text[256];
+};
+
+enum rcpt_check {
+	RCPT_LOCAL,        /* a local account, alias or forward: accept */
+	RCPT_REMOTE,       /* not a local domain: caller applies relay rules */
+	RCPT_REJECT,       /* reply says why (5xx unknown user, 4xx quota) */
+	RCPT_TEMPFAIL,     /* database trouble: reply is 4xx */
+};
+
+/* What the SMTP session knows about the message, for the Received:
+ * header and the log line. Strings are copied. */
+struct delivery_info {
+	const char *session_id;
+	const char *client_ip;
+	const char *client_helo;     /* as given in HELO/EHLO, may be NULL */
+	const char *protocol;        /* "SMTP", "ESMTP", "ESMTPS", "ESMTPSA",
+	                                "ESMTPA" (RFC 3848) */
+	const char *tls;             /* stream_tls_description(), "" if none */
+	const char *auth_user;       /* NULL when not authenticated */
+	bool smtputf8;
+};
+
+/* udb is borrowed, may be NULL (then only aliases/forwards resolve). */
+struct deliver_ctx *deliver_ctx_new(const struct dmail_conf *conf,
+    struct userdb *udb, struct buf *err);
+void deliver_ctx_free(struct deliver_ctx *ctx);
+
+/* Check one RCPT TO address (already parsed, without <>). For
+ * RCPT_REJECT and RCPT_TEMPFAIL, reply is filled. size_hint is the SIZE=
+ * value or 0, for quota checks. */
+enum rcpt_check deliver_check_rcpt(struct deliver_ctx *ctx,
+    const char *address, uint64_t size_hint, struct smtp_reply *reply);
+
+/* Start a message. sender "" is the null reverse-path <>. */
+struct delivery *delivery_begin(struct deliver_ctx *ctx, const char *sender,
+    const struct delivery_info *info);
+/* Queue id (for the 250 reply and logs), valid until the delivery ends. */
+const char *delivery_id(const struct delivery *d);
+/* Add an accepted recipient (checked by deliver_check_rcpt()). */
+void delivery_add_rcpt(struct delivery *d, const char *address);
+/* Append one line of message content without its line terminator and
+ * after dot-unstuffing. Stored with LF endings. Returns 0, or -1 when a
+ * write failed (the delivery is then doomed: commit returns 451/452). */
+int delivery_write_line(struct delivery *d, const char *line, size_t len);
+/* Message size so far, counting CRLF line ends (what SIZE measures). */
+uint64_t delivery_size(const struct delivery *d);
+/* Number of Received: headers seen so far (hop count, RFC 5321 6.3). */
+unsigned delivery_hops(const struct delivery *d);
+/* Make it durable. 0 (reply is 250 with the queue id) or -1 (reply says
+ * why: 4xx temporary, 5xx permanent). The delivery is freed either way. */
+int delivery_commit(struct delivery *d, struct smtp_reply *reply);
+/* Drop a message in progress (RSET, QUIT, lost connection, too big). */
+void delivery_abort(struct delivery *d);
+
+#endif

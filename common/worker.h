@@ -1,0 +1,114 @@
+/*
+ * worker.h - the contract between the master (dmaild) and the worker
+ * programs it runs, and the runtime every worker program runs in.
+ *
+ * A worker program's main() is one line:
+ *
+ *     int main(int argc, char **argv)
+ *     { return worker_main(argc, argv, &smtpd_service); }
+ *
+ * worker_main() loads the configuration, calls service->init() (still
+ * root if the master is, so keys and databases can be opened), drops
+ * privileges to run_as, and then serves connections one at a time:
+ * accept, service->session(), close, report, repeat, until max_use
+ * sessions, or the master's channel reaches end-of-file (retire: finish
+ * the current session, then exit 0), or the configuration generation in
+ * the scoreboard moves past its own.
+ *
+ * How the master starts a worker (fork + exec of the pool's program):
+ *   fd 3  DMAIL_FD_CONFIG      memfd holding the exact dmail.conf text the
+ *                              master validated (never the file on disk,
+ *                              which may have changed since)
+ *   fd 4  DMAIL_FD_STATUS      write end of the pool's status pipe
+ *   fd 5  DMAIL_FD_CHANNEL     read end of this worker's own channel;
+ *                              end-of-file means "retire"
+ *   fd 6  DMAIL_FD_SCOREBOARD  memfd of the scoreboard (see scoreboard.h)
+ *   fd 7.. DMAIL_FD_LISTEN     listening sockets, non-blocking
+ *   env DMAIL_LISTEN           roles of those sockets in order, comma
+ *                              separated ("smtp,submission,smtps")
+ *   env DMAIL_CONF_PATH        the configuration file's name (messages,
+ *                              relative paths)
+ *   env DMAIL_SLOT, DMAIL_GENERATION  scoreboard slot and generation
+ *   env DMAIL_LOG_STDERR=1     log to stderr (master runs with -f)
+ * Nothing else is inherited: every other descriptor is close-on-exec.
+ *
+ * Standalone use (tests, inetd): "PROGRAM -c FILE -i [-r ROLE]" serves
+ * one session on stdin/stdout with the given listener role (default: the
+ * service's first role), and exits.
+ */
+#ifndef DMAIL_WORKER_H
+#define DMAIL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "stream.h"
+
+#define DMAIL_FD_CONFIG 3
+#define DMAIL_FD_STATUS 4
+#define DMAIL_FD_CHANNEL 5
+#define DMAIL_FD_SCOREBOARD 6
+#define DMAIL_FD_LISTEN 7
+
+/* One message on the status pipe, worker -> master. Fixed size and
+ * smaller than PIPE_BUF, so writes from many workers never interleave. */
+enum worker_state {
+	WORKER_STARTING = 0,  /* exec'd, not yet ready */
+	WORKER_IDLE,          /* waiting in accept */
+	WORKER_BUSY,          /* serving a session */
+	WORKER_EXITING,       /* leaving on purpose (max_use, retire) */
+};
+
+struct worker_status {
+	int32_t pid;
+	uint32_t slot;
+	uint32_t generation;
+	uint32_t state;          /* enum worker_state */
+	uint64_t sessions;       /* sessions served by this process so far */
+};
+
+/* One accepted connection, as handed to a service. */
+struct worker_session {
+	struct stream *stream;   /* plain; the service starts TLS itself */
+	int fd;                  /* socket (or 0 in standalone mode) */
+	enum listen_role role;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;      /* 0 when unknown (standalone on a pipe) */
+	char peer_ip[64];        /* "192.0.2.1", "2001:db8::1" or "local" */
+	unsigned peer_port;
+	char local_ip[64];
+	unsigned local_port;
+	bool peer_loopback;      /* 127.0.0.0/8, ::1, or standalone pipe */
+	char id[24];             /* session id for log lines (sid=...) */
+};
+
+struct worker_service {
+	const char *name;        /* program name for logs: "dmail-smtpd" */
+	enum pool_id pool;
+	enum listen_role default_role;   /* for standalone -i */
+	/* Once per process, after the configuration is loaded and before
+	 * privileges are dropped. Returns the service's state, or NULL after
+	 * logging why (the worker then exits 1). */
+	void *(*init)(const struct dmail_conf *conf);
+	/* Serve one connection to its end. The runtime frees the stream and
+	 * closes the socket afterwards. */
+	void (*session)(void *state, const struct dmail_conf *conf,
+	    struct worker_session *sess);
+	/* For pools without listeners (queue manager, list processing):
+	 * called instead of accepting; returns when worker_should_exit()
+	 * becomes true or the work is done. NULL for listening services. */
+	void (*run)(void *state, const struct dmail_conf *conf);
+	/* Before exit (may be NULL). */
+	void (*fini)(void *state);
+};
+
+int worker_main(int argc, char **argv, const struct worker_service *svc);
+
+/* True when the master asked this worker to retire (channel EOF seen) or
+ * a newer configuration generation exists. Long-running services (queue
+ * manager, list processing) poll this between units of work. */
+bool worker_should_exit(void);
+
+#endif

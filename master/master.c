@@ -1,0 +1,2 @@
+/* placeholder replaced by the master implementation */
+int main(void) { return 1; }
