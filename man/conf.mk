@@ -1,0 +1,1 @@
+# man/conf.mk - pages of one area

@@ -1,0 +1,1 @@
+# man/deliver.mk - pages of one area

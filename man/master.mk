@@ -1,0 +1,1 @@
+# man/master.mk - pages of one area

@@ -1,0 +1,1 @@
+# man/pop3.mk - pages of one area

@@ -1,0 +1,1 @@
+# man/smtp.mk - pages of one area

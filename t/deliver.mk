@@ -1,0 +1,1 @@
+# t/deliver.mk - tests of one area, included from t/Makefile.am

@@ -1,0 +1,1 @@
+# t/master.mk - tests of one area, included from t/Makefile.am

@@ -1,0 +1,1 @@
+# t/pop3.mk - tests of one area, included from t/Makefile.am

@@ -1,0 +1,1 @@
+# t/smtp.mk - tests of one area, included from t/Makefile.am

@@ -1,0 +1,1 @@
+# util/bench.mk - build rules for one tool (owned by its author)

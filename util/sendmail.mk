@@ -1,0 +1,1 @@
+# util/sendmail.mk - build rules for one tool (owned by its author)

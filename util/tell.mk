@@ -1,0 +1,1 @@
+# util/tell.mk - build rules for one tool (owned by its author)
