@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""count-tests.py - add up test results of one or more build trees.
+
+automake's parallel harness counts test programs; this counts test cases:
+cmocka's "[       OK ]" / "[  FAILED  ]" lines, and the "ok"/"FAIL" lines
+of the Python integration tests (t/dmailtest.py main()). A test program
+that failed without saying which case (crash, timeout) counts as one
+failure. Prints "N passed, N failed" and exits 1 if anything failed or
+nothing ran.
+"""
+import os
+import re
+import sys
+
+passed = failed = 0
+for tree in sys.argv[1:]:
+    for root, _dirs, files in os.walk(os.path.join(tree, "t")):
+        for name in files:
+            if not name.endswith(".trs"):
+                continue
+            trs = os.path.join(root, name)
+            log = trs[:-4] + ".log"
+            with open(trs, errors="replace") as f:
+                result = re.search(r":test-result: (\w+)", f.read())
+            result = result.group(1) if result else "ERROR"
+            try:
+                with open(log, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                text = ""
+            ok = len(re.findall(r"^\[       OK \] ", text, re.M))
+            ok += len(re.findall(r"^ok   ", text, re.M))
+            bad = len(re.findall(r"^\[  FAILED  \] (?!\d+ test)", text, re.M))
+            bad += len(re.findall(r"^FAIL ", text, re.M))
+            if result in ("FAIL", "ERROR", "XPASS") and bad == 0:
+                bad = 1
+            if result == "PASS" and ok == 0:
+                ok = 1
+            passed += ok
+            failed += bad
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed or passed == 0 else 0)

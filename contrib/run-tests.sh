@@ -1,0 +1,75 @@
+#!/bin/sh
+# run-tests.sh - install dependencies, build DMail twice (plain, and with
+# AddressSanitizer+UBSan) and run the whole test suite in both builds.
+# Prints "N passed, N failed" last; exits non-zero if anything failed or a
+# sanitizer reported anything. This is what .ci/run runs.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+
+if [ "$(id -u)" -eq 0 ]; then
+	sh contrib/install-deps.sh || exit 1
+fi
+
+autoreconf -fi || exit 1
+
+status=0
+sandir=$(mktemp -d /tmp/dmail-sanitizer.XXXXXX)
+chmod 1777 "$sandir"
+
+build() {
+	name=$1; shift
+	dir="$top/_build/$name"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q --disable-maintainer-mode "$@" &&
+	    make -j2 >make.out 2>&1) || {
+		echo "run-tests: $name build failed" >&2
+		tail -50 "$dir/make.out" >&2
+		return 1
+	}
+	if grep -E 'warning:' "$dir/make.out" >/dev/null; then
+		echo "run-tests: $name build has compiler warnings:" >&2
+		grep -E 'warning:' "$dir/make.out" >&2
+		return 1
+	fi
+}
+
+check() {
+	name=$1
+	dir="$top/_build/$name"
+	(cd "$dir" && make -j2 check >check.out 2>&1)
+	rc=$?
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out"
+	if [ $rc -ne 0 ]; then
+		# Show what failed: the log of every failing test.
+		for trs in $(find "$dir/t" -name '*.trs'); do
+			if grep -qE ':test-result: (FAIL|ERROR|XPASS)' "$trs"; then
+				echo "==== ${trs%.trs}.log ====" >&2
+				tail -80 "${trs%.trs}.log" >&2
+			fi
+		done
+	fi
+	return $rc
+}
+
+build plain || status=1
+[ $status -eq 0 ] && { check plain || status=1; }
+
+if build sanitizers --enable-sanitizers; then
+	ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:log_path=$sandir/asan" \
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$sandir/ubsan" \
+	    check sanitizers || status=1
+	if [ -n "$(ls -A "$sandir")" ]; then
+		echo "run-tests: sanitizer reports:" >&2
+		for f in "$sandir"/*; do echo "==== $f" >&2; head -60 "$f" >&2; done
+		status=1
+	fi
+else
+	status=1
+fi
+rm -rf "$sandir"
+
+python3 "$top/contrib/count-tests.py" "$top/_build/plain" "$top/_build/sanitizers"
+[ $? -ne 0 ] && status=1
+exit $status
