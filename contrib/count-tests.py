@@ -2,7 +2,8 @@
 """count-tests.py - add up test results of one or more build trees.
 
 automake's parallel harness counts test programs; this counts test cases:
-cmocka's "[       OK ]" / "[  FAILED  ]" lines, and the "ok"/"FAIL" lines
+cmocka's "[ RUN      ]" and "[       OK ]" lines (a case that ran
+but did not finish OK failed), and the "ok"/"FAIL" lines
 of the Python integration tests (t/dmailtest.py main()). A test program
 that failed without saying which case (crash, timeout) counts as one
 failure. Prints "N passed, N failed" and exits 1 if anything failed or
@@ -28,10 +29,10 @@ for tree in sys.argv[1:]:
                     text = f.read()
             except OSError:
                 text = ""
-            ok = len(re.findall(r"^\[       OK \] ", text, re.M))
-            ok += len(re.findall(r"^ok   ", text, re.M))
-            bad = len(re.findall(r"^\[  FAILED  \] (?!\d+ test)", text, re.M))
-            bad += len(re.findall(r"^FAIL ", text, re.M))
+            cm_run = len(re.findall(r"^\[ RUN      \] ", text, re.M))
+            cm_ok = len(re.findall(r"^\[       OK \] ", text, re.M))
+            ok = cm_ok + len(re.findall(r"^ok   ", text, re.M))
+            bad = (cm_run - cm_ok) + len(re.findall(r"^FAIL ", text, re.M))
             if result in ("FAIL", "ERROR", "XPASS") and bad == 0:
                 bad = 1
             if result == "PASS" and ok == 0:
