@@ -1,0 +1,75 @@
+/*
+ * scoreboard.h - the master's table of worker processes, in shared memory.
+ *
+ * The master creates the scoreboard (scoreboard_create) in a sealed memfd
+ * and is its only writer. Every worker gets the memfd as fd 6
+ * (DMAIL_FD_SCOREBOARD) and maps it read-only (scoreboard_attach): the one
+ * thing a worker reads from it is the configuration generation counter,
+ * which the master bumps on every successful reload. A worker whose own
+ * generation differs from the counter retires after its current session.
+ *
+ * One slot per worker process holds its pid, pool, generation, state and
+ * sessions served; the master fills slots from status pipe messages, so
+ * the table is a faithful copy of what the workers reported.
+ *
+ * Slots are handed out by the master from a free list kept in its own
+ * memory (scoreboard_slot_alloc / scoreboard_slot_free): O(1), no scan.
+ *
+ * Errors: scoreboard_create() and scoreboard_attach() return NULL with
+ * errno set; nothing else fails.
+ */
+#ifndef DMAIL_SCOREBOARD_H
+#define DMAIL_SCOREBOARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SCOREBOARD_MAGIC 0x444d5342u   /* "DMSB" */
+
+struct scoreboard_slot {
+	int32_t pid;            /* 0: slot free */
+	uint32_t pool;          /* enum pool_id */
+	uint32_t generation;    /* configuration the worker runs */
+	uint32_t state;         /* enum worker_state */
+	uint64_t sessions;      /* sessions served by this process */
+	int64_t started_ms;     /* now_ms() at spawn */
+	int64_t changed_ms;     /* now_ms() at last state change */
+};
+
+struct scoreboard_header {
+	uint32_t magic;
+	uint32_t nslots;
+	uint32_t generation;    /* read with scoreboard_generation() */
+	uint32_t pad;
+};
+
+struct scoreboard;
+
+/* Master: a new scoreboard with nslots slots, generation 1. */
+struct scoreboard *scoreboard_create(uint32_t nslots);
+/* Worker: map the master's scoreboard memfd read-only. */
+struct scoreboard *scoreboard_attach(int fd);
+void scoreboard_free(struct scoreboard *sb);
+
+int scoreboard_fd(const struct scoreboard *sb);
+uint32_t scoreboard_nslots(const struct scoreboard *sb);
+uint32_t scoreboard_generation(const struct scoreboard *sb);
+/* Master only. */
+void scoreboard_set_generation(struct scoreboard *sb, uint32_t gen);
+
+/* Master only: take a free slot (cleared, pid set), or -1 when full. */
+int scoreboard_slot_alloc(struct scoreboard *sb, pid_t pid, uint32_t pool,
+    uint32_t generation);
+void scoreboard_slot_free(struct scoreboard *sb, int slot);
+/* Slots in use. */
+uint32_t scoreboard_used(const struct scoreboard *sb);
+/* Read access for everyone; NULL when slot is out of range. */
+const struct scoreboard_slot *scoreboard_slot(const struct scoreboard *sb,
+    int slot);
+/* Master only: record a worker's reported state. False when the report
+ * does not match the slot's pid (stale or forged message). */
+bool scoreboard_update(struct scoreboard *sb, int slot, pid_t pid,
+    uint32_t state, uint64_t sessions, int64_t when_ms);
+
+#endif

@@ -1,0 +1,524 @@
+/*
+ * worker.c - the runtime of every worker program (see worker.h).
+ *
+ * worker_main() has two modes:
+ *
+ *   run by the master: the configuration comes from the memfd on fd 3,
+ *     listeners on fds 7.., and the worker loops: wait (epoll, with
+ *     EPOLLEXCLUSIVE on the shared listeners so one idle worker wakes per
+ *     connection instead of all of them), accept, serve, report, until
+ *     max_use, retirement (end-of-file on its channel) or a configuration
+ *     generation newer than its own;
+ *   standalone ("-c FILE -i [-r ROLE]"): one session on stdin/stdout.
+ *
+ * Every state change is reported to the master as one fixed-size struct
+ * worker_status written to the pool's status pipe (atomic, < PIPE_BUF).
+ *
+ * Fatal errors (no configuration, init failure, cannot drop privileges)
+ * are logged and end the process with status 1; the master counts a
+ * worker that dies before its first session towards throttling the pool.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "scoreboard.h"
+#include "stream.h"
+#include "sys.h"
+#include "util.h"
+#include "worker.h"
+
+#define WORKER_MAX_LISTEN 64
+#define WORKER_CONF_MAX (16 * 1024 * 1024)
+
+static struct {
+	const struct worker_service *svc;
+	bool managed;            /* run by the master */
+	struct scoreboard *sb;
+	uint32_t slot;
+	uint32_t generation;
+	uint64_t sessions;
+	bool retire;             /* channel end-of-file seen */
+	int channel;             /* -1 when none */
+	unsigned session_seq;
+} w = { .channel = -1 };
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s -c FILE -i [-r ROLE]\n"
+	    "  (without -i this program is started by dmaild)\n", prog);
+	exit(2);
+}
+
+/* Tell the master what we are doing. A dead master (EPIPE) means retire. */
+static void
+report(enum worker_state state)
+{
+	static int last = -1;
+	struct worker_status st;
+
+	if (!w.managed || last == (int)state)
+		return;
+	last = (int)state;
+	memset(&st, 0, sizeof(st));
+	st.pid = (int32_t)getpid();
+	st.slot = w.slot;
+	st.generation = w.generation;
+	st.state = (uint32_t)state;
+	st.sessions = w.sessions;
+	if (write_all(DMAIL_FD_STATUS, &st, sizeof(st)) < 0) {
+		if (errno == EPIPE)
+			w.retire = true;
+		else
+			log_warn("status pipe: %s", strerror(errno));
+	}
+}
+
+/* Non-blocking look at the channel: end-of-file means retire. */
+static void
+check_channel(void)
+{
+	char c;
+	ssize_t n;
+
+	if (w.channel < 0 || w.retire)
+		return;
+	for (;;) {
+		n = read(w.channel, &c, 1);
+		if (n == 0) {
+			w.retire = true;
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return;     /* EAGAIN: still open; data is ignored */
+	}
+}
+
+bool
+worker_should_exit(void)
+{
+	check_channel();
+	if (w.retire)
+		return true;
+	if (w.sb != NULL && scoreboard_generation(w.sb) != w.generation)
+		return true;
+	return false;
+}
+
+static int
+role_parse(const char *s, enum listen_role *out)
+{
+	for (int r = 0; r < ROLE_COUNT; r++)
+		if (strcmp(role_name((enum listen_role)r), s) == 0) {
+			*out = (enum listen_role)r;
+			return 0;
+		}
+	return -1;
+}
+
+static bool
+addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return a[12] == 127;
+	}
+	return false;
+}
+
+/* "192.0.2.1" and port from a socket address; false if not IP. */
+static bool
+addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen,
+    unsigned *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)outlen);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], out,
+			    (socklen_t)outlen);
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, out,
+			    (socklen_t)outlen);
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* Fill the session's addresses and id from fd. */
+static void
+session_setup(struct worker_session *sess, int fd, enum listen_role role)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	struct timeval tv;
+
+	memset(sess, 0, sizeof(*sess));
+	sess->fd = fd;
+	sess->role = role;
+	sess->peer_len = sizeof(sess->peer);
+	if (getpeername(fd, (struct sockaddr *)&sess->peer,
+	    &sess->peer_len) < 0 ||
+	    !addr_text(&sess->peer, sess->peer_ip, sizeof(sess->peer_ip),
+	    &sess->peer_port)) {
+		/* A pipe, or a unix socket: a local user. */
+		sess->peer_len = 0;
+		snprintf(sess->peer_ip, sizeof(sess->peer_ip), "local");
+		sess->peer_loopback = true;
+	} else {
+		sess->peer_loopback = addr_is_loopback(&sess->peer);
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    !addr_text(&local, sess->local_ip, sizeof(sess->local_ip),
+	    &sess->local_port))
+		snprintf(sess->local_ip, sizeof(sess->local_ip), "local");
+
+	/* Unique enough for log correlation: time, pid, sequence. */
+	gettimeofday(&tv, NULL);
+	snprintf(sess->id, sizeof(sess->id), "%08lX%05lX%X",
+	    (unsigned long)tv.tv_sec & 0xffffffffUL,
+	    (unsigned long)tv.tv_usec & 0xfffffUL,
+	    (unsigned)(((unsigned)getpid() << 8) | (w.session_seq++ & 0xff)));
+}
+
+static void
+serve(void *state, const struct dmail_conf *conf, int fd,
+    enum listen_role role)
+{
+	struct worker_session sess;
+	int wfd = fd == 0 ? 1 : fd;
+
+	session_setup(&sess, fd, role);
+	sess.stream = stream_new(fd, wfd);
+	w.svc->session(state, conf, &sess);
+	stream_free(sess.stream);
+	w.sessions++;
+}
+
+/* Configuration text from the master's memfd (fd 3). */
+static int
+load_config_fd(const char *name, struct dmail_conf *conf, struct buf *err)
+{
+	struct stat st;
+	char *text;
+	size_t off = 0;
+	int rc;
+
+	if (fstat(DMAIL_FD_CONFIG, &st) < 0) {
+		buf_printf(err, "fd %d: %s\n", DMAIL_FD_CONFIG,
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_size < 0 || st.st_size > WORKER_CONF_MAX) {
+		buf_printf(err, "fd %d: configuration too large\n",
+		    DMAIL_FD_CONFIG);
+		return -1;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		ssize_t n = pread(DMAIL_FD_CONFIG, text + off,
+		    (size_t)st.st_size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf_printf(err, "fd %d: read: %s\n", DMAIL_FD_CONFIG,
+			    n < 0 ? strerror(errno) : "short file");
+			free(text);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	text[off] = '\0';
+	rc = conf_load_text(name, text, off, conf, err);
+	free(text);
+	close(DMAIL_FD_CONFIG);
+	return rc;
+}
+
+static void
+log_setup(const struct dmail_conf *conf, bool to_stderr)
+{
+	const char *e = getenv("DMAIL_LOG_STDERR");
+
+	if (to_stderr || (e != NULL && strcmp(e, "1") == 0))
+		log_open(w.svc->name, LOG_TO_STDERR, conf->log_level);
+	else
+		log_open(w.svc->name, conf->log_target, conf->log_level);
+}
+
+/* Drop root for good; refuse to serve as root. */
+static void
+become_unprivileged(const struct dmail_conf *conf)
+{
+	if (geteuid() != 0)
+		return;
+	if (conf->run_as == NULL)
+		log_fatal("running as root needs run_as in %s", conf->path);
+	if (drop_privileges(conf->run_as) < 0)
+		exit(1);
+}
+
+static int
+run_standalone(const char *path, const char *rolename)
+{
+	struct dmail_conf conf;
+	struct buf err = BUF_INIT;
+	enum listen_role role = w.svc->default_role;
+	void *state;
+
+	log_open(w.svc->name, LOG_TO_STDERR, LOG_LEVEL_INFO);
+	if (rolename != NULL && role_parse(rolename, &role) < 0) {
+		fprintf(stderr, "%s: unknown role '%s'\n", w.svc->name,
+		    rolename);
+		return 2;
+	}
+	if (conf_load_file(path, &conf, &err) < 0) {
+		fprintf(stderr, "%s", buf_cstr(&err));
+		buf_free(&err);
+		return 1;
+	}
+	buf_free(&err);
+	log_setup(&conf, true);
+	state = w.svc->init(&conf);
+	if (state == NULL)
+		return 1;
+	become_unprivileged(&conf);
+	if (w.svc->run != NULL)
+		w.svc->run(state, &conf);
+	else
+		serve(state, &conf, 0, role);
+	if (w.svc->fini != NULL)
+		w.svc->fini(state);
+	conf_free(&conf);
+	return 0;
+}
+
+static unsigned
+env_uint(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? (unsigned)strtoul(v, NULL, 10) : 0;
+}
+
+/* Listening fds 7.. and their roles from DMAIL_LISTEN. */
+static size_t
+listeners(enum listen_role *roles, size_t max)
+{
+	const char *env = getenv("DMAIL_LISTEN");
+	char *copy, *tok, *save = NULL;
+	size_t n = 0;
+
+	if (env == NULL || *env == '\0')
+		return 0;
+	copy = xstrdup(env);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && n < max;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (role_parse(tok, &roles[n]) < 0)
+			log_fatal("DMAIL_LISTEN: unknown role '%s'", tok);
+		n++;
+	}
+	free(copy);
+	return n;
+}
+
+/* Accept from one listener; -1 when another worker was faster. */
+static int
+try_accept(int lfd)
+{
+	int fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case EINTR:
+			continue;
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+		case ECONNABORTED:
+		case EPROTO:
+			return -1;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			log_warn("accept: %s", strerror(errno));
+			usleep(100 * 1000);
+			return -1;
+		default:
+			log_error("accept: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+static int
+run_managed(void)
+{
+	struct dmail_conf conf;
+	struct buf err = BUF_INIT;
+	const char *path = getenv("DMAIL_CONF_PATH");
+	enum listen_role roles[WORKER_MAX_LISTEN];
+	size_t nlisten, i;
+	void *state;
+	int ep;
+
+	w.managed = true;
+	w.slot = env_uint("DMAIL_SLOT");
+	w.generation = env_uint("DMAIL_GENERATION");
+	log_open(w.svc->name, LOG_TO_STDERR, LOG_LEVEL_INFO);
+	if (load_config_fd(path != NULL ? path : "dmail.conf", &conf,
+	    &err) < 0) {
+		/* The master validated this text: something is badly off. */
+		log_error("configuration from master: %s", buf_cstr(&err));
+		buf_free(&err);
+		return 1;
+	}
+	buf_free(&err);
+	log_setup(&conf, false);
+
+	w.sb = scoreboard_attach(DMAIL_FD_SCOREBOARD);
+	if (w.sb == NULL)
+		log_fatal("scoreboard on fd %d: %s", DMAIL_FD_SCOREBOARD,
+		    strerror(errno));
+	w.channel = DMAIL_FD_CHANNEL;
+	fd_set_nonblock(w.channel, true);
+	nlisten = listeners(roles, WORKER_MAX_LISTEN);
+
+	state = w.svc->init(&conf);
+	if (state == NULL)
+		return 1;
+	become_unprivileged(&conf);
+
+	if (w.svc->run != NULL) {
+		report(WORKER_BUSY);
+		w.svc->run(state, &conf);
+		goto out;
+	}
+	if (nlisten == 0)
+		log_fatal("no listening sockets (DMAIL_LISTEN is empty)");
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		log_fatal("epoll_create1: %s", strerror(errno));
+	for (i = 0; i <= nlisten; i++) {
+		struct epoll_event ev;
+		int fd = i < nlisten ? DMAIL_FD_LISTEN + (int)i : w.channel;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | (i < nlisten ? EPOLLEXCLUSIVE : 0);
+		ev.data.u32 = (uint32_t)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+			log_fatal("epoll_ctl fd %d: %s", fd, strerror(errno));
+	}
+
+	while (!worker_should_exit() && w.sessions < conf.pool[w.svc->pool].max_use) {
+		struct epoll_event evs[WORKER_MAX_LISTEN + 1];
+		int n;
+
+		report(WORKER_IDLE);
+		n = epoll_wait(ep, evs, WORKER_MAX_LISTEN + 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_fatal("epoll_wait: %s", strerror(errno));
+		}
+		/* Listeners first: we were woken for a connection, and going
+		 * away without taking it would leave it waiting. */
+		for (int k = 0; k < n; k++) {
+			uint32_t idx = evs[k].data.u32;
+			int fd;
+
+			if (idx >= nlisten)
+				continue;
+			fd = try_accept(DMAIL_FD_LISTEN + (int)idx);
+			if (fd < 0)
+				continue;
+			report(WORKER_BUSY);
+			serve(state, &conf, fd, roles[idx]);
+			close(fd);
+			break;     /* one session per wake-up */
+		}
+	}
+	close(ep);
+out:
+	report(WORKER_EXITING);
+	if (w.svc->fini != NULL)
+		w.svc->fini(state);
+	conf_free(&conf);
+	return 0;
+}
+
+int
+worker_main(int argc, char **argv, const struct worker_service *svc)
+{
+	const char *path = NULL, *role = NULL;
+	bool inetd = false;
+	int ch;
+
+	w.svc = svc;
+	signal(SIGPIPE, SIG_IGN);
+	sys_fault_init();
+	while ((ch = getopt(argc, argv, "c:ir:")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'i':
+			inetd = true;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		default:
+			usage(argv[0]);
+		}
+	}
+	if (optind != argc)
+		usage(argv[0]);
+	if (inetd) {
+		if (path == NULL)
+			usage(argv[0]);
+		return run_standalone(path, role);
+	}
+	if (path != NULL || getenv("DMAIL_CONF_PATH") == NULL ||
+	    fcntl(DMAIL_FD_CONFIG, F_GETFD) < 0)
+		usage(argv[0]);
+	return run_managed();
+}
