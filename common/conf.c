@@ -416,16 +416,24 @@ make_path(const struct dmail_conf *c, const char *value)
 	return buf_steal(&b);
 }
 
-/* Split value into words separated by blanks or commas. */
+/* Split value into words separated by blanks or commas. More than max
+ * words is an error (reported here; returns 0), never a silent cut. */
 static size_t
-split_words(char *value, char **words, size_t max)
+split_words(struct parse_ctx *p, const struct conf_key *k, char *value,
+    char **words, size_t max)
 {
 	size_t n = 0;
 	char *save = NULL;
 
-	for (char *w = strtok_r(value, " \t,", &save); w != NULL && n < max;
-	     w = strtok_r(NULL, " \t,", &save))
+	for (char *w = strtok_r(value, " \t,", &save); w != NULL;
+	     w = strtok_r(NULL, " \t,", &save)) {
+		if (n == max) {
+			conf_error(p, "key '%s': more than %zu values on one "
+			    "line; use several lines", k->name, max);
+			return 0;
+		}
 		words[n++] = w;
+	}
 	return n;
 }
 
@@ -509,7 +517,7 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 			    k->name, value);
 		break;
 	case K_DOMAINS:
-		n = split_words(value, words, 64);
+		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++) {
 			for (char *q = words[i]; *q; q++)
 				*q = (char)tolower((unsigned char)*q);
@@ -522,12 +530,12 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		}
 		break;
 	case K_WORDS:
-		n = split_words(value, words, 64);
+		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++)
 			strlist_add((struct strlist *)field, words[i]);
 		break;
 	case K_LISTEN:
-		n = split_words(value, words, 64);
+		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++) {
 			struct listen_addr la;
 			memset(&la, 0, sizeof(la));
@@ -554,7 +562,7 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		}
 		break;
 	case K_CIDRS:
-		n = split_words(value, words, 64);
+		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++) {
 			struct cidr net;
 			if (parse_cidr(words[i], &net) < 0) {
@@ -599,7 +607,7 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		break;
 	}
 	case K_LOG:
-		n = split_words(value, words, 64);
+		n = split_words(p, k, value, words, 64);
 		if (n < 1 || n > 2) {
 			conf_error(p, "key 'log': use 'log syslog|stderr "
 			    "[debug|info|warning|error]'");
@@ -791,7 +799,7 @@ conf_load_text(const char *name, const char *text, size_t len,
 		p.line++;
 		if (memchr(pos, '\0', llen) != NULL) {
 			conf_error(&p, "NUL byte in line");
-			pos += llen + 1;
+			pos += llen + (nl ? 1 : 0);
 			continue;
 		}
 		line = xstrndup(pos, llen);

@@ -3,3 +3,10 @@ check_PROGRAMS += unit/test_buf
 TESTS += unit/test_buf
 unit_test_buf_SOURCES = unit/test_buf.c
 unit_test_buf_LDADD = $(TESTLIBS)
+
+check_PROGRAMS += unit/test_conf unit/test_stream
+TESTS += unit/test_conf unit/test_stream
+unit_test_conf_SOURCES = unit/test_conf.c
+unit_test_conf_LDADD = $(TESTLIBS)
+unit_test_stream_SOURCES = unit/test_stream.c
+unit_test_stream_LDADD = $(TESTLIBS) -lpthread
