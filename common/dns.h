@@ -1,0 +1,90 @@
+/*
+ * dns.h - the DNS look-ups outbound SMTP needs: MX records (RFC 5321 5.1,
+ * null MX RFC 7505) and the A/AAAA addresses of a host, through the
+ * system's stub resolver (res_nquery) on a private resolver state.
+ *
+ * dns_open(path) reads the system resolver configuration, then, when
+ * path is not NULL (config key resolv_conf), the named file in
+ * resolv.conf format, whose lines replace the system name servers:
+ *
+ *     nameserver 127.0.0.1 5353     IPv4 address, optional port (an
+ *                                   extension: glibc has none)
+ *     options timeout:1 attempts:2  per-try timeout and tries
+ *
+ * glibc offers no way to point res_ninit() at another file, so the file
+ * is parsed here and the state's nsaddr_list filled in (glibc honours an
+ * application-set list). Only IPv4 name servers are supported there;
+ * other lines are ignored.
+ *
+ * Results: DNS_OK, or
+ *   DNS_NOTFOUND  the name does not exist (NXDOMAIN): permanent
+ *   DNS_NODATA    the name exists but has no record of that type
+ *   DNS_NULLMX    the only MX is "0 ." (RFC 7505): accepts no mail
+ *   DNS_TEMPFAIL  timeout, SERVFAIL, malformed answer: try again later
+ * with a reason in err for everything but DNS_OK.
+ */
+#ifndef DMAIL_DNS_H
+#define DMAIL_DNS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+
+#define DNS_NAME_MAX 255
+#define DNS_MAX_NS 3
+
+enum dns_status {
+	DNS_OK = 0,
+	DNS_NOTFOUND,
+	DNS_NODATA,
+	DNS_NULLMX,
+	DNS_TEMPFAIL,
+};
+
+struct dns_mx {
+	unsigned pref;
+	char host[DNS_NAME_MAX + 1];
+};
+
+struct dns_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Name servers and options parsed from a resolv.conf-format text. */
+struct dns_servers {
+	struct sockaddr_storage ns[DNS_MAX_NS];
+	size_t count;
+	int timeout;            /* seconds, -1 when not given */
+	int attempts;           /* -1 when not given */
+};
+
+struct dns_resolver;
+
+/* NULL with err filled when the file cannot be read or names no usable
+ * server. */
+struct dns_resolver *dns_open(const char *resolv_conf, struct buf *err);
+void dns_close(struct dns_resolver *r);
+
+/* MX records of domain, sorted: lowest preference first, equal
+ * preferences in random order. *out is malloc'd (free()). */
+enum dns_status dns_mx(struct dns_resolver *r, const char *domain,
+    struct dns_mx **out, size_t *count, struct buf *err);
+/* A and AAAA records of host (IPv4 first), each with the given port.
+ * An IP address literal is returned as is without a query. */
+enum dns_status dns_addrs(struct dns_resolver *r, const char *host,
+    unsigned port, struct dns_addr **out, size_t *count, struct buf *err);
+
+/* Exported for tests. */
+int dns_parse_servers(const char *text, struct dns_servers *out,
+    struct buf *err);
+/* Parse the MX records of an answer; -1 when the message is malformed. */
+int dns_parse_mx(const unsigned char *msg, int len, struct dns_mx **out,
+    size_t *count);
+/* Sort by preference, shuffling ties with rnd() (random() if NULL). */
+void dns_sort_mx(struct dns_mx *mx, size_t count, long (*rnd)(void));
+/* True for the single "0 ." record of RFC 7505. */
+int dns_is_null_mx(const struct dns_mx *mx, size_t count);
+
+#endif
