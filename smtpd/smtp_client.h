@@ -1,0 +1,84 @@
+/*
+ * smtp_client.h - the SMTP client side (RFC 5321) used by the outbound
+ * delivery processes of dmail-queued.
+ *
+ * smtpc_open() connects to one address, reads the greeting, says EHLO
+ * (HELO if EHLO is refused), starts TLS when the peer offers STARTTLS
+ * (or fails when TLS is required and not offered), says EHLO again, and
+ * authenticates with AUTH PLAIN when credentials are given. The
+ * connection can then carry several messages: smtpc_send() runs one
+ * transaction (MAIL, RCPT..., DATA), pipelined when the peer offers
+ * PIPELINING (RFC 2920), with SIZE= when it offers SIZE (RFC 1870) and
+ * the size checked against its limit first. The message is read from a
+ * file descriptor holding it with LF line ends and sent with CRLF line
+ * ends and dot-stuffing.
+ *
+ * Every wait has a timeout: RFC 5321 4.5.3.2 values (greeting 5 min,
+ * MAIL 5, RCPT 5, DATA 2, each data block 3, final dot 10), each capped
+ * by conf->timeout_cap_ms when that is not 0 (tests, impatient sites).
+ *
+ * Replies: code is the SMTP reply code, or 0 when no reply came
+ * (connection refused or lost, timeout, TLS failure); text is the reply
+ * as one line ("550 5.1.1 <bob@x>: user unknown"), or for code 0 a
+ * description of the failure.
+ */
+#ifndef DMAIL_SMTP_CLIENT_H
+#define DMAIL_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "dns.h"
+
+#define SMTPC_TEXT_MAX 512
+
+struct smtpc_conf {
+	const char *helo;            /* our host name for EHLO */
+	SSL_CTX *tls;                /* NULL: never STARTTLS */
+	bool tls_required;           /* no TLS: fail with 4.7.5 */
+	const char *auth_user;       /* NULL: no AUTH */
+	const char *auth_pass;
+	int connect_timeout_ms;
+	int timeout_cap_ms;          /* 0: RFC 5321 values unchanged */
+};
+
+struct smtpc_reply {
+	int code;                    /* 0: no reply (network trouble) */
+	char text[SMTPC_TEXT_MAX];
+};
+
+struct smtpc;
+
+/* NULL on failure with the reason in *err. peer_name is the host name
+ * for logs, DSN Remote-MTA and TLS SNI. */
+struct smtpc *smtpc_open(const struct smtpc_conf *conf,
+    const struct dns_addr *addr, const char *peer_name,
+    struct smtpc_reply *err);
+
+/*
+ * One transaction. rcpt_res[i] receives each recipient's final reply:
+ * the RCPT reply when that failed, else the reply to the end of data.
+ * Returns 0 when the transaction ended (whatever the replies) and the
+ * connection can carry another one; -1 when the connection broke, in
+ * which case every recipient without a definite answer has code 0 and
+ * the connection must be closed.
+ */
+int smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
+    size_t rcpt_count, int msg_fd, off_t msg_offset,
+    struct smtpc_reply *rcpt_res);
+
+/* QUIT (when polite is true and the connection is sane) and free. */
+void smtpc_close(struct smtpc *c, bool polite);
+
+/* "name[address]" for logs and DSNs. */
+const char *smtpc_peer(const struct smtpc *c);
+/* TLS description ("TLSv1.3 ...") or "". */
+const char *smtpc_tls(const struct smtpc *c);
+/* Messages sent over this connection so far. */
+unsigned smtpc_messages(const struct smtpc *c);
+
+#endif

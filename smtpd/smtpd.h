@@ -1,0 +1,174 @@
+/*
+ * smtpd.h - dmail-smtpd, the SMTP server worker: module map, named
+ * limits and the session structure shared by its files.
+ *
+ *   smtpd.c         main(), the worker_service: init (TLS context, user
+ *                   database, delivery context) and fini
+ *   smtp_session.c  one connection: the explicit state machine, the
+ *                   command table and every command handler
+ *   smtp_parse.c    command verbs, MAIL FROM / RCPT TO arguments and
+ *                   ESMTP parameters (pure functions, unit tested)
+ *   smtp_data.c     DATA content: line reading, dot-unstuffing, the
+ *                   smuggling defence (bare LF / bare CR), size and line
+ *                   limits
+ *   smtp_auth.c     SASL PLAIN and LOGIN (RFC 4954), strict base64
+ *
+ * Replies use struct smtp_reply from deliver.h everywhere, so parsers
+ * and the delivery code hand back the exact reply for the client.
+ */
+#ifndef DMAIL_SMTPD_H
+#define DMAIL_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "stream.h"
+#include "userdb.h"
+#include "worker.h"
+
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
+#define SMTP_CMD_LINE_MAX 510
+/* RFC 4954 4: an AUTH command or response line may be 12288 octets. */
+#define SMTP_AUTH_LINE_MAX 12286
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF. */
+#define SMTP_TEXT_LINE_MAX 998
+/* Longest HELO/EHLO argument kept for the Received: header. */
+#define SMTP_HELO_MAX 255
+
+/* State shared by all sessions of one worker process (from init()). */
+struct smtpd {
+	SSL_CTX *tls;                /* NULL when tls_cert is not set */
+	struct userdb *udb;          /* NULL when the database failed */
+	struct deliver_ctx *dctx;
+};
+
+/* Session states; the command table says which commands each allows. */
+enum smtp_state {
+	SMTP_S_CONNECTED = 0,   /* greeted, waiting for HELO/EHLO */
+	SMTP_S_HELO,            /* HELO/EHLO done, no transaction */
+	SMTP_S_MAIL,            /* MAIL accepted, no recipient yet */
+	SMTP_S_RCPT,            /* at least one recipient accepted */
+	SMTP_S_QUIT,            /* closing */
+	SMTP_S_COUNT
+};
+
+/* Command verbs (smtp_parse_verb()). */
+enum smtp_verb {
+	SMTP_HELO = 0,
+	SMTP_EHLO,
+	SMTP_MAIL,
+	SMTP_RCPT,
+	SMTP_DATA,
+	SMTP_RSET,
+	SMTP_NOOP,
+	SMTP_QUIT,
+	SMTP_VRFY,
+	SMTP_EXPN,
+	SMTP_HELP,
+	SMTP_STARTTLS,
+	SMTP_AUTH,
+	SMTP_BDAT,
+	SMTP_UNKNOWN,
+	SMTP_VERB_COUNT
+};
+
+enum smtp_body { BODY_NONE = 0, BODY_7BIT, BODY_8BITMIME };
+
+/* MAIL FROM arguments. */
+struct mail_args {
+	struct mailbox from;
+	uint64_t size;          /* SIZE= value, 0 when absent */
+	bool size_given;
+	enum smtp_body body;
+	bool smtputf8;
+};
+
+/* One connection. */
+struct smtp_session {
+	struct smtpd *sd;
+	const struct dmail_conf *conf;
+	struct worker_session *ws;
+	struct stream *s;
+	enum smtp_state state;
+	bool esmtp;                     /* EHLO (not HELO) was used */
+	bool auth_required;             /* submission / smtps */
+	char helo[SMTP_HELO_MAX + 1];
+	char auth_user[USERDB_ADDRESS_MAX + 1];   /* "" = not authenticated */
+	unsigned errors;                /* error replies so far */
+	unsigned auth_failures;
+	struct buf line;                /* current input line */
+
+	/* The transaction in progress. */
+	struct mail_args mail;
+	struct delivery *dlv;
+	unsigned rcpt_count;
+	struct buf rcpts;               /* "<a>,<b>" for the log line */
+	uint64_t messages;              /* accepted in this session */
+};
+
+/* smtp_parse.c */
+enum smtp_verb smtp_parse_verb(const char *line, const char **arg);
+const char *smtp_verb_name(enum smtp_verb v);
+void smtp_reply_set(struct smtp_reply *r, int code, const char *enhanced,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* MAIL arguments after the verb ("FROM:<a> SIZE=10"). 0, or -1 with the
+ * reply for the client. esmtp: parameters are allowed (EHLO used). */
+int smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,
+    struct smtp_reply *r);
+/* RCPT arguments ("TO:<a>"). smtputf8: MAIL had SMTPUTF8. */
+int smtp_parse_rcpt(const char *arg, bool esmtp, bool smtputf8,
+    struct mailbox *out, struct smtp_reply *r);
+/* HELO/EHLO argument: a domain or an address literal. */
+bool smtp_valid_helo(const char *arg);
+
+/* smtp_data.c */
+struct data_result {
+	uint64_t size;          /* unstuffed octets with CRLF line ends */
+	uint64_t lines;
+	bool too_big;           /* size went over the limit */
+	bool bare_lf;           /* a line ended in LF without CR */
+	bool bare_cr;           /* a CR not followed by LF */
+	bool long_line;         /* a text line over SMTP_TEXT_LINE_MAX */
+	bool write_failed;      /* the line callback failed */
+};
+/* Called for each content line, dot-unstuffed, without its ending;
+ * returns 0 or -1 (then it is not called again). */
+typedef int (*data_line_fn)(void *arg, const char *line, size_t len);
+/* Read DATA content after the 354 up to and including <CRLF>.<CRLF>.
+ * Only a line "." ended by CRLF ends the data. Lines stop going to fn
+ * once something makes the message unacceptable (too big; bare LF or CR
+ * under the reject policy; over-long line) but reading continues to the
+ * real end, so the client stays in step. Returns STREAM_OK at the end of
+ * data, or STREAM_EOF / STREAM_TIMEOUT / STREAM_ERROR. */
+int smtp_data_read(struct stream *s, struct buf *line, uint64_t max_size,
+    enum bare_lf_policy policy, data_line_fn fn, void *arg,
+    struct data_result *res);
+
+/* smtp_auth.c */
+/* Strict base64 (RFC 4648, padding required). 0 or -1. */
+int smtp_b64_decode(const char *in, size_t len, struct buf *out);
+void smtp_b64_encode(const void *in, size_t len, struct buf *out);
+/* Split a decoded PLAIN response "authzid\0authcid\0passwd". 0 or -1. */
+int smtp_sasl_plain_split(const char *data, size_t len, const char **authzid,
+    const char **authcid, const char **passwd);
+/* The AUTH command (arg after "AUTH "); replies itself. */
+void smtp_cmd_auth(struct smtp_session *ss, const char *arg);
+
+/* smtp_session.c */
+void smtp_reply(struct smtp_session *ss, int code, const char *enhanced,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void smtp_reply_r(struct smtp_session *ss, const struct smtp_reply *r);
+/* Input failed (rc from stream_read_line()) while waiting in `where`:
+ * logs it, answers 421 4.4.2 on a timeout, and ends the session. */
+void smtp_io_failed(struct smtp_session *ss, int rc, const char *where);
+void smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
+    struct worker_session *ws);
+
+#endif
