@@ -1,1 +1,8 @@
-# t/deliver.mk - tests of one area, included from t/Makefile.am
+# t/deliver.mk - tests of local delivery, the queue file, aliases and
+# dmail-sendmail (included from t/Makefile.am).
+check_PROGRAMS += unit/test_maildir unit/test_aliases
+TESTS += unit/test_maildir unit/test_aliases
+unit_test_maildir_SOURCES = unit/test_maildir.c
+unit_test_maildir_LDADD = $(TESTLIBS)
+unit_test_aliases_SOURCES = unit/test_aliases.c
+unit_test_aliases_LDADD = $(TESTLIBS)

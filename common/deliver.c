@@ -1,0 +1,832 @@
+/*
+ * deliver.c - recipient checks and the durable commit of one message to
+ * local Maildirs and/or the outbound queue (API in deliver.h).
+ *
+ * One stored copy. The message is written once, while DATA arrives, into
+ * a "store" file: tmp/ of the first local recipient's Maildir, or
+ * spool/tmp/ when every recipient is remote. It starts with the headers
+ * we add:
+ *
+ *     Return-Path: <sender>            (local copies only)
+ *     Delivered-To: <account>          (only with exactly ONE local
+ *                                       mailbox, see below)
+ *     Received: from HELO ([IP]) by HOST with PROTO id QUEUEID
+ *             (TLS) (authenticated as USER) for <rcpt>; DATE
+ *
+ * and is stored with LF line ends. At commit it is fsync'd once and then
+ * hard-linked into the new/ directory of every local mailbox (a copy only
+ * when the mailboxes are on another file system), each directory fsync'd
+ * once; remote recipients get a queue file (spool.h format) holding the
+ * same bytes from the Received: header on. Only then does commit return
+ * success and the caller may say 250.
+ *
+ * Delivered-To is per recipient by nature, but one stored copy is shared
+ * by hard links, so with several local mailboxes no Delivered-To is
+ * written (the Received: header then has no "for" clause either). This
+ * saves one write and one fsync per extra recipient; the trade-off is the
+ * usual one of single-instance stores.
+ *
+ * Recipient resolution: aliases.h (alias/forward/aliases db), then the
+ * user database for local domains. postmaster@ every local domain always
+ * exists: without an alias or account it is delivered to the Maildir
+ * state_dir/mail/DOMAIN/postmaster (no quota), which the operator reads
+ * or replaces with "alias postmaster someone". Targets that are unknown
+ * or disabled accounts inside an alias expansion are skipped with a
+ * warning; if nothing deliverable remains the recipient gets 550 5.1.1.
+ *
+ * Quota is checked at RCPT time with the SIZE= hint (452 4.2.2 when the
+ * mailbox is full, 552 5.2.2 when the message is larger than the whole
+ * quota); an accepted message may overrun the quota by itself.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "deliver.h"
+#include "log.h"
+#include "maildir.h"
+#include "spool.h"
+#include "sys.h"
+#include "util.h"
+
+#define WRITE_CHUNK 65536
+
+struct deliver_ctx {
+	const struct dmail_conf *conf;
+	struct userdb *udb;
+	struct aliases *aliases;
+};
+
+struct local_dest {
+	char *mailbox;          /* Maildir directory */
+	char *account;          /* address of the mailbox owner */
+	char *orcpt;            /* as given in RCPT TO */
+	char *placed;           /* new/ path once linked */
+};
+
+struct delivery {
+	struct deliver_ctx *ctx;
+	char id[SPOOL_ID_MAX];
+	char *sender;
+	char *session_id, *client_ip, *helo, *protocol, *tls, *auth_user;
+	time_t arrival;
+	int64_t start_ms;
+
+	struct local_dest *locals;
+	size_t nlocal;
+	struct spool_envelope env;   /* remote recipients */
+	size_t nrcpt;                /* RCPT TO addresses accepted */
+	char *first_rcpt;
+
+	bool started;                /* store file open, headers written */
+	bool to_spool;               /* store is the queue file itself */
+	int fd;
+	struct buf path;             /* store file */
+	struct buf base;             /* Maildir unique base name */
+	struct buf out;              /* pending writes */
+	off_t received_offset;       /* start of Received: in the store */
+	uint64_t disk_bytes, disk_lines;
+	uint64_t size;               /* client's bytes, CRLF counted */
+	unsigned hops;
+	bool in_header;
+	int error;                   /* errno of the first failure, or 0 */
+};
+
+static void
+set_reply(struct smtp_reply *r, int code, const char *enh, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+set_reply(struct smtp_reply *r, int code, const char *enh, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	if (r == NULL)
+		return;
+	r->code = code;
+	snprintf(r->enhanced, sizeof(r->enhanced), "%s", enh);
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static void
+reply_for_errno(struct smtp_reply *r, int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		set_reply(r, 452, "4.3.1", "Insufficient system storage");
+	else
+		set_reply(r, 451, "4.3.0", "Local error in processing");
+}
+
+struct deliver_ctx *
+deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
+    struct buf *err)
+{
+	struct deliver_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+	(void)err;
+	ctx->conf = conf;
+	ctx->udb = udb;
+	ctx->aliases = aliases_new(conf);
+	return ctx;
+}
+
+void
+deliver_ctx_free(struct deliver_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	aliases_free(ctx->aliases);
+	free(ctx);
+}
+
+/* --- recipient resolution ------------------------------------------ */
+
+/* What resolve() found for one final local target. */
+struct resolved {
+	struct buf mailbox;
+	struct buf account;
+};
+
+static bool
+has_quota_room(const struct user_record *u, uint64_t hint,
+    struct smtp_reply *reply, const char *orig)
+{
+	uint64_t bytes, msgs;
+
+	if (u->quota_bytes == 0 && u->quota_messages == 0)
+		return true;
+	if (u->quota_bytes != 0 && hint > u->quota_bytes) {
+		set_reply(reply, 552, "5.2.2", "<%s>: message larger than "
+		    "the mailbox quota", orig);
+		return false;
+	}
+	if (maildir_usage(u->mailbox, &bytes, &msgs) < 0) {
+		log_warn("quota: cannot read %s: %s", u->mailbox,
+		    strerror(errno));
+		return true;
+	}
+	if ((u->quota_bytes != 0 && (bytes >= u->quota_bytes ||
+	    bytes + hint > u->quota_bytes)) ||
+	    (u->quota_messages != 0 && msgs >= u->quota_messages)) {
+		set_reply(reply, 452, "4.2.2", "<%s>: mailbox full", orig);
+		return false;
+	}
+	return true;
+}
+
+/* Add a local destination to d unless its mailbox is already there. */
+static void
+add_local(struct delivery *d, const char *mailbox, const char *account,
+    const char *orcpt)
+{
+	struct local_dest *l;
+
+	for (size_t i = 0; i < d->nlocal; i++)
+		if (strcmp(d->locals[i].mailbox, mailbox) == 0)
+			return;
+	d->locals = xrealloc(d->locals, (d->nlocal + 1) * sizeof(*l));
+	l = &d->locals[d->nlocal++];
+	memset(l, 0, sizeof(*l));
+	l->mailbox = xstrdup(mailbox);
+	l->account = xstrdup(account);
+	l->orcpt = xstrdup(orcpt);
+}
+
+static void
+add_remote(struct delivery *d, const char *address, const char *orcpt)
+{
+	for (size_t i = 0; i < d->env.rcpt_count; i++)
+		if (strcasecmp(d->env.rcpts[i].address, address) == 0)
+			return;
+	spool_envelope_add_rcpt(&d->env, address, orcpt);
+}
+
+/*
+ * Resolve one RCPT TO address. With d == NULL only check; otherwise also
+ * record the destinations in d. Fills reply for REJECT and TEMPFAIL.
+ */
+static enum rcpt_check
+resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
+    struct smtp_reply *reply, struct delivery *d)
+{
+	const struct dmail_conf *conf = ctx->conf;
+	struct alias_result res;
+	struct buf err = BUF_INIT, value = BUF_INIT, addr = BUF_INIT;
+	enum rcpt_check rc = RCPT_LOCAL;
+	const char *at;
+	size_t usable = 0;
+	int r;
+
+	at = strrchr(address, '@');
+	if (at == NULL) {
+		/* RFC 5321 4.5.1: bare "Postmaster" must be accepted. */
+		if (strcasecmp(address, "postmaster") != 0 ||
+		    conf->local_domains.count == 0) {
+			set_reply(reply, 550, "5.1.3", "<%s>: address needs a "
+			    "domain", address);
+			return RCPT_REJECT;
+		}
+		buf_printf(&addr, "postmaster@%s",
+		    conf->local_domains.items[0]);
+	} else {
+		buf_set(&addr, address);
+	}
+	at = strrchr(addr.data, '@');
+
+	if (!conf_is_local_domain(conf, at + 1)) {
+		/* Only an explicit forward/alias makes it ours. */
+		r = aliases_lookup(ctx->aliases, addr.data, &value, &err);
+		if (r == 0) {
+			if (d != NULL)
+				add_remote(d, addr.data, addr.data);
+			rc = RCPT_REMOTE;
+			goto out;
+		}
+		if (r < 0) {
+			log_error("rcpt=<%s>: %s", address, err.data);
+			set_reply(reply, 451, "4.3.0", "<%s>: temporary "
+			    "lookup failure", address);
+			rc = RCPT_TEMPFAIL;
+			goto out;
+		}
+	}
+
+	r = aliases_expand(ctx->aliases, addr.data, &res, &err);
+	if (r == -1) {
+		log_error("rcpt=<%s>: %s", address, err.data);
+		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup failure",
+		    address);
+		rc = RCPT_TEMPFAIL;
+		goto out;
+	}
+	if (r < 0) {
+		log_error("rcpt=<%s>: %s", address, err.data);
+		set_reply(reply, 554, "5.4.6", "<%s>: alias loop or too deep "
+		    "nesting", address);
+		rc = RCPT_REJECT;
+		goto out;
+	}
+
+	for (size_t i = 0; i < res.count && rc == RCPT_LOCAL; i++) {
+		const char *t = res.targets[i], *tat = strrchr(t, '@');
+		struct user_record u;
+		char lower[USERDB_ADDRESS_MAX + 1];
+		int found = 0;
+
+		if (tat == NULL || !conf_is_local_domain(conf, tat + 1)) {
+			if (tat == NULL) {
+				log_warn("rcpt=<%s>: alias target '%s' has "
+				    "no domain; skipped", address, t);
+				continue;
+			}
+			if (d != NULL)
+				add_remote(d, t, addr.data);
+			usable++;
+			continue;
+		}
+		if (strlen(t) > USERDB_ADDRESS_MAX) {
+			found = 0;
+		} else {
+			strcpy(lower, t);
+			str_lower(lower);
+			if (ctx->udb != NULL) {
+				found = userdb_lookup(ctx->udb, lower, &u);
+				if (found < 0) {
+					log_error("rcpt=<%s>: user database "
+					    "lookup of %s failed", address,
+					    lower);
+					set_reply(reply, 451, "4.3.0", "<%s>: "
+					    "temporary lookup failure",
+					    address);
+					rc = RCPT_TEMPFAIL;
+					break;
+				}
+			}
+		}
+		if (found == 1 && !u.enabled) {
+			if (!res.rewritten) {
+				set_reply(reply, 550, "5.2.1", "<%s>: mailbox "
+				    "disabled", address);
+				rc = RCPT_REJECT;
+				break;
+			}
+			log_warn("rcpt=<%s>: alias target %s is disabled; "
+			    "skipped", address, lower);
+			continue;
+		}
+		if (found == 1) {
+			if (!has_quota_room(&u, hint, reply, address)) {
+				rc = RCPT_REJECT;
+				break;
+			}
+			if (d != NULL)
+				add_local(d, u.mailbox, u.address, addr.data);
+			usable++;
+			continue;
+		}
+		if (strlen(t) <= USERDB_ADDRESS_MAX &&
+		    strncmp(lower, "postmaster@", 11) == 0) {
+			struct buf mb = BUF_INIT;
+			userdb_default_mailbox(conf, lower, &mb);
+			if (d != NULL)
+				add_local(d, mb.data, lower, addr.data);
+			buf_free(&mb);
+			usable++;
+			continue;
+		}
+		if (res.rewritten)
+			log_warn("rcpt=<%s>: alias target %s: no such user; "
+			    "skipped", address, t);
+	}
+	if (rc == RCPT_LOCAL && usable == 0) {
+		set_reply(reply, 550, "5.1.1", "<%s>: user unknown", address);
+		rc = RCPT_REJECT;
+	}
+	alias_result_free(&res);
+out:
+	buf_free(&err);
+	buf_free(&value);
+	buf_free(&addr);
+	return rc;
+}
+
+enum rcpt_check
+deliver_check_rcpt(struct deliver_ctx *ctx, const char *address,
+    uint64_t size_hint, struct smtp_reply *reply)
+{
+	return resolve(ctx, address, size_hint, reply, NULL);
+}
+
+/* --- one message ---------------------------------------------------- */
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct delivery *
+delivery_begin(struct deliver_ctx *ctx, const char *sender,
+    const struct delivery_info *info)
+{
+	struct delivery *d = xcalloc(1, sizeof(*d));
+
+	d->ctx = ctx;
+	spool_new_id(d->id);
+	d->sender = xstrdup(sender != NULL ? sender : "");
+	if (info != NULL) {
+		d->session_id = dup_or_null(info->session_id);
+		d->client_ip = dup_or_null(info->client_ip);
+		d->helo = dup_or_null(info->client_helo);
+		d->protocol = dup_or_null(info->protocol);
+		d->tls = dup_or_null(info->tls);
+		d->auth_user = dup_or_null(info->auth_user);
+	}
+	d->arrival = time(NULL);
+	d->start_ms = now_ms();
+	spool_envelope_init(&d->env);
+	memcpy(d->env.id, d->id, sizeof(d->id));
+	d->env.arrival = d->arrival;
+	d->env.sender = xstrdup(d->sender);
+	d->fd = -1;
+	d->in_header = true;
+	return d;
+}
+
+const char *
+delivery_id(const struct delivery *d)
+{
+	return d->id;
+}
+
+void
+delivery_add_rcpt(struct delivery *d, const char *address)
+{
+	struct smtp_reply reply;
+	enum rcpt_check rc;
+
+	if (d->started) {
+		log_panic("delivery_add_rcpt after the message started");
+	}
+	rc = resolve(d->ctx, address, 0, &reply, d);
+	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
+		/* Checked at RCPT time and changed since (quota filled up,
+		 * user removed): keep the message rather than lose it. */
+		log_warn("sid=%s qid=%s rcpt=<%s>: %d %s; delivering to the "
+		    "postmaster instead", d->session_id ? d->session_id : "-",
+		    d->id, address, reply.code, reply.text);
+		if (d->ctx->conf->local_domains.count > 0) {
+			struct buf pm = BUF_INIT;
+			buf_printf(&pm, "postmaster@%s",
+			    d->ctx->conf->local_domains.items[0]);
+			(void)resolve(d->ctx, pm.data, 0, &reply, d);
+			buf_free(&pm);
+		}
+	}
+	d->nrcpt++;
+	if (d->first_rcpt == NULL)
+		d->first_rcpt = xstrdup(address);
+}
+
+/* Header field text from a client-controlled value: printable ASCII
+ * without parentheses, at most max characters. */
+static void
+append_safe(struct buf *b, const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s && n < max; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+		buf_append_char(b, (c < 0x21 || c > 0x7e || c == '(' ||
+		    c == ')' || c == '\\') ? '_' : (char)c);
+	}
+}
+
+static void
+format_headers(struct delivery *d, struct buf *h, size_t *received_at)
+{
+	const char *ip = d->client_ip != NULL ? d->client_ip : "127.0.0.1";
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (!d->to_spool) {
+		buf_append_str(h, "Return-Path: <");
+		append_safe(h, d->sender, 320);
+		buf_append_str(h, ">\n");
+		if (d->nlocal == 1 && d->env.rcpt_count == 0) {
+			buf_append_str(h, "Delivered-To: ");
+			append_safe(h, d->locals[0].account, 320);
+			buf_append_char(h, '\n');
+		}
+	}
+	*received_at = h->len;
+	buf_append_str(h, "Received: from ");
+	append_safe(h, d->helo != NULL && *d->helo ? d->helo : "unknown", 255);
+	buf_append_str(h, " (");
+	if (strcmp(ip, "local") == 0)
+		buf_append_str(h, "local");
+	else
+		buf_printf(h, strchr(ip, ':') ? "[IPv6:%s]" : "[%s]", ip);
+	buf_append_str(h, ")\n\tby ");
+	append_safe(h, d->ctx->conf->hostname, 255);
+	buf_printf(h, " (DMail) with %s id %s",
+	    d->protocol != NULL ? d->protocol : "SMTP", d->id);
+	if (d->tls != NULL && *d->tls) {
+		buf_append_str(h, "\n\t(");
+		for (const char *p = d->tls; *p; p++)
+			buf_append_char(h, (*p == '(' || *p == ')' ||
+			    (unsigned char)*p < 0x20) ? ' ' : *p);
+		buf_append_char(h, ')');
+	}
+	if (d->auth_user != NULL) {
+		buf_append_str(h, "\n\t(authenticated as ");
+		append_safe(h, d->auth_user, 320);
+		buf_append_char(h, ')');
+	}
+	if (d->nrcpt == 1 && d->first_rcpt != NULL) {
+		buf_append_str(h, "\n\tfor <");
+		append_safe(h, d->first_rcpt, 320);
+		buf_append_char(h, '>');
+	}
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%d %b %Y %H:%M:%S +0000", &tm);
+	{
+		static const char *const days[] = { "Sun", "Mon", "Tue",
+			"Wed", "Thu", "Fri", "Sat" };
+		static const char *const mons[] = { "Jan", "Feb", "Mar",
+			"Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+			"Nov", "Dec" };
+		/* Locale-independent RFC 5322 date. */
+		snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d "
+		    "+0000", days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	buf_printf(h, ";\n\t%s\n", date);
+}
+
+static void
+fail(struct delivery *d, int err)
+{
+	if (d->error == 0)
+		d->error = err != 0 ? err : EIO;
+}
+
+static void
+count_out(struct delivery *d, const char *p, size_t n)
+{
+	d->disk_bytes += n;
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p)));
+	     p++)
+		d->disk_lines++;
+}
+
+static int
+flush_out(struct delivery *d)
+{
+	if (d->error != 0)
+		return -1;
+	if (d->out.len == 0)
+		return 0;
+	if (write_all(d->fd, d->out.data, d->out.len) < 0) {
+		fail(d, errno);
+		return -1;
+	}
+	buf_reset(&d->out);
+	return 0;
+}
+
+/* Open the store file and write our headers into the buffer. */
+static int
+start_store(struct delivery *d)
+{
+	struct buf h = BUF_INIT;
+	size_t received_at;
+
+	d->started = true;
+	if (d->nlocal == 0 && d->env.rcpt_count == 0) {
+		log_error("sid=%s qid=%s: message without recipients",
+		    d->session_id ? d->session_id : "-", d->id);
+		fail(d, EINVAL);
+		return -1;
+	}
+	if (d->nlocal > 0) {
+		const char *mb = d->locals[0].mailbox;
+
+		maildir_unique_base(d->ctx->conf->hostname, &d->base);
+		buf_printf(&d->path, "%s/tmp/%s", mb, d->base.data);
+		d->fd = sys_open(d->path.data, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (d->fd < 0 && errno == ENOENT) {
+			if (maildir_create(mb) == 0)
+				d->fd = sys_open(d->path.data, O_WRONLY |
+				    O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			else
+				log_error("cannot create Maildir %s: %s", mb,
+				    strerror(errno));
+		}
+	} else {
+		d->to_spool = true;
+		d->fd = spool_create_tmp(d->ctx->conf, d->id, &d->path);
+	}
+	if (d->fd < 0) {
+		log_error("sid=%s qid=%s: cannot create %s: %s",
+		    d->session_id ? d->session_id : "-", d->id,
+		    d->path.data, strerror(errno));
+		fail(d, errno);
+		return -1;
+	}
+	format_headers(d, &h, &received_at);
+	if (d->to_spool) {
+		/* The queue file starts with its envelope. */
+		struct buf env = BUF_INIT;
+		spool_envelope_format(&d->env, &env);
+		buf_append(&d->out, env.data, env.len);
+		buf_free(&env);
+	}
+	d->received_offset = (off_t)received_at;
+	buf_append(&d->out, h.data, h.len);
+	count_out(d, h.data, h.len);
+	buf_free(&h);
+	return 0;
+}
+
+int
+delivery_write_line(struct delivery *d, const char *line, size_t len)
+{
+	if (d->error != 0)
+		return -1;
+	d->size += len + 2;
+	if (d->in_header) {
+		if (len == 0)
+			d->in_header = false;
+		else if (len >= 9 && strncasecmp(line, "Received:", 9) == 0)
+			d->hops++;
+	}
+	if (!d->started && start_store(d) < 0)
+		return -1;
+	buf_append(&d->out, line, len);
+	buf_append_char(&d->out, '\n');
+	count_out(d, line, len);
+	d->disk_bytes++;
+	d->disk_lines++;
+	if (d->out.len >= WRITE_CHUNK)
+		return flush_out(d);
+	return 0;
+}
+
+uint64_t
+delivery_size(const struct delivery *d)
+{
+	return d->size;
+}
+
+unsigned
+delivery_hops(const struct delivery *d)
+{
+	return d->hops;
+}
+
+static void
+delivery_free(struct delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	for (size_t i = 0; i < d->nlocal; i++) {
+		free(d->locals[i].mailbox);
+		free(d->locals[i].account);
+		free(d->locals[i].orcpt);
+		free(d->locals[i].placed);
+	}
+	free(d->locals);
+	spool_envelope_free(&d->env);
+	free(d->sender);
+	free(d->session_id);
+	free(d->client_ip);
+	free(d->helo);
+	free(d->protocol);
+	free(d->tls);
+	free(d->auth_user);
+	free(d->first_rcpt);
+	buf_free(&d->path);
+	buf_free(&d->base);
+	buf_free(&d->out);
+	free(d);
+}
+
+void
+delivery_abort(struct delivery *d)
+{
+	if (d == NULL)
+		return;
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (d->started && d->path.len > 0)
+		unlink(d->path.data);
+	delivery_free(d);
+}
+
+/* Remove everything this delivery made visible. */
+static void
+undo(struct delivery *d)
+{
+	for (size_t i = 0; i < d->nlocal; i++) {
+		if (d->locals[i].placed != NULL) {
+			unlink(d->locals[i].placed);
+			free(d->locals[i].placed);
+			d->locals[i].placed = NULL;
+		}
+	}
+}
+
+static void
+log_result(struct delivery *d, const char *status, const char *why)
+{
+	struct buf to = BUF_INIT;
+
+	for (size_t i = 0; i < d->nlocal; i++)
+		buf_printf(&to, "%s%s", i ? "," : "", d->locals[i].account);
+	if (d->env.rcpt_count > 0 && d->nlocal > 0)
+		buf_append_char(&to, ' ');
+	if (d->env.rcpt_count > 0)
+		buf_append_str(&to, "queued=");
+	for (size_t i = 0; i < d->env.rcpt_count; i++)
+		buf_printf(&to, "%s%s", i ? "," : "", d->env.rcpts[i].address);
+	log_info("sid=%s qid=%s client=%s from=<%s> to=%s size=%" PRIu64
+	    " tls=%s status=%s%s%s delay=%lldms",
+	    d->session_id ? d->session_id : "-", d->id,
+	    d->client_ip ? d->client_ip : "-", d->sender, buf_cstr(&to),
+	    d->size, d->tls && *d->tls ? "yes" : "no", status,
+	    why ? " reason=" : "", why ? why : "",
+	    (long long)(now_ms() - d->start_ms));
+	buf_free(&to);
+}
+
+int
+delivery_commit(struct delivery *d, struct smtp_reply *reply)
+{
+	struct buf name = BUF_INIT, dir = BUF_INIT;
+	const char *step = "write";
+	int err = 0;
+
+	if (!d->started && start_store(d) < 0)
+		goto failed;
+	if (flush_out(d) < 0)
+		goto failed;
+	step = "fsync";
+	if (sys_fsync(d->fd) < 0) {
+		fail(d, errno);
+		goto failed;
+	}
+	step = "close";
+	if (close(d->fd) < 0) {
+		d->fd = -1;
+		fail(d, errno);
+		goto failed;
+	}
+	d->fd = -1;
+
+	if (d->to_spool) {
+		step = "queue";
+		if (spool_publish(d->ctx->conf, d->path.data, d->id) < 0) {
+			fail(d, errno);
+			buf_reset(&d->path);   /* already removed */
+			goto failed;
+		}
+		goto done;
+	}
+
+	maildir_name(d->base.data, d->disk_bytes, d->disk_bytes +
+	    d->disk_lines, &name);
+	step = "link";
+	for (size_t i = 0; i < d->nlocal; i++) {
+		struct local_dest *l = &d->locals[i];
+		struct buf p = BUF_INIT;
+
+		if (maildir_place(d->path.data, l->mailbox, name.data) < 0) {
+			fail(d, errno);
+			log_error("sid=%s qid=%s: cannot deliver to %s: %s",
+			    d->session_id ? d->session_id : "-", d->id,
+			    l->mailbox, strerror(errno));
+			goto failed_undo;
+		}
+		buf_printf(&p, "%s/new/%s", l->mailbox, name.data);
+		l->placed = buf_steal(&p);
+	}
+	step = "fsync directory";
+	for (size_t i = 0; i < d->nlocal; i++) {
+		buf_reset(&dir);
+		buf_printf(&dir, "%s/new", d->locals[i].mailbox);
+		if (fsync_dir(dir.data) < 0) {
+			fail(d, errno);
+			goto failed_undo;
+		}
+	}
+	if (d->env.rcpt_count > 0) {
+		int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
+
+		step = "queue";
+		if (fd < 0 || spool_write_from_fd(d->ctx->conf, &d->env, fd,
+		    d->received_offset) < 0) {
+			fail(d, errno);
+			if (fd >= 0)
+				close(fd);
+			goto failed_undo;
+		}
+		close(fd);
+	}
+	unlink(d->path.data);
+done:
+	log_result(d, "sent", NULL);
+	set_reply(reply, 250, "2.0.0", "Ok: queued as %s", d->id);
+	buf_free(&name);
+	buf_free(&dir);
+	delivery_free(d);
+	return 0;
+
+failed_undo:
+	undo(d);
+failed:
+	err = d->error;
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (d->path.len > 0)
+		unlink(d->path.data);
+	{
+		char why[128];
+		snprintf(why, sizeof(why), "%s:%s", step, strerror(err));
+		for (char *p = why; *p; p++)
+			if (*p == ' ')
+				*p = '_';
+		log_error("sid=%s qid=%s: delivery failed at %s: %s; partial "
+		    "files removed", d->session_id ? d->session_id : "-",
+		    d->id, step, strerror(err));
+		log_result(d, "deferred", why);
+	}
+	if (err == EINVAL)
+		set_reply(reply, 554, "5.5.1", "No valid recipients");
+	else
+		reply_for_errno(reply, err);
+	buf_free(&name);
+	buf_free(&dir);
+	delivery_free(d);
+	return -1;
+}
