@@ -70,4 +70,18 @@ int userdb_login_address(const struct dmail_conf *conf, const char *login,
 void userdb_default_mailbox(const struct dmail_conf *conf,
     const char *address, struct buf *out);
 
+/* Additions by the DPOP helper (the functions above are unchanged). */
+
+/* True when address is "local@domain" made only of characters that are
+ * safe in a path (no '/', no leading '.', no ".."), so the default
+ * Maildir cannot escape state_dir/mail. */
+bool userdb_valid_address(const char *address);
+/* Insert or replace n records in one transaction (all or none); for
+ * imports. 0 or -1 (err filled). */
+int userdb_put_many(struct userdb *db, const struct user_record *recs,
+    size_t n, struct buf *err);
+/* Record encoding (documented in userdb.c), exported for tests. */
+void userdb_encode(const struct user_record *rec, struct buf *out);
+int userdb_decode(const void *data, size_t size, struct user_record *rec);
+
 #endif

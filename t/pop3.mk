@@ -1,1 +1,14 @@
-# t/pop3.mk - tests of one area, included from t/Makefile.am
+# t/pop3.mk - tests of DPOP (POP3 worker, user database, dmail-user).
+# Included from t/Makefile.am.
+POP3LIBS = ../pop3d/libpop3.a $(TESTLIBS)
+
+check_PROGRAMS += unit/test_pop3 unit/test_userdb
+TESTS += unit/test_pop3 unit/test_userdb
+unit_test_pop3_SOURCES = unit/test_pop3.c
+unit_test_pop3_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/pop3d
+unit_test_pop3_LDADD = $(POP3LIBS)
+unit_test_userdb_SOURCES = unit/test_userdb.c
+unit_test_userdb_LDADD = $(TESTLIBS)
+
+TESTS += pop3_session.py userdb_tool.py
+EXTRA_DIST += pop3_session.py userdb_tool.py

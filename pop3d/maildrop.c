@@ -1,0 +1,501 @@
+/*
+ * maildrop.c - a Maildir seen as a POP3 maildrop (RFC 1939).
+ *
+ * Lock: flock(LOCK_EX|LOCK_NB) on MAILDIR/dmail-pop3.lock, held for the
+ * whole session. The kernel drops it when the process exits in any way
+ * (kill -9 included), so there are no stale locks. Deliveries do not take
+ * this lock: they write to tmp/ and rename into new/, and a session sees
+ * only what was there when it logged in.
+ *
+ * Scan: every regular file of new/ and cur/ whose name does not start
+ * with '.', sorted by base name (the part before ':'), which for Maildir
+ * names starts with the delivery time. Sizes come from ",W=NNN" in the
+ * base name when present (no file is read for STAT or LIST); otherwise
+ * the file is read once at login and its wire size computed (bare LF
+ * counted as CRLF).
+ *
+ * UIDL: the base name when it is 1 to 70 characters in 0x21..0x7E (RFC
+ * 1939 section 7), else the SHA-256 hex digest of the base name. The base
+ * name does not change when a message moves from new/ to cur/ (only the
+ * ":2,FLAGS" suffix is added), so the UIDL is stable for the life of the
+ * message.
+ *
+ * UPDATE: deleted messages are unlinked, retrieved messages still in new/
+ * move to cur/ with ":2,S", then both directories are fsync'd; only then
+ * does QUIT answer +OK.
+ *
+ * LOGIN-DELAY: the lock file's mtime is the time of the last login.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "pop3d.h"
+#include "sys.h"
+#include "util.h"
+
+#define MAILDROP_CHUNK 65536
+
+static const char *const maildir_subdirs[] = { "new", "cur" };
+
+/* Length of the base name: up to the first ':' (info separator). */
+static size_t
+base_len(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon != NULL ? (size_t)(colon - name) : strlen(name);
+}
+
+void
+maildrop_uidl(const char *name, char out[71])
+{
+	size_t n = base_len(name);
+	bool ok = n >= 1 && n <= 70;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	for (size_t i = 0; ok && i < n; i++)
+		if ((unsigned char)name[i] < 0x21 ||
+		    (unsigned char)name[i] > 0x7e)
+			ok = false;
+	if (ok) {
+		memcpy(out, name, n);
+		out[n] = '\0';
+		return;
+	}
+	EVP_Digest(name, n, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < mdlen && i < 35; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+bool
+maildrop_name_size(const char *name, uint64_t *size)
+{
+	size_t n = base_len(name);
+	const char *p = name;
+	uint64_t v;
+
+	while ((p = memchr(p, ',', name + n - p)) != NULL) {
+		p++;
+		if (p + 2 > name + n || p[0] != 'W' || p[1] != '=')
+			continue;
+		const char *d = p + 2;
+		v = 0;
+		while (d < name + n && *d >= '0' && *d <= '9' &&
+		    v < UINT64_MAX / 10 - 10)
+			v = v * 10 + (*d++ - '0');
+		if (d == p + 2 || (d < name + n && *d != ','))
+			continue;
+		*size = v;
+		return true;
+	}
+	return false;
+}
+
+uint64_t
+maildrop_wire_size(const char *data, size_t len, bool *last_lf,
+    bool *last_cr)
+{
+	uint64_t n = len;
+	const char *p = data, *end = data + len, *lf;
+
+	if (len == 0)
+		return 0;
+	while ((lf = memchr(p, '\n', end - p)) != NULL) {
+		bool cr = lf > p ? lf[-1] == '\r' : *last_cr;
+		if (!cr)
+			n++;
+		p = lf + 1;
+	}
+	*last_cr = data[len - 1] == '\r';
+	*last_lf = data[len - 1] == '\n';
+	return n;
+}
+
+/* Wire size of a whole file. -1 on error. */
+static int
+file_wire_size(int dirfd, const char *name, uint64_t *size)
+{
+	char *chunk;
+	bool last_lf = true, last_cr = false;
+	uint64_t total = 0, bytes = 0;
+	ssize_t r;
+	int fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	chunk = xmalloc(MAILDROP_CHUNK);
+	while ((r = read(fd, chunk, MAILDROP_CHUNK)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(chunk);
+			close(fd);
+			return -1;
+		}
+		total += maildrop_wire_size(chunk, r, &last_lf, &last_cr);
+		bytes += r;
+	}
+	free(chunk);
+	close(fd);
+	if (bytes > 0 && !last_lf)
+		total += 2;
+	*size = total;
+	return 0;
+}
+
+static int
+message_cmp(const void *a, const void *b)
+{
+	const struct message *x = a, *y = b;
+	size_t nx = base_len(x->name), ny = base_len(y->name);
+	int c = strncmp(x->name, y->name, nx < ny ? nx : ny);
+
+	if (c != 0)
+		return c;
+	return nx < ny ? -1 : nx > ny;
+}
+
+/* Add the messages of one subdirectory. */
+static int
+scan_dir(struct maildrop *md, const char *sub, size_t *cap)
+{
+	struct buf path = BUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int dfd, rc = 0;
+
+	buf_printf(&path, "%s/%s", md->path, sub);
+	d = opendir(path.data);
+	if (d == NULL) {
+		log_error("maildrop: cannot open %s: %s", path.data,
+		    strerror(errno));
+		buf_free(&path);
+		return -1;
+	}
+	dfd = dirfd(d);
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		struct message *m;
+		uint64_t size;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_REG) {
+			if (de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
+				continue;
+			if (fstatat(dfd, de->d_name, &st, 0) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+		}
+		if (!maildrop_name_size(de->d_name, &size) &&
+		    file_wire_size(dfd, de->d_name, &size) < 0) {
+			if (errno == ENOENT)
+				continue;   /* removed meanwhile */
+			log_error("maildrop: cannot read %s/%s: %s", path.data,
+			    de->d_name, strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (md->count == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			md->msgs = xrealloc(md->msgs, *cap * sizeof(*md->msgs));
+		}
+		m = &md->msgs[md->count++];
+		memset(m, 0, sizeof(*m));
+		m->dir = (char *)sub;
+		m->name = xstrdup(de->d_name);
+		m->size = size;
+		maildrop_uidl(m->name, m->uidl);
+		md->total += size;
+	}
+	if (rc == 0 && errno != 0) {
+		log_error("maildrop: reading %s: %s", path.data,
+		    strerror(errno));
+		rc = -1;
+	}
+	closedir(d);
+	buf_free(&path);
+	return rc;
+}
+
+enum maildrop_status
+maildrop_open(struct maildrop *md, const char *path)
+{
+	struct buf p = BUF_INIT;
+	size_t cap = 0;
+	int fd;
+
+	memset(md, 0, sizeof(*md));
+	md->lock_fd = -1;
+	md->path = xstrdup(path);
+	for (const char *const *s = (const char *const[]){ "cur", "new",
+	    "tmp", NULL }; *s != NULL; s++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", path, *s);
+		if (mkdir_p(p.data, 0700) < 0) {
+			log_error("maildrop: cannot create %s: %s", p.data,
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	buf_reset(&p);
+	buf_printf(&p, "%s/%s", path, POP3_LOCK_FILE);
+	fd = open(p.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		/* First login ever: no previous login for LOGIN-DELAY. */
+		struct timespec ts[2] = { { 0, 0 }, { 0, 0 } };
+		futimens(fd, ts);
+	} else if (errno == EEXIST)
+		fd = open(p.data, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("maildrop: cannot open %s: %s", p.data,
+		    strerror(errno));
+		goto fail;
+	}
+	md->lock_fd = fd;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			buf_free(&p);
+			maildrop_close(md);
+			return MAILDROP_IN_USE;
+		}
+		log_error("maildrop: cannot lock %s: %s", p.data,
+		    strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (scan_dir(md, maildir_subdirs[i], &cap) < 0)
+			goto fail;
+	if (md->count > 1)
+		qsort(md->msgs, md->count, sizeof(*md->msgs), message_cmp);
+	buf_free(&p);
+	return MAILDROP_OK;
+fail:
+	buf_free(&p);
+	maildrop_close(md);
+	return MAILDROP_ERROR;
+}
+
+void
+maildrop_close(struct maildrop *md)
+{
+	for (size_t i = 0; i < md->count; i++)
+		free(md->msgs[i].name);
+	free(md->msgs);
+	md->msgs = NULL;
+	md->count = 0;
+	md->total = 0;
+	if (md->lock_fd >= 0)
+		close(md->lock_fd);     /* releases the flock */
+	md->lock_fd = -1;
+	free(md->path);
+	md->path = NULL;
+}
+
+long
+maildrop_since_last_login(struct maildrop *md)
+{
+	struct stat st;
+
+	if (fstat(md->lock_fd, &st) < 0)
+		return 0x7fffffffL;
+	return (long)(time(NULL) - st.st_mtime);
+}
+
+void
+maildrop_mark_login(struct maildrop *md)
+{
+	if (futimens(md->lock_fd, NULL) < 0)
+		log_warn("maildrop: cannot touch lock file of %s: %s",
+		    md->path, strerror(errno));
+}
+
+/* --- output ------------------------------------------------------------- */
+
+void
+msg_out_init(struct msg_out *o, long lines)
+{
+	memset(o, 0, sizeof(*o));
+	o->line_start = true;
+	o->lines_left = lines;
+}
+
+void
+msg_out_chunk(struct msg_out *o, const char *data, size_t len,
+    struct buf *out)
+{
+	char *w;
+
+	buf_reserve(out, 2 * len + 8);
+	w = out->data + out->len;
+	for (size_t i = 0; i < len && !o->done; i++) {
+		char c = data[i];
+
+		if (o->line_start) {
+			o->line_start = false;
+			o->header_empty_line = true;
+			if (c == '.')
+				*w++ = '.';
+		}
+		if (c == '\n') {
+			if (!o->prev_cr)
+				*w++ = '\r';
+			*w++ = '\n';
+			o->prev_cr = false;
+			o->line_start = true;
+			if (o->lines_left < 0)
+				continue;
+			if (!o->in_body) {
+				if (o->header_empty_line) {
+					o->in_body = true;
+					if (o->lines_left == 0)
+						o->done = true;
+				}
+			} else if (--o->lines_left == 0)
+				o->done = true;
+			continue;
+		}
+		/* "\r" alone may still end an empty line; anything else, or
+		 * a second character, makes the line non-empty. */
+		if (c != '\r' || o->prev_cr)
+			o->header_empty_line = false;
+		o->prev_cr = c == '\r';
+		*w++ = c;
+	}
+	out->len = w - out->data;
+	out->data[out->len] = '\0';
+}
+
+void
+msg_out_finish(struct msg_out *o, struct buf *out)
+{
+	if (!o->done && !o->line_start)
+		buf_append(out, "\r\n", 2);
+	buf_append(out, ".\r\n", 3);
+}
+
+int
+maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
+{
+	struct message *m = &md->msgs[i];
+	struct buf path = BUF_INIT, out = BUF_INIT;
+	struct msg_out o;
+	char *chunk;
+	ssize_t r;
+	int fd, rc = 0;
+
+	buf_printf(&path, "%s/%s/%s", md->path, m->dir, m->name);
+	fd = open(path.data, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = errno == ENOENT ? 1 : -1;
+		if (rc < 0)
+			log_error("maildrop: cannot open %s: %s", path.data,
+			    strerror(errno));
+		buf_free(&path);
+		return rc;
+	}
+	if (lines < 0)
+		stream_printf(s, "+OK %llu octets\r\n",
+		    (unsigned long long)m->size);
+	else
+		stream_puts(s, "+OK top of message follows\r\n");
+	msg_out_init(&o, lines);
+	chunk = xmalloc(MAILDROP_CHUNK);
+	while (!o.done) {
+		r = read(fd, chunk, MAILDROP_CHUNK);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("maildrop: reading %s: %s", path.data,
+			    strerror(errno));
+			rc = -2;
+			break;
+		}
+		buf_reset(&out);
+		msg_out_chunk(&o, chunk, r, &out);
+		if (stream_write(s, out.data, out.len) != STREAM_OK) {
+			rc = -2;
+			break;
+		}
+	}
+	if (rc == 0) {
+		buf_reset(&out);
+		msg_out_finish(&o, &out);
+		if (stream_write(s, out.data, out.len) != STREAM_OK)
+			rc = -2;
+	}
+	free(chunk);
+	close(fd);
+	buf_free(&out);
+	buf_free(&path);
+	return rc;
+}
+
+int
+maildrop_update(struct maildrop *md, unsigned *deleted)
+{
+	struct buf from = BUF_INIT, to = BUF_INIT;
+	bool touched[2] = { false, false };
+	int rc = 0;
+
+	*deleted = 0;
+	for (size_t i = 0; i < md->count; i++) {
+		struct message *m = &md->msgs[i];
+		bool in_new = strcmp(m->dir, "new") == 0;
+
+		buf_reset(&from);
+		buf_printf(&from, "%s/%s/%s", md->path, m->dir, m->name);
+		if (m->deleted) {
+			if (unlink(from.data) < 0 && errno != ENOENT) {
+				log_error("maildrop: cannot delete %s: %s",
+				    from.data, strerror(errno));
+				rc = -1;
+				continue;
+			}
+			touched[in_new ? 0 : 1] = true;
+			(*deleted)++;
+		} else if (m->retrieved && in_new) {
+			buf_reset(&to);
+			buf_printf(&to, "%s/cur/%.*s:2,S", md->path,
+			    (int)base_len(m->name), m->name);
+			if (sys_rename(from.data, to.data) < 0) {
+				/* Harmless: it stays unread in new/. */
+				log_warn("maildrop: cannot move %s to cur: %s",
+				    from.data, strerror(errno));
+				continue;
+			}
+			touched[0] = touched[1] = true;
+		}
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (!touched[i])
+			continue;
+		buf_reset(&from);
+		buf_printf(&from, "%s/%s", md->path, maildir_subdirs[i]);
+		if (fsync_dir(from.data) < 0) {
+			log_error("maildrop: cannot fsync %s: %s", from.data,
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	buf_free(&from);
+	buf_free(&to);
+	return rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * pop3d.c - dmail-pop3d, the DPOP worker program: main() and the glue to
+ * the worker runtime (common/worker.h).
+ *
+ * init (once per process, still root when the master is): builds the TLS
+ * context when tls_cert is set (a broken certificate stops the worker
+ * rather than offering STLS it cannot complete), opens the shared
+ * throttle table state_dir/run/auth-throttle and makes sure state_dir/db
+ * exists and belongs to run_as. The user database itself is opened on
+ * the first login, after privileges are dropped, so its files are never
+ * created by root.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pop3d.h"
+#include "tls.h"
+#include "util.h"
+
+/* Create dir (mode 0700) if missing and, when root, give it to run_as. */
+static void
+make_owned_dir(const struct dmail_conf *conf, const char *dir)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	if (stat(dir, &st) == 0)
+		return;
+	if (mkdir_p(dir, 0700) < 0) {
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+		return;
+	}
+	if (geteuid() == 0 && conf->run_as != NULL &&
+	    user_ids(conf->run_as, &uid, &gid) == 0 && chown(dir, uid, gid) < 0)
+		log_warn("cannot chown %s: %s", dir, strerror(errno));
+}
+
+static void *
+pop3d_init(const struct dmail_conf *conf)
+{
+	struct pop3_server *srv = xcalloc(1, sizeof(*srv));
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	uid_t uid;
+	gid_t gid;
+
+	srv->throttle_fd = -1;
+	srv->hostname = xstrdup(conf->hostname);
+	if (conf->tls_cert != NULL) {
+		srv->tls = tls_server_ctx(conf->tls_cert, conf->tls_key, &err);
+		if (srv->tls == NULL) {
+			log_error("TLS: %s", buf_cstr(&err));
+			buf_free(&err);
+			free(srv->hostname);
+			free(srv);
+			return NULL;
+		}
+	}
+	conf_state_path(conf, "db", &path);
+	make_owned_dir(conf, path.data);
+	buf_reset(&path);
+	conf_state_path(conf, "run", &path);
+	if (mkdir_p(path.data, 0755) < 0)
+		log_warn("cannot create %s: %s", path.data, strerror(errno));
+	buf_append_str(&path, "/auth-throttle");
+	srv->throttle_fd = throttle_open(path.data);
+	if (srv->throttle_fd < 0)
+		log_warn("cannot open %s (%s): failed logins are not "
+		    "throttled per client", path.data, strerror(errno));
+	else if (geteuid() == 0 && conf->run_as != NULL &&
+	    user_ids(conf->run_as, &uid, &gid) == 0 &&
+	    fchown(srv->throttle_fd, uid, gid) < 0)
+		log_warn("cannot chown %s: %s", path.data, strerror(errno));
+	buf_free(&path);
+	buf_free(&err);
+	return srv;
+}
+
+static void
+pop3d_session(void *state, const struct dmail_conf *conf,
+    struct worker_session *sess)
+{
+	pop3_session(state, conf, sess);
+}
+
+static void
+pop3d_fini(void *state)
+{
+	struct pop3_server *srv = state;
+
+	if (srv == NULL)
+		return;
+	userdb_close(srv->db);
+	if (srv->tls != NULL)
+		SSL_CTX_free(srv->tls);
+	if (srv->throttle_fd >= 0)
+		close(srv->throttle_fd);
+	free(srv->hostname);
+	free(srv);
+}
+
+static const struct worker_service pop3d_service = {
+	.name = "dmail-pop3d",
+	.pool = POOL_POP3,
+	.default_role = ROLE_POP3,
+	.init = pop3d_init,
+	.session = pop3d_session,
+	.run = NULL,
+	.fini = pop3d_fini,
+};
+
+int
+main(int argc, char **argv)
+{
+	return worker_main(argc, argv, &pop3d_service);
+}

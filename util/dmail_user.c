@@ -1,0 +1,708 @@
+/*
+ * dmail_user.c - dmail-user, the account administration tool: add, del,
+ * passwd, apop, quota, list, show, disable, enable and import accounts
+ * in the user database (common/userdb.c). See man/dmail-user.8.
+ *
+ * Passwords and APOP secrets are read from standard input (one line), so
+ * they never appear in a process listing. When run as root with run_as
+ * configured, the tool creates state_dir/db and state_dir/mail owned by
+ * that user and then drops to it, so database files and Maildirs always
+ * belong to the worker user.
+ *
+ * Exit status: 0 success, 1 database or system failure, 2 usage error,
+ * 3 no such account, 4 account already exists, 5 invalid input (address,
+ * hash, password, import file).
+ */
+#include "config.h"
+
+#include <crypt.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "sys.h"
+#include "userdb.h"
+#include "util.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_NOUSER 3
+#define EXIT_EXISTS 4
+#define EXIT_INVALID 5
+
+#define IMPORT_BATCH 1000
+
+static const char *progname = "dmail-user";
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: %s [-c FILE] COMMAND ...\n"
+	    "  add USER@DOMAIN [--hash HASH] [--quota-bytes N] "
+	    "[--quota-messages N]\n"
+	    "  passwd USER@DOMAIN [--hash HASH]\n"
+	    "  apop USER@DOMAIN          (secret from stdin, empty clears)\n"
+	    "  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]\n"
+	    "  del | show | disable | enable USER@DOMAIN\n"
+	    "  list\n"
+	    "  import FILE               (lines user@domain:hash)\n",
+	    progname);
+	exit(EXIT_USAGE);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* One line from stdin without its line end; -1 at EOF before any byte. */
+static int
+read_secret(struct buf *out)
+{
+	int c;
+	bool any = false;
+
+	buf_reset(out);
+	while ((c = getchar()) != EOF) {
+		any = true;
+		if (c == '\n')
+			break;
+		buf_append_char(out, (char)c);
+	}
+	if (out->len > 0 && out->data[out->len - 1] == '\r')
+		buf_truncate(out, out->len - 1);
+	return any ? 0 : -1;
+}
+
+/* A crypt(3) hash libcrypt can verify (optionally locked with '!'), with
+ * no ':' or blanks (passwd-file safe). */
+static bool
+valid_hash(const char *hash)
+{
+	struct crypt_data *cd;
+	const char *h;
+	bool ok;
+
+	if (hash[0] == '!')
+		hash++;
+	if (hash[0] == '\0' || strlen(hash) >= 256 ||
+	    strpbrk(hash, ": \t\r\n") != NULL)
+		return false;
+	cd = xcalloc(1, sizeof(*cd));
+	h = crypt_r("", hash, cd);
+	ok = h != NULL && h[0] != '*' && strlen(h) == strlen(hash);
+	free(cd);
+	return ok;
+}
+
+/* Lower-case address into out, exit on an invalid one. */
+static void
+address_arg(const char *arg, char *out, size_t outlen)
+{
+	if (strlen(arg) >= outlen || !userdb_valid_address(arg)) {
+		errmsg("invalid address '%s' (expected user@domain)", arg);
+		exit(EXIT_INVALID);
+	}
+	snprintf(out, outlen, "%s", arg);
+	str_lower(out);
+}
+
+static uint64_t
+size_arg(const char *opt, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, &v) < 0) {
+		errmsg("%s: invalid size '%s'", opt, arg);
+		exit(EXIT_INVALID);
+	}
+	return v;
+}
+
+static void
+make_maildir(const char *path)
+{
+	struct buf p = BUF_INIT;
+
+	for (const char *const *s = (const char *const[]){ "cur", "new",
+	    "tmp", NULL }; *s != NULL; s++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", path, *s);
+		if (mkdir_p(p.data, 0700) < 0) {
+			errmsg("cannot create %s: %s", p.data, strerror(errno));
+			exit(EXIT_FAIL);
+		}
+	}
+	buf_free(&p);
+}
+
+/* As root: create the directories the worker user must own, then become
+ * that user. */
+static void
+become_run_as(const struct dmail_conf *conf)
+{
+	const char *subs[] = { "db", "mail" };
+	struct buf p = BUF_INIT;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0 || conf->run_as == NULL) {
+		umask(077);
+		return;
+	}
+	if (user_ids(conf->run_as, &uid, &gid) < 0) {
+		errmsg("run_as: unknown user '%s'", conf->run_as);
+		exit(EXIT_FAIL);
+	}
+	if (mkdir_p(conf->state_dir, 0755) < 0) {
+		errmsg("cannot create %s: %s", conf->state_dir,
+		    strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		buf_reset(&p);
+		conf_state_path(conf, subs[i], &p);
+		if (mkdir_p(p.data, 0700) < 0 || stat(p.data, &st) < 0) {
+			errmsg("cannot create %s: %s", p.data, strerror(errno));
+			exit(EXIT_FAIL);
+		}
+		if (st.st_uid == 0 && chown(p.data, uid, gid) < 0) {
+			errmsg("cannot chown %s: %s", p.data, strerror(errno));
+			exit(EXIT_FAIL);
+		}
+	}
+	buf_free(&p);
+	if (drop_privileges(conf->run_as) < 0)
+		exit(EXIT_FAIL);
+	umask(077);
+}
+
+static struct userdb *
+open_db(const struct dmail_conf *conf)
+{
+	struct buf err = BUF_INIT;
+	struct userdb *db = userdb_open(conf, USERDB_WRITE, &err);
+
+	if (db == NULL) {
+		errmsg("%s", buf_cstr(&err));
+		exit(EXIT_FAIL);
+	}
+	buf_free(&err);
+	return db;
+}
+
+/* Look up address; exits 3 if absent, 1 on failure. */
+static void
+must_lookup(struct userdb *db, const char *address, struct user_record *rec)
+{
+	int r = userdb_lookup(db, address, rec);
+
+	if (r < 0) {
+		errmsg("database lookup of %s failed", address);
+		exit(EXIT_FAIL);
+	}
+	if (r == 0) {
+		errmsg("no such account: %s", address);
+		exit(EXIT_NOUSER);
+	}
+}
+
+static void
+must_put(struct userdb *db, const struct user_record *rec)
+{
+	struct buf err = BUF_INIT;
+
+	if (userdb_put(db, rec, &err) < 0) {
+		errmsg("%s", buf_cstr(&err));
+		exit(EXIT_FAIL);
+	}
+	buf_free(&err);
+}
+
+/* Options shared by add, passwd and quota. */
+struct opts {
+	const char *hash;
+	uint64_t quota_bytes, quota_messages;
+	bool set_bytes, set_messages;
+};
+
+static void
+parse_opts(int argc, char **argv, struct opts *o, bool allow_hash,
+    bool allow_quota)
+{
+	static const struct option longopts[] = {
+		{ "hash", required_argument, NULL, 'h' },
+		{ "quota-bytes", required_argument, NULL, 'b' },
+		{ "quota-messages", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			if (!allow_hash)
+				usage();
+			o->hash = optarg;
+			break;
+		case 'b':
+			if (!allow_quota)
+				usage();
+			o->quota_bytes = size_arg("--quota-bytes", optarg);
+			o->set_bytes = true;
+			break;
+		case 'm':
+			if (!allow_quota)
+				usage();
+			o->quota_messages = size_arg("--quota-messages",
+			    optarg);
+			o->set_messages = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+/* The hash for add/passwd: --hash, or hash the password on stdin. */
+static void
+get_hash(const struct dmail_conf *conf, const struct opts *o, char *out,
+    size_t outlen)
+{
+	struct buf pw = BUF_INIT;
+
+	if (o->hash != NULL) {
+		if (!valid_hash(o->hash)) {
+			errmsg("--hash: not a crypt(3) hash this system can "
+			    "verify");
+			exit(EXIT_INVALID);
+		}
+		snprintf(out, outlen, "%s", o->hash);
+		return;
+	}
+	if (read_secret(&pw) < 0 || pw.len == 0) {
+		errmsg("no password on standard input");
+		exit(EXIT_INVALID);
+	}
+	if (memchr(pw.data, '\0', pw.len) != NULL) {
+		errmsg("password contains a NUL byte");
+		exit(EXIT_INVALID);
+	}
+	if (userdb_hash_password(conf->password_scheme, pw.data, out,
+	    outlen) < 0) {
+		errmsg("cannot hash password with scheme %s",
+		    conf->password_scheme);
+		exit(EXIT_FAIL);
+	}
+	explicit_bzero(pw.data, pw.len);
+	buf_free(&pw);
+}
+
+static int
+cmd_add(const struct dmail_conf *conf, const char *address, int argc,
+    char **argv)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct buf mbox = BUF_INIT;
+	struct userdb *db;
+	struct opts o;
+
+	parse_opts(argc, argv, &o, true, true);
+	db = open_db(conf);
+	if (userdb_lookup(db, address, rec) != 0) {
+		errmsg("account %s already exists", address);
+		return EXIT_EXISTS;
+	}
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->address, sizeof(rec->address), "%s", address);
+	get_hash(conf, &o, rec->hash, sizeof(rec->hash));
+	userdb_default_mailbox(conf, address, &mbox);
+	if (mbox.len >= sizeof(rec->mailbox)) {
+		errmsg("mailbox path too long");
+		return EXIT_INVALID;
+	}
+	snprintf(rec->mailbox, sizeof(rec->mailbox), "%s", mbox.data);
+	rec->quota_bytes = o.quota_bytes;
+	rec->quota_messages = o.quota_messages;
+	rec->enabled = true;
+	make_maildir(rec->mailbox);
+	must_put(db, rec);
+	userdb_close(db);
+	printf("added %s (mailbox %s)\n", address, rec->mailbox);
+	buf_free(&mbox);
+	free(rec);
+	return 0;
+}
+
+static int
+cmd_del(const struct dmail_conf *conf, const char *address)
+{
+	struct buf err = BUF_INIT;
+	struct userdb *db = open_db(conf);
+	int r = userdb_delete(db, address, &err);
+
+	if (r < 0) {
+		errmsg("%s", buf_cstr(&err));
+		return EXIT_FAIL;
+	}
+	if (r == 0) {
+		errmsg("no such account: %s", address);
+		return EXIT_NOUSER;
+	}
+	userdb_close(db);
+	printf("deleted %s (its Maildir was kept)\n", address);
+	return 0;
+}
+
+/* passwd, apop, quota, enable, disable: read-modify-write of one record. */
+static int
+cmd_modify(const struct dmail_conf *conf, const char *cmd,
+    const char *address, int argc, char **argv)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct userdb *db;
+	struct opts o;
+
+	if (strcmp(cmd, "passwd") == 0)
+		parse_opts(argc, argv, &o, true, false);
+	else if (strcmp(cmd, "quota") == 0)
+		parse_opts(argc, argv, &o, false, true);
+	else
+		parse_opts(argc, argv, &o, false, false);
+	db = open_db(conf);
+	must_lookup(db, address, rec);
+	if (strcmp(cmd, "passwd") == 0)
+		get_hash(conf, &o, rec->hash, sizeof(rec->hash));
+	else if (strcmp(cmd, "apop") == 0) {
+		struct buf s = BUF_INIT;
+
+		if (read_secret(&s) < 0)
+			buf_reset(&s);
+		if (s.len >= sizeof(rec->apop_secret) ||
+		    memchr(s.data == NULL ? "" : s.data, '\0', s.len) != NULL) {
+			errmsg("APOP secret too long or contains NUL");
+			return EXIT_INVALID;
+		}
+		snprintf(rec->apop_secret, sizeof(rec->apop_secret), "%s",
+		    buf_cstr(&s));
+		buf_free(&s);
+	} else if (strcmp(cmd, "quota") == 0) {
+		if (o.set_bytes)
+			rec->quota_bytes = o.quota_bytes;
+		if (o.set_messages)
+			rec->quota_messages = o.quota_messages;
+	} else
+		rec->enabled = strcmp(cmd, "enable") == 0;
+	must_put(db, rec);
+	userdb_close(db);
+	free(rec);
+	return 0;
+}
+
+static int
+list_one(const struct user_record *rec, void *arg)
+{
+	(void)arg;
+	printf("%s%s\n", rec->address, rec->enabled ? "" : " disabled");
+	return ferror(stdout) ? -1 : 0;
+}
+
+static int
+cmd_list(const struct dmail_conf *conf)
+{
+	struct userdb *db = open_db(conf);
+	int r = userdb_foreach(db, list_one, NULL);
+
+	userdb_close(db);
+	if (fflush(stdout) != 0 || r < 0) {
+		errmsg("listing failed");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Scheme name of a crypt hash, for show. */
+static const char *
+hash_scheme(const char *h)
+{
+	if (h[0] == '!')
+		return "locked";
+	if (strncmp(h, "$y$", 3) == 0)
+		return "yescrypt";
+	if (strncmp(h, "$6$", 3) == 0)
+		return "sha512-crypt";
+	if (strncmp(h, "$5$", 3) == 0)
+		return "sha256-crypt";
+	if (strncmp(h, "$2", 2) == 0)
+		return "bcrypt";
+	if (strncmp(h, "$1$", 3) == 0)
+		return "md5-crypt";
+	if (strncmp(h, "$gy$", 4) == 0)
+		return "gost-yescrypt";
+	if (h[0] == '\0')
+		return "none";
+	return "other";
+}
+
+/* Messages and bytes (file sizes) in new/ and cur/. */
+static void
+usage_of(const char *mailbox, uint64_t *msgs, uint64_t *bytes)
+{
+	struct buf p = BUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	*msgs = *bytes = 0;
+	for (const char *const *s = (const char *const[]){ "new", "cur",
+	    NULL }; *s != NULL; s++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", mailbox, *s);
+		if ((d = opendir(p.data)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' &&
+			    fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+			    S_ISREG(st.st_mode)) {
+				(*msgs)++;
+				*bytes += st.st_size;
+			}
+		closedir(d);
+	}
+	buf_free(&p);
+}
+
+static int
+cmd_show(const struct dmail_conf *conf, const char *address)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct userdb *db = open_db(conf);
+	uint64_t msgs, bytes;
+
+	must_lookup(db, address, rec);
+	userdb_close(db);
+	usage_of(rec->mailbox, &msgs, &bytes);
+	printf("address: %s\n", rec->address);
+	printf("enabled: %s\n", rec->enabled ? "yes" : "no");
+	printf("password: %s\n", hash_scheme(rec->hash));
+	printf("apop: %s\n", rec->apop_secret[0] != '\0' ? "yes" : "no");
+	printf("mailbox: %s\n", rec->mailbox);
+	printf("quota_bytes: %llu\n", (unsigned long long)rec->quota_bytes);
+	printf("quota_messages: %llu\n",
+	    (unsigned long long)rec->quota_messages);
+	printf("usage_messages: %llu\n", (unsigned long long)msgs);
+	printf("usage_bytes: %llu\n", (unsigned long long)bytes);
+	free(rec);
+	return 0;
+}
+
+/* import: validate the whole file first, then store in batches. Existing
+ * accounts get the new hash and keep everything else. */
+static int
+cmd_import(const struct dmail_conf *conf, const char *file)
+{
+	struct user_record *batch, old;
+	struct buf mbox = BUF_INIT, err = BUF_INIT;
+	struct userdb *db;
+	char *line = NULL;
+	size_t cap = 0, n = 0, lineno = 0, bad = 0, total = 0;
+	ssize_t len;
+	FILE *f;
+
+	if (strcmp(file, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(file, "r")) == NULL) {
+		errmsg("cannot open %s: %s", file, strerror(errno));
+		return EXIT_FAIL;
+	}
+	/* Pass 1: check every line. */
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		char *colon, *hash, *end;
+
+		lineno++;
+		str_trim(line);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		colon = strchr(line, ':');
+		if (colon == NULL) {
+			errmsg("%s:%zu: expected user@domain:hash", file,
+			    lineno);
+			bad++;
+			continue;
+		}
+		*colon = '\0';
+		hash = colon + 1;
+		if ((end = strchr(hash, ':')) != NULL)
+			*end = '\0';
+		if (!userdb_valid_address(line)) {
+			errmsg("%s:%zu: invalid address '%s'", file, lineno,
+			    line);
+			bad++;
+		} else if (!valid_hash(hash)) {
+			errmsg("%s:%zu: not a crypt(3) hash this system can "
+			    "verify", file, lineno);
+			bad++;
+		}
+		total++;
+	}
+	if (ferror(f)) {
+		errmsg("reading %s: %s", file, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (bad > 0) {
+		errmsg("%zu invalid line%s, nothing imported", bad,
+		    bad == 1 ? "" : "s");
+		return EXIT_INVALID;
+	}
+	if (f == stdin) {
+		if (total > 0) {
+			errmsg("import from stdin needs a file (two passes)");
+			return EXIT_USAGE;
+		}
+	} else
+		rewind(f);
+	/* Pass 2: store. */
+	db = open_db(conf);
+	batch = xcalloc(IMPORT_BATCH, sizeof(*batch));
+	total = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		struct user_record *rec = &batch[n];
+		char *colon, *end;
+		int r;
+
+		str_trim(line);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		colon = strchr(line, ':');
+		*colon = '\0';
+		if ((end = strchr(colon + 1, ':')) != NULL)
+			*end = '\0';
+		str_lower(line);
+		r = userdb_lookup(db, line, &old);
+		if (r < 0) {
+			errmsg("database lookup of %s failed", line);
+			return EXIT_FAIL;
+		}
+		if (r == 1)
+			*rec = old;
+		else {
+			memset(rec, 0, sizeof(*rec));
+			snprintf(rec->address, sizeof(rec->address), "%s",
+			    line);
+			userdb_default_mailbox(conf, line, &mbox);
+			snprintf(rec->mailbox, sizeof(rec->mailbox), "%s",
+			    mbox.data);
+			rec->enabled = true;
+			make_maildir(rec->mailbox);
+		}
+		snprintf(rec->hash, sizeof(rec->hash), "%s", colon + 1);
+		if (++n == IMPORT_BATCH) {
+			if (userdb_put_many(db, batch, n, &err) < 0) {
+				errmsg("%s (%zu accounts imported before)",
+				    buf_cstr(&err), total);
+				return EXIT_FAIL;
+			}
+			total += n;
+			n = 0;
+		}
+	}
+	if (n > 0 && userdb_put_many(db, batch, n, &err) < 0) {
+		errmsg("%s (%zu accounts imported before)", buf_cstr(&err),
+		    total);
+		return EXIT_FAIL;
+	}
+	total += n;
+	userdb_close(db);
+	fclose(f);
+	free(line);
+	free(batch);
+	buf_free(&mbox);
+	buf_free(&err);
+	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = DMAIL_SYSCONFDIR "/dmail.conf";
+	struct dmail_conf conf;
+	struct buf err = BUF_INIT;
+	char address[USERDB_ADDRESS_MAX + 1];
+	const char *cmd;
+	int i = 1;
+
+	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
+	sys_fault_init();
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		conf_path = argv[2];
+		i = 3;
+	}
+	if (i >= argc)
+		usage();
+	cmd = argv[i++];
+	if (conf_load_file(conf_path, &conf, &err) < 0) {
+		fprintf(stderr, "%s", buf_cstr(&err));
+		if (err.len > 0 && err.data[err.len - 1] != '\n')
+			fputc('\n', stderr);
+		return EXIT_FAIL;
+	}
+	buf_free(&err);
+	umask(022);
+	if (strcmp(cmd, "list") == 0) {
+		if (i != argc)
+			usage();
+		become_run_as(&conf);
+		return cmd_list(&conf);
+	}
+	if (strcmp(cmd, "import") == 0) {
+		if (i + 1 != argc)
+			usage();
+		become_run_as(&conf);
+		return cmd_import(&conf, argv[i]);
+	}
+	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "del") != 0 &&
+	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "apop") != 0 &&
+	    strcmp(cmd, "quota") != 0 && strcmp(cmd, "show") != 0 &&
+	    strcmp(cmd, "enable") != 0 && strcmp(cmd, "disable") != 0) {
+		errmsg("unknown command '%s'", cmd);
+		usage();
+	}
+	if (i >= argc)
+		usage();
+	address_arg(argv[i], address, sizeof(address));
+	/* Options after the address: getopt sees argv[i..] with argv[i] as
+	 * its program name. */
+	become_run_as(&conf);
+	if (strcmp(cmd, "add") == 0)
+		return cmd_add(&conf, address, argc - i, argv + i);
+	if (i + 1 != argc && strcmp(cmd, "passwd") != 0 &&
+	    strcmp(cmd, "quota") != 0)
+		usage();
+	if (strcmp(cmd, "del") == 0)
+		return cmd_del(&conf, address);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(&conf, address);
+	return cmd_modify(&conf, cmd, address, argc - i, argv + i);
+}
