@@ -702,10 +702,10 @@ log_result(struct delivery *d, const char *status, const char *why)
 
 	for (size_t i = 0; i < d->nlocal; i++)
 		buf_printf(&to, "%s%s", i ? "," : "", d->locals[i].account);
-	if (d->env.rcpt_count > 0 && d->nlocal > 0)
-		buf_append_char(&to, ' ');
+	if (d->nlocal == 0)
+		buf_append_char(&to, '-');
 	if (d->env.rcpt_count > 0)
-		buf_append_str(&to, "queued=");
+		buf_append_str(&to, " queued=");
 	for (size_t i = 0; i < d->env.rcpt_count; i++)
 		buf_printf(&to, "%s%s", i ? "," : "", d->env.rcpts[i].address);
 	log_info("sid=%s qid=%s client=%s from=<%s> to=%s size=%" PRIu64

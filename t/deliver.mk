@@ -6,3 +6,7 @@ unit_test_maildir_SOURCES = unit/test_maildir.c
 unit_test_maildir_LDADD = $(TESTLIBS)
 unit_test_aliases_SOURCES = unit/test_aliases.c
 unit_test_aliases_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_deliver
+TESTS += unit/test_deliver
+unit_test_deliver_SOURCES = unit/test_deliver.c
+unit_test_deliver_LDADD = $(TESTLIBS)

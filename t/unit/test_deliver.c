@@ -1,0 +1,529 @@
+/*
+ * test_deliver.c - unit tests for common/deliver.c against a real user
+ * database and real Maildirs in a temporary state_dir: RCPT checks
+ * (unknown, disabled, quota, postmaster, aliases, remote), the headers we
+ * prepend, Maildir names with S= and W=, one stored copy hard-linked to
+ * several mailboxes, queue files for remote recipients, hop counting,
+ * and fault injection (ENOSPC/EIO on write, fsync, link, rename) leaving
+ * no partial files behind.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "maildir.h"
+#include "spool.h"
+#include "sys.h"
+#include "userdb.h"
+#include "util.h"
+
+static char tmpdir[256];
+static struct dmail_conf *conf;
+static struct userdb *udb;
+static struct deliver_ctx *ctx;
+
+static const struct delivery_info info = {
+	.session_id = "S1",
+	.client_ip = "192.0.2.7",
+	.client_helo = "client.example.org",
+	.protocol = "ESMTPS",
+	.tls = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384",
+	.auth_user = NULL,
+	.smtputf8 = false,
+};
+
+static void
+add_user(const char *address, bool enabled, uint64_t quota_bytes)
+{
+	struct user_record u;
+	struct buf mb = BUF_INIT, err = BUF_INIT;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.address, sizeof(u.address), "%s", address);
+	userdb_default_mailbox(conf, address, &mb);
+	snprintf(u.mailbox, sizeof(u.mailbox), "%s", mb.data);
+	u.enabled = enabled;
+	u.quota_bytes = quota_bytes;
+	if (userdb_put(udb, &u, &err) != 0)
+		fail_msg("userdb_put: %s", err.data);
+	buf_free(&mb);
+	buf_free(&err);
+}
+
+static int
+setup(void **state)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_deliver.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	buf_printf(&text, "state_dir %s\nlocal_domains example.test "
+	    "other.test\nhostname mx.example.test\n"
+	    "alias staff alice, bob\n"
+	    "alias loop1 loop2\nalias loop2 loop1\n"
+	    "alias gone nosuchuser\n"
+	    "forward fwd@example.test alice, friend@remote.test\n",
+	    tmpdir);
+	conf = calloc(1, sizeof(*conf));
+	if (conf_load_text("test.conf", text.data, text.len, conf, &err) != 0) {
+		fprintf(stderr, "conf: %s\n", err.data);
+		return -1;
+	}
+	udb = userdb_open(conf, USERDB_WRITE, &err);
+	if (udb == NULL) {
+		fprintf(stderr, "userdb: %s\n", err.data);
+		return -1;
+	}
+	add_user("alice@example.test", true, 0);
+	add_user("bob@example.test", true, 0);
+	add_user("carol@example.test", false, 0);
+	add_user("small@example.test", true, 1000);
+	ctx = deliver_ctx_new(conf, udb, &err);
+	buf_free(&text);
+	buf_free(&err);
+	return ctx == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	deliver_ctx_free(ctx);
+	userdb_close(udb);
+	conf_free(conf);
+	free(conf);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Names of the files in DIR (sorted is not needed: tests use 0 or 1). */
+static int
+list_dir(const char *dir, char names[][512], int max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n < max)
+			snprintf(names[n], 512, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int
+count_in(const char *sub)
+{
+	char path[512], names[4][512];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, sub);
+	return list_dir(path, names, 4);
+}
+
+/* Read the only message in the Maildir of address; returns its content,
+ * and its file name in name. */
+static char *
+only_message(const char *address, char *name, size_t namelen)
+{
+	char dir[512], names[4][512], path[1100];
+	struct buf mb = BUF_INIT, content = BUF_INIT;
+	int n;
+
+	userdb_default_mailbox(conf, address, &mb);
+	snprintf(dir, sizeof(dir), "%s/new", mb.data);
+	n = list_dir(dir, names, 4);
+	assert_int_equal(n, 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
+	assert_int_equal(read_file(path, &content, 1 << 24), 0);
+	if (name != NULL)
+		snprintf(name, namelen, "%s", path);
+	buf_free(&mb);
+	return buf_steal(&content);
+}
+
+static void
+send_lines(struct delivery *d, const char *const *lines)
+{
+	for (size_t i = 0; lines[i] != NULL; i++)
+		assert_int_equal(delivery_write_line(d, lines[i],
+		    strlen(lines[i])), 0);
+}
+
+static const char *const body[] = {
+	"Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000",
+	"Received: from c",
+	" by d; Mon, 1 Jan 2024 00:00:00 +0000",
+	"Subject: test",
+	"",
+	"Received: this is body text, not a header",
+	".leading dot stays (already unstuffed by the caller)",
+	"last line",
+	NULL,
+};
+
+static const char *const body_text =
+	"Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\n"
+	"Received: from c\n"
+	" by d; Mon, 1 Jan 2024 00:00:00 +0000\n"
+	"Subject: test\n"
+	"\n"
+	"Received: this is body text, not a header\n"
+	".leading dot stays (already unstuffed by the caller)\n"
+	"last line\n";
+
+static void
+test_check_rcpt(void **state)
+{
+	struct smtp_reply r;
+
+	(void)state;
+	assert_int_equal(deliver_check_rcpt(ctx, "alice@example.test", 0, &r),
+	    RCPT_LOCAL);
+	assert_int_equal(deliver_check_rcpt(ctx, "ALICE@Example.Test", 0, &r),
+	    RCPT_LOCAL);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(deliver_check_rcpt(ctx, "nobody@example.test", 0,
+	    &r), RCPT_REJECT);
+	assert_int_equal(r.code, 550);
+	assert_string_equal(r.enhanced, "5.1.1");
+	assert_int_equal(deliver_check_rcpt(ctx, "carol@example.test", 0, &r),
+	    RCPT_REJECT);
+	assert_int_equal(r.code, 550);
+	assert_string_equal(r.enhanced, "5.2.1");
+	assert_int_equal(deliver_check_rcpt(ctx, "someone@remote.test", 0,
+	    &r), RCPT_REMOTE);
+	/* postmaster exists for every local domain, with or without domain */
+	assert_int_equal(deliver_check_rcpt(ctx, "postmaster@other.test", 0,
+	    &r), RCPT_LOCAL);
+	assert_int_equal(deliver_check_rcpt(ctx, "Postmaster", 0, &r),
+	    RCPT_LOCAL);
+	assert_int_equal(deliver_check_rcpt(ctx, "staff@other.test", 0, &r),
+	    RCPT_REJECT);   /* alice@other.test, bob@other.test: no users */
+	assert_int_equal(deliver_check_rcpt(ctx, "staff@example.test", 0, &r),
+	    RCPT_LOCAL);
+	assert_int_equal(deliver_check_rcpt(ctx, "fwd@example.test", 0, &r),
+	    RCPT_LOCAL);
+	/* An alias to a missing user is an unknown user, not silent loss. */
+	assert_int_equal(deliver_check_rcpt(ctx, "gone@example.test", 0, &r),
+	    RCPT_REJECT);
+	assert_int_equal(r.code, 550);
+	/* loop1 -> loop2 -> loop1: ends at the (missing) account loop1. */
+	assert_int_equal(deliver_check_rcpt(ctx, "loop1@example.test", 0, &r),
+	    RCPT_REJECT);
+	assert_int_equal(r.code, 550);
+	assert_string_equal(r.enhanced, "5.1.1");
+}
+
+static void
+test_quota(void **state)
+{
+	struct smtp_reply r;
+	struct delivery *d;
+	char line[200];
+
+	(void)state;
+	assert_int_equal(deliver_check_rcpt(ctx, "small@example.test", 500,
+	    &r), RCPT_LOCAL);
+	assert_int_equal(deliver_check_rcpt(ctx, "small@example.test", 1001,
+	    &r), RCPT_REJECT);
+	assert_int_equal(r.code, 552);
+	assert_string_equal(r.enhanced, "5.2.2");
+	/* Fill the mailbox past its quota. */
+	d = delivery_begin(ctx, "", &info);
+	delivery_add_rcpt(d, "small@example.test");
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(delivery_write_line(d, line, strlen(line)),
+		    0);
+	assert_int_equal(delivery_commit(d, &r), 0);
+	assert_int_equal(deliver_check_rcpt(ctx, "small@example.test", 10, &r),
+	    RCPT_REJECT);
+	assert_int_equal(r.code, 452);
+	assert_string_equal(r.enhanced, "4.2.2");
+}
+
+static void
+test_single_local_delivery(void **state)
+{
+	struct smtp_reply r;
+	struct delivery *d;
+	char path[1100], *msg, *base;
+	struct stat st;
+	uint64_t s, w, lines = 0;
+	char id[SPOOL_ID_MAX];
+	const char *head = "Return-Path: <sender@remote.test>\n"
+	    "Delivered-To: alice@example.test\n"
+	    "Received: from client.example.org ([192.0.2.7])\n"
+	    "\tby mx.example.test (DMail) with ESMTPS id ";
+
+	(void)state;
+	d = delivery_begin(ctx, "sender@remote.test", &info);
+	snprintf(id, sizeof(id), "%s", delivery_id(d));
+	delivery_add_rcpt(d, "alice@example.test");
+	send_lines(d, body);
+	assert_int_equal(delivery_hops(d), 2);
+	assert_int_equal(delivery_size(d), strlen(body_text) + 8);
+	assert_int_equal(delivery_commit(d, &r), 0);
+	assert_int_equal(r.code, 250);
+	assert_non_null(strstr(r.text, id));
+
+	msg = only_message("alice@example.test", path, sizeof(path));
+	assert_true(strncmp(msg, head, strlen(head)) == 0);
+	assert_non_null(strstr(msg, id));
+	assert_non_null(strstr(msg, "\n\t(TLSv1.3 with cipher "
+	    "TLS_AES_256_GCM_SHA384)\n\tfor <alice@example.test>;\n\t"));
+	assert_null(strstr(msg, "authenticated"));
+	/* The client's message follows unchanged. */
+	base = strstr(msg, "+0000\n");
+	assert_non_null(base);
+	assert_string_equal(base + 6, body_text);
+	/* Name carries S= (bytes on disk) and W= (bytes with CRLF). */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(maildir_name_sizes(strrchr(path, '/') + 1, &s, &w),
+	    0);
+	assert_int_equal(s, (uint64_t)st.st_size);
+	for (char *p = msg; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(w, s + lines);
+	assert_int_equal(st.st_nlink, 1);   /* tmp/ name removed */
+	assert_int_equal(count_in("mail/example.test/alice/tmp"), 0);
+	assert_int_equal(count_in("spool/queue"), 0);
+	free(msg);
+}
+
+static void
+test_two_mailboxes_one_copy(void **state)
+{
+	struct smtp_reply r;
+	struct delivery *d;
+	char pa[1100], pb[1100], *ma, *mb;
+	struct stat sa, sb;
+	struct delivery_info ai = info;
+
+	(void)state;
+	ai.auth_user = "alice@example.test";
+	ai.protocol = "ESMTPSA";
+	d = delivery_begin(ctx, "", &ai);
+	delivery_add_rcpt(d, "staff@example.test");      /* alice, bob */
+	delivery_add_rcpt(d, "alice@example.test");      /* no 2nd copy */
+	send_lines(d, body);
+	assert_int_equal(delivery_commit(d, &r), 0);
+	ma = only_message("alice@example.test", pa, sizeof(pa));
+	mb = only_message("bob@example.test", pb, sizeof(pb));
+	assert_string_equal(ma, mb);
+	assert_int_equal(stat(pa, &sa), 0);
+	assert_int_equal(stat(pb, &sb), 0);
+	assert_true(sa.st_ino == sb.st_ino);
+	assert_int_equal(sa.st_nlink, 2);
+	assert_true(strncmp(ma, "Return-Path: <>\nReceived: ", 26) == 0);
+	assert_null(strstr(ma, "Delivered-To:"));
+	assert_null(strstr(ma, "\tfor <"));
+	assert_non_null(strstr(ma, "(authenticated as alice@example.test)"));
+	assert_non_null(strstr(ma, "with ESMTPSA id"));
+	free(ma);
+	free(mb);
+}
+
+static void
+test_remote_and_mixed_queue(void **state)
+{
+	struct smtp_reply r;
+	struct delivery *d;
+	struct spool_envelope env;
+	struct buf path = BUF_INIT, err = BUF_INIT, content = BUF_INIT;
+	char id[SPOOL_ID_MAX], *local;
+	const char *msg;
+
+	(void)state;
+	/* Remote only: the queue file is the store. */
+	d = delivery_begin(ctx, "alice@example.test", &info);
+	snprintf(id, sizeof(id), "%s", delivery_id(d));
+	delivery_add_rcpt(d, "bob@remote.test");
+	delivery_add_rcpt(d, "Carl@Remote.test");
+	send_lines(d, body);
+	assert_int_equal(delivery_commit(d, &r), 0);
+	spool_path(conf, "queue", id, &path);
+	assert_int_equal(spool_read(path.data, &env, &err), 0);
+	assert_string_equal(env.id, id);
+	assert_string_equal(env.sender, "alice@example.test");
+	assert_int_equal(env.rcpt_count, 2);
+	assert_string_equal(env.rcpts[0].address, "bob@remote.test");
+	assert_string_equal(env.rcpts[1].address, "Carl@Remote.test");
+	assert_int_equal(env.rcpts[0].state, SPOOL_PENDING);
+	assert_int_equal(read_file(path.data, &content, 1 << 20), 0);
+	msg = content.data + env.message_offset;
+	assert_true(strncmp(msg, "Received: from client.example.org", 33) ==
+	    0);
+	assert_string_equal(strstr(msg, "+0000\n") + 6, body_text);
+	assert_int_equal(count_in("spool/tmp"), 0);
+	spool_envelope_free(&env);
+
+	/* Local + remote through a forward: one Maildir copy, one queue
+	 * file with the original recipient kept. */
+	d = delivery_begin(ctx, "x@remote.test", &info);
+	snprintf(id, sizeof(id), "%s", delivery_id(d));
+	delivery_add_rcpt(d, "fwd@example.test");
+	send_lines(d, body);
+	assert_int_equal(delivery_commit(d, &r), 0);
+	local = only_message("alice@example.test", NULL, 0);
+	assert_non_null(strstr(local, "Return-Path: <x@remote.test>\n"));
+	free(local);
+	spool_path(conf, "queue", id, &path);
+	assert_int_equal(spool_read(path.data, &env, &err), 0);
+	assert_int_equal(env.rcpt_count, 1);
+	assert_string_equal(env.rcpts[0].address, "friend@remote.test");
+	assert_string_equal(env.rcpts[0].orcpt, "fwd@example.test");
+	assert_int_equal(read_file(path.data, &content, 1 << 20), 0);
+	msg = content.data + env.message_offset;
+	assert_true(strncmp(msg, "Received: ", 10) == 0);
+	assert_null(strstr(msg, "Return-Path:"));
+	/* The queue manager's in-place state update. */
+	assert_int_equal(spool_mark(path.data, &env, 0, SPOOL_DELIVERED), 0);
+	spool_envelope_free(&env);
+	assert_int_equal(spool_read(path.data, &env, &err), 0);
+	assert_int_equal(env.rcpts[0].state, SPOOL_DELIVERED);
+	spool_envelope_free(&env);
+	buf_free(&path);
+	buf_free(&err);
+	buf_free(&content);
+}
+
+static void
+test_abort_leaves_nothing(void **state)
+{
+	struct delivery *d;
+
+	(void)state;
+	d = delivery_begin(ctx, "a@remote.test", &info);
+	delivery_add_rcpt(d, "bob@example.test");
+	delivery_add_rcpt(d, "z@remote.test");
+	send_lines(d, body);
+	delivery_abort(d);
+	assert_int_equal(count_in("mail/example.test/bob/tmp"), 0);
+	assert_int_equal(count_in("mail/example.test/bob/new"), 0);
+	assert_int_equal(count_in("spool/tmp"), 0);
+	assert_int_equal(count_in("spool/queue"), 0);
+}
+
+/*
+ * Fault injection runs in a child (the fault table is per process and
+ * read once). The child delivers to two local mailboxes that need no user
+ * database (postmaster of both domains) plus one remote recipient, and
+ * reports the reply; the parent checks that nothing was left anywhere.
+ */
+static void
+fault_case(const char *fault, int want_code, const char *want_enh,
+    bool remote)
+{
+	int pfd[2], status;
+	struct smtp_reply r;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct deliver_ctx *c2;
+		struct delivery *d;
+		struct buf err = BUF_INIT;
+
+		close(pfd[0]);
+		setenv("DMAIL_FAULT", fault, 1);
+		sys_fault_init();
+		c2 = deliver_ctx_new(conf, NULL, &err);
+		d = delivery_begin(c2, "a@remote.test", &info);
+		delivery_add_rcpt(d, "postmaster@example.test");
+		delivery_add_rcpt(d, "postmaster@other.test");
+		if (remote)
+			delivery_add_rcpt(d, "far@remote.test");
+		for (int i = 0; i < 2000; i++)   /* > one write chunk */
+			(void)delivery_write_line(d, "0123456789abcdef"
+			    "0123456789abcdef", 32);
+		memset(&r, 0, sizeof(r));
+		(void)delivery_commit(d, &r);
+		(void)!write(pfd[1], &r, sizeof(r));
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(r.code, want_code);
+	assert_string_equal(r.enhanced, want_enh);
+	if (want_code != 250) {
+		assert_int_equal(count_in("mail/example.test/postmaster/new"),
+		    0);
+		assert_int_equal(count_in("mail/other.test/postmaster/new"), 0);
+		assert_int_equal(count_in("mail/example.test/postmaster/tmp"),
+		    0);
+		assert_int_equal(count_in("mail/other.test/postmaster/tmp"), 0);
+		assert_int_equal(count_in("spool/queue"), 0);
+		assert_int_equal(count_in("spool/tmp"), 0);
+	}
+}
+
+static void
+test_faults(void **state)
+{
+	(void)state;
+	/* Control: without a fault the same delivery succeeds. */
+	fault_case("write:0:EIO", 250, "2.0.0", true);
+	assert_int_equal(count_in("mail/example.test/postmaster/new"), 1);
+	assert_int_equal(count_in("mail/other.test/postmaster/new"), 1);
+	assert_int_equal(count_in("spool/queue"), 1);
+	teardown(NULL);
+	assert_int_equal(setup(NULL), 0);
+
+	fault_case("write:1:ENOSPC", 452, "4.3.1", false);
+	fault_case("write:2:EIO", 451, "4.3.0", true);
+	fault_case("fsync:1:ENOSPC", 452, "4.3.1", false);
+	fault_case("fsync:2:EIO", 451, "4.3.0", false);      /* dir sync */
+	fault_case("fsync:3:EIO", 451, "4.3.0", false);      /* 2nd dir */
+	fault_case("link:2:ENOSPC", 452, "4.3.1", true);     /* 2nd mailbox */
+	fault_case("fsync:4:ENOSPC", 452, "4.3.1", true);    /* queue file */
+	fault_case("rename:1:ENOSPC", 452, "4.3.1", true);   /* into queue */
+	fault_case("open:1:EDQUOT", 452, "4.3.1", false);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	/* Each test gets a fresh state_dir and database. */
+	const struct CMUnitTest tests[] = {
+		T(test_check_rcpt),
+		T(test_quota),
+		T(test_single_local_delivery),
+		T(test_two_mailboxes_one_copy),
+		T(test_remote_and_mixed_queue),
+		T(test_abort_leaves_nothing),
+		T(test_faults),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
