@@ -172,6 +172,14 @@ scoreboard_slot_alloc(struct scoreboard *sb, pid_t pid, uint32_t pool,
 }
 
 void
+scoreboard_slot_set_pid(struct scoreboard *sb, int slot, pid_t pid)
+{
+	if (!sb->writable || slot < 0 || (uint32_t)slot >= sb->hdr->nslots)
+		return;
+	sb->slots[slot].pid = pid;
+}
+
+void
 scoreboard_slot_free(struct scoreboard *sb, int slot)
 {
 	if (!sb->writable || slot < 0 || (uint32_t)slot >= sb->hdr->nslots ||

@@ -61,8 +61,10 @@ void scoreboard_set_generation(struct scoreboard *sb, uint32_t gen);
 /* Master only: take a free slot (cleared, pid set), or -1 when full. */
 int scoreboard_slot_alloc(struct scoreboard *sb, pid_t pid, uint32_t pool,
     uint32_t generation);
+/* Master only: the pid once fork() returned it. */
+void scoreboard_slot_set_pid(struct scoreboard *sb, int slot, pid_t pid);
 void scoreboard_slot_free(struct scoreboard *sb, int slot);
-/* Slots in use. */
+/* Master only: slots in use. */
 uint32_t scoreboard_used(const struct scoreboard *sb);
 /* Read access for everyone; NULL when slot is out of range. */
 const struct scoreboard_slot *scoreboard_slot(const struct scoreboard *sb,

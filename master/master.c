@@ -1,2 +1,357 @@
-/* placeholder replaced by the master implementation */
-int main(void) { return 1; }
+/*
+ * master.c - dmaild: arguments, start-up, daemon mode, the event loop
+ * and shutdown. See master.h for the module map.
+ *
+ * usage: dmaild [-f] [-n] [-c FILE]
+ *   -c FILE  configuration (default DMAIL_SYSCONFDIR/dmail.conf)
+ *   -f       stay in the foreground, log to stderr (workers too)
+ *   -n       check the configuration, print every error or "FILE: ok"
+ *
+ * Start-up errors (configuration, state directory, a listener that cannot
+ * be bound, another master running) are printed and end dmaild with
+ * status 1 before it detaches. Once running, the master only exits on
+ * SIGTERM, SIGINT or the "shutdown" control command, with status 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+#ifndef DMAIL_SYSCONFDIR
+#define DMAIL_SYSCONFDIR "/etc"
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dmaild [-f] [-n] [-c FILE]\n");
+	exit(2);
+}
+
+int
+master_ep_add(struct master *m, int fd, uint32_t events, struct ev *ev)
+{
+	struct epoll_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.events = events;
+	e.data.ptr = ev;
+	return epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+void
+master_ep_del(struct master *m, int fd)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* The configuration path, made absolute: the daemon changes directory. */
+static char *
+absolute_path(const char *path)
+{
+	char cwd[PATH_MAX];
+	struct buf b = BUF_INIT;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	buf_printf(&b, "%s/%s", cwd, path);
+	return buf_steal(&b);
+}
+
+/* Thousands of sessions need thousands of descriptors. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the descriptor limit: %s",
+		    strerror(errno));
+}
+
+/* Lock the pid file for our lifetime; -1 if another master holds it. */
+static int
+pidfile_lock(struct master *m)
+{
+	struct buf path = BUF_INIT;
+	char text[32];
+
+	conf_state_path(m->conf, "run/dmaild.pid", &path);
+	m->pid_path = buf_steal(&path);
+	m->pid_fd = open(m->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (m->pid_fd < 0) {
+		log_error("%s: %s", m->pid_path, strerror(errno));
+		return -1;
+	}
+	if (flock(m->pid_fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(m->pid_fd, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		log_error("another dmaild is running (pid %ld, %s)",
+		    strtol(text, NULL, 10), m->pid_path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pidfile_write(struct master *m)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	if (ftruncate(m->pid_fd, 0) < 0 ||
+	    pwrite(m->pid_fd, text, (size_t)n, 0) != n)
+		log_warn("%s: %s", m->pid_path, strerror(errno));
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		log_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (chdir("/") < 0)
+		log_fatal("chdir /: %s", strerror(errno));
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+void
+master_begin_shutdown(struct master *m, const char *why)
+{
+	if (m->stopping)
+		return;
+	m->stopping = true;
+	m->stop_deadline = now_ms() + (int64_t)m->conf->shutdown_grace * 1000;
+	log_info("shutting down (%s): no new connections; waiting up to %u s "
+	    "for sessions in progress", why, m->conf->shutdown_grace);
+	master_listen_close_all(m);
+	master_pool_retire_all(m);
+}
+
+static unsigned
+live_workers(const struct master *m)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < POOL_COUNT; i++)
+		n += m->pools[i].total;
+	return n;
+}
+
+static int
+check_only(const char *path)
+{
+	struct dmail_conf conf;
+	struct buf err = BUF_INIT;
+
+	if (master_conf_load(path, &conf, &err) < 0) {
+		fputs(buf_cstr(&err), stderr);
+		buf_free(&err);
+		return 1;
+	}
+	printf("%s: ok\n", path);
+	conf_free(&conf);
+	return 0;
+}
+
+static void
+run(struct master *m)
+{
+	struct epoll_event evs[128];
+	struct buf msg = BUF_INIT;
+
+	while (!m->stopping || live_workers(m) > 0) {
+		int n = epoll_wait(m->epfd, evs, 128, master_pool_next_timer(m));
+		int sigs = 0;
+
+		if (n < 0) {
+			if (errno != EINTR)
+				log_fatal("epoll_wait: %s", strerror(errno));
+			n = 0;
+		}
+		/* Clients last: a "reload" may free a listener that has an
+		 * event further down this batch. */
+		for (int pass = 0; pass < 2; pass++) {
+			for (int i = 0; i < n; i++) {
+				struct ev *ev = evs[i].data.ptr;
+
+				if ((ev->kind == EV_CLIENT) != (pass == 1))
+					continue;
+				switch (ev->kind) {
+				case EV_SIGNAL:
+					sigs |= master_sig_drain(
+					    (int)(intptr_t)ev->obj);
+					break;
+				case EV_STATUS:
+					master_status_read(m, ev->obj);
+					break;
+				case EV_LISTEN: {
+					struct listener *l = ev->obj;
+					master_pool_demand(m,
+					    role_pool(l->role));
+					break;
+				}
+				case EV_CONTROL:
+					master_control_accept(m, false);
+					break;
+				case EV_STATUS_SOCKET:
+					master_control_accept(m, true);
+					break;
+				case EV_CLIENT:
+					master_client_event(m, ev->obj,
+					    evs[i].events);
+					break;
+				}
+			}
+		}
+		if (sigs & MASTER_SIG_CHILD) {
+			/* Reports written before a worker exited are in the
+			 * pipe: read them first so no session goes uncounted. */
+			for (int i = 0; i < POOL_COUNT; i++)
+				master_status_read(m, &m->pools[i]);
+			master_reap(m);
+		}
+		if (sigs & MASTER_SIG_STOP)
+			master_begin_shutdown(m, "signal");
+		if ((sigs & MASTER_SIG_RELOAD) && !m->stopping) {
+			log_info("reload requested by SIGHUP");
+			buf_reset(&msg);
+			master_reload(m, &msg);
+		}
+		master_client_timeouts(m);
+		if (m->stopping) {
+			if (!m->killed && now_ms() >= m->stop_deadline &&
+			    live_workers(m) > 0) {
+				log_warn("shutdown grace period over: killing "
+				    "%u workers", live_workers(m));
+				master_kill_all(m, SIGKILL);
+				m->killed = true;
+			}
+		} else {
+			master_pool_maintain(m);
+		}
+	}
+	buf_free(&msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct master master;
+	struct master *m = &master;
+	const char *path = DMAIL_SYSCONFDIR "/dmail.conf";
+	bool check = false;
+	struct buf err = BUF_INIT;
+	int ch, sigfd;
+
+	while ((ch = getopt(argc, argv, "c:fnh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			m->foreground = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_open("dmaild", LOG_TO_STDERR, LOG_LEVEL_INFO);
+	if (check)
+		return check_only(path);
+
+	m->conf_path = absolute_path(path);
+	m->conf = xcalloc(1, sizeof(*m->conf));
+	m->control_fd = m->status_fd = m->pid_fd = -1;
+	if (master_conf_load(m->conf_path, m->conf, &err) < 0) {
+		fputs(buf_cstr(&err), stderr);
+		return 1;
+	}
+	buf_free(&err);
+	log_set_level(m->conf->log_level);
+	m->started_ms = now_ms();
+	m->started_wall = time(NULL);
+	m->generation = 1;
+	raise_nofile();
+	if (master_state_dirs(m->conf) < 0 || pidfile_lock(m) < 0)
+		return 1;
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0)
+		log_fatal("epoll_create1: %s", strerror(errno));
+	if ((sigfd = master_sig_init()) < 0)
+		log_fatal("signals: %s", strerror(errno));
+	m->signal_ev.kind = EV_SIGNAL;
+	m->signal_ev.obj = (void *)(intptr_t)sigfd;
+	if (master_ep_add(m, sigfd, EPOLLIN, &m->signal_ev) < 0)
+		log_fatal("epoll: %s", strerror(errno));
+	if (master_listen_sync(m, m->conf, &err, false) < 0) {
+		fputs(buf_cstr(&err), stderr);
+		return 1;
+	}
+	master_listen_sync(m, m->conf, &err, true);
+	m->sb = scoreboard_create(MASTER_SCOREBOARD_SLOTS);
+	if (m->sb == NULL)
+		log_fatal("scoreboard: %s", strerror(errno));
+	m->by_slot = xcalloc(MASTER_SCOREBOARD_SLOTS, sizeof(*m->by_slot));
+	m->by_pid = xcalloc(MASTER_PID_BUCKETS, sizeof(*m->by_pid));
+	m->conf_fd = master_conf_memfd(m->conf);
+	if (m->conf_fd < 0)
+		log_fatal("configuration memfd: %s", strerror(errno));
+	if (master_control_open(m) < 0)
+		return 1;
+
+	if (!m->foreground) {
+		daemonize();
+		log_open("dmaild", m->conf->log_target, m->conf->log_level);
+	}
+	pidfile_write(m);
+	master_pool_init(m);
+	master_pool_configure(m);
+	log_info("dmaild started: pid %ld, configuration %s, generation %u",
+	    (long)getpid(), m->conf_path, m->generation);
+	master_pool_maintain(m);
+
+	run(m);
+
+	master_control_close(m);
+	for (struct client *c = m->clients; c != NULL; c = c->next)
+		close(c->fd);
+	unlink(m->pid_path);
+	log_info("dmaild stopped");
+	return 0;
+}

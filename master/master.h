@@ -1,0 +1,248 @@
+/*
+ * master.h - dmaild, the master process: module map and shared types.
+ *
+ * The master binds every listener, runs one pool of worker processes per
+ * protocol, watches them over status pipes, keeps the shared-memory
+ * scoreboard, reloads its configuration without dropping a connection,
+ * and answers operators on the control socket. It never reads a byte of
+ * network input.
+ *
+ * Files (one concern each) and what they offer:
+ *
+ *   master.c         main(): arguments, start-up checks, daemon mode and
+ *                    pid file, the event loop, shutdown.
+ *   master_conf.c    master_conf_load(): parse + master-level checks
+ *                    (run_as when root); master_conf_memfd(): the sealed
+ *                    memfd workers read their configuration from;
+ *                    master_state_dirs(); master_reload(): staging parse,
+ *                    swap only when valid, bump the generation.
+ *   master_listen.c  master_listen_sync(): bind new listeners, keep
+ *                    unchanged ones (same socket for life), close removed
+ *                    ones; master_listen_watch(): let the master itself
+ *                    watch a pool's listeners when no worker is ready.
+ *   master_spawn.c   master_spawn(): fork + exec one worker with the fd
+ *                    contract of worker.h; master_reap(): collect dead
+ *                    children and account for them; master_kill_all().
+ *   master_pool.c    master_pool_maintain(): pre-fork workers_min, grow on
+ *                    demand up to workers_max, shrink idle extras after
+ *                    worker_idle_timeout, throttle a pool whose workers
+ *                    die before their first session (exponential backoff),
+ *                    warn once a minute when a pool is full;
+ *                    master_pool_retire_all().
+ *   master_status.c  master_status_read(): drain a pool's status pipe into
+ *                    the scoreboard and the pool counters.
+ *   master_sig.c     master_sig_init(): SIGCHLD/SIGHUP/SIGTERM/SIGINT via a
+ *                    self-pipe; master_sig_drain().
+ *   master_control.c the control socket (owner-only) and the status socket
+ *                    (Prometheus text for any reader); bounded,
+ *                    non-blocking clients.
+ *   master_report.c  master_report_table() and master_report_prometheus():
+ *                    the "status" texts.
+ *
+ * Control protocol (control_socket, a unix stream socket, mode 0600):
+ *   The client connects and sends ONE request line, at most 512 bytes,
+ *   ended by LF: a command word and optional arguments separated by
+ *   blanks. The master answers and closes the connection. The first line
+ *   of every answer is "+OK" or "-ERR" followed by a short text; more
+ *   lines of detail may follow. Commands:
+ *     reload             re-read the configuration ("+OK reloaded
+ *                        generation N", or "-ERR configuration invalid"
+ *                        and one error per line; the old one stays)
+ *     shutdown           "+OK shutting down", then graceful shutdown
+ *     status             "+OK status", then the table per pool
+ *     status prometheus  "+OK status", then Prometheus text format
+ *   Unknown commands get "-ERR unknown command". A client has 5 seconds
+ *   to send its line and read the answer; at most MASTER_MAX_CLIENTS are
+ *   served at once. New commands are rows in control_commands[] in
+ *   master_control.c.
+ * Status socket (status_socket, mode 0666): whoever connects reads the
+ *   Prometheus text (no request) until the master closes.
+ */
+#ifndef DMAIL_MASTER_H
+#define DMAIL_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+#define MASTER_MAX_CLIENTS 64
+#define MASTER_CLIENT_TIMEOUT_MS 5000
+#define MASTER_REQUEST_MAX 512
+#define MASTER_SCOREBOARD_SLOTS 65536
+#define MASTER_FULL_WARN_MS 60000
+#define MASTER_THROTTLE_MIN_MS 1000
+#define MASTER_THROTTLE_MAX_MS 60000
+/* Early deaths in a row tolerated before the pool is throttled. */
+#define MASTER_THROTTLE_AFTER 2
+
+/* What an epoll registration stands for. */
+enum ev_kind {
+	EV_SIGNAL = 1,
+	EV_STATUS,        /* obj: struct pool */
+	EV_LISTEN,        /* obj: struct listener (master watching it) */
+	EV_CONTROL,       /* accept on the control socket */
+	EV_STATUS_SOCKET, /* accept on the status socket */
+	EV_CLIENT,        /* obj: struct client */
+};
+
+struct ev {
+	enum ev_kind kind;
+	void *obj;
+};
+
+struct listener {
+	struct ev ev;
+	enum listen_role role;
+	char *text;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd;
+	bool watched;             /* in the master's epoll */
+	bool mark;                /* scratch for master_listen_sync */
+	struct listener *next;
+};
+
+struct worker {
+	pid_t pid;
+	int slot;
+	enum pool_id pool;
+	uint32_t generation;
+	enum worker_state state;
+	uint64_t sessions;
+	bool ever_busy;           /* started a session at least once */
+	int channel;              /* write end; -1 once retired */
+	int64_t started_ms;
+	int64_t idle_since_ms;
+	struct worker *prev, *next;       /* pool list */
+	struct worker *hnext;             /* pid hash chain */
+};
+
+struct pool {
+	enum pool_id id;
+	struct ev ev;             /* status pipe */
+	int status_rd, status_wr;
+	unsigned char carry[sizeof(struct worker_status)];
+	size_t carry_len;         /* partial message (never in practice) */
+	bool enabled;
+	bool listening;           /* pool serves listeners */
+	bool disabled_logged;
+	struct worker *workers;
+	/* Live, not retired workers by state; retired ones only in total. */
+	unsigned starting, idle, busy;
+	unsigned total;           /* every live process, retired included */
+	uint64_t sessions;        /* completed sessions, all workers ever */
+	uint64_t crashes;         /* deaths by signal or non-zero exit */
+	unsigned early_deaths;    /* in a row, before a first session */
+	unsigned throttle_ms;     /* current backoff */
+	int64_t throttle_until;   /* now_ms() when spawning may resume */
+	int64_t last_full_warn;
+	int64_t enabled_since;
+};
+
+struct client {
+	struct ev ev;
+	int fd;
+	bool is_status;           /* status socket: reply only */
+	bool replying;
+	bool shutdown_after;      /* "shutdown": start it once answered */
+	struct buf in;
+	struct buf out;
+	size_t out_off;
+	int64_t deadline;
+	struct client *prev, *next;
+};
+
+struct master {
+	char *conf_path;          /* absolute */
+	struct dmail_conf *conf;
+	uint32_t generation;
+	int conf_fd;              /* sealed memfd with conf->text */
+	struct scoreboard *sb;
+	struct worker **by_slot;
+	struct worker **by_pid;   /* hash buckets */
+	struct listener *listeners;
+	struct pool pools[POOL_COUNT];
+	int epfd;
+	bool foreground;
+	bool stopping;
+	int64_t stop_deadline;
+	bool killed;              /* SIGKILL sent to leftovers */
+	int64_t started_ms;
+	int64_t started_wall;     /* time(NULL) at start */
+	int control_fd, status_fd;
+	struct ev control_ev, status_ev, signal_ev;
+	struct client *clients;
+	unsigned nclients;
+	int pid_fd;
+	char *pid_path;
+};
+
+#define MASTER_PID_BUCKETS 8192
+
+/* master.c */
+void master_begin_shutdown(struct master *m, const char *why);
+int master_ep_add(struct master *m, int fd, uint32_t events, struct ev *ev);
+void master_ep_del(struct master *m, int fd);
+
+/* master_conf.c */
+int master_conf_load(const char *path, struct dmail_conf *out,
+    struct buf *err);
+int master_conf_memfd(const struct dmail_conf *conf);
+int master_state_dirs(const struct dmail_conf *conf);
+int master_reload(struct master *m, struct buf *msg);
+
+/* master_listen.c */
+int master_listen_sync(struct master *m, const struct dmail_conf *conf,
+    struct buf *err, bool commit);
+void master_listen_close_all(struct master *m);
+void master_listen_watch(struct master *m, enum pool_id pool, bool on);
+unsigned master_listen_count(const struct master *m, enum pool_id pool);
+unsigned master_listen_queued(const struct master *m, enum pool_id pool);
+
+/* master_spawn.c */
+int master_spawn(struct master *m, struct pool *p);
+void master_reap(struct master *m);
+void master_kill_all(struct master *m, int sig);
+void master_worker_retire(struct master *m, struct worker *w);
+struct worker *master_worker_by_pid(struct master *m, pid_t pid);
+
+/* master_pool.c */
+void master_pool_init(struct master *m);
+void master_pool_configure(struct master *m);
+void master_pool_maintain(struct master *m);
+void master_pool_retire_all(struct master *m);
+void master_pool_demand(struct master *m, enum pool_id id);
+void master_pool_account(struct pool *p, struct worker *w, int sign);
+void master_pool_worker_died(struct master *m, struct pool *p,
+    struct worker *w, int status);
+int master_pool_next_timer(struct master *m);
+
+/* master_status.c */
+void master_status_read(struct master *m, struct pool *p);
+
+/* master_sig.c */
+int master_sig_init(void);
+/* Returns a bit mask: 1 child, 2 reload, 4 shutdown. */
+int master_sig_drain(int fd);
+#define MASTER_SIG_CHILD 1
+#define MASTER_SIG_RELOAD 2
+#define MASTER_SIG_STOP 4
+
+/* master_control.c */
+int master_control_open(struct master *m);
+void master_control_close(struct master *m);
+void master_control_accept(struct master *m, bool status_socket);
+void master_client_event(struct master *m, struct client *c,
+    uint32_t events);
+void master_client_timeouts(struct master *m);
+
+/* master_report.c */
+void master_report_table(struct master *m, struct buf *out);
+void master_report_prometheus(struct master *m, struct buf *out);
+
+#endif

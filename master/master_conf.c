@@ -1,0 +1,195 @@
+/*
+ * master_conf.c - the master's view of dmail.conf: load and check,
+ * hand it to workers, create the state directory, reload.
+ *
+ * master_conf_load() parses a file and adds the checks only the master
+ * can make (run_as must name an unprivileged user when started as root).
+ * Returns 0, or -1 with every error in err, one per line.
+ *
+ * master_conf_memfd() returns a sealed, close-on-exec memfd holding the
+ * validated text: workers read exactly what the master checked, even if
+ * the file changes on disk later. -1 with errno on failure.
+ *
+ * master_state_dirs() creates state_dir and spool/, mail/, db/, run/
+ * below it; as root, spool/ mail/ db/ go to run_as. -1 after logging.
+ *
+ * master_reload() parses into a staging struct; if anything is wrong
+ * (syntax, checks, a listener that cannot be bound) it logs every error,
+ * puts them in msg and keeps the running configuration. Otherwise it
+ * swaps, bumps the generation, retires every worker of the old one and
+ * lets the pools start new workers. Returns 0 or -1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+int
+master_conf_load(const char *path, struct dmail_conf *out, struct buf *err)
+{
+	struct dmail_conf c;
+
+	if (conf_load_file(path, &c, err) < 0)
+		return -1;
+	if (geteuid() == 0) {
+		struct passwd *pw = NULL;
+
+		if (c.run_as != NULL)
+			pw = getpwnam(c.run_as);
+		if (c.run_as == NULL) {
+			buf_printf(err, "%s: run_as must name an unprivileged "
+			    "user when dmaild runs as root\n", path);
+		} else if (pw == NULL) {
+			buf_printf(err, "%s: run_as: unknown user '%s'\n",
+			    path, c.run_as);
+		} else if (pw->pw_uid == 0) {
+			buf_printf(err, "%s: run_as: '%s' is root; workers "
+			    "must not run as root\n", path, c.run_as);
+		} else {
+			*out = c;
+			return 0;
+		}
+		conf_free(&c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+master_conf_memfd(const struct dmail_conf *conf)
+{
+	int fd = memfd_create("dmail.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, conf->text, conf->text_len) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
+master_state_dirs(const struct dmail_conf *conf)
+{
+	static const char *const subs[] = { "spool", "mail", "db", "run" };
+	struct buf path = BUF_INIT;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	bool root = geteuid() == 0;
+	int rc = 0;
+
+	if (mkdir_p(conf->state_dir, 0755) < 0) {
+		log_error("state_dir %s: %s", conf->state_dir, strerror(errno));
+		return -1;
+	}
+	if (root && user_ids(conf->run_as, &uid, &gid) < 0) {
+		log_error("run_as: unknown user '%s'", conf->run_as);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		bool own = strcmp(subs[i], "run") != 0;
+
+		conf_state_path(conf, subs[i], &path);
+		if (mkdir_p(buf_cstr(&path), own ? 0750 : 0755) < 0) {
+			log_error("%s: %s", buf_cstr(&path), strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (root && own && chown(buf_cstr(&path), uid, gid) < 0) {
+			log_error("chown %s to %s: %s", buf_cstr(&path),
+			    conf->run_as, strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	buf_free(&path);
+	return rc;
+}
+
+/* Log every line of err at error level. */
+static void
+log_errors(const struct buf *err)
+{
+	const char *s = buf_cstr(err);
+
+	while (*s != '\0') {
+		size_t len = strcspn(s, "\n");
+		log_error("reload: %.*s", (int)len, s);
+		s += len;
+		if (*s == '\n')
+			s++;
+	}
+}
+
+int
+master_reload(struct master *m, struct buf *msg)
+{
+	struct dmail_conf *next = xcalloc(1, sizeof(*next));
+	struct buf err = BUF_INIT;
+	int fd;
+
+	log_info("reload: reading %s", m->conf_path);
+	if (master_conf_load(m->conf_path, next, &err) < 0 ||
+	    master_state_dirs(next) < 0 ||
+	    master_listen_sync(m, next, &err, false) < 0) {
+		goto invalid;
+	}
+	fd = master_conf_memfd(next);
+	if (fd < 0) {
+		buf_printf(&err, "configuration memfd: %s\n", strerror(errno));
+		goto invalid;
+	}
+	/* Valid: from here on nothing may fail. */
+	master_listen_sync(m, next, &err, true);
+	close(m->conf_fd);
+	m->conf_fd = fd;
+	conf_free(m->conf);
+	free(m->conf);
+	m->conf = next;
+	m->generation++;
+	scoreboard_set_generation(m->sb, m->generation);
+	if (!m->foreground)
+		log_open("dmaild", m->conf->log_target, m->conf->log_level);
+	else
+		log_set_level(m->conf->log_level);
+	/* Old workers: idle ones leave now, busy ones after their session.
+	 * Their sockets stay open in them until then, so nothing is lost. */
+	master_pool_retire_all(m);
+	master_pool_configure(m);
+	master_pool_maintain(m);
+	log_info("reload: generation %u in effect", m->generation);
+	buf_printf(msg, "+OK reloaded generation %u\n", m->generation);
+	buf_free(&err);
+	return 0;
+
+invalid:
+	if (next->path != NULL)
+		conf_free(next);
+	free(next);
+	if (err.len == 0)
+		buf_printf(&err, "%s: cannot prepare state directories\n",
+		    m->conf_path);
+	log_errors(&err);
+	log_error("reload: configuration invalid; keeping generation %u",
+	    m->generation);
+	buf_printf(msg, "-ERR configuration invalid; keeping generation %u\n"
+	    "%s", m->generation, buf_cstr(&err));
+	buf_free(&err);
+	return -1;
+}

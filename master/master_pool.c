@@ -1,0 +1,282 @@
+/*
+ * master_pool.c - how many workers each pool runs.
+ *
+ * Policy, for a pool with listeners (smtp, pop3):
+ *   - keep workers_min workers ready (starting or idle), never more than
+ *     workers_max live workers of the current generation;
+ *   - when no worker is ready the master watches the pool's listeners
+ *     itself and starts a worker per waiting connection (up to the max);
+ *   - idle workers beyond workers_min that stayed idle for
+ *     worker_idle_timeout are retired;
+ *   - at workers_max with every worker busy, connections wait in the
+ *     kernel's backlog; that is logged at most once a minute.
+ * A pool without listeners (list, queue) runs workers_min workers, if its
+ * program exists. Workers retired by a reload do not count towards
+ * workers_max: they are finishing old sessions while new workers serve.
+ *
+ * Crash isolation: a dead worker is replaced by the policy above. A
+ * worker that dies before starting its first session, and was not asked
+ * to leave, is an "early death"; MASTER_THROTTLE_AFTER of them in a row
+ * stop the pool from spawning for 1 s, then 2 s, 4 s ... up to 60 s
+ * (logged each time). A session that crashes its worker does not count:
+ * a client must not be able to throttle a pool.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+void
+master_pool_account(struct pool *p, struct worker *w, int sign)
+{
+	if (w->channel < 0)
+		return;
+	switch (w->state) {
+	case WORKER_STARTING:
+		p->starting += (unsigned)sign;
+		break;
+	case WORKER_IDLE:
+		p->idle += (unsigned)sign;
+		break;
+	case WORKER_BUSY:
+		p->busy += (unsigned)sign;
+		break;
+	default:
+		break;
+	}
+}
+
+void
+master_pool_init(struct master *m)
+{
+	for (int i = 0; i < POOL_COUNT; i++) {
+		struct pool *p = &m->pools[i];
+		int fds[2];
+
+		memset(p, 0, sizeof(*p));
+		p->id = (enum pool_id)i;
+		p->ev.kind = EV_STATUS;
+		p->ev.obj = p;
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			log_fatal("status pipe: %s", strerror(errno));
+		p->status_rd = fds[0];
+		p->status_wr = fds[1];
+		fd_set_nonblock(p->status_rd, true);
+		/* Room for bursts of reports from thousands of workers. */
+		(void)fcntl(p->status_rd, F_SETPIPE_SZ, 1024 * 1024);
+		if (master_ep_add(m, p->status_rd, EPOLLIN, &p->ev) < 0)
+			log_fatal("epoll: %s", strerror(errno));
+	}
+}
+
+void
+master_pool_configure(struct master *m)
+{
+	int64_t now = now_ms();
+
+	for (int i = 0; i < POOL_COUNT; i++) {
+		struct pool *p = &m->pools[i];
+		const char *prog = m->conf->pool[i].program;
+		bool was = p->enabled;
+
+		p->listening = i == POOL_SMTP || i == POOL_POP3;
+		if (p->listening) {
+			p->enabled = master_listen_count(m, p->id) > 0;
+		} else {
+			p->enabled = access(prog, X_OK) == 0;
+			if (!p->enabled && !p->disabled_logged)
+				log_info("pool %s disabled: %s is not an "
+				    "executable program", pool_name(p->id),
+				    prog);
+			p->disabled_logged = !p->enabled;
+		}
+		if (p->enabled && !was)
+			p->enabled_since = now;
+		/* A reload may have fixed what made workers die. */
+		p->early_deaths = 0;
+		p->throttle_ms = 0;
+		p->throttle_until = 0;
+	}
+}
+
+/* Retire idle extras that have been idle too long. */
+static void
+pool_shrink(struct master *m, struct pool *p, int64_t now)
+{
+	unsigned min = m->conf->pool[p->id].workers_min;
+	int64_t limit = (int64_t)m->conf->worker_idle_timeout * 1000;
+	unsigned excess;
+
+	if (p->idle <= min)
+		return;
+	excess = p->idle - min;
+	for (struct worker *w = p->workers; w != NULL && excess > 0;
+	    w = w->next) {
+		if (w->channel < 0 || w->state != WORKER_IDLE ||
+		    now - w->idle_since_ms < limit)
+			continue;
+		log_debug("pool %s: retiring idle pid %ld", pool_name(p->id),
+		    (long)w->pid);
+		master_worker_retire(m, w);
+		excess--;
+	}
+}
+
+static void
+pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
+{
+	const struct pool_conf *pc = &m->conf->pool[p->id];
+	unsigned active, ready, want = 0;
+
+	if (m->stopping || !p->enabled || now < p->throttle_until) {
+		master_listen_watch(m, p->id, false);
+		return;
+	}
+	active = p->starting + p->idle + p->busy;
+	ready = p->starting + p->idle;
+	if (p->listening) {
+		if (ready < pc->workers_min)
+			want = pc->workers_min - ready;
+	} else if (active < pc->workers_min) {
+		want = pc->workers_min - active;
+	}
+	if (active + want > pc->workers_max)
+		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	while (want-- > 0)
+		if (master_spawn(m, p) < 0)
+			break;
+	if (!p->listening)
+		return;
+
+	active = p->starting + p->idle + p->busy;
+	ready = p->starting + p->idle;
+	master_listen_watch(m, p->id, ready == 0 && active < pc->workers_max);
+	if (tick) {
+		pool_shrink(m, p, now);
+		if (ready == 0 && active >= pc->workers_max &&
+		    now - p->last_full_warn >= MASTER_FULL_WARN_MS &&
+		    master_listen_queued(m, p->id) > 0) {
+			p->last_full_warn = now;
+			log_warn("pool %s: all %u workers busy (%s_workers_max);"
+			    " connections wait in the listen backlog",
+			    pool_name(p->id), active, pool_name(p->id));
+		}
+	}
+}
+
+void
+master_pool_maintain(struct master *m)
+{
+	static int64_t last_tick;
+	int64_t now = now_ms();
+	bool tick = now - last_tick >= 1000;
+
+	if (tick)
+		last_tick = now;
+	for (int i = 0; i < POOL_COUNT; i++)
+		pool_maintain(m, &m->pools[i], now, tick);
+}
+
+/* A connection waits on a pool's listener and no worker is ready. */
+void
+master_pool_demand(struct master *m, enum pool_id id)
+{
+	struct pool *p = &m->pools[id];
+	const struct pool_conf *pc = &m->conf->pool[id];
+	unsigned active = p->starting + p->idle + p->busy;
+	unsigned want = master_listen_queued(m, id);
+
+	if (m->stopping || !p->enabled || now_ms() < p->throttle_until ||
+	    p->starting + p->idle > 0)
+		return;
+	if (want == 0)
+		want = 1;
+	if (active + want > pc->workers_max)
+		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	while (want-- > 0)
+		if (master_spawn(m, p) < 0)
+			break;
+	master_listen_watch(m, id, p->starting + p->idle == 0 &&
+	    p->starting + p->idle + p->busy < pc->workers_max);
+}
+
+void
+master_pool_retire_all(struct master *m)
+{
+	for (int i = 0; i < POOL_COUNT; i++)
+		for (struct worker *w = m->pools[i].workers; w != NULL;
+		    w = w->next)
+			master_worker_retire(m, w);
+}
+
+void
+master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
+    int status)
+{
+	bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool early = !w->ever_busy && w->channel >= 0 &&
+	    w->state != WORKER_EXITING;
+	char how[64];
+
+	if (m->stopping) {
+		log_debug("pool %s: pid %ld ended", pool_name(p->id),
+		    (long)w->pid);
+		return;
+	}
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	if (!clean) {
+		p->crashes++;
+		log_warn("pool %s: worker pid %ld generation %u %s%s",
+		    pool_name(p->id), (long)w->pid, w->generation, how,
+		    w->state == WORKER_BUSY ? " during a session "
+		    "(only that session is lost)" : "");
+	} else {
+		log_debug("pool %s: pid %ld exited after %llu sessions",
+		    pool_name(p->id), (long)w->pid,
+		    (unsigned long long)w->sessions);
+	}
+	if (!early)
+		return;
+	p->early_deaths++;
+	if (p->early_deaths < MASTER_THROTTLE_AFTER)
+		return;
+	p->throttle_ms = p->throttle_ms == 0 ? MASTER_THROTTLE_MIN_MS :
+	    p->throttle_ms * 2;
+	if (p->throttle_ms > MASTER_THROTTLE_MAX_MS)
+		p->throttle_ms = MASTER_THROTTLE_MAX_MS;
+	p->throttle_until = now_ms() + p->throttle_ms;
+	log_warn("pool %s: throttled for %u ms: %u workers in a row died "
+	    "before serving a session (last one %s)", pool_name(p->id),
+	    p->throttle_ms, p->early_deaths, how);
+}
+
+int
+master_pool_next_timer(struct master *m)
+{
+	int64_t now = now_ms();
+	int timeout = 1000;
+
+	for (int i = 0; i < POOL_COUNT; i++) {
+		int64_t t = m->pools[i].throttle_until - now;
+		if (t > 0 && t < timeout)
+			timeout = (int)t;
+	}
+	if (m->stopping && m->stop_deadline - now < timeout)
+		timeout = m->stop_deadline > now ?
+		    (int)(m->stop_deadline - now) : 0;
+	return timeout;
+}

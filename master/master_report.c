@@ -1,0 +1,137 @@
+/*
+ * master_report.c - the "status" texts: a table for people, Prometheus
+ * text exposition format for monitoring (control socket "status
+ * prometheus" and every reader of the status socket).
+ *
+ * Figures per pool: workers (live processes, retiring ones included),
+ * busy, idle, sessions (completed, since the master started), crashes
+ * (deaths by signal or non-zero exit), generation (configuration
+ * generation in effect), throttled, uptime (seconds since the pool was
+ * enabled).
+ */
+#include "config.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include "master.h"
+#include "util.h"
+
+static int64_t
+pool_uptime(const struct master *m, const struct pool *p, int64_t now)
+{
+	(void)m;
+	return p->enabled ? (now - p->enabled_since) / 1000 : 0;
+}
+
+static void
+fmt_duration(struct buf *out, int64_t s)
+{
+	if (s >= 86400)
+		buf_printf(out, "%lldd%02lldh", (long long)(s / 86400),
+		    (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		buf_printf(out, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		buf_printf(out, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else
+		buf_printf(out, "%llds", (long long)s);
+}
+
+void
+master_report_table(struct master *m, struct buf *out)
+{
+	int64_t now = now_ms();
+
+	buf_printf(out, "dmaild pid %ld generation %u uptime ",
+	    (long)getpid(), m->generation);
+	fmt_duration(out, (now - m->started_ms) / 1000);
+	buf_printf(out, " config %s%s\n", m->conf_path,
+	    m->stopping ? " (shutting down)" : "");
+	buf_printf(out, "%-6s %7s %5s %5s %10s %7s %10s %9s %8s\n", "pool",
+	    "workers", "busy", "idle", "sessions", "crashes", "generation",
+	    "throttled", "uptime");
+	for (int i = 0; i < POOL_COUNT; i++) {
+		const struct pool *p = &m->pools[i];
+		struct buf up = BUF_INIT;
+
+		if (!p->enabled && p->total == 0) {
+			buf_printf(out, "%-6s disabled\n", pool_name(p->id));
+			continue;
+		}
+		fmt_duration(&up, pool_uptime(m, p, now));
+		buf_printf(out, "%-6s %7u %5u %5u %10llu %7llu %10u %9s %8s\n",
+		    pool_name(p->id), p->total, p->busy, p->idle,
+		    (unsigned long long)p->sessions,
+		    (unsigned long long)p->crashes, m->generation,
+		    now < p->throttle_until ? "yes" : "no", buf_cstr(&up));
+		buf_free(&up);
+	}
+}
+
+struct metric {
+	const char *name;
+	const char *type;
+	const char *help;
+};
+
+static const struct metric pool_metrics[] = {
+	{ "dmail_pool_enabled", "gauge", "1 if the pool runs workers." },
+	{ "dmail_pool_workers", "gauge", "Live worker processes, retiring "
+	    "ones included." },
+	{ "dmail_pool_busy_workers", "gauge", "Workers serving a session." },
+	{ "dmail_pool_idle_workers", "gauge", "Workers waiting for a "
+	    "connection." },
+	{ "dmail_pool_sessions_total", "counter", "Sessions completed." },
+	{ "dmail_pool_crashes_total", "counter", "Workers that died by a "
+	    "signal or a non-zero exit." },
+	{ "dmail_pool_throttled", "gauge", "1 while the pool is throttled "
+	    "after start-up failures." },
+	{ "dmail_pool_uptime_seconds", "gauge", "Seconds since the pool was "
+	    "enabled." },
+};
+
+static unsigned long long
+pool_value(const struct master *m, const struct pool *p, size_t k,
+    int64_t now)
+{
+	switch (k) {
+	case 0: return p->enabled;
+	case 1: return p->total;
+	case 2: return p->busy;
+	case 3: return p->idle;
+	case 4: return p->sessions;
+	case 5: return p->crashes;
+	case 6: return now < p->throttle_until;
+	default: return (unsigned long long)pool_uptime(m, p, now);
+	}
+}
+
+void
+master_report_prometheus(struct master *m, struct buf *out)
+{
+	int64_t now = now_ms();
+
+	buf_printf(out, "# HELP dmail_generation Configuration generation "
+	    "in effect.\n# TYPE dmail_generation gauge\n"
+	    "dmail_generation %u\n", m->generation);
+	buf_printf(out, "# HELP dmail_uptime_seconds Seconds since dmaild "
+	    "started.\n# TYPE dmail_uptime_seconds gauge\n"
+	    "dmail_uptime_seconds %lld\n",
+	    (long long)((now - m->started_ms) / 1000));
+	buf_printf(out, "# HELP dmail_start_time_seconds Unix time dmaild "
+	    "started.\n# TYPE dmail_start_time_seconds gauge\n"
+	    "dmail_start_time_seconds %lld\n", (long long)m->started_wall);
+	for (size_t k = 0; k < sizeof(pool_metrics) / sizeof(pool_metrics[0]);
+	    k++) {
+		buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n",
+		    pool_metrics[k].name, pool_metrics[k].help,
+		    pool_metrics[k].name, pool_metrics[k].type);
+		for (int i = 0; i < POOL_COUNT; i++)
+			buf_printf(out, "%s{pool=\"%s\"} %llu\n",
+			    pool_metrics[k].name, pool_name((enum pool_id)i),
+			    pool_value(m, &m->pools[i], k, now));
+	}
+}
