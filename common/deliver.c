@@ -54,6 +54,7 @@
 
 #include "aliases.h"
 #include "deliver.h"
+#include "listspool.h"
 #include "log.h"
 #include "maildir.h"
 #include "spool.h"
@@ -87,6 +88,8 @@ struct delivery {
 	size_t nlocal;
 	struct spool_envelope env;   /* remote recipients */
 	size_t nrcpt;                /* RCPT TO addresses accepted */
+	struct strlist lists;        /* list addresses (listspool.h) */
+	bool to_lists;               /* store is the list spool file */
 	char *first_rcpt;
 
 	bool started;                /* store file open, headers written */
@@ -263,6 +266,20 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			rc = RCPT_TEMPFAIL;
 			goto out;
 		}
+	}
+
+	/* Mailing-list addresses (lists.dat) need no account; the message
+	 * goes to the list spool at commit (listspool.h). */
+	if (conf_is_local_domain(conf, at + 1) &&
+	    (r = listspool_check_rcpt(conf, addr.data)) != 0) {
+		if (r < 0) {
+			set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
+			    "failure", address);
+			rc = RCPT_TEMPFAIL;
+		} else if (d != NULL) {
+			strlist_add(&d->lists, addr.data);
+		}
+		goto out;
 	}
 
 	r = aliases_expand(ctx->aliases, addr.data, &res, &err);
@@ -554,11 +571,11 @@ flush_out(struct delivery *d)
 static int
 start_store(struct delivery *d)
 {
-	struct buf h = BUF_INIT;
+	struct buf h = BUF_INIT, lhdr = BUF_INIT;
 	size_t received_at;
 
 	d->started = true;
-	if (d->nlocal == 0 && d->env.rcpt_count == 0) {
+	if (d->nlocal == 0 && d->env.rcpt_count == 0 && d->lists.count == 0) {
 		log_error("sid=%s qid=%s: message without recipients",
 		    d->session_id ? d->session_id : "-", d->id);
 		fail(d, EINVAL);
@@ -579,6 +596,12 @@ start_store(struct delivery *d)
 				log_error("cannot create Maildir %s: %s", mb,
 				    strerror(errno));
 		}
+	} else if (d->lists.count > 0) {
+		/* No Maildir: the store is the list spool file itself. */
+		d->to_lists = true;
+		d->fd = listspool_create_tmp(d->ctx->conf, d->sender,
+		    (const char *const *)d->lists.items, d->lists.count,
+		    &d->path, &lhdr);
 	} else {
 		d->to_spool = true;
 		d->fd = spool_create_tmp(d->ctx->conf, d->id, &d->path);
@@ -588,9 +611,15 @@ start_store(struct delivery *d)
 		    d->session_id ? d->session_id : "-", d->id,
 		    d->path.data, strerror(errno));
 		fail(d, errno);
+		buf_free(&lhdr);
 		return -1;
 	}
 	format_headers(d, &h, &received_at);
+	if (d->to_lists) {
+		buf_append(&d->out, lhdr.data, lhdr.len);
+		received_at += lhdr.len;
+		buf_free(&lhdr);
+	}
 	if (d->to_spool) {
 		/* The queue file starts with its envelope. */
 		struct buf env = BUF_INIT;
@@ -653,6 +682,7 @@ delivery_free(struct delivery *d)
 		free(d->locals[i].placed);
 	}
 	free(d->locals);
+	strlist_free(&d->lists);
 	spool_envelope_free(&d->env);
 	free(d->sender);
 	free(d->session_id);
@@ -708,6 +738,8 @@ log_result(struct delivery *d, const char *status, const char *why)
 		buf_append_str(&to, " queued=");
 	for (size_t i = 0; i < d->env.rcpt_count; i++)
 		buf_printf(&to, "%s%s", i ? "," : "", d->env.rcpts[i].address);
+	for (size_t i = 0; i < d->lists.count; i++)
+		buf_printf(&to, "%s%s", i ? "," : " lists=", d->lists.items[i]);
 	log_info("sid=%s qid=%s client=%s from=<%s> to=%s size=%" PRIu64
 	    " tls=%s status=%s%s%s delay=%lldms",
 	    d->session_id ? d->session_id : "-", d->id,
@@ -751,6 +783,28 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		}
 		goto done;
 	}
+	if (d->to_lists) {
+		if (d->env.rcpt_count > 0) {
+			int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
+
+			step = "queue";
+			if (fd < 0 || spool_write_from_fd(d->ctx->conf, &d->env,
+			    fd, d->received_offset) < 0) {
+				fail(d, errno);
+				if (fd >= 0)
+					close(fd);
+				goto failed;
+			}
+			close(fd);
+		}
+		step = "list spool";
+		if (listspool_publish(d->ctx->conf, d->path.data) < 0) {
+			fail(d, errno);
+			buf_reset(&d->path);   /* already removed */
+			goto failed;
+		}
+		goto done;
+	}
 
 	maildir_name(d->base.data, d->disk_bytes, d->disk_bytes +
 	    d->disk_lines, &name);
@@ -777,6 +831,30 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 			fail(d, errno);
 			goto failed_undo;
 		}
+	}
+	if (d->lists.count > 0) {
+		int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
+		struct buf lerr = BUF_INIT;
+		struct stat st;
+
+		step = "list spool";
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    listspool_write_fd(d->ctx->conf, d->sender,
+		    (const char *const *)d->lists.items, d->lists.count, fd,
+		    d->received_offset,
+		    (uint64_t)(st.st_size - d->received_offset), NULL,
+		    &lerr) < 0) {
+			fail(d, errno);
+			log_error("sid=%s qid=%s: %s",
+			    d->session_id ? d->session_id : "-", d->id,
+			    buf_cstr(&lerr));
+			if (fd >= 0)
+				close(fd);
+			buf_free(&lerr);
+			goto failed_undo;
+		}
+		close(fd);
+		buf_free(&lerr);
 	}
 	if (d->env.rcpt_count > 0) {
 		int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);

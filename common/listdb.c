@@ -1,0 +1,379 @@
+/*
+ * listdb.c - members of a mailing list in a transactional Berkeley DB
+ * environment per list (see listdb.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <db.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "listdb.h"
+#include "log.h"
+#include "util.h"
+
+#define LISTDB_FILE "members.db"
+#define LISTDB_LOCK_TIMEOUT 2000000  /* microseconds */
+#define LISTDB_CACHE (1u * 1024 * 1024)
+
+struct listdb {
+	char *home;
+	DB_ENV *env;
+	DB *db;
+};
+
+static void
+listdb_env_close(struct listdb *db)
+{
+	if (db->db != NULL)
+		db->db->close(db->db, 0);
+	db->db = NULL;
+	if (db->env != NULL)
+		db->env->close(db->env, 0);
+	db->env = NULL;
+}
+
+static int
+listdb_env_open(struct listdb *db, struct buf *err)
+{
+	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
+	int r;
+
+	if ((r = db_env_create(&db->env, 0)) != 0) {
+		buf_printf(err, "db_env_create: %s", db_strerror(r));
+		return -1;
+	}
+	db->env->set_errpfx(db->env, "listdb");
+	db->env->set_cachesize(db->env, 0, LISTDB_CACHE, 1);
+	db->env->set_timeout(db->env, LISTDB_LOCK_TIMEOUT, DB_SET_LOCK_TIMEOUT);
+	db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
+	db->env->log_set_config(db->env, DB_LOG_AUTO_REMOVE, 1);
+	if ((r = db->env->open(db->env, db->home, flags, 0600)) != 0) {
+		buf_printf(err, "cannot open member database %s: %s",
+		    db->home, db_strerror(r));
+		db->env->close(db->env, 0);
+		db->env = NULL;
+		return -1;
+	}
+	if ((r = db_create(&db->db, db->env, 0)) != 0) {
+		buf_printf(err, "db_create: %s", db_strerror(r));
+		listdb_env_close(db);
+		return -1;
+	}
+	r = db->db->open(db->db, NULL, LISTDB_FILE, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600);
+	if (r != 0) {
+		buf_printf(err, "cannot open %s/%s: %s", db->home, LISTDB_FILE,
+		    db_strerror(r));
+		db->db->close(db->db, 0);
+		db->db = NULL;
+		listdb_env_close(db);
+		return -1;
+	}
+	return 0;
+}
+
+struct listdb *
+listdb_open(const struct dmail_conf *conf, const struct list_def *d,
+    struct buf *err)
+{
+	struct listdb *db;
+	struct buf home = BUF_INIT;
+
+	if (list_prepare_dir(conf, d, err) < 0)
+		return NULL;
+	list_state_path(conf, d, NULL, &home);
+	db = xcalloc(1, sizeof(*db));
+	db->home = buf_steal(&home);
+	if (listdb_env_open(db, err) < 0) {
+		free(db->home);
+		free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void
+listdb_close(struct listdb *db)
+{
+	if (db == NULL)
+		return;
+	listdb_env_close(db);
+	free(db->home);
+	free(db);
+}
+
+void
+list_member_init(struct list_member *m, const char *address)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->address, sizeof(m->address), "%s", address);
+	str_lower(m->address);
+	m->since = (int64_t)time(NULL);
+}
+
+void
+list_member_encode(const struct list_member *m, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "v1 nomail=%d digest=%d bounce=%u since=%" PRId64
+	    " lastbounce=%" PRId64, m->nomail ? 1 : 0, m->digest ? 1 : 0,
+	    m->bounce, m->since, m->last_bounce);
+}
+
+int
+list_member_decode(const char *s, size_t len, struct list_member *m)
+{
+	char *text = xstrndup(s, len), *save = NULL, *w;
+	int r = -1;
+
+	w = strtok_r(text, " ", &save);
+	if (w == NULL || strcmp(w, "v1") != 0)
+		goto out;
+	while ((w = strtok_r(NULL, " ", &save)) != NULL) {
+		char *eq = strchr(w, '=');
+		long long v;
+		char *end;
+
+		if (eq == NULL)
+			goto out;
+		*eq++ = '\0';
+		errno = 0;
+		v = strtoll(eq, &end, 10);
+		if (errno != 0 || *end != '\0' || end == eq || v < 0)
+			goto out;
+		if (strcmp(w, "nomail") == 0)
+			m->nomail = v != 0;
+		else if (strcmp(w, "digest") == 0)
+			m->digest = v != 0;
+		else if (strcmp(w, "bounce") == 0)
+			m->bounce = v > 1000000 ? 1000000 : (unsigned)v;
+		else if (strcmp(w, "since") == 0)
+			m->since = v;
+		else if (strcmp(w, "lastbounce") == 0)
+			m->last_bounce = v;
+		/* unknown fields: newer writer, ignore */
+	}
+	r = 0;
+out:
+	free(text);
+	return r;
+}
+
+static bool
+retryable(int r)
+{
+	return r == DB_LOCK_DEADLOCK || r == DB_LOCK_NOTGRANTED;
+}
+
+static int
+key_of(const char *address, char *out, size_t outlen)
+{
+	size_t n = strlen(address);
+
+	if (n == 0 || n >= outlen)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)address[i]);
+	return 0;
+}
+
+int
+listdb_get(struct listdb *db, const char *address, struct list_member *out)
+{
+	char key[LIST_ADDRESS_MAX + 1];
+	DBT k, v;
+	DB_TXN *txn;
+	int r = 0;
+
+	if (key_of(address, key, sizeof(key)) < 0)
+		return 0;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = key;
+		k.size = (u_int32_t)strlen(key);
+		v.flags = DB_DBT_MALLOC;
+		if ((r = db->env->txn_begin(db->env, NULL, &txn,
+		    DB_READ_COMMITTED)) != 0) {
+			if (retryable(r))
+				continue;
+			break;
+		}
+		r = db->db->get(db->db, txn, &k, &v, 0);
+		if (r != 0 && r != DB_NOTFOUND) {
+			txn->abort(txn);
+			if (retryable(r))
+				continue;
+			break;
+		}
+		txn->commit(txn, 0);
+		if (r == DB_NOTFOUND)
+			return 0;
+		memset(out, 0, sizeof(*out));
+		snprintf(out->address, sizeof(out->address), "%s", key);
+		if (list_member_decode(v.data, v.size, out) < 0) {
+			free(v.data);
+			log_error("listdb: %s: damaged record for %s", db->home,
+			    key);
+			return -1;
+		}
+		free(v.data);
+		return 1;
+	}
+	log_error("listdb: %s: lookup of %s failed: %s", db->home, key,
+	    db_strerror(r));
+	return -1;
+}
+
+/* Write n records (put), or delete the one of del_key, in one
+ * transaction with retries. Returns the Berkeley DB code. */
+static int
+listdb_write(struct listdb *db, const struct list_member *m, size_t n,
+    const char *del_key)
+{
+	struct buf val = BUF_INIT;
+	char key[LIST_ADDRESS_MAX + 1];
+	DB_TXN *txn;
+	DBT k, v;
+	int r = 0;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if ((r = db->env->txn_begin(db->env, NULL, &txn, 0)) != 0) {
+			if (retryable(r))
+				continue;
+			break;
+		}
+		if (del_key != NULL) {
+			memset(&k, 0, sizeof(k));
+			k.data = (void *)del_key;
+			k.size = (u_int32_t)strlen(del_key);
+			r = db->db->del(db->db, txn, &k, 0);
+		}
+		for (size_t i = 0; del_key == NULL && i < n; i++) {
+			if (key_of(m[i].address, key, sizeof(key)) < 0) {
+				r = EINVAL;
+				break;
+			}
+			list_member_encode(&m[i], &val);
+			memset(&k, 0, sizeof(k));
+			memset(&v, 0, sizeof(v));
+			k.data = key;
+			k.size = (u_int32_t)strlen(key);
+			v.data = val.data;
+			v.size = (u_int32_t)val.len;
+			if ((r = db->db->put(db->db, txn, &k, &v, 0)) != 0)
+				break;
+		}
+		if (r != 0) {
+			txn->abort(txn);
+			if (retryable(r))
+				continue;
+			break;
+		}
+		r = txn->commit(txn, 0);
+		if (r == 0 || !retryable(r))
+			break;
+	}
+	buf_free(&val);
+	if (r == 0 && db->env->txn_checkpoint(db->env, 256, 0, 0) != 0)
+		log_warn("listdb: %s: checkpoint failed", db->home);
+	return r;
+}
+
+int
+listdb_put(struct listdb *db, const struct list_member *m, struct buf *err)
+{
+	return listdb_put_many(db, m, 1, err);
+}
+
+int
+listdb_put_many(struct listdb *db, const struct list_member *m, size_t n,
+    struct buf *err)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (!list_valid_address(m[i].address)) {
+			buf_printf(err, "invalid address '%s'", m[i].address);
+			return -1;
+		}
+	if ((r = listdb_write(db, m, n, NULL)) != 0) {
+		buf_printf(err, "cannot store members in %s: %s", db->home,
+		    r == EINVAL ? "bad address" : db_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+int
+listdb_delete(struct listdb *db, const char *address, struct buf *err)
+{
+	char key[LIST_ADDRESS_MAX + 1];
+	int r;
+
+	if (key_of(address, key, sizeof(key)) < 0)
+		return 0;
+	r = listdb_write(db, NULL, 0, key);
+	if (r == DB_NOTFOUND)
+		return 0;
+	if (r != 0) {
+		buf_printf(err, "cannot delete %s from %s: %s", key, db->home,
+		    db_strerror(r));
+		return -1;
+	}
+	return 1;
+}
+
+int
+listdb_all(struct listdb *db, struct list_member **out, size_t *n)
+{
+	struct list_member *arr = NULL;
+	size_t count = 0, cap = 0;
+	DBC *cur;
+	DBT k, v;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = db->db->cursor(db->db, NULL, &cur, DB_READ_COMMITTED)) != 0) {
+		log_error("listdb: %s: cursor: %s", db->home, db_strerror(r));
+		return -1;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	while ((r = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
+		struct list_member m;
+
+		memset(&m, 0, sizeof(m));
+		if (k.size > LIST_ADDRESS_MAX ||
+		    list_member_decode(v.data, v.size, &m) < 0) {
+			log_error("listdb: %s: damaged record skipped",
+			    db->home);
+			continue;
+		}
+		memcpy(m.address, k.data, k.size);
+		m.address[k.size] = '\0';
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			arr = xrealloc(arr, cap * sizeof(*arr));
+		}
+		arr[count++] = m;
+	}
+	cur->close(cur);
+	if (r != DB_NOTFOUND) {
+		log_error("listdb: %s: listing failed: %s", db->home,
+		    db_strerror(r));
+		free(arr);
+		return -1;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}

@@ -1,0 +1,769 @@
+/*
+ * lists.c - lists.dat parser, list address recognition and list state
+ * paths (see lists.h and lists.dat(5)).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lists.h"
+#include "log.h"
+#include "util.h"
+
+#define LIST_DEFAULT_DIGEST_SIZE (40u * 1024)
+#define LIST_DEFAULT_DIGEST_INTERVAL (24u * 3600)
+#define LIST_DEFAULT_BOUNCE_THRESHOLD 5
+
+/* Keys of a list block; "seen" bits catch keys given twice. */
+enum lkey {
+	LK_OWNER, LK_MODERATOR, LK_DESCRIPTION, LK_SUBSCRIBE, LK_POST,
+	LK_REPLY_TO, LK_SUBJECT_PREFIX, LK_MAX_SIZE, LK_ARCHIVE, LK_DIGEST,
+	LK_DIGEST_MAX_SIZE, LK_DIGEST_INTERVAL, LK_HIDDEN, LK_VERP,
+	LK_BOUNCE_THRESHOLD, LK_COUNT
+};
+
+static const char *const lkey_names[LK_COUNT] = {
+	"owner", "moderator", "description", "subscribe", "post", "reply_to",
+	"subject_prefix", "max_size", "archive", "digest", "digest_max_size",
+	"digest_interval", "hidden", "verp", "bounce_threshold",
+};
+
+static const char *const sub_names[] = { "open", "confirm", "approve",
+	"closed", NULL };
+static const char *const post_names[] = { "members", "anyone", "moderated",
+	"announce", NULL };
+static const char *const reply_names[] = { "list", "sender", "none", NULL };
+
+struct parser {
+	const char *name;
+	unsigned line;
+	struct buf *err;
+	int errors;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+perr(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_printf(p->err, "%s:%u: ", p->name, p->line);
+	va_start(ap, fmt);
+	buf_vprintf(p->err, fmt, ap);
+	va_end(ap);
+	buf_append_char(p->err, '\n');
+	p->errors++;
+}
+
+bool
+list_valid_address(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	size_t len = strlen(a);
+
+	if (len == 0 || len > LIST_ADDRESS_MAX || at == NULL || at == a ||
+	    at[1] == '\0' || strchr(at + 1, '.') == NULL)
+		return false;
+	for (const char *s = a; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == ',' ||
+		    c == '"' || c == '\\' || c == '(' || c == ')' || c == ';')
+			return false;
+	}
+	if (strchr(a, '@') != at)
+		return false;
+	return true;
+}
+
+/* A list name: letters, digits, '.', '_', '-'; not one of our suffixes. */
+static const char *
+list_name_problem(const char *addr)
+{
+	const char *at = strchr(addr, '@');
+	size_t n = (size_t)(at - addr);
+	static const char *const suffixes[] = { "-request", "-owner",
+		"-bounces", NULL };
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+			return "list name may only hold letters, digits, '.', "
+			    "'_' and '-'";
+	}
+	if (addr[0] == '-' || addr[0] == '.')
+		return "list name must start with a letter or digit";
+	if (n == strlen(LIST_DLIST_LOCAL) &&
+	    strncmp(addr, LIST_DLIST_LOCAL, n) == 0)
+		return "'dlist' is reserved for the command address";
+	for (int i = 0; suffixes[i] != NULL; i++) {
+		size_t sl = strlen(suffixes[i]);
+		if (n > sl && strncmp(addr + n - sl, suffixes[i], sl) == 0)
+			return "list name may not end in -request, -owner or "
+			    "-bounces";
+	}
+	return NULL;
+}
+
+static int
+parse_enum(const char *v, const char *const *names)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcasecmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
+	    strcasecmp(v, "on") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+	    strcasecmp(v, "off") == 0) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}
+
+static void
+enum_error(struct parser *p, const char *key, const char *v,
+    const char *const *names)
+{
+	struct buf b = BUF_INIT;
+
+	for (int i = 0; names[i] != NULL; i++)
+		buf_printf(&b, "%s%s", i ? "|" : "", names[i]);
+	perr(p, "%s: '%s' is not one of %s", key, v, b.data);
+	buf_free(&b);
+}
+
+static void
+list_def_free(struct list_def *d)
+{
+	free(d->address);
+	free(d->name);
+	free(d->domain);
+	strlist_free(&d->owners);
+	strlist_free(&d->moderators);
+	free(d->description);
+	free(d->subject_prefix);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+lists_free(struct lists *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		list_def_free(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+static void
+list_def_init(struct list_def *d, const char *address, unsigned line)
+{
+	char *at;
+
+	memset(d, 0, sizeof(*d));
+	d->address = str_lower(xstrdup(address));
+	at = strchr(d->address, '@');
+	d->name = xstrndup(d->address, (size_t)(at - d->address));
+	d->domain = xstrdup(at + 1);
+	d->description = xstrdup("");
+	d->subscribe = LIST_SUB_CONFIRM;
+	d->post = LIST_POST_MEMBERS;
+	d->reply_to = LIST_REPLY_LIST;
+	d->archive = true;
+	d->digest = true;
+	d->digest_max_size = LIST_DEFAULT_DIGEST_SIZE;
+	d->digest_interval = LIST_DEFAULT_DIGEST_INTERVAL;
+	d->verp = true;
+	d->bounce_threshold = LIST_DEFAULT_BOUNCE_THRESHOLD;
+	d->line = line;
+}
+
+/* Add the addresses in v (blank or comma separated) to l. */
+static void
+parse_addresses(struct parser *p, const char *key, char *v,
+    struct strlist *l)
+{
+	char *save = NULL;
+
+	for (char *w = strtok_r(v, " \t,", &save); w != NULL;
+	    w = strtok_r(NULL, " \t,", &save)) {
+		if (!list_valid_address(w)) {
+			perr(p, "%s: '%s' is not an address (user@domain)",
+			    key, w);
+			continue;
+		}
+		str_lower(w);
+		if (!strlist_contains_ci(l, w))
+			strlist_add(l, w);
+	}
+}
+
+static void
+parse_key(struct parser *p, struct list_def *d, unsigned *seen,
+    const char *key, char *v)
+{
+	int k, e;
+	uint64_t size;
+	unsigned u;
+
+	for (k = 0; k < LK_COUNT; k++)
+		if (strcmp(key, lkey_names[k]) == 0)
+			break;
+	if (k == LK_COUNT) {
+		perr(p, "unknown key '%s'", key);
+		return;
+	}
+	if (k != LK_OWNER && k != LK_MODERATOR && (*seen & (1u << k))) {
+		perr(p, "'%s' given twice for list %s", key, d->address);
+		return;
+	}
+	*seen |= 1u << k;
+	if (*v == '\0' && k != LK_SUBJECT_PREFIX && k != LK_DESCRIPTION) {
+		perr(p, "'%s' needs a value", key);
+		return;
+	}
+	switch ((enum lkey)k) {
+	case LK_OWNER:
+		parse_addresses(p, key, v, &d->owners);
+		break;
+	case LK_MODERATOR:
+		parse_addresses(p, key, v, &d->moderators);
+		break;
+	case LK_DESCRIPTION:
+		free(d->description);
+		d->description = xstrdup(v);
+		break;
+	case LK_SUBSCRIBE:
+		if ((e = parse_enum(v, sub_names)) < 0)
+			enum_error(p, key, v, sub_names);
+		else
+			d->subscribe = (enum list_subscribe)e;
+		break;
+	case LK_POST:
+		if ((e = parse_enum(v, post_names)) < 0)
+			enum_error(p, key, v, post_names);
+		else
+			d->post = (enum list_post)e;
+		break;
+	case LK_REPLY_TO:
+		if ((e = parse_enum(v, reply_names)) < 0)
+			enum_error(p, key, v, reply_names);
+		else
+			d->reply_to = (enum list_reply_to)e;
+		break;
+	case LK_SUBJECT_PREFIX:
+		free(d->subject_prefix);
+		d->subject_prefix = xstrdup(strcasecmp(v, "none") == 0 ? "" : v);
+		break;
+	case LK_MAX_SIZE:
+	case LK_DIGEST_MAX_SIZE:
+		if (parse_size(v, &size) < 0) {
+			perr(p, "%s: '%s' is not a size", key, v);
+			break;
+		}
+		if (k == LK_MAX_SIZE)
+			d->max_size = size;
+		else
+			d->digest_max_size = size;
+		break;
+	case LK_DIGEST_INTERVAL:
+		if (parse_duration(v, &u) < 0 || u == 0)
+			perr(p, "%s: '%s' is not a duration", key, v);
+		else
+			d->digest_interval = u;
+		break;
+	case LK_BOUNCE_THRESHOLD: {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (errno != 0 || *end != '\0' || n == 0 || n > 1000000 ||
+		    !isdigit((unsigned char)*v))
+			perr(p, "%s: '%s' is not a number from 1 to 1000000",
+			    key, v);
+		else
+			d->bounce_threshold = (unsigned)n;
+		break;
+	}
+	case LK_ARCHIVE:
+	case LK_DIGEST:
+	case LK_HIDDEN:
+	case LK_VERP: {
+		bool b;
+
+		if (parse_bool(v, &b) < 0) {
+			perr(p, "%s: '%s' is not yes or no", key, v);
+			break;
+		}
+		if (k == LK_ARCHIVE)
+			d->archive = b;
+		else if (k == LK_DIGEST)
+			d->digest = b;
+		else if (k == LK_HIDDEN)
+			d->hidden = b;
+		else
+			d->verp = b;
+		break;
+	}
+	case LK_COUNT:
+		break;
+	}
+}
+
+/* Checks at the end of a block. */
+static void
+finish_list(struct parser *p, struct list_def *d)
+{
+	unsigned save = p->line;
+
+	if (d->subject_prefix == NULL) {
+		struct buf b = BUF_INIT;
+
+		buf_printf(&b, "[%s]", d->name);
+		d->subject_prefix = buf_steal(&b);
+	}
+	p->line = d->line;
+	if (d->owners.count == 0)
+		perr(p, "list %s has no owner", d->address);
+	p->line = save;
+}
+
+int
+lists_parse(const char *name, const char *text, size_t len,
+    struct lists *out, struct buf *err)
+{
+	struct parser p = { name, 0, err, 0 };
+	struct lists l = { NULL, 0 };
+	struct list_def *cur = NULL;
+	unsigned seen = 0;
+	const char *s = text, *end = text + len;
+	char *line;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+		char *key, *v;
+
+		p.line++;
+		line = xstrndup(s, n);
+		s += n + (nl != NULL);
+		if (strlen(line) != n) {
+			perr(&p, "NUL byte in line");
+			free(line);
+			continue;
+		}
+		key = str_trim(line);
+		if (*key == '\0' || *key == '#') {
+			free(line);
+			continue;
+		}
+		v = key;
+		while (*v != '\0' && *v != ' ' && *v != '\t')
+			v++;
+		if (*v != '\0')
+			*v++ = '\0';
+		v = str_trim(v);
+		if (strcmp(key, "list") == 0) {
+			const char *why;
+
+			if (cur != NULL)
+				finish_list(&p, cur);
+			cur = NULL;
+			if (!list_valid_address(v)) {
+				perr(&p, "list: '%s' is not an address "
+				    "(name@domain)", v);
+			} else if ((why = list_name_problem(v)) != NULL) {
+				perr(&p, "list %s: %s", v, why);
+			} else if (lists_find(&l, v) != NULL &&
+			    strchr(v, '@') != NULL) {
+				perr(&p, "list %s defined twice (first on line "
+				    "%u)", v, lists_find(&l, v)->line);
+			} else {
+				l.items = xrealloc(l.items,
+				    (l.count + 1) * sizeof(*l.items));
+				cur = &l.items[l.count++];
+				list_def_init(cur, v, p.line);
+				seen = 0;
+				free(line);
+				continue;
+			}
+			/* Skip the keys of a bad block without more noise. */
+			cur = NULL;
+			seen = ~0u;
+			free(line);
+			continue;
+		}
+		if (cur == NULL) {
+			if (seen != ~0u)
+				perr(&p, "'%s' outside a list block (a block "
+				    "starts with 'list NAME@DOMAIN')", key);
+			free(line);
+			continue;
+		}
+		parse_key(&p, cur, &seen, key, v);
+		free(line);
+	}
+	if (cur != NULL)
+		finish_list(&p, cur);
+	if (p.errors > 0) {
+		lists_free(&l);
+		return -1;
+	}
+	lists_free(out);
+	*out = l;
+	return 0;
+}
+
+int
+lists_load(const char *path, struct lists *out, struct buf *err)
+{
+	struct buf text = BUF_INIT;
+	int r;
+
+	if (read_file(path, &text, LISTS_FILE_MAX) < 0) {
+		if (errno == ENOENT) {
+			lists_free(out);
+			buf_free(&text);
+			return 0;
+		}
+		buf_printf(err, "%s: cannot read: %s\n", path, strerror(errno));
+		buf_free(&text);
+		return -1;
+	}
+	r = lists_parse(path, text.data != NULL ? text.data : "", text.len,
+	    out, err);
+	buf_free(&text);
+	return r;
+}
+
+const struct list_def *
+lists_find(const struct lists *l, const char *addr)
+{
+	const struct list_def *hit = NULL;
+	size_t hits = 0;
+
+	for (size_t i = 0; i < l->count; i++) {
+		if (strcasecmp(l->items[i].address, addr) == 0)
+			return &l->items[i];
+		if (strchr(addr, '@') == NULL &&
+		    strcasecmp(l->items[i].name, addr) == 0) {
+			hit = &l->items[i];
+			hits++;
+		}
+	}
+	return hits == 1 ? hit : NULL;
+}
+
+/* Decode the VERP part "bob=x.test" into "bob@x.test". */
+static bool
+verp_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	const char *eq = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '=')
+			eq = s + i;
+	if (eq == NULL || eq == s || (size_t)(eq - s) + 1 >= n ||
+	    n + 1 > outlen)
+		return false;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	out[eq - s] = '@';
+	str_lower(out);
+	return list_valid_address(out);
+}
+
+enum list_addr_kind
+lists_match(const struct lists *l, const char *address,
+    const struct list_def **list, char *member, size_t memberlen)
+{
+	const char *at = strrchr(address, '@');
+	const char *domain;
+	size_t llen;
+	bool domain_has_list = false;
+
+	*list = NULL;
+	if (memberlen > 0)
+		member[0] = '\0';
+	if (at == NULL)
+		return LIST_ADDR_NONE;
+	domain = at + 1;
+	llen = (size_t)(at - address);
+	for (size_t i = 0; i < l->count; i++) {
+		const struct list_def *d = &l->items[i];
+		size_t nl = strlen(d->name);
+		const char *rest;
+
+		if (strcasecmp(d->domain, domain) != 0)
+			continue;
+		domain_has_list = true;
+		if (llen < nl || strncasecmp(address, d->name, nl) != 0)
+			continue;
+		rest = address + nl;
+		*list = d;
+		if (rest == at)
+			return LIST_ADDR_POST;
+		if ((size_t)(at - rest) == 8 &&
+		    strncasecmp(rest, "-request", 8) == 0)
+			return LIST_ADDR_REQUEST;
+		if ((size_t)(at - rest) == 6 &&
+		    strncasecmp(rest, "-owner", 6) == 0)
+			return LIST_ADDR_OWNER;
+		if ((size_t)(at - rest) == 8 &&
+		    strncasecmp(rest, "-bounces", 8) == 0)
+			return LIST_ADDR_BOUNCES;
+		if ((size_t)(at - rest) > 9 &&
+		    strncasecmp(rest, "-bounces+", 9) == 0 &&
+		    verp_decode(rest + 9, (size_t)(at - rest) - 9, member,
+		    memberlen))
+			return LIST_ADDR_BOUNCES;
+		*list = NULL;
+	}
+	if (domain_has_list && llen == strlen(LIST_DLIST_LOCAL) &&
+	    strncasecmp(address, LIST_DLIST_LOCAL, llen) == 0)
+		return LIST_ADDR_DLIST;
+	return LIST_ADDR_NONE;
+}
+
+void
+list_addr(const struct list_def *d, const char *suffix, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s%s@%s", d->name, suffix, d->domain);
+}
+
+void
+list_verp_addr(const struct list_def *d, const char *member,
+    struct buf *out)
+{
+	const char *at = strrchr(member, '@');
+
+	buf_reset(out);
+	if (at == NULL) {
+		list_addr(d, "-bounces", out);
+		return;
+	}
+	buf_printf(out, "%s-bounces+%.*s=%s@%s", d->name,
+	    (int)(at - member), member, at + 1, d->domain);
+}
+
+void
+list_id(const struct list_def *d, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s.%s", d->name, d->domain);
+}
+
+void
+list_state_path(const struct dmail_conf *conf, const struct list_def *d,
+    const char *sub, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s/lists/%s", conf->state_dir, d->address);
+	if (sub != NULL && *sub != '\0')
+		buf_printf(out, "/%s", sub);
+}
+
+void
+lists_block_format(const char *address, const struct strlist *owners,
+    const char *description, struct buf *out)
+{
+	buf_printf(out, "\nlist %s\n", address);
+	for (size_t i = 0; i < owners->count; i++)
+		buf_printf(out, "\towner %s\n", owners->items[i]);
+	if (description != NULL && *description != '\0')
+		buf_printf(out, "\tdescription %s\n", description);
+	buf_append_str(out, "\tsubscribe confirm\n\tpost members\n");
+}
+
+/* Does the line at s (length n) open the block of address? Any "list"
+ * line when address is NULL. */
+static bool
+is_list_line(const char *s, size_t n, const char *address)
+{
+	size_t i = 0, al;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (n - i < 5 || strncmp(s + i, "list", 4) != 0 ||
+	    (s[i + 4] != ' ' && s[i + 4] != '\t'))
+		return false;
+	if (address == NULL)
+		return true;
+	i += 5;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	al = strlen(address);
+	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+	    s[n - 1] == '\r'))
+		n--;
+	return n - i == al && strncasecmp(s + i, address, al) == 0;
+}
+
+int
+lists_block_remove(struct buf *text, const char *address)
+{
+	size_t pos = 0, start = SIZE_MAX, stop = text->len;
+
+	while (pos < text->len) {
+		const char *nl = memchr(text->data + pos, '\n', text->len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - (text->data + pos)) :
+		    text->len - pos;
+
+		if (start == SIZE_MAX) {
+			if (is_list_line(text->data + pos, n, address))
+				start = pos;
+		} else if (is_list_line(text->data + pos, n, NULL)) {
+			stop = pos;
+			break;
+		}
+		pos += n + (nl != NULL);
+	}
+	if (start == SIZE_MAX)
+		return 0;
+	/* Take the blank line before the block with it. */
+	if (start >= 2 && text->data[start - 1] == '\n' &&
+	    text->data[start - 2] == '\n')
+		start--;
+	memmove(text->data + start, text->data + stop, text->len - stop);
+	buf_truncate(text, text->len - (stop - start));
+	return 1;
+}
+
+void
+lists_cache_init(struct lists_cache *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->path = path != NULL ? xstrdup(path) : NULL;
+}
+
+void
+lists_cache_free(struct lists_cache *c)
+{
+	lists_free(&c->lists);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct lists *
+lists_cache_get(struct lists_cache *c, bool *ok)
+{
+	struct stat st;
+	struct buf err = BUF_INIT;
+	bool good = true;
+
+	if (c->path == NULL) {
+		if (ok != NULL)
+			*ok = true;
+		return &c->lists;
+	}
+	if (stat(c->path, &st) < 0) {
+		if (errno != ENOENT) {
+			log_error("lists: cannot stat %s: %s", c->path,
+			    strerror(errno));
+			good = false;
+		} else if (!c->loaded || c->ino != 0) {
+			lists_free(&c->lists);
+			c->loaded = true;
+			c->ino = 0;
+			c->dev = 0;
+			c->size = 0;
+		}
+		if (ok != NULL)
+			*ok = good;
+		return &c->lists;
+	}
+	if (c->loaded && st.st_ino == c->ino && st.st_dev == c->dev &&
+	    st.st_size == c->size &&
+	    st.st_mtim.tv_sec == c->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == c->mtime.tv_nsec) {
+		if (ok != NULL)
+			*ok = true;
+		return &c->lists;
+	}
+	if (lists_load(c->path, &c->lists, &err) < 0) {
+		log_error("lists: %s not loaded, keeping the previous lists: "
+		    "%s", c->path, buf_cstr(&err));
+		good = false;
+	} else {
+		log_info("lists: loaded %s (%zu lists)", c->path,
+		    c->lists.count);
+	}
+	/* Remember the version even when bad, to log each bad edit once. */
+	c->loaded = true;
+	c->ino = st.st_ino;
+	c->dev = st.st_dev;
+	c->size = st.st_size;
+	c->mtime = st.st_mtim;
+	buf_free(&err);
+	if (ok != NULL)
+		*ok = good;
+	return &c->lists;
+}
+
+/* mkdir -p, then give it to run_as when we are root. */
+static int
+prepare_dir(const struct dmail_conf *conf, const char *path, struct buf *err)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (mkdir_p(path, 0700) < 0) {
+		buf_printf(err, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && conf->run_as != NULL &&
+	    user_ids(conf->run_as, &uid, &gid) == 0 &&
+	    chown(path, uid, gid) < 0) {
+		buf_printf(err, "cannot chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+lists_prepare_dirs(const struct dmail_conf *conf, struct buf *err)
+{
+	static const char *const subs[] = { "lists", "lists/spool",
+		"lists/spool/tmp", "lists/spool/new", NULL };
+	struct buf path = BUF_INIT;
+	int r = 0;
+
+	for (int i = 0; subs[i] != NULL && r == 0; i++) {
+		conf_state_path(conf, subs[i], &path);
+		r = prepare_dir(conf, path.data, err);
+	}
+	buf_free(&path);
+	return r;
+}
+
+int
+list_prepare_dir(const struct dmail_conf *conf, const struct list_def *d,
+    struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	int r;
+
+	if (lists_prepare_dirs(conf, err) < 0)
+		return -1;
+	list_state_path(conf, d, NULL, &path);
+	r = prepare_dir(conf, path.data, err);
+	buf_free(&path);
+	return r;
+}

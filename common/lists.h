@@ -1,0 +1,159 @@
+/*
+ * lists.h - DList list definitions: the lists.dat file, recognising list
+ * addresses, and where a list keeps its state.
+ *
+ * lists.dat (path from lists_file in dmail.conf; format in lists.dat(5))
+ * holds one block per list, opened by a "list ADDRESS" line and holding
+ * "key value" lines until the next "list" line:
+ *
+ *     list club@example.test
+ *         owner alice@example.test
+ *         subscribe confirm
+ *         post members
+ *
+ * lists_parse() builds a complete struct lists or fails; every error is
+ * appended to err as "FILE:LINE: message", one per line. A missing file
+ * is an empty set of lists (a fresh installation has none).
+ *
+ * struct lists_cache re-reads the file when its mtime, size or inode
+ * changes (lists_cache_get()), so editing lists.dat or running dlist
+ * takes effect without any reload. If the new text is invalid the cache
+ * logs the errors once and keeps serving the last valid set.
+ *
+ * Addresses a list owns (lists_match()), for list "club@example.test":
+ *     club@example.test                posts
+ *     club-request@example.test        commands and confirmations
+ *     club-owner@example.test          mail for the owners
+ *     club-bounces@example.test        bounces (member from the DSN)
+ *     club-bounces+bob=x.test@example.test  VERP bounce for bob@x.test
+ * and, per domain with at least one list, dlist@DOMAIN (commands).
+ *
+ * State of a list lives in state_dir/lists/LIST@DOMAIN/ (members
+ * database, tokens, held posts, archive, digest); the spool shared with
+ * DSMTP in state_dir/lists/spool/ (see listspool.h).
+ */
+#ifndef DMAIL_LISTS_H
+#define DMAIL_LISTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+#include "conf.h"
+
+#define LIST_ADDRESS_MAX 320
+#define LISTS_FILE_MAX (16u * 1024 * 1024)
+#define LIST_DLIST_LOCAL "dlist"
+
+enum list_subscribe { LIST_SUB_OPEN = 0, LIST_SUB_CONFIRM, LIST_SUB_APPROVE,
+	LIST_SUB_CLOSED };
+enum list_post { LIST_POST_MEMBERS = 0, LIST_POST_ANYONE,
+	LIST_POST_MODERATED, LIST_POST_ANNOUNCE };
+enum list_reply_to { LIST_REPLY_LIST = 0, LIST_REPLY_SENDER,
+	LIST_REPLY_NONE };
+
+struct list_def {
+	char *address;            /* "club@example.test", lower case */
+	char *name;               /* "club" */
+	char *domain;             /* "example.test" */
+	struct strlist owners;    /* lower case */
+	struct strlist moderators;
+	char *description;        /* "" when not given */
+	enum list_subscribe subscribe;
+	enum list_post post;
+	enum list_reply_to reply_to;
+	char *subject_prefix;     /* "" disables; default "[NAME]" */
+	uint64_t max_size;        /* bytes, 0 = no limit of its own */
+	bool archive;
+	bool digest;
+	uint64_t digest_max_size; /* send a digest when it reaches this */
+	unsigned digest_interval; /* ... or when its oldest post is this old */
+	bool hidden;              /* not shown by "lists" */
+	bool verp;                /* one envelope per remote member */
+	unsigned bounce_threshold;/* bounce score that sets nomail */
+	unsigned line;            /* line of its "list" line in lists.dat */
+};
+
+struct lists {
+	struct list_def *items;
+	size_t count;
+};
+
+enum list_addr_kind {
+	LIST_ADDR_NONE = 0,
+	LIST_ADDR_POST,
+	LIST_ADDR_REQUEST,
+	LIST_ADDR_OWNER,
+	LIST_ADDR_BOUNCES,        /* member filled when VERP-encoded */
+	LIST_ADDR_DLIST,          /* dlist@DOMAIN; list is NULL */
+};
+
+/* Parse lists.dat text; name is used in messages. 0, or -1 with every
+ * error in err ("NAME:LINE: message\n") and *out untouched. */
+int lists_parse(const char *name, const char *text, size_t len,
+    struct lists *out, struct buf *err);
+/* Read and parse path; a missing file gives an empty set. */
+int lists_load(const char *path, struct lists *out, struct buf *err);
+void lists_free(struct lists *l);
+
+/* The list with this address (case-insensitive), or NULL. Accepts a
+ * bare name when it is unique ("club"). */
+const struct list_def *lists_find(const struct lists *l, const char *addr);
+
+/* Which list address this is. Fills *list (NULL for dlist@ and NONE) and
+ * member (the decoded VERP member, "" otherwise; memberlen bytes). */
+enum list_addr_kind lists_match(const struct lists *l, const char *address,
+    const struct list_def **list, char *member, size_t memberlen);
+
+/* "club-request@example.test" and friends into out (reset first).
+ * suffix is "", "-request", "-owner" or "-bounces". */
+void list_addr(const struct list_def *d, const char *suffix, struct buf *out);
+/* VERP sender for member: club-bounces+bob=x.test@example.test. */
+void list_verp_addr(const struct list_def *d, const char *member,
+    struct buf *out);
+/* RFC 2919 list identifier "club.example.test". */
+void list_id(const struct list_def *d, struct buf *out);
+/* state_dir/lists/LIST@DOMAIN[/SUB] */
+void list_state_path(const struct dmail_conf *conf, const struct list_def *d,
+    const char *sub, struct buf *out);
+
+/* Append a block for a new list to lists.dat text, or remove one. Used
+ * by dlist; the file is rewritten durably by the caller. */
+void lists_block_format(const char *address, const struct strlist *owners,
+    const char *description, struct buf *out);
+/* Remove the block of address from text (in place). 1 removed, 0 none. */
+int lists_block_remove(struct buf *text, const char *address);
+
+/* Lists cache that follows changes of the file (see above). */
+struct lists_cache {
+	char *path;
+	struct lists lists;
+	bool loaded;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+void lists_cache_init(struct lists_cache *c, const char *path);
+void lists_cache_free(struct lists_cache *c);
+/* Current lists (re-read if the file changed). Never NULL. When the
+ * file cannot be read or parsed, the last good set (maybe empty) and
+ * *ok = false (ok may be NULL). */
+const struct lists *lists_cache_get(struct lists_cache *c, bool *ok);
+
+/* Create state_dir/lists and state_dir/lists/spool/{tmp,new} and, when
+ * running as root with run_as set, hand them to run_as. -1 + err. */
+int lists_prepare_dirs(const struct dmail_conf *conf, struct buf *err);
+/* The same for one list's directory. */
+int list_prepare_dir(const struct dmail_conf *conf, const struct list_def *d,
+    struct buf *err);
+
+/* Is address syntactically usable as a member/list address (local@domain,
+ * no blanks or control characters, <= LIST_ADDRESS_MAX)? */
+bool list_valid_address(const char *address);
+
+#endif
