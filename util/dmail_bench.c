@@ -1122,7 +1122,7 @@ run_smtp(void)
 	g.t_start = now_us();
 	start_sessions();
 	run_loop(all_done, NULL);
-	secs = (double)(g.t_last_ok - g.t_start) / 1e6;
+	secs = (double)((g.ok > 0 ? g.t_last_ok : g.t_last) - g.t_start) / 1e6;
 	printf("smtp: %lu messages of %zu bytes to %u recipient(s) each, %u "
 	    "sessions: ok=%lu failed=%lu sessions_failed=%lu\n", opt.messages,
 	    opt.size, opt.rcpt_per_msg, opt.conc, g.ok, g.failed,
