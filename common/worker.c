@@ -354,7 +354,8 @@ listeners(enum listen_role *roles, size_t max)
 	return n;
 }
 
-/* Accept from one listener; -1 when another worker was faster. */
+/* Accept from one listener; -1 when another worker was faster, -2 when
+ * the master shut the listener down (reload removed it, or shutdown). */
 static int
 try_accept(int lfd)
 {
@@ -374,6 +375,8 @@ try_accept(int lfd)
 		case ECONNABORTED:
 		case EPROTO:
 			return -1;
+		case EINVAL:
+			return -2;
 		case EMFILE:
 		case ENFILE:
 		case ENOBUFS:
@@ -468,6 +471,9 @@ run_managed(void)
 			if (idx >= nlisten)
 				continue;
 			fd = try_accept(DMAIL_FD_LISTEN + (int)idx);
+			if (fd == -2)
+				epoll_ctl(ep, EPOLL_CTL_DEL,
+				    DMAIL_FD_LISTEN + (int)idx, NULL);
 			if (fd < 0)
 				continue;
 			report(WORKER_BUSY);

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""dmaild reload: SIGHUP under 50 concurrent active sessions drops none of
+them and new sessions see the new configuration within a second; an
+invalid configuration keeps the old one serving; listeners are added and
+closed to match; tellsmtp reload reports both outcomes."""
+
+import signal
+import socket
+import threading
+import time
+
+import dmailtest as dt
+from master_common import Session, status, tw_server
+
+N = 50
+
+
+def test_sighup_under_50_sessions():
+    with tw_server(workers=(2, 2 * N + 10, 1000)) as srv:
+        port = srv.port("smtp")
+        sessions = [Session(port) for _ in range(N)]
+        assert all(s.gen == 1 for s in sessions)
+        for s in sessions:
+            assert s.cmd("HOSTNAME") == "+OK one.example.test"
+        errors = []
+        stop = threading.Event()
+
+        # Keep every session talking while the master reloads.
+        def chatter(idx, sess):
+            n = 0
+            try:
+                while not stop.is_set():
+                    want = "+OK s%d-%d" % (idx, n)
+                    got = sess.cmd("ECHO s%d-%d" % (idx, n))
+                    if got != want:
+                        errors.append((idx, got))
+                        return
+                    n += 1
+                    time.sleep(0.02)
+            except Exception as e:   # noqa: BLE001 - any failure counts
+                errors.append((idx, repr(e)))
+
+        threads = [threading.Thread(target=chatter, args=(i, s))
+                   for i, s in enumerate(sessions)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        srv.write_conf(text=srv.conf_text().replace(
+            "hostname one.example.test", "hostname two.example.test"))
+        t0 = time.monotonic()
+        srv.signal(signal.SIGHUP)
+
+        # A fresh session sees the new configuration within one second.
+        def new_config_seen():
+            s = Session(port)
+            try:
+                return s.gen == 2 and \
+                    s.cmd("HOSTNAME") == "+OK two.example.test"
+            finally:
+                s.close()
+        dt.wait_for(new_config_seen, 1.0, interval=0.02,
+                    what="new sessions with the new hostname")
+        took = time.monotonic() - t0
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert not errors, "sessions disturbed by reload: %s" % errors[:5]
+        # The old sessions still run their old configuration, to the end.
+        for s in sessions:
+            assert s.cmd("HOSTNAME") == "+OK one.example.test"
+            assert s.cmd("QUIT") == "+OK bye"
+            s.close()
+        st = status(srv)["smtp"]
+        assert st["generation"] == "2", st
+        # Old workers leave after their session: only generation 2 stays.
+        dt.wait_for(lambda: len(srv.worker_pids()) <= 2 * N, 10,
+                    what="old workers gone")
+        sys_msg = "reload took %.3fs under %d sessions" % (took, N)
+        print(sys_msg)
+        assert "generation 2 in effect" in srv.log_text()
+
+
+def test_invalid_config_keeps_old():
+    with tw_server(workers=(1, 5, 100)) as srv:
+        port = srv.port("smtp")
+        good = srv.conf_text()
+        srv.write_conf(text=good.replace("hostname one.example.test",
+                                         "hostname two.example.test")
+                       + "smtp_lisen 127.0.0.1:1\nsmtp_workers_max zero\n")
+        srv.signal(signal.SIGHUP)
+        dt.wait_for(lambda: "keeping generation 1" in srv.log_text(), 5,
+                    what="reload refused in the log")
+        log = srv.log_text()
+        assert "unknown key 'smtp_lisen'" in log, log
+        assert "smtp_workers_max" in log
+        s = Session(port)
+        assert s.gen == 1 and s.cmd("HOSTNAME") == "+OK one.example.test"
+        s.cmd("QUIT")
+        s.close()
+        r = srv.tell("reload")
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert "configuration invalid" in r.stderr
+        assert "unknown key 'smtp_lisen'" in r.stderr
+        assert srv.running()
+        # Fixed file: tellsmtp reload succeeds and takes effect.
+        srv.write_conf(text=good.replace("hostname one.example.test",
+                                         "hostname two.example.test"))
+        r = srv.tell("reload")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert "generation 2" in r.stdout
+        s = Session(port)
+        assert s.gen == 2 and s.cmd("HOSTNAME") == "+OK two.example.test"
+        s.close()
+
+
+def test_listeners_follow_config():
+    with tw_server(workers=(1, 5, 100)) as srv:
+        port = srv.port("smtp")
+        port2 = dt.free_port()
+        text = srv.conf_text()
+        srv.write_conf(text=text + "submission_listen 127.0.0.1:%d\n"
+                       % port2)
+        assert srv.tell("reload").returncode == 0
+        s = Session(port2)
+        assert "role=submission" in s.greeting and s.gen == 2, s.greeting
+        s.cmd("QUIT")
+        s.close()
+        # A listener that cannot be bound makes the reload fail whole.
+        other = socket.socket()
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        taken = other.getsockname()[1]
+        srv.write_conf(text=text + "submission_listen 127.0.0.1:%d\n"
+                       "submission_listen 127.0.0.1:%d\n" % (port2, taken))
+        r = srv.tell("reload")
+        other.close()
+        assert r.returncode == 1, r.stdout
+        assert "submission_listen 127.0.0.1:%d" % taken in r.stderr, \
+            r.stderr
+        assert "in use" in r.stderr, r.stderr
+        # Remove the second listener: it stops listening.
+        srv.write_conf(text=text)
+        assert srv.tell("reload").returncode == 0
+        dt.wait_for(lambda: not dt.port_listening(port2), 5,
+                    what="port %d closed" % port2)
+        assert dt.port_listening(port)
+        s = Session(port)
+        assert s.gen == 3, s.greeting
+        s.close()
+
+
+if __name__ == "__main__":
+    dt.main([test_sighup_under_50_sessions, test_invalid_config_keeps_old,
+             test_listeners_follow_config])
