@@ -112,6 +112,7 @@ static const struct conf_key conf_keys[] = {
 	{ "resolv_conf", K_PATH, OFF(resolv_conf), 0, NULL },
 	{ "null_sender_bounces", K_ENUM, OFF(null_sender_bounces), 0, "drop|postmaster" },
 	{ "smtp_connect_timeout", K_DURATION, OFF(smtp_connect_timeout), 1, NULL },
+	{ "smtp_reply_timeout", K_DURATION, OFF(smtp_reply_timeout), 0, NULL },
 	{ "lists_file", K_PATH, OFF(lists_file), 0, NULL },
 	{ "list_web_url", K_STRING, OFF(list_web_url), 0, NULL },
 	{ "list_dmarc_rewrite", K_ENUM, OFF(list_dmarc_rewrite), 0, "auto|always|never" },

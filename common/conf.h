@@ -156,6 +156,7 @@ struct dmail_conf {
 	char *resolv_conf;
 	enum null_bounce_policy null_sender_bounces;
 	unsigned smtp_connect_timeout;
+	unsigned smtp_reply_timeout;   /* 0: RFC 5321 4.5.3.2 values */
 
 	/* DList */
 	char *lists_file;

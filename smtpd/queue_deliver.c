@@ -1,0 +1,460 @@
+/*
+ * queue_deliver.c - one delivery process of dmail-queued: finds where a
+ * destination's mail goes (transport / relayhost / MX, RFC 5321 5.1),
+ * keeps one SMTP connection for all the jobs it is given, and reports
+ * every recipient's result to the queue manager (protocol in outbound.h).
+ *
+ * Routing:
+ *   "[HOST]:PORT"  no MX look-up: HOST's addresses (or the literal)
+ *   "HOST:PORT"    MX look-up of HOST (Postfix semantics), port PORT
+ *   MX route       MX records of the recipient domain on port 25; no MX
+ *                  record: the domain's own A/AAAA (implicit MX); domain
+ *                  does not exist: bounce 5.1.2; null MX: bounce 5.1.10
+ *                  (RFC 7505); DNS trouble: defer 4.4.3.
+ * Hosts are tried in order until one connection is set up; a connection
+ * failure defers the recipients (never a bounce).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dns.h"
+#include "dsn.h"
+#include "log.h"
+#include "outbound.h"
+#include "smtp_client.h"
+#include "spool.h"
+#include "util.h"
+
+#define SMTP_PORT 25
+#define JOB_LINE_MAX 65536
+
+struct target {
+	char name[DNS_NAME_MAX + 1];
+	struct dns_addr *addrs;
+	size_t count;
+};
+
+struct deliverer {
+	struct qstate *qs;
+	const struct qroute *route;
+	int out;
+	struct smtpc_conf cconf;
+	struct smtpc *conn;
+	/* Routing result, computed once. */
+	bool routed;
+	struct target *targets;
+	size_t ntargets;
+	int route_code;              /* 0 ok; 4xx/5xx: every rcpt gets it */
+	char route_status[16];
+	struct buf route_text;
+	/* A connection failure in this batch: reused for its other jobs. */
+	bool conn_failed;
+	struct smtpc_reply conn_err;
+};
+
+static void
+emit(struct deliverer *dv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+emit(struct deliverer *dv, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (write_all(dv->out, b.data, b.len) < 0)
+		_exit(0);        /* the queue manager is gone */
+	buf_free(&b);
+}
+
+/* One result line; text and remote made safe for the line format. */
+static void
+result(struct deliverer *dv, unsigned entry, size_t i, int code,
+    const char *status, const char *remote, const char *text)
+{
+	char safe[SMTPC_TEXT_MAX + 256];
+	size_t k;
+
+	snprintf(safe, sizeof(safe), "%s", text);
+	for (k = 0; safe[k] != '\0'; k++)
+		if (safe[k] == '\t' || safe[k] == '\n' || safe[k] == '\r')
+			safe[k] = ' ';
+	emit(dv, "R %u %zu %d %s\t%s\t%s\n", entry, i, code, status,
+	    remote ? remote : "", safe);
+}
+
+/* "[host]:port", "host:port", "host" -> host, port, mx wanted. */
+static void
+parse_relay(const char *relay, char *host, size_t hlen, unsigned *port,
+    bool *mx)
+{
+	const char *colon;
+
+	*port = SMTP_PORT;
+	if (relay[0] == '[') {
+		const char *close = strchr(relay, ']');
+		size_t n = close ? (size_t)(close - relay - 1) : strlen(relay);
+		snprintf(host, hlen, "%.*s", (int)n, relay + 1);
+		*mx = false;
+		if (close != NULL && close[1] == ':')
+			*port = (unsigned)strtoul(close + 2, NULL, 10);
+		return;
+	}
+	colon = strrchr(relay, ':');
+	if (colon != NULL && strchr(relay, ':') == colon) {
+		snprintf(host, hlen, "%.*s", (int)(colon - relay), relay);
+		*port = (unsigned)strtoul(colon + 1, NULL, 10);
+	} else {
+		snprintf(host, hlen, "%s", relay);
+	}
+	*mx = true;
+}
+
+static void
+add_target(struct deliverer *dv, const char *name, struct dns_addr *addrs,
+    size_t n)
+{
+	struct target *t;
+
+	dv->targets = xrealloc(dv->targets, (dv->ntargets + 1) *
+	    sizeof(*dv->targets));
+	t = &dv->targets[dv->ntargets++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->addrs = addrs;
+	t->count = n;
+}
+
+static void
+route_fail(struct deliverer *dv, int code, const char *status,
+    const char *text)
+{
+	dv->route_code = code;
+	snprintf(dv->route_status, sizeof(dv->route_status), "%s", status);
+	buf_set(&dv->route_text, text);
+}
+
+/* Resolve hosts of name on port: MX (when mx) then addresses. */
+static void
+resolve(struct deliverer *dv, struct dns_resolver *res, const char *name,
+    unsigned port, bool mx)
+{
+	struct buf err = BUF_INIT;
+	struct dns_mx *mxs = NULL;
+	size_t nmx = 0;
+	enum dns_status st;
+	char lit[DNS_NAME_MAX + 1];
+
+	/* Address literal domains: user@[192.0.2.1], user@[IPv6:...]. */
+	if (name[0] == '[') {
+		size_t n = strcspn(name + 1, "]");
+		const char *p = name + 1;
+		if (strncasecmp(p, "IPv6:", 5) == 0) {
+			p += 5;
+			n -= 5;
+		}
+		snprintf(lit, sizeof(lit), "%.*s", (int)n, p);
+		name = lit;
+		mx = false;
+	}
+	if (mx) {
+		st = dns_mx(res, name, &mxs, &nmx, &err);
+		switch (st) {
+		case DNS_OK:
+			break;
+		case DNS_NODATA:
+			/* RFC 5321 5.1: the domain is its own MX. */
+			mx = false;
+			buf_reset(&err);
+			break;
+		case DNS_NOTFOUND:
+			route_fail(dv, 550, "5.1.2", err.data);
+			goto out;
+		case DNS_NULLMX:
+			route_fail(dv, 556, "5.1.10", err.data);
+			goto out;
+		default:
+			route_fail(dv, 451, "4.4.3", err.data);
+			goto out;
+		}
+	}
+	if (!mx) {
+		struct dns_addr *a;
+		size_t n;
+		st = dns_addrs(res, name, port, &a, &n, &err);
+		if (st == DNS_OK)
+			add_target(dv, name, a, n);
+		else if (st == DNS_TEMPFAIL)
+			route_fail(dv, 451, "4.4.3", err.data);
+		else
+			route_fail(dv, 550, "5.1.2", err.data);
+		goto out;
+	}
+	for (size_t i = 0; i < nmx; i++) {
+		struct dns_addr *a;
+		size_t n;
+		buf_reset(&err);
+		st = dns_addrs(res, mxs[i].host, port, &a, &n, &err);
+		if (st == DNS_OK)
+			add_target(dv, mxs[i].host, a, n);
+		else if (dv->route_text.len == 0)
+			buf_set(&dv->route_text, err.data);
+	}
+	if (dv->ntargets == 0)
+		route_fail(dv, 451, "4.4.3", dv->route_text.len ?
+		    dv->route_text.data : "no address for any MX host");
+out:
+	free(mxs);
+	buf_free(&err);
+}
+
+static void
+route(struct deliverer *dv)
+{
+	const struct qroute *r = dv->route;
+	struct dns_resolver *res;
+	struct buf err = BUF_INIT;
+
+	dv->routed = true;
+	res = dns_open(dv->qs->conf->resolv_conf, &err);
+	if (res == NULL) {
+		route_fail(dv, 451, "4.4.3", err.data);
+		buf_free(&err);
+		return;
+	}
+	if (r->relay != NULL) {
+		char host[DNS_NAME_MAX + 1];
+		unsigned port;
+		bool mx;
+		parse_relay(r->relay, host, sizeof(host), &port, &mx);
+		resolve(dv, res, host, port, mx);
+		/* A relay that does not resolve is our configuration
+		 * problem, never the sender's: defer. */
+		if (dv->route_code >= 500) {
+			dv->route_code = 451;
+			strcpy(dv->route_status, "4.4.3");
+		}
+	} else {
+		resolve(dv, res, r->domain, SMTP_PORT, true);
+	}
+	dns_close(res);
+	buf_free(&err);
+}
+
+/* Set up a connection to the first host that answers. */
+static bool
+connect_any(struct deliverer *dv)
+{
+	struct smtpc_reply err;
+
+	err.code = 0;
+	snprintf(err.text, sizeof(err.text), "no host to connect to");
+	for (size_t t = 0; t < dv->ntargets; t++)
+		for (size_t a = 0; a < dv->targets[t].count; a++) {
+			dv->conn = smtpc_open(&dv->cconf,
+			    &dv->targets[t].addrs[a], dv->targets[t].name,
+			    &err);
+			if (dv->conn != NULL)
+				return true;
+			log_info("connect to %s: %s", dv->targets[t].name,
+			    err.text);
+		}
+	dv->conn_failed = true;
+	dv->conn_err = err;
+	return false;
+}
+
+static void
+deliver_job(struct deliverer *dv, unsigned entry, const char *id,
+    const char *list)
+{
+	struct spool_envelope env;
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	size_t *idx = NULL, n = 0;
+	const char **rcpts = NULL;
+	struct smtpc_reply *res = NULL;
+	char status[16];
+	int fd = -1;
+
+	spool_path(dv->qs->conf, "queue", id, &path);
+	if (spool_read(path.data, &env, &err) < 0) {
+		log_warn("queue_id=%s: %s", id, buf_cstr(&err));
+		goto out_noenv;
+	}
+	for (const char *p = list; *p != '\0';) {
+		char *end;
+		unsigned long i = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		if (i < env.rcpt_count &&
+		    env.rcpts[i].state == SPOOL_PENDING) {
+			idx = xrealloc(idx, (n + 1) * sizeof(*idx));
+			idx[n++] = i;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (n == 0)
+		goto out;
+	if (!dv->routed)
+		route(dv);
+	if (dv->route_code != 0) {
+		for (size_t k = 0; k < n; k++)
+			result(dv, entry, idx[k], dv->route_code,
+			    dv->route_status, NULL, dv->route_text.data);
+		goto out;
+	}
+	if (dv->conn == NULL && !dv->conn_failed)
+		(void)connect_any(dv);
+	if (dv->conn == NULL) {
+		const char *t = dv->conn_err.text;
+		for (size_t k = 0; k < n; k++)
+			result(dv, entry, idx[k], 0, strncmp(t, "4.7.", 4) ?
+			    "4.4.1" : "4.7.5", NULL, t);
+		goto out;
+	}
+	fd = open(path.data, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("queue_id=%s: %s: %s", id, path.data, strerror(errno));
+		goto out;
+	}
+	rcpts = xcalloc(n, sizeof(*rcpts));
+	res = xcalloc(n, sizeof(*res));
+	for (size_t k = 0; k < n; k++)
+		rcpts[k] = env.rcpts[idx[k]].address;
+	if (smtpc_send(dv->conn, env.sender, rcpts, n, fd,
+	    env.message_offset, res) < 0) {
+		/* Connection broken: results below are code 0 (deferred). */
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (res[k].code == 0)
+			strcpy(status, "4.4.2");
+		else
+			dsn_status(res[k].code, res[k].text, status);
+		result(dv, entry, idx[k], res[k].code, status,
+		    smtpc_peer(dv->conn), res[k].text);
+	}
+	log_info("queue_id=%s relay=%s tls=%s rcpts=%zu", id,
+	    smtpc_peer(dv->conn), *smtpc_tls(dv->conn) ?
+	    smtpc_tls(dv->conn) : "none", n);
+	if (res[0].code == 0) {
+		smtpc_close(dv->conn, false);
+		dv->conn = NULL;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(rcpts);
+	free(res);
+	free(idx);
+	spool_envelope_free(&env);
+out_noenv:
+	buf_free(&path);
+	buf_free(&err);
+}
+
+/* Read one line from the queue manager; false at end-of-file. */
+static bool
+read_cmd(int fd, struct buf *in, struct buf *line)
+{
+	char block[4096];
+
+	for (;;) {
+		char *nl = memchr(in->data ? in->data : "", '\n', in->len);
+		ssize_t got;
+
+		if (nl != NULL) {
+			buf_reset(line);
+			buf_append(line, in->data, (size_t)(nl - in->data));
+			buf_consume(in, (size_t)(nl - in->data) + 1);
+			return true;
+		}
+		if (in->len > JOB_LINE_MAX)
+			return false;
+		got = read(fd, block, sizeof(block));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return false;
+		buf_append(in, block, (size_t)got);
+	}
+}
+
+struct job {
+	unsigned entry;
+	char id[SPOOL_ID_MAX];
+	char *list;
+};
+
+void
+qdeliver_main(struct qstate *qs, const struct qroute *rt, int in_fd,
+    int out_fd)
+{
+	struct deliverer dv;
+	struct buf in = BUF_INIT, line = BUF_INIT;
+	struct job *jobs = NULL;
+	size_t njobs = 0;
+	bool eof = false;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&dv, 0, sizeof(dv));
+	dv.qs = qs;
+	dv.route = rt;
+	dv.out = out_fd;
+	dv.cconf.helo = qs->conf->hostname;
+	dv.cconf.tls = qs->tls;
+	dv.cconf.tls_required = rt->tls_required;
+	if (rt->auth && qs->auth_user != NULL) {
+		dv.cconf.auth_user = qs->auth_user;
+		dv.cconf.auth_pass = qs->auth_pass;
+	}
+	dv.cconf.connect_timeout_ms = (int)qs->conf->smtp_connect_timeout *
+	    1000;
+	dv.cconf.timeout_cap_ms = (int)qs->conf->smtp_reply_timeout * 1000;
+
+	while (!eof) {
+		/* Collect a batch: J lines, then G. */
+		njobs = 0;
+		for (;;) {
+			if (!read_cmd(in_fd, &in, &line)) {
+				eof = true;
+				break;
+			}
+			if (line.data[0] == 'G')
+				break;
+			if (line.data[0] == 'J') {
+				struct job j;
+				char id[SPOOL_ID_MAX], list[JOB_LINE_MAX];
+				if (sscanf(line.data, "J %u %31s %65535s",
+				    &j.entry, id, list) != 3)
+					continue;
+				snprintf(j.id, sizeof(j.id), "%s", id);
+				j.list = xstrdup(list);
+				jobs = xrealloc(jobs, (njobs + 1) *
+				    sizeof(*jobs));
+				jobs[njobs++] = j;
+			}
+		}
+		dv.conn_failed = false;
+		for (size_t k = 0; k < njobs; k++) {
+			deliver_job(&dv, jobs[k].entry, jobs[k].id,
+			    jobs[k].list);
+			emit(&dv, "E %u\n", jobs[k].entry);
+			free(jobs[k].list);
+		}
+		if (!eof)
+			emit(&dv, "I\n");
+	}
+	smtpc_close(dv.conn, true);
+	_exit(0);
+}

@@ -1,0 +1,1145 @@
+/*
+ * queue_sched.c - the queue manager's in-memory queue and scheduler (see
+ * outbound.h for the process model).
+ *
+ * Every queued message is one struct qmsg, found by id in a hash table.
+ * A message is in one of three states:
+ *   WAIT    in the retry heap, keyed by its next attempt time;
+ *   ACTIVE  split into jobs (one per destination of its pending
+ *           recipients), queued on destinations or in delivery processes;
+ *   HOLD    parked until "release".
+ * Destinations keep FIFO lists of jobs; a destination is served while it
+ * has fewer than smtp_dest_concurrency delivery processes and the total
+ * is below delivery_workers_max. An idle process (connection still open)
+ * gets new jobs of its destination first.
+ *
+ * Results are recorded as they arrive: a delivered or bounced recipient
+ * is marked in the queue file (spool_mark: pwrite + fsync) before anything
+ * else happens, a bounce's reason written to the side file before that.
+ * When a message's last job ends the attempt is finished: bounces for new
+ * failures, expiry after queue_lifetime, an optional delay warning,
+ * removal when nothing is pending, else the next retry after an
+ * exponential back-off between queue_retry_min and queue_retry_max.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dsn.h"
+#include "log.h"
+#include "outbound.h"
+#include "queue_info.h"
+#include "spool.h"
+#include "util.h"
+
+enum qmsg_state { Q_WAIT = 0, Q_ACTIVE, Q_HOLD };
+
+struct qmsg {
+	char id[SPOOL_ID_MAX];
+	struct spool_envelope env;
+	struct qinfo info;
+	enum qmsg_state state;
+	unsigned outstanding;        /* jobs of this attempt not finished */
+	bool want_delete;
+	bool want_hold;
+	bool tried;                  /* a result arrived in this attempt */
+	size_t heap_idx;
+	struct qmsg *hnext;          /* hash chain */
+};
+
+struct qdest;
+
+struct qjob {
+	struct qmsg *m;
+	unsigned entry;              /* number within its child */
+	size_t *idx;                 /* recipient indices */
+	size_t n;
+	bool *answered;              /* per idx: result seen */
+	struct qjob *next;
+};
+
+struct qchild {
+	pid_t pid;
+	int to, from;                /* pipes */
+	struct qdest *dest;
+	struct qjob *jobs;           /* handed over, not finished */
+	unsigned next_entry;         /* entry numbers in this child */
+	struct buf in;
+	bool idle;
+	int64_t idle_since;
+	struct qchild *next;
+};
+
+struct qdest {
+	char *key;
+	struct qroute route;
+	unsigned active;             /* delivery processes */
+	struct qjob *head, *tail;
+	size_t queued;
+	struct qdest *hnext;
+};
+
+struct qmgr {
+	struct qstate *qs;
+	const struct dmail_conf *conf;
+	struct qmsg **table;         /* hash buckets */
+	size_t table_size, count;
+	struct qmsg **heap;
+	size_t heap_len, heap_cap;
+	struct qdest **dests;        /* hash buckets */
+	size_t dest_size;
+	struct qchild *children;
+	size_t nchildren;
+	struct buf qdir, ddir;       /* spool/queue, spool/defer */
+	unsigned rr;                 /* round-robin start */
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int64_t
+now_unix(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void
+msg_path(struct qmgr *qm, const struct qmsg *m, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s/%s", qm->qdir.data, m->id);
+}
+
+static void
+info_path(struct qmgr *qm, const struct qmsg *m, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%s/%s", qm->ddir.data, m->id);
+}
+
+static int
+save_info(struct qmgr *qm, struct qmsg *m)
+{
+	struct buf p = BUF_INIT;
+	int rc;
+
+	info_path(qm, m, &p);
+	rc = qinfo_write(p.data, &m->info);
+	if (rc < 0)
+		log_error("queue_id=%s cannot write %s: %s", m->id, p.data,
+		    strerror(errno));
+	buf_free(&p);
+	return rc;
+}
+
+/* --- hash table of messages ---------------------------------------------- */
+
+static struct qmsg *
+msg_find(struct qmgr *qm, const char *id)
+{
+	struct qmsg *m = qm->table[hash_str(id) & (qm->table_size - 1)];
+
+	while (m != NULL && strcmp(m->id, id) != 0)
+		m = m->hnext;
+	return m;
+}
+
+static void
+msg_insert(struct qmgr *qm, struct qmsg *m)
+{
+	size_t b;
+
+	if (qm->count + 1 > qm->table_size) {
+		size_t nsize = qm->table_size * 2;
+		struct qmsg **nt = xcalloc(nsize, sizeof(*nt));
+		for (size_t i = 0; i < qm->table_size; i++) {
+			struct qmsg *x = qm->table[i], *nx;
+			for (; x != NULL; x = nx) {
+				nx = x->hnext;
+				b = hash_str(x->id) & (nsize - 1);
+				x->hnext = nt[b];
+				nt[b] = x;
+			}
+		}
+		free(qm->table);
+		qm->table = nt;
+		qm->table_size = nsize;
+	}
+	b = hash_str(m->id) & (qm->table_size - 1);
+	m->hnext = qm->table[b];
+	qm->table[b] = m;
+	qm->count++;
+}
+
+static void
+msg_remove(struct qmgr *qm, struct qmsg *m)
+{
+	struct qmsg **pp = &qm->table[hash_str(m->id) & (qm->table_size - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == m) {
+			*pp = m->hnext;
+			qm->count--;
+			break;
+		}
+	spool_envelope_free(&m->env);
+	qinfo_free(&m->info);
+	free(m);
+}
+
+/* --- retry heap ------------------------------------------------------------ */
+
+static void
+heap_swap(struct qmgr *qm, size_t a, size_t b)
+{
+	struct qmsg *t = qm->heap[a];
+
+	qm->heap[a] = qm->heap[b];
+	qm->heap[b] = t;
+	qm->heap[a]->heap_idx = a;
+	qm->heap[b]->heap_idx = b;
+}
+
+static void
+heap_up(struct qmgr *qm, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (qm->heap[p]->info.next <= qm->heap[i]->info.next)
+			break;
+		heap_swap(qm, p, i);
+		i = p;
+	}
+}
+
+static void
+heap_down(struct qmgr *qm, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, s = i;
+		if (l < qm->heap_len &&
+		    qm->heap[l]->info.next < qm->heap[s]->info.next)
+			s = l;
+		if (r < qm->heap_len &&
+		    qm->heap[r]->info.next < qm->heap[s]->info.next)
+			s = r;
+		if (s == i)
+			return;
+		heap_swap(qm, i, s);
+		i = s;
+	}
+}
+
+static void
+heap_push(struct qmgr *qm, struct qmsg *m)
+{
+	if (qm->heap_len == qm->heap_cap) {
+		qm->heap_cap = qm->heap_cap ? qm->heap_cap * 2 : 1024;
+		qm->heap = xrealloc(qm->heap, qm->heap_cap * sizeof(*qm->heap));
+	}
+	m->heap_idx = qm->heap_len;
+	qm->heap[qm->heap_len++] = m;
+	heap_up(qm, m->heap_idx);
+	m->state = Q_WAIT;
+}
+
+static void
+heap_remove(struct qmgr *qm, struct qmsg *m)
+{
+	size_t i = m->heap_idx;
+
+	if (i >= qm->heap_len || qm->heap[i] != m)
+		return;
+	qm->heap_len--;
+	if (i != qm->heap_len) {
+		qm->heap[i] = qm->heap[qm->heap_len];
+		qm->heap[i]->heap_idx = i;
+		heap_down(qm, i);
+		heap_up(qm, i);
+	}
+	m->heap_idx = (size_t)-1;
+}
+
+/* --- routes and destinations -------------------------------------------- */
+
+void
+qroute_for(const struct dmail_conf *conf, const char *domain,
+    struct qroute *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < conf->transports.count; i++)
+		if (strcasecmp(conf->transports.items[i].key, domain) == 0) {
+			out->relay = xstrdup(conf->transports.items[i].value);
+			break;
+		}
+	if (out->relay == NULL && conf->relayhost != NULL) {
+		out->relay = xstrdup(conf->relayhost);
+		out->auth = true;
+	}
+	if (out->relay == NULL)
+		out->domain = xstrdup(domain);
+	out->tls_required = strlist_contains_ci(&conf->tls_required, domain);
+}
+
+void
+qroute_free(struct qroute *r)
+{
+	free(r->relay);
+	free(r->domain);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct qdest *
+dest_get(struct qmgr *qm, const char *domain)
+{
+	struct qroute r;
+	struct buf key = BUF_INIT;
+	struct qdest *d;
+	size_t b;
+
+	qroute_for(qm->conf, domain, &r);
+	buf_printf(&key, "%s|%s|%d%d", r.relay ? "R" : "M",
+	    r.relay ? r.relay : r.domain, r.tls_required, r.auth);
+	b = hash_str(key.data) & (qm->dest_size - 1);
+	for (d = qm->dests[b]; d != NULL; d = d->hnext)
+		if (strcmp(d->key, key.data) == 0) {
+			buf_free(&key);
+			qroute_free(&r);
+			return d;
+		}
+	d = xcalloc(1, sizeof(*d));
+	d->key = buf_steal(&key);
+	d->route = r;
+	d->hnext = qm->dests[b];
+	qm->dests[b] = d;
+	return d;
+}
+
+static const char *
+rcpt_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+/* --- creating and scanning ---------------------------------------------- */
+
+struct qmgr *
+qmgr_new(struct qstate *qs)
+{
+	struct qmgr *qm = xcalloc(1, sizeof(*qm));
+
+	qm->qs = qs;
+	qm->conf = qs->conf;
+	qm->table_size = 1024;
+	qm->table = xcalloc(qm->table_size, sizeof(*qm->table));
+	qm->dest_size = 256;
+	qm->dests = xcalloc(qm->dest_size, sizeof(*qm->dests));
+	spool_path(qm->conf, "queue", NULL, &qm->qdir);
+	spool_path(qm->conf, "defer", NULL, &qm->ddir);
+	return qm;
+}
+
+void
+qmgr_free(struct qmgr *qm)
+{
+	for (size_t i = 0; i < qm->table_size; i++) {
+		struct qmsg *m = qm->table[i], *n;
+		for (; m != NULL; m = n) {
+			n = m->hnext;
+			spool_envelope_free(&m->env);
+			qinfo_free(&m->info);
+			free(m);
+		}
+	}
+	for (size_t i = 0; i < qm->dest_size; i++) {
+		struct qdest *d = qm->dests[i], *n;
+		for (; d != NULL; d = n) {
+			n = d->hnext;
+			while (d->head != NULL) {
+				struct qjob *j = d->head;
+				d->head = j->next;
+				free(j->idx);
+				free(j->answered);
+				free(j);
+			}
+			qroute_free(&d->route);
+			free(d->key);
+			free(d);
+		}
+	}
+	free(qm->table);
+	free(qm->dests);
+	free(qm->heap);
+	buf_free(&qm->qdir);
+	buf_free(&qm->ddir);
+	free(qm);
+}
+
+static void
+load_message(struct qmgr *qm, const char *id)
+{
+	struct qmsg *m = xcalloc(1, sizeof(*m));
+	struct buf p = BUF_INIT, err = BUF_INIT;
+
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	msg_path(qm, m, &p);
+	if (spool_read(p.data, &m->env, &err) < 0) {
+		/* Leave it alone: an operator must look at it. */
+		log_error("queue_id=%s unreadable queue file: %s", id,
+		    buf_cstr(&err));
+		free(m);
+		goto out;
+	}
+	info_path(qm, m, &p);
+	if (qinfo_read(p.data, &m->info, m->env.rcpt_count) < 0)
+		log_warn("queue_id=%s cannot read %s: %s", id, p.data,
+		    strerror(errno));
+	m->heap_idx = (size_t)-1;
+	msg_insert(qm, m);
+	if (m->info.hold)
+		m->state = Q_HOLD;
+	else
+		heap_push(qm, m);
+	log_debug("queue_id=%s loaded rcpts=%zu attempts=%u", id,
+	    m->env.rcpt_count, m->info.attempts);
+out:
+	buf_free(&p);
+	buf_free(&err);
+}
+
+void
+qmgr_scan(struct qmgr *qm)
+{
+	DIR *dir = opendir(qm->qdir.data);
+	struct dirent *de;
+
+	if (dir == NULL) {
+		log_error("cannot read %s: %s", qm->qdir.data, strerror(errno));
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= SPOOL_ID_MAX)
+			continue;
+		if (msg_find(qm, de->d_name) == NULL)
+			load_message(qm, de->d_name);
+	}
+	closedir(dir);
+}
+
+/* --- finishing an attempt ------------------------------------------------ */
+
+static unsigned
+backoff(const struct dmail_conf *c, unsigned attempts)
+{
+	uint64_t d = c->queue_retry_min ? c->queue_retry_min : 1;
+
+	for (unsigned i = 1; i < attempts && d < c->queue_retry_max; i++)
+		d *= 2;
+	if (d > c->queue_retry_max)
+		d = c->queue_retry_max;
+	return (unsigned)d;
+}
+
+static void
+remove_message(struct qmgr *qm, struct qmsg *m, const char *why)
+{
+	struct buf p = BUF_INIT;
+
+	msg_path(qm, m, &p);
+	if (unlink(p.data) < 0 && errno != ENOENT)
+		log_error("queue_id=%s cannot remove %s: %s", m->id, p.data,
+		    strerror(errno));
+	info_path(qm, m, &p);
+	(void)unlink(p.data);
+	log_info("queue_id=%s removed (%s)", m->id, why);
+	buf_free(&p);
+	heap_remove(qm, m);
+	msg_remove(qm, m);
+}
+
+/* DSNs for failed recipients not yet notified, or a delay warning. */
+static int
+notify(struct qmgr *qm, struct qmsg *m, bool delayed)
+{
+	size_t *idx = xcalloc(m->env.rcpt_count + 1, sizeof(size_t));
+	size_t n = 0;
+	struct buf p = BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->env.rcpt_count; i++) {
+		char st = m->env.rcpts[i].state;
+		if (delayed ? st == SPOOL_PENDING :
+		    st == SPOOL_BOUNCED && !m->info.rcpts[i].notified)
+			idx[n++] = i;
+	}
+	if (n > 0) {
+		msg_path(qm, m, &p);
+		rc = qbounce_send(qm->qs, p.data, &m->env, &m->info, idx, n,
+		    delayed);
+		if (rc == 0 && !delayed) {
+			for (size_t k = 0; k < n; k++)
+				m->info.rcpts[idx[k]].notified = true;
+			save_info(qm, m);
+		}
+	}
+	buf_free(&p);
+	free(idx);
+	return rc;
+}
+
+static void
+finish_attempt(struct qmgr *qm, struct qmsg *m)
+{
+	int64_t now = now_unix();
+	size_t pending = 0;
+	struct buf p = BUF_INIT;
+
+	if (m->want_delete) {
+		remove_message(qm, m, "deleted by operator");
+		return;
+	}
+	for (size_t i = 0; i < m->env.rcpt_count; i++)
+		pending += m->env.rcpts[i].state == SPOOL_PENDING;
+	if (pending > 0 && now - m->env.arrival >= (int64_t)
+	    qm->conf->queue_lifetime) {
+		msg_path(qm, m, &p);
+		for (size_t i = 0; i < m->env.rcpt_count; i++) {
+			struct qinfo_rcpt *r = &m->info.rcpts[i];
+			struct buf why = BUF_INIT;
+			if (m->env.rcpts[i].state != SPOOL_PENDING)
+				continue;
+			buf_printf(&why, "delivery time expired after %u "
+			    "seconds; last error: %s", qm->conf->queue_lifetime,
+			    r->text ? r->text : "none");
+			qinfo_set(&m->info, i, r->code, "4.4.7", r->remote,
+			    why.data);
+			buf_free(&why);
+		}
+		save_info(qm, m);
+		for (size_t i = 0; i < m->env.rcpt_count; i++)
+			if (m->env.rcpts[i].state == SPOOL_PENDING) {
+				if (spool_mark(p.data, &m->env, i,
+				    SPOOL_BOUNCED) < 0) {
+					log_error("queue_id=%s mark: %s", m->id,
+					    strerror(errno));
+					continue;
+				}
+				m->env.rcpts[i].state = SPOOL_BOUNCED;
+				pending--;
+				log_info("queue_id=%s to=<%s> status=expired",
+				    m->id, m->env.rcpts[i].address);
+			}
+	}
+	buf_free(&p);
+	/* Bounces first; if one cannot be injected now, keep the message
+	 * and try again at the next retry. */
+	bool unsent = false;
+
+	(void)notify(qm, m, false);
+	for (size_t i = 0; i < m->env.rcpt_count; i++)
+		if (m->env.rcpts[i].state == SPOOL_BOUNCED &&
+		    !m->info.rcpts[i].notified)
+			unsent = true;
+	if (pending == 0 && !unsent) {
+		remove_message(qm, m, "all recipients final");
+		return;
+	}
+	if (m->tried || unsent)
+		m->info.attempts++;
+	m->tried = false;
+	m->info.next = now + backoff(qm->conf, m->info.attempts ?
+	    m->info.attempts : 1);
+	if (pending > 0 && qm->conf->queue_warn_after > 0 && !m->info.warned &&
+	    now - m->env.arrival >= (int64_t)qm->conf->queue_warn_after) {
+		if (notify(qm, m, true) == 0)
+			m->info.warned = true;
+	}
+	if (m->want_hold) {
+		m->info.hold = true;
+		m->want_hold = false;
+	}
+	save_info(qm, m);
+	if (m->info.hold) {
+		m->state = Q_HOLD;
+		log_info("queue_id=%s on hold", m->id);
+	} else {
+		heap_push(qm, m);
+		log_info("queue_id=%s deferred pending=%zu attempts=%u "
+		    "retry_in=%llds", m->id, pending, m->info.attempts,
+		    (long long)(m->info.next - now));
+	}
+}
+
+/* --- making jobs ------------------------------------------------------------ */
+
+static void
+job_free(struct qjob *j)
+{
+	free(j->idx);
+	free(j->answered);
+	free(j);
+}
+
+/* Split a due message into one job per destination. */
+static void
+make_ready(struct qmgr *qm, struct qmsg *m)
+{
+	size_t n = m->env.rcpt_count;
+	bool *taken = xcalloc(n ? n : 1, sizeof(bool));
+
+	m->state = Q_ACTIVE;
+	m->outstanding = 0;
+	m->tried = false;
+	for (size_t i = 0; i < n; i++) {
+		struct qdest *d;
+		struct qjob *j;
+
+		if (taken[i] || m->env.rcpts[i].state != SPOOL_PENDING)
+			continue;
+		d = dest_get(qm, rcpt_domain(m->env.rcpts[i].address));
+		j = xcalloc(1, sizeof(*j));
+		j->m = m;
+		j->idx = xcalloc(n, sizeof(size_t));
+		j->answered = xcalloc(n, sizeof(bool));
+		for (size_t k = i; k < n; k++) {
+			if (taken[k] || m->env.rcpts[k].state != SPOOL_PENDING)
+				continue;
+			if (k != i && dest_get(qm, rcpt_domain(
+			    m->env.rcpts[k].address)) != d)
+				continue;
+			taken[k] = true;
+			j->idx[j->n++] = k;
+		}
+		if (d->tail != NULL)
+			d->tail->next = j;
+		else
+			d->head = j;
+		d->tail = j;
+		d->queued++;
+		m->outstanding++;
+	}
+	free(taken);
+	if (m->outstanding == 0)
+		finish_attempt(qm, m);
+}
+
+/* --- delivery processes ------------------------------------------------------ */
+
+static void
+close_all_but(struct qmgr *qm, struct qchild *keep)
+{
+	for (struct qchild *c = qm->children; c != NULL; c = c->next)
+		if (c != keep) {
+			close(c->to);
+			close(c->from);
+		}
+}
+
+static struct qchild *
+spawn(struct qmgr *qm, struct qdest *d)
+{
+	int down[2], up[2];
+	struct qchild *c;
+	pid_t pid;
+
+	if (pipe2(down, O_CLOEXEC) < 0)
+		return NULL;
+	if (pipe2(up, O_CLOEXEC) < 0) {
+		close(down[0]);
+		close(down[1]);
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		close(down[0]);
+		close(down[1]);
+		close(up[0]);
+		close(up[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		close_all_but(qm, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(0);
+		qdeliver_main(qm->qs, &d->route, down[0], up[1]);
+	}
+	close(down[0]);
+	close(up[1]);
+	fd_set_nonblock(up[0], true);
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->to = down[1];
+	c->from = up[0];
+	c->dest = d;
+	c->idle = true;
+	c->next = qm->children;
+	qm->children = c;
+	qm->nchildren++;
+	d->active++;
+	log_debug("delivery process pid=%d dest=%s", (int)pid, d->key);
+	return c;
+}
+
+/* Hand a batch of the destination's jobs to an idle child. */
+static void
+give_work(struct qmgr *qm, struct qchild *c)
+{
+	struct qdest *d = c->dest;
+	struct buf out = BUF_INIT;
+	size_t batch, conc = qm->conf->smtp_dest_concurrency;
+	struct qjob **tail = &c->jobs;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	/* Spread the queue over the processes the destination may use. */
+	batch = d->queued / (conc ? conc : 1);
+	if (batch < 1)
+		batch = 1;
+	if (batch > QMGR_BATCH_MAX)
+		batch = QMGR_BATCH_MAX;
+	while (batch-- > 0 && d->head != NULL) {
+		struct qjob *j = d->head;
+
+		d->head = j->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->queued--;
+		j->next = NULL;
+		*tail = j;
+		tail = &j->next;
+		j->entry = c->next_entry++;
+		buf_printf(&out, "J %u %s ", j->entry, j->m->id);
+		for (size_t k = 0; k < j->n; k++)
+			buf_printf(&out, "%s%zu", k ? "," : "", j->idx[k]);
+		buf_append_str(&out, "\n");
+	}
+	buf_append_str(&out, "G\n");
+	if (write_all(c->to, out.data, out.len) < 0)
+		log_warn("delivery process pid=%d: %s", (int)c->pid,
+		    strerror(errno));
+	c->idle = false;
+	buf_free(&out);
+}
+
+static struct qjob *
+find_job(struct qchild *c, unsigned entry)
+{
+	struct qjob *j;
+
+	for (j = c->jobs; j != NULL && j->entry != entry; j = j->next)
+		;
+	return j;
+}
+
+static void
+record(struct qmgr *qm, struct qjob *j, size_t i, int code,
+    const char *status, const char *remote, const char *text)
+{
+	struct qmsg *m = j->m;
+	struct buf p = BUF_INIT;
+	size_t k;
+
+	for (k = 0; k < j->n && j->idx[k] != i; k++)
+		;
+	if (k == j->n || j->answered[k] || i >= m->env.rcpt_count)
+		return;
+	j->answered[k] = true;
+	m->tried = true;
+	qinfo_set(&m->info, i, code, status, remote, text);
+	msg_path(qm, m, &p);
+	if (code / 100 == 2) {
+		if (spool_mark(p.data, &m->env, i, SPOOL_DELIVERED) < 0)
+			log_error("queue_id=%s cannot mark delivered: %s",
+			    m->id, strerror(errno));
+		else
+			m->env.rcpts[i].state = SPOOL_DELIVERED;
+		log_info("queue_id=%s to=<%s> relay=%s status=sent (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "",
+		    text);
+	} else if (code / 100 == 5) {
+		/* The reason first, so the bounce can say it after a crash. */
+		save_info(qm, m);
+		if (spool_mark(p.data, &m->env, i, SPOOL_BOUNCED) < 0)
+			log_error("queue_id=%s cannot mark bounced: %s",
+			    m->id, strerror(errno));
+		else
+			m->env.rcpts[i].state = SPOOL_BOUNCED;
+		log_info("queue_id=%s to=<%s> relay=%s status=bounced (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "",
+		    text);
+	} else {
+		log_info("queue_id=%s to=<%s> relay=%s status=deferred (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "",
+		    text);
+	}
+	buf_free(&p);
+}
+
+/* A job is over: unanswered recipients are deferred with why. */
+static void
+job_done(struct qmgr *qm, struct qjob *j, const char *why)
+{
+	struct qmsg *m = j->m;
+
+	for (size_t k = 0; k < j->n; k++)
+		if (!j->answered[k])
+			record(qm, j, j->idx[k], 0, "4.3.0", NULL, why);
+	job_free(j);
+	if (m->outstanding > 0 && --m->outstanding == 0)
+		finish_attempt(qm, m);
+}
+
+static void
+unlink_job(struct qchild *c, struct qjob *j)
+{
+	struct qjob **pp;
+
+	for (pp = &c->jobs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			return;
+		}
+}
+
+static void
+child_line(struct qmgr *qm, struct qchild *c, char *line)
+{
+	unsigned entry;
+	struct qjob *j;
+	char *p;
+
+	switch (line[0]) {
+	case 'I':
+		c->idle = true;
+		c->idle_since = now_ms();
+		return;
+	case 'E':
+		entry = (unsigned)strtoul(line + 2, NULL, 10);
+		if ((j = find_job(c, entry)) == NULL)
+			return;
+		unlink_job(c, j);
+		job_done(qm, j, "no result from the delivery process");
+		return;
+	case 'R': {
+		char *status, *remote, *text, *end;
+		unsigned long i;
+		int code;
+
+		entry = (unsigned)strtoul(line + 2, &end, 10);
+		i = strtoul(end, &end, 10);
+		code = (int)strtol(end, &end, 10);
+		status = end + strspn(end, " ");
+		remote = strchr(status, '\t');
+		if (remote == NULL)
+			return;
+		*remote++ = '\0';
+		text = strchr(remote, '\t');
+		if (text == NULL)
+			return;
+		*text++ = '\0';
+		if ((j = find_job(c, entry)) == NULL)
+			return;
+		record(qm, j, i, code, status, *remote ? remote : NULL, text);
+		return;
+	}
+	default:
+		p = line;
+		log_warn("delivery process pid=%d: unexpected '%.40s'",
+		    (int)c->pid, p);
+	}
+}
+
+static void
+child_gone(struct qmgr *qm, struct qchild *c)
+{
+	struct qchild **pp;
+	int status = 0;
+
+	close(c->to);
+	close(c->from);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status) || (WIFEXITED(status) &&
+	    WEXITSTATUS(status) != 0))
+		log_warn("delivery process pid=%d ended abnormally (%s %d)",
+		    (int)c->pid, WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+	while (c->jobs != NULL) {
+		struct qjob *j = c->jobs;
+		c->jobs = j->next;
+		job_done(qm, j, "delivery process ended before finishing "
+		    "(crash or shutdown)");
+	}
+	for (pp = &qm->children; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->dest->active--;
+	qm->nchildren--;
+	buf_free(&c->in);
+	free(c);
+}
+
+size_t
+qmgr_pollfds(struct qmgr *qm, struct pollfd *pfd, size_t max)
+{
+	size_t n = 0;
+
+	for (struct qchild *c = qm->children; c != NULL && n < max;
+	    c = c->next) {
+		pfd[n].fd = c->from;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+void
+qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct qchild *c;
+		char block[8192];
+		ssize_t got;
+		bool eof = false;
+
+		if (pfd[k].revents == 0)
+			continue;
+		for (c = qm->children; c != NULL && c->from != pfd[k].fd;
+		    c = c->next)
+			;
+		if (c == NULL)
+			continue;
+		for (;;) {
+			got = read(c->from, block, sizeof(block));
+			if (got > 0) {
+				buf_append(&c->in, block, (size_t)got);
+				continue;
+			}
+			if (got == 0 || (errno != EINTR && errno != EAGAIN))
+				eof = true;
+			if (got < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		for (;;) {
+			char *nl = memchr(c->in.data, '\n', c->in.len);
+			if (nl == NULL)
+				break;
+			*nl = '\0';
+			child_line(qm, c, c->in.data);
+			buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
+		}
+		if (eof)
+			child_gone(qm, c);
+	}
+}
+
+size_t
+qmgr_children(const struct qmgr *qm)
+{
+	return qm->nchildren;
+}
+
+void
+qmgr_stop_children(struct qmgr *qm, bool kill_busy)
+{
+	for (struct qchild *c = qm->children; c != NULL; c = c->next) {
+		if (c->idle && c->to >= 0) {
+			close(c->to);
+			c->to = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		} else if (kill_busy) {
+			kill(c->pid, SIGTERM);
+		}
+	}
+}
+
+/* --- the scheduler ---------------------------------------------------------- */
+
+/* Close one idle child (the longest idle) to free a process slot. */
+static bool
+reap_idle(struct qmgr *qm, int64_t older_than)
+{
+	struct qchild *best = NULL;
+
+	for (struct qchild *c = qm->children; c != NULL; c = c->next)
+		if (c->idle && c->dest->head == NULL && c->idle_since <=
+		    older_than && (best == NULL || c->idle_since <
+		    best->idle_since))
+			best = c;
+	if (best == NULL)
+		return false;
+	/* End-of-file tells it to QUIT; its own EOF removes it later. */
+	close(best->to);
+	best->to = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	best->idle = false;
+	return true;
+}
+
+int
+qmgr_schedule(struct qmgr *qm, bool dispatch)
+{
+	int64_t now = now_unix(), nowms = now_ms();
+	int wait = -1;
+	unsigned maxw = qm->conf->delivery_workers_max;
+	unsigned conc = qm->conf->smtp_dest_concurrency;
+
+	if (!dispatch)
+		return 1000;
+	while (qm->heap_len > 0 && qm->heap[0]->info.next <= now) {
+		struct qmsg *m = qm->heap[0];
+		heap_remove(qm, m);
+		make_ready(qm, m);
+	}
+	/* Idle processes take work of their own destination first. */
+	for (struct qchild *c = qm->children; c != NULL; c = c->next)
+		if (c->idle && c->dest->head != NULL)
+			give_work(qm, c);
+	/* New processes for destinations with work, round robin. */
+	for (bool progress = true; progress;) {
+		progress = false;
+		for (size_t b = 0; b < qm->dest_size; b++) {
+			size_t bb = (b + qm->rr) % qm->dest_size;
+			for (struct qdest *d = qm->dests[bb]; d != NULL;
+			    d = d->hnext) {
+				struct qchild *c;
+				if (d->head == NULL || d->active >= conc)
+					continue;
+				if (qm->nchildren >= maxw) {
+					/* Full: close an idle process of
+					 * another destination for it. */
+					reap_idle(qm, nowms);
+					continue;
+				}
+				c = spawn(qm, d);
+				if (c == NULL)
+					return 1000;
+				give_work(qm, c);
+				progress = true;
+			}
+		}
+	}
+	qm->rr++;
+	/* Idle processes keep their connection a little while. */
+	while (reap_idle(qm, nowms - QMGR_IDLE_MS))
+		;
+	for (struct qchild *c = qm->children; c != NULL; c = c->next)
+		if (c->idle) {
+			int left = (int)(c->idle_since + QMGR_IDLE_MS - nowms);
+			if (left < 0)
+				left = 0;
+			if (wait < 0 || left < wait)
+				wait = left + 10;
+		}
+	if (qm->heap_len > 0) {
+		int64_t d = (qm->heap[0]->info.next - now) * 1000;
+		if (d < 0)
+			d = 0;
+		if (wait < 0 || d < wait)
+			wait = d > 60000 ? 60000 : (int)d;
+	}
+	return wait;
+}
+
+/* --- operator commands ------------------------------------------------------ */
+
+int
+qmgr_command(struct qmgr *qm, const char *line, struct buf *out)
+{
+	char verb[16], id[SPOOL_ID_MAX];
+	struct qmsg *m;
+	int n = sscanf(line, "%15s %31s", verb, id);
+
+	if (n >= 1 && strcmp(verb, "flush") == 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < qm->heap_len; i++) {
+			qm->heap[i]->info.next = 0;
+			k++;
+		}
+		log_info("flush: %zu message(s) due now", k);
+		buf_printf(out, "flushed %zu\n", k);
+		return 0;
+	}
+	if (n < 2) {
+		buf_printf(out, "bad command\n");
+		return -1;
+	}
+	m = msg_find(qm, id);
+	if (m == NULL) {
+		qmgr_scan(qm);
+		m = msg_find(qm, id);
+	}
+	if (m == NULL) {
+		buf_printf(out, "%s: no such message\n", id);
+		return -1;
+	}
+	if (strcmp(verb, "delete") == 0) {
+		if (m->state == Q_ACTIVE)
+			m->want_delete = true;
+		else
+			remove_message(qm, m, "deleted by operator");
+		buf_printf(out, "%s: deleted\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "hold") == 0) {
+		if (m->state == Q_ACTIVE) {
+			m->want_hold = true;
+		} else if (m->state == Q_WAIT) {
+			heap_remove(qm, m);
+			m->info.hold = true;
+			m->state = Q_HOLD;
+			save_info(qm, m);
+		}
+		log_info("queue_id=%s hold by operator", id);
+		buf_printf(out, "%s: on hold\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "release") == 0) {
+		m->want_hold = false;
+		if (m->state == Q_HOLD) {
+			m->info.hold = false;
+			m->info.next = 0;
+			save_info(qm, m);
+			heap_push(qm, m);
+		}
+		log_info("queue_id=%s released by operator", id);
+		buf_printf(out, "%s: released\n", id);
+		return 0;
+	}
+	buf_printf(out, "bad command\n");
+	return -1;
+}
