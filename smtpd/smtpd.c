@@ -2,11 +2,16 @@
  * smtpd.c - dmail-smtpd: the SMTP server worker run by dmaild for the
  * smtp (25), submission (587) and smtps (465) listeners.
  *
- * init() builds what every session shares and that may need root to
- * open: the TLS context (tls_cert/tls_key, read again by every new
- * worker, so a reload picks up a renewed certificate), the user database
- * (read only) and the delivery context. A worker that cannot open them
- * refuses to start rather than reject mail it should accept.
+ * init() (still root) builds the TLS context from tls_cert/tls_key; every
+ * new worker reads them again, so a reload picks up a renewed
+ * certificate, and a broken one stops the worker rather than offering
+ * STARTTLS it cannot complete.
+ *
+ * The user database (read only) and the delivery context are opened at
+ * the first session, after privileges are dropped, so no database or
+ * Maildir file is ever created by root. If they cannot be opened the
+ * client gets 421 4.3.0 (try again later), never a 5xx for a recipient
+ * we could not check, and the next session tries again.
  */
 #include "config.h"
 
@@ -30,32 +35,47 @@ smtpd_init(const struct dmail_conf *conf)
 			goto fail;
 		}
 	}
-	sd->udb = userdb_open(conf, USERDB_READ, &err);
-	if (sd->udb == NULL) {
-		log_error("cannot open user database: %s", buf_cstr(&err));
-		goto fail;
-	}
-	sd->dctx = deliver_ctx_new(conf, sd->udb, &err);
-	if (sd->dctx == NULL) {
-		log_error("cannot set up delivery: %s", buf_cstr(&err));
-		goto fail;
-	}
 	buf_free(&err);
 	return sd;
 fail:
-	if (sd->udb != NULL)
-		userdb_close(sd->udb);
-	if (sd->tls != NULL)
-		SSL_CTX_free(sd->tls);
 	free(sd);
 	buf_free(&err);
 	return NULL;
+}
+
+/* Opens the user database and the delivery context if not done yet;
+ * false (logged) when that fails. */
+static bool
+smtpd_open(struct smtpd *sd, const struct dmail_conf *conf)
+{
+	struct buf err = BUF_INIT;
+
+	if (sd->udb == NULL &&
+	    (sd->udb = userdb_open(conf, USERDB_READ, &err)) == NULL) {
+		log_error("cannot open user database: %s", buf_cstr(&err));
+		buf_free(&err);
+		return false;
+	}
+	if (sd->dctx == NULL &&
+	    (sd->dctx = deliver_ctx_new(conf, sd->udb, &err)) == NULL) {
+		log_error("cannot set up delivery: %s", buf_cstr(&err));
+		buf_free(&err);
+		return false;
+	}
+	buf_free(&err);
+	return true;
 }
 
 static void
 smtpd_session(void *state, const struct dmail_conf *conf,
     struct worker_session *sess)
 {
+	if (!smtpd_open(state, conf)) {
+		stream_printf(sess->stream, "421 4.3.0 %s Service temporarily "
+		    "unavailable\r\n", conf->hostname);
+		stream_flush(sess->stream);
+		return;
+	}
 	smtp_session_run(state, conf, sess);
 }
 
@@ -66,8 +86,10 @@ smtpd_fini(void *state)
 
 	if (sd == NULL)
 		return;
-	deliver_ctx_free(sd->dctx);
-	userdb_close(sd->udb);
+	if (sd->dctx != NULL)
+		deliver_ctx_free(sd->dctx);
+	if (sd->udb != NULL)
+		userdb_close(sd->udb);
 	if (sd->tls != NULL)
 		SSL_CTX_free(sd->tls);
 	free(sd);
