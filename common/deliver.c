@@ -22,7 +22,9 @@
  *
  * Delivered-To is per recipient by nature, but one stored copy is shared
  * by hard links, so with several local mailboxes no Delivered-To is
- * written (the Received: header then has no "for" clause either). This
+ * written (and the Received: header has a "for" clause only when the
+ * message had exactly one RCPT TO). Queue files never carry
+ * Return-Path or Delivered-To: they start at our Received: header. This
  * saves one write and one fsync per extra recipient; the trade-off is the
  * usual one of single-instance stores.
  *
@@ -485,7 +487,7 @@ format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 		buf_append_str(h, "Return-Path: <");
 		append_safe(h, d->sender, 320);
 		buf_append_str(h, ">\n");
-		if (d->nlocal == 1 && d->env.rcpt_count == 0) {
+		if (d->nlocal == 1) {
 			buf_append_str(h, "Delivered-To: ");
 			append_safe(h, d->locals[0].account, 320);
 			buf_append_char(h, '\n');

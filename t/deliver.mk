@@ -10,3 +10,6 @@ check_PROGRAMS += unit/test_deliver
 TESTS += unit/test_deliver
 unit_test_deliver_SOURCES = unit/test_deliver.c
 unit_test_deliver_LDADD = $(TESTLIBS)
+# Integration: delivery through a running dmaild.
+TESTS += deliver_smtp.py
+EXTRA_DIST += deliver_smtp.py

@@ -1,1 +1,7 @@
-# util/sendmail.mk - build rules for one tool (owned by its author)
+# util/sendmail.mk - dmail-sendmail (sendmail-compatible injector) and
+# dmail-newaliases (aliases file compiler).
+sbin_PROGRAMS += dmail-sendmail dmail-newaliases
+dmail_sendmail_SOURCES = dmail_sendmail.c
+dmail_sendmail_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) $(CRYPT_LIBS)
+dmail_newaliases_SOURCES = dmail_newaliases.c
+dmail_newaliases_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) $(CRYPT_LIBS)
