@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Crash isolation: kill -9 of a worker or a crashing session ends only
+that session and the worker is replaced; a pool whose workers die at
+start is throttled with backoff instead of fork-bombing; SIGTERM leaves
+no process behind, waiting for sessions in progress up to the grace
+period."""
+
+import os
+import re
+import signal
+import time
+
+import dmailtest as dt
+from master_common import (Session, alive, no_processes_left, status,
+                           tw_server, wait_figure)
+
+
+def test_kill9_ends_only_its_session():
+    with tw_server(workers=(2, 10, 100)) as srv:
+        port = srv.port("smtp")
+        sessions = [Session(port) for _ in range(4)]
+        victim = sessions[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        assert victim.file.readline() == b"", "victim session must end"
+        victim.close()
+        for i, s in enumerate(sessions):
+            if s is victim:
+                continue
+            assert s.cmd("ECHO still %d" % i) == "+OK still %d" % i
+        # A session that crashes its own worker: same story.
+        crasher = Session(port)
+        crasher.file.write(b"CRASH\r\n")
+        crasher.file.flush()
+        assert crasher.file.readline() == b""
+        crasher.close()
+        for s in sessions:
+            if s is not victim:
+                assert s.cmd("QUIT") == "+OK bye"
+                s.close()
+        wait_figure(srv, "crashes", 2)
+        # Replaced: new sessions are served, the pool is not throttled.
+        s = Session(port)
+        assert s.cmd("ECHO after") == "+OK after"
+        s.close()
+        st = status(srv)["smtp"]
+        assert st["throttled"] == "no", st
+        log = srv.log_text()
+        assert "killed by signal 9 during a session" in log, log
+        assert "killed by signal 11 during a session" in log
+        assert "throttled" not in log
+
+
+def test_crash_loop_is_throttled():
+    with tw_server(workers=(2, 10, 100),
+                   env={"TESTWORKER_EXIT_AT_START": "1"}) as srv:
+        time.sleep(4)
+        log = srv.log_text()
+        starts = len(re.findall(r"pool smtp: started pid", log))
+        assert "pool smtp: throttled for" in log, log
+        # Without backoff this would be thousands of processes in 4s.
+        assert 2 <= starts <= 20, "spawned %d workers in 4s" % starts
+        delays = [int(x) for x in
+                  re.findall(r"pool smtp: throttled for (\d+) ms", log)]
+        assert delays == sorted(delays) and delays[-1] > delays[0], delays
+        st = status(srv)["smtp"]
+        assert st["throttled"] == "yes", st
+        assert int(st["crashes"]) == starts
+        prom = srv.tell("status", "--prometheus").stdout
+        assert 'dmail_pool_throttled{pool="smtp"} 1' in prom
+        # The master itself is unharmed and still answers.
+        assert srv.running()
+
+
+def test_sigterm_leaves_no_process():
+    with tw_server(workers=(3, 10, 100)) as srv:
+        port = srv.port("smtp")
+        dt.wait_for(lambda: len(srv.worker_pids()) >= 3, 5,
+                    what="workers")
+        busy = Session(port)
+        busy.file.write(b"SLEEP 1\r\n")
+        busy.file.flush()
+        time.sleep(0.2)
+        master = srv.proc.pid
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        # Listeners close at once: new connections are refused...
+        dt.wait_for(lambda: not dt.port_listening(port), 2,
+                    what="listener closed")
+        # ... while the session in progress finishes normally.
+        assert busy.file.readline() == b"+OK slept\r\n"
+        assert busy.cmd("ECHO done") == "+OK done"
+        busy.close()
+        assert srv.proc.wait(10) == 0
+        assert time.monotonic() - t0 < 5, "must not wait for the grace"
+        assert no_processes_left(srv, master), srv.worker_pids()
+        assert not os.path.exists(srv.control_socket())
+
+
+def test_grace_period_then_kill():
+    with tw_server(workers=(1, 10, 100)) as srv:
+        stuck = Session(srv.port("smtp"))
+        stuck.file.write(b"SLEEP 30\r\n")
+        stuck.file.flush()
+        time.sleep(0.2)
+        master = srv.proc.pid
+        t0 = time.monotonic()
+        srv.signal(signal.SIGINT)
+        assert srv.proc.wait(15) == 0
+        took = time.monotonic() - t0
+        # shutdown_grace is 5 s in the harness.
+        assert 4.5 <= took < 8, took
+        assert stuck.file.readline() == b""
+        stuck.close()
+        assert no_processes_left(srv, master), srv.worker_pids()
+        assert not alive(stuck.pid)
+        assert "grace period over: killing 1 workers" in srv.log_text()
+
+
+if __name__ == "__main__":
+    dt.main([test_kill9_ends_only_its_session, test_crash_loop_is_throttled,
+             test_sigterm_leaves_no_process, test_grace_period_then_kill])

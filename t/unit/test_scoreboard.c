@@ -1,0 +1,166 @@
+/*
+ * test_scoreboard.c - unit tests for the shared-memory scoreboard
+ * (common/scoreboard.c): slot allocation, updates, the generation seen
+ * through a worker's read-only mapping, seals, bad input.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+static void
+test_create_defaults(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(8);
+	(void)state;
+	assert_non_null(sb);
+	assert_int_equal(scoreboard_nslots(sb), 8);
+	assert_int_equal(scoreboard_generation(sb), 1);
+	assert_int_equal(scoreboard_used(sb), 0);
+	assert_true(scoreboard_fd(sb) >= 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(scoreboard_slot(sb, i)->pid, 0);
+	assert_null(scoreboard_slot(sb, 8));
+	assert_null(scoreboard_slot(sb, -1));
+	scoreboard_free(sb);
+	assert_null(scoreboard_create(0));
+}
+
+static void
+test_alloc_until_full_and_reuse(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(4);
+	int got[4];
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		got[i] = scoreboard_slot_alloc(sb, 100 + i, 1, 1);
+		/* lowest numbers first */
+		assert_int_equal(got[i], i);
+		assert_int_equal(scoreboard_slot(sb, i)->pid, 100 + i);
+		assert_int_equal(scoreboard_slot(sb, i)->pool, 1);
+	}
+	assert_int_equal(scoreboard_used(sb), 4);
+	assert_int_equal(scoreboard_slot_alloc(sb, 200, 0, 1), -1);
+	scoreboard_slot_free(sb, 2);
+	assert_int_equal(scoreboard_slot(sb, 2)->pid, 0);
+	assert_int_equal(scoreboard_used(sb), 3);
+	/* A second free of the same slot must not corrupt the free list. */
+	scoreboard_slot_free(sb, 2);
+	scoreboard_slot_free(sb, 99);
+	scoreboard_slot_free(sb, -5);
+	assert_int_equal(scoreboard_used(sb), 3);
+	assert_int_equal(scoreboard_slot_alloc(sb, 300, 0, 2), 2);
+	assert_int_equal(scoreboard_slot(sb, 2)->generation, 2);
+	assert_int_equal(scoreboard_slot_alloc(sb, 301, 0, 2), -1);
+	scoreboard_free(sb);
+}
+
+static void
+test_update_checks_pid(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(4);
+	int s;
+	(void)state;
+	s = scoreboard_slot_alloc(sb, -1, 0, 1);
+	/* Not yet forked: nobody may report for it. */
+	assert_false(scoreboard_update(sb, s, 1234, WORKER_IDLE, 0, 10));
+	scoreboard_slot_set_pid(sb, s, 1234);
+	assert_true(scoreboard_update(sb, s, 1234, WORKER_IDLE, 0, 10));
+	assert_int_equal(scoreboard_slot(sb, s)->state, WORKER_IDLE);
+	assert_int_equal(scoreboard_slot(sb, s)->changed_ms, 10);
+	/* Same state: changed_ms stays; counters move. */
+	assert_true(scoreboard_update(sb, s, 1234, WORKER_IDLE, 3, 20));
+	assert_int_equal(scoreboard_slot(sb, s)->changed_ms, 10);
+	assert_int_equal(scoreboard_slot(sb, s)->sessions, 3);
+	assert_true(scoreboard_update(sb, s, 1234, WORKER_BUSY, 3, 30));
+	assert_int_equal(scoreboard_slot(sb, s)->changed_ms, 30);
+	/* Another pid, a free slot, a slot out of range: refused. */
+	assert_false(scoreboard_update(sb, s, 999, WORKER_IDLE, 9, 40));
+	assert_int_equal(scoreboard_slot(sb, s)->sessions, 3);
+	assert_false(scoreboard_update(sb, s + 1, 0, WORKER_IDLE, 0, 40));
+	assert_false(scoreboard_update(sb, 4, 1234, WORKER_IDLE, 0, 40));
+	scoreboard_free(sb);
+}
+
+static void
+test_worker_view_is_read_only_and_live(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(16);
+	struct scoreboard *view;
+	int fd, status;
+	pid_t pid;
+	(void)state;
+	fd = dup(scoreboard_fd(sb));
+	assert_true(fd >= 0);
+	view = scoreboard_attach(fd);
+	assert_non_null(view);
+	assert_int_equal(scoreboard_nslots(view), 16);
+	assert_int_equal(scoreboard_generation(view), 1);
+	scoreboard_set_generation(sb, 7);
+	assert_int_equal(scoreboard_generation(view), 7);
+	assert_int_equal(scoreboard_slot_alloc(sb, 42, 0, 7), 0);
+	assert_int_equal(scoreboard_slot(view, 0)->pid, 42);
+	/* A worker cannot allocate or update. */
+	assert_int_equal(scoreboard_slot_alloc(view, 43, 0, 7), -1);
+	assert_false(scoreboard_update(view, 0, 42, WORKER_BUSY, 1, 1));
+	/* Writing through the worker's mapping faults. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct scoreboard_slot *s =
+		    (struct scoreboard_slot *)scoreboard_slot(view, 0);
+		signal(SIGSEGV, SIG_DFL);
+		s->pid = 1;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	assert_int_equal(scoreboard_slot(sb, 0)->pid, 42);
+	/* Its size is sealed: a worker cannot shrink it under the master. */
+	assert_int_equal(ftruncate(scoreboard_fd(sb), 0), -1);
+	scoreboard_free(view);
+	scoreboard_free(sb);
+}
+
+static void
+test_attach_rejects_foreign_fd(void **state)
+{
+	int fd = memfd_create("junk", MFD_CLOEXEC);
+	(void)state;
+	assert_true(fd >= 0);
+	assert_null(scoreboard_attach(fd));          /* empty */
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_null(scoreboard_attach(fd));          /* no magic */
+	assert_int_equal(errno, EINVAL);
+	close(fd);
+	assert_null(scoreboard_attach(-1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_defaults),
+		cmocka_unit_test(test_alloc_until_full_and_reuse),
+		cmocka_unit_test(test_update_checks_pid),
+		cmocka_unit_test(test_worker_view_is_read_only_and_live),
+		cmocka_unit_test(test_attach_rejects_foreign_fd),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
