@@ -3,7 +3,8 @@
  * hand it to workers, create the state directory, reload.
  *
  * master_conf_load() parses a file and adds the checks only the master
- * can make (run_as must name an unprivileged user when started as root).
+ * can make (run_as must name an unprivileged user when started as root;
+ * the program of every pool that has listeners must be executable).
  * Returns 0, or -1 with every error in err, one per line.
  *
  * master_conf_memfd() returns a sealed, close-on-exec memfd holding the
@@ -34,6 +35,28 @@
 #include "master.h"
 #include "util.h"
 
+/* A pool with listeners needs a program to run, or connections would
+ * wait forever: say so now rather than after the first exec fails. */
+static int
+check_programs(const struct dmail_conf *c, const char *path, struct buf *err)
+{
+	bool used[POOL_COUNT] = { false };
+	int rc = 0;
+
+	for (size_t i = 0; i < c->listen_count; i++)
+		used[role_pool(c->listen[i].role)] = true;
+	for (int i = 0; i < POOL_COUNT; i++) {
+		if (!used[i] || access(c->pool[i].program, X_OK) == 0)
+			continue;
+		buf_printf(err, "%s: %s_program %s: %s (needed by the %s "
+		    "listeners)\n", path, pool_name((enum pool_id)i),
+		    c->pool[i].program, strerror(errno),
+		    pool_name((enum pool_id)i));
+		rc = -1;
+	}
+	return rc;
+}
+
 int
 master_conf_load(const char *path, struct dmail_conf *out, struct buf *err)
 {
@@ -41,6 +64,10 @@ master_conf_load(const char *path, struct dmail_conf *out, struct buf *err)
 
 	if (conf_load_file(path, &c, err) < 0)
 		return -1;
+	if (check_programs(&c, path, err) < 0) {
+		conf_free(&c);
+		return -1;
+	}
 	if (geteuid() == 0) {
 		struct passwd *pw = NULL;
 

@@ -47,6 +47,12 @@ def test_check_ok_and_errors():
             srv.write_conf(text=text.replace("run_as nobody", "run_as root"))
             r = run("-n", "-c", srv.conf_path)
             assert r.returncode == 1 and "root" in r.stderr
+        missing = os.path.join(srv.tmp, "no-such-worker")
+        srv.write_conf(text=text.replace(dt.TESTWORKER, missing))
+        r = run("-n", "-c", srv.conf_path)
+        assert r.returncode == 1
+        assert "smtp_program %s: No such file" % missing in r.stderr, \
+            r.stderr
         r = run("-x")
         assert r.returncode == 2 and "usage" in r.stderr
     finally:
