@@ -142,10 +142,19 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 {
 	struct deliver_ctx *ctx = xcalloc(1, sizeof(*ctx));
 
-	(void)err;
 	ctx->conf = conf;
 	ctx->udb = udb;
 	ctx->aliases = aliases_new(conf);
+	/* Create the queue directories now, as the worker's user, so the
+	 * maildrop exists before anyone needs it. Failure is not fatal
+	 * here: a queue write will try again and report. */
+	{
+		struct buf e = BUF_INIT;
+		if (spool_dirs(conf, &e) < 0)
+			log_warn("queue directories: %s", e.data);
+		buf_free(&e);
+	}
+	(void)err;
 	return ctx;
 }
 

@@ -142,6 +142,15 @@ spool_dirs(const struct dmail_conf *conf, struct buf *err)
 		}
 	}
 	if (rc == 0) {
+		struct stat st;
+
+		/* Ordinary users must reach spool/maildrop (dmail-sendmail's
+		 * fallback): spool/ gets search permission for all, never
+		 * read permission. */
+		spool_path(conf, NULL, NULL, &p);
+		if (stat(p.data, &st) == 0 && st.st_uid == geteuid() &&
+		    (st.st_mode & 0011) != 0011)
+			chmod(p.data, (st.st_mode & 07777) | 0011);
 		spool_path(conf, "maildrop", NULL, &p);
 		if (sys_mkdir(p.data, 01733) == 0)
 			chmod(p.data, 01733);   /* umask took bits away */

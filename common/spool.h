@@ -2,7 +2,9 @@
  * spool.h - the outbound queue on disk: queue ids, the queue file format,
  * writing a queue file durably, reading it back, marking recipients.
  *
- * Layout (all under state_dir/spool/, created on first use):
+ * Layout (all under state_dir/spool/, created on first use and by
+ * deliver_ctx_new(); spool/ itself gets mode o+x so that local users can
+ * reach the maildrop, but never o+r):
  *
  *     tmp/        files being written; never read by anyone else.
  *                 Leftovers after a crash are garbage (never acknowledged).

@@ -13,3 +13,5 @@ unit_test_deliver_LDADD = $(TESTLIBS)
 # Integration: delivery through a running dmaild.
 TESTS += deliver_smtp.py
 EXTRA_DIST += deliver_smtp.py
+TESTS += sendmail_inject.py
+EXTRA_DIST += sendmail_inject.py

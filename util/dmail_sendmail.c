@@ -613,19 +613,28 @@ maildrop_write(const struct dmail_conf *conf, const char *sender,
 	if (write_all(fd, head.data, head.len) < 0 ||
 	    write_all(fd, msg->data, msg->len) < 0 || sys_fsync(fd) < 0)
 		goto fail_unlink;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail_unlink;
-	}
-	fd = -1;
 	if (sys_rename(tmp.data, dst.data) < 0)
 		goto fail_unlink;
-	if (fsync_dir(dir.data) < 0) {
+	/*
+	 * The maildrop is not readable for ordinary users (mode 1733), so
+	 * they cannot open it to fsync it. syncfs() on our own file then
+	 * makes the rename durable: it commits all metadata of the file
+	 * system, directories included (Linux).
+	 */
+	if (fsync_dir(dir.data) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
 		saved = errno;
 		unlink(dst.data);
 		errno = saved;
 		goto fail;
 	}
+	if (close(fd) < 0) {
+		saved = errno;
+		fd = -1;
+		unlink(dst.data);
+		errno = saved;
+		goto fail;
+	}
+	fd = -1;
 	snprintf(id_out, SPOOL_ID_MAX, "%s", env.id);
 	spool_wakeup(conf);
 	spool_envelope_free(&env);
