@@ -16,12 +16,14 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -166,6 +168,12 @@ resolve(struct deliverer *dv, struct dns_resolver *res, const char *name,
 		snprintf(lit, sizeof(lit), "%.*s", (int)n, p);
 		name = lit;
 		mx = false;
+	}
+	{
+		unsigned char raw[16];
+		if (inet_pton(AF_INET, name, raw) == 1 ||
+		    inet_pton(AF_INET6, name, raw) == 1)
+			mx = false;      /* an address: nothing to look up */
 	}
 	if (mx) {
 		st = dns_mx(res, name, &mxs, &nmx, &err);

@@ -4,8 +4,9 @@
  *
  * init (still root): TLS client context, relayhost credentials (the
  * relayhost_auth file must be owner-only: a group- or world-readable
- * file is refused and the queue manager does not start), user database
- * and delivery context for bounces.
+ * file is refused and the queue manager does not start). The user
+ * database and delivery context (for bounces) are opened in run, after
+ * privileges are dropped.
  *
  * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, scan
  * the queue, then loop: start due work, wait in poll() for a wake-up, an
@@ -107,17 +108,6 @@ queued_init(const struct dmail_conf *conf)
 	if (conf->relayhost_auth != NULL &&
 	    read_auth(conf->relayhost_auth, qs) < 0)
 		goto fail;
-	qs->udb = userdb_open(conf, USERDB_READ, &err);
-	if (qs->udb == NULL) {
-		log_warn("user database: %s (bounces to local users will "
-		    "be deferred)", buf_cstr(&err));
-		buf_reset(&err);
-	}
-	qs->dctx = deliver_ctx_new(conf, qs->udb, &err);
-	if (qs->dctx == NULL) {
-		log_error("delivery context: %s", buf_cstr(&err));
-		goto fail;
-	}
 	buf_free(&err);
 	return qs;
 fail:
@@ -226,6 +216,17 @@ queued_run(void *state, const struct dmail_conf *conf)
 	spool_path(conf, "defer", NULL, &path);
 	if (mkdir_p(path.data, 0700) < 0)
 		log_fatal("%s: %s", path.data, strerror(errno));
+	/* The user database and delivery context are opened as run_as,
+	 * so nothing in state_dir/db is ever created owned by root. */
+	qs->udb = userdb_open(conf, USERDB_READ, &err);
+	if (qs->udb == NULL) {
+		log_warn("user database: %s (bounces to local users will "
+		    "be deferred)", buf_cstr(&err));
+		buf_reset(&err);
+	}
+	qs->dctx = deliver_ctx_new(conf, qs->udb, &err);
+	if (qs->dctx == NULL)
+		log_fatal("delivery context: %s", buf_cstr(&err));
 	wake = open_fifo(conf, "wakeup", 0622);
 	control = open_fifo(conf, "control", 0600);
 	qs->qm = qmgr_new(qs);

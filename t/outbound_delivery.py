@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""outbound_delivery - dmail-queued delivers queued mail to SMTP sinks on
+loopback behind `transport` lines: byte-exact content, retry after 451,
+a bounce (RFC 3464 DSN) after 550, a hanging peer timed out and retried,
+and mixed per-recipient results in one message."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dmailtest as dt  # noqa: E402
+import outbound_common as oc  # noqa: E402
+from sink import Sink  # noqa: E402
+
+BODY = (b"From: Alice <alice@example.test>\r\n"
+        b"To: Bob <bob@remote.test>\r\n"
+        b"Subject: outbound test\r\n"
+        b"\r\n"
+        b"first line\r\n"
+        b".a line starting with a dot\r\n"
+        b"..two dots\r\n"
+        b".\tdot tab\r\n"
+        b"trailing spaces   \r\n"
+        b"\r\n"
+        b"8-bit: \xc3\xa9t\xc3\xa9\r\n"
+        b"last line\r\n")
+
+
+def transport(sink, domain="remote.test"):
+    return "transport %s [127.0.0.1]:%d\n" % (domain, sink.port)
+
+
+def test_byte_exact():
+    with Sink() as sk, oc.server(transport(sk)) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        msgs = sk.wait(1)
+        m = msgs[0]
+        assert m.mail_from == "alice@example.test", m.mail_from
+        assert m.rcpts == ["bob@remote.test"], m.rcpts
+        assert m.data.startswith(b"Received: "), m.data[:80]
+        assert m.data.endswith(BODY), (m.data[-300:], BODY)
+        # Only our Received: header was added in front of the original.
+        head = m.data[:len(m.data) - len(BODY)]
+        assert head.count(b"Received:") == 1, head
+        oc.wait_queue_empty(srv)
+        assert "status=sent" in srv.log_text()
+
+
+def test_retry_after_451():
+    replies = {"bob@remote.test": ["451 4.3.0 try again later", "250"]}
+    with Sink(replies=replies) as sk, oc.server(transport(sk)) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        msgs = sk.wait(1, timeout=20)
+        assert len(msgs) == 1
+        assert sk.rcpt_log.count("bob@remote.test") == 2, sk.rcpt_log
+        oc.wait_queue_empty(srv)
+        log = srv.log_text()
+        assert "status=deferred" in log and "451 4.3.0" in log, log
+        oc.sleep(1.5)
+        assert len(sk.messages) == 1, "delivered twice"
+
+
+def test_bounce_550():
+    replies = {"bob@remote.test": "550 5.1.1 <bob@remote.test>: no such user"}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk), users=["alice@example.test"]) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        dsns = srv.wait_messages("alice@example.test", 1, timeout=20)
+        oc.wait_queue_empty(srv)
+        assert len(sk.messages) == 0
+        raw = oc.read_messages(srv, "alice@example.test")[0]
+        msg = oc.parse(raw)
+        assert msg["Return-Path"].strip() == "<>", msg["Return-Path"]
+        assert msg["From"].startswith("MAILER-DAEMON@mx.example.test"), \
+            msg["From"]
+        assert "alice@example.test" in msg["To"]
+        per_msg, rcpts = oc.dsn_fields(raw)
+        assert per_msg["reporting-mta"] == "dns; mx.example.test", per_msg
+        assert "arrival-date" in per_msg
+        assert len(rcpts) == 1, rcpts
+        r = rcpts[0]
+        assert r["final-recipient"] == "rfc822; bob@remote.test", r
+        assert r["action"] == "failed", r
+        assert r["status"] == "5.1.1", r
+        assert r["remote-mta"].startswith("dns; 127.0.0.1"), r
+        assert r["diagnostic-code"].startswith(
+            "smtp; 550 5.1.1 <bob@remote.test>: no such user"), r
+        # The original headers come back (text/rfc822-headers).
+        parts = [p for p in msg.walk()
+                 if p.get_content_type() == "text/rfc822-headers"]
+        assert parts, [p.get_content_type() for p in msg.walk()]
+        text = parts[0].get_payload()
+        assert "Subject: outbound test" in text, text
+        assert len(dsns) == 1
+
+
+def test_hanging_peer_times_out():
+    # First connection: greeting never comes; second: hangs after data;
+    # then it works. smtp_reply_timeout is 3 s in tests.
+    with Sink(hang="greeting", hang_count=1) as sk, \
+            oc.server(transport(sk)) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        msgs = sk.wait(1, timeout=30)
+        assert len(msgs) == 1
+        assert sk.connections >= 2, sk.connections
+        oc.wait_queue_empty(srv)
+        log = srv.log_text()
+        assert "timed out" in log, log[-2000:]
+
+
+def test_three_recipients_mixed():
+    replies = {"perm@remote.test": "550 5.1.1 unknown user",
+               "temp@remote.test": ["452 4.2.2 mailbox full", "250"]}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk), users=["alice@example.test"]) as srv:
+        oc.send(srv, "alice@example.test",
+                ["perm@remote.test", "temp@remote.test", "ok@remote.test"],
+                BODY)
+        dt.wait_for(lambda: sk.count >= 2, 30, what="two deliveries")
+        oc.wait_queue_empty(srv, 30)
+        oc.sleep(2.5)   # a duplicate would show up in that time
+        got = [r for m in sk.messages for r in m.rcpts]
+        assert sorted(got) == ["ok@remote.test", "temp@remote.test"], got
+        assert sk.rcpt_log.count("temp@remote.test") == 2, sk.rcpt_log
+        assert sk.rcpt_log.count("perm@remote.test") == 1, sk.rcpt_log
+        assert sk.rcpt_log.count("ok@remote.test") == 1, sk.rcpt_log
+        dsns = oc.read_messages(srv, "alice@example.test")
+        assert len(dsns) == 1, len(dsns)
+        _, rcpts = oc.dsn_fields(dsns[0])
+        assert [r["final-recipient"] for r in rcpts] == \
+            ["rfc822; perm@remote.test"], rcpts
+        assert rcpts[0]["status"] == "5.1.1"
+
+
+def test_null_sender_not_bounced():
+    replies = {"bob@remote.test": "550 5.1.1 unknown"}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk), users=["postmaster@example.test"]) \
+            as srv:
+        oc.send(srv, "", ["bob@remote.test"], BODY)
+        oc.wait_queue_empty(srv)
+        oc.sleep(1)
+        assert "sender is <>: no bounce sent" in srv.log_text()
+        assert not oc.read_messages(srv, "postmaster@example.test")
+
+
+if __name__ == "__main__":
+    dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
+             test_hanging_peer_times_out, test_three_recipients_mixed,
+             test_null_sender_not_bounced])
