@@ -10,3 +10,7 @@ unit_test_conf_SOURCES = unit/test_conf.c
 unit_test_conf_LDADD = $(TESTLIBS)
 unit_test_stream_SOURCES = unit/test_stream.c
 unit_test_stream_LDADD = $(TESTLIBS) -lpthread
+check_PROGRAMS += unit/test_fuzz
+TESTS += unit/test_fuzz
+unit_test_fuzz_SOURCES = unit/test_fuzz.c
+unit_test_fuzz_LDADD = $(TESTLIBS) -lpthread
