@@ -14,6 +14,6 @@ unit_test_smtp_session_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
 unit_test_smtp_session_LDADD = $(LIBSMTPD) $(TESTLIBS) -lpthread
 
 # Integration tests against a running dmaild (t/dmailtest.py).
-SMTP_PY = smtp_proto.py smtp_data.py
+SMTP_PY = smtp_proto.py smtp_data.py smtp_tls_auth.py
 TESTS += $(SMTP_PY)
 EXTRA_DIST += $(SMTP_PY)
