@@ -19,13 +19,14 @@ QUEUED = dt.prog("smtpd/dmail-queued")
 # Compressed time for tests: retries every second or two.
 FAST = """queue_retry_min 1
 queue_retry_max 2
-smtp_reply_timeout 3
+smtp_reply_timeout %d
 smtp_connect_timeout 2
 """
 
 
 def server(extra="", users=(), host="127.0.0.1", domains=("example.test",),
-           tls=False, start=True, hostname="mx.example.test"):
+           tls=False, start=True, hostname="mx.example.test",
+           reply_timeout=3):
     """A dmaild with smtp listener, relaying for loopback, the real SMTP
     worker and queue manager, and users created before start."""
     for p in (dt.SMTPD, QUEUED):
@@ -35,7 +36,7 @@ def server(extra="", users=(), host="127.0.0.1", domains=("example.test",),
                     tls=tls, hostname=hostname,
                     extra="relay_networks 127.0.0.0/8\n"
                     "smtp_program %s\nqueue_program %s\n%s%s"
-                    % (dt.SMTPD, QUEUED, FAST, extra))
+                    % (dt.SMTPD, QUEUED, FAST % reply_timeout, extra))
     try:
         for u in users:
             srv.add_user(u)

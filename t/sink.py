@@ -73,6 +73,7 @@ class Sink:
         self.tls_sessions = 0
         self.per_connection = []
         self.rcpt_log = []
+        self.hung = 0
         self.lock = threading.Lock()
         self.stopping = False
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -162,6 +163,8 @@ class Sink:
             conn.sendall(line.encode() + b"\r\n")
 
         def hang_forever():
+            with self.lock:
+                self.hung += 1
             while not self.stopping:
                 try:
                     if not conn.recv(65536):

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""outbound_crash - nothing queued is lost when processes die: kill -9 of a
+delivery process in the middle of a transaction, kill -9 of the queue
+manager while it delivers, and a restart of dmaild with a full queue."""
+
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dmailtest as dt  # noqa: E402
+import outbound_common as oc  # noqa: E402
+from sink import Sink  # noqa: E402
+
+
+def body(n):
+    return ("From: alice@example.test\r\nTo: bob@remote.test\r\n"
+            "Subject: crash test %d\r\n\r\nmessage number %d\r\n"
+            % (n, n)).encode()
+
+
+def subjects(sk):
+    out = []
+    for m in sk.messages:
+        for line in m.data.split(b"\r\n"):
+            if line.startswith(b"Subject: "):
+                out.append(line[9:].decode())
+    return out
+
+
+def transport(port):
+    return "transport remote.test [127.0.0.1]:%d\n" % port
+
+
+def test_kill_delivery_process_mid_transaction():
+    # The first connection swallows the message and never answers the
+    # final dot; we kill the delivery process right then.
+    with Sink(hang="data", hang_count=1) as sk, \
+            oc.server(transport(sk.port), reply_timeout=30) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], body(1))
+        dt.wait_for(lambda: sk.hung >= 1, 15, what="sink hanging in DATA")
+        mgr = oc.manager_pid(srv)
+        kids = [p for p in oc.queued_pids(srv) if p != mgr]
+        assert kids, "no delivery process"
+        for p in kids:
+            os.kill(p, signal.SIGKILL)
+        sk.wait(1, timeout=20)
+        oc.wait_queue_empty(srv)
+        oc.sleep(1.5)
+        assert subjects(sk) == ["crash test 1"], subjects(sk)
+        assert oc.manager_pid(srv) == mgr, "manager should survive"
+        assert "ended abnormally" in srv.log_text()
+
+
+def test_kill_queue_manager():
+    n = 6
+    with Sink(hang="data", hang_count=1) as sk, \
+            oc.server(transport(sk.port), reply_timeout=30) as srv:
+        for i in range(n):
+            oc.send(srv, "alice@example.test", ["bob@remote.test"],
+                    body(i))
+        dt.wait_for(lambda: sk.hung >= 1, 15, what="sink hanging in DATA")
+        mgr = oc.manager_pid(srv)
+        os.kill(mgr, signal.SIGKILL)
+        # The master restarts it; it rescans the queue and delivers.
+        dt.wait_for(lambda: oc.manager_pid(srv) not in (None, mgr), 15,
+                    what="new queue manager")
+        oc.wait_queue_empty(srv, 30)
+        got = subjects(sk)
+        want = ["crash test %d" % i for i in range(n)]
+        assert set(got) == set(want), (got, want)
+        # At most the message in flight (the hung one) twice.
+        assert len(got) <= n + 1, got
+
+
+def test_restart_with_full_queue():
+    n = 20
+    port = dt.free_port()
+    srv = oc.server(transport(port))
+    try:
+        for i in range(n):
+            oc.send(srv, "alice@example.test", ["bob@remote.test"],
+                    body(i))
+        dt.wait_for(lambda: oc.log_count(srv, "status=deferred") >= n, 20,
+                    what="all deferred (nobody listening)")
+        assert len(oc.queue_ids(srv)) == n
+        assert srv.stop() == 0
+        with Sink(port=port) as sk:
+            srv.start()
+            sk.wait(n, timeout=30)
+            oc.wait_queue_empty(srv, 30)
+            got = subjects(sk)
+            assert sorted(got) == sorted("crash test %d" % i
+                                         for i in range(n)), got
+            # Connections were reused for several messages.
+            assert sk.connections < n, sk.connections
+        srv.stop()
+        srv.cleanup()
+    finally:
+        if srv.running():
+            srv.stop()
+
+
+if __name__ == "__main__":
+    dt.main([test_kill_delivery_process_mid_transaction,
+             test_kill_queue_manager, test_restart_with_full_queue])
