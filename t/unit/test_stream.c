@@ -9,7 +9,9 @@
  * cover the read buffer boundary (a CR as the last byte of a full buffer,
  * its LF in the next read), over-long lines that span several buffers,
  * timeouts and deadlines, flushing of buffered output before a blocking
- * read (pipelining), and discarding buffered input (STARTTLS).
+ * read (pipelining), discarding buffered input (STARTTLS), and line
+ * reading through TLS after a STARTTLS-style upgrade, with records
+ * trickled one byte at a time and close_notify as end of stream.
  */
 #include "config.h"
 
@@ -30,8 +32,13 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "buf.h"
 #include "stream.h"
+#include "tls.h"
 #include "util.h"
 
 #define RBUF_SIZE 16384   /* STREAM_RBUF_SIZE in stream.c */
@@ -616,6 +623,209 @@ test_pipes(void **state)
 	buf_free(&line);
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* A throw-away self-signed EC certificate and key in dir. */
+static void
+make_cert(const char *dir, char *cert, char *key, size_t len)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	FILE *f;
+
+	assert_non_null(pkey);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, pkey);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	assert_true(X509_sign(x, pkey, EVP_sha256()) > 0);
+	snprintf(cert, len, "%s/cert.pem", dir);
+	snprintf(key, len, "%s/key.pem", dir);
+	f = fopen(cert, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+}
+
+struct tls_server {
+	int fd;
+	SSL_CTX *ctx;
+	struct buf log;        /* what the server saw, one entry per line */
+	pthread_t thread;
+};
+
+static void
+log_line(struct buf *log, int rc, enum line_ending e, const struct buf *l)
+{
+	buf_printf(log, "%s %s [%s]\n", status_name(rc), ending_name(e),
+	    buf_cstr(l));
+}
+
+/* Server: STARTTLS in plain text, drop what was pipelined after it, TLS
+ * handshake, then read lines until the end of the stream. */
+static void *
+tls_server_run(void *arg)
+{
+	struct tls_server *t = arg;
+	struct stream *s = stream_new(t->fd, t->fd);
+	struct buf line = BUF_INIT;
+	enum line_ending e;
+	int rc;
+
+	stream_set_timeout(s, 5000);
+	rc = stream_read_line(s, &line, 512, &e);
+	log_line(&t->log, rc, e, &line);
+	buf_printf(&t->log, "buffered %zu\n", stream_buffered(s));
+	stream_discard_buffered(s);
+	stream_puts(s, "220 go ahead\r\n");
+	rc = stream_tls_accept(s, t->ctx);
+	buf_printf(&t->log, "accept %s tls=%d desc=%s\n", status_name(rc),
+	    stream_is_tls(s), strncmp(stream_tls_description(s), "TLSv1.",
+	    6) == 0 ? "ok" : stream_tls_description(s));
+	if (rc == STREAM_OK) {
+		do {
+			rc = stream_read_line(s, &line, 20, &e);
+			log_line(&t->log, rc, e, &line);
+			if (rc == STREAM_OK && strcmp(line.data, "PING") == 0)
+				stream_puts(s, "PONG\r\n");
+		} while (rc == STREAM_OK || rc == STREAM_TOOLONG);
+	}
+	stream_free(s);
+	buf_free(&line);
+	return NULL;
+}
+
+static void
+test_tls_upgrade(void **state)
+{
+	char dir[] = "/tmp/test_stream.XXXXXX", cert[256], key[256];
+	struct tls_server srv = { 0 };
+	struct buf err = BUF_INIT, line = BUF_INIT;
+	SSL_CTX *cctx;
+	struct stream *c;
+	enum line_ending e;
+	int sv[2];
+	static const char lines[] = "EHLO client.test\r\nCR\rinside\n"
+	    "this line is far too long for twenty\r\n\r\nPING\r\n";
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	make_cert(dir, cert, key, sizeof(cert));
+	srv.ctx = tls_server_ctx(cert, key, &err);
+	if (srv.ctx == NULL)
+		fail_msg("tls_server_ctx: %s", buf_cstr(&err));
+	cctx = tls_client_ctx(0, &err);
+	assert_non_null(cctx);
+
+	pair(sv);
+	srv.fd = sv[0];
+	/* A client that pipelines a command after STARTTLS (RFC 3207 sec. 5):
+	 * the server must not execute it inside the TLS session. */
+	assert_int_equal(write_all(sv[1], "STARTTLS\r\nRCPT TO:<evil>\r\n",
+	    26), 0);
+	assert_int_equal(pthread_create(&srv.thread, NULL, tls_server_run,
+	    &srv), 0);
+	c = stream_new(sv[1], sv[1]);
+	stream_set_timeout(c, 5000);
+	assert_int_equal(stream_read_line(c, &line, 512, &e), STREAM_OK);
+	assert_string_equal(buf_cstr(&line), "220 go ahead");
+	assert_int_equal(stream_tls_connect(c, cctx, "localhost"), STREAM_OK);
+	assert_true(stream_is_tls(c));
+	assert_non_null(stream_ssl(c));
+	/* One byte per TLS record: the reader must reassemble lines. */
+	for (size_t i = 0; i < sizeof(lines) - 1; i++) {
+		assert_int_equal(stream_write(c, &lines[i], 1), STREAM_OK);
+		assert_int_equal(stream_flush(c), STREAM_OK);
+	}
+	assert_int_equal(stream_read_line(c, &line, 512, &e), STREAM_OK);
+	assert_string_equal(buf_cstr(&line), "PONG");
+	assert_int_equal(e, LINE_CRLF);
+	/* A partial last line, then close_notify. */
+	assert_int_equal(stream_puts(c, "QUI"), STREAM_OK);
+	assert_int_equal(stream_flush(c), STREAM_OK);
+	stream_free(c);   /* sends close_notify */
+	pthread_join(srv.thread, NULL);
+	assert_string_equal(buf_cstr(&srv.log),
+	    "OK CRLF [STARTTLS]\n"
+	    "buffered 16\n"
+	    "accept OK tls=1 desc=ok\n"
+	    "OK CRLF [EHLO client.test]\n"
+	    "OK LF [CR\rinside]\n"
+	    "TOOLONG CRLF [this line is far too]\n"
+	    "OK CRLF []\n"
+	    "OK CRLF [PING]\n"
+	    "EOF NONE [QUI]\n");
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(srv.ctx);
+	SSL_CTX_free(cctx);
+	buf_free(&srv.log);
+	buf_free(&err);
+	buf_free(&line);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
+/* A TLS handshake against a peer that speaks plain text fails cleanly. */
+static void
+test_tls_handshake_failure(void **state)
+{
+	char dir[] = "/tmp/test_stream.XXXXXX", cert[256], key[256];
+	struct buf err = BUF_INIT;
+	SSL_CTX *ctx;
+	struct stream *s;
+	int sv[2];
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	make_cert(dir, cert, key, sizeof(cert));
+	ctx = tls_server_ctx(cert, key, &err);
+	assert_non_null(ctx);
+	pair(sv);
+	assert_int_equal(write_all(sv[1], "GET / HTTP/1.0\r\n\r\n", 18), 0);
+	shutdown(sv[1], SHUT_WR);
+	s = stream_new(sv[0], sv[0]);
+	stream_set_timeout(s, 2000);
+	assert_int_not_equal(stream_tls_accept(s, ctx), STREAM_OK);
+	assert_false(stream_is_tls(s));
+	assert_string_equal(stream_tls_description(s), "");
+	stream_free(s);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(ctx);
+	/* A key that does not match its certificate is refused. */
+	{
+		char dir2[] = "/tmp/test_stream.XXXXXX", cert2[256], key2[256];
+		assert_non_null(mkdtemp(dir2));
+		make_cert(dir2, cert2, key2, sizeof(cert2));
+		buf_reset(&err);
+		assert_null(tls_server_ctx(cert, key2, &err));
+		assert_non_null(strstr(buf_cstr(&err), key2));
+		unlink(cert2);
+		unlink(key2);
+		rmdir(dir2);
+	}
+	buf_free(&err);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -628,6 +838,8 @@ main(void)
 		cmocka_unit_test(test_write_to_closed_peer),
 		cmocka_unit_test(test_discard_buffered),
 		cmocka_unit_test(test_pipes),
+		cmocka_unit_test(test_tls_upgrade),
+		cmocka_unit_test(test_tls_handshake_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
