@@ -1,0 +1,431 @@
+/*
+ * archive.c - the archive of a list and its digests.
+ *
+ * Archive: state_dir/lists/LIST/archive/ is a Maildir (tmp/new/cur)
+ * holding every distributed post as sent, plus archive/index, one line
+ * per post: "N<TAB>FILE<TAB>UNIXTIME<TAB>FROM<TAB>SUBJECT". Numbers
+ * count from 1; "index LIST" shows the lines, "get LIST N" sends post N.
+ *
+ * Digest: posts for members with the digest option wait in
+ * state_dir/lists/LIST/digest/ as files named "UNIXTIME-RANDOM"; when
+ * their total size reaches digest_max_size or the oldest is
+ * digest_interval old, one RFC 1153 digest goes to every digest member
+ * and the files are removed. digest/issue holds the last issue number.
+ *
+ * The caller holds the list lock (listd.c), so numbering is race-free.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listd.h"
+#include "log.h"
+#include "maildir.h"
+#include "sys.h"
+#include "util.h"
+
+#define INDEX_MAX (64u * 1024 * 1024)
+#define DIGEST_FILE_MAX (64u * 1024 * 1024)
+
+/* One-line header value: tabs and line breaks become blanks. */
+static void
+clean_value(const char *s, struct buf *out, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n < max; s++, n++)
+		buf_append_char(out, (*s == '\t' || *s == '\n' || *s == '\r') ?
+		    ' ' : *s);
+}
+
+int
+archive_store(struct listd *ld, const struct list_def *d, const char *msg,
+    size_t len, unsigned *num)
+{
+	struct buf dir = BUF_INIT, base = BUF_INIT, tmp = BUF_INIT;
+	struct buf dst = BUF_INIT, idx = BUF_INIT, line = BUF_INIT;
+	struct buf v = BUF_INIT;
+	struct mail m;
+	unsigned n = 1;
+	int fd = -1, r = -1;
+
+	list_state_path(ld->conf, d, "archive", &dir);
+	if (maildir_create(dir.data) < 0) {
+		log_error("listd: list=%s: cannot create %s: %s", d->address,
+		    dir.data, strerror(errno));
+		goto out;
+	}
+	buf_printf(&idx, "%s/index", dir.data);
+	if (read_file(idx.data, &line, INDEX_MAX) == 0) {
+		for (size_t i = 0; i < line.len; i++)
+			if (line.data[i] == '\n')
+				n++;
+	} else if (errno != ENOENT) {
+		log_error("listd: cannot read %s: %s", idx.data,
+		    strerror(errno));
+		goto out;
+	}
+	maildir_unique_base(ld->conf->hostname, &base);
+	buf_printf(&tmp, "%s/tmp/%s", dir.data, base.data);
+	buf_printf(&dst, "%s/new/%s", dir.data, base.data);
+	if (write_file_durable(tmp.data, msg, len, 0600) < 0 ||
+	    sys_rename(tmp.data, dst.data) < 0 || fsync_dir_of(dst.data) < 0) {
+		log_error("listd: list=%s: cannot archive into %s: %s",
+		    d->address, dst.data, strerror(errno));
+		unlink(tmp.data);
+		goto out;
+	}
+	mail_parse(msg, len, &m);
+	buf_reset(&line);
+	buf_printf(&line, "%u\t%s\t%lld\t", n, base.data,
+	    (long long)time(NULL));
+	mail_get(&m, "From", &v);
+	clean_value(buf_cstr(&v), &line, 200);
+	buf_append_char(&line, '\t');
+	mail_get(&m, "Subject", &v);
+	clean_value(buf_cstr(&v), &line, 300);
+	buf_append_char(&line, '\n');
+	mail_free(&m);
+	fd = sys_open(idx.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (fd < 0 || write_all(fd, line.data, line.len) < 0 ||
+	    sys_fsync(fd) < 0) {
+		log_error("listd: list=%s: cannot write %s: %s", d->address,
+		    idx.data, strerror(errno));
+		goto out;
+	}
+	*num = n;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&dir);
+	buf_free(&base);
+	buf_free(&tmp);
+	buf_free(&dst);
+	buf_free(&idx);
+	buf_free(&line);
+	buf_free(&v);
+	return r;
+}
+
+/* Read the index into text; 0 (maybe empty) or -1. */
+static int
+read_index(struct listd *ld, const struct list_def *d, struct buf *text)
+{
+	struct buf p = BUF_INIT;
+	int r = 0;
+
+	list_state_path(ld->conf, d, "archive/index", &p);
+	if (read_file(p.data, text, INDEX_MAX) < 0) {
+		buf_reset(text);
+		if (errno != ENOENT) {
+			log_error("listd: cannot read %s: %s", p.data,
+			    strerror(errno));
+			r = -1;
+		}
+	}
+	buf_free(&p);
+	return r;
+}
+
+int
+archive_index(struct listd *ld, const struct list_def *d, struct buf *out)
+{
+	struct buf text = BUF_INIT, date = BUF_INIT;
+	char *save = NULL;
+
+	if (read_index(ld, d, &text) < 0)
+		return -1;
+	if (text.len == 0) {
+		buf_append_str(out, "The archive is empty.\n");
+		buf_free(&text);
+		return 0;
+	}
+	for (char *l = strtok_r(text.data, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *f[5], *s2 = NULL;
+		int nf = 0;
+
+		for (char *w = strtok_r(l, "\t", &s2); w != NULL && nf < 5;
+		    w = strtok_r(NULL, "\t", &s2))
+			f[nf++] = w;
+		if (nf < 4)
+			continue;
+		rfc5322_date(strtoll(f[2], NULL, 10), &date);
+		buf_printf(out, "%5s  %s  %s  %s\n", f[0], date.data, f[3],
+		    nf > 4 ? f[4] : "");
+	}
+	buf_free(&text);
+	buf_free(&date);
+	return 0;
+}
+
+int
+archive_get(struct listd *ld, const struct list_def *d, unsigned num,
+    struct buf *out)
+{
+	struct buf text = BUF_INIT, p = BUF_INIT;
+	char *save = NULL;
+	int r = 0;
+
+	if (read_index(ld, d, &text) < 0)
+		return -1;
+	for (char *l = text.len ? strtok_r(text.data, "\n", &save) : NULL;
+	    l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(l, '\t'), *tab2;
+
+		if (tab == NULL || strtoul(l, NULL, 10) != num)
+			continue;
+		tab2 = strchr(tab + 1, '\t');
+		if (tab2 != NULL)
+			*tab2 = '\0';
+		if (strchr(tab + 1, '/') != NULL)
+			break;
+		list_state_path(ld->conf, d, "archive/new/", &p);
+		buf_append_str(&p, tab + 1);
+		if (read_file(p.data, out, DIGEST_FILE_MAX) == 0) {
+			r = 1;
+			break;
+		}
+		list_state_path(ld->conf, d, "archive/cur/", &p);
+		buf_append_str(&p, tab + 1);
+		r = read_file(p.data, out, DIGEST_FILE_MAX) == 0 ? 1 : -1;
+		if (r < 0)
+			log_error("listd: list=%s: archived post %u missing",
+			    d->address, num);
+		break;
+	}
+	buf_free(&text);
+	buf_free(&p);
+	return r;
+}
+
+int
+digest_add(struct listd *ld, const struct list_def *d, const char *msg,
+    size_t len)
+{
+	struct buf p = BUF_INIT;
+	char tok[LISTD_TOKEN_LEN + 1];
+	int r = 0;
+
+	list_state_path(ld->conf, d, "digest", &p);
+	if (mkdir_p(p.data, 0700) < 0) {
+		log_error("listd: cannot create %s: %s", p.data,
+		    strerror(errno));
+		buf_free(&p);
+		return -1;
+	}
+	token_generate(tok);
+	buf_printf(&p, "/%010lld-%s", (long long)time(NULL), tok);
+	if (write_file_durable(p.data, msg, len, 0600) < 0) {
+		log_error("listd: cannot write %s: %s", p.data,
+		    strerror(errno));
+		r = -1;
+	}
+	buf_free(&p);
+	return r;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* RFC 934 character stuffing: a line starting with '-' gets "- ". */
+static void
+append_stuffed(struct buf *out, const char *s, size_t len)
+{
+	const char *end = s + len;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+
+		if (n > 0 && *s == '-')
+			buf_append_str(out, "- ");
+		buf_append(out, s, n);
+		buf_append_char(out, '\n');
+		s += n + (nl != NULL);
+	}
+}
+
+int
+digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
+    bool force)
+{
+	struct buf dir = BUF_INIT, p = BUF_INIT, text = BUF_INIT;
+	struct buf topics = BUF_INIT, parts = BUF_INIT, msg = BUF_INIT;
+	struct buf v = BUF_INIT, req = BUF_INIT, bounces = BUF_INIT;
+	struct buf id = BUF_INIT, err = BUF_INIT;
+	struct list_member *members = NULL;
+	const char **rcpts = NULL;
+	char **names = NULL;
+	size_t nnames = 0, nmembers = 0, nr = 0;
+	uint64_t total = 0;
+	int64_t oldest = 0;
+	unsigned issue = 0;
+	struct listdb *db = NULL;
+	struct dirent *de;
+	DIR *dp;
+	int r = 0;
+
+	list_state_path(ld->conf, d, "digest", &dir);
+	if ((dp = opendir(dir.data)) == NULL)
+		goto out;
+	while ((de = readdir(dp)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    strchr(de->d_name, '-') == NULL ||
+		    strstr(de->d_name, ".tmp") != NULL)
+			continue;
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir.data, de->d_name);
+		if (stat(p.data, &st) < 0)
+			continue;
+		total += (uint64_t)st.st_size;
+		names = xrealloc(names, (nnames + 1) * sizeof(*names));
+		names[nnames++] = xstrdup(de->d_name);
+	}
+	closedir(dp);
+	if (nnames == 0)
+		goto out;
+	qsort(names, nnames, sizeof(*names), cmp_str);
+	oldest = strtoll(names[0], NULL, 10);
+	if (!force && total < d->digest_max_size &&
+	    now - oldest < (int64_t)d->digest_interval)
+		goto out;
+
+	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
+		log_error("listd: list=%s: %s", d->address, err.data);
+		r = -1;
+		goto out;
+	}
+	r = listdb_all(db, &members, &nmembers);
+	listdb_close(db);
+	if (r < 0)
+		goto out;
+	rcpts = xcalloc(nmembers + 1, sizeof(*rcpts));
+	for (size_t i = 0; i < nmembers; i++)
+		if (members[i].digest && !members[i].nomail)
+			rcpts[nr++] = members[i].address;
+
+	/* Issue number. */
+	buf_reset(&p);
+	buf_printf(&p, "%s/issue", dir.data);
+	if (read_file(p.data, &v, 64) == 0)
+		issue = (unsigned)strtoul(buf_cstr(&v), NULL, 10);
+	issue++;
+
+	for (size_t i = 0; i < nnames; i++) {
+		struct mail m;
+
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir.data, names[i]);
+		if (read_file(p.data, &text, DIGEST_FILE_MAX) < 0)
+			continue;
+		mail_parse(text.data, text.len, &m);
+		if (i > 0)
+			buf_append_str(&parts, "------------------------------"
+			    "\n\n");
+		if (mail_get(&m, "Date", &v))
+			buf_printf(&parts, "Date: %s\n", v.data);
+		if (mail_get(&m, "From", &v))
+			buf_printf(&parts, "From: %s\n", v.data);
+		if (!mail_get(&m, "Subject", &v))
+			buf_set(&v, "(no subject)");
+		buf_printf(&parts, "Subject: %s\n", buf_cstr(&v));
+		buf_printf(&topics, "    %s\n", buf_cstr(&v));
+		if (mail_get(&m, "Message-ID", &v))
+			buf_printf(&parts, "Message-ID: %s\n", v.data);
+		buf_append_char(&parts, '\n');
+		mail_text(&m, &text);
+		append_stuffed(&parts, text.data != NULL ? text.data : "",
+		    text.len);
+		buf_append_char(&parts, '\n');
+		mail_free(&m);
+	}
+
+	list_addr(d, "-request", &req);
+	list_addr(d, "-bounces", &bounces);
+	list_id(d, &id);
+	rfc5322_date(now, &v);
+	buf_printf(&msg, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
+	    d->address);
+	buf_printf(&msg, "Subject: %s Digest, Vol 1, Issue %u\n", d->name,
+	    issue);
+	new_message_id(ld->conf, &v);
+	buf_printf(&msg, "Message-ID: %s\n", v.data);
+	buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: text/plain; "
+	    "charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
+	buf_printf(&msg, "List-Id: <%s>\nList-Post: <mailto:%s>\n"
+	    "List-Unsubscribe: <mailto:%s?subject=unsubscribe>\n"
+	    "Precedence: list\nX-Loop: %s\n", id.data, d->address, req.data,
+	    d->address);
+	if (d->reply_to == LIST_REPLY_LIST)
+		buf_printf(&msg, "Reply-To: %s\n", d->address);
+	buf_append_char(&msg, '\n');
+	rfc5322_date(now, &v);
+	buf_printf(&msg, "%s Digest    %s    Volume 1 : Issue %u\n\n"
+	    "Today's Topics:\n\n", d->name, v.data, issue);
+	buf_append(&msg, topics.data, topics.len);
+	buf_append_str(&msg, "\n-----------------------------------------"
+	    "-----------------------------\n\n");
+	buf_append(&msg, parts.data, parts.len);
+	buf_append_str(&msg, "------------------------------\n\n");
+	buf_printf(&msg, "End of %s Digest V1 #%u\n", d->name, issue);
+	buf_reset(&v);
+	for (size_t i = 0; i < 13 + strlen(d->name) +
+	    (size_t)snprintf(NULL, 0, "%u", issue); i++)
+		buf_append_char(&v, '*');
+	buf_printf(&msg, "%s\n", v.data);
+
+	if (nr > 0 && send_mail(ld, bounces.data, rcpts, nr, msg.data,
+	    msg.len) < 0) {
+		r = -1;
+		goto out;
+	}
+	buf_reset(&p);
+	buf_printf(&p, "%s/issue", dir.data);
+	buf_reset(&v);
+	buf_printf(&v, "%u\n", issue);
+	if (write_file_durable(p.data, v.data, v.len, 0600) < 0)
+		log_error("listd: cannot write %s: %s", p.data,
+		    strerror(errno));
+	for (size_t i = 0; i < nnames; i++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir.data, names[i]);
+		unlink(p.data);
+	}
+	fsync_dir(dir.data);
+	log_info("listd: list=%s digest issue=%u posts=%zu members=%zu "
+	    "size=%zu", d->address, issue, nnames, nr, msg.len);
+out:
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	free(rcpts);
+	free(members);
+	buf_free(&dir);
+	buf_free(&p);
+	buf_free(&text);
+	buf_free(&topics);
+	buf_free(&parts);
+	buf_free(&msg);
+	buf_free(&v);
+	buf_free(&req);
+	buf_free(&bounces);
+	buf_free(&id);
+	buf_free(&err);
+	return r;
+}

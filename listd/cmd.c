@@ -1,0 +1,156 @@
+/*
+ * cmd.c - parsing the command lines of control mail (LIST-request@ and
+ * dlist@): one command per line, words separated by blanks, command
+ * names case-insensitive. Pure functions, unit-tested.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "listd.h"
+#include "util.h"
+
+static const struct {
+	const char *name;
+	enum cmd_kind kind;
+	size_t min_args, max_args;
+} commands[] = {
+	{ "help", CMD_HELP, 0, 0 },
+	{ "lists", CMD_LISTS, 0, 0 },
+	{ "info", CMD_INFO, 0, 1 },
+	{ "subscribe", CMD_SUBSCRIBE, 0, 2 },
+	{ "join", CMD_SUBSCRIBE, 0, 2 },
+	{ "unsubscribe", CMD_UNSUBSCRIBE, 0, 2 },
+	{ "leave", CMD_UNSUBSCRIBE, 0, 2 },
+	{ "signoff", CMD_UNSUBSCRIBE, 0, 2 },
+	{ "who", CMD_WHO, 0, 1 },
+	{ "set", CMD_SET, 1, 2 },
+	{ "index", CMD_INDEX, 0, 1 },
+	{ "get", CMD_GET, 1, 2 },
+	{ "end", CMD_END, 0, 0 },
+	{ "confirm", CMD_CONFIRM, 1, 1 },
+	{ "approve", CMD_APPROVE, 1, 1 },
+	{ "reject", CMD_REJECT, 1, 1 },
+};
+
+const char *
+cmd_name(enum cmd_kind k)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].kind == k)
+			return commands[i].name;
+	return k == CMD_NONE ? "" : "unknown";
+}
+
+void
+cmd_parse_line(const char *line, size_t len, struct cmd *out)
+{
+	char words[CMD_MAX_ARGS + 2][CMD_ARG_MAX];
+	size_t nw = 0, i = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len > LISTD_CMD_LINE_MAX) {
+		out->kind = CMD_UNKNOWN;
+		return;
+	}
+	while (i < len) {
+		size_t start, n;
+
+		while (i < len && isspace((unsigned char)line[i]))
+			i++;
+		if (i >= len)
+			break;
+		start = i;
+		while (i < len && !isspace((unsigned char)line[i]))
+			i++;
+		n = i - start;
+		if (nw == CMD_MAX_ARGS + 1 || n >= CMD_ARG_MAX) {
+			out->kind = CMD_UNKNOWN;
+			return;
+		}
+		memcpy(words[nw], line + start, n);
+		words[nw][n] = '\0';
+		nw++;
+	}
+	if (nw == 0) {
+		out->kind = CMD_NONE;
+		return;
+	}
+	out->kind = CMD_UNKNOWN;
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcasecmp(words[0], commands[c].name) != 0)
+			continue;
+		if (nw - 1 < commands[c].min_args ||
+		    nw - 1 > commands[c].max_args)
+			return;
+		out->kind = commands[c].kind;
+		out->nargs = nw - 1;
+		for (size_t a = 0; a < out->nargs; a++)
+			memcpy(out->args[a], words[a + 1], CMD_ARG_MAX);
+		return;
+	}
+}
+
+unsigned
+cmd_find_tokens(const char *text, size_t len, const char *word,
+    struct strlist *out)
+{
+	size_t wl = strlen(word);
+	unsigned found = 0;
+
+	for (size_t i = 0; i + wl < len; i++) {
+		size_t j;
+		char tok[LISTD_TOKEN_LEN + 1];
+		struct buf b = BUF_INIT;
+
+		if (strncasecmp(text + i, word, wl) != 0 ||
+		    (i > 0 && isalnum((unsigned char)text[i - 1])))
+			continue;
+		j = i + wl;
+		if (j >= len || (text[j] != ' ' && text[j] != '\t' &&
+		    text[j] != ':'))
+			continue;
+		while (j < len && (text[j] == ' ' || text[j] == '\t' ||
+		    text[j] == ':'))
+			j++;
+		if (len - j < LISTD_TOKEN_LEN)
+			continue;
+		memcpy(tok, text + j, LISTD_TOKEN_LEN);
+		tok[LISTD_TOKEN_LEN] = '\0';
+		for (size_t k = 0; k < LISTD_TOKEN_LEN; k++)
+			tok[k] = (char)tolower((unsigned char)tok[k]);
+		if (!token_valid_id(tok) || (j + LISTD_TOKEN_LEN < len &&
+		    isalnum((unsigned char)text[j + LISTD_TOKEN_LEN])))
+			continue;
+		buf_printf(&b, "%s %s", word, tok);
+		str_lower(b.data);
+		if (!strlist_contains_ci(out, b.data)) {
+			strlist_add(out, b.data);
+			found++;
+		}
+		buf_free(&b);
+		i = j + LISTD_TOKEN_LEN - 1;
+	}
+	return found;
+}
+
+const char *
+cmd_subject_text(const char *s)
+{
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (strncasecmp(s, "re:", 3) == 0 ||
+		    strncasecmp(s, "aw:", 3) == 0 ||
+		    strncasecmp(s, "sv:", 3) == 0)
+			s += 3;
+		else if (strncasecmp(s, "fwd:", 4) == 0)
+			s += 4;
+		else if (strncasecmp(s, "fw:", 3) == 0)
+			s += 3;
+		else
+			return s;
+	}
+}

@@ -1,0 +1,854 @@
+/*
+ * control.c - mail to LIST-request@DOMAIN and dlist@DOMAIN: commands in
+ * the Subject and body, confirmations (double opt-in), approvals.
+ *
+ * Order of work for one message:
+ *   1. automatic mail (Auto-Submitted, Precedence bulk/junk/list) and
+ *      the null sender get no answer and are dropped;
+ *   2. every "confirm TOKEN" anywhere in Subject or body (quoted or not,
+ *      so a plain reply works) is carried out;
+ *   3. the Subject, if it is a command, then each body line that is not
+ *      quoted ('>'), up to "end", a signature ("-- ") or
+ *      LISTD_MAX_BAD_LINES lines that are not commands;
+ *   4. "approve TOKEN"/"reject TOKEN" in the Subject count only when the
+ *      body held no approve/reject line (a reply to a moderator notice);
+ *   5. one reply to the requester summarising each command.
+ *
+ * The requester is the From: address (else the envelope sender).
+ * Subscribing and unsubscribing an address need a confirmation from that
+ * address, except subscribing yourself to an "open" list.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "listd.h"
+#include "log.h"
+#include "util.h"
+
+struct ctl {
+	struct listd *ld;
+	const struct list_def *deflist;   /* LIST-request's list, or NULL */
+	const char *domain;
+	char requester[LIST_ADDRESS_MAX + 1];
+	struct buf reply;
+	unsigned commands;
+	bool saw_moderation;              /* approve/reject line in body */
+};
+
+static const char *const sub_policy[] = { "open", "confirm", "approve",
+	"closed" };
+static const char *const post_policy[] = { "members", "anyone",
+	"moderated", "announce" };
+
+static void __attribute__((format(printf, 2, 3)))
+say(struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&c->reply, fmt, ap);
+	va_end(ap);
+}
+
+bool
+list_is_owner(const struct list_def *d, const char *a)
+{
+	return strlist_contains_ci(&d->owners, a);
+}
+
+bool
+list_is_moderator(const struct list_def *d, const char *a)
+{
+	return strlist_contains_ci(&d->owners, a) ||
+	    strlist_contains_ci(&d->moderators, a);
+}
+
+/* A list named by a command argument: full address, or a name in the
+ * domain the command was sent to. */
+static const struct list_def *
+resolve_list(struct ctl *c, const char *w)
+{
+	const struct lists *l = c->ld->cur;
+
+	if (strchr(w, '@') != NULL)
+		return lists_find(l, w);
+	for (size_t i = 0; i < l->count; i++)
+		if (strcasecmp(l->items[i].name, w) == 0 &&
+		    strcasecmp(l->items[i].domain, c->domain) == 0)
+			return &l->items[i];
+	return NULL;
+}
+
+/* Split args into list and rest: the first argument names a list when
+ * it resolves to one; otherwise the default list is used. Returns the
+ * list (NULL after saying why) and the index of the next argument. */
+static const struct list_def *
+list_arg(struct ctl *c, const struct cmd *cmd, size_t *next)
+{
+	const struct list_def *d;
+
+	*next = 0;
+	if (cmd->nargs > 0 && (d = resolve_list(c, cmd->args[0])) != NULL) {
+		*next = 1;
+		return d;
+	}
+	if (c->deflist != NULL)
+		return c->deflist;
+	if (cmd->nargs > 0)
+		say(c, "No list called %s here. Send \"lists\" for the "
+		    "lists.\n", cmd->args[0]);
+	else
+		say(c, "Which list? Give its name, e.g. \"%s LIST\".\n",
+		    cmd_name(cmd->kind));
+	return NULL;
+}
+
+static int
+member_get(struct ctl *c, const struct list_def *d, const char *a,
+    struct list_member *m)
+{
+	struct buf err = BUF_INIT;
+	struct listdb *db = listdb_open(c->ld->conf, d, &err);
+	int r;
+
+	if (db == NULL) {
+		log_error("listd: list=%s: %s", d->address, err.data);
+		buf_free(&err);
+		return -1;
+	}
+	r = listdb_get(db, a, m);
+	listdb_close(db);
+	buf_free(&err);
+	return r;
+}
+
+/* Store (m != NULL) or delete address. 0 or -1. */
+static int
+member_write(struct ctl *c, const struct list_def *d,
+    const struct list_member *m, const char *del)
+{
+	struct buf err = BUF_INIT;
+	struct listdb *db = listdb_open(c->ld->conf, d, &err);
+	int r = -1;
+
+	if (db != NULL) {
+		r = m != NULL ? listdb_put(db, m, &err) :
+		    (listdb_delete(db, del, &err) < 0 ? -1 : 0);
+		listdb_close(db);
+	}
+	if (r < 0)
+		log_error("listd: list=%s: %s", d->address, buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
+static void
+notice_from_list(struct ctl *c, const struct list_def *d, const char *to,
+    const char *subject, const char *body, bool reply_to_request)
+{
+	struct buf req = BUF_INIT, bounces = BUF_INIT, hdr = BUF_INIT;
+
+	list_addr(d, "-request", &req);
+	list_addr(d, "-bounces", &bounces);
+	if (reply_to_request)
+		buf_printf(&hdr, "Reply-To: %s\n", req.data);
+	(void)send_notice(c->ld, bounces.data, req.data, to, subject,
+	    hdr.len ? hdr.data : NULL, body);
+	buf_free(&req);
+	buf_free(&bounces);
+	buf_free(&hdr);
+}
+
+static void
+welcome(struct ctl *c, const struct list_def *d, const char *addr)
+{
+	struct buf body = BUF_INIT, subj = BUF_INIT;
+
+	buf_printf(&body, "Welcome to %s%s%s.\n\nPost to the list: %s\n"
+	    "Leave it: send \"unsubscribe\" to %s-request@%s\n"
+	    "Help: send \"help\" to %s-request@%s\n", d->address,
+	    *d->description ? " - " : "", d->description, d->address,
+	    d->name, d->domain, d->name, d->domain);
+	buf_printf(&subj, "Welcome to %s", d->address);
+	notice_from_list(c, d, addr, subj.data, body.data, false);
+	buf_free(&body);
+	buf_free(&subj);
+}
+
+static void
+add_member(struct ctl *c, const struct list_def *d, const char *addr)
+{
+	struct list_member m;
+
+	list_member_init(&m, addr);
+	if (member_write(c, d, &m, NULL) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+		return;
+	}
+	log_info("listd: list=%s member=<%s> subscribed", d->address, addr);
+	say(c, "%s is now subscribed to %s.\n", addr, d->address);
+	welcome(c, d, addr);
+}
+
+/* Ask addr to confirm (un)subscribing. */
+static void
+ask_confirmation(struct ctl *c, const struct list_def *d,
+    enum token_action action, const char *addr)
+{
+	struct token t;
+	struct buf body = BUF_INIT, subj = BUF_INIT;
+	bool sub = action == TOKEN_SUBSCRIBE;
+
+	if (token_create(c->ld, d, action, addr, LISTD_CONFIRM_TTL, &t) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+		return;
+	}
+	buf_printf(&body, "Someone (%s) asked to %s %s %s the list %s.\n\n"
+	    "To confirm, reply to this message, or send a message to\n"
+	    "%s-request@%s containing this line:\n\n    confirm %s\n\n"
+	    "If you did not ask for this, ignore this message; the request\n"
+	    "expires in %d days.\n", c->requester,
+	    sub ? "subscribe" : "unsubscribe", addr, sub ? "to" : "from",
+	    d->address, d->name, d->domain, t.id, LISTD_CONFIRM_TTL / 86400);
+	buf_printf(&subj, "confirm %s", t.id);
+	notice_from_list(c, d, addr, subj.data, body.data, true);
+	log_info("listd: list=%s %s of <%s> awaits confirmation token=%s",
+	    d->address, sub ? "subscription" : "unsubscription", addr, t.id);
+	say(c, "A confirmation request was sent to %s.\n", addr);
+	buf_free(&body);
+	buf_free(&subj);
+}
+
+static void
+cmd_subscribe(struct ctl *c, const struct cmd *cmd, bool sub)
+{
+	const struct list_def *d;
+	struct list_member m;
+	const char *addr;
+	size_t next;
+	int r;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	if (next + 1 < cmd->nargs) {
+		say(c, "Too many arguments.\n");
+		return;
+	}
+	addr = next < cmd->nargs ? cmd->args[next] : c->requester;
+	if (*addr == '<') {
+		say(c, "Give the address without <>.\n");
+		return;
+	}
+	if (!list_valid_address(addr)) {
+		say(c, "'%s' is not an address.\n", addr);
+		return;
+	}
+	if ((r = member_get(c, d, addr, &m)) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+		return;
+	}
+	if (sub && r == 1) {
+		say(c, "%s is already subscribed to %s.\n", addr, d->address);
+		return;
+	}
+	if (!sub && r == 0) {
+		say(c, "%s is not subscribed to %s.\n", addr, d->address);
+		return;
+	}
+	if (sub && d->subscribe == LIST_SUB_CLOSED) {
+		say(c, "%s is closed; ask its owner (%s-owner@%s).\n",
+		    d->address, d->name, d->domain);
+		return;
+	}
+	if (sub && d->subscribe == LIST_SUB_OPEN &&
+	    strcasecmp(addr, c->requester) == 0) {
+		add_member(c, d, addr);
+		return;
+	}
+	ask_confirmation(c, d, sub ? TOKEN_SUBSCRIBE : TOKEN_UNSUBSCRIBE,
+	    addr);
+}
+
+/* Find a token in the default list or any list of the domain. */
+static const struct list_def *
+find_token(struct ctl *c, const char *id, struct token *t)
+{
+	const struct lists *l = c->ld->cur;
+	int64_t now = (int64_t)time(NULL);
+
+	if (c->deflist != NULL &&
+	    token_load(c->ld, c->deflist, id, now, t) == 1)
+		return c->deflist;
+	for (size_t i = 0; i < l->count; i++) {
+		if (&l->items[i] == c->deflist ||
+		    strcasecmp(l->items[i].domain, c->domain) != 0)
+			continue;
+		if (token_load(c->ld, &l->items[i], id, now, t) == 1)
+			return &l->items[i];
+	}
+	return NULL;
+}
+
+static void
+do_confirm(struct ctl *c, const char *id)
+{
+	const struct list_def *d;
+	struct token t;
+	struct buf body = BUF_INIT, subj = BUF_INIT;
+
+	say(c, "> confirm %s\n", id);
+	if ((d = find_token(c, id, &t)) == NULL) {
+		say(c, "Unknown or expired confirmation.\n\n");
+		return;
+	}
+	switch (t.action) {
+	case TOKEN_SUBSCRIBE:
+		if (d->subscribe == LIST_SUB_APPROVE) {
+			struct token a;
+
+			if (token_create(c->ld, d, TOKEN_SUB_APPROVE,
+			    t.address, LISTD_HELD_TTL, &a) < 0) {
+				say(c, "Temporary failure.\n\n");
+				return;
+			}
+			token_remove(c->ld, d, t.id);
+			buf_printf(&body, "%s asks to join %s.\n\nTo accept, "
+			    "send this line to %s-request@%s (or reply):\n\n"
+			    "    approve %s\n\nTo refuse:\n\n    reject %s\n",
+			    t.address, d->address, d->name, d->domain, a.id,
+			    a.id);
+			buf_printf(&subj, "%s: subscription of %s (approve %s)",
+			    d->name, t.address, a.id);
+			for (size_t i = 0; i < d->owners.count; i++)
+				notice_from_list(c, d, d->owners.items[i],
+				    subj.data, body.data, true);
+			say(c, "Confirmed. The owners of %s must approve the "
+			    "subscription of %s.\n", d->address, t.address);
+			break;
+		}
+		add_member(c, d, t.address);
+		token_remove(c->ld, d, t.id);
+		break;
+	case TOKEN_UNSUBSCRIBE:
+		if (member_write(c, d, NULL, t.address) < 0) {
+			say(c, "Temporary failure.\n\n");
+			return;
+		}
+		token_remove(c->ld, d, t.id);
+		log_info("listd: list=%s member=<%s> unsubscribed", d->address,
+		    t.address);
+		say(c, "%s has left %s.\n", t.address, d->address);
+		buf_printf(&subj, "You have left %s", d->address);
+		buf_printf(&body, "%s no longer gets mail from %s.\n",
+		    t.address, d->address);
+		if (strcasecmp(t.address, c->requester) != 0)
+			notice_from_list(c, d, t.address, subj.data,
+			    body.data, false);
+		break;
+	case TOKEN_SUB_APPROVE:
+	case TOKEN_POST:
+		say(c, "This needs \"approve %s\" from an owner or "
+		    "moderator.\n", id);
+		break;
+	}
+	say(c, "\n");
+	buf_free(&body);
+	buf_free(&subj);
+}
+
+static void
+do_moderate(struct ctl *c, const char *id, bool approve)
+{
+	const struct list_def *d;
+	struct token t;
+	struct buf path = BUF_INIT, msg = BUF_INIT, body = BUF_INIT;
+	int lk;
+
+	if ((d = find_token(c, id, &t)) == NULL) {
+		say(c, "Unknown or expired token.\n");
+		return;
+	}
+	if (!list_is_moderator(d, c->requester)) {
+		log_warn("listd: list=%s: %s %s by <%s>, not an owner or "
+		    "moderator; refused", d->address, approve ? "approve" :
+		    "reject", id, c->requester);
+		say(c, "Only owners and moderators of %s may do this.\n",
+		    d->address);
+		return;
+	}
+	if (t.action == TOKEN_SUB_APPROVE) {
+		if (approve) {
+			add_member(c, d, t.address);
+		} else {
+			say(c, "Subscription of %s to %s refused.\n",
+			    t.address, d->address);
+			buf_printf(&body, "Your subscription to %s was not "
+			    "accepted by its owners.\n", d->address);
+			notice_from_list(c, d, t.address, "Subscription "
+			    "refused", body.data, false);
+		}
+		token_remove(c->ld, d, id);
+		goto out;
+	}
+	if (t.action != TOKEN_POST) {
+		say(c, "That is a confirmation; the address itself must "
+		    "send \"confirm %s\".\n", id);
+		goto out;
+	}
+	if (!approve) {
+		log_info("listd: list=%s token=%s post from <%s> rejected by "
+		    "<%s>", d->address, id, t.address, c->requester);
+		token_remove(c->ld, d, id);
+		say(c, "Post from %s rejected.\n", t.address);
+		buf_printf(&body, "Your message to %s was rejected by a "
+		    "moderator.\n", d->address);
+		notice_from_list(c, d, t.address, "Message rejected",
+		    body.data, false);
+		goto out;
+	}
+	held_path(c->ld, d, id, &path);
+	if (read_file(path.data, &msg, 256u * 1024 * 1024) < 0) {
+		log_error("listd: list=%s: held post %s unreadable: %s",
+		    d->address, path.data, strerror(errno));
+		say(c, "The held post is gone.\n");
+		token_remove(c->ld, d, id);
+		goto out;
+	}
+	lk = d != c->deflist ? list_lock(c->ld, d) : -1;
+	if (post_distribute(c->ld, d, t.address, msg.data != NULL ?
+	    msg.data : "", msg.len) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+	} else {
+		log_info("listd: list=%s token=%s post from <%s> approved by "
+		    "<%s>", d->address, id, t.address, c->requester);
+		token_remove(c->ld, d, id);
+		say(c, "Post from %s approved and distributed.\n", t.address);
+	}
+	list_unlock(lk);
+out:
+	buf_free(&path);
+	buf_free(&msg);
+	buf_free(&body);
+}
+
+static void
+cmd_info(struct ctl *c, const struct cmd *cmd)
+{
+	const struct list_def *d;
+	size_t next;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	say(c, "List:        %s\nDescription: %s\nSubscribe:   %s\n"
+	    "Posting:     %s\nArchive:     %s\nDigest:      %s\n"
+	    "Owner:       %s-owner@%s\n", d->address,
+	    *d->description ? d->description : "-",
+	    sub_policy[d->subscribe], post_policy[d->post],
+	    d->archive ? "yes" : "no", d->digest ? "yes" : "no", d->name,
+	    d->domain);
+}
+
+/* Members and owners may see who/index/get; hidden lists: owners only
+ * for who. */
+static bool
+may_read(struct ctl *c, const struct list_def *d, bool who)
+{
+	struct list_member m;
+	int r;
+
+	if (list_is_moderator(d, c->requester))
+		return true;
+	if (who && d->hidden)
+		return false;
+	r = member_get(c, d, c->requester, &m);
+	return r == 1;
+}
+
+static void
+cmd_who(struct ctl *c, const struct cmd *cmd)
+{
+	const struct list_def *d;
+	struct list_member *ms = NULL;
+	struct listdb *db;
+	struct buf err = BUF_INIT;
+	size_t next, n = 0;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	if (!may_read(c, d, true)) {
+		say(c, "Only members may see who is on %s.\n", d->address);
+		return;
+	}
+	if ((db = listdb_open(c->ld->conf, d, &err)) == NULL ||
+	    listdb_all(db, &ms, &n) < 0) {
+		say(c, "Temporary failure.\n");
+	} else {
+		say(c, "Members of %s (%zu):\n", d->address, n);
+		for (size_t i = 0; i < n; i++)
+			say(c, "  %s%s%s\n", ms[i].address,
+			    ms[i].nomail ? " (nomail)" : "",
+			    ms[i].digest ? " (digest)" : "");
+	}
+	listdb_close(db);
+	free(ms);
+	buf_free(&err);
+}
+
+static void
+cmd_set(struct ctl *c, const struct cmd *cmd)
+{
+	const struct list_def *d;
+	struct list_member m;
+	const char *opt;
+	size_t next;
+	int r;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	if (next + 1 != cmd->nargs) {
+		say(c, "Usage: set LIST digest|nomail|mail\n");
+		return;
+	}
+	opt = cmd->args[next];
+	if ((r = member_get(c, d, c->requester, &m)) != 1) {
+		say(c, r < 0 ? "Temporary failure.\n" :
+		    "%s is not subscribed to %s.\n", c->requester, d->address);
+		return;
+	}
+	if (strcasecmp(opt, "digest") == 0) {
+		m.digest = true;
+		m.nomail = false;
+	} else if (strcasecmp(opt, "nomail") == 0) {
+		m.nomail = true;
+	} else if (strcasecmp(opt, "mail") == 0) {
+		m.nomail = false;
+		m.digest = false;
+		m.bounce = 0;
+	} else {
+		say(c, "Unknown option '%s': use digest, nomail or mail.\n",
+		    opt);
+		return;
+	}
+	if (member_write(c, d, &m, NULL) < 0) {
+		say(c, "Temporary failure.\n");
+		return;
+	}
+	say(c, "%s on %s: %s.\n", c->requester, d->address,
+	    m.nomail ? "no mail" : m.digest ? "digest" : "every post");
+}
+
+static void
+cmd_index(struct ctl *c, const struct cmd *cmd)
+{
+	const struct list_def *d;
+	size_t next;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	if (!d->archive) {
+		say(c, "%s has no archive.\n", d->address);
+		return;
+	}
+	if (!may_read(c, d, false)) {
+		say(c, "Only members may read the archive of %s.\n",
+		    d->address);
+		return;
+	}
+	if (archive_index(c->ld, d, &c->reply) < 0)
+		say(c, "Temporary failure.\n");
+}
+
+static void
+cmd_get(struct ctl *c, const struct cmd *cmd)
+{
+	const struct list_def *d;
+	struct buf msg = BUF_INIT, out = BUF_INIT, v = BUF_INIT;
+	struct buf req = BUF_INIT, bounces = BUF_INIT;
+	const char *rcpt[1] = { c->requester };
+	char *end;
+	unsigned long num;
+	size_t next;
+	int r;
+
+	if ((d = list_arg(c, cmd, &next)) == NULL)
+		return;
+	if (next + 1 != cmd->nargs) {
+		say(c, "Usage: get LIST NUMBER\n");
+		return;
+	}
+	errno = 0;
+	num = strtoul(cmd->args[next], &end, 10);
+	if (errno != 0 || *end != '\0' || num == 0 || num > 100000000 ||
+	    !isdigit((unsigned char)cmd->args[next][0])) {
+		say(c, "'%s' is not a message number.\n", cmd->args[next]);
+		return;
+	}
+	if (!d->archive || !may_read(c, d, false)) {
+		say(c, "Only members may read the archive of %s.\n",
+		    d->address);
+		return;
+	}
+	r = archive_get(c->ld, d, (unsigned)num, &msg);
+	if (r <= 0) {
+		say(c, r < 0 ? "Temporary failure.\n" :
+		    "No message %lu in the archive of %s.\n", num, d->address);
+		goto out;
+	}
+	list_addr(d, "-request", &req);
+	list_addr(d, "-bounces", &bounces);
+	rfc5322_date(time(NULL), &v);
+	buf_printf(&out, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
+	    c->requester);
+	buf_printf(&out, "Subject: %s archive message %lu\n", d->name, num);
+	new_message_id(c->ld->conf, &v);
+	buf_printf(&out, "Message-ID: %s\nMIME-Version: 1.0\n"
+	    "Content-Type: message/rfc822\nAuto-Submitted: auto-replied\n\n",
+	    v.data);
+	buf_append(&out, msg.data, msg.len);
+	if (send_mail(c->ld, bounces.data, rcpt, 1, out.data, out.len) < 0)
+		say(c, "Temporary failure.\n");
+	else
+		say(c, "Message %lu of %s sent separately.\n", num,
+		    d->address);
+out:
+	buf_free(&msg);
+	buf_free(&out);
+	buf_free(&v);
+	buf_free(&req);
+	buf_free(&bounces);
+}
+
+static void
+cmd_lists(struct ctl *c)
+{
+	const struct lists *l = c->ld->cur;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < l->count; i++) {
+		const struct list_def *d = &l->items[i];
+
+		if (d->hidden || strcasecmp(d->domain, c->domain) != 0)
+			continue;
+		say(c, "  %-30s %s\n", d->address, d->description);
+		n++;
+	}
+	if (n == 0)
+		say(c, "No public lists here.\n");
+}
+
+static void
+cmd_help(struct ctl *c)
+{
+	say(c, "Commands (one per line, in the Subject or the body):\n"
+	    "  help                        this text\n"
+	    "  lists                       the lists here\n"
+	    "  info LIST                   about a list\n"
+	    "  subscribe LIST [ADDRESS]    join (confirmation needed)\n"
+	    "  unsubscribe LIST [ADDRESS]  leave (confirmation needed)\n"
+	    "  who LIST                    the members\n"
+	    "  set LIST digest|nomail|mail how you get the list\n"
+	    "  index LIST                  the archive\n"
+	    "  get LIST N                  archived message N\n"
+	    "  end                         stop reading here\n"
+	    "Sent to LIST-request@, the LIST argument may be left out.\n");
+}
+
+/* Run one parsed command; false to stop reading. */
+static bool
+run(struct ctl *c, const char *line, size_t len, const struct cmd *cmd)
+{
+	if (cmd->kind == CMD_END)
+		return false;
+	if (cmd->kind == CMD_CONFIRM)     /* done in the token pass */
+		return true;
+	c->commands++;
+	say(c, "> %.*s\n", (int)(len > 200 ? 200 : len), line);
+	switch (cmd->kind) {
+	case CMD_HELP:
+		cmd_help(c);
+		break;
+	case CMD_LISTS:
+		cmd_lists(c);
+		break;
+	case CMD_INFO:
+		cmd_info(c, cmd);
+		break;
+	case CMD_SUBSCRIBE:
+		cmd_subscribe(c, cmd, true);
+		break;
+	case CMD_UNSUBSCRIBE:
+		cmd_subscribe(c, cmd, false);
+		break;
+	case CMD_WHO:
+		cmd_who(c, cmd);
+		break;
+	case CMD_SET:
+		cmd_set(c, cmd);
+		break;
+	case CMD_INDEX:
+		cmd_index(c, cmd);
+		break;
+	case CMD_GET:
+		cmd_get(c, cmd);
+		break;
+	case CMD_APPROVE:
+	case CMD_REJECT: {
+		char id[LISTD_TOKEN_LEN + 1];
+		size_t il = strnlen(cmd->args[0], LISTD_TOKEN_LEN);
+
+		memcpy(id, cmd->args[0], il);
+		id[il] = '\0';
+		if (strlen(cmd->args[0]) > LISTD_TOKEN_LEN)
+			id[0] = '\0';      /* too long: not a token */
+		str_lower(id);
+		c->saw_moderation = true;
+		do_moderate(c, id, cmd->kind == CMD_APPROVE);
+		break;
+	}
+	default:
+		say(c, "Not understood. Send \"help\" for the commands.\n");
+		break;
+	}
+	say(c, "\n");
+	return true;
+}
+
+int
+control_handle(struct listd *ld, const struct list_def *d,
+    const char *domain, const char *sender, const char *msg, size_t len)
+{
+	struct ctl c;
+	struct mail m;
+	struct buf v = BUF_INIT, text = BUF_INIT, subject = BUF_INIT;
+	struct buf all = BUF_INIT, from = BUF_INIT, env = BUF_INIT;
+	struct strlist toks = { NULL, 0 };
+	struct cmd cmd;
+	unsigned bad = 0;
+	const char *s, *end;
+	bool stop = false;
+
+	memset(&c, 0, sizeof(c));
+	c.ld = ld;
+	c.deflist = d;
+	c.domain = domain;
+	mail_parse(msg, len, &m);
+	if (*sender == '\0' || mail_is_automatic(&m)) {
+		log_info("listd: %s@%s: automatic message or null sender "
+		    "<%s>; no commands run", d ? d->name : LIST_DLIST_LOCAL,
+		    domain, sender);
+		mail_free(&m);
+		return 0;
+	}
+	if (!mail_get(&m, "From", &v) || !mail_address(v.data, &from))
+		buf_set(&from, sender);
+	snprintf(c.requester, sizeof(c.requester), "%s", from.data);
+	str_lower(c.requester);
+	if (mail_get(&m, "Subject", &v))
+		buf_set(&subject, cmd_subject_text(v.data));
+	mail_text(&m, &text);
+
+	/* 2. confirmations anywhere */
+	buf_printf(&all, "%s\n", buf_cstr(&subject));
+	buf_append(&all, text.data, text.len);
+	cmd_find_tokens(all.data, all.len, "confirm", &toks);
+	for (size_t i = 0; i < toks.count && i < LISTD_MAX_COMMANDS; i++) {
+		do_confirm(&c, toks.items[i] + 8);
+		c.commands++;
+	}
+
+	/* 3. the Subject, then the body */
+	if (subject.len > 0) {
+		cmd_parse_line(subject.data, subject.len, &cmd);
+		if (cmd.kind != CMD_NONE && cmd.kind != CMD_UNKNOWN)
+			stop = !run(&c, subject.data, subject.len, &cmd);
+	}
+	s = text.data != NULL ? text.data : "";
+	end = s + text.len;
+	while (!stop && s < end && c.commands < LISTD_MAX_COMMANDS) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+		const char *line = s;
+
+		s += n + (nl != NULL);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > 0 && line[0] == '>')
+			continue;
+		if ((n == 3 && memcmp(line, "-- ", 3) == 0) ||
+		    (n == 2 && memcmp(line, "--", 2) == 0))
+			break;
+		cmd_parse_line(line, n, &cmd);
+		if (cmd.kind == CMD_NONE)
+			continue;
+		if (cmd.kind == CMD_UNKNOWN) {
+			if (++bad >= LISTD_MAX_BAD_LINES) {
+				say(&c, "(%u lines that are not commands; the "
+				    "rest was ignored)\n\n", bad);
+				break;
+			}
+			continue;
+		}
+		stop = !run(&c, line, n, &cmd);
+	}
+
+	/* 4. approve/reject in the Subject of a reply */
+	if (!c.saw_moderation && subject.len > 0) {
+		static const char *const words[] = { "approve", "reject" };
+		for (int w = 0; w < 2; w++) {
+			struct strlist st = { NULL, 0 };
+
+			cmd_find_tokens(subject.data, subject.len, words[w],
+			    &st);
+			for (size_t i = 0; i < st.count; i++) {
+				c.commands++;
+				say(&c, "> %s\n", st.items[i]);
+				do_moderate(&c, st.items[i] +
+				    strlen(words[w]) + 1, w == 0);
+				say(&c, "\n");
+			}
+			strlist_free(&st);
+		}
+	}
+
+	/* 5. the reply */
+	if (c.commands == 0)
+		say(&c, "No commands found. Send \"help\" for the commands.\n");
+	{
+		struct buf fromaddr = BUF_INIT, subj = BUF_INIT;
+
+		if (d != NULL) {
+			list_addr(d, "-request", &fromaddr);
+			list_addr(d, "-bounces", &env);
+		} else {
+			buf_printf(&fromaddr, "%s@%s", LIST_DLIST_LOCAL,
+			    domain);
+			buf_set(&env, "");
+		}
+		buf_printf(&subj, "Re: %s", subject.len ? subject.data :
+		    "your commands");
+		(void)send_notice(ld, env.data != NULL ? env.data : "",
+		    fromaddr.data, c.requester, subj.data, NULL,
+		    buf_cstr(&c.reply));
+		buf_free(&fromaddr);
+		buf_free(&subj);
+	}
+	log_info("listd: %s@%s: %u command(s) from <%s>",
+	    d ? d->name : LIST_DLIST_LOCAL, domain, c.commands, c.requester);
+	strlist_free(&toks);
+	mail_free(&m);
+	buf_free(&v);
+	buf_free(&text);
+	buf_free(&subject);
+	buf_free(&all);
+	buf_free(&from);
+	buf_free(&env);
+	buf_free(&c.reply);
+	return 0;
+}

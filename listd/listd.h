@@ -1,0 +1,217 @@
+/*
+ * listd.h - dmail-listd, the list worker: module map.
+ *
+ * dmail-listd runs in the master's listener-less "list" pool (run() of
+ * worker.h). It takes files from state_dir/lists/spool/new/ (written by
+ * DSMTP, see listspool.h), and for each list recipient of a file:
+ *
+ *   listd.c    the service: spool scan, claiming files (flock), the
+ *              per-list lock, periodic work (expiry, digests); main()
+ *   mail.c     a message in memory: header fields, body, rebuilding
+ *   send.c     outgoing mail through the delivery API (deliver.h):
+ *              one stored copy for local recipients, queue files for
+ *              remote ones; notices and replies
+ *   token.c    confirmation/approval tokens (random, expiring) on disk
+ *   cmd.c      parsing command lines of control mail
+ *   control.c  LIST-request@ and dlist@: commands, confirm/approve/reject
+ *   post.c     LIST@: loop checks, post policy, moderation, distribution
+ *   archive.c  the archive (Maildir + numbered index) and digests
+ *   bounce.c   LIST-bounces[+member]@: bounce scores, nomail
+ *
+ * Every module logs its own errors once, with list= and id= fields.
+ * Functions returning int give 0 for done (including "dropped on
+ * purpose") and -1 for a temporary failure: the spool file is kept and
+ * tried again later.
+ */
+#ifndef DMAIL_LISTD_H
+#define DMAIL_LISTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "deliver.h"
+#include "listdb.h"
+#include "lists.h"
+#include "userdb.h"
+
+#define LISTD_TOKEN_LEN 24             /* hex characters */
+#define LISTD_CONFIRM_TTL (3 * 24 * 3600)
+#define LISTD_HELD_TTL (7 * 24 * 3600)
+#define LISTD_MAX_COMMANDS 50
+#define LISTD_MAX_BAD_LINES 5
+#define LISTD_CMD_LINE_MAX 1000
+
+struct listd {
+	const struct dmail_conf *conf;
+	struct lists_cache lists;
+	const struct lists *cur;        /* the lists for the current file */
+	struct userdb *udb;
+	struct deliver_ctx *dctx;
+	int64_t last_maintenance;       /* Unix time */
+};
+
+/* --- mail.c ---------------------------------------------------------- */
+
+struct mail_field {
+	char *name;          /* as written */
+	char *raw;           /* whole field with folding, ending in '\n' */
+};
+
+struct mail {
+	struct mail_field *fields;
+	size_t nfields;
+	char *body;          /* after the empty line (may be "") */
+	size_t body_len;
+};
+
+void mail_parse(const char *data, size_t len, struct mail *m);
+void mail_free(struct mail *m);
+/* Unfolded, trimmed value of the first field name; false if absent. */
+bool mail_get(const struct mail *m, const char *name, struct buf *out);
+void mail_remove(struct mail *m, const char *name);
+/* Append "Name: value\n" (at the end of the header, or first). */
+void mail_add(struct mail *m, const char *name, const char *value);
+void mail_add_first(struct mail *m, const char *name, const char *value);
+void mail_set(struct mail *m, const char *name, const char *value);
+void mail_format(const struct mail *m, struct buf *out);
+/* First address (local@domain) in a header value like
+ * "Alice <alice@x.test>" or "alice@x.test (Alice)"; lower-cased. */
+bool mail_address(const char *value, struct buf *out);
+/* The display name of a From: value ("" when none). */
+void mail_display_name(const char *value, struct buf *out);
+/* Auto-Submitted other than "no", or Precedence bulk/junk/list. */
+bool mail_is_automatic(const struct mail *m);
+/* The text of the first text/plain part (the body when not MIME). */
+void mail_text(const struct mail *m, struct buf *out);
+
+/* --- send.c ---------------------------------------------------------- */
+
+/* Deliver msg (LF line ends) from envelope sender to n recipients with
+ * one delivery (one stored copy, queue files for remote recipients).
+ * Recipients the delivery code rejects are skipped and logged. 0, or -1
+ * on a temporary failure. */
+int send_mail(struct listd *ld, const char *sender,
+    const char *const *rcpts, size_t n, const char *msg, size_t len);
+/* A text notice: headers From/To/Subject/Date/Message-ID/Auto-Submitted
+ * and a text/plain UTF-8 body. extra_headers (may be NULL) are complete
+ * "Name: value\n" lines. */
+int send_notice(struct listd *ld, const char *env_sender, const char *from,
+    const char *to, const char *subject, const char *extra_headers,
+    const char *body);
+/* "Date: ..." value for now into out. */
+void rfc5322_date(int64_t t, struct buf *out);
+/* A new Message-ID value "<...@HOST>". */
+void new_message_id(const struct dmail_conf *conf, struct buf *out);
+
+/* --- token.c --------------------------------------------------------- */
+
+enum token_action {
+	TOKEN_SUBSCRIBE = 0,     /* address confirms its subscription */
+	TOKEN_UNSUBSCRIBE,       /* address confirms leaving */
+	TOKEN_SUB_APPROVE,       /* owner approves a subscription */
+	TOKEN_POST,              /* moderator approves a held post */
+};
+
+struct token {
+	char id[LISTD_TOKEN_LEN + 1];
+	enum token_action action;
+	char address[LIST_ADDRESS_MAX + 1];   /* member, or poster */
+	int64_t expires;
+};
+
+/* Fresh random id (LISTD_TOKEN_LEN lower-case hex). */
+void token_generate(char *out);
+bool token_valid_id(const char *id);
+void token_format(const struct token *t, struct buf *out);
+int token_parse(const char *text, size_t len, struct token *t);
+bool token_expired(const struct token *t, int64_t now);
+const char *token_action_name(enum token_action a);
+/* Create and store a token of list d (state_dir/lists/LIST/tokens/ID). */
+int token_create(struct listd *ld, const struct list_def *d,
+    enum token_action action, const char *address, int64_t ttl,
+    struct token *out);
+/* 1 found and valid, 0 unknown or expired (expired: removed), -1 error. */
+int token_load(struct listd *ld, const struct list_def *d, const char *id,
+    int64_t now, struct token *out);
+void token_remove(struct listd *ld, const struct list_def *d,
+    const char *id);
+/* Remove expired tokens (and their held posts); returns how many. */
+unsigned token_expire_all(struct listd *ld, const struct list_def *d,
+    int64_t now);
+/* state_dir/lists/LIST/held/ID */
+void held_path(struct listd *ld, const struct list_def *d, const char *id,
+    struct buf *out);
+
+/* --- cmd.c ----------------------------------------------------------- */
+
+enum cmd_kind {
+	CMD_NONE = 0,       /* blank line */
+	CMD_UNKNOWN,
+	CMD_HELP, CMD_LISTS, CMD_INFO, CMD_SUBSCRIBE, CMD_UNSUBSCRIBE,
+	CMD_WHO, CMD_SET, CMD_INDEX, CMD_GET, CMD_END,
+	CMD_CONFIRM, CMD_APPROVE, CMD_REJECT,
+};
+
+#define CMD_MAX_ARGS 3
+#define CMD_ARG_MAX 330
+
+struct cmd {
+	enum cmd_kind kind;
+	size_t nargs;
+	char args[CMD_MAX_ARGS][CMD_ARG_MAX];
+};
+
+/* Parse one line ("subscribe club bob@x.test"); leading "Re:" etc. and
+ * quoting are not stripped here. Extra words are an error (UNKNOWN). */
+void cmd_parse_line(const char *line, size_t len, struct cmd *out);
+const char *cmd_name(enum cmd_kind k);
+/* Every "WORD TOKEN" (WORD = confirm/approve/reject) in text, in order,
+ * without duplicates; tokens appended to out as "WORD TOKEN\n". */
+unsigned cmd_find_tokens(const char *text, size_t len, const char *word,
+    struct strlist *out);
+/* Strip "Re:", "Fwd:", "AW:" prefixes and blanks from a subject. */
+const char *cmd_subject_text(const char *subject);
+
+/* --- control.c, post.c, bounce.c, archive.c -------------------------- */
+
+int control_handle(struct listd *ld, const struct list_def *d,
+    const char *domain, const char *sender, const char *msg, size_t len);
+int post_handle(struct listd *ld, const struct list_def *d,
+    const char *sender, const char *msg, size_t len, const char *spool_id);
+/* Distribute an accepted post (also after approval). */
+int post_distribute(struct listd *ld, const struct list_def *d,
+    const char *sender, const char *msg, size_t len);
+int owner_handle(struct listd *ld, const struct list_def *d,
+    const char *sender, const char *msg, size_t len);
+int bounce_handle(struct listd *ld, const struct list_def *d,
+    const char *member, const char *msg, size_t len);
+
+/* Store a distributed post; its number in *num. */
+int archive_store(struct listd *ld, const struct list_def *d,
+    const char *msg, size_t len, unsigned *num);
+/* The index as text ("N  date  from  subject" lines). */
+int archive_index(struct listd *ld, const struct list_def *d,
+    struct buf *out);
+/* Message number num into out; 1 found, 0 no such, -1 error. */
+int archive_get(struct listd *ld, const struct list_def *d, unsigned num,
+    struct buf *out);
+/* Queue a post for the digest members. */
+int digest_add(struct listd *ld, const struct list_def *d, const char *msg,
+    size_t len);
+/* Send the digest if it is large or old enough (force: now). */
+int digest_maybe_send(struct listd *ld, const struct list_def *d,
+    int64_t now, bool force);
+
+/* --- listd.c --------------------------------------------------------- */
+
+/* Hold the list's lock file for the duration of work on it. */
+int list_lock(struct listd *ld, const struct list_def *d);
+void list_unlock(int fd);
+/* Owners + moderators contain address? */
+bool list_is_moderator(const struct list_def *d, const char *address);
+bool list_is_owner(const struct list_def *d, const char *address);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * mail.c - a message in memory for the list worker: header fields kept
+ * byte-exact (with their folding) so a distributed post changes only the
+ * fields the list touches; body kept as is.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "listd.h"
+#include "util.h"
+
+void
+mail_parse(const char *data, size_t len, struct mail *m)
+{
+	const char *s = data, *end = data + len;
+
+	memset(m, 0, sizeof(*m));
+	while (s < end) {
+		const char *nl, *colon, *fstart = s;
+		size_t n;
+
+		if (*s == '\n') {            /* end of header */
+			s++;
+			break;
+		}
+		if (*s == '\r' && s + 1 < end && s[1] == '\n') {
+			s += 2;
+			break;
+		}
+		/* One field: first line plus continuation lines. */
+		do {
+			nl = memchr(s, '\n', (size_t)(end - s));
+			s = nl != NULL ? nl + 1 : end;
+		} while (s < end && (*s == ' ' || *s == '\t'));
+		n = (size_t)(s - fstart);
+		colon = memchr(fstart, ':', n);
+		if (colon == NULL || colon == fstart) {
+			/* Not a header field: the body starts here. */
+			s = fstart;
+			break;
+		}
+		m->fields = xrealloc(m->fields,
+		    (m->nfields + 1) * sizeof(*m->fields));
+		m->fields[m->nfields].name = xstrndup(fstart,
+		    (size_t)(colon - fstart));
+		str_trim(m->fields[m->nfields].name);
+		if (n > 0 && fstart[n - 1] == '\n') {
+			m->fields[m->nfields].raw = xstrndup(fstart, n);
+		} else {
+			char *r = xmalloc(n + 2);
+			memcpy(r, fstart, n);
+			r[n] = '\n';
+			r[n + 1] = '\0';
+			m->fields[m->nfields].raw = r;
+		}
+		m->nfields++;
+	}
+	m->body_len = (size_t)(end - s);
+	m->body = xstrndup(s, m->body_len);
+}
+
+void
+mail_free(struct mail *m)
+{
+	for (size_t i = 0; i < m->nfields; i++) {
+		free(m->fields[i].name);
+		free(m->fields[i].raw);
+	}
+	free(m->fields);
+	free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+bool
+mail_get(const struct mail *m, const char *name, struct buf *out)
+{
+	buf_reset(out);
+	for (size_t i = 0; i < m->nfields; i++) {
+		const char *p;
+
+		if (strcasecmp(m->fields[i].name, name) != 0)
+			continue;
+		p = strchr(m->fields[i].raw, ':') + 1;
+		for (; *p != '\0'; p++) {
+			if (*p == '\r')
+				continue;
+			if (*p == '\n') {
+				if (p[1] != '\0')
+					buf_append_char(out, ' ');
+				continue;
+			}
+			buf_append_char(out, *p);
+		}
+		if (out->len > 0) {
+			char *t = xstrdup(out->data);
+			buf_set(out, str_trim(t));
+			free(t);
+		}
+		return true;
+	}
+	return false;
+}
+
+void
+mail_remove(struct mail *m, const char *name)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < m->nfields; i++) {
+		if (strcasecmp(m->fields[i].name, name) == 0) {
+			free(m->fields[i].name);
+			free(m->fields[i].raw);
+			continue;
+		}
+		m->fields[j++] = m->fields[i];
+	}
+	m->nfields = j;
+}
+
+static struct mail_field
+make_field(const char *name, const char *value)
+{
+	struct mail_field f;
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "%s: ", name);
+	for (const char *p = value; *p != '\0'; p++)
+		if (*p != '\r' && *p != '\n')
+			buf_append_char(&b, *p);
+	buf_append_char(&b, '\n');
+	f.name = xstrdup(name);
+	f.raw = buf_steal(&b);
+	return f;
+}
+
+void
+mail_add(struct mail *m, const char *name, const char *value)
+{
+	m->fields = xrealloc(m->fields, (m->nfields + 1) * sizeof(*m->fields));
+	m->fields[m->nfields++] = make_field(name, value);
+}
+
+void
+mail_add_first(struct mail *m, const char *name, const char *value)
+{
+	m->fields = xrealloc(m->fields, (m->nfields + 1) * sizeof(*m->fields));
+	memmove(m->fields + 1, m->fields, m->nfields * sizeof(*m->fields));
+	m->nfields++;
+	m->fields[0] = make_field(name, value);
+}
+
+void
+mail_set(struct mail *m, const char *name, const char *value)
+{
+	for (size_t i = 0; i < m->nfields; i++) {
+		if (strcasecmp(m->fields[i].name, name) == 0) {
+			struct mail_field f = make_field(name, value);
+
+			free(m->fields[i].name);
+			free(m->fields[i].raw);
+			m->fields[i] = f;
+			/* Drop later duplicates. */
+			for (size_t j = i + 1; j < m->nfields;) {
+				if (strcasecmp(m->fields[j].name, name) == 0) {
+					free(m->fields[j].name);
+					free(m->fields[j].raw);
+					memmove(m->fields + j, m->fields + j + 1,
+					    (m->nfields - j - 1) *
+					    sizeof(*m->fields));
+					m->nfields--;
+				} else {
+					j++;
+				}
+			}
+			return;
+		}
+	}
+	mail_add(m, name, value);
+}
+
+void
+mail_format(const struct mail *m, struct buf *out)
+{
+	buf_reset(out);
+	for (size_t i = 0; i < m->nfields; i++)
+		buf_append_str(out, m->fields[i].raw);
+	buf_append_char(out, '\n');
+	buf_append(out, m->body, m->body_len);
+}
+
+static bool
+addr_char(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && c != '<' && c != '>' && c != '(' &&
+	    c != ')' && c != ',' && c != ';' && c != ':' && c != '"' &&
+	    c != '[' && c != ']' && c != '\\';
+}
+
+bool
+mail_address(const char *value, struct buf *out)
+{
+	const char *lt = strchr(value, '<'), *at;
+
+	buf_reset(out);
+	if (lt != NULL) {
+		const char *gt = strchr(lt, '>');
+
+		if (gt != NULL && gt > lt + 1) {
+			buf_append(out, lt + 1, (size_t)(gt - lt - 1));
+			str_lower(out->data);
+			return list_valid_address(out->data);
+		}
+	}
+	/* Bare address: the word around the first '@' outside comments. */
+	at = strchr(value, '@');
+	if (at == NULL)
+		return false;
+	{
+		const char *a = at, *b = at + 1;
+
+		while (a > value && addr_char((unsigned char)a[-1]))
+			a--;
+		while (*b != '\0' && addr_char((unsigned char)*b))
+			b++;
+		buf_append(out, a, (size_t)(b - a));
+	}
+	str_lower(out->data);
+	return list_valid_address(out->data);
+}
+
+void
+mail_display_name(const char *value, struct buf *out)
+{
+	const char *lt = strchr(value, '<');
+
+	buf_reset(out);
+	if (lt != NULL) {
+		char *t = xstrndup(value, (size_t)(lt - value));
+		char *n = str_trim(t);
+		size_t l = strlen(n);
+
+		if (l >= 2 && n[0] == '"' && n[l - 1] == '"') {
+			n[l - 1] = '\0';
+			n++;
+		}
+		buf_set(out, n);
+		free(t);
+		return;
+	}
+	{
+		const char *op = strchr(value, '('), *cp;
+
+		if (op != NULL && (cp = strchr(op, ')')) != NULL)
+			buf_append(out, op + 1, (size_t)(cp - op - 1));
+	}
+}
+
+bool
+mail_is_automatic(const struct mail *m)
+{
+	struct buf v = BUF_INIT;
+	bool yes = false;
+
+	if (mail_get(m, "Auto-Submitted", &v) &&
+	    strncasecmp(v.data != NULL ? v.data : "", "no", 2) != 0)
+		yes = true;
+	if (!yes && mail_get(m, "Precedence", &v) && v.data != NULL &&
+	    (strncasecmp(v.data, "bulk", 4) == 0 ||
+	    strncasecmp(v.data, "junk", 4) == 0 ||
+	    strncasecmp(v.data, "list", 4) == 0))
+		yes = true;
+	buf_free(&v);
+	return yes;
+}
+
+/* The boundary parameter of a multipart Content-Type value. */
+static bool
+boundary_of(const char *ct, struct buf *out)
+{
+	const char *p = ct;
+
+	buf_reset(out);
+	while ((p = strchr(p, '=')) != NULL) {
+		const char *k = p;
+		while (k > ct && (isalnum((unsigned char)k[-1]) ||
+		    k[-1] == '-'))
+			k--;
+		if ((size_t)(p - k) == 8 && strncasecmp(k, "boundary", 8) == 0) {
+			p++;
+			if (*p == '"') {
+				const char *q = strchr(p + 1, '"');
+				if (q == NULL)
+					return false;
+				buf_append(out, p + 1, (size_t)(q - p - 1));
+			} else {
+				size_t n = strcspn(p, " \t;");
+				buf_append(out, p, n);
+			}
+			return out->len > 0;
+		}
+		p++;
+	}
+	return false;
+}
+
+void
+mail_text(const struct mail *m, struct buf *out)
+{
+	struct buf ct = BUF_INIT, bnd = BUF_INIT, delim = BUF_INIT;
+	const char *p, *end = m->body + m->body_len;
+
+	buf_reset(out);
+	if (!mail_get(m, "Content-Type", &ct) ||
+	    strncasecmp(buf_cstr(&ct), "multipart/", 10) != 0 ||
+	    !boundary_of(ct.data, &bnd)) {
+		buf_append(out, m->body, m->body_len);
+		goto out;
+	}
+	buf_printf(&delim, "--%s", bnd.data);
+	/* Walk the parts; take the first text/plain one (or one without
+	 * a Content-Type, which is text/plain by default). */
+	p = m->body;
+	while ((p = memmem(p, (size_t)(end - p), delim.data, delim.len)) !=
+	    NULL) {
+		const char *part = p + delim.len, *next;
+		struct mail pm;
+		struct buf pct = BUF_INIT;
+
+		if (part + 2 <= end && part[0] == '-' && part[1] == '-')
+			break;
+		part = memchr(part, '\n', (size_t)(end - part));
+		if (part == NULL)
+			break;
+		part++;
+		next = memmem(part, (size_t)(end - part), delim.data, delim.len);
+		if (next == NULL)
+			next = end;
+		mail_parse(part, (size_t)(next - part), &pm);
+		if (!mail_get(&pm, "Content-Type", &pct) ||
+		    strncasecmp(buf_cstr(&pct), "text/plain", 10) == 0) {
+			buf_append(out, pm.body, pm.body_len);
+			buf_free(&pct);
+			mail_free(&pm);
+			goto out;
+		}
+		buf_free(&pct);
+		mail_free(&pm);
+		p = next;
+	}
+	buf_append(out, m->body, m->body_len);
+out:
+	buf_free(&ct);
+	buf_free(&bnd);
+	buf_free(&delim);
+}

@@ -1,0 +1,447 @@
+/*
+ * post.c - mail to LIST@DOMAIN (and LIST-owner@): loop protection, the
+ * post policy, moderation (held posts with approve/reject tokens), and
+ * distribution with RFC 2369/2919 headers to every member.
+ *
+ * Distribution: local members (local domains) get ONE delivery, so one
+ * stored copy hard-linked into every Maildir, with envelope sender
+ * LIST-bounces@DOMAIN. Remote members go through the outbound queue:
+ * with "verp yes" (default) one queue entry per member with envelope
+ * sender LIST-bounces+user=host@DOMAIN so a bounce names its member;
+ * with "verp no" one queue entry for all of them (bounces are then
+ * matched through the DSN's Final-Recipient). Members with digest get
+ * the post in the next digest, members with nomail nothing.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "listd.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const list_fields[] = { "List-Id", "List-Post",
+	"List-Help", "List-Subscribe", "List-Unsubscribe",
+	"List-Unsubscribe-Post", "List-Owner", "List-Archive", "Precedence",
+	"Return-Path", "Delivered-To", NULL };
+
+/* Is any field name's value containing needle (case-insensitive)? */
+static bool
+field_contains(const struct mail *m, const char *name, const char *needle)
+{
+	for (size_t i = 0; i < m->nfields; i++)
+		if (strcasecmp(m->fields[i].name, name) == 0 &&
+		    strcasestr(m->fields[i].raw + strlen(m->fields[i].name),
+		    needle) != NULL)
+			return true;
+	return false;
+}
+
+/* The poster: From: address, else the envelope sender. */
+static void
+poster_of(const struct mail *m, const char *sender, struct buf *out)
+{
+	struct buf v = BUF_INIT;
+
+	if (!mail_get(m, "From", &v) || !mail_address(buf_cstr(&v), out))
+		buf_set(out, sender);
+	buf_free(&v);
+}
+
+static void
+notify_poster(struct listd *ld, const struct list_def *d, const char *to,
+    const char *subject, const char *body)
+{
+	struct buf from = BUF_INIT, bounces = BUF_INIT;
+
+	if (to == NULL || *to == '\0')
+		return;
+	list_addr(d, "-request", &from);
+	list_addr(d, "-bounces", &bounces);
+	(void)send_notice(ld, bounces.data, from.data, to, subject, NULL,
+	    body);
+	buf_free(&from);
+	buf_free(&bounces);
+}
+
+static int
+hold_post(struct listd *ld, const struct list_def *d, const char *sender,
+    const struct mail *m, const char *msg, size_t len, const char *why)
+{
+	struct token t;
+	struct buf path = BUF_INIT, body = BUF_INIT, subj = BUF_INIT;
+	struct buf from = BUF_INIT, req = BUF_INIT, bounces = BUF_INIT;
+	struct buf hdr = BUF_INIT, poster = BUF_INIT;
+	const struct strlist *mods = d->moderators.count > 0 ?
+	    &d->moderators : &d->owners;
+	int r = -1;
+
+	poster_of(m, sender, &poster);
+	held_path(ld, d, NULL, &path);
+	if (mkdir_p(path.data, 0700) < 0) {
+		log_error("listd: list=%s: cannot create %s", d->address,
+		    path.data);
+		goto out;
+	}
+	if (token_create(ld, d, TOKEN_POST, sender, LISTD_HELD_TTL, &t) < 0)
+		goto out;
+	held_path(ld, d, t.id, &path);
+	if (write_file_durable(path.data, msg, len, 0600) < 0) {
+		log_error("listd: list=%s: cannot write %s", d->address,
+		    path.data);
+		token_remove(ld, d, t.id);
+		goto out;
+	}
+	log_info("listd: list=%s from=<%s> held token=%s reason=%s",
+	    d->address, sender, t.id, why);
+
+	list_addr(d, "-request", &req);
+	list_addr(d, "-bounces", &bounces);
+	mail_get(m, "Subject", &subj);
+	buf_printf(&body,
+	    "A message to %s was held for approval: %s.\n\n"
+	    "    From: %s\n    Subject: %s\n    Size: %zu bytes\n\n"
+	    "To let it through, reply to this message, or send a message to\n"
+	    "%s with this line:\n\n"
+	    "    approve %s\n\n"
+	    "To reject it, send this line instead:\n\n"
+	    "    reject %s\n\n"
+	    "Without an answer it expires in %d days.\n",
+	    d->address, why, poster.data, buf_cstr(&subj), len, req.data,
+	    t.id, t.id, LISTD_HELD_TTL / 86400);
+	buf_printf(&hdr, "Reply-To: %s\n", req.data);
+	buf_printf(&from, "%s: held post from %s (approve %s)", d->name,
+	    poster.data, t.id);
+	for (size_t i = 0; i < mods->count; i++)
+		(void)send_notice(ld, bounces.data, req.data, mods->items[i],
+		    from.data, hdr.data, body.data);
+	buf_reset(&body);
+	buf_printf(&body, "Your message to %s with the subject\n\n    %s\n\n"
+	    "is held until a moderator looks at it (%s).\n"
+	    "You will hear if it is rejected.\n", d->address,
+	    buf_cstr(&subj), why);
+	buf_reset(&from);
+	buf_printf(&from, "Your message to %s awaits approval", d->address);
+	notify_poster(ld, d, poster.data, from.data, body.data);
+	r = 0;
+out:
+	buf_free(&path);
+	buf_free(&body);
+	buf_free(&subj);
+	buf_free(&from);
+	buf_free(&req);
+	buf_free(&bounces);
+	buf_free(&hdr);
+	buf_free(&poster);
+	return r;
+}
+
+int
+post_handle(struct listd *ld, const struct list_def *d, const char *sender,
+    const char *msg, size_t len, const char *spool_id)
+{
+	struct mail m;
+	struct buf id = BUF_INIT, poster = BUF_INIT, body = BUF_INIT;
+	struct buf subj = BUF_INIT;
+	struct list_member mem;
+	struct listdb *db = NULL;
+	struct buf err = BUF_INIT;
+	bool ok = false, is_mod;
+	int r = 0, member;
+
+	mail_parse(msg, len, &m);
+	list_id(d, &id);
+	if (field_contains(&m, "List-Id", id.data) ||
+	    field_contains(&m, "X-Loop", d->address)) {
+		log_warn("listd: list=%s id=%s from=<%s>: loop (our own "
+		    "List-Id or X-Loop); dropped", d->address, spool_id,
+		    sender);
+		goto out;
+	}
+	if (mail_is_automatic(&m)) {
+		log_info("listd: list=%s id=%s from=<%s>: automatic message "
+		    "(Auto-Submitted/Precedence); dropped", d->address,
+		    spool_id, sender);
+		goto out;
+	}
+	if (*sender == '\0') {
+		log_info("listd: list=%s id=%s: null sender (a bounce to the "
+		    "posting address); dropped", d->address, spool_id);
+		goto out;
+	}
+	poster_of(&m, sender, &poster);
+	if (d->max_size > 0 && len > d->max_size) {
+		log_info("listd: list=%s id=%s from=<%s>: %zu bytes over "
+		    "max_size; rejected", d->address, spool_id, sender, len);
+		mail_get(&m, "Subject", &subj);
+		buf_printf(&body, "Your message to %s with the subject\n\n"
+		    "    %s\n\nwas not distributed: it has %zu bytes, the "
+		    "list takes at most %llu.\n", d->address, buf_cstr(&subj),
+		    len, (unsigned long long)d->max_size);
+		notify_poster(ld, d, sender, "Message too large", body.data);
+		goto out;
+	}
+	is_mod = list_is_moderator(d, poster.data) ||
+	    list_is_moderator(d, sender);
+	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
+		log_error("listd: list=%s: %s", d->address, err.data);
+		r = -1;
+		goto out;
+	}
+	member = listdb_get(db, poster.data, &mem);
+	if (member == 0 && strcasecmp(poster.data, sender) != 0)
+		member = listdb_get(db, sender, &mem);
+	listdb_close(db);
+	if (member < 0) {
+		r = -1;
+		goto out;
+	}
+	switch (d->post) {
+	case LIST_POST_ANYONE:
+		ok = true;
+		break;
+	case LIST_POST_MEMBERS:
+		ok = is_mod || member == 1;
+		if (!ok)
+			r = hold_post(ld, d, sender, &m, msg, len,
+			    "the sender is not a member");
+		break;
+	case LIST_POST_MODERATED:
+		ok = is_mod;
+		if (!ok)
+			r = hold_post(ld, d, sender, &m, msg, len,
+			    "the list is moderated");
+		break;
+	case LIST_POST_ANNOUNCE:
+		ok = is_mod;
+		if (!ok) {
+			log_info("listd: list=%s id=%s from=<%s>: announce "
+			    "list, poster is no owner or moderator; rejected",
+			    d->address, spool_id, sender);
+			mail_get(&m, "Subject", &subj);
+			buf_printf(&body, "Your message to %s with the "
+			    "subject\n\n    %s\n\nwas not distributed: only "
+			    "the owners and moderators post to this list.\n",
+			    d->address, buf_cstr(&subj));
+			notify_poster(ld, d, poster.data,
+			    "Message not distributed", body.data);
+		}
+		break;
+	}
+	if (ok) {
+		log_info("listd: list=%s id=%s from=<%s> accepted", d->address,
+		    spool_id, sender);
+		r = post_distribute(ld, d, sender, msg, len);
+	}
+out:
+	mail_free(&m);
+	buf_free(&id);
+	buf_free(&poster);
+	buf_free(&body);
+	buf_free(&subj);
+	buf_free(&err);
+	return r;
+}
+
+/* Rewrite the post for distribution into out. */
+static void
+rewrite(struct listd *ld, const struct list_def *d, const char *msg,
+    size_t len, struct buf *out)
+{
+	struct mail m;
+	struct buf v = BUF_INIT, id = BUF_INIT, req = BUF_INIT;
+	struct buf own = BUF_INIT, name = BUF_INIT, from = BUF_INIT;
+
+	mail_parse(msg, len, &m);
+	for (int i = 0; list_fields[i] != NULL; i++)
+		mail_remove(&m, list_fields[i]);
+	list_id(d, &id);
+	list_addr(d, "-request", &req);
+	list_addr(d, "-owner", &own);
+
+	if (*d->subject_prefix != '\0') {
+		if (!mail_get(&m, "Subject", &v) || v.len == 0) {
+			buf_reset(&name);
+			buf_printf(&name, "%s (no subject)", d->subject_prefix);
+			mail_set(&m, "Subject", name.data);
+		} else if (strcasestr(v.data, d->subject_prefix) == NULL) {
+			buf_reset(&name);
+			buf_printf(&name, "%s %s", d->subject_prefix, v.data);
+			mail_set(&m, "Subject", name.data);
+		}
+	}
+	/* DMARC: the list cannot sign for the poster's domain, so with
+	 * "always" the From: becomes the list's own address. "auto" needs
+	 * a DMARC lookup; without a resolver module it does not rewrite. */
+	if (ld->conf->list_dmarc_rewrite == DMARC_REWRITE_ALWAYS &&
+	    mail_get(&m, "From", &from)) {
+		mail_display_name(from.data, &name);
+		if (name.len == 0)
+			mail_address(from.data, &name);
+		buf_reset(&v);
+		buf_printf(&v, "\"%s via %s\" <%s>", name.data, d->name,
+		    d->address);
+		for (char *p = v.data + 1; p < v.data + v.len; p++)
+			if (*p == '"' && p[1] != ' ')
+				*p = '\'';
+		mail_set(&m, "X-Original-From", from.data);
+		mail_set(&m, "From", v.data);
+		if (d->reply_to != LIST_REPLY_LIST) {
+			struct buf rt = BUF_INIT;
+			if (!mail_get(&m, "Reply-To", &rt))
+				mail_set(&m, "Reply-To", from.data);
+			buf_free(&rt);
+		}
+	}
+	if (d->reply_to == LIST_REPLY_LIST)
+		mail_set(&m, "Reply-To", d->address);
+
+	buf_reset(&v);
+	if (*d->description != '\0')
+		buf_printf(&v, "%s <%s>", d->description, id.data);
+	else
+		buf_printf(&v, "<%s>", id.data);
+	mail_add(&m, "List-Id", v.data);
+	buf_reset(&v);
+	buf_printf(&v, "<mailto:%s?subject=help>", req.data);
+	mail_add(&m, "List-Help", v.data);
+	buf_reset(&v);
+	if (d->post == LIST_POST_ANNOUNCE)
+		buf_append_str(&v, "NO");
+	else
+		buf_printf(&v, "<mailto:%s>", d->address);
+	mail_add(&m, "List-Post", v.data);
+	buf_reset(&v);
+	buf_printf(&v, "<mailto:%s?subject=subscribe>", req.data);
+	mail_add(&m, "List-Subscribe", v.data);
+	buf_reset(&v);
+	buf_printf(&v, "<mailto:%s?subject=unsubscribe>", req.data);
+	if (ld->conf->list_web_url != NULL)
+		buf_printf(&v, ", <%s%slist=%s>", ld->conf->list_web_url,
+		    strchr(ld->conf->list_web_url, '?') ? "&" : "?",
+		    d->address);
+	mail_add(&m, "List-Unsubscribe", v.data);
+	if (ld->conf->list_web_url != NULL)
+		mail_add(&m, "List-Unsubscribe-Post",
+		    "List-Unsubscribe=One-Click");
+	if (d->archive) {
+		buf_reset(&v);
+		buf_printf(&v, "<mailto:%s?subject=index>", req.data);
+		mail_add(&m, "List-Archive", v.data);
+	}
+	buf_reset(&v);
+	buf_printf(&v, "<mailto:%s>", own.data);
+	mail_add(&m, "List-Owner", v.data);
+	mail_add(&m, "Precedence", "list");
+	mail_add(&m, "X-Loop", d->address);
+	mail_format(&m, out);
+	mail_free(&m);
+	buf_free(&v);
+	buf_free(&id);
+	buf_free(&req);
+	buf_free(&own);
+	buf_free(&name);
+	buf_free(&from);
+}
+
+int
+post_distribute(struct listd *ld, const struct list_def *d,
+    const char *sender, const char *msg, size_t len)
+{
+	struct buf out = BUF_INIT, bounces = BUF_INIT, verp = BUF_INIT;
+	struct buf err = BUF_INIT;
+	struct list_member *members = NULL;
+	const char **local = NULL, **remote = NULL;
+	size_t n = 0, nl = 0, nr = 0, ndigest = 0;
+	struct listdb *db;
+	int64_t t0 = now_ms();
+	unsigned num = 0;
+	int r = 0;
+
+	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
+		log_error("listd: list=%s: %s", d->address, err.data);
+		buf_free(&err);
+		return -1;
+	}
+	r = listdb_all(db, &members, &n);
+	listdb_close(db);
+	if (r < 0)
+		return -1;
+	rewrite(ld, d, msg, len, &out);
+	list_addr(d, "-bounces", &bounces);
+	local = xcalloc(n + 1, sizeof(*local));
+	remote = xcalloc(n + 1, sizeof(*remote));
+	for (size_t i = 0; i < n; i++) {
+		const char *at = strrchr(members[i].address, '@');
+
+		if (members[i].nomail)
+			continue;
+		if (members[i].digest && d->digest) {
+			ndigest++;
+			continue;
+		}
+		if (at != NULL && conf_is_local_domain(ld->conf, at + 1))
+			local[nl++] = members[i].address;
+		else
+			remote[nr++] = members[i].address;
+	}
+	if (nl > 0 && send_mail(ld, bounces.data, local, nl, out.data,
+	    out.len) < 0) {
+		r = -1;
+		goto out;
+	}
+	if (nr > 0 && !d->verp) {
+		if (send_mail(ld, bounces.data, remote, nr, out.data,
+		    out.len) < 0) {
+			r = -1;
+			goto out;
+		}
+	} else {
+		for (size_t i = 0; i < nr; i++) {
+			list_verp_addr(d, remote[i], &verp);
+			if (send_mail(ld, verp.data, &remote[i], 1, out.data,
+			    out.len) < 0) {
+				r = -1;
+				goto out;
+			}
+		}
+	}
+	if (d->archive && archive_store(ld, d, out.data, out.len, &num) < 0)
+		log_error("listd: list=%s: post from <%s> not archived",
+		    d->address, sender);
+	if (ndigest > 0 && digest_add(ld, d, out.data, out.len) < 0)
+		log_error("listd: list=%s: post from <%s> not queued for the "
+		    "digest", d->address, sender);
+	log_info("listd: list=%s from=<%s> distributed local=%zu remote=%zu "
+	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
+	    nl, nr, ndigest, num, out.len, (long long)(now_ms() - t0));
+out:
+	free(local);
+	free(remote);
+	free(members);
+	buf_free(&out);
+	buf_free(&bounces);
+	buf_free(&verp);
+	buf_free(&err);
+	return r;
+}
+
+int
+owner_handle(struct listd *ld, const struct list_def *d, const char *sender,
+    const char *msg, size_t len)
+{
+	struct buf bounces = BUF_INIT;
+	int r;
+
+	list_addr(d, "-bounces", &bounces);
+	log_info("listd: list=%s from=<%s>: mail for the owners forwarded",
+	    d->address, sender);
+	r = send_mail(ld, bounces.data, (const char *const *)d->owners.items,
+	    d->owners.count, msg, len);
+	buf_free(&bounces);
+	return r;
+}
