@@ -300,6 +300,7 @@ main(int argc, char **argv)
 	m->control_fd = m->status_fd = m->pid_fd = -1;
 	if (master_conf_load(m->conf_path, m->conf, &err) < 0) {
 		fputs(buf_cstr(&err), stderr);
+		buf_free(&err);
 		return 1;
 	}
 	buf_free(&err);
@@ -321,9 +322,11 @@ main(int argc, char **argv)
 		log_fatal("epoll: %s", strerror(errno));
 	if (master_listen_sync(m, m->conf, &err, false) < 0) {
 		fputs(buf_cstr(&err), stderr);
+		buf_free(&err);
 		return 1;
 	}
 	master_listen_sync(m, m->conf, &err, true);
+	buf_free(&err);
 	m->sb = scoreboard_create(MASTER_SCOREBOARD_SLOTS);
 	if (m->sb == NULL)
 		log_fatal("scoreboard: %s", strerror(errno));

@@ -114,7 +114,7 @@ main(int argc, char **argv)
 	const char *cmd, *body;
 	bool prometheus = false;
 	int64_t deadline;
-	int ch, fd;
+	int ch, fd = -1, rc;
 
 	if (argv[0] != NULL) {
 		const char *slash = strrchr(argv[0], '/');
@@ -150,7 +150,8 @@ main(int argc, char **argv)
 	if (strlen(conf.control_socket) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "%s: %s: path too long\n", progname,
 		    conf.control_socket);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -159,7 +160,8 @@ main(int argc, char **argv)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr, "%s: dmaild is not running (%s: %s)\n",
 		    progname, conf.control_socket, strerror(errno));
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	fd_set_nonblock(fd, true);
 	deadline = now_ms() + TELL_TIMEOUT_MS;
@@ -176,7 +178,8 @@ main(int argc, char **argv)
 			continue;
 		fprintf(stderr, "%s: sending to dmaild: %s\n", progname,
 		    n < 0 ? strerror(errno) : "connection closed");
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	for (;;) {
 		char chunk[8192];
@@ -186,7 +189,8 @@ main(int argc, char **argv)
 			if (reply.len + (size_t)n > TELL_REPLY_MAX) {
 				fprintf(stderr, "%s: answer too long\n",
 				    progname);
-				return 1;
+				rc = 1;
+				goto out;
 			}
 			buf_append(&reply, chunk, (size_t)n);
 			continue;
@@ -198,9 +202,9 @@ main(int argc, char **argv)
 			continue;
 		fprintf(stderr, "%s: reading from dmaild: %s\n", progname,
 		    errno == EAGAIN ? "timed out" : strerror(errno));
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	close(fd);
 
 	body = strchr(buf_cstr(&reply), '\n');
 	body = body != NULL ? body + 1 : "";
@@ -212,12 +216,20 @@ main(int argc, char **argv)
 			fputs(body, stdout);
 		else
 			printf("%.*s\n", (int)strcspn(first, "\n"), first);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (reply.len == 0)
 		fprintf(stderr, "%s: dmaild closed the connection without "
 		    "answering\n", progname);
 	else
 		fprintf(stderr, "%s: %s", progname, buf_cstr(&reply));
-	return 1;
+	rc = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	conf_free(&conf);
+	buf_free(&req);
+	buf_free(&reply);
+	return rc;
 }
