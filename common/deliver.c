@@ -824,7 +824,14 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		struct local_dest *l = &d->locals[i];
 		struct buf p = BUF_INIT;
 
-		if (maildir_place(d->path.data, l->mailbox, name.data) < 0) {
+		/* The last placement may move the stored copy (rename is
+		 * one directory operation, link + unlink two) unless it is
+		 * still to be copied into a queue or list spool file. */
+		bool move = i + 1 == d->nlocal && d->env.rcpt_count == 0 &&
+		    d->lists.count == 0;
+
+		if (maildir_place(d->path.data, l->mailbox, name.data,
+		    move) < 0) {
 			fail(d, errno);
 			log_error("sid=%s qid=%s: cannot deliver to %s: %s",
 			    d->session_id ? d->session_id : "-", d->id,
@@ -880,7 +887,8 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		}
 		close(fd);
 	}
-	unlink(d->path.data);
+	if (d->env.rcpt_count > 0 || d->lists.count > 0)
+		unlink(d->path.data);   /* otherwise it was moved */
 done:
 	log_result(d, "sent", NULL);
 	set_reply(reply, 250, "2.0.0", "Ok: queued as %s", d->id);

@@ -6,8 +6,8 @@
  * data blocks and inode are on disk and (2) the directory entry in new/
  * is on disk. deliver.c does, per message:
  *
- *     write tmp file -> fsync(file) -> link() into every new/ ->
- *     fsync(each distinct new/ directory) -> unlink tmp name
+ *     write tmp file -> fsync(file) -> link() into every new/ (the
+ *     last one by rename()) -> fsync(each distinct new/ directory)
  *
  * so one data fsync per message whatever the number of local recipients,
  * plus one fsync per distinct destination directory. The tmp/ entry is
@@ -177,8 +177,23 @@ fail:
 	return -1;
 }
 
+/* link() that never replaces, or rename() that must not replace either
+ * (names are unique, but be safe: refuse an existing destination). */
+static int
+place_one(const char *from, const char *to, bool move)
+{
+	if (!move)
+		return sys_link(from, to);
+	if (access(to, F_OK) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return sys_rename(from, to);
+}
+
 int
-maildir_place(const char *tmp_path, const char *dir, const char *name)
+maildir_place(const char *tmp_path, const char *dir, const char *name,
+    bool move)
 {
 	char dst[PATH_MAX];
 
@@ -187,12 +202,12 @@ maildir_place(const char *tmp_path, const char *dir, const char *name)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (sys_link(tmp_path, dst) == 0)
+	if (place_one(tmp_path, dst, move) == 0)
 		return 0;
 	if (errno == ENOENT) {
 		if (maildir_create(dir) < 0)
 			return -1;
-		if (sys_link(tmp_path, dst) == 0)
+		if (place_one(tmp_path, dst, move) == 0)
 			return 0;
 	}
 	if (errno == EXDEV || errno == EPERM || errno == EMLINK)

@@ -19,6 +19,7 @@
 #ifndef DMAIL_MAILDIR_H
 #define DMAIL_MAILDIR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -39,11 +40,14 @@ int maildir_name_sizes(const char *name, uint64_t *size, uint64_t *wsize);
 int maildir_create(const char *dir);
 
 /* Put the stored copy at tmp_path (already fsync'd) into DIR/new/NAME:
- * link(2), creating the Maildir on ENOENT; across file systems (EXDEV)
- * copy into DIR/tmp/, fsync, rename into new/. The directory new/ is NOT
- * fsync'd here: the caller syncs each distinct directory once, after all
- * links (see maildir.c). On failure nothing is left behind. */
-int maildir_place(const char *tmp_path, const char *dir, const char *name);
+ * link(2) (or rename(2) when move is true: the last placement of a copy
+ * nobody reads again), creating the Maildir on ENOENT; across file
+ * systems (EXDEV) copy into DIR/tmp/, fsync, rename into new/. The
+ * directory new/ is NOT fsync'd here: the caller syncs each distinct
+ * directory once, after all placements (see maildir.c). On failure
+ * nothing new is left behind. */
+int maildir_place(const char *tmp_path, const char *dir, const char *name,
+    bool move);
 
 /* Bytes (sum of S=, else st_size) and message count in new/ and cur/,
  * for quota checks. */

@@ -117,7 +117,7 @@ test_create_place_and_usage(void **state)
 
 	snprintf(src, sizeof(src), "%s/tmp/x", mb);
 	assert_int_equal(write_file_durable(src, "hello\n", 6, 0600), 0);
-	assert_int_equal(maildir_place(src, mb, "1.M1P1Q1.h,S=6,W=7"), 0);
+	assert_int_equal(maildir_place(src, mb, "1.M1P1Q1.h,S=6,W=7", false), 0);
 	snprintf(path, sizeof(path), "%s/new/1.M1P1Q1.h,S=6,W=7", mb);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(stat(src, &st2), 0);
@@ -125,17 +125,28 @@ test_create_place_and_usage(void **state)
 
 	/* A Maildir that does not exist yet is created on the way. */
 	snprintf(mb, sizeof(mb), "%s/mail/example.test/bob", tmpdir);
-	assert_int_equal(maildir_place(src, mb, "2.M1P1Q1.h,S=6,W=7"), 0);
+	assert_int_equal(maildir_place(src, mb, "2.M1P1Q1.h,S=6,W=7", false), 0);
 	snprintf(path, sizeof(path), "%s/new/2.M1P1Q1.h,S=6,W=7", mb);
 	assert_int_equal(stat(path, &st), 0);
 	/* The same name twice is refused, never overwritten. */
-	assert_int_equal(maildir_place(src, mb, "2.M1P1Q1.h,S=6,W=7"), -1);
+	assert_int_equal(maildir_place(src, mb, "2.M1P1Q1.h,S=6,W=7", false),
+	    -1);
+	assert_int_equal(maildir_place(src, mb, "2.M1P1Q1.h,S=6,W=7", true),
+	    -1);
+	assert_int_equal(stat(src, &st2), 0);   /* nothing moved */
+	/* move: the tmp name is gone, the new/ name is the same inode */
+	assert_int_equal(maildir_place(src, mb, "4.M1P1Q1.h,S=6,W=7", true),
+	    0);
+	assert_int_equal(stat(src, &st), -1);
+	snprintf(path, sizeof(path), "%s/new/4.M1P1Q1.h,S=6,W=7", mb);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_ino == st2.st_ino);
 
 	snprintf(path, sizeof(path), "%s/cur/3.M1P1Q1.h,S=100,W=110:2,S", mb);
 	assert_int_equal(write_file_durable(path, "x", 1, 0600), 0);
 	assert_int_equal(maildir_usage(mb, &bytes, &msgs), 0);
-	assert_int_equal(msgs, 2);
-	assert_int_equal(bytes, 106);
+	assert_int_equal(msgs, 3);     /* 2 and 4 in new/, 3 in cur/ */
+	assert_int_equal(bytes, 112);
 	/* No Maildir at all: empty. */
 	snprintf(mb, sizeof(mb), "%s/mail/example.test/nobody", tmpdir);
 	assert_int_equal(maildir_usage(mb, &bytes, &msgs), 0);
