@@ -107,3 +107,15 @@ def _zombie(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def worker_generation(pid):
+    """DMAIL_GENERATION of a worker process, or None if it is gone."""
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            for item in f.read().split(b"\0"):
+                if item.startswith(b"DMAIL_GENERATION="):
+                    return int(item.split(b"=", 1)[1])
+    except OSError:
+        return None
+    return None

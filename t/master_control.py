@@ -11,7 +11,8 @@ import subprocess
 import time
 
 import dmailtest as dt
-from master_common import Session, no_processes_left, status, tw_server
+from master_common import (Session, no_processes_left, status, tw_server,
+                           wait_figure)
 
 PROM_LINE = re.compile(r'^[a-z_]+(\{pool="[a-z0-9]+"\})? \d+$')
 
@@ -46,8 +47,8 @@ def check_prometheus(text):
 def test_status_table_and_prometheus():
     with tw_server(workers=(2, 5, 100)) as srv:
         s = Session(srv.port("smtp"))
-        dt.wait_for(lambda: status(srv)["smtp"]["busy"] == "1", 5,
-                    what="one busy worker")
+        wait_figure(srv, "busy", 1)
+        wait_figure(srv, "idle", 2)     # workers_min ready besides it
         st = status(srv)
         smtp = st["smtp"]
         assert int(smtp["workers"]) >= 3 and smtp["idle"] == "2", smtp

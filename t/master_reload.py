@@ -10,7 +10,7 @@ import threading
 import time
 
 import dmailtest as dt
-from master_common import Session, status, tw_server
+from master_common import Session, status, tw_server, worker_generation
 
 N = 50
 
@@ -74,8 +74,9 @@ def test_sighup_under_50_sessions():
         st = status(srv)["smtp"]
         assert st["generation"] == "2", st
         # Old workers leave after their session: only generation 2 stays.
-        dt.wait_for(lambda: len(srv.worker_pids()) <= 2 * N, 10,
-                    what="old workers gone")
+        dt.wait_for(lambda: all(worker_generation(p) in (None, 2)
+                                for p in srv.worker_pids()), 10,
+                    what="every generation 1 worker gone")
         sys_msg = "reload took %.3fs under %d sessions" % (took, N)
         print(sys_msg)
         assert "generation 2 in effect" in srv.log_text()
