@@ -141,8 +141,18 @@ mkdir_p(const char *path, mode_t mode)
 			return -1;
 		*p = '/';
 	}
-	if (sys_mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
+	if (sys_mkdir(tmp, mode) < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			return -1;
+		/* Something exists: fine only if it is a directory. */
+		if (stat(tmp, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
 	return 0;
 }
 

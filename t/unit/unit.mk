@@ -14,3 +14,7 @@ check_PROGRAMS += unit/test_fuzz
 TESTS += unit/test_fuzz
 unit_test_fuzz_SOURCES = unit/test_fuzz.c
 unit_test_fuzz_LDADD = $(TESTLIBS) -lpthread
+check_PROGRAMS += unit/test_util
+TESTS += unit/test_util
+unit_test_util_SOURCES = unit/test_util.c
+unit_test_util_LDADD = $(TESTLIBS)
