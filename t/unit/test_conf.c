@@ -457,6 +457,7 @@ test_defaults(void **state)
 	assert_int_equal(c.smtp_dest_concurrency, 10);
 	assert_int_equal(c.delivery_workers_max, 20);
 	assert_int_equal(c.smtp_connect_timeout, 30);
+	assert_int_equal(c.smtp_reply_timeout, 0);
 	assert_int_equal(c.null_sender_bounces, NULL_BOUNCE_DROP);
 	assert_null(c.relayhost);
 	assert_null(c.lists_file);
