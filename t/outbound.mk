@@ -2,3 +2,11 @@
 # client, DNS look-ups and DSNs. Included from t/Makefile.am.
 TESTS += outbound_delivery.py outbound_crash.py outbound_tls.py
 EXTRA_DIST += outbound_delivery.py outbound_crash.py outbound_tls.py outbound_common.py sink.py
+
+# Unit tests (cmocka) of the DNS and DSN modules.
+check_PROGRAMS += unit/test_dns unit/test_dsn
+TESTS += unit/test_dns unit/test_dsn
+unit_test_dns_SOURCES = unit/test_dns.c
+unit_test_dns_LDADD = $(TESTLIBS)
+unit_test_dsn_SOURCES = unit/test_dsn.c
+unit_test_dsn_LDADD = $(TESTLIBS)
