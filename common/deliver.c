@@ -927,3 +927,109 @@ failed:
 	delivery_free(d);
 	return -1;
 }
+
+/* --- maildrop pickup ------------------------------------------------- */
+
+int
+deliver_maildrop(struct deliver_ctx *ctx, const char *path,
+    struct strlist *rejected, struct buf *err)
+{
+	const struct delivery_info info = { "maildrop", "local", "localhost",
+		"local", "", NULL, false };
+	struct spool_envelope env;
+	struct buf data = BUF_INIT;
+	struct delivery *d = NULL;
+	struct smtp_reply reply;
+	struct stat st;
+	size_t accepted = 0;
+	int rc = -2;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;     /* picked up by someone else */
+		buf_printf(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		buf_printf(err, "%s: not a regular file", path);
+		return -2;
+	}
+	if (spool_read(path, &env, err) < 0)
+		return -2;
+	if (read_file(path, &data, (size_t)env.message_offset +
+	    ctx->conf->max_message_size + 65536) < 0) {
+		buf_printf(err, "%s: %s", path, strerror(errno));
+		rc = errno == EFBIG ? -2 : -1;
+		goto out;
+	}
+	d = delivery_begin(ctx, env.sender, &info);
+	for (size_t i = 0; i < env.rcpt_count; i++) {
+		const char *a = env.rcpts[i].address;
+
+		if (env.rcpts[i].state != SPOOL_PENDING)
+			continue;
+		switch (deliver_check_rcpt(ctx, a, (uint64_t)st.st_size,
+		    &reply)) {
+		case RCPT_LOCAL:
+		case RCPT_REMOTE:
+			delivery_add_rcpt(d, a);
+			accepted++;
+			break;
+		case RCPT_REJECT:
+			if (reply.code >= 500) {
+				struct buf r = BUF_INIT;
+				buf_printf(&r, "%s\t%d %s %s", a, reply.code,
+				    reply.enhanced, reply.text);
+				strlist_add(rejected, r.data);
+				buf_free(&r);
+				break;
+			}
+			goto later;     /* 4xx (mailbox full) */
+		case RCPT_TEMPFAIL:
+		later:
+			buf_printf(err, "%s: <%s>: %d %s %s", path, a,
+			    reply.code, reply.enhanced, reply.text);
+			rc = -1;
+			goto out;
+		}
+	}
+	if (accepted > 0) {
+		const char *p = data.data + env.message_offset;
+		const char *end = data.data + data.len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl != NULL ? (size_t)(nl - p) :
+			    (size_t)(end - p);
+
+			if (delivery_write_line(d, p, n) < 0)
+				break;   /* commit reports it */
+			p += n + 1;
+		}
+		rc = delivery_commit(d, &reply);
+		d = NULL;
+		if (rc < 0) {
+			buf_printf(err, "%s: %d %s %s", path, reply.code,
+			    reply.enhanced, reply.text);
+			rc = -1;
+			goto out;
+		}
+	}
+	log_info("maildrop=%s uid=%ld from=<%s> accepted=%zu rejected=%zu "
+	    "status=picked-up", env.id, (long)st.st_uid, env.sender, accepted,
+	    env.rcpt_count - accepted);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		/* Delivered; retrying would duplicate it every time. */
+		buf_printf(err, "%s: delivered but cannot be removed: %s",
+		    path, strerror(errno));
+		rc = -2;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (d != NULL)
+		delivery_abort(d);
+	spool_envelope_free(&env);
+	buf_free(&data);
+	return rc;
+}

@@ -91,4 +91,20 @@ int delivery_commit(struct delivery *d, struct smtp_reply *reply);
 /* Drop a message in progress (RSET, QUIT, lost connection, too big). */
 void delivery_abort(struct delivery *d);
 
+/*
+ * Pick up one file of state_dir/spool/maildrop (written by dmail-sendmail
+ * when the SMTP server was unreachable; format in spool.h) and deliver
+ * it like a message from a local user: every pending recipient is
+ * checked again (aliases, users, quota), local ones go to their
+ * Maildirs and the rest to the queue, all in one durable commit; then the
+ * maildrop file is removed (a crash in between means one duplicate,
+ * never a loss). Permanently refused recipients are appended to
+ * rejected (with the reason after a TAB) so the caller can bounce them.
+ * Returns 0 (done, file removed), -1 temporary failure (file kept: try
+ * later), -2 not a usable maildrop file (left for the operator; err says
+ * why). Called by the queue manager, as the run_as user.
+ */
+int deliver_maildrop(struct deliver_ctx *ctx, const char *path,
+    struct strlist *rejected, struct buf *err);
+
 #endif

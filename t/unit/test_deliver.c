@@ -431,6 +431,64 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(count_in("spool/queue"), 0);
 }
 
+static void
+test_maildrop_pickup(void **state)
+{
+	struct spool_envelope env;
+	struct strlist rejected = { NULL, 0 };
+	struct buf head = BUF_INIT, file = BUF_INIT, path = BUF_INIT,
+	    err = BUF_INIT;
+	const char *tail = "Subject: dropped\n\n.a dot line\nbody\n";
+	char *msg;
+
+	(void)state;
+	spool_envelope_init(&env);
+	spool_new_id(env.id);
+	env.arrival = 1700000000;
+	env.sender = strdup("me@example.test");
+	env.uid = 1000;
+	spool_envelope_add_rcpt(&env, "alice@example.test", NULL);
+	spool_envelope_add_rcpt(&env, "nobody@example.test", NULL);
+	spool_envelope_add_rcpt(&env, "far@remote.test", NULL);
+	spool_envelope_format(&env, &head);
+	buf_append(&file, head.data, head.len);
+	buf_append_str(&file, tail);
+	assert_int_equal(spool_dirs(conf, &err), 0);
+	spool_path(conf, "maildrop", env.id, &path);
+	assert_int_equal(write_file_durable(path.data, file.data, file.len,
+	    0644), 0);
+
+	assert_int_equal(deliver_maildrop(ctx, path.data, &rejected, &err), 0);
+	assert_int_equal(access(path.data, F_OK), -1);   /* picked up */
+	msg = only_message("alice@example.test", NULL, 0);
+	assert_non_null(strstr(msg, "Return-Path: <me@example.test>\n"
+	    "Delivered-To: alice@example.test\nReceived: from localhost "
+	    "(local)\n"));
+	assert_non_null(strstr(msg, "with local id "));
+	assert_true(strlen(msg) > strlen(tail) &&
+	    strcmp(msg + strlen(msg) - strlen(tail), tail) == 0);
+	assert_int_equal(rejected.count, 1);
+	assert_true(strncmp(rejected.items[0], "nobody@example.test\t550 "
+	    "5.1.1", 25) == 0);
+	assert_int_equal(count_in("spool/queue"), 1);
+	free(msg);
+
+	/* Garbage is left for the operator, never half-delivered. */
+	assert_int_equal(write_file_durable(path.data, "hello\n", 6, 0644), 0);
+	buf_reset(&err);
+	assert_int_equal(deliver_maildrop(ctx, path.data, &rejected, &err),
+	    -2);
+	assert_non_null(strstr(err.data, "not a DMail queue file"));
+	assert_int_equal(access(path.data, F_OK), 0);
+
+	strlist_free(&rejected);
+	spool_envelope_free(&env);
+	buf_free(&head);
+	buf_free(&file);
+	buf_free(&path);
+	buf_free(&err);
+}
+
 /*
  * Fault injection runs in a child (the fault table is per process and
  * read once). The child delivers to two local mailboxes that need no user
@@ -523,6 +581,7 @@ main(void)
 		T(test_two_mailboxes_one_copy),
 		T(test_remote_and_mixed_queue),
 		T(test_abort_leaves_nothing),
+		T(test_maildrop_pickup),
 		T(test_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
