@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,15 +174,25 @@ starttls_offered(const struct smtp_session *ss)
 static bool
 relay_allowed(const struct smtp_session *ss)
 {
+	const struct sockaddr *peer = (const struct sockaddr *)&ss->ws->peer;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+	struct sockaddr_in v4;
 	size_t i;
 
 	if (ss->auth_user[0] != '\0')
 		return true;
 	if (ss->ws->peer_len == 0)
 		return true;   /* local pipe: standalone mode, not a network */
+	if (peer->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		/* ::ffff:192.0.2.1 on a dual-stack listener is 192.0.2.1 */
+		memset(&v4, 0, sizeof(v4));
+		v4.sin_family = AF_INET;
+		memcpy(&v4.sin_addr, sin6->sin6_addr.s6_addr + 12, 4);
+		peer = (const struct sockaddr *)&v4;
+	}
 	for (i = 0; i < ss->conf->relay_network_count; i++)
-		if (cidr_match(&ss->conf->relay_networks[i],
-		    (const struct sockaddr *)&ss->ws->peer))
+		if (cidr_match(&ss->conf->relay_networks[i], peer))
 			return true;
 	return false;
 }

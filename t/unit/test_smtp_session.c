@@ -491,6 +491,10 @@ test_relay_networks(void **state)
 		false };
 	static const struct client inside6 = { "2001:db8::25", ROLE_SMTP,
 		false, false };
+	static const struct client mapped = { "::ffff:10.9.8.7", ROLE_SMTP,
+		false, false };
+	static const struct client outside6 = { "2001:db9::25", ROLE_SMTP,
+		false, false };
 	static const struct client loop = { "127.0.0.1", ROLE_SMTP, true,
 		false };
 	static const char script[] = "EHLO c\r\nMAIL FROM:<a@example.test>\r\n"
@@ -505,6 +509,14 @@ test_relay_networks(void **state)
 	run(&inside6, script, &out);
 	codes(&out, true, &got);
 	assert_string_equal(buf_cstr(&got), "220 250 250 2.1.0 250 2.1.5 "
+	    "221 2.0.0");
+	run(&mapped, script, &out);
+	codes(&out, true, &got);
+	assert_string_equal(buf_cstr(&got), "220 250 250 2.1.0 250 2.1.5 "
+	    "221 2.0.0");
+	run(&outside6, script, &out);
+	codes(&out, true, &got);
+	assert_string_equal(buf_cstr(&got), "220 250 250 2.1.0 554 5.7.1 "
 	    "221 2.0.0");
 	/* loopback is not trusted implicitly */
 	run(&loop, script, &out);
