@@ -681,6 +681,7 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		} else if (!c->loaded || c->ino != 0) {
 			lists_free(&c->lists);
 			c->loaded = true;
+			c->bad = false;
 			c->ino = 0;
 			c->dev = 0;
 			c->size = 0;
@@ -694,7 +695,7 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 	    st.st_mtim.tv_sec == c->mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == c->mtime.tv_nsec) {
 		if (ok != NULL)
-			*ok = true;
+			*ok = !c->bad;
 		return &c->lists;
 	}
 	if (lists_load(c->path, &c->lists, &err) < 0) {
@@ -702,11 +703,12 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		    "%s", c->path, buf_cstr(&err));
 		good = false;
 	} else {
-		log_info("lists: loaded %s (%zu lists)", c->path,
+		log_debug("lists: loaded %s (%zu lists)", c->path,
 		    c->lists.count);
 	}
 	/* Remember the version even when bad, to log each bad edit once. */
 	c->loaded = true;
+	c->bad = !good;
 	c->ino = st.st_ino;
 	c->dev = st.st_dev;
 	c->size = st.st_size;

@@ -132,6 +132,7 @@ struct lists_cache {
 	char *path;
 	struct lists lists;
 	bool loaded;
+	bool bad;                 /* the file as last seen did not parse */
 	dev_t dev;
 	ino_t ino;
 	off_t size;

@@ -1,0 +1,520 @@
+/*
+ * dlist.c - the operator's tool for DList mailing lists.
+ *
+ *   dlist [-c FILE] create LIST@DOMAIN --owner ADDR [--owner ADDR]
+ *                          [--description TEXT]
+ *   dlist [-c FILE] delete LIST@DOMAIN
+ *   dlist [-c FILE] subscribe LIST ADDR...      (no confirmation)
+ *   dlist [-c FILE] unsubscribe LIST ADDR...
+ *   dlist [-c FILE] set LIST ADDR digest|nomail|mail
+ *   dlist [-c FILE] members LIST
+ *   dlist [-c FILE] import LIST FILE            (one address per line)
+ *   dlist [-c FILE] lists
+ *   dlist [-c FILE] check                       (validate lists.dat)
+ *
+ * create/delete edit lists.dat (lists_file in dmail.conf) durably and
+ * under a lock, and only write a file that parses; the list workers and
+ * DSMTP pick the change up without a reload. Members live in the list's
+ * Berkeley DB; when run as root, dlist drops to run_as before touching
+ * list state so the workers can use it.
+ *
+ * Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "listdb.h"
+#include "lists.h"
+#include "log.h"
+#include "sys.h"
+#include "util.h"
+
+#ifndef DMAIL_SYSCONFDIR
+#define DMAIL_SYSCONFDIR "/etc"
+#endif
+
+static struct dmail_conf conf;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: dlist [-c FILE] create LIST@DOMAIN --owner ADDR "
+	    "[--owner ADDR] [--description TEXT]\n"
+	    "       dlist [-c FILE] delete LIST@DOMAIN\n"
+	    "       dlist [-c FILE] subscribe|unsubscribe LIST ADDR...\n"
+	    "       dlist [-c FILE] set LIST ADDR digest|nomail|mail\n"
+	    "       dlist [-c FILE] members LIST\n"
+	    "       dlist [-c FILE] import LIST FILE\n"
+	    "       dlist [-c FILE] lists\n"
+	    "       dlist [-c FILE] check\n");
+	exit(2);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dlist: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+load_lists(struct lists *l)
+{
+	struct buf err = BUF_INIT;
+
+	if (lists_load(conf.lists_file, l, &err) < 0) {
+		fprintf(stderr, "%s", err.data);
+		exit(1);
+	}
+	buf_free(&err);
+}
+
+static const struct list_def *
+need_list(const struct lists *l, const char *name)
+{
+	const struct list_def *d = lists_find(l, name);
+
+	if (d == NULL)
+		die("no list '%s' in %s", name, conf.lists_file);
+	return d;
+}
+
+/* After lists.dat is dealt with: own list state as run_as. */
+static void
+become_run_as(const struct list_def *d)
+{
+	struct buf err = BUF_INIT;
+
+	if (d != NULL ? list_prepare_dir(&conf, d, &err) < 0 :
+	    lists_prepare_dirs(&conf, &err) < 0)
+		die("%s", err.data);
+	if (geteuid() == 0 && conf.run_as != NULL &&
+	    drop_privileges(conf.run_as) < 0)
+		die("cannot become %s", conf.run_as);
+	buf_free(&err);
+}
+
+static struct listdb *
+open_db(const struct list_def *d)
+{
+	struct buf err = BUF_INIT;
+	struct listdb *db;
+
+	become_run_as(d);
+	if ((db = listdb_open(&conf, d, &err)) == NULL)
+		die("%s", err.data);
+	buf_free(&err);
+	return db;
+}
+
+/* Rewrite lists.dat with text, after checking it parses. */
+static void
+write_lists(const struct buf *text)
+{
+	struct lists check = { NULL, 0 };
+	struct buf err = BUF_INIT;
+	struct stat st;
+	mode_t mode = 0644;
+
+	if (lists_parse(conf.lists_file, text->data ? text->data : "",
+	    text->len, &check, &err) < 0) {
+		fprintf(stderr, "dlist: the result would not be valid, "
+		    "nothing written:\n%s", err.data);
+		exit(1);
+	}
+	lists_free(&check);
+	if (stat(conf.lists_file, &st) == 0)
+		mode = st.st_mode & 07777;
+	if (write_file_durable(conf.lists_file, text->data ? text->data : "",
+	    text->len, mode) < 0)
+		die("cannot write %s: %s", conf.lists_file, strerror(errno));
+	buf_free(&err);
+}
+
+/* Serialise editors of lists.dat. */
+static int
+lock_lists(void)
+{
+	struct buf p = BUF_INIT;
+	int fd;
+
+	buf_printf(&p, "%s.lock", conf.lists_file);
+	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		die("cannot lock %s: %s", p.data, strerror(errno));
+	buf_free(&p);
+	return fd;
+}
+
+static void
+read_lists_text(struct buf *text)
+{
+	if (read_file(conf.lists_file, text, LISTS_FILE_MAX) < 0) {
+		if (errno != ENOENT)
+			die("cannot read %s: %s", conf.lists_file,
+			    strerror(errno));
+		buf_reset(text);
+	}
+}
+
+static int
+cmd_create(int argc, char **argv)
+{
+	struct strlist owners = { NULL, 0 };
+	struct lists l = { NULL, 0 };
+	struct buf text = BUF_INIT;
+	const char *desc = NULL, *addr, *at;
+	const struct list_def *d;
+	struct listdb *db;
+	int lk;
+
+	if (argc < 2)
+		usage();
+	addr = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--owner") == 0 && i + 1 < argc) {
+			if (!list_valid_address(argv[i + 1]))
+				die("'%s' is not an address", argv[i + 1]);
+			strlist_add(&owners, argv[++i]);
+		} else if (strcmp(argv[i], "--description") == 0 &&
+		    i + 1 < argc) {
+			desc = argv[++i];
+		} else {
+			usage();
+		}
+	}
+	if (owners.count == 0)
+		die("a list needs an owner (--owner ADDR)");
+	if (!list_valid_address(addr))
+		die("'%s' is not a list address (NAME@DOMAIN)", addr);
+	at = strrchr(addr, '@');
+	if (!conf_is_local_domain(&conf, at + 1))
+		die("%s is not in local_domains of %s", at + 1, conf.path);
+	lk = lock_lists();
+	load_lists(&l);
+	if (lists_find(&l, addr) != NULL)
+		die("list %s exists already", addr);
+	read_lists_text(&text);
+	if (text.len > 0 && text.data[text.len - 1] != '\n')
+		buf_append_char(&text, '\n');
+	{
+		char *lower = str_lower(xstrdup(addr));
+		lists_block_format(lower, &owners, desc, &text);
+		free(lower);
+	}
+	write_lists(&text);
+	close(lk);
+	load_lists(&l);
+	d = need_list(&l, addr);
+	db = open_db(d);
+	listdb_close(db);
+	printf("created %s (owner %s)\n", d->address, owners.items[0]);
+	strlist_free(&owners);
+	lists_free(&l);
+	buf_free(&text);
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+cmd_delete(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf text = BUF_INIT, dir = BUF_INIT;
+	const struct list_def *d;
+	int lk;
+
+	if (argc != 2)
+		usage();
+	lk = lock_lists();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	read_lists_text(&text);
+	if (lists_block_remove(&text, d->address) != 1)
+		die("cannot find the block of %s in %s", d->address,
+		    conf.lists_file);
+	write_lists(&text);
+	close(lk);
+	list_state_path(&conf, d, NULL, &dir);
+	become_run_as(NULL);
+	if (nftw(dir.data, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+	    errno != ENOENT)
+		fprintf(stderr, "dlist: cannot remove %s: %s\n", dir.data,
+		    strerror(errno));
+	printf("deleted %s\n", d->address);
+	lists_free(&l);
+	buf_free(&text);
+	buf_free(&dir);
+	return 0;
+}
+
+static int
+cmd_subscribe(int argc, char **argv, bool sub)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+	struct listdb *db;
+	int rc = 0;
+
+	if (argc < 3)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	db = open_db(d);
+	for (int i = 2; i < argc; i++) {
+		struct list_member m;
+		int r;
+
+		if (!list_valid_address(argv[i])) {
+			fprintf(stderr, "dlist: '%s' is not an address\n",
+			    argv[i]);
+			rc = 1;
+			continue;
+		}
+		if (sub) {
+			if ((r = listdb_get(db, argv[i], &m)) == 1) {
+				printf("%s: already a member\n", argv[i]);
+				continue;
+			}
+			list_member_init(&m, argv[i]);
+			if (r < 0 || listdb_put(db, &m, &err) < 0) {
+				fprintf(stderr, "dlist: %s\n", buf_cstr(&err));
+				rc = 1;
+				continue;
+			}
+			printf("%s: subscribed to %s\n", m.address,
+			    d->address);
+		} else {
+			r = listdb_delete(db, argv[i], &err);
+			if (r < 0) {
+				fprintf(stderr, "dlist: %s\n", err.data);
+				rc = 1;
+			} else if (r == 0) {
+				printf("%s: not a member\n", argv[i]);
+			} else {
+				printf("%s: unsubscribed from %s\n", argv[i],
+				    d->address);
+			}
+		}
+	}
+	listdb_close(db);
+	lists_free(&l);
+	buf_free(&err);
+	return rc;
+}
+
+static int
+cmd_set(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+	struct list_member m;
+	struct listdb *db;
+
+	if (argc != 4)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	db = open_db(d);
+	if (listdb_get(db, argv[2], &m) != 1)
+		die("%s is not a member of %s", argv[2], d->address);
+	if (strcmp(argv[3], "digest") == 0) {
+		m.digest = true;
+		m.nomail = false;
+	} else if (strcmp(argv[3], "nomail") == 0) {
+		m.nomail = true;
+	} else if (strcmp(argv[3], "mail") == 0) {
+		m.nomail = m.digest = false;
+		m.bounce = 0;
+	} else {
+		usage();
+	}
+	if (listdb_put(db, &m, &err) < 0)
+		die("%s", err.data);
+	printf("%s on %s: %s\n", m.address, d->address, argv[3]);
+	listdb_close(db);
+	lists_free(&l);
+	return 0;
+}
+
+static int
+cmd_members(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct list_member *ms;
+	const struct list_def *d;
+	struct listdb *db;
+	size_t n;
+
+	if (argc != 2)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	db = open_db(d);
+	if (listdb_all(db, &ms, &n) < 0)
+		die("cannot list the members of %s", d->address);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s%s bounce=%u\n", ms[i].address,
+		    ms[i].nomail ? " nomail" : "",
+		    ms[i].digest ? " digest" : "", ms[i].bounce);
+	free(ms);
+	listdb_close(db);
+	lists_free(&l);
+	return 0;
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf text = BUF_INIT, err = BUF_INIT, a = BUF_INIT;
+	struct list_member *ms = NULL;
+	const struct list_def *d;
+	struct listdb *db;
+	size_t n = 0, bad = 0;
+	char *save = NULL;
+
+	if (argc != 3)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	if (read_file(argv[2], &text, 256u * 1024 * 1024) < 0)
+		die("cannot read %s: %s", argv[2], strerror(errno));
+	db = open_db(d);
+	for (char *line = text.len ? strtok_r(text.data, "\n", &save) : NULL;
+	    line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *t = str_trim(line), *lt, *gt;
+		struct list_member old;
+
+		if (*t == '\0' || *t == '#')
+			continue;
+		/* "Name <addr>" or a bare address */
+		if ((lt = strchr(t, '<')) != NULL &&
+		    (gt = strchr(lt, '>')) != NULL) {
+			*gt = '\0';
+			t = lt + 1;
+		}
+		buf_set(&a, t);
+		str_lower(a.data);
+		if (!list_valid_address(a.data)) {
+			fprintf(stderr, "dlist: %s: '%s' is not an address; "
+			    "skipped\n", argv[2], t);
+			bad++;
+			continue;
+		}
+		if (listdb_get(db, a.data, &old) == 1)
+			continue;
+		ms = xrealloc(ms, (n + 1) * sizeof(*ms));
+		list_member_init(&ms[n++], a.data);
+	}
+	if (n > 0 && listdb_put_many(db, ms, n, &err) < 0)
+		die("%s", err.data);
+	printf("imported %zu new member(s) into %s%s\n", n, d->address,
+	    bad ? " (some lines skipped)" : "");
+	free(ms);
+	listdb_close(db);
+	lists_free(&l);
+	buf_free(&text);
+	buf_free(&err);
+	buf_free(&a);
+	return bad ? 1 : 0;
+}
+
+static int
+cmd_lists(void)
+{
+	struct lists l = { NULL, 0 };
+
+	load_lists(&l);
+	for (size_t i = 0; i < l.count; i++)
+		printf("%s%s%s%s\n", l.items[i].address,
+		    *l.items[i].description ? "  " : "",
+		    l.items[i].description,
+		    l.items[i].hidden ? "  (hidden)" : "");
+	lists_free(&l);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DMAIL_SYSCONFDIR "/dmail.conf";
+	struct buf err = BUF_INIT;
+	int ch;
+
+	log_open("dlist", LOG_TO_STDERR, LOG_LEVEL_WARN);
+	sys_fault_init();
+	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (conf_load_file(path, &conf, &err) < 0) {
+		fprintf(stderr, "%s", err.data);
+		return 1;
+	}
+	if (conf.lists_file == NULL)
+		die("%s has no lists_file", path);
+	if (strcmp(argv[0], "create") == 0)
+		return cmd_create(argc, argv);
+	if (strcmp(argv[0], "delete") == 0)
+		return cmd_delete(argc, argv);
+	if (strcmp(argv[0], "subscribe") == 0)
+		return cmd_subscribe(argc, argv, true);
+	if (strcmp(argv[0], "unsubscribe") == 0)
+		return cmd_subscribe(argc, argv, false);
+	if (strcmp(argv[0], "set") == 0)
+		return cmd_set(argc, argv);
+	if (strcmp(argv[0], "members") == 0)
+		return cmd_members(argc, argv);
+	if (strcmp(argv[0], "import") == 0)
+		return cmd_import(argc, argv);
+	if (strcmp(argv[0], "lists") == 0 && argc == 1)
+		return cmd_lists();
+	if (strcmp(argv[0], "check") == 0 && argc == 1) {
+		struct lists l = { NULL, 0 };
+		load_lists(&l);
+		printf("%s: %zu list(s), no errors\n", conf.lists_file,
+		    l.count);
+		lists_free(&l);
+		return 0;
+	}
+	usage();
+}
