@@ -246,9 +246,11 @@ route(struct deliverer *dv)
 		bool mx;
 		parse_relay(r->relay, host, sizeof(host), &port, &mx);
 		resolve(dv, res, host, port, mx);
-		/* A relay that does not resolve is our configuration
-		 * problem, never the sender's: defer. */
-		if (dv->route_code >= 500) {
+		/* A relayhost that does not resolve is our configuration
+		 * problem, never the sender's: defer. (A transport
+		 * "HOST:PORT" asks for HOST's MX records, and a null MX or
+		 * a missing domain there bounces as it would without.) */
+		if (r->auth && dv->route_code >= 500) {
 			dv->route_code = 451;
 			strcpy(dv->route_status, "4.4.3");
 		}

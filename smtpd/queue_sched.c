@@ -784,9 +784,9 @@ record(struct qmgr *qm, struct qjob *j, size_t i, int code,
 			    m->id, strerror(errno));
 		else
 			m->env.rcpts[i].state = SPOOL_DELIVERED;
-		log_info("queue_id=%s to=<%s> relay=%s status=sent (%s)",
-		    m->id, m->env.rcpts[i].address, remote ? remote : "",
-		    text);
+		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=sent (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
+		    status, text);
 	} else if (code / 100 == 5) {
 		/* The reason first, so the bounce can say it after a crash. */
 		save_info(qm, m);
@@ -795,13 +795,13 @@ record(struct qmgr *qm, struct qjob *j, size_t i, int code,
 			    m->id, strerror(errno));
 		else
 			m->env.rcpts[i].state = SPOOL_BOUNCED;
-		log_info("queue_id=%s to=<%s> relay=%s status=bounced (%s)",
-		    m->id, m->env.rcpts[i].address, remote ? remote : "",
-		    text);
+		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=bounced (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
+		    status, text);
 	} else {
-		log_info("queue_id=%s to=<%s> relay=%s status=deferred (%s)",
-		    m->id, m->env.rcpts[i].address, remote ? remote : "",
-		    text);
+		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=deferred (%s)",
+		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
+		    status, text);
 	}
 	buf_free(&p);
 }

@@ -1,7 +1,7 @@
 # t/outbound.mk - tests of the outbound queue (dmail-queued), the SMTP
 # client, DNS look-ups and DSNs. Included from t/Makefile.am.
-TESTS += outbound_delivery.py outbound_crash.py outbound_tls.py
-EXTRA_DIST += outbound_delivery.py outbound_crash.py outbound_tls.py outbound_common.py sink.py
+TESTS += outbound_delivery.py outbound_crash.py outbound_tls.py outbound_mx.py
+EXTRA_DIST += outbound_delivery.py outbound_crash.py outbound_tls.py outbound_mx.py dnsserver.py outbound_common.py sink.py
 
 # Unit tests (cmocka) of the DNS and DSN modules.
 check_PROGRAMS += unit/test_dns unit/test_dsn
