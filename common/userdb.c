@@ -13,10 +13,11 @@
  * open at once. Recovery by one process panics the environment for the
  * others that still have it open: their next call returns DB_RUNRECOVERY
  * and this module closes and reopens the environment (once) and retries.
- * Lock waits are bounded (USERDB_LOCK_TIMEOUT) so that a reader never
- * hangs on a lock of a dead writer; a timed-out read is retried after
- * reopening and then reported as a failure (-1, the caller answers with
- * a temporary error). Log files are removed automatically
+ * Transactions never wait for locks (DB_TXN_NOWAIT, see
+ * userdb_should_retry): a busy lock is retried for a second, then the
+ * handle is reopened, which recovers if the lock belonged to a dead
+ * writer; after that the operation fails (-1, the caller answers with a
+ * temporary error). Log files are removed automatically
  * (DB_LOG_AUTO_REMOVE) and writers checkpoint after each change.
  *
  * Keys: the lower-case address "user@domain", without a NUL.
@@ -59,7 +60,7 @@
 #define USERDB_FILE "users.db"
 #define USERDB_VERSION 1
 #define USERDB_HDR 18
-#define USERDB_LOCK_TIMEOUT 2000000  /* microseconds */
+#define USERDB_BUSY_MS 1000
 #define USERDB_CACHE (8u * 1024 * 1024)
 
 struct userdb {
@@ -82,7 +83,6 @@ userdb_env_open(struct userdb *db, struct buf *err)
 	}
 	db->env->set_errpfx(db->env, "userdb");
 	db->env->set_cachesize(db->env, 0, USERDB_CACHE, 1);
-	db->env->set_timeout(db->env, USERDB_LOCK_TIMEOUT, DB_SET_LOCK_TIMEOUT);
 	db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
 	db->env->log_set_config(db->env, DB_LOG_AUTO_REMOVE, 1);
 	db->env->set_lg_max(db->env, 1024 * 1024);
@@ -282,72 +282,101 @@ userdb_key(const char *address, char *out, size_t outlen)
 	return 0;
 }
 
-/* Whether a Berkeley DB error is worth a reopen-and-retry. */
+/*
+ * Retry policy after a failed attempt with Berkeley DB code r. Every
+ * transaction is DB_TXN_NOWAIT: Berkeley DB only checks lock timeouts when
+ * its deadlock detector runs, so a waiter behind a lock of a writer that
+ * was killed would sleep forever. Instead a busy lock fails at once and is
+ * retried every millisecond for USERDB_BUSY_MS; if it stays busy, or the
+ * environment needs recovery (DB_RUNRECOVERY), the handle is reopened
+ * once, which recovers when the holder is dead (DB_REGISTER), and the
+ * whole thing starts again. Returns true to retry.
+ */
+struct userdb_retry {
+	int64_t start;
+	bool reopened;
+};
+
 static bool
-userdb_retryable(int r)
+userdb_should_retry(struct userdb *db, struct userdb_retry *t, int r)
 {
-	return r == DB_RUNRECOVERY || r == DB_LOCK_DEADLOCK ||
-	    r == DB_LOCK_NOTGRANTED;
+	bool busy = r == DB_LOCK_NOTGRANTED || r == DB_LOCK_DEADLOCK;
+
+	if (t->start == 0)
+		t->start = now_ms();
+	if (busy && now_ms() - t->start < USERDB_BUSY_MS) {
+		usleep(1000);
+		return true;
+	}
+	if ((busy || r == DB_RUNRECOVERY) && !t->reopened) {
+		t->reopened = true;
+		t->start = now_ms();
+		return userdb_reopen(db) == 0;
+	}
+	return false;
+}
+
+/* One lookup transaction: 0 (found, *v malloc'd), DB_NOTFOUND, or an
+ * error code. */
+static int
+userdb_get_once(struct userdb *db, const char *key, DBT *v)
+{
+	DB_TXN *txn;
+	DBT k;
+	int r, c;
+
+	if (db->db == NULL)
+		return DB_RUNRECOVERY;
+	memset(&k, 0, sizeof(k));
+	memset(v, 0, sizeof(*v));
+	k.data = (void *)key;
+	k.size = strlen(key);
+	v->flags = DB_DBT_MALLOC;
+	r = db->env->txn_begin(db->env, NULL, &txn,
+	    DB_READ_COMMITTED | DB_TXN_NOWAIT);
+	if (r != 0)
+		return r;
+	r = db->db->get(db->db, txn, &k, v, 0);
+	if (r != 0 && r != DB_NOTFOUND) {
+		txn->abort(txn);
+		return r;
+	}
+	if ((c = txn->commit(txn, 0)) != 0) {
+		if (r == 0)
+			free(v->data);
+		return c;
+	}
+	return r;
 }
 
 int
 userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 {
 	char key[USERDB_ADDRESS_MAX + 1];
-	DBT k, v;
-	DB_TXN *txn;
-	int r = 0;
+	struct userdb_retry t = { 0, false };
+	DBT v;
+	int r;
 
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if (attempt > 0 && (r == DB_RUNRECOVERY || db->db == NULL) &&
-		    userdb_reopen(db) < 0)
-			return -1;
-		if (db->db == NULL)
-			return -1;
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = key;
-		k.size = strlen(key);
-		v.flags = DB_DBT_MALLOC;
-		r = db->env->txn_begin(db->env, NULL, &txn, DB_READ_COMMITTED);
-		if (r != 0) {
-			if (userdb_retryable(r))
-				continue;
-			break;
-		}
-		r = db->db->get(db->db, txn, &k, &v, 0);
-		if (r == 0 || r == DB_NOTFOUND) {
-			int c = txn->commit(txn, 0);
-			if (c != 0 && r == 0) {
-				free(v.data);
-				r = c;
-				if (userdb_retryable(r))
-					continue;
-				break;
-			}
-		} else {
-			txn->abort(txn);
-			if (userdb_retryable(r))
-				continue;
-			break;
-		}
-		if (r == DB_NOTFOUND)
-			return 0;
-		memset(out, 0, sizeof(*out));
-		snprintf(out->address, sizeof(out->address), "%s", key);
-		if (userdb_decode(v.data, v.size, out) < 0) {
-			free(v.data);
-			log_error("userdb: record of %s is damaged or of an "
-			    "unknown version", key);
+	while ((r = userdb_get_once(db, key, &v)) != 0 && r != DB_NOTFOUND)
+		if (!userdb_should_retry(db, &t, r)) {
+			log_error("userdb: lookup of %s failed: %s", key,
+			    db_strerror(r));
 			return -1;
 		}
+	if (r == DB_NOTFOUND)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->address, sizeof(out->address), "%s", key);
+	if (userdb_decode(v.data, v.size, out) < 0) {
 		free(v.data);
-		return 1;
+		log_error("userdb: record of %s is damaged or of an unknown "
+		    "version", key);
+		return -1;
 	}
-	log_error("userdb: lookup of %s failed: %s", key, db_strerror(r));
-	return -1;
+	free(v.data);
+	return 1;
 }
 
 /* Checkpoint so that logs can be removed; errors only logged. */
@@ -360,53 +389,51 @@ userdb_checkpoint(struct userdb *db)
 		log_warn("userdb: checkpoint: %s", db_strerror(r));
 }
 
-/* One write (put when rec != NULL, else delete) in its own transaction,
- * retried on deadlock. Returns the Berkeley DB code. */
+/* One write transaction (put when rec != NULL, else delete) of the
+ * encoded value val. Returns the Berkeley DB code. */
+static int
+userdb_write_once(struct userdb *db, const char *key, const struct buf *val,
+    bool put)
+{
+	DB_TXN *txn;
+	DBT k, v;
+	int r;
+
+	if (db->db == NULL)
+		return DB_RUNRECOVERY;
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = strlen(key);
+	v.data = val->data;
+	v.size = val->len;
+	if ((r = db->env->txn_begin(db->env, NULL, &txn, DB_TXN_NOWAIT)) != 0)
+		return r;
+	r = put ? db->db->put(db->db, txn, &k, &v, 0) :
+	    db->db->del(db->db, txn, &k, 0);
+	if (r != 0) {
+		txn->abort(txn);
+		return r;
+	}
+	return txn->commit(txn, 0);
+}
+
 static int
 userdb_write(struct userdb *db, const char *key, const struct user_record *rec)
 {
+	struct userdb_retry t = { 0, false };
 	struct buf val = BUF_INIT;
-	DBT k, v;
-	DB_TXN *txn;
-	int r = 0;
+	int r;
 
 	if (rec != NULL)
 		userdb_encode(rec, &val);
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if (attempt > 0 && r == DB_RUNRECOVERY && userdb_reopen(db) < 0)
+	while ((r = userdb_write_once(db, key, &val, rec != NULL)) != 0 &&
+	    r != DB_NOTFOUND)
+		if (!userdb_should_retry(db, &t, r))
 			break;
-		if (db->db == NULL)
-			break;
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = (void *)key;
-		k.size = strlen(key);
-		v.data = val.data;
-		v.size = val.len;
-		if ((r = db->env->txn_begin(db->env, NULL, &txn, 0)) != 0) {
-			if (userdb_retryable(r))
-				continue;
-			break;
-		}
-		if (rec != NULL)
-			r = db->db->put(db->db, txn, &k, &v, 0);
-		else
-			r = db->db->del(db->db, txn, &k, 0);
-		if (r != 0) {
-			txn->abort(txn);
-			if (userdb_retryable(r))
-				continue;
-			break;
-		}
-		r = txn->commit(txn, 0);
-		if (r == 0 || !userdb_retryable(r))
-			break;
-	}
 	buf_free(&val);
 	if (r == 0)
 		userdb_checkpoint(db);
-	if (db->db == NULL && r == 0)
-		r = DB_RUNRECOVERY;
 	return r;
 }
 
@@ -459,16 +486,19 @@ userdb_foreach(struct userdb *db,
     int (*fn)(const struct user_record *rec, void *arg), void *arg)
 {
 	struct user_record *rec;
+	DB_TXN *txn;
 	DBC *cur;
 	DBT k, v;
 	int r, stop = 0;
 
 	if (db->db == NULL && userdb_reopen(db) < 0)
 		return -1;
-	/* A cursor without a transaction at read-committed: a long listing
-	 * must not hold read locks that block writers; each record read is
-	 * still whole (page-level locking). */
-	r = db->db->cursor(db->db, NULL, &cur, DB_READ_COMMITTED);
+	/* Read-committed: a long listing does not keep read locks that
+	 * would block writers; each record read is still whole. */
+	r = db->env->txn_begin(db->env, NULL, &txn,
+	    DB_READ_COMMITTED | DB_TXN_NOWAIT);
+	if (r == 0 && (r = db->db->cursor(db->db, txn, &cur, 0)) != 0)
+		txn->abort(txn);
 	if (r != 0) {
 		log_error("userdb: cursor: %s", db_strerror(r));
 		return -1;
@@ -491,6 +521,10 @@ userdb_foreach(struct userdb *db,
 			break;
 	}
 	cur->close(cur);
+	if (stop == 0 && r != DB_NOTFOUND)
+		txn->abort(txn);
+	else
+		txn->commit(txn, 0);
 	free(rec);
 	if (stop == 0 && r != DB_NOTFOUND) {
 		log_error("userdb: listing failed: %s", db_strerror(r));
@@ -499,10 +533,11 @@ userdb_foreach(struct userdb *db,
 	return 0;
 }
 
-/* Insert or replace n records in one transaction: all or none. */
-int
-userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
-    struct buf *err)
+/* One transaction storing n records; Berkeley DB code, *bad set to the
+ * index of an invalid address (then EINVAL). */
+static int
+userdb_put_many_once(struct userdb *db, const struct user_record *recs,
+    size_t n, size_t *bad)
 {
 	char key[USERDB_ADDRESS_MAX + 1];
 	struct buf val = BUF_INIT;
@@ -510,21 +545,16 @@ userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
 	DBT k, v;
 	int r;
 
-	if (db->mode != USERDB_WRITE || db->db == NULL) {
-		buf_printf(err, "database not open for writing");
-		return -1;
-	}
-	if ((r = db->env->txn_begin(db->env, NULL, &txn, 0)) != 0) {
-		buf_printf(err, "txn_begin: %s", db_strerror(r));
-		return -1;
-	}
+	if (db->db == NULL)
+		return DB_RUNRECOVERY;
+	if ((r = db->env->txn_begin(db->env, NULL, &txn, DB_TXN_NOWAIT)) != 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (userdb_key(recs[i].address, key, sizeof(key)) < 0 ||
 		    strchr(key, '@') == NULL) {
-			buf_printf(err, "invalid address '%s'", recs[i].address);
-			txn->abort(txn);
-			buf_free(&val);
-			return -1;
+			*bad = i;
+			r = EINVAL;
+			break;
 		}
 		userdb_encode(&recs[i], &val);
 		memset(&k, 0, sizeof(k));
@@ -533,17 +563,41 @@ userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
 		k.size = strlen(key);
 		v.data = val.data;
 		v.size = val.len;
-		if ((r = db->db->put(db->db, txn, &k, &v, 0)) != 0) {
-			buf_printf(err, "cannot store %s: %s", key,
-			    db_strerror(r));
-			txn->abort(txn);
-			buf_free(&val);
-			return -1;
-		}
+		if ((r = db->db->put(db->db, txn, &k, &v, 0)) != 0)
+			break;
 	}
 	buf_free(&val);
-	if ((r = txn->commit(txn, 0)) != 0) {
-		buf_printf(err, "commit: %s", db_strerror(r));
+	if (r != 0) {
+		txn->abort(txn);
+		return r;
+	}
+	return txn->commit(txn, 0);
+}
+
+/* Insert or replace n records in one transaction: all or none. */
+int
+userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
+    struct buf *err)
+{
+	struct userdb_retry t = { 0, false };
+	size_t bad = 0;
+	int r;
+
+	if (db->mode != USERDB_WRITE) {
+		buf_printf(err, "database opened read-only");
+		return -1;
+	}
+	while ((r = userdb_put_many_once(db, recs, n, &bad)) != 0 &&
+	    r != EINVAL)
+		if (!userdb_should_retry(db, &t, r))
+			break;
+	if (r == EINVAL) {
+		buf_printf(err, "invalid address '%s'", recs[bad].address);
+		return -1;
+	}
+	if (r != 0) {
+		buf_printf(err, "cannot store %zu records: %s", n,
+		    db_strerror(r));
 		return -1;
 	}
 	userdb_checkpoint(db);
