@@ -201,11 +201,12 @@ static void
 log_reject(struct smtp_session *ss, const char *stage, const char *rcpt,
     int code, const char *enhanced, const char *reason)
 {
+	/* At DATA the recipients are the accepted ones. */
 	log_info("sid=%s action=reject stage=%s client=%s helo=\"%s\" "
-	    "from=<%s> to=<%s> reply=\"%d %s\" reason=\"%s\"", ss->ws->id,
-	    stage, ss->ws->peer_ip, ss->helo,
-	    ss->state >= SMTP_S_MAIL ? ss->mail.from.addr : "",
-	    rcpt ? rcpt : "", code, enhanced, reason);
+	    "from=<%s> to=%s%s%s reply=\"%d %s\" reason=\"%s\"", ss->ws->id,
+	    stage, ss->ws->peer_ip, ss->helo, ss->mail.from.addr,
+	    rcpt ? "<" : "", rcpt ? rcpt : buf_cstr(&ss->rcpts),
+	    rcpt ? ">" : "", code, enhanced, reason);
 }
 
 /* HELO/EHLO argument: one word of visible characters. The domain is not
