@@ -86,13 +86,10 @@ mail_get(const struct mail *m, const char *name, struct buf *out)
 			continue;
 		p = strchr(m->fields[i].raw, ':') + 1;
 		for (; *p != '\0'; p++) {
-			if (*p == '\r')
+			/* Unfolding (RFC 5322 2.2.3): drop the line
+			 * breaks, keep the blanks that follow them. */
+			if (*p == '\r' || *p == '\n')
 				continue;
-			if (*p == '\n') {
-				if (p[1] != '\0')
-					buf_append_char(out, ' ');
-				continue;
-			}
 			buf_append_char(out, *p);
 		}
 		if (out->len > 0) {

@@ -1,0 +1,9 @@
+# t/lists.mk - tests of DList (lists.dat, list worker, dlist). Included
+# from t/Makefile.am.
+check_PROGRAMS += unit/test_lists
+TESTS += unit/test_lists
+unit_test_lists_SOURCES = unit/test_lists.c
+unit_test_lists_LDADD = ../listd/liblistd.a $(TESTLIBS)
+
+TESTS += list_basic.py
+EXTRA_DIST += list_common.py list_basic.py

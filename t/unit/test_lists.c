@@ -1,0 +1,622 @@
+/*
+ * test_lists.c - unit tests for DList: the lists.dat parser (every error
+ * path, from a table of texts and the exact messages an operator sees),
+ * list address recognition and VERP, editing blocks, member records,
+ * tokens (generation, format, expiry), command-line parsing and token
+ * scanning, and the message helpers of the list worker.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "listdb.h"
+#include "lists.h"
+#include "../../listd/listd.h"
+
+static int
+parse(const char *text, struct lists *l, struct buf *err)
+{
+	buf_reset(err);
+	memset(l, 0, sizeof(*l));
+	return lists_parse("lists.dat", text, strlen(text), l, err);
+}
+
+static void
+test_parse_full_block(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+
+	(void)state;
+	assert_int_equal(parse(
+	    "# comment\n"
+	    "\n"
+	    "list Club@Example.Test\n"
+	    "    owner alice@example.test, bob@example.test\n"
+	    "    owner carol@example.test\n"
+	    "    moderator mod@example.test\n"
+	    "    description The club list\n"
+	    "    subscribe approve\n"
+	    "    post moderated\n"
+	    "    reply_to sender\n"
+	    "    subject_prefix [Club!]\n"
+	    "    max_size 1M\n"
+	    "    archive no\n"
+	    "    digest yes\n"
+	    "    digest_max_size 10k\n"
+	    "    digest_interval 2h\n"
+	    "    hidden yes\n"
+	    "    verp no\n"
+	    "    bounce_threshold 3\n"
+	    "list other@example.test\n"
+	    "\towner x@example.test\r\n", &l, &err), 0);
+	assert_int_equal(l.count, 2);
+	d = &l.items[0];
+	assert_string_equal(d->address, "club@example.test");
+	assert_string_equal(d->name, "club");
+	assert_string_equal(d->domain, "example.test");
+	assert_int_equal(d->owners.count, 3);
+	assert_string_equal(d->owners.items[1], "bob@example.test");
+	assert_int_equal(d->moderators.count, 1);
+	assert_string_equal(d->description, "The club list");
+	assert_int_equal(d->subscribe, LIST_SUB_APPROVE);
+	assert_int_equal(d->post, LIST_POST_MODERATED);
+	assert_int_equal(d->reply_to, LIST_REPLY_SENDER);
+	assert_string_equal(d->subject_prefix, "[Club!]");
+	assert_int_equal(d->max_size, 1024 * 1024);
+	assert_false(d->archive);
+	assert_true(d->digest);
+	assert_int_equal(d->digest_max_size, 10 * 1024);
+	assert_int_equal(d->digest_interval, 7200);
+	assert_true(d->hidden);
+	assert_false(d->verp);
+	assert_int_equal(d->bounce_threshold, 3);
+	assert_int_equal(d->line, 3);
+	/* defaults */
+	d = &l.items[1];
+	assert_string_equal(d->subject_prefix, "[other]");
+	assert_int_equal(d->subscribe, LIST_SUB_CONFIRM);
+	assert_int_equal(d->post, LIST_POST_MEMBERS);
+	assert_int_equal(d->reply_to, LIST_REPLY_LIST);
+	assert_true(d->archive);
+	assert_true(d->verp);
+	assert_false(d->hidden);
+	assert_int_equal(d->max_size, 0);
+	assert_string_equal(d->description, "");
+	lists_free(&l);
+	buf_free(&err);
+}
+
+static void
+test_parse_empty_and_prefix_none(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(parse("", &l, &err), 0);
+	assert_int_equal(l.count, 0);
+	assert_int_equal(parse("list a@b.test\nowner o@b.test\n"
+	    "subject_prefix none\n", &l, &err), 0);
+	assert_string_equal(l.items[0].subject_prefix, "");
+	lists_free(&l);
+	buf_free(&err);
+}
+
+static const struct {
+	const char *text;
+	const char *error;
+} bad[] = {
+	{ "owner a@b.test\n",
+	  "lists.dat:1: 'owner' outside a list block (a block starts with "
+	  "'list NAME@DOMAIN')\n" },
+	{ "list nodomain\nowner a@b.test\n",
+	  "lists.dat:1: list: 'nodomain' is not an address (name@domain)\n" },
+	{ "list a@localhost\nowner a@b.test\n",
+	  "lists.dat:1: list: 'a@localhost' is not an address "
+	  "(name@domain)\n" },
+	{ "list a b@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list: 'a b@c.test' is not an address "
+	  "(name@domain)\n" },
+	{ "list a+b@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list a+b@c.test: list name may only hold letters, "
+	  "digits, '.', '_' and '-'\n" },
+	{ "list -a@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list -a@c.test: list name must start with a letter "
+	  "or digit\n" },
+	{ "list dlist@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list dlist@c.test: 'dlist' is reserved for the "
+	  "command address\n" },
+	{ "list x-request@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list x-request@c.test: list name may not end in "
+	  "-request, -owner or -bounces\n" },
+	{ "list x-owner@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list x-owner@c.test: list name may not end in "
+	  "-request, -owner or -bounces\n" },
+	{ "list x-bounces@c.test\nowner a@b.test\n",
+	  "lists.dat:1: list x-bounces@c.test: list name may not end in "
+	  "-request, -owner or -bounces\n" },
+	{ "list a@c.test\nowner a@b.test\nlist A@C.test\nowner a@b.test\n",
+	  "lists.dat:3: list A@C.test defined twice (first on line 1)\n" },
+	{ "list a@c.test\n",
+	  "lists.dat:1: list a@c.test has no owner\n" },
+	{ "list a@c.test\nowner a@b.test\nsubscribe sometimes\n",
+	  "lists.dat:3: subscribe: 'sometimes' is not one of "
+	  "open|confirm|approve|closed\n" },
+	{ "list a@c.test\nowner a@b.test\npost all\n",
+	  "lists.dat:3: post: 'all' is not one of "
+	  "members|anyone|moderated|announce\n" },
+	{ "list a@c.test\nowner a@b.test\nreply_to me\n",
+	  "lists.dat:3: reply_to: 'me' is not one of list|sender|none\n" },
+	{ "list a@c.test\nowner a@b.test\nmax_size huge\n",
+	  "lists.dat:3: max_size: 'huge' is not a size\n" },
+	{ "list a@c.test\nowner a@b.test\ndigest_max_size 1X\n",
+	  "lists.dat:3: digest_max_size: '1X' is not a size\n" },
+	{ "list a@c.test\nowner a@b.test\ndigest_interval soon\n",
+	  "lists.dat:3: digest_interval: 'soon' is not a duration\n" },
+	{ "list a@c.test\nowner a@b.test\ndigest_interval 0\n",
+	  "lists.dat:3: digest_interval: '0' is not a duration\n" },
+	{ "list a@c.test\nowner a@b.test\narchive maybe\n",
+	  "lists.dat:3: archive: 'maybe' is not yes or no\n" },
+	{ "list a@c.test\nowner a@b.test\ndigest 2\n",
+	  "lists.dat:3: digest: '2' is not yes or no\n" },
+	{ "list a@c.test\nowner a@b.test\nhidden perhaps\n",
+	  "lists.dat:3: hidden: 'perhaps' is not yes or no\n" },
+	{ "list a@c.test\nowner a@b.test\nverp x\n",
+	  "lists.dat:3: verp: 'x' is not yes or no\n" },
+	{ "list a@c.test\nowner a@b.test\nbounce_threshold 0\n",
+	  "lists.dat:3: bounce_threshold: '0' is not a number from 1 to "
+	  "1000000\n" },
+	{ "list a@c.test\nowner a@b.test\nbounce_threshold -1\n",
+	  "lists.dat:3: bounce_threshold: '-1' is not a number from 1 to "
+	  "1000000\n" },
+	{ "list a@c.test\nowner a@b.test\nbounce_threshold 5x\n",
+	  "lists.dat:3: bounce_threshold: '5x' is not a number from 1 to "
+	  "1000000\n" },
+	{ "list a@c.test\nowner a@b.test\npost anyone\npost members\n",
+	  "lists.dat:4: 'post' given twice for list a@c.test\n" },
+	{ "list a@c.test\nowner a@b.test\ncolour blue\n",
+	  "lists.dat:3: unknown key 'colour'\n" },
+	{ "list a@c.test\nowner\n",
+	  "lists.dat:2: 'owner' needs a value\n"
+	  "lists.dat:1: list a@c.test has no owner\n" },
+	{ "list a@c.test\nowner not-an-address\n",
+	  "lists.dat:2: owner: 'not-an-address' is not an address "
+	  "(user@domain)\n"
+	  "lists.dat:1: list a@c.test has no owner\n" },
+	{ "list a@c.test\nowner a@b.test\nmoderator bad\n",
+	  "lists.dat:3: moderator: 'bad' is not an address (user@domain)\n" },
+	/* Several errors are all reported; a bad block's keys are skipped. */
+	{ "list bad\nowner a@b.test\npost x\nlist ok@c.test\nowner o@c.test\n"
+	  "hidden x\n",
+	  "lists.dat:1: list: 'bad' is not an address (name@domain)\n"
+	  "lists.dat:6: hidden: 'x' is not yes or no\n" },
+};
+
+static void
+test_parse_errors(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].text, &l, &err) != -1 ||
+		    strcmp(buf_cstr(&err), bad[i].error) != 0) {
+			print_error("case %zu: %s\nwant: %sgot:  %s\n", i,
+			    bad[i].text, bad[i].error, buf_cstr(&err));
+			fail();
+		}
+		assert_int_equal(l.count, 0);
+	}
+	/* A NUL byte in a line. */
+	buf_reset(&err);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(lists_parse("lists.dat", "list a@c.test\n\0x\n", 16,
+	    &l, &err), -1);
+	assert_non_null(strstr(buf_cstr(&err), "lists.dat:2: NUL byte"));
+	buf_free(&err);
+}
+
+static void
+test_failed_parse_keeps_output(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(parse("list a@c.test\nowner o@c.test\n", &l, &err),
+	    0);
+	assert_int_equal(lists_parse("x", "list", 4, &l, &err), -1);
+	assert_int_equal(l.count, 1);
+	assert_string_equal(l.items[0].address, "a@c.test");
+	lists_free(&l);
+	buf_free(&err);
+}
+
+static void
+test_match(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT, b = BUF_INIT;
+	const struct list_def *d;
+	char member[LIST_ADDRESS_MAX + 1];
+
+	(void)state;
+	assert_int_equal(parse("list club@ex.test\nowner o@ex.test\n"
+	    "list club-news@ex.test\nowner o@ex.test\n", &l, &err), 0);
+	assert_int_equal(lists_match(&l, "club@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_POST);
+	assert_string_equal(d->address, "club@ex.test");
+	assert_int_equal(lists_match(&l, "CLUB@EX.TEST", &d, member,
+	    sizeof(member)), LIST_ADDR_POST);
+	assert_int_equal(lists_match(&l, "club-request@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_REQUEST);
+	assert_int_equal(lists_match(&l, "club-owner@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_OWNER);
+	assert_int_equal(lists_match(&l, "club-bounces@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_BOUNCES);
+	assert_string_equal(member, "");
+	assert_int_equal(lists_match(&l, "club-bounces+Bob=Remote.test@ex.test",
+	    &d, member, sizeof(member)), LIST_ADDR_BOUNCES);
+	assert_string_equal(member, "bob@remote.test");
+	assert_string_equal(d->address, "club@ex.test");
+	/* a local part with '=' keeps all but the last one */
+	assert_int_equal(lists_match(&l, "club-bounces+a=b=c.test@ex.test",
+	    &d, member, sizeof(member)), LIST_ADDR_BOUNCES);
+	assert_string_equal(member, "a=b@c.test");
+	/* malformed VERP parts are not ours */
+	assert_int_equal(lists_match(&l, "club-bounces+nobody@ex.test", &d,
+	    member, sizeof(member)), LIST_ADDR_NONE);
+	assert_int_equal(lists_match(&l, "club-bounces+=x.test@ex.test", &d,
+	    member, sizeof(member)), LIST_ADDR_NONE);
+	/* club-news is its own list, not club's "-news" */
+	assert_int_equal(lists_match(&l, "club-news@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_POST);
+	assert_string_equal(d->address, "club-news@ex.test");
+	assert_int_equal(lists_match(&l, "club-news-request@ex.test", &d,
+	    member, sizeof(member)), LIST_ADDR_REQUEST);
+	assert_string_equal(d->address, "club-news@ex.test");
+	assert_int_equal(lists_match(&l, "dlist@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_DLIST);
+	assert_null(d);
+	assert_int_equal(lists_match(&l, "dlist@other.test", &d, member,
+	    sizeof(member)), LIST_ADDR_NONE);
+	assert_int_equal(lists_match(&l, "club@other.test", &d, member,
+	    sizeof(member)), LIST_ADDR_NONE);
+	assert_int_equal(lists_match(&l, "clubx@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_NONE);
+	assert_int_equal(lists_match(&l, "clu@ex.test", &d, member,
+	    sizeof(member)), LIST_ADDR_NONE);
+	assert_int_equal(lists_match(&l, "noat", &d, member,
+	    sizeof(member)), LIST_ADDR_NONE);
+
+	d = lists_find(&l, "club");
+	assert_non_null(d);
+	list_verp_addr(d, "bob@remote.test", &b);
+	assert_string_equal(b.data, "club-bounces+bob=remote.test@ex.test");
+	list_id(d, &b);
+	assert_string_equal(b.data, "club.ex.test");
+	list_addr(d, "-request", &b);
+	assert_string_equal(b.data, "club-request@ex.test");
+	lists_free(&l);
+	buf_free(&err);
+	buf_free(&b);
+}
+
+static void
+test_block_edit(void **state)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	struct strlist owners = { NULL, 0 };
+	struct lists l;
+
+	(void)state;
+	strlist_add(&owners, "o@ex.test");
+	buf_set(&text, "# my lists\nlist a@ex.test\n\towner o@ex.test\n");
+	lists_block_format("b@ex.test", &owners, "Bee", &text);
+	lists_block_format("c@ex.test", &owners, NULL, &text);
+	assert_int_equal(parse(text.data, &l, &err), 0);
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.items[1].description, "Bee");
+	lists_free(&l);
+	assert_int_equal(lists_block_remove(&text, "B@ex.test"), 1);
+	assert_int_equal(lists_block_remove(&text, "b@ex.test"), 0);
+	assert_int_equal(parse(text.data, &l, &err), 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.items[1].address, "c@ex.test");
+	lists_free(&l);
+	assert_int_equal(lists_block_remove(&text, "c@ex.test"), 1);
+	assert_string_equal(text.data,
+	    "# my lists\nlist a@ex.test\n\towner o@ex.test\n");
+	/* a name that is a prefix of another list is not confused */
+	buf_set(&text, "list ab@ex.test\nowner o@ex.test\n");
+	assert_int_equal(lists_block_remove(&text, "a@ex.test"), 0);
+	strlist_free(&owners);
+	buf_free(&text);
+	buf_free(&err);
+}
+
+static void
+test_member_record(void **state)
+{
+	struct list_member m, back;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	list_member_init(&m, "Bob@Example.Test");
+	assert_string_equal(m.address, "bob@example.test");
+	m.nomail = true;
+	m.bounce = 7;
+	m.last_bounce = 1234;
+	list_member_encode(&m, &b);
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(list_member_decode(b.data, b.len, &back), 0);
+	assert_true(back.nomail);
+	assert_false(back.digest);
+	assert_int_equal(back.bounce, 7);
+	assert_int_equal(back.since, m.since);
+	assert_int_equal(back.last_bounce, 1234);
+	/* unknown fields from a newer writer are ignored */
+	assert_int_equal(list_member_decode("v1 digest=1 shiny=3", 19, &back),
+	    0);
+	assert_true(back.digest);
+	assert_int_equal(list_member_decode("v2 digest=1", 11, &back), -1);
+	assert_int_equal(list_member_decode("v1 digest", 9, &back), -1);
+	assert_int_equal(list_member_decode("v1 bounce=x", 11, &back), -1);
+	assert_int_equal(list_member_decode("v1 bounce=-1", 12, &back), -1);
+	assert_true(list_valid_address("a@b.test"));
+	assert_false(list_valid_address("a@b"));
+	assert_false(list_valid_address("a@@b.test"));
+	assert_false(list_valid_address("<a@b.test>"));
+	assert_false(list_valid_address("a b@c.test"));
+	assert_false(list_valid_address("@b.test"));
+	buf_free(&b);
+}
+
+static void
+test_tokens(void **state)
+{
+	char a[LISTD_TOKEN_LEN + 1], b[LISTD_TOKEN_LEN + 1];
+	struct token t, back;
+	struct buf text = BUF_INIT;
+
+	(void)state;
+	token_generate(a);
+	token_generate(b);
+	assert_int_equal(strlen(a), LISTD_TOKEN_LEN);
+	assert_true(token_valid_id(a));
+	assert_string_not_equal(a, b);
+	assert_false(token_valid_id("ABCDEF0123456789abcdef01"));
+	assert_false(token_valid_id("0123456789abcdef0123456"));
+	assert_false(token_valid_id("0123456789abcdef012345678"));
+	assert_false(token_valid_id("../../etc/passwd"));
+	assert_false(token_valid_id(""));
+
+	memset(&t, 0, sizeof(t));
+	t.action = TOKEN_SUB_APPROVE;
+	snprintf(t.address, sizeof(t.address), "bob@example.test");
+	t.expires = 1000;
+	token_format(&t, &text);
+	assert_string_equal(text.data, "action sub-approve\naddress "
+	    "bob@example.test\nexpires 1000\n");
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(token_parse(text.data, text.len, &back), 0);
+	assert_int_equal(back.action, TOKEN_SUB_APPROVE);
+	assert_string_equal(back.address, "bob@example.test");
+	assert_int_equal(back.expires, 1000);
+	assert_false(token_expired(&back, 999));
+	assert_true(token_expired(&back, 1000));
+	assert_true(token_expired(&back, 5000));
+	/* damaged files */
+	assert_int_equal(token_parse("action post\naddress a@b.test\n", 29,
+	    &back), -1);
+	assert_int_equal(token_parse("action fly\naddress a@b.test\n"
+	    "expires 1\n", 38, &back), -1);
+	assert_int_equal(token_parse("action post\naddress a@b.test\n"
+	    "expires soon\n", 42, &back), -1);
+	assert_int_equal(token_parse("action post\naddress a@b.test\n"
+	    "expires 1\nextra line\n", 50, &back), -1);
+	assert_string_equal(token_action_name(TOKEN_POST), "post");
+	buf_free(&text);
+}
+
+static void
+test_cmd_parse(void **state)
+{
+	static const struct {
+		const char *line;
+		enum cmd_kind kind;
+		size_t nargs;
+		const char *arg0, *arg1;
+	} cases[] = {
+		{ "", CMD_NONE, 0, NULL, NULL },
+		{ "   \t ", CMD_NONE, 0, NULL, NULL },
+		{ "help", CMD_HELP, 0, NULL, NULL },
+		{ "  HELP  ", CMD_HELP, 0, NULL, NULL },
+		{ "help me", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "lists", CMD_LISTS, 0, NULL, NULL },
+		{ "info", CMD_INFO, 0, NULL, NULL },
+		{ "info club", CMD_INFO, 1, "club", NULL },
+		{ "subscribe", CMD_SUBSCRIBE, 0, NULL, NULL },
+		{ "Subscribe club", CMD_SUBSCRIBE, 1, "club", NULL },
+		{ "subscribe club bob@x.test", CMD_SUBSCRIBE, 2, "club",
+		  "bob@x.test" },
+		{ "subscribe a b c", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "join club", CMD_SUBSCRIBE, 1, "club", NULL },
+		{ "unsubscribe club\tbob@x.test", CMD_UNSUBSCRIBE, 2, "club",
+		  "bob@x.test" },
+		{ "signoff", CMD_UNSUBSCRIBE, 0, NULL, NULL },
+		{ "who club", CMD_WHO, 1, "club", NULL },
+		{ "set", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "set digest", CMD_SET, 1, "digest", NULL },
+		{ "set club nomail", CMD_SET, 2, "club", "nomail" },
+		{ "index", CMD_INDEX, 0, NULL, NULL },
+		{ "get 3", CMD_GET, 1, "3", NULL },
+		{ "get club 3", CMD_GET, 2, "club", "3" },
+		{ "get", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "end", CMD_END, 0, NULL, NULL },
+		{ "confirm abc", CMD_CONFIRM, 1, "abc", NULL },
+		{ "confirm", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "approve 0123", CMD_APPROVE, 1, "0123", NULL },
+		{ "reject 0123", CMD_REJECT, 1, "0123", NULL },
+		{ "Hello list, please add me", CMD_UNKNOWN, 0, NULL, NULL },
+		{ "> subscribe", CMD_UNKNOWN, 0, NULL, NULL },
+	};
+	struct cmd c;
+	char longline[2000];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cmd_parse_line(cases[i].line, strlen(cases[i].line), &c);
+		if (c.kind != cases[i].kind || c.nargs != cases[i].nargs) {
+			print_error("case '%s': kind %d nargs %zu\n",
+			    cases[i].line, c.kind, c.nargs);
+			fail();
+		}
+		if (cases[i].arg0 != NULL)
+			assert_string_equal(c.args[0], cases[i].arg0);
+		if (cases[i].arg1 != NULL)
+			assert_string_equal(c.args[1], cases[i].arg1);
+	}
+	/* over-long lines and words are never commands */
+	memset(longline, 'a', sizeof(longline));
+	memcpy(longline, "help ", 5);
+	cmd_parse_line(longline, sizeof(longline), &c);
+	assert_int_equal(c.kind, CMD_UNKNOWN);
+	memset(longline, 'a', 400);
+	memcpy(longline, "info ", 5);
+	cmd_parse_line(longline, 400, &c);
+	assert_int_equal(c.kind, CMD_UNKNOWN);
+	/* not NUL-terminated input: only len bytes count */
+	cmd_parse_line("help lists", 4, &c);
+	assert_int_equal(c.kind, CMD_HELP);
+	assert_string_equal(cmd_name(CMD_SUBSCRIBE), "subscribe");
+}
+
+static void
+test_cmd_tokens(void **state)
+{
+	struct strlist out = { NULL, 0 };
+	const char *t1 = "0123456789abcdef01234567";
+	const char *text =
+	    "Subject: Re: confirm 0123456789abcdef01234567\n"
+	    "> confirm 0123456789ABCDEF01234567\n"      /* duplicate */
+	    "confirm: fedcba9876543210fedcba98\n"
+	    "confirm 0123456789abcdef0123456\n"         /* too short */
+	    "confirm 0123456789abcdef012345678\n"       /* too long */
+	    "unconfirm 1111111111111111aaaaaaaa\n"      /* other word */
+	    "confirmed 2222222222222222aaaaaaaa\n"
+	    "CONFIRM 3333333333333333aaaaaaaa";         /* at the very end */
+
+	(void)state;
+	assert_int_equal(cmd_find_tokens(text, strlen(text), "confirm", &out),
+	    3);
+	assert_int_equal(out.count, 3);
+	assert_string_equal(out.items[0], "confirm 0123456789abcdef01234567");
+	assert_string_equal(out.items[1], "confirm fedcba9876543210fedcba98");
+	assert_string_equal(out.items[2], "confirm 3333333333333333aaaaaaaa");
+	strlist_free(&out);
+	assert_int_equal(cmd_find_tokens(t1, strlen(t1), "confirm", &out), 0);
+	assert_int_equal(cmd_find_tokens("approve x", 9, "approve", &out), 0);
+	assert_string_equal(cmd_subject_text("Re: AW: Fwd: subscribe"),
+	    "subscribe");
+	assert_string_equal(cmd_subject_text("  help"), "help");
+	assert_string_equal(cmd_subject_text("Reply"), "Reply");
+}
+
+static void
+test_mail_helpers(void **state)
+{
+	const char *msg =
+	    "From: \"Alice A.\" <Alice@Example.Test>\n"
+	    "Subject: a long\n\tfolded subject\n"
+	    "X-Loop: other@list.test\n"
+	    "Precedence: bulk\n"
+	    "\n"
+	    "Body line\n";
+	struct mail m;
+	struct buf v = BUF_INIT, out = BUF_INIT;
+
+	(void)state;
+	mail_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.nfields, 4);
+	assert_true(mail_get(&m, "subject", &v));
+	assert_string_equal(v.data, "a long\tfolded subject");
+	assert_true(mail_get(&m, "From", &v));
+	assert_true(mail_address(v.data, &out));
+	assert_string_equal(out.data, "alice@example.test");
+	mail_display_name(v.data, &out);
+	assert_string_equal(out.data, "Alice A.");
+	assert_true(mail_is_automatic(&m));
+	mail_remove(&m, "Precedence");
+	assert_false(mail_is_automatic(&m));
+	mail_set(&m, "Subject", "[x] new");
+	mail_add(&m, "List-Id", "<x.example.test>");
+	mail_format(&m, &out);
+	assert_string_equal(out.data,
+	    "From: \"Alice A.\" <Alice@Example.Test>\n"
+	    "Subject: [x] new\n"
+	    "X-Loop: other@list.test\n"
+	    "List-Id: <x.example.test>\n"
+	    "\n"
+	    "Body line\n");
+	assert_true(mail_address("bob@x.test (Bob)", &out));
+	assert_string_equal(out.data, "bob@x.test");
+	assert_false(mail_address("undisclosed-recipients:;", &out));
+	mail_free(&m);
+
+	/* Auto-Submitted: no is a person */
+	mail_parse("Auto-Submitted: no\n\nx\n", 22, &m);
+	assert_false(mail_is_automatic(&m));
+	mail_free(&m);
+	mail_parse("Auto-Submitted: auto-replied\n\nx\n", 32, &m);
+	assert_true(mail_is_automatic(&m));
+	mail_free(&m);
+
+	/* The text part of a multipart message. */
+	msg = "Content-Type: multipart/alternative; boundary=\"XX\"\n\n"
+	    "preamble\n--XX\nContent-Type: text/html\n\n<p>no</p>\n"
+	    "--XX\nContent-Type: text/plain; charset=utf-8\n\nsubscribe\n"
+	    "--XX--\n";
+	mail_parse(msg, strlen(msg), &m);
+	mail_text(&m, &out);
+	assert_string_equal(out.data, "subscribe\n");
+	mail_free(&m);
+	/* no header at all: everything is body */
+	mail_parse("just text\n", 10, &m);
+	assert_int_equal(m.nfields, 0);
+	assert_string_equal(m.body, "just text\n");
+	mail_free(&m);
+	buf_free(&v);
+	buf_free(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_full_block),
+		cmocka_unit_test(test_parse_empty_and_prefix_none),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_failed_parse_keeps_output),
+		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_block_edit),
+		cmocka_unit_test(test_member_record),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_cmd_parse),
+		cmocka_unit_test(test_cmd_tokens),
+		cmocka_unit_test(test_mail_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
