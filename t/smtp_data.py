@@ -249,8 +249,29 @@ def test_kill_worker_during_data():
                        for f in files)
 
 
+def test_disk_full_is_temporary():
+    with server() as srv:
+        srv.add_user(BOB)
+        srv.stop()
+        srv.env["DMAIL_FAULT"] = "fsync:1:ENOSPC"
+        srv.start()
+        c = greet(srv)
+        c.expect("EHLO client.example", 250)
+        code, lines = send_raw(c, "a@example.org", [BOB],
+                               b"Subject: full\r\n\r\nx\r\n.\r\n")
+        assert code in (451, 452) and lines[0][4:5] == "4", lines
+        c.expect("NOOP", 250)
+        c.expect("QUIT", 221)
+        time.sleep(0.2)
+        base = srv.maildir(BOB)
+        for sub in ("new", "cur", "tmp"):
+            left = os.listdir(os.path.join(base, sub))
+            assert left == [], (sub, left)
+        assert "action=not-accepted" in srv.log_text()
+
+
 if __name__ == "__main__":
     dt.main([test_dot_lines_byte_exact, test_10mb_8bit_message,
              test_size_limit, test_smuggling_rejected,
              test_smuggling_normalized, test_line_limit_and_hops,
-             test_kill_worker_during_data])
+             test_kill_worker_during_data, test_disk_full_is_temporary])
