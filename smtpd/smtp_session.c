@@ -82,16 +82,32 @@ void
 smtp_reply(struct smtp_session *ss, int code, const char *enhanced,
     const char *fmt, ...)
 {
-	char text[512];
+	char line[600];
+	size_t n = 0, elen;
 	va_list ap;
+	int r;
 
+	/* One formatting pass per reply: "CODE [X.Y.Z ]text\r\n". */
+	if (code < 100 || code > 599)
+		log_panic("smtp_reply: bad code %d", code);
+	line[n++] = (char)('0' + code / 100);
+	line[n++] = (char)('0' + code / 10 % 10);
+	line[n++] = (char)('0' + code % 10);
+	line[n++] = ' ';
+	if (enhanced != NULL && (elen = strlen(enhanced)) < 16) {
+		memcpy(line + n, enhanced, elen);
+		n += elen;
+		line[n++] = ' ';
+	}
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	r = vsnprintf(line + n, sizeof(line) - n - 2, fmt, ap);
 	va_end(ap);
-	if (enhanced != NULL)
-		stream_printf(ss->s, "%d %s %s\r\n", code, enhanced, text);
-	else
-		stream_printf(ss->s, "%d %s\r\n", code, text);
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n - 2 ? (size_t)r :
+		    sizeof(line) - n - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	stream_write(ss->s, line, n);
 	if (code >= 400)
 		ss->errors++;
 }
