@@ -61,7 +61,7 @@ main(int argc, char **argv)
 	struct buf err = BUF_INIT, db = BUF_INIT, text = BUF_INIT;
 	bool check_only = false, have_conf = false;
 	size_t count = 0;
-	int ch;
+	int ch, status = 0;
 
 	log_open("dmail-newaliases", LOG_TO_STDERR, LOG_LEVEL_WARN);
 	sys_fault_init();
@@ -86,46 +86,51 @@ main(int argc, char **argv)
 	if (source == NULL) {
 		if (conf_load_file(conf_path, &conf, &err) != 0) {
 			fprintf(stderr, "dmail-newaliases: %s", err.data);
+			buf_free(&err);
 			return EX_CONFIG;
 		}
 		have_conf = true;
 		if (conf.aliases_file == NULL) {
 			fprintf(stderr, "dmail-newaliases: %s: no aliases_file "
 			    "configured (nothing to do)\n", conf_path);
-			conf_free(&conf);
-			return EX_CONFIG;
+			status = EX_CONFIG;
+			goto out;
 		}
 		source = conf.aliases_file;
 	}
 	if (read_file(source, &text, 256UL * 1024 * 1024) < 0) {
 		fprintf(stderr, "dmail-newaliases: %s: %s\n", source,
 		    strerror(errno));
-		return EX_NOINPUT;
+		status = EX_NOINPUT;
+		goto out;
 	}
 	if (aliases_parse_text(source, text.data, text.len, count_only,
 	    &count, &err) < 0) {
 		fprintf(stderr, "%s", err.data);
 		fprintf(stderr, "dmail-newaliases: %s: errors, database not "
 		    "changed\n", source);
-		return EX_DATAERR;
+		status = EX_DATAERR;
+		goto out;
 	}
 	if (check_only) {
 		printf("dmail-newaliases: %s: %zu aliases, syntax OK\n",
 		    source, count);
-		return 0;
+		goto out;
 	}
 	buf_printf(&db, "%s.db", source);
 	if (aliases_compile(source, db.data, &count, &err) < 0) {
 		fprintf(stderr, "%s", err.data);
 		fprintf(stderr, "dmail-newaliases: %s not changed\n", db.data);
-		return strstr(err.data, "defined twice") != NULL ?
+		status = strstr(err.data, "defined twice") != NULL ?
 		    EX_DATAERR : EX_CANTCREAT;
+		goto out;
 	}
 	printf("dmail-newaliases: %s: %zu aliases\n", db.data, count);
+out:
 	if (have_conf)
 		conf_free(&conf);
 	buf_free(&db);
 	buf_free(&err);
 	buf_free(&text);
-	return 0;
+	return status;
 }

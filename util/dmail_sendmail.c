@@ -761,10 +761,13 @@ main(int argc, char **argv)
 	first = parse_args(argc, argv, &o);
 	if (conf_load_file(o.conf_path, &conf, &err) != 0) {
 		fprintf(stderr, "dmail-sendmail: %s", err.data);
+		buf_free(&err);
 		return EX_CONFIG;
 	}
-	if (o.list_queue)
-		return list_queue(&conf);
+	if (o.list_queue) {
+		status = list_queue(&conf);
+		goto out;
+	}
 	domain = conf.local_domains.count > 0 ? conf.local_domains.items[0] :
 	    conf.hostname;
 	default_domain = domain;
@@ -783,7 +786,8 @@ main(int argc, char **argv)
 	if (strpbrk(sender.data, "\r\n<> ") != NULL) {
 		fprintf(stderr, "dmail-sendmail: bad sender address '%s'\n",
 		    sender.data);
-		return EX_USAGE;
+		status = EX_USAGE;
+		goto out;
 	}
 
 	rc = read_message(o.ignore_dots, conf.max_message_size, &msg);
@@ -791,12 +795,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "dmail-sendmail: message larger than "
 		    "max_message_size (%llu bytes)\n",
 		    (unsigned long long)conf.max_message_size);
-		return EX_DATAERR;
+		status = EX_DATAERR;
+		goto out;
 	}
 	if (rc == -2) {
 		fprintf(stderr, "dmail-sendmail: reading the message: %s\n",
 		    strerror(errno));
-		return EX_IOERR;
+		status = EX_IOERR;
+		goto out;
 	}
 	hlen = header_length(msg.data != NULL ? msg.data : "", msg.len,
 	    &blank);
@@ -804,7 +810,8 @@ main(int argc, char **argv)
 	if (nrcpts == 0) {
 		fprintf(stderr, "dmail-sendmail: no recipients given%s\n",
 		    o.extract ? " (and none in To/Cc/Bcc)" : "");
-		return EX_USAGE;
+		status = EX_USAGE;
+		goto out;
 	}
 
 	/* The message as submitted: our Received, the client's header,
@@ -850,7 +857,8 @@ main(int argc, char **argv)
 	if (rc == -2) {
 		fprintf(stderr, "dmail-sendmail: the server refused the "
 		    "message: %s\n", why);
-		return EX_UNAVAILABLE;
+		status = EX_UNAVAILABLE;
+		goto out;
 	}
 	for (size_t i = 0; i < nrcpts; i++) {
 		if (rcpts[i].fate == FATE_REFUSED) {
@@ -873,6 +881,7 @@ main(int argc, char **argv)
 	}
 	if (status == 0 && refused > 0)
 		status = EX_NOUSER;
+out:
 	for (size_t i = 0; i < nrcpts; i++)
 		free(rcpts[i].addr);
 	free(rcpts);
