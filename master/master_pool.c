@@ -16,7 +16,8 @@
  *
  * Crash isolation: a dead worker is replaced by the policy above. A
  * worker that dies before starting its first session, and was not asked
- * to leave, is an "early death"; MASTER_THROTTLE_AFTER of them in a row
+ * to leave, is an "early death" (for a pool without listeners: one that
+ * lived less than a second); MASTER_THROTTLE_AFTER of them in a row
  * stop the pool from spawning for 1 s, then 2 s, 4 s ... up to 60 s
  * (logged each time). A session that crashes its worker does not count:
  * a client must not be able to throttle a pool.
@@ -223,8 +224,13 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
     int status)
 {
 	bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	bool early = !w->ever_busy && w->channel >= 0 &&
-	    w->state != WORKER_EXITING;
+	/* Not asked to leave, and gone before doing any work. A pool
+	 * without listeners "works" from its start, so there a life shorter
+	 * than a second counts too, however it ended: that is how a program
+	 * that exits at once would otherwise be restarted in a tight loop. */
+	bool early = w->channel >= 0 &&
+	    ((!w->ever_busy && w->state != WORKER_EXITING) ||
+	    (!p->listening && now_ms() - w->started_ms < 1000));
 	char how[64];
 
 	if (m->stopping) {

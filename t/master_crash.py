@@ -71,6 +71,29 @@ def test_crash_loop_is_throttled():
         assert srv.running()
 
 
+def test_listenerless_quick_exit_is_throttled():
+    # A pool without listeners whose program exits at once, even with
+    # status 0, must not be restarted in a tight loop.
+    srv = tw_server(workers=(1, 3, 100), start=False)
+    script = os.path.join(srv.tmp, "quick-exit")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    srv.write_conf(extra=srv.extra + "list_program %s\n" % script)
+    srv.start()
+    with srv:
+        time.sleep(3)
+        log = srv.log_text()
+        starts = len(re.findall(r"pool list: started pid", log))
+        assert "pool list: throttled for" in log, log
+        assert 2 <= starts <= 8, "list pool started %d times in 3s" % starts
+        assert status(srv)["list"]["throttled"] == "yes"
+        # The smtp pool is not affected.
+        s = Session(srv.port("smtp"))
+        assert s.cmd("ECHO fine") == "+OK fine"
+        s.close()
+
+
 def test_sigterm_leaves_no_process():
     with tw_server(workers=(3, 10, 100)) as srv:
         port = srv.port("smtp")
@@ -118,4 +141,5 @@ def test_grace_period_then_kill():
 
 if __name__ == "__main__":
     dt.main([test_kill9_ends_only_its_session, test_crash_loop_is_throttled,
+             test_listenerless_quick_exit_is_throttled,
              test_sigterm_leaves_no_process, test_grace_period_then_kill])

@@ -16,6 +16,16 @@ sessions and keeps them idle, then measures:
 
 usage: idle-sessions.py [-n N] [--smtp] [--builddir DIR] [--no-reload]
 
+Measured on the 2-core, 24 GB build machine (shared with other jobs,
+load average ~7), test worker, plain build:
+
+  -n 2000   ramp 19.5 s (103 workers/s), fresh greeting <= 0.039 s,
+            PSS 643 kB per worker, master 724 kB, reload 0.043 s,
+            0 of 2000 sessions dropped, shutdown 0.2 s, no process left
+  -n 10000  ramp 103.5 s (97 workers/s), fresh greeting <= 0.048 s,
+            PSS 642 kB per worker (6.4 GB for 10,000), master 1.9 MB,
+            reload 0.075 s, 0 of 10000 dropped, shutdown 0.2 s
+
 Run as root (workers drop to nobody) after raising limits; see dmaild(8),
 OPERATING SYSTEM LIMITS: for 10,000 sessions `ulimit -n 1048576` and
 kernel.pid_max >= 2 * N. This script raises its own RLIMIT_NOFILE.
