@@ -61,23 +61,29 @@ def dlist(srv, *args, check=True, stdin=None):
 
 
 def set_list_option(srv, listaddr, line):
-    """Append 'key value' to the block of listaddr in lists.dat (the block
-    is the last one or followed by another 'list' line)."""
+    """Set 'key value' in the block of listaddr in lists.dat, replacing
+    the key's earlier lines (except the repeatable owner/moderator);
+    written to a new file and renamed, as an editor would."""
+    key = line.split()[0]
     with open(srv.lists_file) as f:
         lines = f.read().split("\n")
-    out, inside, done = [], False, False
+    out, inside = [], False
     for ln in lines:
-        if ln.strip().startswith("list "):
-            if inside and not done:
-                out.append("\t" + line)
-                done = True
-            inside = ln.split()[1].lower() == listaddr.lower()
+        words = ln.split()
+        if words and words[0] == "list":
+            inside = words[1].lower() == listaddr.lower()
+        elif inside and words and words[0] == key and \
+                key not in ("owner", "moderator"):
+            continue
         out.append(ln)
-    if inside and not done:
-        while out and out[-1] == "":
-            out.pop()
-        out.append("\t" + line)
-        out.append("")
+    # Insert after the block's "list" line.
+    for i, ln in enumerate(out):
+        words = ln.split()
+        if words[:2] == ["list", listaddr.lower()]:
+            out.insert(i + 1, "\t" + line)
+            break
+    else:
+        raise AssertionError("no list %s in lists.dat" % listaddr)
     tmp = srv.lists_file + ".new"
     with open(tmp, "w") as f:
         f.write("\n".join(out))
