@@ -169,12 +169,6 @@ deliver_ctx_free(struct deliver_ctx *ctx)
 
 /* --- recipient resolution ------------------------------------------ */
 
-/* What resolve() found for one final local target. */
-struct resolved {
-	struct buf mailbox;
-	struct buf account;
-};
-
 static bool
 has_quota_room(const struct user_record *u, uint64_t hint,
     struct smtp_reply *reply, const char *orig)
@@ -323,6 +317,19 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			}
 			if (d != NULL)
 				add_remote(d, t, addr.data);
+			usable++;
+			continue;
+		}
+		if (res.rewritten && (r = listspool_check_rcpt(conf, t)) != 0) {
+			/* an alias pointing at a mailing list */
+			if (r < 0) {
+				set_reply(reply, 451, "4.3.0", "<%s>: temporary "
+				    "lookup failure", address);
+				rc = RCPT_TEMPFAIL;
+				break;
+			}
+			if (d != NULL && !strlist_contains_ci(&d->lists, t))
+				strlist_add(&d->lists, t);
 			usable++;
 			continue;
 		}
