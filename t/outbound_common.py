@@ -17,8 +17,8 @@ import sink  # noqa: E402,F401
 QUEUED = dt.prog("smtpd/dmail-queued")
 
 # Compressed time for tests: retries every second or two.
-FAST = """queue_retry_min 1
-queue_retry_max 2
+FAST = """queue_retry_min %s
+queue_retry_max %s
 smtp_reply_timeout %d
 smtp_connect_timeout 2
 """
@@ -26,7 +26,7 @@ smtp_connect_timeout 2
 
 def server(extra="", users=(), host="127.0.0.1", domains=("example.test",),
            tls=False, start=True, hostname="mx.example.test",
-           reply_timeout=3):
+           reply_timeout=3, retry=("1", "2")):
     """A dmaild with smtp listener, relaying for loopback, the real SMTP
     worker and queue manager, and users created before start."""
     for p in (dt.SMTPD, QUEUED):
@@ -36,7 +36,7 @@ def server(extra="", users=(), host="127.0.0.1", domains=("example.test",),
                     tls=tls, hostname=hostname,
                     extra="relay_networks 127.0.0.0/8\n"
                     "smtp_program %s\nqueue_program %s\n%s%s"
-                    % (dt.SMTPD, QUEUED, FAST % reply_timeout, extra))
+                    % (dt.SMTPD, QUEUED, FAST % (retry[0], retry[1], reply_timeout), extra))
     try:
         for u in users:
             srv.add_user(u)

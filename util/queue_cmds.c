@@ -1,0 +1,332 @@
+/*
+ * queue_cmds.c - list and manage the outbound queue (see queue_cmds.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "queue_cmds.h"
+#include "queue_info.h"
+#include "spool.h"
+#include "util.h"
+
+#define WAIT_MS 5000
+
+bool
+queue_command_known(const char *name)
+{
+	static const char *const names[] = { "queue", "mailq", "flush",
+		"delete", "hold", "release" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= SPOOL_ID_MAX)
+		return false;
+	for (; *id; id++)
+		if (!isalnum((unsigned char)*id))
+			return false;
+	return true;
+}
+
+static void
+age_text(int64_t secs, char *out, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(out, len, "%llds", (long long)secs);
+	else if (secs < 7200)
+		snprintf(out, len, "%lldm", (long long)secs / 60);
+	else if (secs < 172800)
+		snprintf(out, len, "%lldh", (long long)secs / 3600);
+	else
+		snprintf(out, len, "%lldd", (long long)secs / 86400);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+list_queue(const struct dmail_conf *c)
+{
+	struct buf dir = BUF_INIT, p = BUF_INIT, err = BUF_INIT;
+	char **ids = NULL;
+	size_t nids = 0, total = 0, listed = 0;
+	DIR *d;
+	struct dirent *de;
+	int64_t now = (int64_t)time(NULL);
+
+	spool_path(c, "queue", NULL, &dir);
+	d = opendir(dir.data);
+	if (d == NULL) {
+		if (errno == ENOENT) {
+			printf("Mail queue is empty\n");
+			buf_free(&dir);
+			return 0;
+		}
+		fprintf(stderr, "%s: %s\n", dir.data, strerror(errno));
+		buf_free(&dir);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !valid_id(de->d_name))
+			continue;
+		ids = xrealloc(ids, (nids + 1) * sizeof(*ids));
+		ids[nids++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(ids, nids, sizeof(*ids), id_cmp);
+	for (size_t k = 0; k < nids; k++) {
+		struct spool_envelope env;
+		struct qinfo qi;
+		struct stat st;
+		char age[32];
+		uint64_t size;
+
+		spool_path(c, "queue", ids[k], &p);
+		buf_reset(&err);
+		if (stat(p.data, &st) < 0 || spool_read(p.data, &env, &err) < 0)
+			continue;     /* delivered meanwhile, or unreadable */
+		size = (uint64_t)st.st_size > (uint64_t)env.message_offset ?
+		    (uint64_t)st.st_size - (uint64_t)env.message_offset : 0;
+		spool_path(c, "defer", ids[k], &p);
+		(void)qinfo_read(p.data, &qi, env.rcpt_count);
+		age_text(now - env.arrival, age, sizeof(age));
+		if (listed == 0)
+			printf("%-24s %10s %6s  %s\n", "QUEUE ID", "SIZE", "AGE",
+			    "SENDER / RECIPIENTS");
+		printf("%-24s %10llu %6s  <%s>%s", env.id,
+		    (unsigned long long)size, age, env.sender,
+		    qi.hold ? "  (on hold)" : "");
+		if (qi.attempts > 0)
+			printf("  attempts=%u", qi.attempts);
+		printf("\n");
+		for (size_t i = 0; i < env.rcpt_count; i++) {
+			const struct qinfo_rcpt *r = &qi.rcpts[i];
+			const char *state = env.rcpts[i].state ==
+			    SPOOL_PENDING ? "pending" : env.rcpts[i].state ==
+			    SPOOL_DELIVERED ? "delivered" : "bounced";
+			printf("%37s  %s  %s", "", env.rcpts[i].address, state);
+			if (r->text != NULL)
+				printf(": %s%s%s", r->text, r->remote ?
+				    " from " : "", r->remote ? r->remote : "");
+			printf("\n");
+		}
+		total += size;
+		listed++;
+		spool_envelope_free(&env);
+		qinfo_free(&qi);
+	}
+	if (listed == 0)
+		printf("Mail queue is empty\n");
+	else
+		printf("-- %zu message(s), %zu bytes\n", listed, total);
+	for (size_t k = 0; k < nids; k++)
+		free(ids[k]);
+	free(ids);
+	buf_free(&dir);
+	buf_free(&p);
+	buf_free(&err);
+	return 0;
+}
+
+/* Send one line to the queue manager: 0 sent, -1 not running. */
+static int
+send_control(const struct dmail_conf *c, const char *line)
+{
+	struct buf p = BUF_INIT;
+	struct stat st;
+	int fd, rc = -1;
+
+	spool_path(c, "control", NULL, &p);
+	fd = open(p.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+		    write_all(fd, line, strlen(line)) == 0)
+			rc = 0;
+		close(fd);
+	}
+	buf_free(&p);
+	return rc;
+}
+
+static bool
+queue_file_exists(const struct dmail_conf *c, const char *id)
+{
+	struct buf p = BUF_INIT;
+	bool yes;
+
+	spool_path(c, "queue", id, &p);
+	yes = access(p.data, F_OK) == 0;
+	buf_free(&p);
+	return yes;
+}
+
+static int
+read_hold(const struct dmail_conf *c, const char *id)
+{
+	struct buf p = BUF_INIT;
+	struct qinfo qi;
+	int h;
+
+	spool_path(c, "defer", id, &p);
+	if (qinfo_read(p.data, &qi, 0) < 0)
+		h = -1;
+	else
+		h = qi.hold;
+	qinfo_free(&qi);
+	buf_free(&p);
+	return h;
+}
+
+/* Without a queue manager: change the files ourselves. */
+static int
+direct(const struct dmail_conf *c, const char *verb, const char *id)
+{
+	struct buf qp = BUF_INIT, dp = BUF_INIT, err = BUF_INIT;
+	struct spool_envelope env;
+	struct qinfo qi;
+	struct stat st;
+	int rc = 1;
+
+	spool_path(c, "queue", id, &qp);
+	spool_path(c, "defer", id, &dp);
+	if (strcmp(verb, "delete") == 0) {
+		if (unlink(qp.data) < 0) {
+			fprintf(stderr, "%s: %s\n", id, strerror(errno));
+			goto out;
+		}
+		(void)unlink(dp.data);
+		(void)fsync_dir_of(qp.data);
+		printf("%s: deleted\n", id);
+		rc = 0;
+		goto out;
+	}
+	if (stat(qp.data, &st) < 0 || spool_read(qp.data, &env, &err) < 0) {
+		fprintf(stderr, "%s: no such message\n", id);
+		goto out;
+	}
+	if (qinfo_read(dp.data, &qi, env.rcpt_count) < 0) {
+		fprintf(stderr, "%s: %s\n", dp.data, strerror(errno));
+		spool_envelope_free(&env);
+		goto out;
+	}
+	qi.hold = strcmp(verb, "hold") == 0;
+	if (!qi.hold)
+		qi.next = 0;
+	if (qinfo_write(dp.data, &qi) < 0) {
+		fprintf(stderr, "%s: %s\n", dp.data, strerror(errno));
+	} else {
+		/* Keep it readable by the queue manager's user. */
+		if (geteuid() == 0)
+			(void)chown(dp.data, st.st_uid, st.st_gid);
+		printf("%s: %s\n", id, qi.hold ? "on hold" : "released");
+		rc = 0;
+	}
+	qinfo_free(&qi);
+	spool_envelope_free(&env);
+out:
+	buf_free(&qp);
+	buf_free(&dp);
+	buf_free(&err);
+	return rc;
+}
+
+static int
+by_manager(const struct dmail_conf *c, const char *verb, const char *id)
+{
+	struct buf line = BUF_INIT;
+	int64_t deadline;
+	int rc;
+
+	if (!queue_file_exists(c, id)) {
+		fprintf(stderr, "%s: no such message\n", id);
+		return 1;
+	}
+	buf_printf(&line, "%s %s\n", verb, id);
+	rc = send_control(c, line.data);
+	buf_free(&line);
+	if (rc < 0)
+		return direct(c, verb, id);
+	/* Wait until the change shows on disk. */
+	deadline = now_ms() + WAIT_MS;
+	while (now_ms() < deadline) {
+		bool done;
+		if (strcmp(verb, "delete") == 0)
+			done = !queue_file_exists(c, id);
+		else if (strcmp(verb, "hold") == 0)
+			done = read_hold(c, id) == 1;
+		else
+			done = read_hold(c, id) != 1;
+		if (done) {
+			printf("%s: %s\n", id, strcmp(verb, "delete") == 0 ?
+			    "deleted" : strcmp(verb, "hold") == 0 ?
+			    "on hold" : "released");
+			return 0;
+		}
+		usleep(50 * 1000);
+	}
+	printf("%s: %s requested; it takes effect when the delivery attempt "
+	    "in progress ends\n", id, verb);
+	return 0;
+}
+
+int
+queue_command(const struct dmail_conf *c, int argc, char **argv)
+{
+	const char *verb = argv[0];
+
+	if (strcmp(verb, "queue") == 0 || strcmp(verb, "mailq") == 0) {
+		if (argc != 1)
+			goto usage;
+		return list_queue(c);
+	}
+	if (strcmp(verb, "flush") == 0) {
+		if (argc != 1)
+			goto usage;
+		if (send_control(c, "flush\n") < 0) {
+			fprintf(stderr, "flush: the queue manager is not "
+			    "running\n");
+			return 1;
+		}
+		printf("flush requested\n");
+		return 0;
+	}
+	if (strcmp(verb, "delete") == 0 || strcmp(verb, "hold") == 0 ||
+	    strcmp(verb, "release") == 0) {
+		if (argc != 2)
+			goto usage;
+		if (!valid_id(argv[1])) {
+			fprintf(stderr, "%s: not a queue id\n", argv[1]);
+			return 2;
+		}
+		return by_manager(c, verb, argv[1]);
+	}
+usage:
+	fprintf(stderr, "usage: queue | flush | delete QUEUEID | "
+	    "hold QUEUEID | release QUEUEID\n");
+	return 2;
+}

@@ -1,0 +1,35 @@
+/*
+ * queue_cmds.h - the outbound queue commands of tellsmtp (and of
+ * dmail-sendmail -bp / mailq):
+ *
+ *     queue              list queued messages: queue id, size, age,
+ *                        sender, hold state, and every pending recipient
+ *                        with its last error
+ *     flush              retry every deferred message now
+ *     delete QUEUEID     remove a message (no bounce)
+ *     hold QUEUEID       stop delivery attempts until released
+ *     release QUEUEID    end a hold and retry now
+ *
+ * flush, delete, hold and release are requests to the queue manager
+ * through its control FIFO (state_dir/spool/control), so only one process
+ * ever writes queue files; the command waits (a few seconds) until the
+ * change is visible on disk. When no queue manager runs, delete, hold and
+ * release change the files directly and flush says it cannot.
+ *
+ * queue_command() takes the command's own argv (argv[0] is the command
+ * name) and returns an exit status: 0 done, 1 failed (message unknown,
+ * queue manager needed but not running), 2 usage error. Output goes to
+ * stdout, errors to stderr.
+ */
+#ifndef DMAIL_QUEUE_CMDS_H
+#define DMAIL_QUEUE_CMDS_H
+
+#include <stdbool.h>
+
+#include "conf.h"
+
+/* True when argv[0] is one of the commands above. */
+bool queue_command_known(const char *name);
+int queue_command(const struct dmail_conf *c, int argc, char **argv);
+
+#endif
