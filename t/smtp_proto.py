@@ -183,6 +183,34 @@ def test_command_timeout():
         assert c.closed()
 
 
+def test_data_and_session_timeouts():
+    extra = "smtp_data_timeout 1\nsmtp_session_timeout 3\n"
+    with server(extra=extra) as srv:
+        srv.add_user(BOB)
+        c = greet(srv)
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<a@example.org>", 250)
+        c.expect("RCPT TO:<%s>" % BOB, 250)
+        c.expect("DATA", 354)
+        c.send("Subject: stalled\r\n\r\nhalf a mess")
+        code, lines = c.reply()
+        assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+        assert c.closed()
+        assert srv.maildir_messages(BOB) == []
+        # a busy client still meets the session limit
+        c = greet(srv)
+        start = time.monotonic()
+        while True:
+            code, lines = c.cmd("NOOP")
+            if code != 250:
+                break
+            assert time.monotonic() - start < 10, "no session timeout"
+            time.sleep(0.3)
+        assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+        assert 2.5 < time.monotonic() - start < 10
+        assert c.closed()
+
+
 def test_relay_denied_from_other_address():
     extra = "relay_networks 127.0.0.1/32\n"
     with server(extra=extra) as srv:
@@ -264,4 +292,5 @@ def test_smtplib_curl_swaks():
 if __name__ == "__main__":
     dt.main([test_ehlo_and_reply_codes, test_pipelining_replies_in_order,
              test_line_and_count_limits, test_command_timeout,
+             test_data_and_session_timeouts,
              test_relay_denied_from_other_address, test_smtplib_curl_swaks])
