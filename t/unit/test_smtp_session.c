@@ -624,6 +624,24 @@ test_normalize_policy(void **state)
 	buf_free(&got);
 }
 
+static void
+test_vrfy_enabled(void **state)
+{
+	struct buf out = BUF_INIT, got = BUF_INIT;
+
+	(void)state;
+	conf.smtp_vrfy = true;
+	run(&internet, "VRFY bob@example.test\r\nVRFY <nobody@example.test>\r\n"
+	    "VRFY x@elsewhere.example\r\nVRFY bad address\r\nQUIT\r\n", &out);
+	conf.smtp_vrfy = false;
+	codes(&out, true, &got);
+	assert_string_equal(buf_cstr(&got), "220 250 2.1.5 550 5.1.1 "
+	    "252 2.5.2 501 5.1.3 221 2.0.0");
+	assert_non_null(strstr(buf_cstr(&out), "250 2.1.5 <bob@example.test>"));
+	buf_free(&out);
+	buf_free(&got);
+}
+
 int
 main(void)
 {
@@ -633,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_ehlo_advertises),
 		cmocka_unit_test(test_auth_and_submission),
 		cmocka_unit_test(test_normalize_policy),
+		cmocka_unit_test(test_vrfy_enabled),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
