@@ -25,10 +25,19 @@
  * directory fsyncs of 50 concurrent sessions are shared by the journal
  * rather than by us. We therefore keep the order that never shows a
  * not-yet-durable message in new/ (a POP3 reader could otherwise see a
- * message that a failed fsync then takes away again). Within one
+ * message that a failed fsync then takes away again). The last (usually
+ * only) placement is a rename, not link + unlink: one directory operation
+ * less per message, measurably faster with one writer. Within one
  * message, several recipients in the same directory (the same mailbox
  * reached through two aliases) are de-duplicated by deliver.c, so each
  * directory is synced once.
+ *
+ * End to end (contrib/bench/smtp.sh, 5,000 messages of 4 KB, 50
+ * sessions, load generator on the same 2 cores): 2,088 messages/s, p99
+ * 55 ms from end of DATA to 250, 0.9 ms of machine CPU per message in
+ * all (mostly kernel: a bare C loop doing only create/write/fsync/rename
+ * costs ~0.9 ms of system time per file on this VM). deliver.c itself
+ * uses ~0.04 ms of user CPU per message (RCPT check + write + commit).
  */
 #include "config.h"
 
