@@ -226,12 +226,23 @@ struct feeder {
 	const char *data;
 };
 
+/* When set, scripts are written one byte per write(2), so the session
+ * sees commands and data split at every possible point. */
+static bool trickle;
+
 static void *
 feed(void *arg)
 {
 	struct feeder *f = arg;
+	size_t i, len = strlen(f->data);
 
-	(void)write_all(f->fd, f->data, strlen(f->data));
+	if (trickle) {
+		for (i = 0; i < len; i++)
+			if (write(f->fd, f->data + i, 1) != 1)
+				break;
+	} else {
+		(void)write_all(f->fd, f->data, len);
+	}
 	shutdown(f->fd, SHUT_WR);
 	return NULL;
 }
@@ -463,12 +474,14 @@ test_scenarios(void **state)
 	size_t i;
 
 	(void)state;
+	for (int t = 0; t < 2; t++)
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		trickle = t == 1;
 		run(scenarios[i].client, scenarios[i].script, &out);
 		codes(&out, true, &got);
 		if (strcmp(buf_cstr(&got), scenarios[i].expect) != 0)
-			fail_msg("%s:\n got    %s\n expect %s\n--\n%s",
-			    scenarios[i].name, buf_cstr(&got),
+			fail_msg("%s (trickle %d):\n got    %s\n expect %s\n"
+			    "--\n%s", scenarios[i].name, t, buf_cstr(&got),
 			    scenarios[i].expect, buf_cstr(&out));
 		if (fake.committed != scenarios[i].committed)
 			fail_msg("%s: %u committed", scenarios[i].name,
@@ -480,6 +493,7 @@ test_scenarios(void **state)
 		assert_int_equal(fake.begun, fake.committed + fake.aborted +
 		    (strstr(scenarios[i].script, "diskfull") ? 1 : 0));
 	}
+	trickle = false;
 	buf_free(&out);
 	buf_free(&got);
 }
