@@ -138,6 +138,22 @@ def test_server_down_goes_to_maildrop():
         out = r.stdout.decode()
         assert files[0] in out and "alice@example.test" in out, out
         assert "far@remote.test" in out and "<>" in out, out
+        # A queued message shows the queue manager's last error and hold.
+        queue = os.path.join(spool, "queue")
+        defer = os.path.join(spool, "defer")
+        os.makedirs(queue, exist_ok=True)
+        os.makedirs(defer, exist_ok=True)
+        with open(os.path.join(queue, files[0]), "wb") as f:
+            f.write(data)
+        with open(os.path.join(defer, files[0]), "w") as f:
+            f.write("attempts 1\nnext 0\nhold 1\nwarned 0\n"
+                    "r 1 N 451 4.4.1\tmx.remote.test[192.0.2.9]\t"
+                    "451 4.4.1 try later\n")
+        r = sendmail(srv, ["-bp"], b"", unprivileged=False)
+        out = r.stdout.decode()
+        assert "(on hold)" in out, out
+        assert "(451 4.4.1 try later from mx.remote.test[192.0.2.9])" in out, out
+        assert "2 messages in the queue" in out, out
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
+#include "queue_info.h"
 #include "spool.h"
 #include "stream.h"
 #include "sys.h"
@@ -686,6 +687,7 @@ list_dir(const struct dmail_conf *conf, const char *sub, size_t *total,
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct spool_envelope env;
+		struct qinfo qi;
 		struct stat st;
 		char when[32];
 		time_t arr;
@@ -709,9 +711,26 @@ list_dir(const struct dmail_conf *conf, const char *sub, size_t *total,
 		    strcmp(sub, "maildrop") == 0 ? '!' : ' ',
 		    (long long)(st.st_size - env.message_offset), when,
 		    (long long)(now - arr), *env.sender ? env.sender : "<>");
-		for (size_t i = 0; i < env.rcpt_count; i++)
-			if (env.rcpts[i].state == SPOOL_PENDING)
-				printf("%48s%s\n", "", env.rcpts[i].address);
+		/* The queue manager's side file: last error, hold. */
+		qinfo_init(&qi, env.rcpt_count);
+		if (strcmp(sub, "queue") == 0) {
+			spool_path(conf, "defer", env.id, &path);
+			(void)qinfo_read(path.data, &qi, env.rcpt_count);
+		}
+		if (qi.hold)
+			printf("%48s(on hold)\n", "");
+		for (size_t i = 0; i < env.rcpt_count; i++) {
+			const struct qinfo_rcpt *qr = &qi.rcpts[i];
+
+			if (env.rcpts[i].state != SPOOL_PENDING)
+				continue;
+			printf("%48s%s\n", "", env.rcpts[i].address);
+			if (qr->text != NULL)
+				printf("%48s  (%s%s%s)\n", "", qr->text,
+				    qr->remote ? " from " : "",
+				    qr->remote ? qr->remote : "");
+		}
+		qinfo_free(&qi);
 		printf("\n");
 		(*total)++;
 		spool_envelope_free(&env);
