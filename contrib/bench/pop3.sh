@@ -8,10 +8,11 @@
 # RETRieves every message. Stops the server and removes the directory.
 #
 # usage: contrib/bench/pop3.sh [-b BUILDDIR] [-c CLIENTS] [-n MESSAGES]
-#            [-s SIZE] [-l LOOPS] [-p BASEPORT] [-k]
+#            [-s SIZE] [-l LOOPS] [-P WINDOW] [-p BASEPORT] [-k]
 #   -b  build tree (default: the current directory)
 #   -c  concurrent clients = users (10)   -n  messages per mailbox (2000)
 #   -s  message size (4k)                 -l  logins per client (3)
+#   -P  RETR commands in flight per client (1: no pipelining)
 #   -p  ports BASEPORT (SMTP), +1 (POP3), +2 (POP3S); default 2525
 #   -k  keep the temporary directory
 set -eu
@@ -21,18 +22,20 @@ clients=10
 messages=2000
 size=4k
 loops=3
+window=1
 port=2525
 keep=
-while getopts b:c:n:s:l:p:k opt; do
+while getopts b:c:n:s:l:P:p:k opt; do
 	case $opt in
 	b) builddir=$OPTARG ;;
 	c) clients=$OPTARG ;;
 	n) messages=$OPTARG ;;
 	s) size=$OPTARG ;;
 	l) loops=$OPTARG ;;
+	P) window=$OPTARG ;;
 	p) port=$OPTARG ;;
 	k) keep=1 ;;
-	*) sed -n '10,16p' "$0" >&2; exit 2 ;;
+	*) sed -n '10,17p' "$0" >&2; exit 2 ;;
 	esac
 done
 builddir=$(cd "$builddir" && pwd)
@@ -131,10 +134,10 @@ echo "pop3.sh: filling $clients mailboxes with $messages messages of $size"
 rc=0
 echo "pop3.sh: POP3, $clients clients, $loops login(s) each"
 "$bench" pop3 -H 127.0.0.1 -p "$((port + 1))" -c "$clients" -l "$loops" \
-    -u "user%d@$domain" -w bench-password || rc=$?
+    -P "$window" -u "user%d@$domain" -w bench-password || rc=$?
 echo "pop3.sh: POP3S, $clients clients, $loops login(s) each"
 "$bench" pop3 -H 127.0.0.1 -p "$((port + 2))" -c "$clients" -l "$loops" \
-    -u "user%d@$domain" -w bench-password --tls || rc=$?
+    -P "$window" -u "user%d@$domain" -w bench-password --tls || rc=$?
 if [ -s "$tmp/dmaild.log" ]; then
 	echo "pop3.sh: dmaild log (warnings and errors):"
 	tail -n 20 "$tmp/dmaild.log"
