@@ -435,6 +435,8 @@ cmd_data(struct smtp_session *ss, const char *arg)
 	ss->dlv = NULL;
 	if (rc == 0) {
 		ss->messages++;
+		/* smtp_max_errors counts errors without delivering mail */
+		ss->errors = 0;
 		log_info("sid=%s action=accepted id=%s client=%s helo=\"%s\" "
 		    "from=<%s> nrcpt=%u to=%s size=%llu proto=%s tls=\"%s\" "
 		    "auth=%s status=250", ss->ws->id, id, ss->ws->peer_ip,

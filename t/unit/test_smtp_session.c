@@ -381,6 +381,13 @@ static const struct {
 	    "220 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 "
 	    "500 5.5.2 500 5.5.2 421 4.7.0",
 	    0, NULL },
+	{ "an accepted message resets the error count", &internet,
+	    "A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nG\r\nEHLO c\r\n"
+	    "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.test>\r\n"
+	    "DATA\r\nx\r\n.\r\nH\r\nI\r\nQUIT\r\n",
+	    "220 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 500 5.5.2 "
+	    "500 5.5.2 250 250 2.1.0 250 2.1.5 354 250 2.0.0 500 5.5.2 "
+	    "500 5.5.2 221 2.0.0", 1, "x\n" },
 	{ "SIZE over the limit at MAIL, data over the limit", &internet,
 	    "EHLO c\r\nMAIL FROM:<a@example.org> SIZE=4096\r\n"
 	    "MAIL FROM:<a@example.org> SIZE=1000\r\n"
