@@ -141,6 +141,7 @@ struct pool {
 	unsigned throttle_ms;     /* current backoff */
 	int64_t throttle_until;   /* now_ms() when spawning may resume */
 	int64_t last_full_warn;
+	int64_t spawn_retry;      /* after a failed fork: not before */
 	int64_t enabled_since;
 };
 

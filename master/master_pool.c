@@ -152,15 +152,21 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 	}
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
-	while (want-- > 0)
-		if (master_spawn(m, p) < 0)
+	while (want-- > 0 && now >= p->spawn_retry) {
+		if (master_spawn(m, p) < 0) {
+			/* fork or pipe failed (limits?): retry in a second
+			 * instead of on every turn of the event loop. */
+			p->spawn_retry = now + 1000;
 			break;
+		}
+	}
 	if (!p->listening)
 		return;
 
 	active = p->starting + p->idle + p->busy;
 	ready = p->starting + p->idle;
-	master_listen_watch(m, p->id, ready == 0 && active < pc->workers_max);
+	master_listen_watch(m, p->id, ready == 0 && active < pc->workers_max &&
+	    now >= p->spawn_retry);
 	if (tick) {
 		pool_shrink(m, p, now);
 		if (ready == 0 && active >= pc->workers_max &&
@@ -203,11 +209,15 @@ master_pool_demand(struct master *m, enum pool_id id)
 		want = 1;
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
-	while (want-- > 0)
-		if (master_spawn(m, p) < 0)
+	while (want-- > 0 && now_ms() >= p->spawn_retry) {
+		if (master_spawn(m, p) < 0) {
+			p->spawn_retry = now_ms() + 1000;
 			break;
+		}
+	}
 	master_listen_watch(m, id, p->starting + p->idle == 0 &&
-	    p->starting + p->idle + p->busy < pc->workers_max);
+	    p->starting + p->idle + p->busy < pc->workers_max &&
+	    now_ms() >= p->spawn_retry);
 }
 
 void
@@ -278,8 +288,11 @@ master_pool_next_timer(struct master *m)
 
 	for (int i = 0; i < POOL_COUNT; i++) {
 		int64_t t = m->pools[i].throttle_until - now;
+		int64_t r = m->pools[i].spawn_retry - now;
 		if (t > 0 && t < timeout)
 			timeout = (int)t;
+		if (r > 0 && r < timeout)
+			timeout = (int)r;
 	}
 	if (m->stopping && m->stop_deadline - now < timeout)
 		timeout = m->stop_deadline > now ?
