@@ -65,7 +65,14 @@
 
 #define WRITE_CHUNK 65536
 
+/* Stale tmp files: older than 36 hours (Maildir convention), looked for
+ * in the first mailbox of every 256th delivery of a process and in the
+ * queue's tmp/ when a process starts. */
+#define TMP_MAX_AGE (36 * 3600)
+#define TMP_SWEEP_EVERY 256
+
 struct deliver_ctx {
+	unsigned long deliveries;
 	const struct dmail_conf *conf;
 	struct userdb *udb;
 	struct aliases *aliases;
@@ -152,6 +159,9 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 		struct buf e = BUF_INIT;
 		if (spool_dirs(conf, &e) < 0)
 			log_warn("queue directories: %s", e.data);
+		buf_reset(&e);
+		spool_path(conf, NULL, NULL, &e);
+		(void)maildir_clean_tmp(e.data, TMP_MAX_AGE);  /* spool/tmp */
 		buf_free(&e);
 	}
 	(void)err;
@@ -601,6 +611,15 @@ start_store(struct delivery *d)
 	}
 	if (d->nlocal > 0) {
 		const char *mb = d->locals[0].mailbox;
+
+		/* Now and then sweep what crashed writers left in tmp/
+		 * (older than any session can last), as Dovecot does. */
+		if (++d->ctx->deliveries % TMP_SWEEP_EVERY == 1) {
+			int n = maildir_clean_tmp(mb, TMP_MAX_AGE);
+			if (n > 0)
+				log_info("%s/tmp: removed %d stale file(s)",
+				    mb, n);
+		}
 
 		maildir_unique_base(d->ctx->conf->hostname, &d->base);
 		buf_printf(&d->path, "%s/tmp/%s", mb, d->base.data);

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -262,4 +263,31 @@ maildir_usage(const char *dir, uint64_t *bytes, uint64_t *messages)
 	    usage_of(dir, "cur", bytes, messages) < 0)
 		return -1;
 	return 0;
+}
+
+int
+maildir_clean_tmp(const char *dir, unsigned max_age)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	time_t now = time(NULL);
+	int removed = 0;
+	DIR *d;
+
+	if (snprintf(path, sizeof(path), "%s/tmp", dir) >= (int)sizeof(path))
+		return 0;
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime + (time_t)max_age < now &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

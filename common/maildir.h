@@ -49,6 +49,10 @@ int maildir_create(const char *dir);
 int maildir_place(const char *tmp_path, const char *dir, const char *name,
     bool move);
 
+/* Remove files in DIR/tmp older than max_age seconds (left by crashed
+ * writers; Maildir readers ignore tmp/). Returns the number removed. */
+int maildir_clean_tmp(const char *dir, unsigned max_age);
+
 /* Bytes (sum of S=, else st_size) and message count in new/ and cur/,
  * for quota checks. */
 int maildir_usage(const char *dir, uint64_t *bytes, uint64_t *messages);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,6 +154,30 @@ test_create_place_and_usage(void **state)
 	assert_int_equal(msgs, 0);
 }
 
+static void
+test_clean_tmp(void **state)
+{
+	char mb[512], old[600], fresh[600];
+	struct timeval tv[2];
+
+	(void)state;
+	snprintf(mb, sizeof(mb), "%s/mb", tmpdir);
+	assert_int_equal(maildir_create(mb), 0);
+	snprintf(old, sizeof(old), "%s/tmp/old", mb);
+	snprintf(fresh, sizeof(fresh), "%s/tmp/fresh", mb);
+	assert_int_equal(write_file_durable(old, "x", 1, 0600), 0);
+	assert_int_equal(write_file_durable(fresh, "x", 1, 0600), 0);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= 40 * 3600;
+	tv[1] = tv[0];
+	assert_int_equal(utimes(old, tv), 0);
+	assert_int_equal(maildir_clean_tmp(mb, 36 * 3600), 1);
+	assert_int_equal(access(old, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	/* no Maildir: nothing to do */
+	assert_int_equal(maildir_clean_tmp("/nonexistent/x", 1), 0);
+}
+
 int
 main(void)
 {
@@ -162,6 +187,8 @@ main(void)
 		cmocka_unit_test(test_name_sizes_round_trip),
 		cmocka_unit_test_setup_teardown(test_create_place_and_usage,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_tmp, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
