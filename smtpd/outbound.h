@@ -13,6 +13,8 @@
  *                    one SMTP connection reused for its jobs, results back
  *                    to the queue manager
  *   queue_bounce.c   DSNs injected through deliver.h with the null sender
+ *   queue_pickup.c   messages dmail-sendmail left in spool/maildrop/,
+ *                    injected through deliver.h
  *   smtp_client.c    the SMTP client (smtp_client.h)
  *
  * Processes. dmail-queued is one process run by the master in the queue
@@ -116,5 +118,9 @@ void qdeliver_main(struct qstate *qs, const struct qroute *route, int in_fd,
 int qbounce_send(struct qstate *qs, const char *path,
     const struct spool_envelope *env, const struct qinfo *info,
     const size_t *idx, size_t n, bool delayed);
+
+/* --- queue_pickup.c ----------------------------------------------------- */
+/* Inject every complete file in spool/maildrop/ and remove it. */
+void qpickup_scan(struct qstate *qs);
 
 #endif

@@ -8,8 +8,8 @@
  * database and delivery context (for bounces) are opened in run, after
  * privileges are dropped.
  *
- * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, scan
- * the queue, then loop: start due work, wait in poll() for a wake-up, an
+ * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, take
+ * in the maildrop, scan the queue, then loop: start due work, wait in poll() for a wake-up, an
  * operator command, a delivery process's results or the next timer. When
  * the master asks it to go (worker_should_exit()), it stops starting
  * work, lets delivery processes finish for up to shutdown_grace seconds,
@@ -231,6 +231,7 @@ queued_run(void *state, const struct dmail_conf *conf)
 	control = open_fifo(conf, "control", 0600);
 	qs->qm = qmgr_new(qs);
 	last_scan = now_ms();
+	qpickup_scan(qs);
 	qmgr_scan(qs->qm);
 	log_info("queue manager started");
 
@@ -261,11 +262,13 @@ queued_run(void *state, const struct dmail_conf *conf)
 		now = now_ms();
 		/* Coalesce wake-ups: one directory scan per 20 ms at most. */
 		if (pending_scan && now - last_wake_scan >= 20) {
+			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_wake_scan = now;
 			pending_scan = false;
 		}
 		if (now - last_scan >= QMGR_RESCAN_MS) {
+			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_scan = now;
 		}

@@ -144,7 +144,49 @@ def test_delay_warning_and_expiry():
         assert "Connection refused" in r["diagnostic-code"], r
 
 
+def test_maildrop_pickup():
+    with Sink() as sk, oc.server(
+            "transport remote.test [127.0.0.1]:%d\n" % sk.port,
+            users=["alice@example.test"]) as srv:
+        drop = os.path.join(srv.state_dir, "spool", "maildrop")
+        dt.wait_for(lambda: os.path.isdir(drop), 10, what="maildrop dir")
+        content = (b"Received: from uid 1000 by mx.example.test\n"
+                   b"From: alice@example.test\nSubject: dropped\n\n"
+                   b"from the maildrop\n.leading dot\n")
+        head = ("dmail-queue 1\nid MAILDROP0001\narrival 1700000000\n"
+                "sender alice@example.test\nuid 1000\n"
+                "rcpt P\talice@example.test\talice@example.test\n"
+                "rcpt P\tbob@remote.test\tbob@remote.test\n"
+                "rcpt P\tnobody@example.test\tnobody@example.test\n\n")
+        tmp = os.path.join(drop, ".MAILDROP0001.tmp")
+        with open(tmp, "wb") as f:
+            f.write(head.encode() + content)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, os.path.join(drop, "MAILDROP0001"))
+        # Poke the queue manager as dmail-sendmail does.
+        fd = os.open(os.path.join(srv.state_dir, "spool", "wakeup"),
+                     os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"w")
+        os.close(fd)
+        m = sk.wait(1)[0]
+        assert m.rcpts == ["bob@remote.test"], m.rcpts
+        assert m.data.endswith(content.replace(b"\n", b"\r\n")), m.data
+        msgs = srv.wait_messages("alice@example.test", 2, timeout=15)
+        raws = []
+        for p in msgs:
+            with open(p, "rb") as f:
+                raws.append(f.read())
+        local = [r for r in raws if b"from the maildrop" in r and
+                 b"multipart/report" not in r]
+        dsn = [r for r in raws if b"multipart/report" in r]
+        assert len(local) == 1 and len(dsn) == 1, raws
+        _, rcpts = oc.dsn_fields(dsn[0])
+        assert rcpts[0]["final-recipient"] == "rfc822; nobody@example.test"
+        assert rcpts[0]["status"] == "5.1.1", rcpts
+        assert os.listdir(drop) == [], os.listdir(drop)
+
+
 if __name__ == "__main__":
     dt.main([test_list_hold_release_flush_delete,
              test_tools_without_queue_manager,
-             test_delay_warning_and_expiry])
+             test_delay_warning_and_expiry, test_maildrop_pickup])
