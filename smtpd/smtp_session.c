@@ -157,7 +157,8 @@ txn_reset(struct smtp_session *ss)
 		ss->state = SMTP_S_HELO;
 }
 
-/* RFC 3848 protocol name for the Received: header. */
+/* Protocol name for the Received: header: RFC 3848, and RFC 6531 3.7.3
+ * for a transaction with SMTPUTF8. */
 static const char *
 protocol_name(const struct smtp_session *ss)
 {
@@ -165,6 +166,9 @@ protocol_name(const struct smtp_session *ss)
 
 	if (!ss->esmtp)
 		return "SMTP";
+	if (ss->mail.smtputf8)
+		return tls && auth ? "UTF8SMTPSA" : tls ? "UTF8SMTPS" :
+		    auth ? "UTF8SMTPA" : "UTF8SMTP";
 	if (tls && auth)
 		return "ESMTPSA";
 	if (tls)

@@ -249,6 +249,26 @@ def test_kill_worker_during_data():
                        for f in files)
 
 
+def test_smtputf8_sender():
+    with server() as srv:
+        srv.add_user(BOB)
+        c = greet(srv)
+        c.expect("EHLO client.example", 250)
+        sender = "j\u00f6rg@b\u00fccher.example"
+        c.expect("MAIL FROM:<%s>" % sender, 553, "5.6.7")
+        c.expect("MAIL FROM:<%s> SMTPUTF8 BODY=8BITMIME" % sender, 250)
+        c.expect("RCPT TO:<%s>" % BOB, 250)
+        c.expect("DATA", 354)
+        c.send("Subject: gr\u00fc\u00dfe\r\n\r\nh\u00e9\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.expect("QUIT", 221)
+        (path,) = srv.wait_messages(BOB, 1)
+        data = open(path, "rb").read()
+        assert b"with UTF8SMTP id" in data, data
+        assert stored_body(path) == "Subject: gr\u00fc\u00dfe\n\nh\u00e9\n" \
+            .encode(), data
+
+
 def test_disk_full_is_temporary():
     with server() as srv:
         srv.add_user(BOB)
@@ -274,4 +294,5 @@ if __name__ == "__main__":
     dt.main([test_dot_lines_byte_exact, test_10mb_8bit_message,
              test_size_limit, test_smuggling_rejected,
              test_smuggling_normalized, test_line_limit_and_hops,
-             test_kill_worker_during_data, test_disk_full_is_temporary])
+             test_kill_worker_during_data, test_smtputf8_sender,
+             test_disk_full_is_temporary])

@@ -472,6 +472,12 @@ static const struct {
 	    "RCPT TO:<b\xc3\xb6" "b@example.test>\r\nQUIT\r\n",
 	    "220 250 555 5.5.4 250 553 5.6.7 250 2.1.0 550 5.1.1 221 2.0.0",
 	    0, NULL },
+	{ "SMTPUTF8 delivery", &internet,
+	    "EHLO c\r\nMAIL FROM:<j\xc3\xb6rg@example.org> SMTPUTF8\r\n"
+	    "RCPT TO:<bob@example.test>\r\nDATA\r\n\xc3\xa9\r\n.\r\n"
+	    "QUIT\r\n",
+	    "220 250 250 2.1.0 250 2.1.5 354 250 2.0.0 221 2.0.0", 1,
+	    "\xc3\xa9\n" },
 };
 
 static void
@@ -497,6 +503,8 @@ test_scenarios(void **state)
 			assert_string_equal(buf_cstr(&fake.content),
 			    scenarios[i].content);
 		/* every transaction ends: committed or aborted */
+		if (strstr(scenarios[i].name, "SMTPUTF8 delivery"))
+			assert_string_equal(fake.protocol, "UTF8SMTP");
 		assert_int_equal(fake.begun, fake.committed + fake.aborted +
 		    (strstr(scenarios[i].script, "diskfull") ? 1 : 0));
 	}
