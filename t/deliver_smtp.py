@@ -3,8 +3,8 @@
 dmail-smtpd: headers we add, byte-exact content, Maildir names with S=/W=,
 one hard-linked copy for several mailboxes, aliases and forwards (dmail.conf
 and the compiled aliases file), postmaster, the queue file for remote
-recipients, and a full disk (fault injection) answered with 452 and no
-partial file."""
+recipients, a 10 MB 8-bit message, the hop limit, and a full disk (fault
+injection) answered with 452 and no partial file."""
 
 import os
 import re
@@ -174,6 +174,55 @@ def test_compiled_aliases_file():
         assert "aliases:1: missing ':'" in r.stderr, r.stderr
 
 
+def test_ten_megabytes_8bit_byte_exact():
+    # 10 MB of 8-bit lines (every byte value except CR and LF), some
+    # starting with a dot; stored exactly, sizes in the name right.
+    line_bytes = bytes(b for b in range(256) if b not in (10, 13))
+    lines = []
+    for i in range(10 * 1024 * 1024 // 256):
+        pre = b"." if i % 7 == 0 else b""
+        lines.append(pre + line_bytes[i % 200:] + line_bytes[:i % 200])
+    body = b"\r\n".join(lines) + b"\r\n"
+    msg = b"Subject: big\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body
+    with server(users=["alice@example.test"]) as srv:
+        s = smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=120)
+        s.ehlo("client.example.org")
+        s.sendmail("x@remote.test", ["alice@example.test"], msg)
+        s.quit()
+        (path,) = srv.wait_messages("alice@example.test", 1)
+        data = read(path)
+        _, rest = split_ours(data)
+        assert rest == msg.replace(b"\r\n", b"\n"), "content differs"
+        name = os.path.basename(path)
+        size, wsize = re.search(r",S=(\d+),W=(\d+)$", name).groups()
+        assert int(size) == len(data)
+        assert int(wsize) == len(data) + data.count(b"\n")
+
+
+def test_hop_limit():
+    with server(users=["alice@example.test"], extra="max_hops 5\n") as srv:
+        s = smtplib.SMTP("127.0.0.1", srv.port("smtp"))
+        s.ehlo("c.example.org")
+        ok = b"".join(b"Received: from h%d by h; date\r\n" % i
+                      for i in range(5))
+        s.sendmail("x@remote.test", ["alice@example.test"],
+                   ok + b"Subject: 5 hops\r\n\r\nx\r\n")
+        too_many = ok + b"Received: from h6\r\n  (folded) by h; date\r\n"
+        try:
+            s.sendmail("x@remote.test", ["alice@example.test"],
+                       too_many + b"Subject: 6 hops\r\n\r\nx\r\n")
+            raise AssertionError("6 hops accepted")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 554 and e.smtp_error.startswith(b"5.4.6"), e
+        # "Received:" in the body does not count.
+        s.sendmail("x@remote.test", ["alice@example.test"],
+                   ok + b"Subject: body\r\n\r\n" +
+                   b"Received: not a header\r\n" * 10)
+        s.quit()
+        msgs = srv.wait_messages("alice@example.test", 2)
+        assert len(msgs) == 2, msgs
+
+
 def test_disk_full_gives_452_and_no_partial_file():
     with server(users=["alice@example.test"],
                 env={"DMAIL_FAULT": "fsync:1:ENOSPC"}) as srv:
@@ -197,4 +246,6 @@ if __name__ == "__main__":
              test_aliases_forwards_single_copy,
              test_unknown_user_and_postmaster,
              test_compiled_aliases_file,
+             test_ten_megabytes_8bit_byte_exact,
+             test_hop_limit,
              test_disk_full_gives_452_and_no_partial_file])
