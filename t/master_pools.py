@@ -56,6 +56,26 @@ def test_grow_to_max_then_backlog_then_shrink():
         assert int(status(srv)["smtp"]["sessions"]) == 5
 
 
+def test_burst_grows_on_demand():
+    # 30 clients at once against one ready worker: the master sees them
+    # waiting on the listener and starts workers for them; every client
+    # gets its own worker and nobody is refused.
+    with tw_server(workers=(1, 40, 100)) as srv:
+        wait_figure(srv, "idle", 1)
+        socks = [dt.connect(srv.port("smtp")) for _ in range(30)]
+        pids = set()
+        for s in socks:
+            line = s.makefile("rb").readline().decode()
+            assert line.startswith("+OK testworker pid="), line
+            pids.add(int(line.split("pid=")[1].split()[0]))
+        assert len(pids) == 30, len(pids)
+        wait_figure(srv, "busy", 30)
+        for s in socks:
+            s.close()
+        wait_figure(srv, "busy", 0)
+        assert status(srv)["smtp"]["crashes"] == "0"
+
+
 def test_max_use_retires_worker():
     with tw_server(workers=(1, 3, 2)) as srv:
         served = {}
@@ -80,4 +100,4 @@ def dt_alive_worker(srv, pid):
 
 if __name__ == "__main__":
     dt.main([test_prefork, test_grow_to_max_then_backlog_then_shrink,
-             test_max_use_retires_worker])
+             test_burst_grows_on_demand, test_max_use_retires_worker])
