@@ -400,6 +400,7 @@ run_managed(void)
 	enum listen_role roles[WORKER_MAX_LISTEN];
 	size_t nlisten, i;
 	void *state;
+	unsigned max_use;
 	int ep;
 
 	w.managed = true;
@@ -451,7 +452,8 @@ run_managed(void)
 			log_fatal("epoll_ctl fd %d: %s", fd, strerror(errno));
 	}
 
-	while (!worker_should_exit() && w.sessions < conf.pool[w.svc->pool].max_use) {
+	max_use = conf.pool[w.svc->pool].max_use;
+	while (!worker_should_exit() && w.sessions < max_use) {
 		struct epoll_event evs[WORKER_MAX_LISTEN + 1];
 		int n;
 

@@ -94,6 +94,22 @@ def test_listenerless_quick_exit_is_throttled():
         s.close()
 
 
+def test_master_killed_workers_follow():
+    # If the master itself dies, its workers see their channel close:
+    # idle ones leave at once, a busy one finishes its session first.
+    with tw_server(workers=(3, 10, 100)) as srv:
+        dt.wait_for(lambda: len(srv.worker_pids()) >= 3, 5, what="workers")
+        s = Session(srv.port("smtp"))
+        srv.proc.kill()
+        srv.proc.wait()
+        dt.wait_for(lambda: srv.worker_pids() == [s.pid], 5,
+                    what="only the busy worker left")
+        assert s.cmd("ECHO orphan") == "+OK orphan"
+        assert s.cmd("QUIT") == "+OK bye"
+        s.close()
+        dt.wait_for(lambda: not srv.worker_pids(), 5, what="no worker left")
+
+
 def test_sigterm_leaves_no_process():
     with tw_server(workers=(3, 10, 100)) as srv:
         port = srv.port("smtp")
@@ -142,4 +158,5 @@ def test_grace_period_then_kill():
 if __name__ == "__main__":
     dt.main([test_kill9_ends_only_its_session, test_crash_loop_is_throttled,
              test_listenerless_quick_exit_is_throttled,
+             test_master_killed_workers_follow,
              test_sigterm_leaves_no_process, test_grace_period_then_kill])
