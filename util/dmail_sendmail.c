@@ -3,7 +3,8 @@
  * injector for cron, PHP mail() and scripts. Needs no privileges.
  *
  *     dmail-sendmail [-C FILE] [-t] [-i|-oi] [-f FROM] [-F NAME] [RCPT...]
- *     dmail-sendmail -bp            (list the queue, like mailq)
+ *     dmail-sendmail -bp            (list the queue; also when run
+ *                                    under the name "mailq")
  *
  * The message is read from standard input (a line with a single "." ends
  * it unless -i/-oi), completed (Date, Message-ID and From added when
@@ -778,6 +779,13 @@ main(int argc, char **argv)
 	log_open("dmail-sendmail", LOG_TO_STDERR, LOG_LEVEL_ERROR);
 	sys_fault_init();
 	first = parse_args(argc, argv, &o);
+	{
+		/* Installed as "mailq": list the queue, as sendmail does. */
+		const char *base = strrchr(argv[0], '/');
+		base = base != NULL ? base + 1 : argv[0];
+		if (strcmp(base, "mailq") == 0)
+			o.list_queue = true;
+	}
 	if (conf_load_file(o.conf_path, &conf, &err) != 0) {
 		fprintf(stderr, "dmail-sendmail: %s", err.data);
 		buf_free(&err);
