@@ -479,6 +479,8 @@ aliases_compile(const char *source, const char *dest, size_t *count,
 		buf_printf(err, "%s: %s\n", tmp.data, strerror(saved));
 		goto fail_unlink;
 	}
+	/* Readable by the workers' user whatever the umask was. */
+	(void)fchmod(fd, 0644);
 	close(fd);
 	if (sys_rename(tmp.data, dest) < 0) {
 		buf_printf(err, "rename %s: %s\n", dest, strerror(errno));

@@ -150,7 +150,6 @@ def test_compiled_aliases_file():
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         assert "1 aliases" in r.stdout, r.stdout
-        os.chmod(src + ".db", 0o644)
         s = smtplib.SMTP("127.0.0.1", srv.port("smtp"))
         s.sendmail("x@remote.test", ["team@example.test"], b"Subject: t\r\n\r\n1\r\n")
         srv.wait_messages("alice@example.test", 1)
