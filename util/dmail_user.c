@@ -329,6 +329,9 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	struct opts o;
 
 	parse_opts(argc, argv, &o, true, true);
+	if (!conf_is_local_domain(conf, strchr(address, '@') + 1))
+		errmsg("warning: %s is not in local_domains; mail for it will "
+		    "not be accepted", strchr(address, '@') + 1);
 	db = open_db(conf);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);
@@ -538,13 +541,13 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 	}
 	/* Pass 1: check every line. */
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *colon, *hash, *end;
+		char *colon, *hash, *end, *l;
 
 		lineno++;
-		str_trim(line);
-		if (line[0] == '\0' || line[0] == '#')
+		l = str_trim(line);
+		if (l[0] == '\0' || l[0] == '#')
 			continue;
-		colon = strchr(line, ':');
+		colon = strchr(l, ':');
 		if (colon == NULL) {
 			errmsg("%s:%zu: expected user@domain:hash", file,
 			    lineno);
@@ -555,9 +558,9 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		hash = colon + 1;
 		if ((end = strchr(hash, ':')) != NULL)
 			*end = '\0';
-		if (!userdb_valid_address(line)) {
+		if (!userdb_valid_address(l)) {
 			errmsg("%s:%zu: invalid address '%s'", file, lineno,
-			    line);
+			    l);
 			bad++;
 		} else if (!valid_hash(hash)) {
 			errmsg("%s:%zu: not a crypt(3) hash this system can "
@@ -588,20 +591,20 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 	total = 0;
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		struct user_record *rec = &batch[n];
-		char *colon, *end;
+		char *colon, *end, *l;
 		int r;
 
-		str_trim(line);
-		if (line[0] == '\0' || line[0] == '#')
+		l = str_trim(line);
+		if (l[0] == '\0' || l[0] == '#')
 			continue;
-		colon = strchr(line, ':');
+		colon = strchr(l, ':');
 		*colon = '\0';
 		if ((end = strchr(colon + 1, ':')) != NULL)
 			*end = '\0';
-		str_lower(line);
-		r = userdb_lookup(db, line, &old);
+		str_lower(l);
+		r = userdb_lookup(db, l, &old);
 		if (r < 0) {
-			errmsg("database lookup of %s failed", line);
+			errmsg("database lookup of %s failed", l);
 			return EXIT_FAIL;
 		}
 		if (r == 1)
@@ -609,8 +612,8 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		else {
 			memset(rec, 0, sizeof(*rec));
 			snprintf(rec->address, sizeof(rec->address), "%s",
-			    line);
-			userdb_default_mailbox(conf, line, &mbox);
+			    l);
+			userdb_default_mailbox(conf, l, &mbox);
 			snprintf(rec->mailbox, sizeof(rec->mailbox), "%s",
 			    mbox.data);
 			rec->enabled = true;
