@@ -156,10 +156,28 @@ def test_server_down_goes_to_maildrop():
         assert "2 messages in the queue" in out, out
 
 
+def test_long_lines_are_split_not_refused():
+    with server(users=["alice@example.test"]) as srv:
+        subject = b"S" * 1500
+        body = bytes(b"abcdefghij"[i % 10] for i in range(3000))
+        r = sendmail(srv, ["alice@example.test"],
+                     b"Subject: " + subject + b"\n\n" + body + b"\nend\n")
+        assert r.returncode == 0, r.stderr
+        (path,) = srv.wait_messages("alice@example.test", 1)
+        data = read(path)
+        assert max(len(x) for x in data.split(b"\n")) <= 998
+        head, rest = data.split(b"\n\n", 1)
+        assert rest.replace(b"\n", b"") == body + b"end", rest
+        # the header was folded: unfolding gives it back with blanks
+        unfolded = head.replace(b"\n ", b"")
+        assert b"Subject: " + subject in unfolded, head
+
+
 if __name__ == "__main__":
     dt.main([test_plain_submission_adds_headers,
              test_extract_recipients_and_bcc_removed,
              test_lone_dot_with_i,
              test_unknown_recipient_exit_67,
              test_no_recipients_is_usage_error,
+             test_long_lines_are_split_not_refused,
              test_server_down_goes_to_maildrop])

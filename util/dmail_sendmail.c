@@ -8,7 +8,8 @@
  *
  * The message is read from standard input (a line with a single "." ends
  * it unless -i/-oi), completed (Date, Message-ID and From added when
- * missing, Bcc removed, a Received: line naming the submitting uid) and
+ * missing, Bcc removed, lines over 990 octets split, a Received: line
+ * naming the submitting uid) and
  * submitted over SMTP to the local DMail: the first smtp_listen address
  * of the configuration (a wildcard address is reached through loopback).
  *
@@ -64,6 +65,7 @@
 
 #define SMTP_TIMEOUT_MS 120000
 #define REPLY_LINE_MAX 2048
+#define LINE_SPLIT 990           /* longer input lines are split */
 
 enum rcpt_fate { FATE_NONE = 0, FATE_SENT, FATE_DROP, FATE_REFUSED };
 
@@ -194,6 +196,7 @@ read_message(bool ignore_dots, uint64_t max, struct buf *msg)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	bool in_header = true;
 	int rc = 0;
 
 	while ((n = getline(&line, &cap, stdin)) > 0) {
@@ -203,12 +206,23 @@ read_message(bool ignore_dots, uint64_t max, struct buf *msg)
 			n--;
 		if (!ignore_dots && n == 1 && line[0] == '.')
 			break;
-		if (msg->len + (size_t)n + 1 > max) {
+		if (msg->len + (size_t)n + 1 + (size_t)n / LINE_SPLIT > max) {
 			rc = -1;
 			break;
 		}
-		buf_append(msg, line, (size_t)n);
-		buf_append_char(msg, '\n');
+		/* SMTP allows 998 octets a line; scripts write longer ones.
+		 * Split them (a header line continues with a blank). */
+		for (ssize_t off = 0; off < n || off == 0; off += LINE_SPLIT) {
+			ssize_t k = n - off > LINE_SPLIT ? LINE_SPLIT : n - off;
+			if (off > 0 && in_header)
+				buf_append_char(msg, ' ');
+			buf_append(msg, line + off, (size_t)k);
+			buf_append_char(msg, '\n');
+			if (n == 0)
+				break;
+		}
+		if (n == 0)
+			in_header = false;
 	}
 	if (ferror(stdin))
 		rc = -2;
