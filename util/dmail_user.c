@@ -91,19 +91,35 @@ read_secret(struct buf *out)
 }
 
 /* A crypt(3) hash libcrypt can verify (optionally locked with '!'), with
- * no ':' or blanks (passwd-file safe). */
+ * no ':' or blanks (passwd-file safe). thorough: run the hash function
+ * once to be sure (a few ms); else only check that libcrypt knows the
+ * method (import of many accounts). */
 static bool
-valid_hash(const char *hash)
+valid_hash(const char *hash, bool thorough)
 {
 	struct crypt_data *cd;
 	const char *h;
 	bool ok;
+	int cs;
 
 	if (hash[0] == '!')
 		hash++;
 	if (hash[0] == '\0' || strlen(hash) >= 256 ||
 	    strpbrk(hash, ": \t\r\n") != NULL)
 		return false;
+	/* Traditional DES hashes are exactly 13 characters; crypt_checksalt
+	 * alone would take any word as a DES salt. */
+	if (hash[0] != '$' && hash[0] != '_' &&
+	    (strlen(hash) != 13 || strspn(hash, "./0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 13))
+		return false;
+	if (hash[0] == '$' && strrchr(hash, '$')[1] == '\0')
+		return false;
+	cs = crypt_checksalt(hash);
+	if (cs != CRYPT_SALT_OK && cs != CRYPT_SALT_METHOD_LEGACY)
+		return false;
+	if (!thorough)
+		return true;
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r("", hash, cd);
 	ok = h != NULL && h[0] != '*' && strlen(h) == strlen(hash);
@@ -293,7 +309,7 @@ get_hash(const struct dmail_conf *conf, const struct opts *o, char *out,
 	struct buf pw = BUF_INIT;
 
 	if (o->hash != NULL) {
-		if (!valid_hash(o->hash)) {
+		if (!valid_hash(o->hash, true)) {
 			errmsg("--hash: not a crypt(3) hash this system can "
 			    "verify");
 			exit(EXIT_INVALID);
@@ -562,7 +578,7 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 			errmsg("%s:%zu: invalid address '%s'", file, lineno,
 			    l);
 			bad++;
-		} else if (!valid_hash(hash)) {
+		} else if (!valid_hash(hash, false)) {
 			errmsg("%s:%zu: not a crypt(3) hash this system can "
 			    "verify", file, lineno);
 			bad++;
