@@ -293,7 +293,8 @@ become_unprivileged(const struct dmail_conf *conf)
 static int
 run_standalone(const char *path, const char *rolename)
 {
-	struct dmail_conf conf;
+	/* static: reachable until exit, also on log_fatal() paths */
+	static struct dmail_conf conf;
 	struct buf err = BUF_INIT;
 	enum listen_role role = w.svc->default_role;
 	void *state;
@@ -312,8 +313,10 @@ run_standalone(const char *path, const char *rolename)
 	buf_free(&err);
 	log_setup(&conf, true);
 	state = w.svc->init(&conf);
-	if (state == NULL)
+	if (state == NULL) {
+		conf_free(&conf);
 		return 1;
+	}
 	become_unprivileged(&conf);
 	if (w.svc->run != NULL)
 		w.svc->run(state, &conf);
@@ -394,7 +397,8 @@ try_accept(int lfd)
 static int
 run_managed(void)
 {
-	struct dmail_conf conf;
+	/* static: reachable until exit, also on log_fatal() paths */
+	static struct dmail_conf conf;
 	struct buf err = BUF_INIT;
 	const char *path = getenv("DMAIL_CONF_PATH");
 	enum listen_role roles[WORKER_MAX_LISTEN];
@@ -426,8 +430,10 @@ run_managed(void)
 	nlisten = listeners(roles, WORKER_MAX_LISTEN);
 
 	state = w.svc->init(&conf);
-	if (state == NULL)
+	if (state == NULL) {
+		conf_free(&conf);
 		return 1;
+	}
 	become_unprivileged(&conf);
 
 	if (w.svc->run != NULL) {
