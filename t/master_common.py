@@ -10,14 +10,39 @@ import time
 import dmailtest as dt
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
+class TWServer(dt.Server):
+    """dt.Server that also fails the test when dmaild or a worker wrote a
+    sanitizer report into the log (the ASan/UBSan build of .ci/run)."""
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            if self.running():
+                self.stop()
+            try:
+                text = self.log_text()
+            except OSError:
+                text = ""
+            bad = [m for m in SANITIZER_MARKS if m in text]
+            if bad:
+                err = AssertionError("sanitizer report in dmaild log: %s"
+                                     % bad)
+                super().__exit__(AssertionError, err, None)
+                raise err
+        return super().__exit__(exc_type, exc, tb)
+
+
 def tw_server(workers=(2, 10, 100), extra="", env=None, start=True,
               hostname="one.example.test"):
     """A dmaild whose smtp pool runs the test worker."""
     if not os.path.exists(dt.TESTWORKER):
         raise dt.SkipTest("t/testworker not built")
     lines = "smtp_program %s\n" % dt.TESTWORKER + extra
-    return dt.Server(smtp=True, workers={"smtp": workers}, extra=lines,
-                     env=env, start=start, hostname=hostname)
+    return TWServer(smtp=True, workers={"smtp": workers}, extra=lines,
+                    env=env, start=start, hostname=hostname)
 
 
 class Session:
