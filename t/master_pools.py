@@ -4,6 +4,7 @@ wait in the backlog at the maximum (never refused), shrink back to
 workers_min idle workers after worker_idle_timeout, max_use."""
 
 import socket
+import time
 
 import dmailtest as dt
 from master_common import Session, status, tw_server, wait_figure
@@ -38,6 +39,13 @@ def test_grow_to_max_then_backlog_then_shrink():
         except socket.timeout:
             pass    # waiting in the backlog, as it must
         assert len(srv.worker_pids()) == 4
+        # The master noticed the waiting client: one warning, not one
+        # per second.
+        dt.wait_for(lambda: "connections wait in the listen backlog"
+                    in srv.log_text(), 3, what="pool full warning")
+        time.sleep(1.2)
+        assert srv.log_text().count("connections wait in the listen "
+                                    "backlog") == 1
         fifth.sock.settimeout(10)
         assert sessions[0].cmd("QUIT") == "+OK bye"
         sessions[0].close()
