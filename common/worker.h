@@ -34,7 +34,16 @@
  *
  * Standalone use (tests, inetd): "PROGRAM -c FILE -i [-r ROLE]" serves
  * one session on stdin/stdout with the given listener role (default: the
- * service's first role), and exits.
+ * service's first role), and exits. Started as root, it drops to run_as
+ * after init like a managed worker, and refuses to run without run_as.
+ * The peer is taken from getpeername(0); on a pipe it is "local" and
+ * counts as loopback.
+ *
+ * Status messages: STARTING is implied at spawn; a listening worker
+ * reports IDLE whenever it waits in accept and BUSY for each session; a
+ * worker of a pool without listeners reports BUSY once before run();
+ * EXITING when it leaves on purpose. The master counts a worker that
+ * dies without ever reporting BUSY as a start-up failure.
  */
 #ifndef DMAIL_WORKER_H
 #define DMAIL_WORKER_H
