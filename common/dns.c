@@ -248,6 +248,8 @@ dns_sort_mx(struct dns_mx *mx, size_t count, long (*rnd)(void))
 
 	if (rnd == NULL)
 		rnd = random;
+	if (count < 2)
+		return;
 	qsort(mx, count, sizeof(*mx), mx_cmp);
 	/* Fisher-Yates inside each run of equal preference. */
 	for (i = 0; i < count; i = j) {

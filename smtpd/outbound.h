@@ -69,10 +69,22 @@ struct qstate {
 	SSL_CTX *tls;
 	char *auth_user;             /* relayhost_auth, NULL when unset */
 	char *auth_pass;
-	struct userdb *udb;
+	struct userdb *udb;          /* open only while needed, see below */
 	struct deliver_ctx *dctx;
 	struct qmgr *qm;
 };
+
+/*
+ * The delivery context (and the user database behind it) for bounces and
+ * the maildrop, opened on first use and closed again by
+ * qstate_release() at the end of each loop turn: the queue manager
+ * holds no Berkeley DB environment while it waits, so a kill -9 of it
+ * never leaves a registered process behind for others to recover from,
+ * and delivery processes never inherit an environment handle. NULL
+ * (logged) when it cannot be opened.
+ */
+struct deliver_ctx *qstate_dctx(struct qstate *qs);
+void qstate_release(struct qstate *qs);
 
 /* Where a recipient's domain goes. */
 struct qroute {

@@ -56,8 +56,12 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 {
 	struct delivery_info info;
 	struct smtp_reply reply;
+	struct deliver_ctx *dctx = qstate_dctx(qs);
 	struct delivery *d;
 	const char *p, *end, *nl;
+
+	if (dctx == NULL)
+		return -1;
 
 	memset(&info, 0, sizeof(info));
 	info.session_id = orig_id;
@@ -65,7 +69,7 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 	info.client_helo = qs->conf->hostname;
 	info.protocol = "ESMTP";
 	info.tls = "";
-	switch (deliver_check_rcpt(qs->dctx, to, msg->len, &reply)) {
+	switch (deliver_check_rcpt(dctx, to, msg->len, &reply)) {
 	case RCPT_LOCAL:
 	case RCPT_REMOTE:
 		break;
@@ -79,7 +83,7 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 		    orig_id, to, reply.code, reply.enhanced, reply.text);
 		return -1;
 	}
-	d = delivery_begin(qs->dctx, "", &info);
+	d = delivery_begin(dctx, "", &info);
 	if (d == NULL)
 		return -1;
 	delivery_add_rcpt(d, to);

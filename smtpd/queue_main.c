@@ -6,7 +6,7 @@
  * relayhost_auth file must be owner-only: a group- or world-readable
  * file is refused and the queue manager does not start). The user
  * database and delivery context (for bounces) are opened in run, after
- * privileges are dropped.
+ * privileges are dropped, and only while needed (qstate_dctx()).
  *
  * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, take
  * in the maildrop, scan the queue, then loop: start due work, wait in poll() for a wake-up, an
@@ -93,6 +93,43 @@ read_auth(const char *path, struct qstate *qs)
 	return 0;
 }
 
+struct deliver_ctx *
+qstate_dctx(struct qstate *qs)
+{
+	struct buf err = BUF_INIT;
+
+	if (qs->dctx != NULL)
+		return qs->dctx;
+	qs->udb = userdb_open(qs->conf, USERDB_READ, &err);
+	if (qs->udb == NULL) {
+		/* Without it a local sender would look unknown and its
+		 * bounce be dropped: try again later instead. */
+		log_warn("user database: %s (bounces and maildrop wait)",
+		    buf_cstr(&err));
+		buf_free(&err);
+		return NULL;
+	}
+	qs->dctx = deliver_ctx_new(qs->conf, qs->udb, &err);
+	if (qs->dctx == NULL) {
+		log_error("delivery context: %s", buf_cstr(&err));
+		userdb_close(qs->udb);
+		qs->udb = NULL;
+	}
+	buf_free(&err);
+	return qs->dctx;
+}
+
+void
+qstate_release(struct qstate *qs)
+{
+	if (qs->dctx != NULL)
+		deliver_ctx_free(qs->dctx);
+	if (qs->udb != NULL)
+		userdb_close(qs->udb);
+	qs->dctx = NULL;
+	qs->udb = NULL;
+}
+
 static void *
 queued_init(const struct dmail_conf *conf)
 {
@@ -123,10 +160,7 @@ queued_fini(void *state)
 {
 	struct qstate *qs = state;
 
-	if (qs->dctx != NULL)
-		deliver_ctx_free(qs->dctx);
-	if (qs->udb != NULL)
-		userdb_close(qs->udb);
+	qstate_release(qs);
 	if (qs->tls != NULL)
 		SSL_CTX_free(qs->tls);
 	if (qs->auth_pass != NULL)
@@ -216,17 +250,6 @@ queued_run(void *state, const struct dmail_conf *conf)
 	spool_path(conf, "defer", NULL, &path);
 	if (mkdir_p(path.data, 0700) < 0)
 		log_fatal("%s: %s", path.data, strerror(errno));
-	/* The user database and delivery context are opened as run_as,
-	 * so nothing in state_dir/db is ever created owned by root. */
-	qs->udb = userdb_open(conf, USERDB_READ, &err);
-	if (qs->udb == NULL) {
-		log_warn("user database: %s (bounces to local users will "
-		    "be deferred)", buf_cstr(&err));
-		buf_reset(&err);
-	}
-	qs->dctx = deliver_ctx_new(conf, qs->udb, &err);
-	if (qs->dctx == NULL)
-		log_fatal("delivery context: %s", buf_cstr(&err));
 	wake = open_fifo(conf, "wakeup", 0622);
 	control = open_fifo(conf, "control", 0600);
 	qs->qm = qmgr_new(qs);
@@ -272,6 +295,7 @@ queued_run(void *state, const struct dmail_conf *conf)
 			qmgr_scan(qs->qm);
 			last_scan = now;
 		}
+		qstate_release(qs);
 	}
 
 	/* Leaving: no new work; let running deliveries finish. */

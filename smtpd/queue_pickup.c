@@ -84,8 +84,11 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 	struct qinfo qi;
 	struct stat st;
 	size_t *rej = NULL, nrej = 0, nok = 0;
+	struct deliver_ctx *dctx = qstate_dctx(qs);
 	int fd, rc = -1;
 
+	if (dctx == NULL)
+		return -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
@@ -113,12 +116,12 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 	info.client_helo = "localhost";
 	info.protocol = "ESMTP";
 	info.tls = "";
-	d = delivery_begin(qs->dctx, env.sender, &info);
+	d = delivery_begin(dctx, env.sender, &info);
 	if (d == NULL)
 		goto out;
 	for (size_t i = 0; i < env.rcpt_count; i++) {
 		const char *a = env.rcpts[i].address;
-		switch (deliver_check_rcpt(qs->dctx, a, (uint64_t)st.st_size,
+		switch (deliver_check_rcpt(dctx, a, (uint64_t)st.st_size,
 		    &reply)) {
 		case RCPT_LOCAL:
 		case RCPT_REMOTE:

@@ -669,6 +669,8 @@ spawn(struct qmgr *qm, struct qdest *d)
 	struct qchild *c;
 	pid_t pid;
 
+	/* No database environment handle may cross fork(). */
+	qstate_release(qm->qs);
 	if (pipe2(down, O_CLOEXEC) < 0)
 		return NULL;
 	if (pipe2(up, O_CLOEXEC) < 0) {
@@ -956,7 +958,7 @@ qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
 				continue;
 			break;
 		}
-		for (;;) {
+		while (c->in.len > 0) {
 			char *nl = memchr(c->in.data, '\n', c->in.len);
 			if (nl == NULL)
 				break;

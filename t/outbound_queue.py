@@ -81,7 +81,8 @@ def test_list_hold_release_flush_delete():
             sk.wait(2, timeout=15)
             oc.wait_queue_empty(srv)
             assert sorted(subjects(sk)) == ["one", "two"], subjects(sk)
-        assert "Mail queue is empty" in ctl(srv, "queue").stdout
+        r = ctl(srv, "queue")
+        assert "Mail queue is empty" in r.stdout, (r.stdout, r.stderr)
     except Exception:
         sys.stderr.write(srv.log_tail())
         raise

@@ -98,7 +98,8 @@ list_queue(const struct dmail_conf *c)
 		ids[nids++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(ids, nids, sizeof(*ids), id_cmp);
+	if (nids > 1)
+		qsort(ids, nids, sizeof(*ids), id_cmp);
 	for (size_t k = 0; k < nids; k++) {
 		struct spool_envelope env;
 		struct qinfo qi;
