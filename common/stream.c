@@ -112,6 +112,7 @@ stream_send(struct stream *s, const char *data, size_t len)
 {
 	while (len > 0) {
 		if (s->ssl != NULL) {
+			ERR_clear_error();  /* SSL_get_error() reads the queue */
 			int n = SSL_write(s->ssl, data,
 			    len > 65536 ? 65536 : (int)len);
 			if (n > 0) {
@@ -187,6 +188,7 @@ stream_fill(struct stream *s)
 	for (;;) {
 		size_t room = sizeof(s->rbuf) - s->rend;
 		if (s->ssl != NULL) {
+			ERR_clear_error();  /* SSL_get_error() reads the queue */
 			int n = SSL_read(s->ssl, s->rbuf + s->rend, (int)room);
 			if (n > 0) {
 				s->rend += (size_t)n;
@@ -377,6 +379,12 @@ stream_tls_handshake(struct stream *s, SSL_CTX *ctx, bool server,
 	}
 	if (!server && sni != NULL)
 		SSL_set_tlsext_host_name(ssl, sni);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* OpenSSL 3 reports a peer that closes the connection without
+	 * close_notify as an error; for us it is the end of the stream (line
+	 * protocols have their own terminators). */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	for (;;) {
 		int n = server ? SSL_accept(ssl) : SSL_connect(ssl);
 		int rc;

@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -663,6 +664,7 @@ make_cert(const char *dir, char *cert, char *key, size_t len)
 
 struct tls_server {
 	int fd;
+	int fd2;               /* a second session, same thread (worker) */
 	SSL_CTX *ctx;
 	struct buf log;        /* what the server saw, one entry per line */
 	pthread_t thread;
@@ -781,6 +783,106 @@ test_tls_upgrade(void **state)
 	rmdir(dir);
 }
 
+/* Server side of a session whose client vanishes without close_notify. */
+static void *
+tls_abrupt_server_run(void *arg)
+{
+	struct tls_server *t = arg;
+	struct stream *s = stream_new(t->fd, t->fd);
+	struct buf line = BUF_INIT;
+	enum line_ending e;
+	int rc;
+
+	stream_set_timeout(s, 5000);
+	rc = stream_tls_accept(s, t->ctx);
+	buf_printf(&t->log, "accept %s\n", status_name(rc));
+	do {
+		rc = stream_read_line(s, &line, 100, &e);
+		log_line(&t->log, rc, e, &line);
+	} while (rc == STREAM_OK);
+	stream_free(s);
+	/* The next session of this worker (same thread, same OpenSSL error
+	 * queue) must not be disturbed by the way the last one ended. */
+	s = stream_new(t->fd2, t->fd2);
+	stream_set_timeout(s, 5000);
+	rc = stream_tls_accept(s, t->ctx);
+	buf_printf(&t->log, "accept %s\n", status_name(rc));
+	if (rc == STREAM_OK) {
+		rc = stream_read_line(s, &line, 100, &e);
+		log_line(&t->log, rc, e, &line);
+		rc = stream_read_line(s, &line, 100, &e);
+		log_line(&t->log, rc, e, &line);
+	}
+	stream_free(s);
+	buf_free(&line);
+	return NULL;
+}
+
+/* A TLS client that drops the TCP connection without close_notify (a
+ * crashed or killed client, the common case): the server sees the end of
+ * the stream, not an I/O error. */
+static void
+test_tls_peer_vanishes(void **state)
+{
+	char dir[] = "/tmp/test_stream.XXXXXX", cert[256], key[256];
+	struct tls_server srv = { 0 };
+	struct buf err = BUF_INIT;
+	SSL_CTX *cctx;
+	struct stream *c;
+	int sv[2], sv2[2];
+	(void)state;
+
+	/* As in every worker: a write to a closed peer is an error. */
+	signal(SIGPIPE, SIG_IGN);
+	assert_non_null(mkdtemp(dir));
+	make_cert(dir, cert, key, sizeof(cert));
+	srv.ctx = tls_server_ctx(cert, key, &err);
+	assert_non_null(srv.ctx);
+	cctx = tls_client_ctx(0, &err);
+	assert_non_null(cctx);
+	pair(sv);
+	pair(sv2);
+	srv.fd = sv[0];
+	srv.fd2 = sv2[0];
+	assert_int_equal(pthread_create(&srv.thread, NULL,
+	    tls_abrupt_server_run, &srv), 0);
+	c = stream_new(sv[1], sv[1]);
+	stream_set_timeout(c, 5000);
+	assert_int_equal(stream_tls_connect(c, cctx, NULL), STREAM_OK);
+	assert_int_equal(stream_puts(c, "NOOP\r\nQUI"), STREAM_OK);
+	assert_int_equal(stream_flush(c), STREAM_OK);
+	/* Drop the connection under the TLS session. */
+	shutdown(sv[1], SHUT_RDWR);
+	stream_free(c);
+	/* A second, well-behaved client. */
+	c = stream_new(sv2[1], sv2[1]);
+	stream_set_timeout(c, 5000);
+	if (stream_tls_connect(c, cctx, NULL) == STREAM_OK) {
+		stream_puts(c, "NOOP\r\n");
+		stream_flush(c);
+	}
+	stream_free(c);
+	pthread_join(srv.thread, NULL);
+	assert_string_equal(buf_cstr(&srv.log),
+	    "accept OK\n"
+	    "OK CRLF [NOOP]\n"
+	    "EOF NONE [QUI]\n"
+	    "accept OK\n"
+	    "OK CRLF [NOOP]\n"
+	    "EOF NONE []\n");
+	close(sv2[0]);
+	close(sv2[1]);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(srv.ctx);
+	SSL_CTX_free(cctx);
+	buf_free(&srv.log);
+	buf_free(&err);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 /* A TLS handshake against a peer that speaks plain text fails cleanly. */
 static void
 test_tls_handshake_failure(void **state)
@@ -840,6 +942,7 @@ main(void)
 		cmocka_unit_test(test_pipes),
 		cmocka_unit_test(test_tls_upgrade),
 		cmocka_unit_test(test_tls_handshake_failure),
+		cmocka_unit_test(test_tls_peer_vanishes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
