@@ -386,6 +386,9 @@ conn_flush(struct conn *c)
 		size_t len = c->out.len - c->out_off;
 		const char *p = c->out.data + c->out_off;
 		if (c->ssl != NULL) {
+			/* SSL_get_error() reads the per-thread error queue,
+			 * shared by all connections here: start clean. */
+			ERR_clear_error();
 			int n = SSL_write(c->ssl, p, len > INT32_MAX ?
 			    INT32_MAX : (int)len);
 			if (n > 0) {
@@ -432,6 +435,7 @@ conn_fill(struct conn *c)
 		char *p = c->in.data + c->in.len;
 		size_t room = c->in.cap - c->in.len - 1;
 		if (c->ssl != NULL) {
+			ERR_clear_error();
 			int n = SSL_read(c->ssl, p, room > INT32_MAX ?
 			    INT32_MAX : (int)room);
 			if (n > 0) {
@@ -468,7 +472,10 @@ conn_fill(struct conn *c)
 static void
 conn_handshake(struct conn *c)
 {
-	int n = SSL_connect(c->ssl);
+	int n;
+
+	ERR_clear_error();
+	n = SSL_connect(c->ssl);
 
 	if (n == 1) {
 		c->phase = PH_OPEN;
@@ -1409,6 +1416,9 @@ main(int argc, char **argv)
 			return 1;
 		}
 		SSL_CTX_set_verify(g.ssl_ctx, SSL_VERIFY_NONE, NULL);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+		SSL_CTX_set_options(g.ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	}
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (g.ep < 0) {
