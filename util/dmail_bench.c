@@ -1229,6 +1229,13 @@ idle_tick(void)
 		idle_probe_end = t + (int64_t)opt.hold * 1000000;
 		idle_probe_next = t;
 	}
+	/* A probe that is never greeted must not stall the run. */
+	if (idle_probe != NULL && idle_probe->phase != PH_DEAD &&
+	    t - idle_probe->t_connect > (int64_t)opt.timeout * 1000000) {
+		say_error(idle_probe, "probe not greeted within %u s",
+		    opt.timeout);
+		conn_close(idle_probe, true);
+	}
 	if (t >= idle_probe_next && t < idle_probe_end &&
 	    (idle_probe == NULL || idle_probe->phase == PH_DEAD)) {
 		conn_free(idle_probe);
