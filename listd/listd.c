@@ -335,6 +335,7 @@ listd_fini(void *state)
 		return;
 	if (ld->dctx != NULL)
 		deliver_ctx_free(ld->dctx);
+	dmarc_close(ld);
 	userdb_close(ld->udb);
 	lists_cache_free(&ld->lists);
 	free(ld);

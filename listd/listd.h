@@ -17,6 +17,7 @@
  *   post.c     LIST@: loop checks, post policy, moderation, distribution
  *   archive.c  the archive (Maildir + numbered index) and digests
  *   bounce.c   LIST-bounces[+member]@: bounce scores, nomail
+ *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto
  *
  * Every module logs its own errors once, with list= and id= fields.
  * Functions returning int give 0 for done (including "dropped on
@@ -44,6 +45,8 @@
 #define LISTD_MAX_BAD_LINES 5
 #define LISTD_CMD_LINE_MAX 1000
 
+struct __res_state;
+
 struct listd {
 	const struct dmail_conf *conf;
 	struct lists_cache lists;
@@ -51,6 +54,7 @@ struct listd {
 	struct userdb *udb;
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
+	struct __res_state *dmarc_res;  /* resolver for dmarc.c */
 };
 
 /* --- mail.c ---------------------------------------------------------- */
@@ -204,6 +208,15 @@ int digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 /* Send the digest if it is large or old enough (force: now). */
 int digest_maybe_send(struct listd *ld, const struct list_def *d,
     int64_t now, bool force);
+
+/* --- dmarc.c -------------------------------------------------------- */
+
+/* Does domain publish p=reject or p=quarantine? 1 yes, 0 no (or no
+ * record), -1 DNS failure. */
+int dmarc_strict(struct listd *ld, const char *domain);
+/* A DMARC record's verdict: 1 strict, 0 not, -1 not a DMARC record. */
+int dmarc_policy_strict(const char *record, bool subdomain);
+void dmarc_close(struct listd *ld);
 
 /* --- listd.c --------------------------------------------------------- */
 

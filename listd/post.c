@@ -274,20 +274,22 @@ rewrite(struct listd *ld, const struct list_def *d, const char *msg,
 			mail_set(&m, "Subject", name.data);
 		}
 	}
-	/* DMARC: the list cannot sign for the poster's domain, so with
-	 * "always" the From: becomes the list's own address. "auto" needs
-	 * a DMARC lookup; without a resolver module it does not rewrite. */
-	if (ld->conf->list_dmarc_rewrite == DMARC_REWRITE_ALWAYS &&
-	    mail_get(&m, "From", &from)) {
+	/* DMARC: the list cannot sign for the poster's domain, so when that
+	 * domain asks receivers to reject or quarantine failing mail (auto,
+	 * dmarc.c) or always, the From: becomes the list's own address. */
+	if (ld->conf->list_dmarc_rewrite != DMARC_REWRITE_NEVER &&
+	    mail_get(&m, "From", &from) && mail_address(from.data, &v) &&
+	    (ld->conf->list_dmarc_rewrite == DMARC_REWRITE_ALWAYS ||
+	    dmarc_strict(ld, strrchr(v.data, '@') + 1) != 0)) {
 		mail_display_name(from.data, &name);
 		if (name.len == 0)
-			mail_address(from.data, &name);
+			buf_set(&name, v.data);
+		for (char *p = name.data; *p != '\0'; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < ' ')
+				*p = '\'';
 		buf_reset(&v);
 		buf_printf(&v, "\"%s via %s\" <%s>", name.data, d->name,
 		    d->address);
-		for (char *p = v.data + 1; p < v.data + v.len; p++)
-			if (*p == '"' && p[1] != ' ')
-				*p = '\'';
 		mail_set(&m, "X-Original-From", from.data);
 		mail_set(&m, "From", v.data);
 		if (d->reply_to != LIST_REPLY_LIST) {

@@ -602,6 +602,32 @@ test_mail_helpers(void **state)
 	buf_free(&out);
 }
 
+static void
+test_dmarc_record(void **state)
+{
+	(void)state;
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=reject", false), 1);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1;p=quarantine;pct=50",
+	    false), 1);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; rua=x", false),
+	    0);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1", false), 0);
+	/* sp= applies to subdomains of the organizational domain */
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=reject; sp=none",
+	    true), 0);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; sp=reject",
+	    true), 1);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; sp=reject",
+	    false), 0);
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; P = Reject ", false),
+	    1);
+	/* not DMARC records */
+	assert_int_equal(dmarc_policy_strict("v=spf1 -all", false), -1);
+	assert_int_equal(dmarc_policy_strict("v=DMARC10; p=reject", false), -1);
+	/* a tag that merely ends in p is not p */
+	assert_int_equal(dmarc_policy_strict("v=DMARC1; np=reject", false), 0);
+}
+
 int
 main(void)
 {
@@ -617,6 +643,7 @@ main(void)
 		cmocka_unit_test(test_cmd_parse),
 		cmocka_unit_test(test_cmd_tokens),
 		cmocka_unit_test(test_mail_helpers),
+		cmocka_unit_test(test_dmarc_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
