@@ -592,10 +592,14 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		}
 		if (strcmp(k->name, "transport") == 0) {
 			const char *colon = strrchr(sp, ':');
+			size_t digits = colon ? strspn(colon + 1, "0123456789")
+			    : 0;
 			/* HOST:PORT where HOST may be a name, [name] or
 			 * [address]; check the port here, the host at use. */
-			if (colon == NULL || colon == sp ||
-			    !isdigit((unsigned char)colon[1]) ||
+			if (colon == NULL || colon == sp || digits == 0 ||
+			    sp[strcspn(sp, " \t")] != '\0' ||
+			    digits > 5 || colon[1 + digits] != '\0' ||
+			    strtoul(colon + 1, NULL, 10) == 0 ||
 			    strtoul(colon + 1, NULL, 10) > 65535) {
 				conf_error(p, "key 'transport': '%s' is not "
 				    "HOST:PORT", sp);

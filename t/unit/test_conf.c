@@ -224,6 +224,17 @@ static const struct bad_case bad_cases[] = {
 	{ "transport example.test mx.example.test:99999\n",
 	  "dmail.conf:1: key 'transport': 'mx.example.test:99999' is not "
 	  "HOST:PORT\n" },
+	{ "transport example.test mx.example.test:0\n",
+	  "dmail.conf:1: key 'transport': 'mx.example.test:0' is not "
+	  "HOST:PORT\n" },
+	{ "transport example.test mx.example.test:25x\n",
+	  "dmail.conf:1: key 'transport': 'mx.example.test:25x' is not "
+	  "HOST:PORT\n" },
+	{ "transport example.test mx.example.test:25 backup:25\n",
+	  "dmail.conf:1: key 'transport': 'mx.example.test:25 backup:25' is "
+	  "not HOST:PORT\n" },
+	{ "transport example.test :25\n",
+	  "dmail.conf:1: key 'transport': ':25' is not HOST:PORT\n" },
 	/* checks over the whole file (no line number) */
 	{ "smtp_workers_min 10\nsmtp_workers_max 5\n",
 	  "dmail.conf: smtp_workers_min (10) is larger than smtp_workers_max "
