@@ -417,8 +417,9 @@ make_path(const struct dmail_conf *c, const char *value)
 	return buf_steal(&b);
 }
 
-/* Split value into words separated by blanks or commas. More than max
- * words is an error (reported here; returns 0), never a silent cut. */
+/* Split value into words separated by blanks or commas. No word at all,
+ * or more than max words, is an error (reported here; returns 0), never
+ * a silent cut. */
 static size_t
 split_words(struct parse_ctx *p, const struct conf_key *k, char *value,
     char **words, size_t max)
@@ -435,6 +436,8 @@ split_words(struct parse_ctx *p, const struct conf_key *k, char *value,
 		}
 		words[n++] = w;
 	}
+	if (n == 0)   /* only separators, e.g. "," */
+		conf_error(p, "key '%s' needs a value", k->name);
 	return n;
 }
 
@@ -613,7 +616,9 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 	}
 	case K_LOG:
 		n = split_words(p, k, value, words, 64);
-		if (n < 1 || n > 2) {
+		if (n == 0)
+			return;   /* reported */
+		if (n > 2) {
 			conf_error(p, "key 'log': use 'log syslog|stderr "
 			    "[debug|info|warning|error]'");
 			return;

@@ -68,6 +68,11 @@ static const struct bad_case bad_cases[] = {
 	{ "hostname\n", "dmail.conf:1: key 'hostname' needs a value\n" },
 	{ "hostname   \t \n", "dmail.conf:1: key 'hostname' needs a value\n" },
 	{ "smtp_listen\n", "dmail.conf:1: key 'smtp_listen' needs a value\n" },
+	{ "local_domains ,\n",
+	  "dmail.conf:1: key 'local_domains' needs a value\n" },
+	{ "smtp_listen , ,\n",
+	  "dmail.conf:1: key 'smtp_listen' needs a value\n" },
+	{ "log ,\n", "dmail.conf:1: key 'log' needs a value\n" },
 	/* duplicate non-repeatable key */
 	{ "hostname a\nhostname b\n",
 	  "dmail.conf:2: key 'hostname' given twice\n" },
