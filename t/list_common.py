@@ -20,9 +20,11 @@ QUEUED = dt.prog("smtpd/dmail-queued")
 DOMAIN = "example.test"
 
 
-def server(extra="", users=(), queue=False, start=True, list_workers=1):
+def server(extra="", users=(), queue=False, start=True, list_workers=1,
+           dmarc="never"):
     """dmaild with SMTP on loopback, the list pool, lists.dat in the
-    temporary directory and users created before start."""
+    temporary directory and users created before start. DMARC look-ups
+    are off unless asked for (no DNS in the test environment)."""
     for p in (dt.SMTPD, LISTD, DLIST, dt.DMAILD):
         if not os.path.exists(p):
             raise dt.SkipTest("%s not built" % p)
@@ -34,8 +36,8 @@ def server(extra="", users=(), queue=False, start=True, list_workers=1):
                   "queue_retry_max 2\n" % QUEUED)
     srv = dt.Server(smtp=True, start=False, domains=[DOMAIN],
                     extra=progs + "relay_networks 127.0.0.0/8\n"
-                    "list_workers_min %d\nlists_file %%s\n%s"
-                    % (list_workers, extra))
+                    "list_workers_min %d\nlist_dmarc_rewrite %s\n"
+                    "lists_file %%s\n%s" % (list_workers, dmarc, extra))
     srv.lists_file = os.path.join(srv.tmp, "lists.dat")
     srv.write_conf(srv.extra % srv.lists_file)
     try:

@@ -73,9 +73,8 @@ def run(mode, cases):
     dns = TxtServer()
     try:
         srv = lc.server(users=["bob@example.test", "owner@example.test"],
-                        start=False,
-                        extra="list_dmarc_rewrite %s\nresolv_conf RESOLV\n"
-                        % mode)
+                        start=False, dmarc=mode,
+                        extra="resolv_conf RESOLV\n")
         resolv = os.path.join(srv.tmp, "resolv.conf")
         with open(resolv, "w") as f:
             f.write("nameserver 127.0.0.1 %d\noptions timeout:1 "
