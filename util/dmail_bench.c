@@ -1423,6 +1423,9 @@ main(int argc, char **argv)
 			return 1;
 		}
 		SSL_CTX_set_verify(g.ssl_ctx, SSL_VERIFY_NONE, NULL);
+		/* The output buffer may grow (move) between write retries. */
+		SSL_CTX_set_mode(g.ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
 		SSL_CTX_set_options(g.ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
