@@ -405,6 +405,28 @@ test_kill_writer(void **state)
 	/* A reader that joined while the writer was alive. */
 	early = userdb_open(&conf, USERDB_READ, &err);
 	assert_non_null(early);
+	/* Another reader process (a second worker), also joined before. */
+	int go[2];
+	pid_t other;
+	assert_int_equal(pipe(go), 0);
+	other = fork();
+	assert_true(other >= 0);
+	if (other == 0) {
+		struct userdb *o = userdb_open(&conf, USERDB_READ, &err);
+		struct user_record rr;
+
+		close(go[1]);
+		if (o == NULL || read(go[0], &c, 1) != 1)
+			_exit(2);
+		if (userdb_lookup(o, "keep@example.test", &rr) != 1 ||
+		    rr.quota_bytes != 7)
+			_exit(3);
+		if (userdb_lookup(o, "ghost@example.test", &rr) != 0)
+			_exit(4);
+		userdb_close(o);
+		_exit(0);
+	}
+	close(go[0]);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
@@ -414,6 +436,13 @@ test_kill_writer(void **state)
 	assert_int_equal(userdb_lookup(early, "keep@example.test", &r), 1);
 	assert_true(r.quota_bytes == 7);
 	assert_int_equal(userdb_lookup(early, "ghost@example.test", &r), 0);
+	/* The other reader finds the environment recovered under it
+	 * (DB_RUNRECOVERY), reopens and carries on. */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	assert_int_equal(waitpid(other, &status, 0), other);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	userdb_close(early);
 
 	/* A fresh open sees the same, and can write again. */
