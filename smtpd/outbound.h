@@ -106,6 +106,8 @@ size_t qmgr_pollfds(struct qmgr *qm, struct pollfd *pfd, size_t max);
 /* Handle input from children after poll(). */
 void qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n);
 size_t qmgr_children(const struct qmgr *qm);
+/* Messages in the queue. */
+size_t qmgr_count(const struct qmgr *qm);
 /* Close idle children (all when force), signal busy ones when kill. */
 void qmgr_stop_children(struct qmgr *qm, bool kill_busy);
 /* Control commands; reply text into out; 0 or -1. */

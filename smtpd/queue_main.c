@@ -256,7 +256,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 	last_scan = now_ms();
 	qpickup_scan(qs);
 	qmgr_scan(qs->qm);
-	log_info("queue manager started");
+	log_info("queue manager started: %zu message(s) queued, scan took "
+	    "%lld ms", qmgr_count(qs->qm), (long long)(now_ms() - last_scan));
 
 	while (!worker_should_exit()) {
 		int wait = qmgr_schedule(qs->qm, true);

@@ -44,6 +44,7 @@
 #include "outbound.h"
 #include "queue_info.h"
 #include "spool.h"
+#include "sys.h"
 #include "util.h"
 
 enum qmsg_state { Q_WAIT = 0, Q_ACTIVE, Q_HOLD };
@@ -69,6 +70,7 @@ struct qjob {
 	size_t *idx;                 /* recipient indices */
 	size_t n;
 	bool *answered;              /* per idx: result seen */
+	bool *unmarked;              /* per idx: delivered, not on disk yet */
 	struct qjob *next;
 };
 
@@ -107,6 +109,8 @@ struct qmgr {
 	struct buf qdir, ddir;       /* spool/queue, spool/defer */
 	unsigned rr;                 /* round-robin start */
 };
+
+static void job_free(struct qjob *j);
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -385,9 +389,7 @@ qmgr_free(struct qmgr *qm)
 			while (d->head != NULL) {
 				struct qjob *j = d->head;
 				d->head = j->next;
-				free(j->idx);
-				free(j->answered);
-				free(j);
+				job_free(j);
 			}
 			qroute_free(&d->route);
 			free(d->key);
@@ -604,6 +606,7 @@ job_free(struct qjob *j)
 {
 	free(j->idx);
 	free(j->answered);
+	free(j->unmarked);
 	free(j);
 }
 
@@ -628,6 +631,7 @@ make_ready(struct qmgr *qm, struct qmsg *m)
 		j->m = m;
 		j->idx = xcalloc(n, sizeof(size_t));
 		j->answered = xcalloc(n, sizeof(bool));
+		j->unmarked = xcalloc(n, sizeof(bool));
 		for (size_t k = i; k < n; k++) {
 			if (taken[k] || m->env.rcpts[k].state != SPOOL_PENDING)
 				continue;
@@ -781,11 +785,10 @@ record(struct qmgr *qm, struct qjob *j, size_t i, int code,
 	qinfo_set(&m->info, i, code, status, remote, text);
 	msg_path(qm, m, &p);
 	if (code / 100 == 2) {
-		if (spool_mark(p.data, &m->env, i, SPOOL_DELIVERED) < 0)
-			log_error("queue_id=%s cannot mark delivered: %s",
-			    m->id, strerror(errno));
-		else
-			m->env.rcpts[i].state = SPOOL_DELIVERED;
+		/* Written to the queue file when the job ends (one fsync for
+		 * the whole transaction), see flush_marks(). */
+		m->env.rcpts[i].state = SPOOL_DELIVERED;
+		j->unmarked[k] = true;
 		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=sent (%s)",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
 		    status, text);
@@ -808,6 +811,55 @@ record(struct qmgr *qm, struct qjob *j, size_t i, int code,
 	buf_free(&p);
 }
 
+/*
+ * Make the job's deliveries durable before anything else can happen to
+ * the message: one pwrite per recipient and one fsync. When this job
+ * ends the message for good (nothing pending, no bounce owed, no other
+ * job out) the queue file is about to be removed, and marking it first
+ * would only cost an fsync.
+ */
+static void
+flush_marks(struct qmgr *qm, struct qjob *j)
+{
+	struct qmsg *m = j->m;
+	struct buf p = BUF_INIT;
+	bool complete = m->outstanding == 1 && !m->want_hold;
+	size_t n = 0;
+	int fd;
+
+	for (size_t k = 0; k < j->n; k++)
+		n += j->unmarked[k];
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < m->env.rcpt_count && complete; i++)
+		if (m->env.rcpts[i].state == SPOOL_PENDING ||
+		    (m->env.rcpts[i].state == SPOOL_BOUNCED &&
+		    !m->info.rcpts[i].notified))
+			complete = false;
+	if (complete)
+		return;
+	msg_path(qm, m, &p);
+	fd = sys_open(p.data, O_WRONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		for (size_t k = 0; k < j->n; k++) {
+			const char d = SPOOL_DELIVERED;
+			off_t off = m->env.rcpts[j->idx[k]].state_offset;
+			if (j->unmarked[k] && off > 0 &&
+			    pwrite(fd, &d, 1, off) != 1)
+				break;
+		}
+		if (sys_fsync(fd) == 0 && close(fd) == 0)
+			fd = -2;
+		else if (fd >= 0)
+			close(fd);
+	}
+	if (fd != -2)
+		log_error("queue_id=%s cannot record deliveries in %s: %s "
+		    "(they may be repeated after a restart)", m->id, p.data,
+		    strerror(errno));
+	buf_free(&p);
+}
+
 /* A job is over: unanswered recipients are deferred with why. */
 static void
 job_done(struct qmgr *qm, struct qjob *j, const char *why)
@@ -817,6 +869,7 @@ job_done(struct qmgr *qm, struct qjob *j, const char *why)
 	for (size_t k = 0; k < j->n; k++)
 		if (!j->answered[k])
 			record(qm, j, j->idx[k], 0, "4.3.0", NULL, why);
+	flush_marks(qm, j);
 	job_free(j);
 	if (m->outstanding > 0 && --m->outstanding == 0)
 		finish_attempt(qm, m);
@@ -969,6 +1022,12 @@ qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
 		if (eof)
 			child_gone(qm, c);
 	}
+}
+
+size_t
+qmgr_count(const struct qmgr *qm)
+{
+	return qm->count;
 }
 
 size_t

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,13 +205,16 @@ tcp_connect(const struct dns_addr *a, int timeout_ms, struct buf *why)
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
 	struct pollfd pfd;
-	int err = 0, n;
+	int err = 0, n, one = 1;
 	socklen_t elen = sizeof(err);
 
 	if (fd < 0) {
 		buf_printf(why, "socket: %s", strerror(errno));
 		return -1;
 	}
+	/* Output leaves in one write per round trip (the stream flushes
+	 * before it waits for a reply), so Nagle can only add delay. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
 		return fd;
 	if (errno != EINPROGRESS) {

@@ -73,6 +73,31 @@ def test_kill_queue_manager():
         assert len(got) <= n + 1, got
 
 
+def test_delivered_recipient_not_resent_after_crash():
+    replies = {"temp@remote.test": "451 4.3.0 not now"}
+    with Sink(replies=replies) as sk, oc.server(transport(sk.port)) as srv:
+        oc.send(srv, "alice@example.test",
+                ["ok@remote.test", "temp@remote.test"], body(7))
+        sk.wait(1)
+        dt.wait_for(lambda: oc.log_count(srv, "status=deferred") >= 1, 10,
+                    what="deferral")
+        (qid,) = oc.queue_ids(srv)
+        with open(os.path.join(srv.state_dir, "spool", "queue", qid),
+                  "rb") as f:
+            head = f.read().split(b"\n\n", 1)[0]
+        # The delivered recipient is on disk before the next attempt.
+        assert b"rcpt D\tok@remote.test" in head, head
+        assert b"rcpt P\ttemp@remote.test" in head, head
+        mgr = oc.manager_pid(srv)
+        os.kill(mgr, signal.SIGKILL)
+        dt.wait_for(lambda: oc.manager_pid(srv) not in (None, mgr), 15,
+                    what="new queue manager")
+        dt.wait_for(lambda: sk.rcpt_log.count("temp@remote.test") >= 3, 15,
+                    what="retries after the restart")
+        assert sk.rcpt_log.count("ok@remote.test") == 1, sk.rcpt_log
+        assert sk.count == 1
+
+
 def test_restart_with_full_queue():
     n = 20
     port = dt.free_port()
@@ -103,4 +128,6 @@ def test_restart_with_full_queue():
 
 if __name__ == "__main__":
     dt.main([test_kill_delivery_process_mid_transaction,
-             test_kill_queue_manager, test_restart_with_full_queue])
+             test_kill_queue_manager,
+             test_delivered_recipient_not_resent_after_crash,
+             test_restart_with_full_queue])

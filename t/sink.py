@@ -156,6 +156,9 @@ class Sink:
 
     def _session(self, conn, number):
         conn.settimeout(120)
+        # Replies go out one by one; without this Nagle holds each
+        # second small reply until the peer's delayed ACK (40 ms).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         f = conn.makefile("rb")
         state = {"tls": False, "auth": None, "txns": 0}
 
