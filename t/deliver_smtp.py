@@ -18,10 +18,10 @@ import dmailtest as dt  # noqa: E402
 NEWALIASES = dt.prog("util/dmail-newaliases")
 
 
-def server(extra="", users=(), env=None):
+def server(extra="", users=(), env=None, workers=None):
     """A started server with smtp listener, relay from loopback and users
     created before start."""
-    srv = dt.Server(smtp=True, start=False, env=env,
+    srv = dt.Server(smtp=True, start=False, env=env, workers=workers,
                     extra="relay_networks 127.0.0.0/8\n" + extra)
     if "smtp_program" not in srv.conf_text(""):
         srv.write_conf(srv.extra + "\nsmtp_program %s\n" % dt.SMTPD)
@@ -171,6 +171,11 @@ def test_compiled_aliases_file():
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 65, (r.returncode, r.stderr)
         assert "aliases:1: missing ':'" in r.stderr, r.stderr
+        with open(src, "w") as f:
+            f.write("a: b\nc: d\n")
+        r = subprocess.run([NEWALIASES, "-C", srv.conf_path, "-n"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "2 aliases, syntax OK" in r.stdout, r
 
 
 def test_ten_megabytes_8bit_byte_exact():
@@ -222,6 +227,41 @@ def test_hop_limit():
         assert len(msgs) == 2, msgs
 
 
+def test_concurrent_sessions_unique_names():
+    import threading
+    errors = []
+    with server(users=["alice@example.test", "bob@example.test"],
+                workers={"smtp": (4, 20, 100)}) as srv:
+        def client(t):
+            try:
+                s = smtplib.SMTP("127.0.0.1", srv.port("smtp"), timeout=60)
+                for i in range(10):
+                    s.sendmail("x@remote.test",
+                               ["alice@example.test", "bob@example.test"],
+                               b"X-Seq: %d-%d\r\n\r\nbody %d-%d\r\n"
+                               % (t, i, t, i))
+                s.quit()
+            except Exception as e:  # reported below
+                errors.append(repr(e))
+        threads = [threading.Thread(target=client, args=(t,))
+                   for t in range(20)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors
+        for user in ("alice@example.test", "bob@example.test"):
+            files = srv.wait_messages(user, 200)
+            assert len(files) == 200, len(files)
+            seqs = set()
+            for p in files:
+                data = read(p)
+                seq = data.split(b"X-Seq: ")[1].split(b"\n")[0]
+                assert data.endswith(b"\n\nbody " + seq + b"\n"), data
+                seqs.add(seq)
+            assert len(seqs) == 200
+
+
 def test_disk_full_gives_452_and_no_partial_file():
     with server(users=["alice@example.test"],
                 env={"DMAIL_FAULT": "fsync:1:ENOSPC"}) as srv:
@@ -247,4 +287,5 @@ if __name__ == "__main__":
              test_compiled_aliases_file,
              test_ten_megabytes_8bit_byte_exact,
              test_hop_limit,
+             test_concurrent_sessions_unique_names,
              test_disk_full_gives_452_and_no_partial_file])
