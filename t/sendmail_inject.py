@@ -85,10 +85,14 @@ def test_extract_recipients_and_bcc_removed():
 def test_lone_dot_with_i():
     with server(users=["alice@example.test"]) as srv:
         r = sendmail(srv, ["-i", "alice@example.test"],
+                     b"From someone Mon Jan  1 00:00:00 2024\n"
                      b"Subject: dots\n\n.\n..\n.x\nend\n")
         assert r.returncode == 0, r.stderr
         (path,) = srv.wait_messages("alice@example.test", 1)
-        assert read(path).endswith(b"\n\n.\n..\n.x\nend\n"), read(path)
+        data = read(path)
+        assert data.endswith(b"\n\n.\n..\n.x\nend\n"), data
+        assert b"From someone" not in data, data     # mbox line dropped
+        assert b"\nSubject: dots\n" in data, data
 
 
 def test_unknown_recipient_exit_67():

@@ -845,6 +845,13 @@ main(int argc, char **argv)
 		status = EX_IOERR;
 		goto out;
 	}
+	/* An mbox "From " line (scripts piping mailbox text) is dropped,
+	 * as sendmail does. */
+	if (msg.len > 5 && strncmp(msg.data, "From ", 5) == 0) {
+		const char *nl = memchr(msg.data, '\n', msg.len);
+		buf_consume(&msg, nl != NULL ? (size_t)(nl - msg.data) + 1 :
+		    msg.len);
+	}
 	hlen = header_length(msg.data != NULL ? msg.data : "", msg.len,
 	    &blank);
 	process_headers(buf_cstr(&msg), hlen, o.extract, &hdrs);
