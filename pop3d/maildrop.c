@@ -11,8 +11,12 @@
  * with '.', sorted by base name (the part before ':'), which for Maildir
  * names starts with the delivery time. Sizes come from ",W=NNN" in the
  * base name when present (no file is read for STAT or LIST); otherwise
- * the file is read once at login and its wire size computed (bare LF
- * counted as CRLF).
+ * the wire size is computed from the file (bare LF counted as CRLF) and
+ * kept in MAILDIR/dmail-pop3.sizes ("SIZE BASENAME" lines), so each such
+ * file is read once in its life, not at every login. The cache is only
+ * written under the maildrop lock and replaced by rename; a message file
+ * never changes, so an entry never goes stale, and entries of files that
+ * are gone are dropped at the next rewrite.
  *
  * UIDL: the base name when it is 1 to 70 characters in 0x21..0x7E (RFC
  * 1939 section 7), else the SHA-256 hex digest of the base name. The base
@@ -31,6 +35,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,9 +175,110 @@ message_cmp(const void *a, const void *b)
 	return nx < ny ? -1 : nx > ny;
 }
 
+/* The size cache: "SIZE BASENAME" lines, sorted after loading. */
+struct size_entry {
+	char *base;
+	uint64_t size;
+};
+
+struct size_cache {
+	struct buf text;
+	struct size_entry *e;
+	size_t n;
+	bool dirty;              /* a size was computed or an entry unused */
+	size_t used;
+};
+
+static int
+size_entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct size_entry *)a)->base,
+	    ((const struct size_entry *)b)->base);
+}
+
+static void
+size_cache_load(struct size_cache *sc, const char *path)
+{
+	size_t cap = 0;
+	char *p, *nl;
+
+	memset(sc, 0, sizeof(*sc));
+	if (read_file(path, &sc->text, 64 * 1024 * 1024) < 0)
+		return;
+	for (p = sc->text.data; p != NULL && *p != '\0'; p = nl) {
+		char *sp, *end;
+		unsigned long long v;
+
+		if ((nl = strchr(p, '\n')) != NULL)
+			*nl++ = '\0';
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno != 0 || end == p || *end != ' ' || end[1] == '\0')
+			continue;
+		sp = end + 1;
+		if (sc->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			sc->e = xrealloc(sc->e, cap * sizeof(*sc->e));
+		}
+		sc->e[sc->n].base = sp;
+		sc->e[sc->n++].size = v;
+	}
+	if (sc->n > 1)
+		qsort(sc->e, sc->n, sizeof(*sc->e), size_entry_cmp);
+}
+
+static bool
+size_cache_get(struct size_cache *sc, const char *name, uint64_t *size)
+{
+	char base[NAME_MAX + 1];
+	struct size_entry key, *hit;
+	size_t n = base_len(name);
+
+	if (n > NAME_MAX || sc->n == 0)
+		return false;
+	memcpy(base, name, n);
+	base[n] = '\0';
+	key.base = base;
+	hit = bsearch(&key, sc->e, sc->n, sizeof(*sc->e), size_entry_cmp);
+	if (hit == NULL)
+		return false;
+	*size = hit->size;
+	sc->used++;
+	return true;
+}
+
+/* Rewrite the cache with the sizes of the current files that have no
+ * ",W=" in their name. Failure only costs a recomputation later. */
+static void
+size_cache_save(struct maildrop *md)
+{
+	struct buf out = BUF_INIT, path = BUF_INIT, tmp = BUF_INIT;
+	uint64_t dummy;
+	int fd;
+
+	for (size_t i = 0; i < md->count; i++)
+		if (!maildrop_name_size(md->msgs[i].name, &dummy))
+			buf_printf(&out, "%llu %.*s\n",
+			    (unsigned long long)md->msgs[i].size,
+			    (int)base_len(md->msgs[i].name), md->msgs[i].name);
+	buf_printf(&path, "%s/%s", md->path, POP3_SIZE_CACHE);
+	buf_printf(&tmp, "%s.tmp", path.data);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, out.data, out.len) < 0 || close(fd) < 0 ||
+	    rename(tmp.data, path.data) < 0) {
+		log_warn("maildrop: cannot write %s: %s", path.data,
+		    strerror(errno));
+		unlink(tmp.data);
+	}
+	buf_free(&out);
+	buf_free(&path);
+	buf_free(&tmp);
+}
+
 /* Add the messages of one subdirectory. */
 static int
-scan_dir(struct maildrop *md, const char *sub, size_t *cap)
+scan_dir(struct maildrop *md, const char *sub, size_t *cap,
+    struct size_cache *sc)
 {
 	struct buf path = BUF_INIT;
 	struct dirent *de;
@@ -203,13 +309,16 @@ scan_dir(struct maildrop *md, const char *sub, size_t *cap)
 				continue;
 		}
 		if (!maildrop_name_size(de->d_name, &size) &&
-		    file_wire_size(dfd, de->d_name, &size) < 0) {
-			if (errno == ENOENT)
-				continue;   /* removed meanwhile */
-			log_error("maildrop: cannot read %s/%s: %s", path.data,
-			    de->d_name, strerror(errno));
-			rc = -1;
-			break;
+		    !size_cache_get(sc, de->d_name, &size)) {
+			if (file_wire_size(dfd, de->d_name, &size) < 0) {
+				if (errno == ENOENT)
+					continue;   /* removed meanwhile */
+				log_error("maildrop: cannot read %s/%s: %s",
+				    path.data, de->d_name, strerror(errno));
+				rc = -1;
+				break;
+			}
+			sc->dirty = true;
 		}
 		if (md->count == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
@@ -237,9 +346,11 @@ enum maildrop_status
 maildrop_open(struct maildrop *md, const char *path)
 {
 	struct buf p = BUF_INIT;
+	struct size_cache sc;
 	size_t cap = 0;
 	int fd;
 
+	memset(&sc, 0, sizeof(sc));
 	memset(md, 0, sizeof(*md));
 	md->lock_fd = -1;
 	md->path = xstrdup(path);
@@ -278,14 +389,23 @@ maildrop_open(struct maildrop *md, const char *path)
 		    strerror(errno));
 		goto fail;
 	}
+	buf_reset(&p);
+	buf_printf(&p, "%s/%s", path, POP3_SIZE_CACHE);
+	size_cache_load(&sc, p.data);
 	for (size_t i = 0; i < 2; i++)
-		if (scan_dir(md, maildir_subdirs[i], &cap) < 0)
+		if (scan_dir(md, maildir_subdirs[i], &cap, &sc) < 0)
 			goto fail;
 	if (md->count > 1)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), message_cmp);
+	if (sc.dirty || sc.used != sc.n)
+		size_cache_save(md);
+	free(sc.e);
+	buf_free(&sc.text);
 	buf_free(&p);
 	return MAILDROP_OK;
 fail:
+	free(sc.e);
+	buf_free(&sc.text);
 	buf_free(&p);
 	maildrop_close(md);
 	return MAILDROP_ERROR;

@@ -36,6 +36,8 @@
  * the server closes the connection. */
 #define POP3_MAX_ERRORS 20
 #define POP3_LOCK_FILE "dmail-pop3.lock"
+/* Wire sizes of messages without ",W=" in their name (maildrop.c). */
+#define POP3_SIZE_CACHE "dmail-pop3.sizes"
 
 /* --- pop3_cmd.c --------------------------------------------------------- */
 

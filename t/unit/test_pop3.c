@@ -544,6 +544,48 @@ test_session_in_use(void **state)
 }
 
 static void
+test_size_cache(void **state)
+{
+	struct maildrop md;
+	struct buf p = BUF_INIT, text = BUF_INIT;
+
+	(void)state;
+	put_message("new", "1800000000.M1P1.nosize", "a\nb\n");
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	for (size_t i = 0; i < md.count; i++)
+		if (strstr(md.msgs[i].name, "nosize") != NULL)
+			assert_true(md.msgs[i].size == 6);
+	maildrop_close(&md);
+	buf_printf(&p, "%s/%s", mailbox, POP3_SIZE_CACHE);
+	assert_int_equal(read_file(p.data, &text, 1 << 20), 0);
+	assert_non_null(strstr(text.data, "6 1800000000.M1P1.nosize\n"));
+	/* The cache is what is used next time (no file read). */
+	buf_set(&text, "999 1800000000.M1P1.nosize\n");
+	assert_int_equal(write_file_durable(p.data, text.data, text.len, 0600),
+	    0);
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	bool seen = false;
+	for (size_t i = 0; i < md.count; i++)
+		if (strstr(md.msgs[i].name, "nosize") != NULL) {
+			assert_true(md.msgs[i].size == 999);
+			md.msgs[i].deleted = true;
+			seen = true;
+		}
+	assert_true(seen);
+	unsigned deleted;
+	assert_int_equal(maildrop_update(&md, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	maildrop_close(&md);
+	/* Entries of deleted files are dropped at the next rewrite. */
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	maildrop_close(&md);
+	assert_int_equal(read_file(p.data, &text, 1 << 20), 0);
+	assert_null(strstr(text.data, "nosize"));
+	buf_free(&p);
+	buf_free(&text);
+}
+
+static void
 test_session_sasl_capa(void **state)
 {
 	struct buf out = BUF_INIT;
@@ -607,6 +649,7 @@ main(void)
 		cmocka_unit_test(test_session_auth_state),
 		cmocka_unit_test(test_session_transaction),
 		cmocka_unit_test(test_session_in_use),
+		cmocka_unit_test(test_size_cache),
 		cmocka_unit_test(test_session_sasl_capa),
 	};
 	int r;
