@@ -18,3 +18,7 @@ check_PROGRAMS += unit/test_util
 TESTS += unit/test_util
 unit_test_util_SOURCES = unit/test_util.c
 unit_test_util_LDADD = $(TESTLIBS)
+
+# The key table of common/conf.c and man/dmail.conf.5 stay in step.
+TESTS += conf_doc.py
+EXTRA_DIST += conf_doc.py
