@@ -521,6 +521,36 @@ test_output_flushed_before_blocking_read(void **state)
 	buf_free(&line);
 }
 
+/* A peer that never reads: writing blocks only until the timeout. */
+static void
+test_write_timeout(void **state)
+{
+	int sv[2];
+	struct stream *s;
+	char chunk[65536];
+	int rc = STREAM_OK;
+	int64_t t0, dt;
+	(void)state;
+
+	pair(sv);
+	s = stream_new(sv[0], sv[0]);
+	stream_set_timeout(s, 200);
+	memset(chunk, 'r', sizeof(chunk));
+	t0 = now_ms();
+	/* far more than any socket buffer */
+	for (int i = 0; i < 1000 && rc == STREAM_OK; i++)
+		rc = stream_write(s, chunk, sizeof(chunk));
+	if (rc == STREAM_OK)
+		rc = stream_flush(s);
+	dt = now_ms() - t0;
+	assert_int_equal(rc, STREAM_TIMEOUT);
+	assert_true(dt >= 190 && dt < 5000);
+	assert_true(stream_bytes_out(s) < 1000u * sizeof(chunk));
+	stream_free(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* Writing to a peer that has gone: an error, not a crash or a hang. */
 static void
 test_write_to_closed_peer(void **state)
@@ -938,6 +968,7 @@ main(void)
 		cmocka_unit_test(test_timeout_and_deadline),
 		cmocka_unit_test(test_output_flushed_before_blocking_read),
 		cmocka_unit_test(test_write_to_closed_peer),
+		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_discard_buffered),
 		cmocka_unit_test(test_pipes),
 		cmocka_unit_test(test_tls_upgrade),
