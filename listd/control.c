@@ -423,7 +423,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 	}
 	lk = d != c->deflist ? list_lock(c->ld, d) : -1;
 	if (post_distribute(c->ld, d, t.address, msg.data != NULL ?
-	    msg.data : "", msg.len) < 0) {
+	    msg.data : "", msg.len, id) < 0) {
 		say(c, "Temporary failure; please try again later.\n");
 	} else {
 		log_info("listd: list=%s token=%s post from <%s> approved by "

@@ -239,6 +239,7 @@ maintenance(struct listd *ld)
 			continue;
 		}
 		buf_free(&p);
+		post_progress_expire(ld, d, now, LISTD_HELD_TTL);
 		if ((n = token_expire_all(ld, d, now)) > 0)
 			log_info("listd: list=%s: %u expired token(s) removed",
 			    d->address, n);

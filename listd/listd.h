@@ -185,9 +185,14 @@ int control_handle(struct listd *ld, const struct list_def *d,
     const char *domain, const char *sender, const char *msg, size_t len);
 int post_handle(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len, const char *spool_id);
-/* Distribute an accepted post (also after approval). */
+/* Distribute an accepted post (also after approval). job names this
+ * distribution (spool id, or held-post token) so that a retry after a
+ * failure or crash skips the members already served (see post.c). */
 int post_distribute(struct listd *ld, const struct list_def *d,
-    const char *sender, const char *msg, size_t len);
+    const char *sender, const char *msg, size_t len, const char *job);
+/* Remove progress files older than max_age seconds. */
+void post_progress_expire(struct listd *ld, const struct list_def *d,
+    int64_t now, int64_t max_age);
 int owner_handle(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len);
 int bounce_handle(struct listd *ld, const struct list_def *d,

@@ -11,18 +11,32 @@
  * with "verp no" one queue entry for all of them (bounces are then
  * matched through the DSN's Final-Recipient). Members with digest get
  * the post in the next digest, members with nomail nothing.
+ *
+ * Progress: a distribution that fails half-way (disk full, database
+ * trouble) or is killed leaves its spool file for a retry. So that the
+ * retry does not send twice, state_dir/lists/LIST/progress/JOB records
+ * (durably) "local" once the local copy is delivered and "remote ADDR"
+ * with the last remote member served (members come in address order),
+ * at least every PROGRESS_EVERY deliveries and at a failure. At most
+ * PROGRESS_EVERY remote members get a second copy after a crash.
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "listd.h"
 #include "log.h"
 #include "util.h"
+
+#define PROGRESS_EVERY 20
 
 static const char *const list_fields[] = { "List-Id", "List-Post",
 	"List-Help", "List-Subscribe", "List-Unsubscribe",
@@ -235,7 +249,7 @@ post_handle(struct listd *ld, const struct list_def *d, const char *sender,
 	if (ok) {
 		log_info("listd: list=%s id=%s from=<%s> accepted", d->address,
 		    spool_id, sender);
-		r = post_distribute(ld, d, sender, msg, len);
+		r = post_distribute(ld, d, sender, msg, len, spool_id);
 	}
 out:
 	mail_free(&m);
@@ -350,10 +364,89 @@ rewrite(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_free(&from);
 }
 
+static void
+progress_path(struct listd *ld, const struct list_def *d, const char *job,
+    struct buf *out)
+{
+	list_state_path(ld->conf, d, "progress", out);
+	if (job != NULL)
+		buf_printf(out, "/%s", job);
+}
+
+static void
+progress_load(const char *path, bool *local_done, struct buf *last)
+{
+	struct buf text = BUF_INIT;
+	char *save = NULL;
+
+	*local_done = false;
+	buf_reset(last);
+	if (read_file(path, &text, 4096) < 0 || text.len == 0) {
+		buf_free(&text);
+		return;
+	}
+	for (char *l = strtok_r(text.data, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(l, "local") == 0)
+			*local_done = true;
+		else if (strncmp(l, "remote ", 7) == 0)
+			buf_set(last, l + 7);
+	}
+	buf_free(&text);
+}
+
+static int
+progress_save(const char *path, bool local_done, const char *last)
+{
+	struct buf text = BUF_INIT;
+	int r;
+
+	if (local_done)
+		buf_append_str(&text, "local\n");
+	if (last != NULL && *last != '\0')
+		buf_printf(&text, "remote %s\n", last);
+	r = write_file_durable(path, buf_cstr(&text), text.len, 0600);
+	if (r < 0)
+		log_error("listd: cannot write %s: %s", path, strerror(errno));
+	buf_free(&text);
+	return r;
+}
+
+void
+post_progress_expire(struct listd *ld, const struct list_def *d,
+    int64_t now, int64_t max_age)
+{
+	struct buf dir = BUF_INIT, p = BUF_INIT;
+	struct dirent *de;
+	DIR *dp;
+
+	progress_path(ld, d, NULL, &dir);
+	if ((dp = opendir(dir.data)) == NULL) {
+		buf_free(&dir);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir.data, de->d_name);
+		if (stat(p.data, &st) == 0 && now - st.st_mtime > max_age)
+			unlink(p.data);
+	}
+	closedir(dp);
+	buf_free(&dir);
+	buf_free(&p);
+}
+
 int
 post_distribute(struct listd *ld, const struct list_def *d,
-    const char *sender, const char *msg, size_t len)
+    const char *sender, const char *msg, size_t len, const char *job)
 {
+	struct buf ppath = BUF_INIT, last = BUF_INIT;
+	bool local_done = false;
+	size_t since_save = 0, skipped = 0;
 	struct buf out = BUF_INIT, bounces = BUF_INIT, verp = BUF_INIT;
 	struct buf err = BUF_INIT;
 	struct list_member *members = NULL;
@@ -391,24 +484,59 @@ post_distribute(struct listd *ld, const struct list_def *d,
 		else
 			remote[nr++] = members[i].address;
 	}
-	if (nl > 0 && send_mail(ld, bounces.data, local, nl, out.data,
-	    out.len) < 0) {
-		r = -1;
-		goto out;
+	progress_path(ld, d, job, &ppath);
+	if (job != NULL && *job != '\0') {
+		struct buf pdir = BUF_INIT;
+
+		progress_load(ppath.data, &local_done, &last);
+		if (local_done || last.len > 0)
+			log_info("listd: list=%s job=%s: resuming (local %s, "
+			    "remote after <%s>)", d->address, job,
+			    local_done ? "done" : "to do", buf_cstr(&last));
+		progress_path(ld, d, NULL, &pdir);
+		if (mkdir_p(pdir.data, 0700) < 0)
+			log_error("listd: cannot create %s: %s", pdir.data,
+			    strerror(errno));
+		buf_free(&pdir);
+	} else {
+		buf_reset(&ppath);
 	}
-	if (nr > 0 && !d->verp) {
-		if (send_mail(ld, bounces.data, remote, nr, out.data,
+	if (nl > 0 && !local_done) {
+		if (send_mail(ld, bounces.data, local, nl, out.data,
 		    out.len) < 0) {
 			r = -1;
 			goto out;
 		}
+		local_done = true;
+		if (ppath.len > 0 && nr > 0)
+			(void)progress_save(ppath.data, true, NULL);
+	}
+	/* Remote members already served by an earlier attempt. */
+	while (last.len > 0 && skipped < nr &&
+	    strcmp(remote[skipped], last.data) <= 0)
+		skipped++;
+	if (nr > skipped && !d->verp) {
+		if (send_mail(ld, bounces.data, remote + skipped, nr - skipped,
+		    out.data, out.len) < 0) {
+			r = -1;
+			goto out;
+		}
 	} else {
-		for (size_t i = 0; i < nr; i++) {
+		for (size_t i = skipped; i < nr; i++) {
 			list_verp_addr(d, remote[i], &verp);
 			if (send_mail(ld, verp.data, &remote[i], 1, out.data,
 			    out.len) < 0) {
+				if (ppath.len > 0 && i > 0)
+					(void)progress_save(ppath.data,
+					    local_done, remote[i - 1]);
 				r = -1;
 				goto out;
+			}
+			if (ppath.len > 0 && ++since_save >= PROGRESS_EVERY &&
+			    i + 1 < nr) {
+				(void)progress_save(ppath.data, local_done,
+				    remote[i]);
+				since_save = 0;
 			}
 		}
 	}
@@ -418,10 +546,15 @@ post_distribute(struct listd *ld, const struct list_def *d,
 	if (ndigest > 0 && digest_add(ld, d, out.data, out.len) < 0)
 		log_error("listd: list=%s: post from <%s> not queued for the "
 		    "digest", d->address, sender);
+	if (ppath.len > 0)
+		unlink(ppath.data);
 	log_info("listd: list=%s from=<%s> distributed local=%zu remote=%zu "
 	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
-	    nl, nr, ndigest, num, out.len, (long long)(now_ms() - t0));
+	    nl, nr - skipped, ndigest, num, out.len,
+	    (long long)(now_ms() - t0));
 out:
+	buf_free(&ppath);
+	buf_free(&last);
 	free(local);
 	free(remote);
 	free(members);

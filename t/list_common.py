@@ -21,14 +21,15 @@ DOMAIN = "example.test"
 
 
 def server(extra="", users=(), queue=False, start=True, list_workers=1,
-           dmarc="never"):
+           dmarc="never", list_program=None):
     """dmaild with SMTP on loopback, the list pool, lists.dat in the
     temporary directory and users created before start. DMARC look-ups
     are off unless asked for (no DNS in the test environment)."""
     for p in (dt.SMTPD, LISTD, DLIST, dt.DMAILD):
         if not os.path.exists(p):
             raise dt.SkipTest("%s not built" % p)
-    progs = "smtp_program %s\nlist_program %s\n" % (dt.SMTPD, LISTD)
+    progs = "smtp_program %s\nlist_program %s\n" % (dt.SMTPD,
+                                                      list_program or LISTD)
     if queue:
         if not os.path.exists(QUEUED):
             raise dt.SkipTest("dmail-queued not built")
@@ -177,3 +178,16 @@ def settle(srv, seconds=1.0):
 def members(srv, listaddr):
     r = dlist(srv, "members", listaddr)
     return [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip()]
+
+
+def listd_pids(srv):
+    """Pids of this instance's dmail-listd processes."""
+    out = []
+    for pid in srv.worker_pids():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[0].endswith(b"dmail-listd"):
+                    out.append(pid)
+        except OSError:
+            pass
+    return out

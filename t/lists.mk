@@ -6,6 +6,6 @@ unit_test_lists_SOURCES = unit/test_lists.c
 unit_test_lists_LDADD = ../listd/liblistd.a $(TESTLIBS)
 
 TESTS += list_basic.py list_moderation.py list_archive.py list_fanout.py \
-	list_dmarc.py
+	list_dmarc.py list_durable.py
 EXTRA_DIST += list_common.py list_basic.py list_moderation.py \
-	list_archive.py list_fanout.py list_dmarc.py
+	list_archive.py list_fanout.py list_dmarc.py list_durable.py
