@@ -8,6 +8,21 @@
  * postmaster of the first local domain instead, else it is logged and
  * dropped. A sender we cannot deliver to (unknown local user) is logged
  * and dropped too: there is nobody else to tell.
+ *
+ * DSN parameters of the original transaction (RFC 3461), read from
+ * optional queue file header lines that spool_read() skips as unknown:
+ *
+ *     envid VALUE          ENVID of MAIL FROM, xtext already decoded
+ *     ret FULL|HDRS        RET of MAIL FROM
+ *     notify I FLAGS       NOTIFY of recipient number I (0-based):
+ *                          NEVER, or a comma list of SUCCESS, FAILURE,
+ *                          DELAY
+ *
+ * (The original recipient, ORCPT, is the third field of each rcpt
+ * line.) Without a notify line a recipient gets failure and delay
+ * notices, as RFC 3461 4.1 allows; with one, only what it asks for. RET
+ * FULL returns the whole message (up to 10 MB), else only its header.
+ * Success notices are not generated.
  */
 #include "config.h"
 
@@ -16,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,9 +44,91 @@
 
 /* How much of the original is read for the DSN's third part. */
 #define BOUNCE_READ_MAX (256 * 1024)
+#define DSN_REMOTE_MAX 300
+#define BOUNCE_FULL_MAX (10 * 1024 * 1024)
+#define HEADER_LINE_MAX 4096
+
+#define NOTIFY_GIVEN 0x01
+#define NOTIFY_NEVER 0x02
+#define NOTIFY_SUCCESS 0x04
+#define NOTIFY_FAILURE 0x08
+#define NOTIFY_DELAY 0x10
+
+struct dsn_params {
+	char *envid;
+	bool ret_full;
+	unsigned char *notify;       /* per recipient, 0: not given */
+};
+
+static unsigned char
+parse_notify(const char *s)
+{
+	unsigned char f = NOTIFY_GIVEN;
+	char *copy = xstrdup(s), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (strcasecmp(tok, "NEVER") == 0)
+			f |= NOTIFY_NEVER;
+		else if (strcasecmp(tok, "SUCCESS") == 0)
+			f |= NOTIFY_SUCCESS;
+		else if (strcasecmp(tok, "FAILURE") == 0)
+			f |= NOTIFY_FAILURE;
+		else if (strcasecmp(tok, "DELAY") == 0)
+			f |= NOTIFY_DELAY;
+	}
+	free(copy);
+	return f;
+}
+
+/* The optional DSN lines of a queue file's header (see above). */
+static void
+read_dsn_params(const char *path, size_t count, struct dsn_params *out)
+{
+	char line[HEADER_LINE_MAX];
+	FILE *fp = fopen(path, "re");
+
+	memset(out, 0, sizeof(*out));
+	out->notify = xcalloc(count + 1, 1);
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *nl = strchr(line, '\n');
+		if (nl == NULL)
+			continue;      /* over-long: not one of ours */
+		*nl = '\0';
+		if (line[0] == '\0')
+			break;
+		if (strncmp(line, "envid ", 6) == 0) {
+			free(out->envid);
+			out->envid = xstrdup(line + 6);
+		} else if (strncmp(line, "ret ", 4) == 0) {
+			out->ret_full = strcasecmp(line + 4, "FULL") == 0;
+		} else if (strncmp(line, "notify ", 7) == 0) {
+			char *end;
+			unsigned long i = strtoul(line + 7, &end, 10);
+			if (end != line + 7 && *end == ' ' && i < count)
+				out->notify[i] = parse_notify(end + 1);
+		}
+	}
+	fclose(fp);
+}
+
+/* Does recipient i want this kind of notice? */
+static bool
+wants(const struct dsn_params *p, size_t i, bool delayed)
+{
+	unsigned char f = p->notify[i];
+
+	if (!(f & NOTIFY_GIVEN))
+		return true;
+	if (f & NOTIFY_NEVER)
+		return false;
+	return (f & (delayed ? NOTIFY_DELAY : NOTIFY_FAILURE)) != 0;
+}
 
 static int
-read_original(const char *path, off_t off, struct buf *out)
+read_original(const char *path, off_t off, struct buf *out, size_t max)
 {
 	char block[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -38,14 +136,14 @@ read_original(const char *path, off_t off, struct buf *out)
 
 	if (fd < 0)
 		return -1;
-	while (out->len < BOUNCE_READ_MAX &&
+	while (out->len < max &&
 	    (got = pread(fd, block, sizeof(block), off)) > 0) {
 		buf_append(out, block, (size_t)got);
 		off += got;
 	}
 	close(fd);
-	if (out->len > BOUNCE_READ_MAX)
-		buf_truncate(out, BOUNCE_READ_MAX);
+	if (out->len > max)
+		buf_truncate(out, max);
 	return 0;
 }
 
@@ -112,7 +210,10 @@ qbounce_send(struct qstate *qs, const char *path,
 	const struct dmail_conf *c = qs->conf;
 	struct dsn_rcpt *rc = xcalloc(n, sizeof(*rc));
 	struct dsn_report r;
+	struct dsn_params dp;
 	struct buf orig = BUF_INIT, msg = BUF_INIT, to = BUF_INIT;
+	size_t nrc = 0;
+	char (*remote)[DSN_REMOTE_MAX] = xcalloc(n ? n : 1, DSN_REMOTE_MAX);
 	int rcode;
 
 	if (env->sender[0] == '\0') {
@@ -121,6 +222,7 @@ qbounce_send(struct qstate *qs, const char *path,
 			log_info("queue_id=%s sender is <>: no %s sent", env->id,
 			    delayed ? "delay warning" : "bounce");
 			free(rc);
+			free(remote);
 			return 0;
 		}
 		buf_printf(&to, "postmaster@%s", c->local_domains.count ?
@@ -128,26 +230,46 @@ qbounce_send(struct qstate *qs, const char *path,
 	} else {
 		buf_set(&to, env->sender);
 	}
-	if (read_original(path, env->message_offset, &orig) < 0) {
-		log_error("queue_id=%s cannot read %s for the DSN: %s",
-		    env->id, path, strerror(errno));
-		buf_free(&to);
-		free(rc);
-		return -1;
-	}
+	read_dsn_params(path, env->rcpt_count, &dp);
 	for (size_t k = 0; k < n; k++) {
 		const struct spool_rcpt *sr = &env->rcpts[idx[k]];
 		const struct qinfo_rcpt *qr = idx[k] < info->rcpt_count ?
 		    &info->rcpts[idx[k]] : NULL;
-		rc[k].address = sr->address;
-		rc[k].orcpt = sr->orcpt != NULL &&
+		struct dsn_rcpt *d = &rc[nrc];
+
+		if (!wants(&dp, idx[k], delayed)) {
+			log_info("queue_id=%s to=<%s> NOTIFY excludes a %s",
+			    env->id, sr->address, delayed ? "delay warning" :
+			    "bounce");
+			continue;
+		}
+		d->address = sr->address;
+		d->orcpt = sr->orcpt != NULL &&
 		    strcmp(sr->orcpt, sr->address) != 0 ? sr->orcpt : NULL;
-		rc[k].action = delayed ? DSN_DELAYED : DSN_FAILED;
-		rc[k].status = qr != NULL && qr->status[0] ? qr->status :
+		d->action = delayed ? DSN_DELAYED : DSN_FAILED;
+		d->status = qr != NULL && qr->status[0] ? qr->status :
 		    delayed ? "4.0.0" : "5.0.0";
-		rc[k].remote_mta = qr != NULL ? qr->remote : NULL;
-		rc[k].diagnostic = qr != NULL ? qr->text : NULL;
-		rc[k].last_attempt = (int64_t)time(NULL);
+		/* Remote-MTA is a host name ("dns; mx.example.com"): drop
+		 * the "[address]" our logs carry. */
+		if (qr != NULL && qr->remote != NULL) {
+			snprintf(remote[nrc], DSN_REMOTE_MAX, "%.*s",
+			    (int)strcspn(qr->remote, "["), qr->remote);
+			d->remote_mta = remote[nrc];
+		}
+		d->diagnostic = qr != NULL ? qr->text : NULL;
+		d->last_attempt = (int64_t)time(NULL);
+		nrc++;
+	}
+	if (nrc == 0) {
+		rcode = 0;
+		goto out;
+	}
+	if (read_original(path, env->message_offset, &orig, dp.ret_full ?
+	    BOUNCE_FULL_MAX : BOUNCE_READ_MAX) < 0) {
+		log_error("queue_id=%s cannot read %s for the DSN: %s",
+		    env->id, path, strerror(errno));
+		rcode = -1;
+		goto out;
 	}
 	memset(&r, 0, sizeof(r));
 	r.reporting_mta = c->hostname;
@@ -157,11 +279,17 @@ qbounce_send(struct qstate *qs, const char *path,
 	r.now = (int64_t)time(NULL);
 	r.retry_until = env->arrival + c->queue_lifetime;
 	r.rcpts = rc;
-	r.rcpt_count = n;
+	r.rcpt_count = nrc;
 	r.message = orig.data ? orig.data : "";
 	r.message_len = orig.len;
+	r.envid = dp.envid;
+	r.ret_full = dp.ret_full;
 	dsn_build(&r, &msg);
 	rcode = inject(qs, to.data, &msg, env->id);
+out:
+	free(dp.envid);
+	free(dp.notify);
+	free(remote);
 	buf_free(&orig);
 	buf_free(&msg);
 	buf_free(&to);

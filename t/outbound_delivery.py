@@ -144,7 +144,48 @@ def test_null_sender_not_bounced():
         assert not oc.read_messages(srv, "postmaster@example.test")
 
 
+def test_dsn_parameters_from_queue_file():
+    """NOTIFY, RET and ENVID as the SMTP server records them (optional
+    header lines of the queue file, see smtpd/queue_bounce.c)."""
+    replies = {"never@remote.test": "550 5.1.1 unknown",
+               "fail@remote.test": "550 5.1.1 unknown"}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk), users=["alice@example.test"]) as srv:
+        qdir = os.path.join(srv.state_dir, "spool", "queue")
+        head = ("dmail-queue 1\nid DSNPARAMS01\narrival 1700000000\n"
+                "sender alice@example.test\nenvid ENV-12345\nret FULL\n"
+                "rcpt P\tnever@remote.test\tnever@remote.test\n"
+                "rcpt P\tfail@remote.test\tOrig@Remote.test\n"
+                "notify 0 NEVER\nnotify 1 FAILURE,DELAY\n\n")
+        content = b"Subject: with params\n\nthe whole body comes back\n"
+        tmp = os.path.join(srv.state_dir, "spool", "tmp", "DSNPARAMS01")
+        with open(tmp, "wb") as f:
+            f.write(head.encode() + content)
+        st = os.stat(qdir)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.rename(tmp, os.path.join(qdir, "DSNPARAMS01"))
+        fd = os.open(os.path.join(srv.state_dir, "spool", "wakeup"),
+                     os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"w")
+        os.close(fd)
+        srv.wait_messages("alice@example.test", 1, timeout=15)
+        oc.wait_queue_empty(srv)
+        oc.sleep(1)
+        raws = oc.read_messages(srv, "alice@example.test")
+        assert len(raws) == 1, len(raws)
+        per_msg, rcpts = oc.dsn_fields(raws[0])
+        assert per_msg["original-envelope-id"] == "ENV-12345", per_msg
+        assert [r["final-recipient"] for r in rcpts] == \
+            ["rfc822; fail@remote.test"], rcpts
+        assert rcpts[0]["original-recipient"] == "rfc822; Orig@Remote.test"
+        msg = oc.parse(raws[0])
+        types = [p.get_content_type() for p in msg.walk()]
+        assert "message/rfc822" in types, types
+        assert b"the whole body comes back" in raws[0]
+
+
 if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
              test_hanging_peer_times_out, test_three_recipients_mixed,
-             test_null_sender_not_bounced])
+             test_null_sender_not_bounced,
+             test_dsn_parameters_from_queue_file])
