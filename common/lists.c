@@ -699,6 +699,12 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		return &c->lists;
 	}
 	if (lists_load(c->path, &c->lists, &err) < 0) {
+		/* One log line: the errors separated by "; ". */
+		while (err.len > 0 && err.data[err.len - 1] == '\n')
+			buf_truncate(&err, err.len - 1);
+		for (size_t i = 0; i < err.len; i++)
+			if (err.data[i] == '\n')
+				err.data[i] = ';';
 		log_error("lists: %s not loaded, keeping the previous lists: "
 		    "%s", c->path, buf_cstr(&err));
 		good = false;

@@ -4,6 +4,10 @@ check_PROGRAMS += unit/test_lists
 TESTS += unit/test_lists
 unit_test_lists_SOURCES = unit/test_lists.c
 unit_test_lists_LDADD = ../listd/liblistd.a $(TESTLIBS)
+check_PROGRAMS += unit/test_listspool
+TESTS += unit/test_listspool
+unit_test_listspool_SOURCES = unit/test_listspool.c
+unit_test_listspool_LDADD = $(TESTLIBS)
 
 TESTS += list_basic.py list_moderation.py list_archive.py list_fanout.py \
 	list_dmarc.py list_durable.py
