@@ -37,8 +37,13 @@ def server():
                     workers={"smtp": (2, 10, 1000), "pop3": (2, 10, 1000)},
                     extra="smtp_program %s\npop3_program %s\n"
                           % (dt.SMTPD, dt.POP3D))
-    for u in USERS:
-        srv.add_user(u, "pw")
+    try:
+        for u in USERS:
+            srv.add_user(u, "pw")
+    except BaseException:
+        # Not yet inside "with": stop the server here.
+        srv.__exit__(*sys.exc_info())
+        raise
     return srv
 
 
