@@ -84,11 +84,30 @@ dispatch(struct listd *ld, const struct listspool_msg *msg, const char *rcpt)
 
 	kind = lists_match(ld->cur, rcpt, &d, member, sizeof(member));
 	switch (kind) {
-	case LIST_ADDR_NONE:
+	case LIST_ADDR_NONE: {
+		/* The list went away between 250 and now: tell the sender
+		 * (a bounce, null sender) instead of losing it silently. */
+		struct mail m;
+		struct buf body = BUF_INIT, from = BUF_INIT;
+		const char *at = strrchr(rcpt, '@');
+
 		log_warn("listd: id=%s: <%s> is no longer a list address "
-		    "(lists.dat changed); message from <%s> dropped", msg->id,
+		    "(lists.dat changed); message from <%s> returned", msg->id,
 		    rcpt, msg->sender);
-		return 0;
+		mail_parse(data, len, &m);
+		if (*msg->sender != '\0' && !mail_is_automatic(&m) &&
+		    at != NULL) {
+			buf_printf(&from, "MAILER-DAEMON@%s", at + 1);
+			buf_printf(&body, "Your message to %s could not be "
+			    "delivered: the list no longer exists.\n", rcpt);
+			r = send_notice(ld, "", from.data, msg->sender,
+			    "Undelivered Mail: no such list", NULL, body.data);
+		}
+		mail_free(&m);
+		buf_free(&body);
+		buf_free(&from);
+		return r;
+	}
 	case LIST_ADDR_DLIST: {
 		const char *at = strrchr(rcpt, '@');
 		return control_handle(ld, NULL, at + 1, msg->sender, data,

@@ -248,12 +248,38 @@ token_expire_all(struct listd *ld, const struct list_def *d, int64_t now)
 		return 0;
 	}
 	while ((de = readdir(dp)) != NULL) {
+		struct buf p = BUF_INIT, text = BUF_INIT;
 		struct token t;
 
 		if (!token_valid_id(de->d_name))
 			continue;
+		memset(&t, 0, sizeof(t));
+		buf_printf(&p, "%s/%s", dir.data, de->d_name);
+		/* A held post that nobody approved: tell its poster. */
+		if (read_file(p.data, &text, 4096) == 0 &&
+		    token_parse(buf_cstr(&text), text.len, &t) == 0 &&
+		    token_expired(&t, now) && t.action == TOKEN_POST &&
+		    *t.address != '\0') {
+			struct buf body = BUF_INIT, from = BUF_INIT;
+			struct buf bounces = BUF_INIT;
+
+			list_addr(d, "-request", &from);
+			list_addr(d, "-bounces", &bounces);
+			buf_printf(&body, "Your message to %s was held for a "
+			    "moderator and nobody approved it within %d days;"
+			    "\nit has been discarded.\n", d->address,
+			    LISTD_HELD_TTL / 86400);
+			(void)send_notice(ld, bounces.data, from.data,
+			    t.address, "Held message expired", NULL,
+			    body.data);
+			buf_free(&body);
+			buf_free(&from);
+			buf_free(&bounces);
+		}
 		if (token_load(ld, d, de->d_name, now, &t) == 0)
 			n++;
+		buf_free(&p);
+		buf_free(&text);
 	}
 	closedir(dp);
 	buf_free(&dir);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """DList durability through real SMTP: a post accepted (250) while no
 list worker runs waits in the list spool and is distributed once a
-worker starts; kill -9 of the list worker in the middle of a fan-out to
+worker starts (and one for a list deleted meanwhile goes back to its
+sender); kill -9 of the list worker in the middle of a fan-out to
 remote members (VERP, one queue entry each) loses nobody, and the
 restarted worker resumes from its progress file, so at most a few
 members (the last unrecorded batch) get a second copy."""
@@ -28,9 +29,16 @@ def test_accepted_while_worker_down():
         lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
         lc.dlist(srv, "subscribe", LIST, "alice@example.test",
                  "bob@example.test")
+        lc.dlist(srv, "create", "gone@example.test", "--owner",
+                 "owner@example.test")
         lc.send(srv, "alice@example.test", LIST, subject="while down")
+        lc.send(srv, "alice@example.test", "gone@example.test",
+                subject="to a list about to go")
         spool = os.path.join(srv.state_dir, "lists", "spool", "new")
-        assert len(os.listdir(spool)) == 1, os.listdir(spool)
+        assert len(os.listdir(spool)) == 2, os.listdir(spool)
+        # The list is deleted before any worker saw the post: its sender
+        # is told, nothing vanishes silently.
+        lc.dlist(srv, "delete", "gone@example.test")
         time.sleep(1)
         assert not srv.maildir_messages("bob@example.test")
         # Start the list pool (reload with the real program).
@@ -39,6 +47,10 @@ def test_accepted_while_worker_down():
         m = lc.wait_message(srv, "bob@example.test",
                             lc.subject_has("while down"))
         assert m["List-Id"] == "<club.example.test>"
+        n = lc.wait_message(srv, "alice@example.test",
+                            lc.subject_has("no such list"))
+        assert "gone@example.test" in lc.body_of(n)
+        assert n["From"] == "MAILER-DAEMON@example.test"
         lc.wait_spool_empty(srv)
 
 
