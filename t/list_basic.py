@@ -223,7 +223,33 @@ def test_lists_dat_errors_keep_serving():
                     srv.log_text(), what="log of the bad lists.dat")
 
 
+def test_one_click_unsubscribe_headers():
+    srv = lc.server(users=USERS,
+                    extra="list_web_url https://lists.example.test/unsub\n")
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.set_list_option(srv, LIST, "subject_prefix none")
+        lc.set_list_option(srv, LIST, "reply_to none")
+        lc.dlist(srv, "subscribe", LIST, "alice@example.test")
+        lc.send(srv, "alice@example.test", LIST, subject="one click",
+                headers={"Reply-To": "elsewhere@example.test",
+                         "List-Id": "<other.list.test>",
+                         "Precedence": "first-class"})
+        m = lc.wait_message(srv, "alice@example.test",
+                            lc.subject_has("one click"))
+        assert m["Subject"] == "one click"          # no prefix
+        assert m["Reply-To"] == "elsewhere@example.test"   # left alone
+        assert m.get_all("List-Id") == ["<club.example.test>"]
+        assert m.get_all("Precedence") == ["list"]
+        assert m["List-Unsubscribe"] == (
+            "<mailto:club-request@example.test?subject=unsubscribe>, "
+            "<https://lists.example.test/unsub?list=club@example.test>"), \
+            m["List-Unsubscribe"]
+        assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
 if __name__ == "__main__":
     dt.main([test_create_and_lists, test_subscribe_confirm_post_unsubscribe,
              test_commands_and_dlist_address,
-             test_lists_dat_errors_keep_serving])
+             test_lists_dat_errors_keep_serving,
+             test_one_click_unsubscribe_headers])
