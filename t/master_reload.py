@@ -127,6 +127,19 @@ def test_listeners_follow_config():
         assert "role=submission" in s.greeting and s.gen == 2, s.greeting
         s.cmd("QUIT")
         s.close()
+        # IPv6 listeners, when the host has ::1.
+        try:
+            port6 = dt.free_port("::1")
+        except OSError:
+            port6 = None
+        if port6:
+            srv.write_conf(text=text + "submission_listen 127.0.0.1:%d\n"
+                           "smtp_listen [::1]:%d\n" % (port2, port6))
+            assert srv.tell("reload").returncode == 0
+            s6 = dt.connect(port6, host="::1")
+            line = s6.makefile("rb").readline().decode()
+            assert "role=smtp peer=::1" in line, line
+            s6.close()
         # A listener that cannot be bound makes the reload fail whole.
         other = socket.socket()
         other.bind(("127.0.0.1", 0))
@@ -143,11 +156,12 @@ def test_listeners_follow_config():
         # Remove the second listener: it stops listening.
         srv.write_conf(text=text)
         assert srv.tell("reload").returncode == 0
-        dt.wait_for(lambda: not dt.port_listening(port2), 5,
-                    what="port %d closed" % port2)
+        dt.wait_for(lambda: not dt.port_listening(port2) and
+                    not (port6 and dt.port_listening(port6)), 5,
+                    what="ports %d and %s closed" % (port2, port6))
         assert dt.port_listening(port)
         s = Session(port)
-        assert s.gen == 3, s.greeting
+        assert s.gen == (4 if port6 else 3), s.greeting
         s.close()
 
 
