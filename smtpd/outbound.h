@@ -72,6 +72,7 @@ struct qstate {
 	struct userdb *udb;          /* open only while needed, see below */
 	struct deliver_ctx *dctx;
 	struct qmgr *qm;
+	int lock_fd;                 /* flock on spool/qmgr.lock, or -1 */
 };
 
 /*

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,6 +138,7 @@ queued_init(const struct dmail_conf *conf)
 	struct buf err = BUF_INIT;
 
 	qs->conf = conf;
+	qs->lock_fd = -1;
 	qs->tls = tls_client_ctx(0, &err);
 	if (qs->tls == NULL) {
 		log_error("TLS client context: %s", buf_cstr(&err));
@@ -250,6 +252,29 @@ queued_run(void *state, const struct dmail_conf *conf)
 	spool_path(conf, "defer", NULL, &path);
 	if (mkdir_p(path.data, 0700) < 0)
 		log_fatal("%s: %s", path.data, strerror(errno));
+	/* One queue manager at a time: after a reload the new one waits
+	 * here until the old one has finished its deliveries. */
+	spool_path(conf, "qmgr.lock", NULL, &path);
+	qs->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (qs->lock_fd < 0)
+		log_fatal("%s: %s", path.data, strerror(errno));
+	for (bool said = false; flock(qs->lock_fd, LOCK_EX | LOCK_NB) < 0;) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			log_fatal("flock %s: %s", path.data, strerror(errno));
+		if (worker_should_exit()) {
+			close(qs->lock_fd);
+			qs->lock_fd = -1;
+			free(pfd);
+			buf_free(&err);
+			buf_free(&path);
+			return;
+		}
+		if (!said)
+			log_info("waiting for the previous queue manager to "
+			    "finish");
+		said = true;
+		usleep(100 * 1000);
+	}
 	wake = open_fifo(conf, "wakeup", 0622);
 	control = open_fifo(conf, "control", 0600);
 	qs->qm = qmgr_new(qs);
@@ -322,6 +347,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 		close(wake);
 	if (control >= 0)
 		close(control);
+	close(qs->lock_fd);
+	qs->lock_fd = -1;
 	free(pfd);
 	buf_free(&err);
 	buf_free(&path);

@@ -695,6 +695,10 @@ spawn(struct qmgr *qm, struct qdest *d)
 		close(down[1]);
 		close(up[0]);
 		close_all_but(qm, NULL);
+		/* The queue lock belongs to the manager alone: a delivery
+		 * process outliving it must not keep its successor out. */
+		if (qm->qs->lock_fd >= 0)
+			close(qm->qs->lock_fd);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(0);

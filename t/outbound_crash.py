@@ -98,6 +98,28 @@ def test_delivered_recipient_not_resent_after_crash():
         assert sk.count == 1
 
 
+def test_reload_hands_over_the_queue():
+    # A delivery hangs in DATA during a reload: the old manager finishes
+    # or ends it (shutdown_grace), only then the new one starts work.
+    with Sink(hang="data", hang_count=1) as sk, \
+            oc.server(transport(sk.port), reply_timeout=30) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], body(1))
+        dt.wait_for(lambda: sk.hung >= 1, 15, what="sink hanging in DATA")
+        old = oc.manager_pid(srv)
+        srv.reload()
+        dt.wait_for(lambda: "waiting for the previous queue manager"
+                    in srv.log_text(), 10, what="new manager waiting")
+        for i in range(2, 4):
+            oc.send(srv, "alice@example.test", ["bob@remote.test"],
+                    body(i))
+        sk.wait(3, timeout=30)
+        oc.wait_queue_empty(srv, 20)
+        assert oc.manager_pid(srv) not in (None, old)
+        oc.sleep(1)
+        assert sorted(subjects(sk)) == ["crash test 1", "crash test 2",
+                                        "crash test 3"], subjects(sk)
+
+
 def test_restart_with_full_queue():
     n = 20
     port = dt.free_port()
@@ -130,4 +152,5 @@ if __name__ == "__main__":
     dt.main([test_kill_delivery_process_mid_transaction,
              test_kill_queue_manager,
              test_delivered_recipient_not_resent_after_crash,
+             test_reload_hands_over_the_queue,
              test_restart_with_full_queue])
