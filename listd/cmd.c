@@ -88,7 +88,8 @@ cmd_parse_line(const char *line, size_t len, struct cmd *out)
 		out->kind = commands[c].kind;
 		out->nargs = nw - 1;
 		for (size_t a = 0; a < out->nargs; a++)
-			memcpy(out->args[a], words[a + 1], CMD_ARG_MAX);
+			memcpy(out->args[a], words[a + 1],
+			    strlen(words[a + 1]) + 1);
 		return;
 	}
 }

@@ -276,19 +276,20 @@ cmd_subscribe(struct ctl *c, const struct cmd *cmd, bool sub)
 	    addr);
 }
 
-/* Find a token in the default list or any list of the domain. */
+/* Find a token: sent to LIST-request, in that list only (whose lock the
+ * caller holds, so no second lock is ever taken there); sent to dlist@,
+ * in any list of the domain. */
 static const struct list_def *
 find_token(struct ctl *c, const char *id, struct token *t)
 {
 	const struct lists *l = c->ld->cur;
 	int64_t now = (int64_t)time(NULL);
 
-	if (c->deflist != NULL &&
-	    token_load(c->ld, c->deflist, id, now, t) == 1)
-		return c->deflist;
+	if (c->deflist != NULL)
+		return token_load(c->ld, c->deflist, id, now, t) == 1 ?
+		    c->deflist : NULL;
 	for (size_t i = 0; i < l->count; i++) {
-		if (&l->items[i] == c->deflist ||
-		    strcasecmp(l->items[i].domain, c->domain) != 0)
+		if (strcasecmp(l->items[i].domain, c->domain) != 0)
 			continue;
 		if (token_load(c->ld, &l->items[i], id, now, t) == 1)
 			return &l->items[i];
