@@ -252,6 +252,16 @@ addr_text(const struct dns_addr *a, char *out, size_t len)
 		    sin_addr, out, (socklen_t)len);
 }
 
+static bool
+is_loopback(const struct dns_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.
+		    s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->ss)->
+	    sin6_addr);
+}
+
 static int
 ehlo(struct smtpc *c, struct smtpc_reply *r)
 {
@@ -366,6 +376,15 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 		return NULL;
 	}
 	if (conf->auth_user != NULL) {
+		/* Never send the password in clear over a network. */
+		if (!stream_is_tls(c->st) && !is_loopback(addr)) {
+			err->code = 0;
+			snprintf(err->text, sizeof(err->text), "4.7.0 %s did "
+			    "not offer STARTTLS: will not send relayhost "
+			    "credentials in clear", c->peer);
+			smtpc_close(c, true);
+			return NULL;
+		}
 		if (!(c->ext & EXT_AUTH_PLAIN)) {
 			err->code = 0;
 			snprintf(err->text, sizeof(err->text), "4.7.0 %s does "

@@ -5,7 +5,8 @@
  * smtpc_open() connects to one address, reads the greeting, says EHLO
  * (HELO if EHLO is refused), starts TLS when the peer offers STARTTLS
  * (or fails when TLS is required and not offered), says EHLO again, and
- * authenticates with AUTH PLAIN when credentials are given. The
+ * authenticates with AUTH PLAIN when credentials are given (only over
+ * TLS, or to a loopback address). The
  * connection can then carry several messages: smtpc_send() runs one
  * transaction (MAIL, RCPT..., DATA), pipelined when the peer offers
  * PIPELINING (RFC 2920), with SIZE= when it offers SIZE (RFC 1870) and
