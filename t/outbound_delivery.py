@@ -144,6 +144,25 @@ def test_null_sender_not_bounced():
         assert not oc.read_messages(srv, "postmaster@example.test")
 
 
+def test_no_pipelining_rset_and_reuse():
+    # A peer without PIPELINING: commands one by one; a transaction whose
+    # only recipient is refused ends with RSET and the connection carries
+    # the next messages.
+    replies = {"bad@remote.test": "550 5.1.1 no such user"}
+    with Sink(replies=replies, pipelining=False) as sk, \
+            oc.server(transport(sk), users=["alice@example.test"]) as srv:
+        oc.send(srv, "alice@example.test", ["bad@remote.test"], BODY)
+        oc.send(srv, "alice@example.test", ["ok@remote.test"], BODY)
+        oc.send(srv, "alice@example.test",
+                ["ok2@remote.test", "bad@remote.test"], BODY)
+        sk.wait(2)
+        oc.wait_queue_empty(srv)
+        got = sorted(r for m in sk.messages for r in m.rcpts)
+        assert got == ["ok2@remote.test", "ok@remote.test"], got
+        assert sk.connections <= 2, sk.connections
+        assert len(srv.wait_messages("alice@example.test", 2)) == 2
+
+
 def test_dsn_parameters_from_queue_file():
     """NOTIFY, RET and ENVID as the SMTP server records them (optional
     header lines of the queue file, see smtpd/queue_bounce.c)."""
@@ -187,5 +206,5 @@ def test_dsn_parameters_from_queue_file():
 if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
              test_hanging_peer_times_out, test_three_recipients_mixed,
-             test_null_sender_not_bounced,
+             test_null_sender_not_bounced, test_no_pipelining_rset_and_reuse,
              test_dsn_parameters_from_queue_file])
