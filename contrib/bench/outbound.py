@@ -16,6 +16,15 @@
 Needs a build tree (default: ./ or DMAIL_BUILDDIR) and runs as root or as a
 normal user. The sinks are Python (t/sink.py) and share one core with
 everything else, so figures are a lower bound for dmail-queued itself.
+
+Figures on the 2-core development machine (shared, load average ~6),
+5,000 messages of 4 KB, smtp_dest_concurrency 10, delivery_workers_max 20:
+    1 destination     4,608 msg/s   (10 SMTP connections)
+    10 destinations   4,491 msg/s   (34 connections)
+    100 destinations  2,084 msg/s   (341 connections)
+    queue scan of 100,000 queue files at start: 3.3 s
+A delivered single-recipient message costs no fsync in dmail-queued (its
+queue file is removed); a partly delivered one costs one per transaction.
 """
 
 import argparse
