@@ -62,6 +62,7 @@ def test_archive_index_get():
         lc.settle(srv)
         assert not [m for m in lc.messages(srv, "carol@example.test")
                     if "archive message" in (m["Subject"] or "")]
+        lc.assert_workers_healthy(srv)
 
 
 def test_digest():
@@ -99,6 +100,7 @@ def test_digest():
         # The digest queue is empty again.
         ddir = os.path.join(srv.state_dir, "lists", LIST, "digest")
         assert [n for n in os.listdir(ddir) if n != "issue"] == []
+        lc.assert_workers_healthy(srv)
 
 
 def dsn(srv, rcpt, member):
@@ -144,6 +146,7 @@ def test_bounces_disable_member():
         lc.dlist(srv, "set", LIST, "gone@remote.test", "mail")
         out = lc.dlist(srv, "members", LIST).stdout
         assert "gone@remote.test bounce=0" in out, out
+        lc.assert_workers_healthy(srv)
 
 
 def test_loops_and_auto_replies():
@@ -170,6 +173,7 @@ def test_loops_and_auto_replies():
         assert not posts(srv, "alice@example.test", "Out of office")
         assert not posts(srv, "alice@example.test", "bulk thing")
         assert srv.log_text().count("automatic message") >= 2
+        lc.assert_workers_healthy(srv)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ def test_create_and_lists():
             s.mail("alice@example.test")
             assert s.rcpt(LIST)[0] == 550
             s.rset()
+        lc.assert_workers_healthy(srv)
 
 
 def test_subscribe_confirm_post_unsubscribe():
@@ -158,6 +159,7 @@ def test_subscribe_confirm_post_unsubscribe():
         lc.settle(srv)
         got = lc.messages(srv, "alice@example.test")[n_alice:]
         assert not [m for m in got if "second post" in m["Subject"]]
+        lc.assert_workers_healthy(srv)
 
 
 def test_commands_and_dlist_address():
@@ -197,6 +199,7 @@ def test_commands_and_dlist_address():
         lc.settle(srv)
         assert not [m for m in lc.messages(srv, "carol@example.test")
                     if "auto" in (m["Subject"] or "")]
+        lc.assert_workers_healthy(srv)
 
 
 def test_lists_dat_errors_keep_serving():
@@ -221,6 +224,7 @@ def test_lists_dat_errors_keep_serving():
                 s.rset()
         dt.wait_for(lambda: "not loaded, keeping the previous lists" in
                     srv.log_text(), what="log of the bad lists.dat")
+        lc.assert_workers_healthy(srv)
 
 
 def test_one_click_unsubscribe_headers():
@@ -246,6 +250,7 @@ def test_one_click_unsubscribe_headers():
             "<https://lists.example.test/unsub?list=club@example.test>"), \
             m["List-Unsubscribe"]
         assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        lc.assert_workers_healthy(srv)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ def run(mode, cases):
                     assert m["From"] == "Poster Name <%s>" % poster, \
                         (poster, m["From"])
                     assert m["X-Original-From"] is None
+            lc.assert_workers_healthy(srv)
         return dns.queries
     finally:
         dns.close()

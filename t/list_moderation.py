@@ -83,6 +83,7 @@ def test_hold_approve_by_reply():
         assert "Unknown or expired" in lc.body_of(r)
         lc.settle(srv)
         assert len(posts(srv, "alice@example.test", "outside view")) == 1
+        lc.assert_workers_healthy(srv)
 
 
 def test_reject_and_announce():
@@ -117,6 +118,7 @@ def test_reject_and_announce():
         assert m["List-Post"] == "NO", m["List-Post"]
         lc.settle(srv)
         assert not posts(srv, "bob@example.test", "member news")
+        lc.assert_workers_healthy(srv)
 
 
 def test_moderated_and_subscription_approval():
@@ -140,6 +142,7 @@ def test_moderated_and_subscription_approval():
         lc.wait_message(srv, "stranger@example.test",
                         lc.subject_has("Welcome to"))
         assert "stranger@example.test" in lc.members(srv, LIST)
+        lc.assert_workers_healthy(srv)
 
 
 if __name__ == "__main__":
