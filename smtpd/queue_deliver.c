@@ -276,9 +276,12 @@ connect_any(struct deliverer *dv)
 			    &err);
 			if (dv->conn != NULL)
 				return true;
+			if (err.code == 554)
+				goto fail;      /* a loop: no other host helps */
 			log_info("connect to %s: %s", dv->targets[t].name,
 			    err.text);
 		}
+fail:
 	dv->conn_failed = true;
 	dv->conn_err = err;
 	return false;
@@ -327,9 +330,12 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 		(void)connect_any(dv);
 	if (dv->conn == NULL) {
 		const char *t = dv->conn_err.text;
+		/* Only a mail loop is final; connection trouble defers. */
+		bool loop = dv->conn_err.code == 554;
 		for (size_t k = 0; k < n; k++)
-			result(dv, entry, idx[k], 0, strncmp(t, "4.7.", 4) ?
-			    "4.4.1" : "4.7.5", NULL, t);
+			result(dv, entry, idx[k], loop ? 554 : 0, loop ?
+			    "5.4.6" : strncmp(t, "4.7.", 4) ? "4.4.1" : "4.7.5",
+			    NULL, t);
 		goto out;
 	}
 	fd = open(path.data, O_RDONLY | O_CLOEXEC);

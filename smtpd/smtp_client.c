@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -252,6 +253,19 @@ addr_text(const struct dns_addr *a, char *out, size_t len)
 		    sin_addr, out, (socklen_t)len);
 }
 
+/* Does the greeting "220 NAME ..." name us? */
+static bool
+greets_as(const char *text, const char *us)
+{
+	size_t n;
+
+	if (strlen(text) < 4 || us == NULL)
+		return false;
+	text += 4;
+	n = strcspn(text, " ");
+	return n == strlen(us) && strncasecmp(text, us, n) == 0;
+}
+
 static bool
 is_loopback(const struct dns_addr *a)
 {
@@ -342,6 +356,14 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 		return open_fail(c, err, &r, st, "reading greeting");
 	if (st != 220)
 		return open_fail(c, err, &r, st, "greeting");
+	if (greets_as(r.text, conf->helo)) {
+		/* An MX or route pointing back at us (RFC 5321 5.1). */
+		err->code = 554;
+		snprintf(err->text, sizeof(err->text), "554 5.4.6 mail for "
+		    "this destination loops back to myself (%s)", c->peer);
+		smtpc_close(c, true);
+		return NULL;
+	}
 	st = ehlo(c, &r);
 	if (st < 0)
 		return open_fail(c, err, &r, st, "EHLO");

@@ -163,6 +163,20 @@ def test_no_pipelining_rset_and_reuse():
         assert len(srv.wait_messages("alice@example.test", 2)) == 2
 
 
+def test_loop_back_to_myself_bounces():
+    # The peer greets with our own host name: a routing loop.
+    with Sink(name="mx.example.test") as sk, \
+            oc.server(transport(sk), users=["alice@example.test"]) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        srv.wait_messages("alice@example.test", 1, timeout=15)
+        raw = oc.read_messages(srv, "alice@example.test")[0]
+        _, rcpts = oc.dsn_fields(raw)
+        assert rcpts[0]["status"] == "5.4.6", rcpts
+        assert "loops back to myself" in rcpts[0]["diagnostic-code"]
+        assert sk.count == 0
+        oc.wait_queue_empty(srv)
+
+
 def test_dsn_parameters_from_queue_file():
     """NOTIFY, RET and ENVID as the SMTP server records them (optional
     header lines of the queue file, see smtpd/queue_bounce.c)."""
@@ -207,4 +221,5 @@ if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
              test_hanging_peer_times_out, test_three_recipients_mixed,
              test_null_sender_not_bounced, test_no_pipelining_rset_and_reuse,
+             test_loop_back_to_myself_bounces,
              test_dsn_parameters_from_queue_file])
