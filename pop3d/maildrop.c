@@ -420,6 +420,9 @@ maildrop_close(struct maildrop *md)
 	md->msgs = NULL;
 	md->count = 0;
 	md->total = 0;
+	free(md->chunk);
+	md->chunk = NULL;
+	buf_free(&md->out);
 	if (md->lock_fd >= 0)
 		close(md->lock_fd);     /* releases the flock */
 	md->lock_fd = -1;
@@ -459,43 +462,54 @@ void
 msg_out_chunk(struct msg_out *o, const char *data, size_t len,
     struct buf *out)
 {
+	size_t i = 0;
 	char *w;
 
 	buf_reserve(out, 2 * len + 8);
 	w = out->data + out->len;
-	for (size_t i = 0; i < len && !o->done; i++) {
-		char c = data[i];
+	/* Line by line with memchr: copy each span up to LF in one go. */
+	while (i < len && !o->done) {
+		const char *lf;
+		size_t end, n;
 
 		if (o->line_start) {
 			o->line_start = false;
 			o->header_empty_line = true;
-			if (c == '.')
+			if (data[i] == '.')
 				*w++ = '.';
 		}
-		if (c == '\n') {
-			if (!o->prev_cr)
-				*w++ = '\r';
-			*w++ = '\n';
-			o->prev_cr = false;
-			o->line_start = true;
-			if (o->lines_left < 0)
-				continue;
-			if (!o->in_body) {
-				if (o->header_empty_line) {
-					o->in_body = true;
-					if (o->lines_left == 0)
-						o->done = true;
-				}
-			} else if (--o->lines_left == 0)
-				o->done = true;
-			continue;
+		lf = memchr(data + i, '\n', len - i);
+		end = lf != NULL ? (size_t)(lf - data) : len;
+		n = end - i;
+		if (n > 0) {
+			memcpy(w, data + i, n);
+			w += n;
+			/* "\r" alone may still end an empty line; anything
+			 * else, or a second character, makes it non-empty. */
+			if (o->header_empty_line &&
+			    (o->prev_cr || n > 1 || data[i] != '\r'))
+				o->header_empty_line = false;
+			o->prev_cr = data[end - 1] == '\r';
+			i = end;
 		}
-		/* "\r" alone may still end an empty line; anything else, or
-		 * a second character, makes the line non-empty. */
-		if (c != '\r' || o->prev_cr)
-			o->header_empty_line = false;
-		o->prev_cr = c == '\r';
-		*w++ = c;
+		if (lf == NULL)
+			break;
+		if (!o->prev_cr)
+			*w++ = '\r';
+		*w++ = '\n';
+		i++;
+		o->prev_cr = false;
+		o->line_start = true;
+		if (o->lines_left < 0)
+			continue;
+		if (!o->in_body) {
+			if (o->header_empty_line) {
+				o->in_body = true;
+				if (o->lines_left == 0)
+					o->done = true;
+			}
+		} else if (--o->lines_left == 0)
+			o->done = true;
 	}
 	out->len = w - out->data;
 	out->data[out->len] = '\0';
@@ -513,7 +527,8 @@ int
 maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 {
 	struct message *m = &md->msgs[i];
-	struct buf path = BUF_INIT, out = BUF_INIT;
+	struct buf path = BUF_INIT;
+	struct buf *out = &md->out;
 	struct msg_out o;
 	char *chunk;
 	ssize_t r;
@@ -535,7 +550,10 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 	else
 		stream_puts(s, "+OK top of message follows\r\n");
 	msg_out_init(&o, lines);
-	chunk = xmalloc(MAILDROP_CHUNK);
+	/* Buffers live as long as the maildrop: no allocation per RETR. */
+	if (md->chunk == NULL)
+		md->chunk = xmalloc(MAILDROP_CHUNK);
+	chunk = md->chunk;
 	while (!o.done) {
 		r = read(fd, chunk, MAILDROP_CHUNK);
 		if (r == 0)
@@ -548,22 +566,20 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 			rc = -2;
 			break;
 		}
-		buf_reset(&out);
-		msg_out_chunk(&o, chunk, r, &out);
-		if (stream_write(s, out.data, out.len) != STREAM_OK) {
+		buf_reset(out);
+		msg_out_chunk(&o, chunk, r, out);
+		if (stream_write(s, out->data, out->len) != STREAM_OK) {
 			rc = -2;
 			break;
 		}
 	}
 	if (rc == 0) {
-		buf_reset(&out);
-		msg_out_finish(&o, &out);
-		if (stream_write(s, out.data, out.len) != STREAM_OK)
+		buf_reset(out);
+		msg_out_finish(&o, out);
+		if (stream_write(s, out->data, out->len) != STREAM_OK)
 			rc = -2;
 	}
-	free(chunk);
 	close(fd);
-	buf_free(&out);
 	buf_free(&path);
 	return rc;
 }

@@ -89,6 +89,8 @@ struct maildrop {
 	struct message *msgs;
 	size_t count;
 	uint64_t total;          /* all messages, deleted included */
+	char *chunk;             /* read buffer for RETR/TOP */
+	struct buf out;          /* output buffer for RETR/TOP */
 };
 
 enum maildrop_status {
