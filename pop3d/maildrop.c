@@ -354,13 +354,26 @@ maildrop_open(struct maildrop *md, const char *path)
 	memset(md, 0, sizeof(*md));
 	md->lock_fd = -1;
 	md->path = xstrdup(path);
+	if (path[0] != '/') {
+		log_error("maildrop: mailbox path '%s' is not absolute", path);
+		maildrop_close(md);
+		return MAILDROP_BROKEN;
+	}
 	for (const char *const *s = (const char *const[]){ "cur", "new",
 	    "tmp", NULL }; *s != NULL; s++) {
 		buf_reset(&p);
 		buf_printf(&p, "%s/%s", path, *s);
 		if (mkdir_p(p.data, 0700) < 0) {
+			int e = errno;
+
 			log_error("maildrop: cannot create %s: %s", p.data,
-			    strerror(errno));
+			    strerror(e));
+			if (e == ENOTDIR || e == ELOOP || e == ENAMETOOLONG ||
+			    e == EEXIST) {
+				buf_free(&p);
+				maildrop_close(md);
+				return MAILDROP_BROKEN;
+			}
 			goto fail;
 		}
 	}

@@ -266,6 +266,11 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 		    "session");
 		buf_free(&mailbox);
 		return;
+	case MAILDROP_BROKEN:
+		reply_err(p, "[SYS/PERM] maildrop is unusable, contact the "
+		    "administrator");
+		buf_free(&mailbox);
+		return;
 	default:
 		reply_err(p, "[SYS/TEMP] cannot open maildrop, try again later");
 		buf_free(&mailbox);

@@ -97,6 +97,8 @@ enum maildrop_status {
 	MAILDROP_OK = 0,
 	MAILDROP_IN_USE,         /* another session holds the lock */
 	MAILDROP_ERROR,          /* I/O error: temporary failure */
+	MAILDROP_BROKEN,         /* the mailbox path cannot work (not
+	                          * absolute, a file in the way): permanent */
 };
 
 /* Lock and scan path. MAILDROP_IN_USE if locked by another process. */

@@ -540,6 +540,13 @@ test_session_in_use(void **state)
 	maildrop_close(&md);
 	run_session("USER alice\r\nPASS secret\r\nQUIT\r\n", true, &out);
 	assert_line(&out, 2, "+OK maildrop has");
+	/* A file where the Maildir should be: permanent failure. */
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "%s/state/mail/example.test/blocked", tmpdir);
+	assert_int_equal(write_file_durable(p.data, "x", 1, 0600), 0);
+	assert_int_equal(maildrop_open(&md, p.data), MAILDROP_BROKEN);
+	assert_int_equal(maildrop_open(&md, "relative/path"), MAILDROP_BROKEN);
+	buf_free(&p);
 	buf_free(&out);
 }
 
