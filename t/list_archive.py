@@ -103,6 +103,29 @@ def test_digest():
         lc.assert_workers_healthy(srv)
 
 
+def test_digest_interval():
+    srv = lc.server(users=USERS)
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.set_list_option(srv, LIST, "digest_interval 2s")
+        lc.dlist(srv, "subscribe", LIST, "alice@example.test",
+                 "bob@example.test")
+        lc.dlist(srv, "set", LIST, "alice@example.test", "digest")
+        lc.send(srv, "bob@example.test", LIST, subject="early")
+        lc.wait_message(srv, "bob@example.test", lc.subject_has("early"))
+        lc.settle(srv, 0.5)
+        assert not lc.messages(srv, "alice@example.test")
+        time.sleep(2.5)
+        # The oldest waiting post is now older than digest_interval: the
+        # next post sends the digest (so does the periodic check).
+        lc.send(srv, "bob@example.test", LIST, subject="late")
+        d = lc.wait_message(srv, "alice@example.test",
+                            lc.subject_has("club Digest"), what="digest")
+        body = lc.body_of(d)
+        assert "[club] early" in body and "[club] late" in body
+        lc.assert_workers_healthy(srv)
+
+
 def dsn(srv, rcpt, member):
     body = ("This is a delivery status notification.\n\n"
             "Reporting-MTA: dns; mx.remote.test\n\n"
@@ -177,5 +200,5 @@ def test_loops_and_auto_replies():
 
 
 if __name__ == "__main__":
-    dt.main([test_archive_index_get, test_digest,
+    dt.main([test_archive_index_get, test_digest, test_digest_interval,
              test_bounces_disable_member, test_loops_and_auto_replies])

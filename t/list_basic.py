@@ -227,6 +227,46 @@ def test_lists_dat_errors_keep_serving():
         lc.assert_workers_healthy(srv)
 
 
+def test_dlist_import_members_set():
+    srv = lc.server(users=USERS)
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        path = os.path.join(srv.tmp, "import.txt")
+        with open(path, "w") as f:
+            f.write("# members\nAlice <Alice@Example.Test>\n"
+                    "bob@example.test\nnot an address\n\n"
+                    "carol@remote.test\n")
+        r = lc.dlist(srv, "import", LIST, path, check=False)
+        assert r.returncode == 1, "a bad line must make import fail"
+        assert "'not an address' is not an address" in r.stderr, r.stderr
+        assert "imported 3 new member(s)" in r.stdout, r.stdout
+        assert lc.members(srv, LIST) == ["alice@example.test",
+                                         "bob@example.test",
+                                         "carol@remote.test"]
+        # importing again adds nobody twice
+        r = lc.dlist(srv, "import", LIST, path, check=False)
+        assert "imported 0 new member(s)" in r.stdout, r.stdout
+        lc.dlist(srv, "set", LIST, "bob@example.test", "nomail")
+        out = lc.dlist(srv, "members", LIST).stdout
+        assert "bob@example.test nomail bounce=0" in out, out
+        r = lc.dlist(srv, "unsubscribe", LIST, "carol@remote.test",
+                     "zed@example.test")
+        assert "carol@remote.test: unsubscribed" in r.stdout
+        assert "zed@example.test: not a member" in r.stdout
+        r = lc.dlist(srv, "subscribe", "nolist", "a@example.test",
+                     check=False)
+        assert r.returncode == 1 and "no list" in r.stderr
+        r = lc.dlist(srv, "bogus", check=False)
+        assert r.returncode == 2
+        # nomail members get nothing
+        lc.send(srv, "alice@example.test", LIST, subject="quiet please")
+        lc.wait_message(srv, "alice@example.test",
+                        lc.subject_has("quiet please"))
+        lc.settle(srv)
+        assert not lc.messages(srv, "bob@example.test")
+        lc.assert_workers_healthy(srv)
+
+
 def test_one_click_unsubscribe_headers():
     srv = lc.server(users=USERS,
                     extra="list_web_url https://lists.example.test/unsub\n")
@@ -257,4 +297,5 @@ if __name__ == "__main__":
     dt.main([test_create_and_lists, test_subscribe_confirm_post_unsubscribe,
              test_commands_and_dlist_address,
              test_lists_dat_errors_keep_serving,
+             test_dlist_import_members_set,
              test_one_click_unsubscribe_headers])

@@ -9,6 +9,7 @@ members (the last unrecorded batch) get a second copy."""
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -52,6 +53,27 @@ def test_accepted_while_worker_down():
         assert "gone@example.test" in lc.body_of(n)
         assert n["From"] == "MAILER-DAEMON@example.test"
         lc.wait_spool_empty(srv)
+
+
+def test_standalone_once():
+    """dmail-listd -c FILE -i processes the spool once and exits."""
+    missing = os.path.join(os.path.dirname(lc.LISTD), "no-such-listd")
+    srv = lc.server(users=["alice@example.test", "bob@example.test",
+                           "owner@example.test"], list_program=missing)
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.dlist(srv, "subscribe", LIST, "alice@example.test",
+                 "bob@example.test")
+        lc.send(srv, "alice@example.test", LIST, subject="by hand")
+        assert not lc.spool_empty(srv)
+        r = subprocess.run([lc.LISTD, "-c", srv.conf_path, "-i"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert lc.spool_empty(srv)
+        m = lc.wait_message(srv, "bob@example.test",
+                            lc.subject_has("by hand"))
+        assert m["List-Id"] == "<club.example.test>"
+        assert "distributed local=2" in r.stderr, r.stderr
 
 
 def test_kill_during_fanout():
@@ -111,4 +133,5 @@ def test_kill_during_fanout():
 
 
 if __name__ == "__main__":
-    dt.main([test_accepted_while_worker_down, test_kill_during_fanout])
+    dt.main([test_accepted_while_worker_down, test_standalone_once,
+             test_kill_during_fanout])
