@@ -9,6 +9,7 @@ dmail_queued_SOURCES = \
 	queue_deliver.c \
 	queue_bounce.c \
 	queue_pickup.c \
+	queue_dsnparams.c \
 	smtp_client.c smtp_client.h
 dmail_queued_LDADD = ../common/libdmail.a $(OPENSSL_LIBS) $(DB_LIBS) \
 	$(CRYPT_LIBS)

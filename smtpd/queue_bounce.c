@@ -9,17 +9,9 @@
  * dropped. A sender we cannot deliver to (unknown local user) is logged
  * and dropped too: there is nobody else to tell.
  *
- * DSN parameters of the original transaction (RFC 3461), read from
- * optional queue file header lines that spool_read() skips as unknown:
- *
- *     envid VALUE          ENVID of MAIL FROM, xtext already decoded
- *     ret FULL|HDRS        RET of MAIL FROM
- *     notify I FLAGS       NOTIFY of recipient number I (0-based):
- *                          NEVER, or a comma list of SUCCESS, FAILURE,
- *                          DELAY
- *
- * (The original recipient, ORCPT, is the third field of each rcpt
- * line.) Without a notify line a recipient gets failure and delay
+ * DSN parameters of the original transaction (RFC 3461) come from
+ * optional queue file header lines (queue_dsnparams.c, format in
+ * outbound.h). Without a notify line a recipient gets failure and delay
  * notices, as RFC 3461 4.1 allows; with one, only what it asks for. RET
  * FULL returns the whole message (up to 10 MB), else only its header.
  * Success notices are not generated.
@@ -46,85 +38,18 @@
 #define BOUNCE_READ_MAX (256 * 1024)
 #define DSN_REMOTE_MAX 300
 #define BOUNCE_FULL_MAX (10 * 1024 * 1024)
-#define HEADER_LINE_MAX 4096
-
-#define NOTIFY_GIVEN 0x01
-#define NOTIFY_NEVER 0x02
-#define NOTIFY_SUCCESS 0x04
-#define NOTIFY_FAILURE 0x08
-#define NOTIFY_DELAY 0x10
-
-struct dsn_params {
-	char *envid;
-	bool ret_full;
-	unsigned char *notify;       /* per recipient, 0: not given */
-};
-
-static unsigned char
-parse_notify(const char *s)
-{
-	unsigned char f = NOTIFY_GIVEN;
-	char *copy = xstrdup(s), *tok, *save = NULL;
-
-	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (strcasecmp(tok, "NEVER") == 0)
-			f |= NOTIFY_NEVER;
-		else if (strcasecmp(tok, "SUCCESS") == 0)
-			f |= NOTIFY_SUCCESS;
-		else if (strcasecmp(tok, "FAILURE") == 0)
-			f |= NOTIFY_FAILURE;
-		else if (strcasecmp(tok, "DELAY") == 0)
-			f |= NOTIFY_DELAY;
-	}
-	free(copy);
-	return f;
-}
-
-/* The optional DSN lines of a queue file's header (see above). */
-static void
-read_dsn_params(const char *path, size_t count, struct dsn_params *out)
-{
-	char line[HEADER_LINE_MAX];
-	FILE *fp = fopen(path, "re");
-
-	memset(out, 0, sizeof(*out));
-	out->notify = xcalloc(count + 1, 1);
-	if (fp == NULL)
-		return;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *nl = strchr(line, '\n');
-		if (nl == NULL)
-			continue;      /* over-long: not one of ours */
-		*nl = '\0';
-		if (line[0] == '\0')
-			break;
-		if (strncmp(line, "envid ", 6) == 0) {
-			free(out->envid);
-			out->envid = xstrdup(line + 6);
-		} else if (strncmp(line, "ret ", 4) == 0) {
-			out->ret_full = strcasecmp(line + 4, "FULL") == 0;
-		} else if (strncmp(line, "notify ", 7) == 0) {
-			char *end;
-			unsigned long i = strtoul(line + 7, &end, 10);
-			if (end != line + 7 && *end == ' ' && i < count)
-				out->notify[i] = parse_notify(end + 1);
-		}
-	}
-	fclose(fp);
-}
 
 /* Does recipient i want this kind of notice? */
 static bool
-wants(const struct dsn_params *p, size_t i, bool delayed)
+wants(const struct qdsn *p, size_t i, bool delayed)
 {
 	unsigned char f = p->notify[i];
 
-	if (!(f & NOTIFY_GIVEN))
+	if (!(f & QDSN_GIVEN))
 		return true;
-	if (f & NOTIFY_NEVER)
+	if (f & QDSN_NEVER)
 		return false;
-	return (f & (delayed ? NOTIFY_DELAY : NOTIFY_FAILURE)) != 0;
+	return (f & (delayed ? QDSN_DELAY : QDSN_FAILURE)) != 0;
 }
 
 static int
@@ -210,7 +135,7 @@ qbounce_send(struct qstate *qs, const char *path,
 	const struct dmail_conf *c = qs->conf;
 	struct dsn_rcpt *rc = xcalloc(n, sizeof(*rc));
 	struct dsn_report r;
-	struct dsn_params dp;
+	struct qdsn dp;
 	struct buf orig = BUF_INIT, msg = BUF_INIT, to = BUF_INIT;
 	size_t nrc = 0;
 	char (*remote)[DSN_REMOTE_MAX] = xcalloc(n ? n : 1, DSN_REMOTE_MAX);
@@ -230,7 +155,7 @@ qbounce_send(struct qstate *qs, const char *path,
 	} else {
 		buf_set(&to, env->sender);
 	}
-	read_dsn_params(path, env->rcpt_count, &dp);
+	qdsn_read(path, env->rcpt_count, &dp);
 	for (size_t k = 0; k < n; k++) {
 		const struct spool_rcpt *sr = &env->rcpts[idx[k]];
 		const struct qinfo_rcpt *qr = idx[k] < info->rcpt_count ?
@@ -264,7 +189,8 @@ qbounce_send(struct qstate *qs, const char *path,
 		rcode = 0;
 		goto out;
 	}
-	if (read_original(path, env->message_offset, &orig, dp.ret_full ?
+	if (read_original(path, env->message_offset, &orig,
+	    dp.ret == QDSN_RET_FULL ?
 	    BOUNCE_FULL_MAX : BOUNCE_READ_MAX) < 0) {
 		log_error("queue_id=%s cannot read %s for the DSN: %s",
 		    env->id, path, strerror(errno));
@@ -283,12 +209,11 @@ qbounce_send(struct qstate *qs, const char *path,
 	r.message = orig.data ? orig.data : "";
 	r.message_len = orig.len;
 	r.envid = dp.envid;
-	r.ret_full = dp.ret_full;
+	r.ret_full = dp.ret == QDSN_RET_FULL;
 	dsn_build(&r, &msg);
 	rcode = inject(qs, to.data, &msg, env->id);
 out:
-	free(dp.envid);
-	free(dp.notify);
+	qdsn_free(&dp);
 	free(remote);
 	buf_free(&orig);
 	buf_free(&msg);

@@ -296,6 +296,10 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	size_t *idx = NULL, n = 0;
 	const char **rcpts = NULL;
 	struct smtpc_reply *res = NULL;
+	struct smtpc_dsn sd;
+	struct qdsn qd = { NULL, 0, NULL };
+	const char **notify = NULL, **orcpt = NULL;
+	char (*ntext)[32] = NULL;
 	char status[16];
 	int fd = -1;
 
@@ -347,8 +351,23 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	res = xcalloc(n, sizeof(*res));
 	for (size_t k = 0; k < n; k++)
 		rcpts[k] = env.rcpts[idx[k]].address;
+	/* Pass the DSN parameters on to a peer that knows them. */
+	qdsn_read(path.data, env.rcpt_count, &qd);
+	notify = xcalloc(n, sizeof(*notify));
+	orcpt = xcalloc(n, sizeof(*orcpt));
+	ntext = xcalloc(n, 32);
+	for (size_t k = 0; k < n; k++) {
+		qdsn_notify_text(qd.notify[idx[k]], ntext[k], 32);
+		notify[k] = ntext[k];
+		orcpt[k] = env.rcpts[idx[k]].orcpt;
+	}
+	sd.envid = qd.envid;
+	sd.ret = qd.ret == QDSN_RET_FULL ? "FULL" : qd.ret == QDSN_RET_HDRS ?
+	    "HDRS" : NULL;
+	sd.notify = notify;
+	sd.orcpt = orcpt;
 	if (smtpc_send(dv->conn, env.sender, rcpts, n, fd,
-	    env.message_offset, res) < 0) {
+	    env.message_offset, &sd, res) < 0) {
 		/* Connection broken: results below are code 0 (deferred). */
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -369,6 +388,10 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 out:
 	if (fd >= 0)
 		close(fd);
+	qdsn_free(&qd);
+	free(notify);
+	free(orcpt);
+	free(ntext);
 	free(rcpts);
 	free(res);
 	free(idx);

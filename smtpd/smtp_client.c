@@ -44,6 +44,7 @@
 #define EXT_SIZE 0x04
 #define EXT_AUTH_PLAIN 0x08
 #define EXT_8BITMIME 0x10
+#define EXT_DSN 0x20
 
 struct smtpc {
 	const struct smtpc_conf *conf;
@@ -155,6 +156,9 @@ ehlo_keyword(struct smtpc *c, const char *kw)
 		c->ext |= EXT_STARTTLS;
 	else if (strncasecmp(kw, "8BITMIME", 8) == 0)
 		c->ext |= EXT_8BITMIME;
+	else if (strncasecmp(kw, "DSN", 3) == 0 &&
+	    (kw[3] == '\0' || kw[3] == ' '))
+		c->ext |= EXT_DSN;
 	else if (strncasecmp(kw, "SIZE", 4) == 0 &&
 	    (kw[4] == '\0' || kw[4] == ' ')) {
 		c->ext |= EXT_SIZE;
@@ -512,6 +516,19 @@ send_data(struct smtpc *c, int fd, off_t off)
 	return stream_write(c->st, ".\r\n", 3);
 }
 
+/* RFC 3461 4: xtext, "+HH" for '+', '=', and anything not printable. */
+static void
+xtext(struct buf *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 33 || ch > 126 || ch == '+' || ch == '=')
+			buf_printf(out, "+%02X", ch);
+		else
+			buf_append_char(out, (char)ch);
+	}
+}
+
 static void
 copy_reply(struct smtpc_reply *dst, const struct smtpc_reply *src)
 {
@@ -536,7 +553,8 @@ broken(struct smtpc *c, struct smtpc_reply *res, size_t n, bool *done,
 
 int
 smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
-    size_t n, int fd, off_t off, struct smtpc_reply *res)
+    size_t n, int fd, off_t off, const struct smtpc_dsn *dsn,
+    struct smtpc_reply *res)
 {
 	bool pipe = (c->ext & EXT_PIPELINING) != 0;
 	bool *done = xcalloc(n ? n : 1, sizeof(bool));
@@ -565,6 +583,14 @@ smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
 	}
 	if ((c->ext & EXT_8BITMIME) && message_8bit(fd, off))
 		buf_append_str(&params, " BODY=8BITMIME");
+	if (!(c->ext & EXT_DSN))
+		dsn = NULL;
+	if (dsn != NULL && dsn->ret != NULL)
+		buf_printf(&params, " RET=%s", dsn->ret);
+	if (dsn != NULL && dsn->envid != NULL) {
+		buf_append_str(&params, " ENVID=");
+		xtext(&params, dsn->envid);
+	}
 
 	/* MAIL, RCPT..., DATA: all written before reading when pipelining;
 	 * the stream flushes by itself before it waits for a reply. */
@@ -583,8 +609,20 @@ smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
 		goto reset;
 	}
 	for (i = 0; i < n; i++) {
+		struct buf rp = BUF_INIT;
+
+		if (dsn != NULL && dsn->notify != NULL &&
+		    dsn->notify[i] != NULL && *dsn->notify[i] != '\0')
+			buf_printf(&rp, " NOTIFY=%s", dsn->notify[i]);
+		if (dsn != NULL && dsn->orcpt != NULL &&
+		    dsn->orcpt[i] != NULL && *dsn->orcpt[i] != '\0') {
+			buf_append_str(&rp, " ORCPT=rfc822;");
+			xtext(&rp, dsn->orcpt[i]);
+		}
 		set_timeout(c, T_RCPT);
-		st = stream_printf(c->st, "RCPT TO:<%s>\r\n", rcpts[i]);
+		st = stream_printf(c->st, "RCPT TO:<%s>%s\r\n", rcpts[i],
+		    buf_cstr(&rp));
+		buf_free(&rp);
 		if (st == STREAM_OK && !pipe) {
 			st = read_reply(c, &res[i], NULL);
 			if (st > 0) {
@@ -690,6 +728,12 @@ const char *
 smtpc_tls(const struct smtpc *c)
 {
 	return stream_tls_description(c->st);
+}
+
+bool
+smtpc_has_dsn(const struct smtpc *c)
+{
+	return (c->ext & EXT_DSN) != 0;
 }
 
 unsigned

@@ -10,7 +10,8 @@
  * connection can then carry several messages: smtpc_send() runs one
  * transaction (MAIL, RCPT..., DATA), pipelined when the peer offers
  * PIPELINING (RFC 2920), with SIZE= when it offers SIZE (RFC 1870) and
- * the size checked against its limit first. The message is read from a
+ * the size checked against its limit first, and with the DSN parameters
+ * NOTIFY, ORCPT, RET and ENVID when it offers DSN (RFC 3461). The message is read from a
  * file descriptor holding it with LF line ends and sent with CRLF line
  * ends and dot-stuffing.
  *
@@ -52,6 +53,15 @@ struct smtpc_reply {
 	char text[SMTPC_TEXT_MAX];
 };
 
+/* RFC 3461 parameters passed on when the peer offers DSN (else
+ * ignored). Any pointer may be NULL. */
+struct smtpc_dsn {
+	const char *envid;           /* ENVID (plain text; xtext-encoded here) */
+	const char *ret;             /* "FULL", "HDRS" or NULL */
+	const char *const *notify;   /* per recipient "SUCCESS,DELAY"... */
+	const char *const *orcpt;    /* per recipient original address */
+};
+
 struct smtpc;
 
 /* NULL on failure with the reason in *err. peer_name is the host name
@@ -70,7 +80,9 @@ struct smtpc *smtpc_open(const struct smtpc_conf *conf,
  */
 int smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
     size_t rcpt_count, int msg_fd, off_t msg_offset,
-    struct smtpc_reply *rcpt_res);
+    const struct smtpc_dsn *dsn, struct smtpc_reply *rcpt_res);
+/* True when the peer offered DSN (RFC 3461). */
+bool smtpc_has_dsn(const struct smtpc *c);
 
 /* QUIT (when polite is true and the connection is sane) and free. */
 void smtpc_close(struct smtpc *c, bool polite);

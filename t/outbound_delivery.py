@@ -217,9 +217,46 @@ def test_dsn_parameters_from_queue_file():
         assert b"the whole body comes back" in raws[0]
 
 
+def test_dsn_parameters_passed_on():
+    # A peer offering DSN gets NOTIFY, ORCPT, RET and ENVID (xtext).
+    with Sink(dsn=True) as sk, oc.server(transport(sk)) as srv:
+        qdir = os.path.join(srv.state_dir, "spool", "queue")
+        head = ("dmail-queue 1\nid DSNPASS01\narrival 1700000000\n"
+                "sender alice@example.test\nenvid ENV+1 x\nret HDRS\n"
+                "rcpt P\tone@remote.test\tOne@Example.test\n"
+                "rcpt P\ttwo@remote.test\ttwo@remote.test\n"
+                "notify 0 SUCCESS,DELAY\n\n")
+        tmp = os.path.join(srv.state_dir, "spool", "tmp", "DSNPASS01")
+        with open(tmp, "wb") as f:
+            f.write(head.encode() + b"Subject: p\n\nbody\n")
+        st = os.stat(qdir)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.rename(tmp, os.path.join(qdir, "DSNPASS01"))
+        fd = os.open(os.path.join(srv.state_dir, "spool", "wakeup"),
+                     os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"w")
+        os.close(fd)
+        sk.wait(1)
+        cmds = sk.commands
+        assert cmds[0].startswith("MAIL FROM:<alice@example.test>"), cmds
+        assert " RET=HDRS" in cmds[0] and " ENVID=ENV+2B1+20x" in cmds[0], \
+            cmds
+        assert cmds[1] == ("RCPT TO:<one@remote.test> NOTIFY=SUCCESS,DELAY"
+                           " ORCPT=rfc822;One@Example.test"), cmds
+        assert cmds[2] == ("RCPT TO:<two@remote.test>"
+                           " ORCPT=rfc822;two@remote.test"), cmds
+    # Without DSN in EHLO: plain commands.
+    with Sink() as sk, oc.server(transport(sk)) as srv:
+        oc.send(srv, "alice@example.test", ["bob@remote.test"], BODY)
+        sk.wait(1)
+        assert "NOTIFY" not in " ".join(sk.commands), sk.commands
+        assert "ORCPT" not in " ".join(sk.commands), sk.commands
+
+
 if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
              test_hanging_peer_times_out, test_three_recipients_mixed,
              test_null_sender_not_bounced, test_no_pipelining_rset_and_reuse,
              test_loop_back_to_myself_bounces,
-             test_dsn_parameters_from_queue_file])
+             test_dsn_parameters_from_queue_file,
+             test_dsn_parameters_passed_on])

@@ -20,6 +20,8 @@ Options:
   auth             (user, password): offer AUTH PLAIN and require it
   size             SIZE limit to advertise (0: none)
   pipelining       advertise PIPELINING (default True)
+  dsn              advertise DSN (RFC 3461); MAIL and RCPT command lines
+                   are kept in .commands either way
 
 Each accepted message is recorded as Message(mail_from, rcpts, data, tls,
 auth) where data is exactly the bytes received between DATA and the final
@@ -54,7 +56,8 @@ class Message:
 class Sink:
     def __init__(self, host="127.0.0.1", port=0, replies=None, hang=None,
                  hang_count=None, tls=None, auth=None, size=0,
-                 pipelining=True, name="sink.test", record=True):
+                 pipelining=True, name="sink.test", record=True,
+                 dsn=False):
         self.host = host
         self.replies = {k.lower(): (list(v) if isinstance(v, (list, tuple))
                                     else [v])
@@ -65,6 +68,8 @@ class Sink:
         self.auth = auth
         self.size = size
         self.pipelining = pipelining
+        self.dsn = dsn
+        self.commands = []
         self.name = name
         self.record = record
         self.messages = []
@@ -187,6 +192,9 @@ class Sink:
                     return
                 cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
                 verb = cmd.split(" ", 1)[0].upper()
+                if verb in ("MAIL", "RCPT"):
+                    with self.lock:
+                        self.commands.append(cmd)
                 if verb in ("EHLO", "HELO"):
                     if verb == "HELO":
                         send("250 %s" % self.name)
@@ -199,6 +207,8 @@ class Sink:
                     else:
                         ext.append("250-SIZE")
                     ext.append("250-8BITMIME")
+                    if self.dsn:
+                        ext.append("250-DSN")
                     if self.ctx and not state["tls"]:
                         ext.append("250-STARTTLS")
                     if self.auth:
