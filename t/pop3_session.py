@@ -226,6 +226,18 @@ def test_dele_quit_rset_drop():
         p.quit()
 
 
+def test_quit_fsync_failure():
+    """QUIT answers +OK only once the deletion is durable: when fsync of
+    the Maildir fails, the client gets -ERR [SYS/TEMP]."""
+    with server(env={"DMAIL_FAULT": "fsync:1:EIO"}) as srv:
+        srv.add_user(USER, "secret")
+        put(srv, "1700000001.M1P1.h", b"Subject: x\n\nx\n")
+        p = login(srv.port("pop3"))
+        p.dele(1)
+        msg = expect_err(p.quit, "[SYS/TEMP]")
+        assert b"not removed" in msg, msg
+
+
 def test_in_use_and_kill():
     with server(workers={"pop3": (2, 4, 100)}) as srv:
         srv.add_user(USER, "secret")
@@ -443,6 +455,7 @@ def test_big_messages():
 
 if __name__ == "__main__":
     dt.main([test_commands_every_state, test_dele_quit_rset_drop,
+             test_quit_fsync_failure,
              test_in_use_and_kill, test_auth_plain_apop, test_stls_pop3s,
              test_plaintext_refused_off_loopback, test_throttle_and_limits,
              test_big_messages])
