@@ -26,13 +26,14 @@ enum lkey {
 	LK_OWNER, LK_MODERATOR, LK_DESCRIPTION, LK_SUBSCRIBE, LK_POST,
 	LK_REPLY_TO, LK_SUBJECT_PREFIX, LK_MAX_SIZE, LK_ARCHIVE, LK_DIGEST,
 	LK_DIGEST_MAX_SIZE, LK_DIGEST_INTERVAL, LK_HIDDEN, LK_VERP,
-	LK_BOUNCE_THRESHOLD, LK_COUNT
+	LK_BOUNCE_THRESHOLD, LK_DIGEST_FORMAT, LK_COUNT
 };
 
 static const char *const lkey_names[LK_COUNT] = {
 	"owner", "moderator", "description", "subscribe", "post", "reply_to",
 	"subject_prefix", "max_size", "archive", "digest", "digest_max_size",
 	"digest_interval", "hidden", "verp", "bounce_threshold",
+	"digest_format",
 };
 
 static const char *const sub_names[] = { "open", "confirm", "approve",
@@ -40,6 +41,7 @@ static const char *const sub_names[] = { "open", "confirm", "approve",
 static const char *const post_names[] = { "members", "anyone", "moderated",
 	"announce", NULL };
 static const char *const reply_names[] = { "list", "sender", "none", NULL };
+static const char *const digest_names[] = { "rfc1153", "mime", NULL };
 
 struct parser {
 	const char *name;
@@ -265,6 +267,12 @@ parse_key(struct parser *p, struct list_def *d, unsigned *seen,
 			enum_error(p, key, v, reply_names);
 		else
 			d->reply_to = (enum list_reply_to)e;
+		break;
+	case LK_DIGEST_FORMAT:
+		if ((e = parse_enum(v, digest_names)) < 0)
+			enum_error(p, key, v, digest_names);
+		else
+			d->digest_mime = e == 1;
 		break;
 	case LK_SUBJECT_PREFIX:
 		free(d->subject_prefix);

@@ -71,6 +71,7 @@ struct list_def {
 	bool digest;
 	uint64_t digest_max_size; /* send a digest when it reaches this */
 	unsigned digest_interval; /* ... or when its oldest post is this old */
+	bool digest_mime;         /* MIME multipart/digest, else RFC 1153 */
 	bool hidden;              /* not shown by "lists" */
 	bool verp;                /* one envelope per remote member */
 	unsigned bounce_threshold;/* bounce score that sets nomail */

@@ -9,8 +9,9 @@
  * Digest: posts for members with the digest option wait in
  * state_dir/lists/LIST/digest/ as files named "UNIXTIME-RANDOM"; when
  * their total size reaches digest_max_size or the oldest is
- * digest_interval old, one RFC 1153 digest goes to every digest member
- * and the files are removed. digest/issue holds the last issue number.
+ * digest_interval old, one digest goes to every digest member and the
+ * files are removed: RFC 1153 plain text, or with digest_format mime a
+ * multipart/digest (RFC 2046) holding each post whole. digest/issue holds the last issue number.
  *
  * The caller holds the list lock (listd.c), so numbering is race-free.
  */
@@ -274,6 +275,7 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	uint64_t total = 0;
 	int64_t oldest = 0;
 	unsigned issue = 0;
+	char bnd[LISTD_TOKEN_LEN + 1];
 	struct listdb *db = NULL;
 	struct dirent *de;
 	DIR *dp;
@@ -366,8 +368,14 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	    issue);
 	new_message_id(ld->conf, &v);
 	buf_printf(&msg, "Message-ID: %s\n", v.data);
-	buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: text/plain; "
-	    "charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
+	if (d->digest_mime) {
+		token_generate(bnd);
+		buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: "
+		    "multipart/digest; boundary=\"dlist-%s\"\n", bnd);
+	} else {
+		buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: text/plain; "
+		    "charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
+	}
 	buf_printf(&msg, "List-Id: <%s>\nList-Post: <mailto:%s>\n"
 	    "List-Unsubscribe: <mailto:%s?subject=unsubscribe>\n"
 	    "Precedence: list\nX-Loop: %s\n", id.data, d->address, req.data,
@@ -375,6 +383,28 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	if (d->reply_to == LIST_REPLY_LIST)
 		buf_printf(&msg, "Reply-To: %s\n", d->address);
 	buf_append_char(&msg, '\n');
+	if (d->digest_mime) {
+		/* RFC 2046 5.1.5: a text part with the topics, then each post
+		 * whole as a message/rfc822 part (the default here). */
+		rfc5322_date(now, &v);
+		buf_printf(&msg, "This is a MIME digest.\n\n--dlist-%s\n"
+		    "Content-Type: text/plain; charset=utf-8\n\n"
+		    "%s Digest    %s    Volume 1 : Issue %u\n\n"
+		    "Today's Topics:\n\n", bnd, d->name, v.data, issue);
+		buf_append(&msg, topics.data, topics.len);
+		for (size_t i = 0; i < nnames; i++) {
+			buf_reset(&p);
+			buf_printf(&p, "%s/%s", dir.data, names[i]);
+			if (read_file(p.data, &text, DIGEST_FILE_MAX) < 0)
+				continue;
+			buf_printf(&msg, "\n--dlist-%s\n\n", bnd);
+			buf_append(&msg, text.data, text.len);
+			if (text.len > 0 && text.data[text.len - 1] != '\n')
+				buf_append_char(&msg, '\n');
+		}
+		buf_printf(&msg, "\n--dlist-%s--\n", bnd);
+		goto send;
+	}
 	rfc5322_date(now, &v);
 	buf_printf(&msg, "%s Digest    %s    Volume 1 : Issue %u\n\n"
 	    "Today's Topics:\n\n", d->name, v.data, issue);
@@ -389,7 +419,7 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	    (size_t)snprintf(NULL, 0, "%u", issue); i++)
 		buf_append_char(&v, '*');
 	buf_printf(&msg, "%s\n", v.data);
-
+send:
 	if (nr > 0 && send_mail(ld, bounces.data, rcpts, nr, msg.data,
 	    msg.len) < 0) {
 		r = -1;

@@ -126,6 +126,36 @@ def test_digest_interval():
         lc.assert_workers_healthy(srv)
 
 
+def test_digest_mime():
+    srv = lc.server(users=USERS)
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.set_list_option(srv, LIST, "digest_max_size 1k")
+        lc.set_list_option(srv, LIST, "digest_format mime")
+        lc.dlist(srv, "subscribe", LIST, "alice@example.test",
+                 "bob@example.test")
+        lc.dlist(srv, "set", LIST, "alice@example.test", "digest")
+        lc.send(srv, "bob@example.test", LIST, subject="mime one",
+                body="One.\n")
+        lc.send(srv, "bob@example.test", LIST, subject="mime two",
+                body="Two.\n" + "y" * 70 + "\n" * 20)
+        d = lc.wait_message(srv, "alice@example.test",
+                            lc.subject_has("club Digest"), what="digest")
+        assert d.get_content_type() == "multipart/digest", \
+            d.get_content_type()
+        parts = d.get_payload()
+        assert parts[0].get_content_type() == "text/plain"
+        assert "[club] mime one" in lc.body_of(parts[0])
+        inner = [p.get_payload()[0] for p in parts[1:]]
+        assert all(p.get_content_type() == "message/rfc822"
+                   for p in parts[1:])
+        assert [m["Subject"] for m in inner] == ["[club] mime one",
+                                                 "[club] mime two"]
+        assert inner[0]["List-Id"] == "<club.example.test>"
+        assert lc.body_of(inner[0]).strip() == "One."
+        lc.assert_workers_healthy(srv)
+
+
 def dsn(srv, rcpt, member):
     body = ("This is a delivery status notification.\n\n"
             "Reporting-MTA: dns; mx.remote.test\n\n"
@@ -201,4 +231,5 @@ def test_loops_and_auto_replies():
 
 if __name__ == "__main__":
     dt.main([test_archive_index_get, test_digest, test_digest_interval,
+             test_digest_mime,
              test_bounces_disable_member, test_loops_and_auto_replies])

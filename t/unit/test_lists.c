@@ -58,6 +58,7 @@ test_parse_full_block(void **state)
 	    "    hidden yes\n"
 	    "    verp no\n"
 	    "    bounce_threshold 3\n"
+	    "    digest_format mime\n"
 	    "list other@example.test\n"
 	    "\towner x@example.test\r\n", &l, &err), 0);
 	assert_int_equal(l.count, 2);
@@ -81,6 +82,7 @@ test_parse_full_block(void **state)
 	assert_true(d->hidden);
 	assert_false(d->verp);
 	assert_int_equal(d->bounce_threshold, 3);
+	assert_true(d->digest_mime);
 	assert_int_equal(d->line, 3);
 	/* defaults */
 	d = &l.items[1];
@@ -92,6 +94,7 @@ test_parse_full_block(void **state)
 	assert_true(d->verp);
 	assert_false(d->hidden);
 	assert_int_equal(d->max_size, 0);
+	assert_false(d->digest_mime);
 	assert_string_equal(d->description, "");
 	lists_free(&l);
 	buf_free(&err);
@@ -183,6 +186,8 @@ static const struct {
 	{ "list a@c.test\nowner a@b.test\nbounce_threshold 5x\n",
 	  "lists.dat:3: bounce_threshold: '5x' is not a number from 1 to "
 	  "1000000\n" },
+	{ "list a@c.test\nowner a@b.test\ndigest_format html\n",
+	  "lists.dat:3: digest_format: 'html' is not one of rfc1153|mime\n" },
 	{ "list a@c.test\nowner a@b.test\npost anyone\npost members\n",
 	  "lists.dat:4: 'post' given twice for list a@c.test\n" },
 	{ "list a@c.test\nowner a@b.test\ncolour blue\n",
