@@ -76,6 +76,32 @@ def test_standalone_once():
         assert "distributed local=2" in r.stderr, r.stderr
 
 
+def test_two_workers_share_the_spool():
+    srv = lc.server(users=["alice@example.test", "bob@example.test",
+                           "owner@example.test"], list_workers=3)
+    with srv:
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.dlist(srv, "subscribe", LIST, "alice@example.test",
+                 "bob@example.test")
+        dt.wait_for(lambda: len(lc.listd_pids(srv)) == 3,
+                    what="three list workers")
+        for i in range(30):
+            lc.send(srv, "alice@example.test", LIST, subject="msg %02d" % i)
+        dt.wait_for(lambda: len(srv.maildir_messages("bob@example.test"))
+                    >= 30, 30, what="30 posts for bob")
+        lc.settle(srv, 1.0)
+        subjects = sorted(m["Subject"] for m in
+                          lc.messages(srv, "bob@example.test"))
+        assert subjects == ["[club] msg %02d" % i for i in range(30)], \
+            subjects
+        idx = os.path.join(srv.state_dir, "lists", LIST, "archive",
+                           "index")
+        with open(idx) as f:
+            nums = [int(ln.split("\t")[0]) for ln in f]
+        assert nums == list(range(1, 31)), nums
+        lc.assert_workers_healthy(srv)
+
+
 def test_kill_during_fanout():
     n = 1500
     remote = ["r%04d@remote.test" % i for i in range(n)]
@@ -134,4 +160,4 @@ def test_kill_during_fanout():
 
 if __name__ == "__main__":
     dt.main([test_accepted_while_worker_down, test_standalone_once,
-             test_kill_during_fanout])
+             test_two_workers_share_the_spool, test_kill_during_fanout])
