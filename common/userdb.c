@@ -70,6 +70,14 @@ struct userdb {
 	DB *db;
 };
 
+/* Berkeley DB's own messages go to our log, not to stderr. */
+static void
+userdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	log_warn("%s: %s", pfx != NULL ? pfx : "userdb", msg);
+}
+
 /* Open the environment and the B-tree in db->home. */
 static int
 userdb_env_open(struct userdb *db, struct buf *err)
@@ -82,6 +90,7 @@ userdb_env_open(struct userdb *db, struct buf *err)
 		return -1;
 	}
 	db->env->set_errpfx(db->env, "userdb");
+	db->env->set_errcall(db->env, userdb_errcall);
 	db->env->set_cachesize(db->env, 0, USERDB_CACHE, 1);
 	db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
 	db->env->log_set_config(db->env, DB_LOG_AUTO_REMOVE, 1);
@@ -506,7 +515,16 @@ userdb_foreach(struct userdb *db,
 	rec = xmalloc(sizeof(*rec));
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	while ((r = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
+	for (int busy = 0;;) {
+		r = cur->get(cur, &k, &v, DB_NEXT);
+		/* A writer holds the page: wait a little (bounded). */
+		if (r == DB_LOCK_NOTGRANTED && ++busy < USERDB_BUSY_MS) {
+			usleep(1000);
+			continue;
+		}
+		if (r != 0)
+			break;
+		busy = 0;
 		memset(rec, 0, sizeof(*rec));
 		if (k.size > USERDB_ADDRESS_MAX ||
 		    userdb_decode(v.data, v.size, rec) < 0) {

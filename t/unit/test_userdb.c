@@ -329,6 +329,79 @@ test_concurrent(void **state)
 	}
 }
 
+/* A writer that holds a write lock for a moment while others read. */
+static void
+slow_writer(int fd)
+{
+	struct buf home = BUF_INIT, enc = BUF_INIT;
+	struct user_record r;
+	DB_ENV *env;
+	DB *db;
+	DB_TXN *txn;
+	DBT k, v;
+
+	conf_state_path(&conf, "db", &home);
+	if (db_env_create(&env, 0) != 0 ||
+	    env->open(env, home.data, DB_CREATE | DB_INIT_TXN |
+	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER |
+	    DB_RECOVER, 0600) != 0 || db_create(&db, env, 0) != 0 ||
+	    db->open(db, NULL, "users.db", NULL, DB_BTREE, DB_AUTO_COMMIT,
+	    0600) != 0 || env->txn_begin(env, NULL, &txn, 0) != 0)
+		_exit(2);
+	make_rec(&r, "aaa@example.test", 1);
+	userdb_encode(&r, &enc);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = r.address;
+	k.size = strlen(r.address);
+	v.data = enc.data;
+	v.size = enc.len;
+	if (db->put(db, txn, &k, &v, 0) != 0 || write(fd, "w", 1) != 1)
+		_exit(3);
+	usleep(300000);
+	if (txn->commit(txn, 0) != 0)
+		_exit(4);
+	db->close(db, 0);
+	env->close(env, 0);
+	_exit(0);
+}
+
+static void
+test_busy_readers_wait(void **state)
+{
+	struct buf err = BUF_INIT;
+	struct userdb *db;
+	struct user_record r;
+	int p[2], status, n = 0;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	db = userdb_open(&conf, USERDB_WRITE, &err);
+	assert_non_null(db);
+	make_rec(&r, "bbb@example.test", 2);
+	assert_int_equal(userdb_put(db, &r, &err), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		slow_writer(p[1]);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	/* Lookup, listing and a write all wait for the lock, then work. */
+	assert_int_equal(userdb_lookup(db, "aaa@example.test", &r), 1);
+	assert_int_equal(userdb_foreach(db, count_cb, &n), 0);
+	assert_true(n >= 2);
+	make_rec(&r, "bbb@example.test", 3);
+	assert_int_equal(userdb_put(db, &r, &err), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	userdb_close(db);
+	buf_free(&err);
+}
+
 /* A writer that begins a transaction, writes, and waits to be killed. */
 static void
 dying_writer(int fd)
@@ -468,6 +541,7 @@ main(void)
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_busy_readers_wait),
 		cmocka_unit_test(test_kill_writer),
 	};
 
