@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -366,8 +367,15 @@ try_accept(int lfd)
 
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			/* Replies are buffered by the stream and leave in one
+			 * write when the session waits for input; Nagle would
+			 * only hold back pipelined answers. */
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
 			return fd;
+		}
 		switch (errno) {
 		case EINTR:
 			continue;

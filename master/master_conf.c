@@ -131,9 +131,14 @@ master_state_dirs(const struct dmail_conf *conf)
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		bool own = strcmp(subs[i], "run") != 0;
+		/* spool/ is traversable so that dmail-sendmail, run by any
+		 * user, reaches the maildrop below it when the server is
+		 * down; its other directories are private. */
+		mode_t mode = !own ? 0755 : strcmp(subs[i], "spool") == 0 ?
+		    0711 : 0750;
 
 		conf_state_path(conf, subs[i], &path);
-		if (mkdir_p(buf_cstr(&path), own ? 0750 : 0755) < 0) {
+		if (mkdir_p(buf_cstr(&path), mode) < 0) {
 			log_error("%s: %s", buf_cstr(&path), strerror(errno));
 			rc = -1;
 			break;
