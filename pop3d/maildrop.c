@@ -342,6 +342,25 @@ scan_dir(struct maildrop *md, const char *sub, size_t *cap,
 	return rc;
 }
 
+/* UIDLs must be unique in a maildrop. The same base name in new/ and
+ * cur/ (left by some other program's crash between link and unlink) would
+ * give two equal ones; the later gets a digest of "dir/name" instead. */
+static void
+uidl_dedupe(struct maildrop *md)
+{
+	for (size_t i = 1; i < md->count; i++) {
+		struct message *m = &md->msgs[i];
+		struct buf full = BUF_INIT;
+
+		if (strcmp(m->uidl, md->msgs[i - 1].uidl) != 0)
+			continue;
+		/* A name with a space always takes the digest branch. */
+		buf_printf(&full, "%s %s", m->dir, m->name);
+		maildrop_uidl(full.data, m->uidl);
+		buf_free(&full);
+	}
+}
+
 enum maildrop_status
 maildrop_open(struct maildrop *md, const char *path)
 {
@@ -410,6 +429,7 @@ maildrop_open(struct maildrop *md, const char *path)
 			goto fail;
 	if (md->count > 1)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), message_cmp);
+	uidl_dedupe(md);
 	if (sc.dirty || sc.used != sc.n)
 		size_cache_save(md);
 	free(sc.e);

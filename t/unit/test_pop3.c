@@ -583,6 +583,20 @@ test_size_cache(void **state)
 	assert_int_equal(maildrop_update(&md, &deleted), 0);
 	assert_int_equal(deleted, 1);
 	maildrop_close(&md);
+	/* The same base name in new/ and cur/: UIDLs stay unique. */
+	put_message("new", "1900000000.M1P1.dup,S=2,W=3", "a\n");
+	put_message("cur", "1900000000.M1P1.dup,S=2,W=3:2,S", "a\n");
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	for (size_t i = 0; i < md.count; i++)
+		for (size_t j = i + 1; j < md.count; j++)
+			assert_string_not_equal(md.msgs[i].uidl,
+			    md.msgs[j].uidl);
+	for (size_t i = 0; i < md.count; i++)
+		if (strstr(md.msgs[i].name, ".dup,") != NULL)
+			md.msgs[i].deleted = true;
+	assert_int_equal(maildrop_update(&md, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	maildrop_close(&md);
 	/* Entries of deleted files are dropped at the next rewrite. */
 	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
 	maildrop_close(&md);
