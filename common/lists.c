@@ -666,7 +666,71 @@ lists_cache_free(struct lists_cache *c)
 {
 	lists_free(&c->lists);
 	free(c->path);
+	free(c->fallback);
 	memset(c, 0, sizeof(*c));
+}
+
+void
+lists_cache_fallback(struct lists_cache *c, const char *path)
+{
+	free(c->fallback);
+	c->fallback = path != NULL ? xstrdup(path) : NULL;
+}
+
+void
+lists_fallback_path(const struct dmail_conf *conf, struct buf *out)
+{
+	conf_state_path(conf, "lists/lists.dat.good", out);
+}
+
+/* After a good load: make the fallback copy equal to the file. Failures
+ * (e.g. no permission) only cost the fallback. */
+static void
+save_good(struct lists_cache *c)
+{
+	struct buf now = BUF_INIT, old = BUF_INIT;
+
+	if (c->fallback == NULL || c->path == NULL)
+		return;
+	if (read_file(c->path, &now, LISTS_FILE_MAX) < 0)
+		goto out;
+	if (read_file(c->fallback, &old, LISTS_FILE_MAX) == 0 &&
+	    old.len == now.len && memcmp(buf_cstr(&old), buf_cstr(&now),
+	    now.len) == 0)
+		goto out;
+	{
+		char *dir = xstrdup(c->fallback), *slash = strrchr(dir, '/');
+
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			(void)mkdir_p(dir, 0700);
+		}
+		free(dir);
+	}
+	if (write_file_durable(c->fallback, buf_cstr(&now), now.len,
+	    0600) < 0)
+		log_debug("lists: cannot write %s: %s", c->fallback,
+		    strerror(errno));
+out:
+	buf_free(&now);
+	buf_free(&old);
+}
+
+/* Never had a good version: try the fallback copy. */
+static void
+load_fallback(struct lists_cache *c)
+{
+	struct buf err = BUF_INIT;
+
+	if (c->had_good || c->fallback == NULL)
+		return;
+	if (lists_load(c->fallback, &c->lists, &err) == 0 &&
+	    c->lists.count > 0) {
+		c->had_good = true;
+		log_warn("lists: serving the last good copy %s until %s is "
+		    "fixed", c->fallback, c->path);
+	}
+	buf_free(&err);
 }
 
 const struct lists *
@@ -689,6 +753,7 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		} else if (!c->loaded || c->ino != 0) {
 			lists_free(&c->lists);
 			c->loaded = true;
+			c->had_good = true;
 			c->bad = false;
 			c->ino = 0;
 			c->dev = 0;
@@ -716,7 +781,10 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		log_error("lists: %s not loaded, keeping the previous lists: "
 		    "%s", c->path, buf_cstr(&err));
 		good = false;
+		load_fallback(c);
 	} else {
+		c->had_good = true;
+		save_good(c);
 		log_debug("lists: loaded %s (%zu lists)", c->path,
 		    c->lists.count);
 	}

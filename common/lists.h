@@ -18,7 +18,11 @@
  * struct lists_cache re-reads the file when its mtime, size or inode
  * changes (lists_cache_get()), so editing lists.dat or running dlist
  * takes effect without any reload. If the new text is invalid the cache
- * logs the errors once and keeps serving the last valid set.
+ * logs the errors once and keeps serving the last valid set. With a
+ * fallback file (lists_cache_fallback(): state_dir/lists/lists.dat.good)
+ * every process that reads a valid lists.dat keeps a copy there, and a
+ * process that never saw a valid one (a worker started after a bad
+ * edit) serves that copy instead of nothing.
  *
  * Addresses a list owns (lists_match()), for list "club@example.test":
  *     club@example.test                posts
@@ -131,6 +135,8 @@ int lists_block_remove(struct buf *text, const char *address);
 /* Lists cache that follows changes of the file (see above). */
 struct lists_cache {
 	char *path;
+	char *fallback;           /* last good copy, or NULL */
+	bool had_good;            /* lists hold a good version */
 	struct lists lists;
 	bool loaded;
 	bool bad;                 /* the file as last seen did not parse */
@@ -142,6 +148,10 @@ struct lists_cache {
 
 void lists_cache_init(struct lists_cache *c, const char *path);
 void lists_cache_free(struct lists_cache *c);
+/* Keep the last valid lists.dat in path and fall back to it. */
+void lists_cache_fallback(struct lists_cache *c, const char *path);
+/* state_dir/lists/lists.dat.good into out. */
+void lists_fallback_path(const struct dmail_conf *conf, struct buf *out);
 /* Current lists (re-read if the file changed). Never NULL. When the
  * file cannot be read or parsed, the last good set (maybe empty) and
  * *ok = false (ok may be NULL). */

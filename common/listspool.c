@@ -44,14 +44,19 @@ listspool_check_rcpt(const struct dmail_conf *conf, const char *address)
 	    strcmp(cache.path, conf->lists_file) != 0) {
 		if (cache_ready)
 			lists_cache_free(&cache);
+		struct buf fb = BUF_INIT;
+
 		lists_cache_init(&cache, conf->lists_file);
+		lists_fallback_path(conf, &fb);
+		lists_cache_fallback(&cache, fb.data);
+		buf_free(&fb);
 		cache_ready = true;
 	}
 	l = lists_cache_get(&cache, &ok);
 	if (lists_match(l, address, &d, member, sizeof(member)) !=
 	    LIST_ADDR_NONE)
 		return 1;
-	if (!ok && l->count == 0)
+	if (!ok && !cache.had_good)
 		return -1;
 	return 0;
 }

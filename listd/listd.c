@@ -288,6 +288,13 @@ listd_init(const struct dmail_conf *conf)
 	ld = xcalloc(1, sizeof(*ld));
 	ld->conf = conf;
 	lists_cache_init(&ld->lists, conf->lists_file);
+	{
+		struct buf fb = BUF_INIT;
+
+		lists_fallback_path(conf, &fb);
+		lists_cache_fallback(&ld->lists, fb.data);
+		buf_free(&fb);
+	}
 	return ld;
 }
 

@@ -294,12 +294,35 @@ test_check_rcpt(void **state)
 	assert_int_equal(listspool_check_rcpt(&c, "nobody@example.test"), 0);
 	conf_free(&c);
 
-	/* a process that never saw a good file says "don't know" (-1) */
+	/* A process that never saw a good file (a worker started after a
+	 * bad edit) serves the last good copy another process kept in
+	 * state_dir/lists/lists.dat.good ... */
 	buf_reset(&extra);
 	snprintf(lists, sizeof(lists), "%s/other.dat", base);
 	write_lists(lists, "owner x@y.test\n");
 	buf_printf(&extra, "lists_file %s\n", lists);
 	load_conf(&c, extra.data);
+	assert_int_equal(listspool_check_rcpt(&c, "news@example.test"), 1);
+	assert_int_equal(listspool_check_rcpt(&c, "bob@example.test"), 0);
+	conf_free(&c);
+	/* ... and without such a copy says "don't know" (-1): 4xx, never
+	 * a 550 for what may be a list address. */
+	buf_reset(&extra);
+	snprintf(lists, sizeof(lists), "%s/third.dat", base);
+	write_lists(lists, "owner x@y.test\n");
+	buf_printf(&extra, "lists_file %s\nstate_dir %s/state2\n", lists,
+	    base);
+	{
+		struct buf text = BUF_INIT, err = BUF_INIT;
+
+		buf_printf(&text, "hostname mx.example.test\nlocal_domains "
+		    "example.test\n%s", extra.data);
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(conf_load_text("t.conf", text.data, text.len,
+		    &c, &err), 0);
+		buf_free(&text);
+		buf_free(&err);
+	}
 	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), -1);
 	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), -1);
 	conf_free(&c);
