@@ -413,9 +413,17 @@ load_message(struct qmgr *qm, const char *id)
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	msg_path(qm, m, &p);
 	if (spool_read(p.data, &m->env, &err) < 0) {
-		/* Leave it alone: an operator must look at it. */
-		log_error("queue_id=%s unreadable queue file: %s", id,
-		    buf_cstr(&err));
+		/* Not ours to judge: park it in spool/corrupt/ for an
+		 * operator (and so it is not reported at every scan). */
+		struct buf dst = BUF_INIT;
+		spool_path(qm->conf, "corrupt", NULL, &dst);
+		(void)mkdir(dst.data, 0700);
+		buf_printf(&dst, "/%s", id);
+		log_error("queue_id=%s unreadable queue file: %s; moved to %s",
+		    id, buf_cstr(&err), dst.data);
+		if (rename(p.data, dst.data) < 0)
+			log_error("rename %s: %s", p.data, strerror(errno));
+		buf_free(&dst);
 		free(m);
 		goto out;
 	}
@@ -896,7 +904,6 @@ child_line(struct qmgr *qm, struct qchild *c, char *line)
 {
 	unsigned entry;
 	struct qjob *j;
-	char *p;
 
 	switch (line[0]) {
 	case 'I':
@@ -933,9 +940,8 @@ child_line(struct qmgr *qm, struct qchild *c, char *line)
 		return;
 	}
 	default:
-		p = line;
 		log_warn("delivery process pid=%d: unexpected '%.40s'",
-		    (int)c->pid, p);
+		    (int)c->pid, line);
 	}
 }
 
@@ -1044,9 +1050,11 @@ void
 qmgr_stop_children(struct qmgr *qm, bool kill_busy)
 {
 	for (struct qchild *c = qm->children; c != NULL; c = c->next) {
-		if (c->idle && c->to >= 0) {
+		if (c->idle) {
+			/* End-of-file: QUIT and exit. */
 			close(c->to);
 			c->to = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			c->idle = false;
 		} else if (kill_busy) {
 			kill(c->pid, SIGTERM);
 		}
@@ -1099,9 +1107,19 @@ qmgr_schedule(struct qmgr *qm, bool dispatch)
 		progress = false;
 		for (size_t b = 0; b < qm->dest_size; b++) {
 			size_t bb = (b + qm->rr) % qm->dest_size;
-			for (struct qdest *d = qm->dests[bb]; d != NULL;
-			    d = d->hnext) {
+			for (struct qdest **dp = &qm->dests[bb]; *dp != NULL;) {
+				struct qdest *d = *dp;
 				struct qchild *c;
+				if (d->head == NULL && d->active == 0) {
+					/* Unused now: forget it (a queue sees
+					 * many domains over its life). */
+					*dp = d->hnext;
+					qroute_free(&d->route);
+					free(d->key);
+					free(d);
+					continue;
+				}
+				dp = &d->hnext;
 				if (d->head == NULL || d->active >= conc)
 					continue;
 				if (qm->nchildren >= maxw) {
