@@ -244,7 +244,7 @@ queued_run(void *state, const struct dmail_conf *conf)
 	struct pollfd *pfd = xcalloc(MAX_POLL + 2, sizeof(*pfd));
 	struct buf err = BUF_INIT, path = BUF_INIT, ctl = BUF_INIT;
 	int wake, control;
-	int64_t last_scan, last_wake_scan = 0, deadline;
+	int64_t last_scan, last_wake_scan = 0, deadline, scan_gap = 20;
 	bool pending_scan = false;
 
 	if (spool_dirs(conf, &err) < 0)
@@ -291,8 +291,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 
 		if (wait < 0 || wait > 1000)
 			wait = 1000;
-		if (pending_scan && wait > 20)
-			wait = 20;
+		if (pending_scan && wait > scan_gap)
+			wait = (int)scan_gap;
 		pfd[0].fd = wake;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = control;
@@ -309,11 +309,16 @@ queued_run(void *state, const struct dmail_conf *conf)
 		if ((pfd[0].revents & POLLIN) && drain(wake, NULL))
 			pending_scan = true;
 		now = now_ms();
-		/* Coalesce wake-ups: one directory scan per 20 ms at most. */
-		if (pending_scan && now - last_wake_scan >= 20) {
+		/* Coalesce wake-ups: one directory scan per 20 ms at most,
+		 * and never more than a fifth of the time scanning (a big
+		 * queue directory takes a while to read). */
+		if (pending_scan && now - last_wake_scan >= scan_gap) {
 			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_wake_scan = now;
+			scan_gap = 5 * (now_ms() - now);
+			if (scan_gap < 20)
+				scan_gap = 20;
 			pending_scan = false;
 		}
 		if (now - last_scan >= QMGR_RESCAN_MS) {
