@@ -7,7 +7,7 @@
  * count from 1; "index LIST" shows the lines, "get LIST N" sends post N.
  *
  * Digest: posts for members with the digest option wait in
- * state_dir/lists/LIST/digest/ as files named "UNIXTIME-RANDOM"; when
+ * state_dir/lists/LIST/digest/ as files named "SECS.USEC-RANDOM"; when
  * their total size reaches digest_max_size or the oldest is
  * digest_interval old, one digest goes to every digest member and the
  * files are removed: RFC 1153 plain text, or with digest_format mime a
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +217,7 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 {
 	struct buf p = BUF_INIT;
 	char tok[LISTD_TOKEN_LEN + 1];
+	struct timeval tv;
 	int r = 0;
 
 	list_state_path(ld->conf, d, "digest", &p);
@@ -225,8 +227,12 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 		buf_free(&p);
 		return -1;
 	}
+	/* Names sort in arrival order: seconds.microseconds, then a
+	 * random part against collisions between workers. */
 	token_generate(tok);
-	buf_printf(&p, "/%010lld-%s", (long long)time(NULL), tok);
+	gettimeofday(&tv, NULL);
+	buf_printf(&p, "/%010lld.%06ld-%s", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, tok);
 	if (write_file_durable(p.data, msg, len, 0600) < 0) {
 		log_error("listd: cannot write %s: %s", p.data,
 		    strerror(errno));
