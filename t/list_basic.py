@@ -193,6 +193,15 @@ def test_commands_and_dlist_address():
         r = lc.wait_message(srv, "carol@example.test",
                             lc.subject_has("Re: who"))
         assert "Only members" in lc.body_of(r)
+        # Mail to LIST-owner reaches the owners as it was sent.
+        lc.send(srv, "carol@example.test", "club-owner@example.test",
+                subject="question for the owner", body="Hello owner.\n")
+        m = lc.wait_message(srv, "owner@example.test",
+                            lc.subject_has("question for the owner"))
+        assert m["Subject"] == "question for the owner"
+        assert m["From"] == "carol@example.test"
+        assert m["List-Id"] is None
+        assert m["Return-Path"] == "<club-bounces@example.test>"
         # Automatic mail gets no answer at all.
         lc.send(srv, "carol@example.test", REQ, subject="auto",
                 body="help\n", headers={"Auto-Submitted": "auto-replied"})
