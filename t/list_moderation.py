@@ -145,6 +145,33 @@ def test_moderated_and_subscription_approval():
         lc.assert_workers_healthy(srv)
 
 
+def test_expired_confirmation():
+    srv = lc.server(users=USERS)
+    with srv:
+        setup(srv)
+        lc.send(srv, "stranger@example.test", REQ, subject="join",
+                body="subscribe\n")
+        req = lc.wait_message(srv, "stranger@example.test",
+                              lc.subject_has("confirm "))
+        tok = lc.token_in(req, "confirm")
+        path = os.path.join(srv.state_dir, "lists", LIST, "tokens", tok)
+        with open(path) as f:
+            text = f.read()
+        assert "action subscribe\naddress stranger@example.test\n" in text
+        # Let it expire (as if 3 days had passed).
+        with open(path, "w") as f:
+            f.write(text.split("expires")[0] + "expires 1\n")
+        lc.send(srv, "stranger@example.test", REQ,
+                subject="Re: " + req["Subject"])
+        r = lc.wait_message(srv, "stranger@example.test",
+                            lc.subject_has("Re: confirm"))
+        assert "Unknown or expired" in lc.body_of(r)
+        assert not os.path.exists(path)
+        assert "stranger@example.test" not in lc.members(srv, LIST)
+        lc.assert_workers_healthy(srv)
+
+
 if __name__ == "__main__":
     dt.main([test_hold_approve_by_reply, test_reject_and_announce,
-             test_moderated_and_subscription_approval])
+             test_moderated_and_subscription_approval,
+             test_expired_confirmation])
