@@ -18,3 +18,11 @@ queuectl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/util
 queuectl_LDADD = $(TESTLIBS)
 TESTS += outbound_queue.py
 EXTRA_DIST += outbound_queue.py
+
+# SMTP client against a scripted server; queue side files.
+check_PROGRAMS += unit/test_smtpc
+TESTS += unit/test_smtpc
+unit_test_smtpc_SOURCES = unit/test_smtpc.c ../smtpd/smtp_client.c \
+	../smtpd/smtp_client.h
+unit_test_smtpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
+unit_test_smtpc_LDADD = $(TESTLIBS) -lpthread
