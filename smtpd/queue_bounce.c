@@ -72,6 +72,31 @@ read_original(const char *path, off_t off, struct buf *out, size_t max)
 	return 0;
 }
 
+/* Is the queued message one of our own DSNs (From: MAILER-DAEMON@us)? */
+static bool
+own_report(const struct dmail_conf *c, const char *path,
+    const struct spool_envelope *env)
+{
+	struct buf head = BUF_INIT, want = BUF_INIT;
+	bool yes = false;
+	const char *p;
+
+	buf_printf(&want, "\nFrom: MAILER-DAEMON@%s", c->hostname);
+	if (read_original(path, env->message_offset, &head, 64 * 1024) == 0) {
+		/* Only the header block counts. */
+		const char *end = strstr(buf_cstr(&head), "\n\n");
+		if (end != NULL)
+			buf_truncate(&head, (size_t)(end - head.data) + 1);
+		buf_append_str(&head, "");
+		p = strcasestr(buf_cstr(&head), want.data);
+		yes = p != NULL || strncasecmp(buf_cstr(&head), want.data + 1,
+		    want.len - 1) == 0;
+	}
+	buf_free(&head);
+	buf_free(&want);
+	return yes;
+}
+
 /* Deliver text (LF lines) from <> to one recipient. */
 static int
 inject(struct qstate *qs, const char *to, const struct buf *msg,
@@ -152,6 +177,17 @@ qbounce_send(struct qstate *qs, const char *path,
 		}
 		buf_printf(&to, "postmaster@%s", c->local_domains.count ?
 		    c->local_domains.items[0] : c->hostname);
+		if (own_report(c, path, env)) {
+			/* Our own report to the postmaster failed: telling
+			 * the postmaster again would loop. */
+			log_warn("queue_id=%s a report from MAILER-DAEMON "
+			    "failed; dropped, not sent to %s", env->id,
+			    to.data);
+			buf_free(&to);
+			free(rc);
+			free(remote);
+			return 0;
+		}
 	} else {
 		buf_set(&to, env->sender);
 	}

@@ -144,6 +144,36 @@ def test_null_sender_not_bounced():
         assert not oc.read_messages(srv, "postmaster@example.test")
 
 
+def test_null_sender_bounce_to_postmaster():
+    replies = {"bob@remote.test": "550 5.1.1 unknown"}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk) + "null_sender_bounces postmaster\n") \
+            as srv:
+        oc.send(srv, "", ["bob@remote.test"], BODY)
+        got = srv.wait_messages("postmaster@example.test", 1, timeout=15)
+        with open(got[0], "rb") as f:
+            raw = f.read()
+        msg = oc.parse(raw)
+        assert msg["Return-Path"].strip() == "<>", msg["Return-Path"]
+        _, rcpts = oc.dsn_fields(raw)
+        assert rcpts[0]["final-recipient"] == "rfc822; bob@remote.test"
+        oc.wait_queue_empty(srv)
+        assert sk.count == 0
+    # The postmaster is remote and refuses too: no report loop.
+    replies = {"bob@remote.test": "550 5.1.1 unknown",
+               "pm@remote.test": "550 5.1.1 unknown"}
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk) + "null_sender_bounces postmaster\n"
+                      "alias postmaster pm@remote.test\n") as srv:
+        oc.send(srv, "", ["bob@remote.test"], BODY)
+        dt.wait_for(lambda: "report from MAILER-DAEMON failed"
+                    in srv.log_text(), 15, what="loop stopped")
+        oc.wait_queue_empty(srv)
+        oc.sleep(1.5)
+        assert sk.rcpt_log.count("pm@remote.test") == 1, sk.rcpt_log
+        assert sk.count == 0
+
+
 def test_no_pipelining_rset_and_reuse():
     # A peer without PIPELINING: commands one by one; a transaction whose
     # only recipient is refused ends with RSET and the connection carries
@@ -256,7 +286,9 @@ def test_dsn_parameters_passed_on():
 if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
              test_hanging_peer_times_out, test_three_recipients_mixed,
-             test_null_sender_not_bounced, test_no_pipelining_rset_and_reuse,
+             test_null_sender_not_bounced,
+             test_null_sender_bounce_to_postmaster,
+             test_no_pipelining_rset_and_reuse,
              test_loop_back_to_myself_bounces,
              test_dsn_parameters_from_queue_file,
              test_dsn_parameters_passed_on])
