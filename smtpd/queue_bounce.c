@@ -235,7 +235,7 @@ qbounce_send(struct qstate *qs, const char *path,
 	}
 	memset(&r, 0, sizeof(r));
 	r.reporting_mta = c->hostname;
-	r.sender = env->sender[0] ? env->sender : "<>";
+	r.sender = to.data;
 	r.queue_id = env->id;
 	r.arrival = env->arrival;
 	r.now = (int64_t)time(NULL);
