@@ -10,8 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "lists.h"
 #include "log.h"
@@ -850,4 +855,79 @@ list_prepare_dir(const struct dmail_conf *conf, const struct list_def *d,
 	r = prepare_dir(conf, path.data, err);
 	buf_free(&path);
 	return r;
+}
+
+/* Read the list's secret, creating it (race-free: link(2) of a complete
+ * file) when missing. */
+static int
+list_secret(const struct dmail_conf *conf, const struct list_def *d,
+    struct buf *out)
+{
+	struct buf path = BUF_INIT, tmp = BUF_INIT;
+	unsigned char raw[32];
+	char hex[65];
+	size_t got = 0;
+	int r = -1;
+
+	list_state_path(conf, d, "secret", &path);
+	if (read_file(path.data, out, 1024) == 0 && out->len >= 32) {
+		r = 0;
+		goto done;
+	}
+	if (errno != ENOENT && out->len < 32)
+		goto done;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno != EINTR)
+			goto done;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	buf_printf(&tmp, "%s.tmp.%ld", path.data, (long)getpid());
+	if (write_file_durable(tmp.data, hex, 64, 0600) < 0)
+		goto done;
+	if (link(tmp.data, path.data) < 0 && errno != EEXIST) {
+		unlink(tmp.data);
+		goto done;
+	}
+	unlink(tmp.data);
+	(void)fsync_dir_of(path.data);
+	if (read_file(path.data, out, 1024) == 0 && out->len >= 32)
+		r = 0;
+done:
+	buf_free(&path);
+	buf_free(&tmp);
+	return r;
+}
+
+int
+list_unsub_token(const struct dmail_conf *conf, const struct list_def *d,
+    const char *member, char *out)
+{
+	struct buf secret = BUF_INIT;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char *m;
+
+	if (list_secret(conf, d, &secret) < 0) {
+		buf_free(&secret);
+		return -1;
+	}
+	m = str_lower(xstrdup(member));
+	if (HMAC(EVP_sha256(), secret.data, (int)secret.len,
+	    (const unsigned char *)m, strlen(m), mac, &maclen) == NULL ||
+	    maclen * 2 < LIST_UNSUB_TOKEN_LEN) {
+		free(m);
+		buf_free(&secret);
+		errno = EINVAL;
+		return -1;
+	}
+	for (unsigned i = 0; i < LIST_UNSUB_TOKEN_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[LIST_UNSUB_TOKEN_LEN] = '\0';
+	free(m);
+	buf_free(&secret);
+	return 0;
 }

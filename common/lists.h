@@ -164,6 +164,15 @@ int lists_prepare_dirs(const struct dmail_conf *conf, struct buf *err);
 int list_prepare_dir(const struct dmail_conf *conf, const struct list_def *d,
     struct buf *err);
 
+/* RFC 8058 one-click unsubscribe: the token of member on list d is
+ * HMAC-SHA256(list secret, lower-cased member), the first
+ * LIST_UNSUB_TOKEN_LEN hex digits. The secret is 32 random bytes in
+ * state_dir/lists/LIST/secret, created on first use. 0, or -1 with
+ * errno when the secret cannot be read or created. */
+#define LIST_UNSUB_TOKEN_LEN 32
+int list_unsub_token(const struct dmail_conf *conf, const struct list_def *d,
+    const char *member, char *out);
+
 /* Is address syntactically usable as a member/list address (local@domain,
  * no blanks or control characters, <= LIST_ADDRESS_MAX)? */
 bool list_valid_address(const char *address);

@@ -340,10 +340,10 @@ rewrite(struct listd *ld, const struct list_def *d, const char *msg,
 		buf_printf(&v, ", <%s%slist=%s>", ld->conf->list_web_url,
 		    strchr(ld->conf->list_web_url, '?') ? "&" : "?",
 		    d->address);
+	/* A shared copy cannot name its reader: the web URL is a page to
+	 * unsubscribe from, not a one-click URI; personal_copy() makes the
+	 * one-click form (RFC 8058) for copies that go to one member. */
 	mail_add(&m, "List-Unsubscribe", v.data);
-	if (ld->conf->list_web_url != NULL)
-		mail_add(&m, "List-Unsubscribe-Post",
-		    "List-Unsubscribe=One-Click");
 	if (d->archive) {
 		buf_reset(&v);
 		buf_printf(&v, "<mailto:%s?subject=index>", req.data);
@@ -440,10 +440,64 @@ post_progress_expire(struct listd *ld, const struct list_def *d,
 	buf_free(&p);
 }
 
+/* Percent-encode s for a URL query value. */
+static void
+url_encode(const char *s, struct buf *out)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			buf_append_char(out, (char)c);
+		else
+			buf_printf(out, "%%%02X", c);
+	}
+}
+
+/* The copy for one member with an RFC 8058 one-click List-Unsubscribe:
+ * URL?list=LIST&member=ADDR&token=HMAC (see list_unsub_token() and
+ * "dlist oneclick"), and List-Unsubscribe-Post. 0, or -1 (then the
+ * shared copy is sent). */
+static int
+personal_copy(struct listd *ld, const struct list_def *d, const char *member,
+    const struct buf *shared, struct buf *out)
+{
+	const char *s = shared->data, *hdr_end, *f, *eol;
+	char tok[LIST_UNSUB_TOKEN_LEN + 1];
+	struct buf req = BUF_INIT;
+	const char *url = ld->conf->list_web_url;
+
+	if (url == NULL || s == NULL ||
+	    list_unsub_token(ld->conf, d, member, tok) < 0)
+		return -1;
+	hdr_end = strstr(s, "\n\n");
+	f = strstr(s, "\nList-Unsubscribe: ");
+	if (hdr_end == NULL || f == NULL || f > hdr_end)
+		return -1;
+	f++;
+	eol = strchr(f, '\n');
+	list_addr(d, "-request", &req);
+	buf_reset(out);
+	buf_append(out, s, (size_t)(f - s));
+	buf_printf(out, "List-Unsubscribe: <mailto:%s?subject=unsubscribe>, "
+	    "<%s%slist=", req.data, url, strchr(url, '?') ? "&" : "?");
+	url_encode(d->address, out);
+	buf_append_str(out, "&member=");
+	url_encode(member, out);
+	buf_printf(out, "&token=%s>\nList-Unsubscribe-Post: "
+	    "List-Unsubscribe=One-Click", tok);
+	buf_append(out, eol, shared->len - (size_t)(eol - s));
+	buf_free(&req);
+	return 0;
+}
+
 int
 post_distribute(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len, const char *job)
 {
+	struct buf pc = BUF_INIT;
 	struct buf ppath = BUF_INIT, last = BUF_INIT;
 	bool local_done = false;
 	size_t since_save = 0, skipped = 0;
@@ -523,9 +577,13 @@ post_distribute(struct listd *ld, const struct list_def *d,
 		}
 	} else {
 		for (size_t i = skipped; i < nr; i++) {
+			const struct buf *copy = &out;
+
 			list_verp_addr(d, remote[i], &verp);
-			if (send_mail(ld, verp.data, &remote[i], 1, out.data,
-			    out.len) < 0) {
+			if (personal_copy(ld, d, remote[i], &out, &pc) == 0)
+				copy = &pc;
+			if (send_mail(ld, verp.data, &remote[i], 1, copy->data,
+			    copy->len) < 0) {
 				if (ppath.len > 0 && i > 0)
 					(void)progress_save(ppath.data,
 					    local_done, remote[i - 1]);
@@ -555,6 +613,7 @@ post_distribute(struct listd *ld, const struct list_def *d,
 out:
 	buf_free(&ppath);
 	buf_free(&last);
+	buf_free(&pc);
 	free(local);
 	free(remote);
 	free(members);

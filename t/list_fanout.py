@@ -111,6 +111,47 @@ def run(verp):
                                             t_remote - t_250), flush=True)
 
 
+def test_one_click_remote():
+    """A remote member's own copy carries an RFC 8058 one-click URI whose
+    token dlist oneclick accepts (and a wrong one it refuses)."""
+    import urllib.parse
+    with sink.Sink() as sk:
+        srv = lc.server(queue=True, users=["owner@example.test"],
+                        extra="transport remote.test [127.0.0.1]:%d\n"
+                        "list_web_url https://lists.example.test/u\n"
+                        % sk.port)
+        with srv:
+            lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+            lc.dlist(srv, "subscribe", LIST, "ann@remote.test",
+                     "ben@remote.test")
+            lc.send(srv, "owner@example.test", LIST, subject="click")
+            msgs = sk.wait(2, 60)
+            urls = {}
+            for m in msgs:
+                text = m.data.decode()
+                assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" \
+                    in text
+                line = [ln for ln in text.split("\r\n")
+                        if ln.startswith("List-Unsubscribe: ")][0]
+                url = line.split(", <")[1].rstrip(">")
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+                assert url.startswith("https://lists.example.test/u?")
+                assert q["list"] == [LIST]
+                urls[m.rcpts[0]] = (q["member"][0], q["token"][0])
+            assert urls["ann@remote.test"][0] == "ann@remote.test"
+            ann_tok = urls["ann@remote.test"][1]
+            assert ann_tok != urls["ben@remote.test"][1]
+            # ben's token does not unsubscribe ann
+            r = lc.dlist(srv, "oneclick", LIST, "ann@remote.test",
+                         urls["ben@remote.test"][1], check=False)
+            assert r.returncode == 1 and "does not match" in r.stderr
+            assert "ann@remote.test" in lc.members(srv, LIST)
+            r = lc.dlist(srv, "oneclick", LIST, "ann@remote.test", ann_tok)
+            assert "unsubscribed" in r.stdout
+            assert lc.members(srv, LIST) == ["ben@remote.test"]
+            lc.assert_workers_healthy(srv)
+
+
 def test_fanout_verp():
     run(True)
 
@@ -120,4 +161,4 @@ def test_fanout_batch():
 
 
 if __name__ == "__main__":
-    dt.main([test_fanout_verp, test_fanout_batch])
+    dt.main([test_one_click_remote, test_fanout_verp, test_fanout_batch])

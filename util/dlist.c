@@ -11,6 +11,12 @@
  *   dlist [-c FILE] import LIST FILE            (one address per line)
  *   dlist [-c FILE] lists
  *   dlist [-c FILE] check                       (validate lists.dat)
+ *   dlist [-c FILE] oneclick LIST ADDR TOKEN    (RFC 8058 unsubscribe)
+ *
+ * oneclick is for the web service behind list_web_url: it receives the
+ * POST to URL?list=LIST&member=ADDR&token=TOKEN (the List-Unsubscribe of
+ * a member's copy) and runs this; the member is removed only when TOKEN
+ * is that member's HMAC (list_unsub_token()).
  *
  * create/delete edit lists.dat (lists_file in dmail.conf) durably and
  * under a lock, and only write a file that parses; the list workers and
@@ -32,6 +38,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -59,7 +67,8 @@ usage(void)
 	    "       dlist [-c FILE] members LIST\n"
 	    "       dlist [-c FILE] import LIST FILE\n"
 	    "       dlist [-c FILE] lists\n"
-	    "       dlist [-c FILE] check\n");
+	    "       dlist [-c FILE] check\n"
+	    "       dlist [-c FILE] oneclick LIST ADDR TOKEN\n");
 	exit(2);
 }
 
@@ -450,6 +459,37 @@ cmd_import(int argc, char **argv)
 }
 
 static int
+cmd_oneclick(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+	char want[LIST_UNSUB_TOKEN_LEN + 1];
+	struct listdb *db;
+	int r;
+
+	if (argc != 4)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	db = open_db(d);
+	if (list_unsub_token(&conf, d, argv[2], want) < 0)
+		die("cannot read the secret of %s: %s", d->address,
+		    strerror(errno));
+	if (strlen(argv[3]) != LIST_UNSUB_TOKEN_LEN ||
+	    CRYPTO_memcmp(want, argv[3], LIST_UNSUB_TOKEN_LEN) != 0)
+		die("token does not match %s on %s", argv[2], d->address);
+	r = listdb_delete(db, argv[2], &err);
+	if (r < 0)
+		die("%s", err.data);
+	printf("%s: %s %s\n", argv[2], r ? "unsubscribed from" :
+	    "was not a member of", d->address);
+	listdb_close(db);
+	lists_free(&l);
+	return 0;
+}
+
+static int
 cmd_lists(void)
 {
 	struct lists l = { NULL, 0 };
@@ -506,6 +546,8 @@ main(int argc, char **argv)
 		return cmd_members(argc, argv);
 	if (strcmp(argv[0], "import") == 0)
 		return cmd_import(argc, argv);
+	if (strcmp(argv[0], "oneclick") == 0)
+		return cmd_oneclick(argc, argv);
 	if (strcmp(argv[0], "lists") == 0 && argc == 1)
 		return cmd_lists();
 	if (strcmp(argv[0], "check") == 0 && argc == 1) {
