@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "lists.h"
 #include "listspool.h"
 #include "sys.h"
 #include "util.h"
@@ -329,6 +330,45 @@ test_check_rcpt(void **state)
 	buf_free(&extra);
 }
 
+static void
+test_unsub_token(void **state)
+{
+	struct dmail_conf c;
+	struct lists l;
+	struct buf err = BUF_INIT;
+	char a[LIST_UNSUB_TOKEN_LEN + 1], b[LIST_UNSUB_TOKEN_LEN + 1];
+	char p[400];
+	struct stat st;
+
+	(void)state;
+	load_conf(&c, "");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(lists_parse("x", "list club@example.test\n"
+	    "owner o@example.test\n", 44, &l, &err), 0);
+	assert_int_equal(list_prepare_dir(&c, &l.items[0], &err), 0);
+	assert_int_equal(list_unsub_token(&c, &l.items[0], "Ann@Remote.Test",
+	    a), 0);
+	assert_int_equal(strlen(a), LIST_UNSUB_TOKEN_LEN);
+	snprintf(p, sizeof(p), "%s/state/lists/club@example.test/secret", base);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* same member, same token (the secret is kept) */
+	assert_int_equal(list_unsub_token(&c, &l.items[0], "ann@remote.test",
+	    b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(list_unsub_token(&c, &l.items[0], "ben@remote.test",
+	    b), 0);
+	assert_string_not_equal(a, b);
+	/* a new secret (another installation) gives other tokens */
+	unlink(p);
+	assert_int_equal(list_unsub_token(&c, &l.items[0], "ann@remote.test",
+	    b), 0);
+	assert_string_not_equal(a, b);
+	lists_free(&l);
+	conf_free(&c);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -339,6 +379,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_rcpt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unsub_token, setup,
 		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
