@@ -523,6 +523,10 @@ cmd_set(struct ctl *c, const struct cmd *cmd)
 		    "%s is not subscribed to %s.\n", c->requester, d->address);
 		return;
 	}
+	if (strcasecmp(opt, "digest") == 0 && !d->digest) {
+		say(c, "%s sends no digests.\n", d->address);
+		return;
+	}
 	if (strcasecmp(opt, "digest") == 0) {
 		m.digest = true;
 		m.nomail = false;
