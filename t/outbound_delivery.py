@@ -108,6 +108,19 @@ def test_hanging_peer_times_out():
         assert "timed out" in log, log[-2000:]
 
 
+def test_slow_destination_does_not_block_others():
+    with Sink(hang="greeting") as slow, Sink() as fast, \
+            oc.server(transport(slow, "slow.test") +
+                      transport(fast, "fast.test"), reply_timeout=30) as srv:
+        for i in range(3):
+            oc.send(srv, "alice@example.test", ["x%d@slow.test" % i], BODY)
+        dt.wait_for(lambda: slow.hung >= 1, 10, what="slow peer hanging")
+        oc.send(srv, "alice@example.test", ["bob@fast.test"], BODY)
+        fast.wait(1, timeout=5)
+        assert slow.count == 0
+        assert len(oc.queue_ids(srv)) == 3
+
+
 def test_three_recipients_mixed():
     replies = {"perm@remote.test": "550 5.1.1 unknown user",
                "temp@remote.test": ["452 4.2.2 mailbox full", "250"]}
@@ -285,7 +298,9 @@ def test_dsn_parameters_passed_on():
 
 if __name__ == "__main__":
     dt.main([test_byte_exact, test_retry_after_451, test_bounce_550,
-             test_hanging_peer_times_out, test_three_recipients_mixed,
+             test_hanging_peer_times_out,
+             test_slow_destination_does_not_block_others,
+             test_three_recipients_mixed,
              test_null_sender_not_bounced,
              test_null_sender_bounce_to_postmaster,
              test_no_pipelining_rset_and_reuse,
