@@ -170,12 +170,38 @@ userdb_open(const struct dmail_conf *conf, enum userdb_mode mode,
 	db = xcalloc(1, sizeof(*db));
 	db->home = buf_steal(&home);
 	db->mode = mode;
-	if (userdb_env_open(db, err) < 0) {
+	/* Readers join the environment at their first lookup (see
+	 * userdb_release()); writers want errors now. */
+	if (mode == USERDB_WRITE && userdb_env_open(db, err) < 0) {
 		free(db->home);
 		free(db);
 		return NULL;
 	}
 	return db;
+}
+
+/* Join the environment if this handle is not in it (lazy open or after
+ * userdb_release()); 0 or -1 (logged). */
+static int
+userdb_ensure_open(struct userdb *db)
+{
+	struct buf err = BUF_INIT;
+	int r;
+
+	if (db->db != NULL)
+		return 0;
+	r = userdb_env_open(db, &err);
+	if (r < 0)
+		log_error("userdb: %s", buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
+void
+userdb_release(struct userdb *db)
+{
+	if (db != NULL)
+		userdb_env_close(db);
 }
 
 void
@@ -368,6 +394,8 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
+	if (userdb_ensure_open(db) < 0)
+		return -1;
 	while ((r = userdb_get_once(db, key, &v)) != 0 && r != DB_NOTFOUND)
 		if (!userdb_should_retry(db, &t, r)) {
 			log_error("userdb: lookup of %s failed: %s", key,

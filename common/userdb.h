@@ -43,6 +43,12 @@ enum userdb_mode { USERDB_READ, USERDB_WRITE };
 struct userdb *userdb_open(const struct dmail_conf *conf,
     enum userdb_mode mode, struct buf *err);
 void userdb_close(struct userdb *db);
+/* Leave the shared environment until the next lookup. A reader handle
+ * joins the environment only when it first needs it, and a worker calls
+ * this at the end of each session, so idle workers (thousands of them on
+ * a big server) hold no Berkeley DB resources: the environment's process
+ * registry and lock tables stay as small as the number of busy ones. */
+void userdb_release(struct userdb *db);
 
 int userdb_lookup(struct userdb *db, const char *address,
     struct user_record *out);

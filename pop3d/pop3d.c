@@ -86,7 +86,10 @@ static void
 pop3d_session(void *state, const struct dmail_conf *conf,
     struct worker_session *sess)
 {
+	struct pop3_server *srv = state;
+
 	pop3_session(state, conf, sess);
+	userdb_release(srv->db);
 }
 
 static void
