@@ -11,11 +11,7 @@ unit_test_dns_LDADD = $(TESTLIBS)
 unit_test_dsn_SOURCES = unit/test_dsn.c
 unit_test_dsn_LDADD = $(TESTLIBS)
 
-# Driver for the queue commands of util/queue_cmds.c (tellsmtp queue ...).
-check_PROGRAMS += queuectl
-queuectl_SOURCES = queuectl.c ../util/queue_cmds.c ../util/queue_cmds.h
-queuectl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/util
-queuectl_LDADD = $(TESTLIBS)
+# The queue commands through tellsmtp (queue, flush, delete, hold, release).
 TESTS += outbound_queue.py
 EXTRA_DIST += outbound_queue.py
 

@@ -12,7 +12,7 @@ import dmailtest as dt  # noqa: E402
 import outbound_common as oc  # noqa: E402
 from sink import Sink  # noqa: E402
 
-QUEUECTL = dt.prog("t/queuectl")
+QUEUECTL = dt.TELLSMTP   # the operator tool itself
 
 
 def ctl(srv, *args):

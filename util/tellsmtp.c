@@ -4,6 +4,10 @@
  * the master serves every pool, so they do the same thing).
  *
  * usage: tellsmtp [-c FILE] reload|shutdown|status [--prometheus]
+ *        tellsmtp [-c FILE] queue|flush|delete ID|hold ID|release ID
+ *
+ * The queue commands are not master requests: they are carried out by
+ * util/queue_cmds.c against the spool and the queue manager.
  *
  * Sends one request line (protocol in master/master.h and tellsmtp(8)),
  * prints the master's answer without its "+OK"/"-ERR" first line (for
@@ -26,6 +30,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
+#include "queue_cmds.h"
 #include "util.h"
 
 #ifndef DMAIL_SYSCONFDIR
@@ -41,7 +46,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-c FILE] reload|shutdown|"
-	    "status [--prometheus]\n", progname);
+	    "status [--prometheus]\n"
+	    "       %s [-c FILE] queue|flush|delete ID|hold ID|release ID\n",
+	    progname, progname);
 	exit(2);
 }
 
@@ -131,6 +138,19 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1 && queue_command_known(argv[0])) {
+		struct buf err = BUF_INIT;
+
+		log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
+		if (conf_load_file(path, &conf, &err) < 0) {
+			fputs(buf_cstr(&err), stderr);
+			buf_free(&err);
+			return 2;
+		}
+		rc = queue_command(&conf, argc, argv);
+		conf_free(&conf);
+		return rc;
+	}
 	if (argc < 1 || argc > 2)
 		usage();
 	cmd = argv[0];
