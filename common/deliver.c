@@ -487,6 +487,48 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 		d->first_rcpt = xstrdup(address);
 }
 
+_Static_assert(DELIVERY_NOTIFY_NEVER == SPOOL_NOTIFY_NEVER &&
+    DELIVERY_NOTIFY_SUCCESS == SPOOL_NOTIFY_SUCCESS &&
+    DELIVERY_NOTIFY_FAILURE == SPOOL_NOTIFY_FAILURE &&
+    DELIVERY_NOTIFY_DELAY == SPOOL_NOTIFY_DELAY &&
+    DELIVERY_RET_FULL == SPOOL_RET_FULL &&
+    DELIVERY_RET_HDRS == SPOOL_RET_HDRS, "DSN values differ");
+
+void
+delivery_set_dsn(struct delivery *d, int ret, const char *envid)
+{
+	if (d->started)
+		log_panic("delivery_set_dsn after the message started");
+	d->env.ret = ret == DELIVERY_RET_FULL || ret == DELIVERY_RET_HDRS ?
+	    ret : SPOOL_RET_NONE;
+	free(d->env.envid);
+	d->env.envid = envid != NULL ? xstrdup(envid) : NULL;
+}
+
+void
+delivery_add_rcpt_dsn(struct delivery *d, const char *address,
+    unsigned notify, const char *orcpt)
+{
+	size_t first = d->env.rcpt_count;
+
+	delivery_add_rcpt(d, address);
+	/* The queued addresses this one expanded to (an address already
+	 * queued keeps the parameters it came with first). */
+	for (size_t i = first; i < d->env.rcpt_count; i++) {
+		struct spool_rcpt *r = &d->env.rcpts[i];
+
+		notify &= DELIVERY_NOTIFY_NEVER | DELIVERY_NOTIFY_SUCCESS |
+		    DELIVERY_NOTIFY_FAILURE | DELIVERY_NOTIFY_DELAY;
+		if (notify != 0)
+			r->notify = (unsigned char)(notify |
+			    SPOOL_NOTIFY_GIVEN);
+		if (orcpt != NULL && *orcpt != '\0') {
+			free(r->orcpt);
+			r->orcpt = xstrdup(orcpt);
+		}
+	}
+}
+
 /* Header field text from a client-controlled value: printable ASCII
  * without parentheses, at most max characters. */
 static void

@@ -77,6 +77,29 @@ struct delivery *delivery_begin(struct deliver_ctx *ctx, const char *sender,
 const char *delivery_id(const struct delivery *d);
 /* Add an accepted recipient (checked by deliver_check_rcpt()). */
 void delivery_add_rcpt(struct delivery *d, const char *address);
+/*
+ * DSN parameters (RFC 3461) of the transaction, written into the queue
+ * file for recipients that go to the outbound queue (spool.h) and used
+ * by the queue manager for bounces and when relaying. Local recipients
+ * keep no DSN state: a local delivery is final, and no "delivered"
+ * notice is generated for NOTIFY=SUCCESS (nor for NOTIFY=SUCCESS on a
+ * relayed recipient whose next hop does not offer DSN).
+ */
+#define DELIVERY_NOTIFY_NEVER 0x02
+#define DELIVERY_NOTIFY_SUCCESS 0x04
+#define DELIVERY_NOTIFY_FAILURE 0x08
+#define DELIVERY_NOTIFY_DELAY 0x10
+#define DELIVERY_RET_NONE 0
+#define DELIVERY_RET_FULL 1
+#define DELIVERY_RET_HDRS 2
+/* RET (DELIVERY_RET_*) and ENVID (xtext-decoded, printable US-ASCII;
+ * NULL when not given) of MAIL FROM. Call before the first recipient. */
+void delivery_set_dsn(struct delivery *d, int ret, const char *envid);
+/* delivery_add_rcpt() with NOTIFY flags (DELIVERY_NOTIFY_*; 0 when not
+ * given) and ORCPT (the decoded rfc822 address; NULL when not given),
+ * applied to every queued address the recipient expands to. */
+void delivery_add_rcpt_dsn(struct delivery *d, const char *address,
+    unsigned notify, const char *orcpt);
 /* Append one line of message content without its line terminator and
  * after dot-unstuffing. Stored with LF endings. Returns 0, or -1 when a
  * write failed (the delivery is then doomed: commit returns 451/452). */

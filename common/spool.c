@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ spool_envelope_free(struct spool_envelope *env)
 	free(env->sender);
 	free(env->client);
 	free(env->auth);
+	free(env->envid);
 	spool_envelope_init(env);
 }
 
@@ -72,7 +74,56 @@ spool_envelope_add_rcpt(struct spool_envelope *env, const char *address,
 	r->address = xstrdup(address);
 	r->orcpt = xstrdup(orcpt != NULL ? orcpt : address);
 	r->state = SPOOL_PENDING;
+	r->notify = 0;
 	r->state_offset = 0;
+}
+
+void
+spool_notify_text(unsigned char f, struct buf *out)
+{
+	const char *sep = "";
+
+	if (f & SPOOL_NOTIFY_NEVER) {
+		buf_append_str(out, "NEVER");
+		return;
+	}
+	if (f & SPOOL_NOTIFY_SUCCESS) {
+		buf_append_str(out, "SUCCESS");
+		sep = ",";
+	}
+	if (f & SPOOL_NOTIFY_FAILURE) {
+		buf_printf(out, "%sFAILURE", sep);
+		sep = ",";
+	}
+	if (f & SPOOL_NOTIFY_DELAY)
+		buf_printf(out, "%sDELAY", sep);
+}
+
+/* "NEVER" or "SUCCESS,FAILURE,DELAY" (as written by spool_notify_text)
+ * to flags; 0 when it is not one of those. */
+static unsigned char
+notify_parse(const char *s)
+{
+	unsigned char f = SPOOL_NOTIFY_GIVEN;
+	size_t n;
+
+	while (*s != '\0') {
+		n = strcspn(s, ",");
+		if (n == 5 && strncasecmp(s, "NEVER", 5) == 0)
+			f |= SPOOL_NOTIFY_NEVER;
+		else if (n == 7 && strncasecmp(s, "SUCCESS", 7) == 0)
+			f |= SPOOL_NOTIFY_SUCCESS;
+		else if (n == 7 && strncasecmp(s, "FAILURE", 7) == 0)
+			f |= SPOOL_NOTIFY_FAILURE;
+		else if (n == 5 && strncasecmp(s, "DELAY", 5) == 0)
+			f |= SPOOL_NOTIFY_DELAY;
+		else
+			return 0;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return f == SPOOL_NOTIFY_GIVEN ? 0 : f;
 }
 
 /* Values must stay on one line. */
@@ -109,6 +160,21 @@ spool_envelope_format(const struct spool_envelope *env, struct buf *out)
 		append_clean(out, env->rcpts[i].address);
 		buf_append_char(out, '\t');
 		append_clean(out, env->rcpts[i].orcpt);
+		buf_append_char(out, '\n');
+	}
+	if (env->envid != NULL) {
+		buf_append_str(out, "envid ");
+		append_clean(out, env->envid);
+		buf_append_char(out, '\n');
+	}
+	if (env->ret == SPOOL_RET_FULL || env->ret == SPOOL_RET_HDRS)
+		buf_printf(out, "ret %s\n",
+		    env->ret == SPOOL_RET_FULL ? "FULL" : "HDRS");
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		if (!(env->rcpts[i].notify & SPOOL_NOTIFY_GIVEN))
+			continue;
+		buf_printf(out, "notify %zu ", i);
+		spool_notify_text(env->rcpts[i].notify, out);
 		buf_append_char(out, '\n');
 	}
 	buf_append_char(out, '\n');
@@ -358,6 +424,18 @@ spool_read(const char *path, struct spool_envelope *env, struct buf *err)
 			env->rcpts[env->rcpt_count - 1].state = state;
 			env->rcpts[env->rcpt_count - 1].state_offset =
 			    line_off + 5;
+		} else if (strcmp(line, "envid") == 0) {
+			free(env->envid);
+			env->envid = dup_value(v);
+		} else if (strcmp(line, "ret") == 0) {
+			env->ret = strcasecmp(v, "FULL") == 0 ?
+			    SPOOL_RET_FULL : SPOOL_RET_HDRS;
+		} else if (strcmp(line, "notify") == 0) {
+			/* Written after all rcpt lines. */
+			char *end;
+			unsigned long i = strtoul(v, &end, 10);
+			if (end != v && *end == ' ' && i < env->rcpt_count)
+				env->rcpts[i].notify = notify_parse(end + 1);
 		}
 		/* other keys: ignored (newer writers) */
 	}

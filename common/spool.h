@@ -36,14 +36,27 @@
  *     uid 1000                            (maildrop files only)
  *     rcpt P<TAB>bob@remote.test<TAB>bob@local.test
  *     rcpt P<TAB>carol@remote.test<TAB>carol@remote.test
+ *     envid QQ314159                      (RFC 3461, optional)
+ *     ret HDRS                            (RFC 3461, optional)
+ *     notify 1 FAILURE,DELAY              (RFC 3461, optional)
  *     <empty line>
  *     the message, LF line ends, starting with our Received: header
  *
  * Keys are lower-case words followed by one space; unknown keys must be
  * ignored by readers (forward compatibility). Each "rcpt" line is
  * "rcpt " + one state byte + TAB + address + TAB + original recipient
- * (the address given in RCPT TO before alias/forward expansion, for DSN
- * Original-Recipient). Addresses never contain TAB, CR or LF.
+ * (the address given in RCPT TO before alias/forward expansion, or the
+ * rfc822 address of its ORCPT parameter, for DSN Original-Recipient).
+ * Addresses never contain TAB, CR or LF.
+ *
+ * The DSN lines (RFC 3461, given by the SMTP client with MAIL FROM and
+ * RCPT TO; read by the queue manager, smtpd/queue_dsnparams.c) are
+ * written only when the client gave the parameter: "envid" is the
+ * xtext-decoded ENVID (printable US-ASCII only), "ret" is FULL or HDRS,
+ * and "notify I LIST" gives the NOTIFY of recipient I (counting "rcpt"
+ * lines from 0) as NEVER or a comma-separated subset of SUCCESS,
+ * FAILURE, DELAY. Without a notify line a recipient gets failure and
+ * delay notices (RFC 3461 4.1 default).
  *
  * Recipient state byte: 'P' pending, 'D' delivered, 'B' failed for good
  * (bounce due or sent). The queue manager records a result by rewriting
@@ -71,10 +84,22 @@
 #define SPOOL_DELIVERED 'D'
 #define SPOOL_BOUNCED 'B'
 
+/* RFC 3461 NOTIFY of a recipient (0: no NOTIFY given). */
+#define SPOOL_NOTIFY_GIVEN 0x01
+#define SPOOL_NOTIFY_NEVER 0x02
+#define SPOOL_NOTIFY_SUCCESS 0x04
+#define SPOOL_NOTIFY_FAILURE 0x08
+#define SPOOL_NOTIFY_DELAY 0x10
+/* RFC 3461 RET (0: not given). */
+#define SPOOL_RET_NONE 0
+#define SPOOL_RET_FULL 1
+#define SPOOL_RET_HDRS 2
+
 struct spool_rcpt {
 	char *address;
 	char *orcpt;
 	char state;
+	unsigned char notify;   /* SPOOL_NOTIFY_*, 0 when not given */
 	off_t state_offset;     /* file offset of the state byte */
 };
 
@@ -85,6 +110,8 @@ struct spool_envelope {
 	char *client;            /* "IP helo=... proto=..." or NULL */
 	char *auth;              /* NULL when not authenticated */
 	long uid;                /* -1 when absent */
+	char *envid;             /* RFC 3461 ENVID, decoded; NULL if none */
+	int ret;                 /* SPOOL_RET_* */
 	struct spool_rcpt *rcpts;
 	size_t rcpt_count;
 	off_t message_offset;    /* where the message starts in the file */
@@ -99,6 +126,8 @@ void spool_envelope_init(struct spool_envelope *env);
 void spool_envelope_free(struct spool_envelope *env);
 void spool_envelope_add_rcpt(struct spool_envelope *env,
     const char *address, const char *orcpt);
+/* NOTIFY flags as text ("NEVER", "SUCCESS,FAILURE", ...), appended. */
+void spool_notify_text(unsigned char flags, struct buf *out);
 /* The header part (including the empty line that ends it). */
 void spool_envelope_format(const struct spool_envelope *env,
     struct buf *out);

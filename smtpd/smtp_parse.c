@@ -1,6 +1,7 @@
 /*
  * smtp_parse.c - SMTP command verbs and arguments (RFC 5321 4.1.1-4.1.2,
- * ESMTP parameters of RFC 1870, 6152, 6531, 4954).
+ * ESMTP parameters of RFC 1870, 6152, 6531, 4954, and the DSN parameters
+ * RET, ENVID, NOTIFY, ORCPT of RFC 3461 with their xtext encoding).
  *
  * Pure functions on one command line: no I/O, no configuration. Every
  * failure comes back as the exact reply for the client.
@@ -142,6 +143,97 @@ param_split(char *p, char **key, char **value)
 	return true;
 }
 
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;       /* RFC 3461 4: upper-case hex digits only */
+}
+
+int
+smtp_xtext_decode(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	int c, hi, lo;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		if (c == '+') {
+			if ((hi = hexval(in[1])) < 0 || (lo = hexval(in[2])) < 0)
+				return -1;
+			c = hi * 16 + lo;
+			in += 2;
+			/* Decoded text must be printable US-ASCII: it goes
+			 * into queue file lines and DSN header fields. */
+			if (c < 0x20 || c > 0x7e)
+				return -1;
+		} else if (c < 0x21 || c > 0x7e || c == '=') {
+			return -1;
+		}
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* NOTIFY="NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY"); 0 when invalid. */
+static unsigned
+notify_parse(const char *v)
+{
+	unsigned f = 0, bit;
+	size_t n;
+
+	for (;;) {
+		n = strcspn(v, ",");
+		if (n == 5 && strncasecmp(v, "NEVER", 5) == 0)
+			bit = DELIVERY_NOTIFY_NEVER;
+		else if (n == 7 && strncasecmp(v, "SUCCESS", 7) == 0)
+			bit = DELIVERY_NOTIFY_SUCCESS;
+		else if (n == 7 && strncasecmp(v, "FAILURE", 7) == 0)
+			bit = DELIVERY_NOTIFY_FAILURE;
+		else if (n == 5 && strncasecmp(v, "DELAY", 5) == 0)
+			bit = DELIVERY_NOTIFY_DELAY;
+		else
+			return 0;           /* unknown or empty element */
+		f |= bit;
+		v += n;
+		if (*v == '\0')
+			break;
+		v++;                        /* the comma */
+	}
+	/* RFC 3461 4.1: NEVER must not be combined with the others. */
+	if ((f & DELIVERY_NOTIFY_NEVER) && f != DELIVERY_NOTIFY_NEVER)
+		return 0;
+	return f;
+}
+
+/* ORCPT=addr-type;xtext (RFC 3461 4.2). 0 or -1. */
+static int
+orcpt_parse(const char *v, struct rcpt_args *dsn)
+{
+	const char *semi = strchr(v, ';');
+	size_t tlen;
+
+	if (strlen(v) > SMTP_ORCPT_MAX || semi == NULL || semi == v)
+		return -1;
+	tlen = (size_t)(semi - v);
+	for (size_t i = 0; i < tlen; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-')
+			return -1;
+	memcpy(dsn->orcpt_type, v, tlen);
+	dsn->orcpt_type[tlen] = '\0';
+	if (semi[1] == '\0' ||
+	    smtp_xtext_decode(semi + 1, dsn->orcpt, sizeof(dsn->orcpt)) < 0)
+		return -1;
+	dsn->orcpt_given = true;
+	return 0;
+}
+
 /* Fills r for an address parse failure. */
 static void
 addr_reply(struct smtp_reply *r, enum addr_status st, bool sender)
@@ -173,7 +265,7 @@ smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,
     struct smtp_reply *r)
 {
 	const char *path, *end;
-	char params[SMTP_CMD_LINE_MAX + 2], *word, *save, *key, *value;
+	char params[SMTP_RCPT_LINE_MAX + 2], *word, *save, *key, *value;
 	enum addr_status st;
 
 	memset(out, 0, sizeof(*out));
@@ -253,6 +345,33 @@ smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,
 				return -1;
 			}
 			out->smtputf8 = true;
+		} else if (strcasecmp(key, "RET") == 0) {
+			/* RFC 3461 4.3 */
+			if (value == NULL || out->ret != DELIVERY_RET_NONE) {
+				smtp_reply_set(r, 501, "5.5.4",
+				    "Bad RET parameter");
+				return -1;
+			}
+			if (strcasecmp(value, "FULL") == 0)
+				out->ret = DELIVERY_RET_FULL;
+			else if (strcasecmp(value, "HDRS") == 0)
+				out->ret = DELIVERY_RET_HDRS;
+			else {
+				smtp_reply_set(r, 501, "5.5.4",
+				    "Bad RET parameter");
+				return -1;
+			}
+		} else if (strcasecmp(key, "ENVID") == 0) {
+			/* RFC 3461 4.4 */
+			if (value == NULL || out->envid_given ||
+			    strlen(value) > SMTP_ENVID_MAX ||
+			    smtp_xtext_decode(value, out->envid,
+			    sizeof(out->envid)) < 0) {
+				smtp_reply_set(r, 501, "5.5.4",
+				    "Bad ENVID parameter");
+				return -1;
+			}
+			out->envid_given = true;
 		} else if (strcasecmp(key, "AUTH") == 0) {
 			/* RFC 4954 5: accepted; we do not relay the
 			 * original submitter identity, so it is ignored. */
@@ -278,10 +397,21 @@ int
 smtp_parse_rcpt(const char *arg, bool esmtp, bool smtputf8,
     struct mailbox *out, struct smtp_reply *r)
 {
+	struct rcpt_args dsn;
+
+	return smtp_parse_rcpt_dsn(arg, esmtp, smtputf8, out, &dsn, r);
+}
+
+int
+smtp_parse_rcpt_dsn(const char *arg, bool esmtp, bool smtputf8,
+    struct mailbox *out, struct rcpt_args *dsn, struct smtp_reply *r)
+{
 	const char *path, *end;
+	char params[SMTP_RCPT_LINE_MAX + 2], *word, *save, *key, *value;
 	enum addr_status st;
 	unsigned flags = ADDR_ALLOW_POSTMASTER;
 
+	memset(dsn, 0, sizeof(*dsn));
 	if ((path = path_start(arg, "TO:")) == NULL || *path != '<') {
 		smtp_reply_set(r, 501, "5.5.4", "Syntax: RCPT TO:<address>");
 		return -1;
@@ -293,17 +423,49 @@ smtp_parse_rcpt(const char *arg, bool esmtp, bool smtputf8,
 		addr_reply(r, st, false);
 		return -1;
 	}
+	if (*end != '\0' && *end != ' ') {
+		smtp_reply_set(r, 501, "5.5.4", "Syntax: RCPT TO:<address>");
+		return -1;
+	}
 	while (*end == ' ')
 		end++;
-	if (*end != '\0') {
-		/* We offer no RCPT parameters (no DSN). */
-		if (!esmtp || end[-1] != ' ')
-			smtp_reply_set(r, 501, "5.5.4",
-			    "Syntax: RCPT TO:<address>");
-		else
-			smtp_reply_set(r, 555, "5.5.4",
-			    "Unsupported parameter");
+	if (*end != '\0' && !esmtp) {
+		smtp_reply_set(r, 501, "5.5.4", "Syntax: RCPT TO:<address>");
 		return -1;
+	}
+	if (strlen(end) >= sizeof(params)) {
+		smtp_reply_set(r, 500, "5.5.2", "Line too long");
+		return -1;
+	}
+	strcpy(params, end);
+	for (word = strtok_r(params, " ", &save); word != NULL;
+	    word = strtok_r(NULL, " ", &save)) {
+		if (!param_split(word, &key, &value)) {
+			smtp_reply_set(r, 501, "5.5.4",
+			    "Bad parameter syntax");
+			return -1;
+		}
+		if (strcasecmp(key, "NOTIFY") == 0) {
+			/* RFC 3461 4.1 */
+			if (value == NULL || dsn->notify != 0 ||
+			    (dsn->notify = notify_parse(value)) == 0) {
+				smtp_reply_set(r, 501, "5.5.4",
+				    "Bad NOTIFY parameter");
+				return -1;
+			}
+		} else if (strcasecmp(key, "ORCPT") == 0) {
+			/* RFC 3461 4.2 */
+			if (value == NULL || dsn->orcpt_given ||
+			    orcpt_parse(value, dsn) < 0) {
+				smtp_reply_set(r, 501, "5.5.4",
+				    "Bad ORCPT parameter");
+				return -1;
+			}
+		} else {
+			smtp_reply_set(r, 555, "5.5.4",
+			    "Unsupported parameter %.64s", key);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -274,7 +274,7 @@ cmd_ehlo(struct smtp_session *ss, const char *arg)
 	stream_printf(ss->s, "250-%s Hello %s\r\n", ss->conf->hostname,
 	    ss->ws->peer_ip);
 	stream_printf(ss->s, "250-PIPELINING\r\n250-SIZE %llu\r\n"
-	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n",
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n",
 	    (unsigned long long)ss->conf->max_message_size);
 	if (starttls_offered(ss))
 		stream_puts(ss->s, "250-STARTTLS\r\n");
@@ -320,6 +320,9 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		smtp_reply(ss, 451, "4.3.0", "Local error, try again later");
 		return;
 	}
+	if (ss->mail.ret != DELIVERY_RET_NONE || ss->mail.envid_given)
+		delivery_set_dsn(ss->dlv, ss->mail.ret,
+		    ss->mail.envid_given ? ss->mail.envid : NULL);
 	ss->state = SMTP_S_MAIL;
 	smtp_reply(ss, 250, "2.1.0", "Ok");
 }
@@ -329,6 +332,8 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 {
 	struct smtp_reply r;
 	struct mailbox mb;
+	struct rcpt_args dsn;
+	const char *orcpt = NULL;
 	char addr[ADDR_PATH_MAX + 64];
 
 	if (ss->rcpt_count >= ss->conf->max_recipients) {
@@ -336,8 +341,8 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 		smtp_reply(ss, 452, "4.5.3", "Too many recipients");
 		return;
 	}
-	if (smtp_parse_rcpt(arg, ss->esmtp, ss->mail.smtputf8, &mb, &r)
-	    != 0) {
+	if (smtp_parse_rcpt_dsn(arg, ss->esmtp, ss->mail.smtputf8, &mb, &dsn,
+	    &r) != 0) {
 		smtp_reply_r(ss, &r);
 		return;
 	}
@@ -367,7 +372,15 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 		smtp_reply_r(ss, &r);
 		return;
 	}
-	delivery_add_rcpt(ss->dlv, addr);
+	/* Only rfc822 original recipients can be reported or relayed
+	 * (the queue file keeps an address); other types are accepted and
+	 * dropped. */
+	if (dsn.orcpt_given && strcasecmp(dsn.orcpt_type, "rfc822") == 0)
+		orcpt = dsn.orcpt;
+	if (dsn.notify != 0 || orcpt != NULL)
+		delivery_add_rcpt_dsn(ss->dlv, addr, dsn.notify, orcpt);
+	else
+		delivery_add_rcpt(ss->dlv, addr);
 	ss->rcpt_count++;
 	if (ss->rcpts.len < SMTP_LOG_RCPTS_MAX)
 		buf_printf(&ss->rcpts, "%s<%s>", ss->rcpts.len ? "," : "",
@@ -622,7 +635,9 @@ dispatch(struct smtp_session *ss, const char *line, size_t len)
 		return;
 	}
 	verb = smtp_parse_verb(line, &arg);
-	if (len > SMTP_CMD_LINE_MAX && verb != SMTP_AUTH) {
+	if (len > (verb == SMTP_MAIL ? SMTP_MAIL_LINE_MAX :
+	    verb == SMTP_RCPT ? SMTP_RCPT_LINE_MAX : SMTP_CMD_LINE_MAX) &&
+	    verb != SMTP_AUTH) {
 		smtp_reply(ss, 500, "5.5.2", "Line too long");
 		return;
 	}

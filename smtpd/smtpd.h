@@ -39,6 +39,15 @@
 #define SMTP_AUTH_LINE_MAX 12286
 /* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF. */
 #define SMTP_TEXT_LINE_MAX 998
+/* RFC 3461 4.4 and 4.2: longest ENVID value and ORCPT value (the
+ * parameter value as sent, "addr-type;xtext" for ORCPT). */
+#define SMTP_ENVID_MAX 100
+#define SMTP_ORCPT_MAX 500
+/* RFC 3461 4: with DSN, MAIL FROM lines may be longer by ENVID and RET
+ * and RCPT TO lines by NOTIFY and ORCPT (a little more is allowed for
+ * the keywords themselves). */
+#define SMTP_MAIL_LINE_MAX (SMTP_CMD_LINE_MAX + 120)
+#define SMTP_RCPT_LINE_MAX (SMTP_CMD_LINE_MAX + 540)
 /* Longest HELO/EHLO argument kept for the Received: header. */
 #define SMTP_HELO_MAX 255
 
@@ -88,6 +97,17 @@ struct mail_args {
 	bool size_given;
 	enum smtp_body body;
 	bool smtputf8;
+	int ret;                /* RET=: DELIVERY_RET_*, NONE when absent */
+	bool envid_given;
+	char envid[SMTP_ENVID_MAX + 1];   /* ENVID=, xtext-decoded */
+};
+
+/* RCPT TO DSN parameters (RFC 3461). */
+struct rcpt_args {
+	unsigned notify;        /* DELIVERY_NOTIFY_*, 0 when absent */
+	bool orcpt_given;       /* ORCPT= seen (any address type) */
+	char orcpt_type[SMTP_ORCPT_MAX + 1];  /* as given, e.g. "rfc822" */
+	char orcpt[SMTP_ORCPT_MAX + 1];       /* xtext-decoded address */
 };
 
 /* One connection. */
@@ -125,6 +145,14 @@ int smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,
 /* RCPT arguments ("TO:<a>"). smtputf8: MAIL had SMTPUTF8. */
 int smtp_parse_rcpt(const char *arg, bool esmtp, bool smtputf8,
     struct mailbox *out, struct smtp_reply *r);
+/* The same with the DSN parameters NOTIFY and ORCPT into dsn. */
+int smtp_parse_rcpt_dsn(const char *arg, bool esmtp, bool smtputf8,
+    struct mailbox *out, struct rcpt_args *dsn, struct smtp_reply *r);
+/* RFC 3461 4: decode xtext into out (size outlen, NUL-terminated).
+ * Only "+" with two upper-case hex digits and "!".."~" other than "+"
+ * and "=" are valid, and the decoded text must be printable US-ASCII
+ * (0x20-0x7e). 0, or -1 when invalid or too long. */
+int smtp_xtext_decode(const char *in, char *out, size_t outlen);
 /* HELO/EHLO argument: a domain or an address literal. */
 bool smtp_valid_helo(const char *arg);
 

@@ -102,7 +102,8 @@ static const struct {
 	{ "FROM:<j\xc3\xb6rg@b.example>", true, 553, "5.6.7", NULL, 0, 0, 0 },
 	{ "FROM:<a@b.example> SIZE=10", false, 555, "5.5.4", NULL, 0, 0, 0 },
 	{ "FROM:<a@b.example> FOO=bar", true, 555, "5.5.4", NULL, 0, 0, 0 },
-	{ "FROM:<a@b.example> RET=HDRS", true, 555, "5.5.4", NULL, 0, 0, 0 },
+	{ "FROM:<a@b.example> RET=HDRS RET=FULL", true, 501, "5.5.4", NULL, 0,
+	    0, 0 },
 	{ "FROM:<a@b.example> SIZE=abc", true, 501, "5.5.4", NULL, 0, 0, 0 },
 	{ "FROM:<a@b.example> SIZE=", true, 501, "5.5.4", NULL, 0, 0, 0 },
 	{ "FROM:<a@b.example> SIZE=1 SIZE=2", true, 501, "5.5.4", NULL, 0, 0,
@@ -179,7 +180,9 @@ static const struct {
 	{ "TO:<bob>", false, 501, "5.1.3", NULL },
 	{ "TO:bob@example.test", false, 501, "5.5.4", NULL },
 	{ "FROM:<bob@example.test>", false, 501, "5.5.4", NULL },
-	{ "TO:<bob@example.test> NOTIFY=NEVER", false, 555, "5.5.4", NULL },
+	{ "TO:<bob@example.test> NOTIFY=NEVER", false, 0, NULL,
+	    "bob@example.test" },
+	{ "TO:<bob@example.test> FOO=1", false, 555, "5.5.4", NULL },
 	{ "TO:<bob@example.test>x", false, 501, "5.5.4", NULL },
 };
 

@@ -94,6 +94,23 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	buf_printf(&d->rcpts, "%s,", address);
 }
 
+void
+delivery_set_dsn(struct delivery *d, int ret, const char *envid)
+{
+	(void)d;
+	(void)ret;
+	(void)envid;
+}
+
+void
+delivery_add_rcpt_dsn(struct delivery *d, const char *address,
+    unsigned notify, const char *orcpt)
+{
+	(void)notify;
+	(void)orcpt;
+	delivery_add_rcpt(d, address);
+}
+
 int
 delivery_write_line(struct delivery *d, const char *line, size_t len)
 {
@@ -571,7 +588,7 @@ test_ehlo_advertises(void **state)
 	    "220 mx.example.test ESMTP DMail\r\n"
 	    "250-mx.example.test Hello 192.0.2.1\r\n"
 	    "250-PIPELINING\r\n250-SIZE 2048\r\n250-8BITMIME\r\n"
-	    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n"
+	    "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 SMTPUTF8\r\n"
 	    "221 2.0.0 Bye\r\n");
 	/* AUTH is offered without TLS only on loopback */
 	run(&loop, "EHLO c\r\nQUIT\r\n", &out);
