@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "listdb.h"
 #include "log.h"
 #include "util.h"
@@ -27,56 +28,24 @@ struct listdb {
 	DB *db;
 };
 
+static const struct bdb_options listdb_bdb = {
+	.name = "listdb",
+	.cache_bytes = LISTDB_CACHE,
+	.lock_timeout_us = LISTDB_LOCK_TIMEOUT,
+	.log_max_bytes = 0,
+};
+
 static void
 listdb_env_close(struct listdb *db)
 {
-	if (db->db != NULL)
-		db->db->close(db->db, 0);
-	db->db = NULL;
-	if (db->env != NULL)
-		db->env->close(db->env, 0);
-	db->env = NULL;
+	bdb_close(&db->env, &db->db);
 }
 
 static int
 listdb_env_open(struct listdb *db, struct buf *err)
 {
-	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
-	int r;
-
-	if ((r = db_env_create(&db->env, 0)) != 0) {
-		buf_printf(err, "db_env_create: %s", db_strerror(r));
-		return -1;
-	}
-	db->env->set_errpfx(db->env, "listdb");
-	db->env->set_cachesize(db->env, 0, LISTDB_CACHE, 1);
-	db->env->set_timeout(db->env, LISTDB_LOCK_TIMEOUT, DB_SET_LOCK_TIMEOUT);
-	db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
-	db->env->log_set_config(db->env, DB_LOG_AUTO_REMOVE, 1);
-	if ((r = db->env->open(db->env, db->home, flags, 0600)) != 0) {
-		buf_printf(err, "cannot open member database %s: %s",
-		    db->home, db_strerror(r));
-		db->env->close(db->env, 0);
-		db->env = NULL;
-		return -1;
-	}
-	if ((r = db_create(&db->db, db->env, 0)) != 0) {
-		buf_printf(err, "db_create: %s", db_strerror(r));
-		listdb_env_close(db);
-		return -1;
-	}
-	r = db->db->open(db->db, NULL, LISTDB_FILE, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600);
-	if (r != 0) {
-		buf_printf(err, "cannot open %s/%s: %s", db->home, LISTDB_FILE,
-		    db_strerror(r));
-		db->db->close(db->db, 0);
-		db->db = NULL;
-		listdb_env_close(db);
-		return -1;
-	}
-	return 0;
+	return bdb_open(db->home, LISTDB_FILE, &listdb_bdb, &db->env, &db->db,
+	    err);
 }
 
 struct listdb *

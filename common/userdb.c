@@ -52,6 +52,7 @@
 
 #include <db.h>
 
+#include "bdb.h"
 #include "buf.h"
 #include "log.h"
 #include "userdb.h"
@@ -70,69 +71,25 @@ struct userdb {
 	DB *db;
 };
 
-/* Berkeley DB's own messages go to our log, not to stderr. */
-static void
-userdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
-{
-	(void)env;
-	log_warn("%s: %s", pfx != NULL ? pfx : "userdb", msg);
-}
+static const struct bdb_options userdb_bdb = {
+	.name = "userdb",
+	.cache_bytes = USERDB_CACHE,
+	.lock_timeout_us = 0,          /* transactions use DB_TXN_NOWAIT */
+	.log_max_bytes = 1024 * 1024,
+};
 
 /* Open the environment and the B-tree in db->home. */
 static int
 userdb_env_open(struct userdb *db, struct buf *err)
 {
-	u_int32_t flags;
-	int r;
-
-	if ((r = db_env_create(&db->env, 0)) != 0) {
-		buf_printf(err, "db_env_create: %s", db_strerror(r));
-		return -1;
-	}
-	db->env->set_errpfx(db->env, "userdb");
-	db->env->set_errcall(db->env, userdb_errcall);
-	db->env->set_cachesize(db->env, 0, USERDB_CACHE, 1);
-	db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
-	db->env->log_set_config(db->env, DB_LOG_AUTO_REMOVE, 1);
-	db->env->set_lg_max(db->env, 1024 * 1024);
-	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER;
-	if ((r = db->env->open(db->env, db->home, flags, 0600)) != 0) {
-		buf_printf(err, "cannot open database environment %s: %s",
-		    db->home, db_strerror(r));
-		db->env->close(db->env, 0);
-		db->env = NULL;
-		return -1;
-	}
-	if ((r = db_create(&db->db, db->env, 0)) != 0) {
-		buf_printf(err, "db_create: %s", db_strerror(r));
-		goto fail;
-	}
-	r = db->db->open(db->db, NULL, USERDB_FILE, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600);
-	if (r != 0) {
-		buf_printf(err, "cannot open %s/%s: %s", db->home, USERDB_FILE,
-		    db_strerror(r));
-		db->db->close(db->db, 0);
-		db->db = NULL;
-		goto fail;
-	}
-	return 0;
-fail:
-	db->env->close(db->env, 0);
-	db->env = NULL;
-	return -1;
+	return bdb_open(db->home, USERDB_FILE, &userdb_bdb, &db->env, &db->db,
+	    err);
 }
 
 static void
 userdb_env_close(struct userdb *db)
 {
-	if (db->db != NULL)
-		db->db->close(db->db, 0);
-	db->db = NULL;
-	if (db->env != NULL)
-		db->env->close(db->env, 0);
-	db->env = NULL;
+	bdb_close(&db->env, &db->db);
 }
 
 /* After DB_RUNRECOVERY (another process recovered the environment), or a
