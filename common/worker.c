@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -443,6 +444,9 @@ run_managed(void)
 		return 1;
 	}
 	become_unprivileged(&conf);
+	/* init() (OpenSSL, the configuration) and getpwnam() leave freed
+	 * heap behind; give it back so each idle worker costs less. */
+	malloc_trim(0);
 
 	if (w.svc->run != NULL) {
 		report(WORKER_BUSY);
@@ -495,6 +499,9 @@ run_managed(void)
 			report(WORKER_BUSY);
 			serve(state, &conf, fd, roles[idx]);
 			close(fd);
+			/* The session's buffers are freed: return the pages
+			 * before waiting, possibly long, for the next one. */
+			malloc_trim(0);
 			break;     /* one session per wake-up */
 		}
 	}
