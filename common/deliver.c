@@ -56,6 +56,7 @@
 
 #include "aliases.h"
 #include "deliver.h"
+#include "dsn.h"
 #include "listspool.h"
 #include "log.h"
 #include "maildir.h"
@@ -81,8 +82,9 @@ struct deliver_ctx {
 struct local_dest {
 	char *mailbox;          /* Maildir directory */
 	char *account;          /* address of the mailbox owner */
-	char *orcpt;            /* as given in RCPT TO */
+	char *orcpt;            /* as given in RCPT TO (or its ORCPT) */
 	char *placed;           /* new/ path once linked */
+	unsigned char notify;   /* RFC 3461 NOTIFY (SPOOL_NOTIFY_*) */
 };
 
 struct delivery {
@@ -509,16 +511,28 @@ void
 delivery_add_rcpt_dsn(struct delivery *d, const char *address,
     unsigned notify, const char *orcpt)
 {
-	size_t first = d->env.rcpt_count;
+	size_t first = d->env.rcpt_count, lfirst = d->nlocal;
 
 	delivery_add_rcpt(d, address);
+	notify &= DELIVERY_NOTIFY_NEVER | DELIVERY_NOTIFY_SUCCESS |
+	    DELIVERY_NOTIFY_FAILURE | DELIVERY_NOTIFY_DELAY;
+	/* Local mailboxes: only SUCCESS matters (success_notices()). */
+	for (size_t i = lfirst; i < d->nlocal; i++) {
+		struct local_dest *l = &d->locals[i];
+
+		if (notify != 0)
+			l->notify = (unsigned char)(notify |
+			    SPOOL_NOTIFY_GIVEN);
+		if (orcpt != NULL && *orcpt != '\0') {
+			free(l->orcpt);
+			l->orcpt = xstrdup(orcpt);
+		}
+	}
 	/* The queued addresses this one expanded to (an address already
 	 * queued keeps the parameters it came with first). */
 	for (size_t i = first; i < d->env.rcpt_count; i++) {
 		struct spool_rcpt *r = &d->env.rcpts[i];
 
-		notify &= DELIVERY_NOTIFY_NEVER | DELIVERY_NOTIFY_SUCCESS |
-		    DELIVERY_NOTIFY_FAILURE | DELIVERY_NOTIFY_DELAY;
 		if (notify != 0)
 			r->notify = (unsigned char)(notify |
 			    SPOOL_NOTIFY_GIVEN);
@@ -829,6 +843,135 @@ log_result(struct delivery *d, const char *status, const char *why)
 	buf_free(&to);
 }
 
+/* Longest part of the stored copy read for a success notice: the
+ * header part, or the whole message for RET=FULL (one byte more than
+ * dsn.c returns whole, so that a bigger message gets its header only). */
+#define NOTICE_HDRS_READ (256 * 1024)
+#define NOTICE_FULL_READ (10 * 1024 * 1024 + 1)
+
+static int
+read_prefix(const char *path, struct buf *out, size_t max)
+{
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while (out->len < max) {
+		size_t want = max - out->len < sizeof(chunk) ?
+		    max - out->len : sizeof(chunk);
+		n = read(fd, chunk, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_append(out, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * RFC 3461 5.2.2: a local recipient that asked for NOTIFY=SUCCESS gets a
+ * "delivered" DSN sent to the envelope sender (from <>, like a bounce),
+ * once the message is durable in its Maildir. The notice is a new
+ * message through the normal delivery path (a remote sender's goes to
+ * the queue). Failing to send it is logged; the message itself stays
+ * delivered and the client still gets its 250.
+ */
+static void
+success_notices(struct delivery *d)
+{
+	const struct dmail_conf *conf = d->ctx->conf;
+	struct dsn_rcpt *rc;
+	struct dsn_report r;
+	struct buf orig = BUF_INIT, msg = BUF_INIT;
+	struct delivery_info info;
+	struct smtp_reply reply;
+	struct delivery *n;
+	const char *src = NULL, *p, *end, *nl;
+	size_t count = 0;
+	time_t now = time(NULL);
+	enum rcpt_check chk;
+
+	if (d->sender[0] == '\0')
+		return;       /* never notify the null sender */
+	rc = xcalloc(d->nlocal, sizeof(*rc));
+	for (size_t i = 0; i < d->nlocal; i++) {
+		const struct local_dest *l = &d->locals[i];
+
+		if (!(l->notify & SPOOL_NOTIFY_SUCCESS) || l->placed == NULL)
+			continue;
+		src = l->placed;
+		rc[count].address = l->account;
+		rc[count].orcpt = strcasecmp(l->orcpt, l->account) != 0 ?
+		    l->orcpt : NULL;
+		rc[count].action = DSN_DELIVERED;
+		rc[count].status = "2.0.0";
+		rc[count].last_attempt = (int64_t)now;
+		count++;
+	}
+	if (count == 0)
+		goto out;
+	if (read_prefix(src, &orig, d->env.ret == SPOOL_RET_FULL ?
+	    NOTICE_FULL_READ : NOTICE_HDRS_READ) < 0) {
+		log_error("sid=%s qid=%s: cannot read %s for the success "
+		    "notice: %s", d->session_id ? d->session_id : "-", d->id,
+		    src, strerror(errno));
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	r.reporting_mta = conf->hostname;
+	r.sender = d->sender;
+	r.envid = d->env.envid;
+	r.queue_id = d->id;
+	r.arrival = (int64_t)d->arrival;
+	r.now = (int64_t)now;
+	r.rcpts = rc;
+	r.rcpt_count = count;
+	r.message = orig.data != NULL ? orig.data : "";
+	r.message_len = orig.len;
+	r.ret_full = d->env.ret == SPOOL_RET_FULL;
+	dsn_build(&r, &msg);
+
+	chk = deliver_check_rcpt(d->ctx, d->sender, msg.len, &reply);
+	if (chk != RCPT_LOCAL && chk != RCPT_REMOTE) {
+		log_warn("sid=%s qid=%s: success notice to <%s> dropped: "
+		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
+		    d->sender, reply.code, reply.enhanced, reply.text);
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	info.session_id = d->session_id;
+	info.client_ip = "127.0.0.1";
+	info.client_helo = conf->hostname;
+	info.protocol = "ESMTP";
+	info.tls = "";
+	if ((n = delivery_begin(d->ctx, "", &info)) == NULL)
+		goto out;
+	delivery_add_rcpt(n, d->sender);
+	for (p = msg.data, end = msg.data + msg.len; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if (delivery_write_line(n, p, (size_t)(nl - p)) < 0)
+			break;
+	}
+	if (delivery_commit(n, &reply) < 0)
+		log_error("sid=%s qid=%s: success notice to <%s> failed: "
+		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
+		    d->sender, reply.code, reply.enhanced, reply.text);
+	else
+		log_info("sid=%s qid=%s action=dsn-delivered to=<%s> "
+		    "dsn_id=%s", d->session_id ? d->session_id : "-", d->id,
+		    d->sender, reply.text);
+out:
+	free(rc);
+	buf_free(&orig);
+	buf_free(&msg);
+}
+
 int
 delivery_commit(struct delivery *d, struct smtp_reply *reply)
 {
@@ -957,6 +1100,7 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 	}
 	if (d->env.rcpt_count > 0 || d->lists.count > 0)
 		unlink(d->path.data);   /* otherwise it was moved */
+	success_notices(d);
 done:
 	log_result(d, "sent", NULL);
 	set_reply(reply, 250, "2.0.0", "Ok: queued as %s", d->id);

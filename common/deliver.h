@@ -80,10 +80,12 @@ void delivery_add_rcpt(struct delivery *d, const char *address);
 /*
  * DSN parameters (RFC 3461) of the transaction, written into the queue
  * file for recipients that go to the outbound queue (spool.h) and used
- * by the queue manager for bounces and when relaying. Local recipients
- * keep no DSN state: a local delivery is final, and no "delivered"
- * notice is generated for NOTIFY=SUCCESS (nor for NOTIFY=SUCCESS on a
- * relayed recipient whose next hop does not offer DSN).
+ * by the queue manager for bounces and when relaying. A local recipient
+ * (Maildir) with NOTIFY=SUCCESS makes delivery_commit() send a
+ * "delivered" DSN (RFC 3461 5.2.2) to a non-null sender once the message
+ * is durable; failing to send it is only logged. List addresses keep no
+ * DSN state, and no "relayed" notice is generated for NOTIFY=SUCCESS on a
+ * queued recipient whose next hop does not offer DSN.
  */
 #define DELIVERY_NOTIFY_NEVER 0x02
 #define DELIVERY_NOTIFY_SUCCESS 0x04

@@ -5,7 +5,8 @@ SMTP: dmail-smtpd advertises DSN and accepts RET, ENVID, NOTIFY and ORCPT
 the queue manager honours them when a sink refuses the recipient with 550:
 NOTIFY=NEVER gets no bounce, NOTIFY=FAILURE with RET=HDRS and ENVID gets a
 bounce with Original-Envelope-Id, Original-Recipient from ORCPT and only
-the original headers, and no NOTIFY still bounces."""
+the original headers, and no NOTIFY still bounces; NOTIFY=SUCCESS on a
+local recipient gets a "delivered" DSN."""
 
 import os
 import smtplib
@@ -161,6 +162,43 @@ def test_default_still_bounces():
         assert len(sk.messages) == 0
 
 
+def test_local_success_notice():
+    """RFC 3461 5.2.2: NOTIFY=SUCCESS on a local recipient gets a
+    "delivered" DSN; a local recipient without it gets none."""
+    with Sink() as sk, oc.server(transport(sk), users=[
+            ALICE, "bob@example.test", "carol@example.test"]) as srv:
+        send_dsn(srv, ["ENVID=loc+2B1", "RET=HDRS"],
+                 [("bob@example.test",
+                   ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;Bob@Old.test"]),
+                  ("carol@example.test", ["NOTIFY=FAILURE"])],
+                 body("local"))
+        srv.wait_messages("bob@example.test", 1, timeout=10)
+        srv.wait_messages("carol@example.test", 1, timeout=10)
+        srv.wait_messages(ALICE, 1, timeout=10)
+        oc.sleep(1)
+        raws = oc.read_messages(srv, ALICE)
+        assert len(raws) == 1, len(raws)
+        msg = oc.parse(raws[0])
+        assert msg["Return-Path"].strip() == "<>", msg["Return-Path"]
+        per_msg, rcpts = oc.dsn_fields(raws[0])
+        assert per_msg["original-envelope-id"] == "loc+1", per_msg
+        assert len(rcpts) == 1, rcpts
+        r = rcpts[0]
+        assert r["final-recipient"] == "rfc822; bob@example.test", r
+        assert r["original-recipient"] == "rfc822; Bob@Old.test", r
+        assert r["action"] == "delivered", r
+        assert r["status"] == "2.0.0", r
+        assert b"Subject: local" in raws[0]
+        assert b"SECRET BODY LINE" not in raws[0]
+        # Nothing asked for success: no notice.
+        send_dsn(srv, [], [("carol@example.test", [])], body("quiet"))
+        srv.wait_messages("carol@example.test", 2, timeout=10)
+        oc.sleep(1)
+        assert len(oc.read_messages(srv, ALICE)) == 1
+        assert len(sk.messages) == 0
+
+
 if __name__ == "__main__":
     dt.main([test_ehlo_and_syntax, test_notify_never_no_bounce,
-             test_failure_hdrs_envid_orcpt, test_default_still_bounces])
+             test_failure_hdrs_envid_orcpt, test_default_still_bounces,
+             test_local_success_notice])
