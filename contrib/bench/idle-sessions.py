@@ -14,7 +14,7 @@ sessions and keeps them idle, then measures:
              a fresh session runs the new generation, and how many of the
              N held sessions were dropped (each must still answer)
 
-usage: idle-sessions.py [-n N] [--smtp] [--builddir DIR] [--no-reload]
+usage: idle-sessions.py [-n N] [--smtp] [--tls] [--builddir DIR] [--no-reload]
 
 Measured on the 2-core, 24 GB build machine (shared with other jobs,
 load average ~7), test worker, plain build:
@@ -28,10 +28,23 @@ load average ~7), test worker, plain build:
 
   --smtp -n 500   ramp 6.8 s (74 workers/s), fresh greeting <= 0.005 s,
             PSS 775 kB per worker, reload 0.057 s, 0 of 500 dropped
-  --smtp -n 10000 did not complete: beyond ~1,000 dmail-smtpd workers
-            the spawn rate fell to ~5/s (every worker joins the user
-            database's shared Berkeley DB environment with DB_REGISTER)
-            and retiring workers hung in userdb_close() on a BDB mutex.
+  --smtp -n 10000 did not complete before commit d6aca76: beyond
+            ~1,000 dmail-smtpd workers the spawn rate fell to ~5/s (every
+            worker joined the user database's Berkeley DB environment with
+            DB_REGISTER) and retiring workers hung in userdb_close().
+
+After d6aca76 (userdb joins at the first lookup), 2026-11-24, load
+average 10 to 20 from other jobs:
+
+  --smtp -n 10000        ramp 47.4 s (211 workers/s), fresh greeting
+            <= 0.019 s, PSS 710 kB per worker, master 1.9 MB, reload
+            0.029 s, 0 of 10000 dropped
+  --smtp --tls -n 10000  (tls_cert/tls_key set: each worker builds its
+            SSL_CTX) ramp 122.5 s (82 workers/s), fresh greeting
+            <= 0.055 s, PSS 1099 kB per worker (11 GB in all), master
+            1.9 MB, reload 0.143 s, 0 of 10000 dropped, shutdown 0.0 s,
+            no process left
+  See worker-pss.py for where each worker's memory goes.
 
 Run as root (workers drop to nobody) after raising limits; see dmaild(8),
 OPERATING SYSTEM LIMITS: for 10,000 sessions `ulimit -n 1048576` and
@@ -57,16 +70,19 @@ def parse():
                     help="use smtpd/dmail-smtpd instead of t/testworker")
     ap.add_argument("--builddir", default=os.environ.get("DMAIL_BUILDDIR"))
     ap.add_argument("--no-reload", action="store_true")
+    ap.add_argument("--tls", action="store_true",
+                    help="set tls_cert/tls_key (STARTTLS offered), as a "
+                    "real deployment does: each worker builds its SSL_CTX")
     ap.add_argument("--batch", type=int, default=256,
                     help="connections awaiting their greeting at once")
     return ap.parse_args()
 
 
-def pss_kb(pid):
+def pss_kb(pid, field="Pss:"):
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         return None
@@ -164,7 +180,7 @@ def main():
     if args.smtp:
         # Held sessions must outlive a slow ramp.
         extra += "smtp_command_timeout 3600\n"
-    srv = dt.Server(smtp=True, workers={"smtp": (8, args.n + 64, 100000)},
+    srv = dt.Server(smtp=True, tls=args.tls, workers={"smtp": (8, args.n + 64, 100000)},
                     extra="", start=False, hostname="one.example.test")
     # "log" is already in the harness lines: replace it, keep the rest.
     text = srv.conf_text().replace("log stderr debug\n", "") + extra
@@ -181,11 +197,14 @@ def main():
         pids = srv.worker_pids()
         sample = pids[:: max(1, len(pids) // 200)]
         vals = [v for v in (pss_kb(p) for p in sample) if v]
+        priv = [v for v in (pss_kb(p, "Private_Dirty:") for p in sample)
+                if v]
         if vals:
             print("PSS per worker: mean %.0f kB, max %d kB (%d sampled of "
-                  "%d); master %s kB"
+                  "%d; private dirty mean %.0f kB); master %s kB"
                   % (sum(vals) / len(vals), max(vals), len(vals),
-                     len(pids), pss_kb(srv.proc.pid)))
+                     len(pids), sum(priv) / max(1, len(priv)),
+                     pss_kb(srv.proc.pid)))
         if not args.no_reload:
             srv.write_conf(text=text.replace("hostname one.example.test",
                                              "hostname two.example.test"))
