@@ -57,7 +57,7 @@ build plain || status=1
 [ $status -eq 0 ] && { check plain || status=1; }
 
 if build sanitizers --enable-sanitizers; then
-	ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:log_path=$sandir/asan" \
+	ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$sandir/asan" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$sandir/ubsan" \
 	    check sanitizers || status=1
 	if [ -n "$(ls -A "$sandir")" ]; then

@@ -727,10 +727,11 @@ list_dir(const struct dmail_conf *conf, const char *sub, size_t *total,
 		    (long long)(st.st_size - env.message_offset), when,
 		    (long long)(now - arr), *env.sender ? env.sender : "<>");
 		/* The queue manager's side file: last error, hold. */
-		qinfo_init(&qi, env.rcpt_count);
 		if (strcmp(sub, "queue") == 0) {
 			spool_path(conf, "defer", env.id, &path);
 			(void)qinfo_read(path.data, &qi, env.rcpt_count);
+		} else {
+			qinfo_init(&qi, env.rcpt_count);
 		}
 		if (qi.hold)
 			printf("%48s(on hold)\n", "");

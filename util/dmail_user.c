@@ -351,6 +351,8 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	db = open_db(conf);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);
+		userdb_close(db);
+		free(rec);
 		return EXIT_EXISTS;
 	}
 	memset(rec, 0, sizeof(*rec));
@@ -359,6 +361,9 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	userdb_default_mailbox(conf, address, &mbox);
 	if (mbox.len >= sizeof(rec->mailbox)) {
 		errmsg("mailbox path too long");
+		userdb_close(db);
+		buf_free(&mbox);
+		free(rec);
 		return EXIT_INVALID;
 	}
 	snprintf(rec->mailbox, sizeof(rec->mailbox), "%s", mbox.data);
@@ -381,15 +386,17 @@ cmd_del(const struct dmail_conf *conf, const char *address)
 	struct userdb *db = open_db(conf);
 	int r = userdb_delete(db, address, &err);
 
+	userdb_close(db);
 	if (r < 0) {
 		errmsg("%s", buf_cstr(&err));
+		buf_free(&err);
 		return EXIT_FAIL;
 	}
+	buf_free(&err);
 	if (r == 0) {
 		errmsg("no such account: %s", address);
 		return EXIT_NOUSER;
 	}
-	userdb_close(db);
 	printf("deleted %s (its Maildir was kept)\n", address);
 	return 0;
 }
@@ -421,6 +428,9 @@ cmd_modify(const struct dmail_conf *conf, const char *cmd,
 		if (s.len >= sizeof(rec->apop_secret) ||
 		    memchr(s.data == NULL ? "" : s.data, '\0', s.len) != NULL) {
 			errmsg("APOP secret too long or contains NUL");
+			buf_free(&s);
+			userdb_close(db);
+			free(rec);
 			return EXIT_INVALID;
 		}
 		snprintf(rec->apop_secret, sizeof(rec->apop_secret), "%s",
@@ -541,9 +551,10 @@ cmd_show(const struct dmail_conf *conf, const char *address)
 static int
 cmd_import(const struct dmail_conf *conf, const char *file)
 {
-	struct user_record *batch, old;
+	struct user_record *batch = NULL, old;
 	struct buf mbox = BUF_INIT, err = BUF_INIT;
-	struct userdb *db;
+	struct userdb *db = NULL;
+	int rc = 0;
 	char *line = NULL;
 	size_t cap = 0, n = 0, lineno = 0, bad = 0, total = 0;
 	ssize_t len;
@@ -587,17 +598,20 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 	}
 	if (ferror(f)) {
 		errmsg("reading %s: %s", file, strerror(errno));
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	if (bad > 0) {
 		errmsg("%zu invalid line%s, nothing imported", bad,
 		    bad == 1 ? "" : "s");
-		return EXIT_INVALID;
+		rc = EXIT_INVALID;
+		goto out;
 	}
 	if (f == stdin) {
 		if (total > 0) {
 			errmsg("import from stdin needs a file (two passes)");
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	} else
 		rewind(f);
@@ -621,7 +635,8 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		r = userdb_lookup(db, l, &old);
 		if (r < 0) {
 			errmsg("database lookup of %s failed", l);
-			return EXIT_FAIL;
+			rc = EXIT_FAIL;
+			goto out;
 		}
 		if (r == 1)
 			*rec = old;
@@ -640,7 +655,8 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 			if (userdb_put_many(db, batch, n, &err) < 0) {
 				errmsg("%s (%zu accounts imported before)",
 				    buf_cstr(&err), total);
-				return EXIT_FAIL;
+				rc = EXIT_FAIL;
+				goto out;
 			}
 			total += n;
 			n = 0;
@@ -649,17 +665,65 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 	if (n > 0 && userdb_put_many(db, batch, n, &err) < 0) {
 		errmsg("%s (%zu accounts imported before)", buf_cstr(&err),
 		    total);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+		goto out;
 	}
 	total += n;
+	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
+out:
 	userdb_close(db);
-	fclose(f);
+	if (f != stdin)
+		fclose(f);
 	free(line);
 	free(batch);
 	buf_free(&mbox);
 	buf_free(&err);
-	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
-	return 0;
+	return rc;
+}
+
+/* Carries out command cmd with its arguments argv[i..argc-1]; returns the
+ * exit status (usage errors exit from here). */
+static int
+dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
+    char **argv)
+{
+	char address[USERDB_ADDRESS_MAX + 1];
+
+	if (strcmp(cmd, "list") == 0) {
+		if (i != argc)
+			usage();
+		become_run_as(conf);
+		return cmd_list(conf);
+	}
+	if (strcmp(cmd, "import") == 0) {
+		if (i + 1 != argc)
+			usage();
+		become_run_as(conf);
+		return cmd_import(conf, argv[i]);
+	}
+	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "del") != 0 &&
+	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "apop") != 0 &&
+	    strcmp(cmd, "quota") != 0 && strcmp(cmd, "show") != 0 &&
+	    strcmp(cmd, "enable") != 0 && strcmp(cmd, "disable") != 0) {
+		errmsg("unknown command '%s'", cmd);
+		usage();
+	}
+	if (i >= argc)
+		usage();
+	address_arg(argv[i], address, sizeof(address));
+	/* Options after the address: getopt sees argv[i..] with argv[i] as
+	 * its program name. */
+	become_run_as(conf);
+	if (strcmp(cmd, "add") == 0)
+		return cmd_add(conf, address, argc - i, argv + i);
+	if (i + 1 != argc && strcmp(cmd, "passwd") != 0 &&
+	    strcmp(cmd, "quota") != 0)
+		usage();
+	if (strcmp(cmd, "del") == 0)
+		return cmd_del(conf, address);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(conf, address);
+	return cmd_modify(conf, cmd, address, argc - i, argv + i);
 }
 
 int
@@ -668,9 +732,8 @@ main(int argc, char **argv)
 	const char *conf_path = DMAIL_SYSCONFDIR "/dmail.conf";
 	struct dmail_conf conf;
 	struct buf err = BUF_INIT;
-	char address[USERDB_ADDRESS_MAX + 1];
 	const char *cmd;
-	int i = 1;
+	int i = 1, rc;
 
 	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
 	sys_fault_init();
@@ -689,39 +752,7 @@ main(int argc, char **argv)
 	}
 	buf_free(&err);
 	umask(022);
-	if (strcmp(cmd, "list") == 0) {
-		if (i != argc)
-			usage();
-		become_run_as(&conf);
-		return cmd_list(&conf);
-	}
-	if (strcmp(cmd, "import") == 0) {
-		if (i + 1 != argc)
-			usage();
-		become_run_as(&conf);
-		return cmd_import(&conf, argv[i]);
-	}
-	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "del") != 0 &&
-	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "apop") != 0 &&
-	    strcmp(cmd, "quota") != 0 && strcmp(cmd, "show") != 0 &&
-	    strcmp(cmd, "enable") != 0 && strcmp(cmd, "disable") != 0) {
-		errmsg("unknown command '%s'", cmd);
-		usage();
-	}
-	if (i >= argc)
-		usage();
-	address_arg(argv[i], address, sizeof(address));
-	/* Options after the address: getopt sees argv[i..] with argv[i] as
-	 * its program name. */
-	become_run_as(&conf);
-	if (strcmp(cmd, "add") == 0)
-		return cmd_add(&conf, address, argc - i, argv + i);
-	if (i + 1 != argc && strcmp(cmd, "passwd") != 0 &&
-	    strcmp(cmd, "quota") != 0)
-		usage();
-	if (strcmp(cmd, "del") == 0)
-		return cmd_del(&conf, address);
-	if (strcmp(cmd, "show") == 0)
-		return cmd_show(&conf, address);
-	return cmd_modify(&conf, cmd, address, argc - i, argv + i);
+	rc = dispatch(&conf, cmd, i, argc, argv);
+	conf_free(&conf);
+	return rc;
 }
