@@ -180,12 +180,6 @@ int smtp_data_read(struct stream *s, struct buf *line, uint64_t max_size,
     struct data_result *res);
 
 /* smtp_auth.c */
-/* Strict base64 (RFC 4648, padding required). 0 or -1. */
-int smtp_b64_decode(const char *in, size_t len, struct buf *out);
-void smtp_b64_encode(const void *in, size_t len, struct buf *out);
-/* Split a decoded PLAIN response "authzid\0authcid\0passwd". 0 or -1. */
-int smtp_sasl_plain_split(const char *data, size_t len, const char **authzid,
-    const char **authcid, const char **passwd);
 /* The AUTH command (arg after "AUTH "); replies itself. */
 void smtp_cmd_auth(struct smtp_session *ss, const char *arg);
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "sasl.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -452,14 +453,14 @@ test_base64(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		buf_reset(&b);
-		smtp_b64_encode(v[i].plain, strlen(v[i].plain), &b);
+		base64_encode(v[i].plain, strlen(v[i].plain), &b);
 		assert_string_equal(buf_cstr(&b), v[i].b64);
-		assert_int_equal(smtp_b64_decode(v[i].b64, strlen(v[i].b64),
+		assert_int_equal(base64_decode(v[i].b64, strlen(v[i].b64),
 		    &b), 0);
 		assert_string_equal(buf_cstr(&b), v[i].plain);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (smtp_b64_decode(bad[i], strlen(bad[i]), &b) != -1)
+		if (base64_decode(bad[i], strlen(bad[i]), &b) != -1)
 			fail_msg("bad base64 \"%s\" accepted", bad[i]);
 	buf_free(&b);
 }
@@ -470,17 +471,17 @@ test_sasl_plain(void **state)
 	const char *z, *c, *p;
 
 	(void)state;
-	assert_int_equal(smtp_sasl_plain_split("\0bob\0pw", 7, &z, &c, &p), 0);
+	assert_int_equal(sasl_plain_split("\0bob\0pw", 7, &z, &c, &p), 0);
 	assert_string_equal(z, "");
 	assert_string_equal(c, "bob");
 	assert_string_equal(p, "pw");
-	assert_int_equal(smtp_sasl_plain_split("bob\0bob\0pw", 10, &z, &c,
+	assert_int_equal(sasl_plain_split("bob\0bob\0pw", 10, &z, &c,
 	    &p), 0);
 	assert_string_equal(z, "bob");
-	assert_int_equal(smtp_sasl_plain_split("bob\0pw", 6, &z, &c, &p), -1);
-	assert_int_equal(smtp_sasl_plain_split("\0\0pw", 4, &z, &c, &p), -1);
-	assert_int_equal(smtp_sasl_plain_split("\0bob\0", 5, &z, &c, &p), -1);
-	assert_int_equal(smtp_sasl_plain_split("\0bob\0p\0w", 8, &z, &c, &p),
+	assert_int_equal(sasl_plain_split("bob\0pw", 6, &z, &c, &p), -1);
+	assert_int_equal(sasl_plain_split("\0\0pw", 4, &z, &c, &p), -1);
+	assert_int_equal(sasl_plain_split("\0bob\0", 5, &z, &c, &p), -1);
+	assert_int_equal(sasl_plain_split("\0bob\0p\0w", 8, &z, &c, &p),
 	    -1);
 }
 
