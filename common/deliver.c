@@ -92,6 +92,7 @@ struct delivery {
 	char id[SPOOL_ID_MAX];
 	char *sender;
 	char *session_id, *client_ip, *helo, *protocol, *tls, *auth_user;
+	bool smtputf8;       /* addresses may hold UTF-8 (RFC 6531) */
 	time_t arrival;
 	int64_t start_ms;
 
@@ -442,6 +443,7 @@ delivery_begin(struct deliver_ctx *ctx, const char *sender,
 		d->protocol = dup_or_null(info->protocol);
 		d->tls = dup_or_null(info->tls);
 		d->auth_user = dup_or_null(info->auth_user);
+		d->smtputf8 = info->smtputf8;
 	}
 	d->arrival = time(NULL);
 	d->start_ms = now_ms();
@@ -544,17 +546,27 @@ delivery_add_rcpt_dsn(struct delivery *d, const char *address,
 }
 
 /* Header field text from a client-controlled value: printable ASCII
- * without parentheses, at most max characters. */
+ * without parentheses, at most max characters. With utf8 (an SMTPUTF8
+ * transaction, whose addresses the SMTP server checked as UTF-8), bytes
+ * of 0x80 and above are kept too: RFC 6532 allows them in header fields
+ * of such messages. */
 static void
-append_safe(struct buf *b, const char *s, size_t max)
+append_text(struct buf *b, const char *s, size_t max, bool utf8)
 {
 	size_t n = 0;
 
 	for (; *s && n < max; s++, n++) {
 		unsigned char c = (unsigned char)*s;
-		buf_append_char(b, (c < 0x21 || c > 0x7e || c == '(' ||
-		    c == ')' || c == '\\') ? '_' : (char)c);
+		bool ok = (c >= 0x21 && c <= 0x7e && c != '(' && c != ')' &&
+		    c != '\\') || (utf8 && c >= 0x80);
+		buf_append_char(b, ok ? (char)c : '_');
 	}
+}
+
+static void
+append_safe(struct buf *b, const char *s, size_t max)
+{
+	append_text(b, s, max, false);
 }
 
 static void
@@ -567,11 +579,12 @@ format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 
 	if (!d->to_spool) {
 		buf_append_str(h, "Return-Path: <");
-		append_safe(h, d->sender, 320);
+		append_text(h, d->sender, 320, d->smtputf8);
 		buf_append_str(h, ">\n");
 		if (d->nlocal == 1) {
 			buf_append_str(h, "Delivered-To: ");
-			append_safe(h, d->locals[0].account, 320);
+			append_text(h, d->locals[0].account, 320,
+			    d->smtputf8);
 			buf_append_char(h, '\n');
 		}
 	}
@@ -601,7 +614,7 @@ format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 	}
 	if (d->nrcpt == 1 && d->first_rcpt != NULL) {
 		buf_append_str(h, "\n\tfor <");
-		append_safe(h, d->first_rcpt, 320);
+		append_text(h, d->first_rcpt, 320, d->smtputf8);
 		buf_append_char(h, '>');
 	}
 	gmtime_r(&now, &tm);

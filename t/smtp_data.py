@@ -265,6 +265,9 @@ def test_smtputf8_sender():
         (path,) = srv.wait_messages(BOB, 1)
         data = open(path, "rb").read()
         assert b"with UTF8SMTP id" in data, data
+        # RFC 6531/6532: the UTF-8 reverse-path is kept as it was given.
+        assert data.startswith(("Return-Path: <%s>\n" % sender)
+                               .encode()), data[:80]
         assert stored_body(path) == "Subject: gr\u00fc\u00dfe\n\nh\u00e9\n" \
             .encode(), data
 
