@@ -116,6 +116,7 @@ static const struct conf_key conf_keys[] = {
 	{ "lists_file", K_PATH, OFF(lists_file), 0, NULL },
 	{ "list_web_url", K_STRING, OFF(list_web_url), 0, NULL },
 	{ "list_dmarc_rewrite", K_ENUM, OFF(list_dmarc_rewrite), 0, "auto|always|never" },
+	{ "worker_spawn", K_ENUM, OFF(worker_spawn), 0, "template|exec" },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -86,6 +86,7 @@ struct pool_conf {
 
 enum bare_lf_policy { BARE_LF_REJECT = 0, BARE_LF_NORMALIZE };
 enum null_bounce_policy { NULL_BOUNCE_DROP = 0, NULL_BOUNCE_POSTMASTER };
+enum worker_spawn { WORKER_SPAWN_TEMPLATE = 0, WORKER_SPAWN_EXEC };
 enum dmarc_rewrite { DMARC_REWRITE_AUTO = 0, DMARC_REWRITE_ALWAYS,
 	DMARC_REWRITE_NEVER };
 
@@ -106,6 +107,8 @@ struct dmail_conf {
 	enum log_level log_level;
 	unsigned shutdown_grace;       /* seconds */
 	unsigned worker_idle_timeout;  /* seconds an extra idle worker lives */
+	enum worker_spawn worker_spawn; /* smtp/pop3 workers: fork from a
+	                                 * template process, or fork+exec */
 	unsigned listen_backlog;
 
 	struct listen_addr *listen;    /* all listeners, every role */

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -403,6 +404,112 @@ try_accept(int lfd)
 	}
 }
 
+/* Receive one request with its channel fd; 0 at end-of-file (the master
+ * closed the socket: leave), -1 on a malformed message (skipped). */
+static int
+template_recv(struct worker_request *req, int *fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { req, sizeof(*req) };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fd = -1;
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(DMAIL_FD_REQUEST, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (n <= 0) {
+		if (n < 0)
+			log_error("template: request socket: %s",
+			    strerror(errno));
+		return 0;
+	}
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if ((size_t)n != sizeof(*req) || *fd < 0) {
+		log_error("template: malformed request (%zd bytes)", n);
+		if (*fd >= 0)
+			close(*fd);
+		return -1;
+	}
+	return 1;
+}
+
+static void
+template_reply(const struct worker_request *req, int32_t pid)
+{
+	struct worker_reply rep = { req->slot, req->generation, pid };
+
+	(void)send(DMAIL_FD_REQUEST, &rep, sizeof(rep), MSG_NOSIGNAL);
+}
+
+/* The template's life: fork a worker per request. Returns only in a
+ * forked worker (with its channel on DMAIL_FD_CHANNEL); the template
+ * itself exits here when the master closes the request socket. */
+static void
+template_serve(void)
+{
+	for (;;) {
+		struct worker_request req;
+		int fd, rc, status;
+		pid_t pid, gpid;
+
+		rc = template_recv(&req, &fd);
+		if (rc == 0)
+			exit(0);
+		if (rc < 0)
+			continue;
+		pid = fork();
+		if (pid < 0) {
+			log_warn("template: fork: %s", strerror(errno));
+			template_reply(&req, -errno);
+			close(fd);
+			continue;
+		}
+		if (pid > 0) {
+			close(fd);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			continue;
+		}
+		/* The intermediate child: fork the worker, tell the master
+		 * its pid, and leave so the master inherits it. */
+		gpid = fork();
+		if (gpid != 0) {
+			template_reply(&req, gpid > 0 ? gpid : -errno);
+			_exit(gpid > 0 ? 0 : 1);
+		}
+		/* The worker. Its channel replaces the request socket. */
+		if (dup2(fd, DMAIL_FD_CHANNEL) < 0)
+			_exit(1);
+		close(fd);
+		w.slot = req.slot;
+		w.generation = req.generation;
+		{
+			/* In place, so /proc/PID/environ tells workers from
+			 * the template (the harness counts them). */
+			char *e = getenv("DMAIL_TEMPLATE");
+			if (e != NULL && *e != '\0')
+				*e = '0';
+		}
+		return;
+	}
+}
+
 static int
 run_managed(void)
 {
@@ -415,6 +522,8 @@ run_managed(void)
 	void *state;
 	unsigned max_use;
 	int ep;
+	const char *tenv = getenv("DMAIL_TEMPLATE");
+	bool template = tenv != NULL && strcmp(tenv, "1") == 0;
 
 	w.managed = true;
 	w.slot = env_uint("DMAIL_SLOT");
@@ -434,8 +543,10 @@ run_managed(void)
 	if (w.sb == NULL)
 		log_fatal("scoreboard on fd %d: %s", DMAIL_FD_SCOREBOARD,
 		    strerror(errno));
-	w.channel = DMAIL_FD_CHANNEL;
-	fd_set_nonblock(w.channel, true);
+	if (!template) {
+		w.channel = DMAIL_FD_CHANNEL;
+		fd_set_nonblock(w.channel, true);
+	}
 	nlisten = listeners(roles, WORKER_MAX_LISTEN);
 
 	state = w.svc->init(&conf);
@@ -447,6 +558,17 @@ run_managed(void)
 	/* init() (OpenSSL, the configuration) and getpwnam() leave freed
 	 * heap behind; give it back so each idle worker costs less. */
 	malloc_trim(0);
+	if (template) {
+		/* Returns in a forked worker. OpenSSL 3 notices the new pid
+		 * and reseeds its random generators before their next use;
+		 * nothing else of init() is per process except what
+		 * after_fork() reopens. */
+		template_serve();
+		w.channel = DMAIL_FD_CHANNEL;
+		fd_set_nonblock(w.channel, true);
+		if (w.svc->after_fork != NULL)
+			w.svc->after_fork(state, &conf);
+	}
 
 	if (w.svc->run != NULL) {
 		report(WORKER_BUSY);
@@ -483,13 +605,19 @@ run_managed(void)
 			log_fatal("epoll_wait: %s", strerror(errno));
 		}
 		/* Listeners first: we were woken for a connection, and going
-		 * away without taking it would leave it waiting. */
+		 * away without taking it would leave it waiting. But not
+		 * after a reload (or retirement): a connection made once
+		 * the reload was answered must get the new configuration;
+		 * it waits in the backlog for a new worker, or the master
+		 * watches the listener while none is ready. */
 		for (int k = 0; k < n; k++) {
 			uint32_t idx = evs[k].data.u32;
 			int fd;
 
 			if (idx >= nlisten)
 				continue;
+			if (worker_should_exit())
+				break;
 			fd = try_accept(DMAIL_FD_LISTEN + (int)idx);
 			if (fd == -2)
 				epoll_ctl(ep, EPOLL_CTL_DEL,

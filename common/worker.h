@@ -32,6 +32,24 @@
  *   env DMAIL_LOG_STDERR=1     log to stderr (master runs with -f)
  * Nothing else is inherited: every other descriptor is close-on-exec.
  *
+ * Template processes (worker_spawn template, the default, smtp and pop3
+ * pools only): per pool and configuration generation the master starts
+ * ONE process as above but with env DMAIL_TEMPLATE=1 and, on fd 5
+ * (DMAIL_FD_REQUEST, where a worker has its channel), its end of a unix
+ * SOCK_SEQPACKET socketpair. The template loads the configuration, runs
+ * service->init(), drops privileges, trims its heap and then waits for
+ * requests: one struct worker_request each, with the new worker's
+ * channel (read end) attached as SCM_RIGHTS. For each it forks; that
+ * child forks the worker, sends the master one struct worker_reply
+ * (the worker's pid, or minus errno) and exits, so the worker is
+ * re-parented to the master (a child subreaper). The worker moves the
+ * received channel to fd 5 (which closes the request socket), flips
+ * DMAIL_TEMPLATE=1 in its environment to DMAIL_TEMPLATE=0, calls
+ * service->after_fork() and serves like an exec'd worker. The template
+ * exits on end-of-file of the request socket (reload, shutdown).
+ * Workers forked from one template share its address-space layout;
+ * "worker_spawn exec" gives each worker its own randomisation.
+ *
  * Standalone use (tests, inetd): "PROGRAM -c FILE -i [-r ROLE]" serves
  * one session on stdin/stdout with the given listener role (default: the
  * service's first role), and exits. Started as root, it drops to run_as
@@ -60,6 +78,20 @@
 #define DMAIL_FD_CHANNEL 5
 #define DMAIL_FD_SCOREBOARD 6
 #define DMAIL_FD_LISTEN 7
+#define DMAIL_FD_REQUEST 5      /* template processes only */
+
+/* master -> template, on the request socket, with one SCM_RIGHTS fd */
+struct worker_request {
+	uint32_t slot;
+	uint32_t generation;
+};
+
+/* template -> master: the forked worker of that slot */
+struct worker_reply {
+	uint32_t slot;
+	uint32_t generation;
+	int32_t pid;             /* > 0, or -errno when fork failed */
+};
 
 /* One message on the status pipe, worker -> master. Fixed size and
  * smaller than PIPE_BUF, so writes from many workers never interleave. */
@@ -111,6 +143,11 @@ struct worker_service {
 	void (*run)(void *state, const struct dmail_conf *conf);
 	/* Before exit (may be NULL). */
 	void (*fini)(void *state);
+	/* In a worker forked from a template process, before its first
+	 * session (unprivileged): reopen per-process state that init()
+	 * opened and that must not be shared with sibling workers, such as
+	 * files locked with flock(). May be NULL. */
+	void (*after_fork)(void *state, const struct dmail_conf *conf);
 };
 
 int worker_main(int argc, char **argv, const struct worker_service *svc);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -165,7 +166,7 @@ live_workers(const struct master *m)
 
 	for (int i = 0; i < POOL_COUNT; i++)
 		n += m->pools[i].total;
-	return n;
+	return n + master_template_count(m);
 }
 
 static int
@@ -231,6 +232,9 @@ run(struct master *m)
 					master_client_event(m, ev->obj,
 					    evs[i].events);
 					break;
+				case EV_TEMPLATE:
+					master_template_read(m, ev->obj);
+					break;
 				}
 			}
 		}
@@ -241,6 +245,7 @@ run(struct master *m)
 				master_status_read(m, &m->pools[i]);
 			master_reap(m);
 		}
+		master_template_sweep(m);
 		if (sigs & MASTER_SIG_STOP)
 			master_begin_shutdown(m, "signal");
 		if ((sigs & MASTER_SIG_RELOAD) && !m->stopping) {
@@ -343,6 +348,10 @@ main(int argc, char **argv)
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 	}
 	pidfile_write(m);
+	/* Workers forked by template processes are grandchildren: become
+	 * their parent when their own parent exits, to reap them. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_fatal("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 	master_pool_init(m);
 	master_pool_configure(m);
 	log_info("dmaild started: pid %ld, configuration %s, generation %u",

@@ -20,9 +20,13 @@
  *                    unchanged ones (same socket for life), close removed
  *                    ones; master_listen_watch(): let the master itself
  *                    watch a pool's listeners when no worker is ready.
- *   master_spawn.c   master_spawn(): fork + exec one worker with the fd
- *                    contract of worker.h; master_reap(): collect dead
- *                    children and account for them; master_kill_all().
+ *   master_spawn.c   master_spawn(): start one worker, by fork + exec
+ *                    with the fd contract of worker.h, or (worker_spawn
+ *                    template, smtp and pop3 pools) by a request to the
+ *                    pool's template process; master_reap(): collect dead
+ *                    children (templates, and workers re-parented to the
+ *                    master, a child subreaper) and account for them;
+ *                    master_kill_all().
  *   master_pool.c    master_pool_maintain(): pre-fork workers_min, grow on
  *                    demand up to workers_max, shrink idle extras after
  *                    worker_idle_timeout, throttle a pool whose workers
@@ -88,6 +92,7 @@ enum ev_kind {
 	EV_CONTROL,       /* accept on the control socket */
 	EV_STATUS_SOCKET, /* accept on the status socket */
 	EV_CLIENT,        /* obj: struct client */
+	EV_TEMPLATE,      /* obj: struct tmpl (its request socket) */
 };
 
 struct ev {
@@ -107,8 +112,22 @@ struct listener {
 	struct listener *next;
 };
 
+/* A template process (worker_spawn template): workers of one pool and
+ * generation are forked from it on request (see worker.h). */
+struct tmpl {
+	struct ev ev;
+	enum pool_id pool;
+	pid_t pid;                /* 0 once reaped */
+	int fd;                   /* request socket; -1 after end-of-file */
+	uint32_t generation;
+	bool closing;             /* asked to leave (socket shut for writing) */
+	unsigned pending;         /* requests without a worker pid yet */
+	struct tmpl *next;
+};
+
 struct worker {
-	pid_t pid;
+	pid_t pid;                /* 0 while its template forks it */
+	struct tmpl *tmpl;        /* pending on this template, or NULL */
 	int slot;
 	enum pool_id pool;
 	uint32_t generation;
@@ -143,6 +162,7 @@ struct pool {
 	int64_t last_full_warn;
 	int64_t spawn_retry;      /* after a failed fork: not before */
 	int64_t enabled_since;
+	struct tmpl *tmpl;        /* current template, NULL when none */
 };
 
 struct client {
@@ -179,6 +199,7 @@ struct master {
 	struct ev control_ev, status_ev, signal_ev;
 	struct client *clients;
 	unsigned nclients;
+	struct tmpl *templates;   /* every template not yet reaped + closed */
 	int pid_fd;
 	char *pid_path;
 };
@@ -211,6 +232,11 @@ void master_reap(struct master *m);
 void master_kill_all(struct master *m, int sig);
 void master_worker_retire(struct master *m, struct worker *w);
 struct worker *master_worker_by_pid(struct master *m, pid_t pid);
+void master_template_read(struct master *m, struct tmpl *t);
+void master_template_close(struct master *m, struct pool *p);
+unsigned master_template_count(const struct master *m);
+void master_template_sweep(struct master *m);
+void master_worker_adopt(struct master *m, struct worker *w, pid_t pid);
 
 /* master_pool.c */
 void master_pool_init(struct master *m);
@@ -221,6 +247,8 @@ void master_pool_demand(struct master *m, enum pool_id id);
 void master_pool_account(struct pool *p, struct worker *w, int sign);
 void master_pool_worker_died(struct master *m, struct pool *p,
     struct worker *w, int status);
+void master_pool_early_death(struct master *m, struct pool *p,
+    const char *how);
 int master_pool_next_timer(struct master *m);
 
 /* master_status.c */

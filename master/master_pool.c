@@ -138,6 +138,10 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 	const struct pool_conf *pc = &m->conf->pool[p->id];
 	unsigned active, ready, want = 0;
 
+	if (p->tmpl != NULL && (m->stopping || !p->enabled ||
+	    p->tmpl->generation != m->generation ||
+	    m->conf->worker_spawn != WORKER_SPAWN_TEMPLATE))
+		master_template_close(m, p);
 	if (m->stopping || !p->enabled || now < p->throttle_until) {
 		master_listen_watch(m, p->id, false);
 		return;
@@ -223,10 +227,13 @@ master_pool_demand(struct master *m, enum pool_id id)
 void
 master_pool_retire_all(struct master *m)
 {
-	for (int i = 0; i < POOL_COUNT; i++)
+	for (int i = 0; i < POOL_COUNT; i++) {
 		for (struct worker *w = m->pools[i].workers; w != NULL;
 		    w = w->next)
 			master_worker_retire(m, w);
+		/* A new generation gets a new template, on its first spawn. */
+		master_template_close(m, &m->pools[i]);
+	}
 }
 
 void
@@ -265,8 +272,16 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 		    pool_name(p->id), (long)w->pid,
 		    (unsigned long long)w->sessions);
 	}
-	if (!early)
-		return;
+	if (early)
+		master_pool_early_death(m, p, how);
+}
+
+/* A worker (or a template process) died before serving anything: after
+ * MASTER_THROTTLE_AFTER in a row, stop spawning for a while. */
+void
+master_pool_early_death(struct master *m, struct pool *p, const char *how)
+{
+	(void)m;
 	p->early_deaths++;
 	if (p->early_deaths < MASTER_THROTTLE_AFTER)
 		return;

@@ -5,7 +5,8 @@
  * worker_status messages (atomic: smaller than PIPE_BUF). The master
  * reads them in batches, checks each against the worker it names (slot
  * and pid must match a live worker of this pool; anything else is
- * ignored as stale or bogus), and updates the worker, the pool counters
+ * ignored as stale or bogus; a worker forked by a template and not yet
+ * known by pid is matched by slot and generation, and its pid adopted), and updates the worker, the pool counters
  * and the scoreboard.
  */
 #include "config.h"
@@ -28,7 +29,14 @@ status_apply(struct master *m, struct pool *p, const struct worker_status *st,
 	    st->state > WORKER_EXITING)
 		return;
 	w = m->by_slot[st->slot];
-	if (w == NULL || w->pid != st->pid || w->pool != p->id)
+	if (w == NULL || w->pool != p->id)
+		return;
+	/* A worker forked by a template may report before the template's
+	 * reply with its pid is read: the slot names it. */
+	if (w->pid == 0 && w->tmpl != NULL && st->pid > 0 &&
+	    st->generation == w->generation)
+		master_worker_adopt(m, w, st->pid);
+	if (w->pid != st->pid)
 		return;
 	master_pool_account(p, w, -1);
 	if (st->sessions > w->sessions) {

@@ -31,11 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "log.h"
 #include "pop3d.h"
@@ -702,7 +702,9 @@ make_timestamp(struct pop3 *p)
 	unsigned char rnd[8];
 	char hex[17];
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	/* getrandom(2), not RAND_bytes(): a plain session must not pay for
+	 * setting up OpenSSL's DRBG (about 230 kB of heap per process). */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);

@@ -9,6 +9,11 @@
  * exists and belongs to run_as. The user database itself is opened on
  * the first login, after privileges are dropped, so its files are never
  * created by root.
+ *
+ * after_fork (a worker forked from a template process): reopens the
+ * throttle table, because flock() locks belong to the open file
+ * description and siblings sharing the template's one would not exclude
+ * each other.
  */
 #include "config.h"
 
@@ -77,6 +82,7 @@ pop3d_init(const struct dmail_conf *conf)
 	    user_ids(conf->run_as, &uid, &gid) == 0 &&
 	    fchown(srv->throttle_fd, uid, gid) < 0)
 		log_warn("cannot chown %s: %s", path.data, strerror(errno));
+	srv->throttle_path = buf_steal(&path);
 	buf_free(&path);
 	buf_free(&err);
 	return srv;
@@ -93,6 +99,22 @@ pop3d_session(void *state, const struct dmail_conf *conf,
 }
 
 static void
+pop3d_after_fork(void *state, const struct dmail_conf *conf)
+{
+	struct pop3_server *srv = state;
+
+	(void)conf;
+	if (srv->throttle_fd < 0)
+		return;
+	close(srv->throttle_fd);
+	srv->throttle_fd = throttle_open(srv->throttle_path);
+	if (srv->throttle_fd < 0)
+		log_warn("cannot open %s (%s): failed logins are not "
+		    "throttled per client", srv->throttle_path,
+		    strerror(errno));
+}
+
+static void
 pop3d_fini(void *state)
 {
 	struct pop3_server *srv = state;
@@ -104,6 +126,7 @@ pop3d_fini(void *state)
 		SSL_CTX_free(srv->tls);
 	if (srv->throttle_fd >= 0)
 		close(srv->throttle_fd);
+	free(srv->throttle_path);
 	free(srv->hostname);
 	free(srv);
 }
@@ -116,6 +139,7 @@ static const struct worker_service pop3d_service = {
 	.session = pop3d_session,
 	.run = NULL,
 	.fini = pop3d_fini,
+	.after_fork = pop3d_after_fork,
 };
 
 int

@@ -164,6 +164,7 @@ struct pop3_server {
 	SSL_CTX *tls;            /* NULL: no STLS / POP3S */
 	struct userdb *db;       /* opened on first use (after privilege drop) */
 	int throttle_fd;         /* -1: no shared table */
+	char *throttle_path;     /* reopened per forked worker (flock) */
 	char *hostname;
 };
 

@@ -266,9 +266,12 @@ class Server:
         self.log.close()
         return self.proc.returncode
 
-    def worker_pids(self):
+    def worker_pids(self, include_templates=False):
         """Pids of processes started by this instance (workers), found by
-        the DMAIL_CONF_PATH in their environment; excludes the master."""
+        the DMAIL_CONF_PATH in their environment; excludes the master and,
+        unless include_templates, the template processes workers are
+        forked from (DMAIL_TEMPLATE=1; forked workers show
+        DMAIL_TEMPLATE=0)."""
         pids = []
         needle = ("DMAIL_CONF_PATH=%s" % self.conf_path).encode()
         master = self.proc.pid if self.proc else -1
@@ -280,9 +283,17 @@ class Server:
                     env = f.read().split(b"\0")
             except OSError:
                 continue
-            if needle in env:
+            if needle in env and (include_templates or
+                                  b"DMAIL_TEMPLATE=1" not in env):
                 pids.append(int(entry))
         return pids
+
+    def template_pids(self):
+        """Pids of this instance's template processes (worker_spawn
+        template): DMAIL_TEMPLATE=1 in their environment. A template's
+        short-lived intermediate child may show up too."""
+        mine = set(self.worker_pids(include_templates=True))
+        return sorted(mine - set(self.worker_pids()))
 
     def log_tail(self, lines=60):
         try:

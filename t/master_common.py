@@ -120,10 +120,11 @@ def alive(pid):
 
 
 def no_processes_left(srv, master_pid):
-    """True when neither the master nor any of its workers exist."""
+    """True when neither the master nor any of its workers or template
+    processes exist."""
     if alive(master_pid) and not _zombie(master_pid):
         return False
-    return not srv.worker_pids()
+    return not srv.worker_pids(include_templates=True)
 
 
 def _zombie(pid):

@@ -15,8 +15,9 @@ from master_common import (Session, alive, no_processes_left, status,
                            tw_server, wait_figure)
 
 
-def test_kill9_ends_only_its_session():
-    with tw_server(workers=(2, 10, 100)) as srv:
+def test_kill9_ends_only_its_session(spawn="template"):
+    with tw_server(workers=(2, 10, 100),
+                   extra="worker_spawn %s\n" % spawn) as srv:
         port = srv.port("smtp")
         sessions = [Session(port) for _ in range(4)]
         victim = sessions[1]
@@ -50,12 +51,15 @@ def test_kill9_ends_only_its_session():
         assert "throttled" not in log
 
 
-def test_crash_loop_is_throttled():
-    with tw_server(workers=(2, 10, 100),
+def crash_loop_is_throttled(spawn):
+    # worker_spawn template: the template process itself fails in init()
+    # and is what gets restarted; exec: each worker fails.
+    with tw_server(workers=(2, 10, 100), extra="worker_spawn %s\n" % spawn,
                    env={"TESTWORKER_EXIT_AT_START": "1"}) as srv:
         time.sleep(4)
         log = srv.log_text()
-        starts = len(re.findall(r"pool smtp: started pid", log))
+        starts = len(re.findall(r"pool smtp: started (?:template )?pid",
+                                log))
         assert "pool smtp: throttled for" in log, log
         # Without backoff this would be thousands of processes in 4s.
         assert 2 <= starts <= 20, "spawned %d workers in 4s" % starts
@@ -69,6 +73,14 @@ def test_crash_loop_is_throttled():
         assert 'dmail_pool_throttled{pool="smtp"} 1' in prom
         # The master itself is unharmed and still answers.
         assert srv.running()
+
+
+def test_crash_loop_is_throttled():
+    crash_loop_is_throttled("template")
+
+
+def test_crash_loop_is_throttled_exec():
+    crash_loop_is_throttled("exec")
 
 
 def test_listenerless_quick_exit_is_throttled():
@@ -107,11 +119,13 @@ def test_master_killed_workers_follow():
         assert s.cmd("ECHO orphan") == "+OK orphan"
         assert s.cmd("QUIT") == "+OK bye"
         s.close()
-        dt.wait_for(lambda: not srv.worker_pids(), 5, what="no worker left")
+        dt.wait_for(lambda: not srv.worker_pids(include_templates=True), 5,
+                    what="no worker or template left")
 
 
-def test_sigterm_leaves_no_process():
-    with tw_server(workers=(3, 10, 100)) as srv:
+def test_sigterm_leaves_no_process(spawn="template"):
+    with tw_server(workers=(3, 10, 100),
+                   extra="worker_spawn %s\n" % spawn) as srv:
         port = srv.port("smtp")
         dt.wait_for(lambda: len(srv.worker_pids()) >= 3, 5,
                     what="workers")
@@ -131,8 +145,16 @@ def test_sigterm_leaves_no_process():
         busy.close()
         assert srv.proc.wait(10) == 0
         assert time.monotonic() - t0 < 5, "must not wait for the grace"
-        assert no_processes_left(srv, master), srv.worker_pids()
+        assert no_processes_left(srv, master), srv.worker_pids(True)
         assert not os.path.exists(srv.control_socket())
+
+
+def test_kill9_ends_only_its_session_exec():
+    test_kill9_ends_only_its_session("exec")
+
+
+def test_sigterm_leaves_no_process_exec():
+    test_sigterm_leaves_no_process("exec")
 
 
 def test_grace_period_then_kill():
@@ -156,7 +178,11 @@ def test_grace_period_then_kill():
 
 
 if __name__ == "__main__":
-    dt.main([test_kill9_ends_only_its_session, test_crash_loop_is_throttled,
+    dt.main([test_kill9_ends_only_its_session,
+             test_kill9_ends_only_its_session_exec,
+             test_crash_loop_is_throttled, test_crash_loop_is_throttled_exec,
              test_listenerless_quick_exit_is_throttled,
              test_master_killed_workers_follow,
-             test_sigterm_leaves_no_process, test_grace_period_then_kill])
+             test_sigterm_leaves_no_process,
+             test_sigterm_leaves_no_process_exec,
+             test_grace_period_then_kill])

@@ -73,6 +73,8 @@ def parse():
     ap.add_argument("--tls", action="store_true",
                     help="set tls_cert/tls_key (STARTTLS offered), as a "
                     "real deployment does: each worker builds its SSL_CTX")
+    ap.add_argument("--spawn", default="template",
+                    choices=("template", "exec"), help="worker_spawn")
     ap.add_argument("--batch", type=int, default=256,
                     help="connections awaiting their greeting at once")
     return ap.parse_args()
@@ -176,7 +178,7 @@ def main():
 
     prog = dt.SMTPD if args.smtp else dt.TESTWORKER
     extra = ("smtp_program %s\nlisten_backlog 65535\nlog stderr info\n"
-             % prog)
+             "worker_spawn %s\n" % (prog, args.spawn))
     if args.smtp:
         # Held sessions must outlive a slow ramp.
         extra += "smtp_command_timeout 3600\n"

@@ -11,7 +11,8 @@ At a scale of thousands of workers each shared page's PSS share tends to
 zero, so "private dirty" is what one more idle session costs; the PSS of a
 run with few workers also counts a share of the library text.
 
-usage: worker-pss.py [-n N] [--no-tls] [--builddir DIR] [--min-kb K]
+usage: worker-pss.py [-n N] [--no-tls] [--spawn template|exec]
+                     [--builddir DIR] [--min-kb K]
 
 Measured 2026-11-24 (2-core machine, other jobs running), N=4, TLS on,
 after commit "worker: malloc_trim()":
@@ -45,6 +46,8 @@ def parse():
     ap.add_argument("-n", type=int, default=4, help="sessions per role")
     ap.add_argument("--no-tls", action="store_true",
                     help="no tls_cert/tls_key (and no pop3s listener)")
+    ap.add_argument("--spawn", default="template",
+                    choices=("template", "exec"), help="worker_spawn")
     ap.add_argument("--builddir", default=os.environ.get("DMAIL_BUILDDIR"))
     ap.add_argument("--min-kb", type=float, default=4,
                     help="hide mappings below this PSS per worker")
@@ -96,7 +99,7 @@ def main():
                     workers={"smtp": (1, n + 4, 100),
                              "pop3": (1, 2 * n + 4, 100)},
                     extra="smtp_program %s\npop3_program %s\n"
-                    % (dt.SMTPD, dt.POP3D))
+                    "worker_spawn %s\n" % (dt.SMTPD, dt.POP3D, args.spawn))
     socks = []
     try:
         for role in roles:
@@ -117,6 +120,9 @@ def main():
         for exe in sorted(groups):
             report(exe + (" (TLS configured)" if tls else " (no TLS)"),
                    groups[exe], args.min_kb)
+        for pid in srv.template_pids():
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            report("template " + exe, [pid], 1e9)
         report("dmaild (master)", [srv.proc.pid], 1e9)
     finally:
         for s in socks:
