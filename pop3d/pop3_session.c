@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "pop3d.h"
+#include "sasl.h"
 #include "util.h"
 
 enum pop3_state { ST_AUTHORIZATION, ST_TRANSACTION };
@@ -403,8 +404,9 @@ cmd_auth(struct pop3 *p, const struct pop3_cmd *c)
 		}
 		resp = line.data;
 	}
-	if (base64_decode(resp, &msg) < 0 ||
-	    sasl_plain_split(&msg, &authzid, &authcid, &passwd) < 0) {
+	if (base64_decode(resp, strlen(resp), &msg) < 0 ||
+	    sasl_plain_split(buf_cstr(&msg), msg.len, &authzid, &authcid,
+	    &passwd) < 0) {
 		protocol_error(p, "malformed AUTH PLAIN response");
 		goto out;
 	}

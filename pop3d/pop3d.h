@@ -10,7 +10,6 @@
  *                   sizes, UIDLs, RETR/TOP output, UPDATE (delete, fsync)
  *   throttle.c      failed-login counters per client IP shared by all
  *                   worker processes (a small mmap'd file)
- *   sasl.c          base64 and SASL PLAIN (RFC 4616) decoding
  */
 #ifndef DMAIL_POP3D_H
 #define DMAIL_POP3D_H
@@ -62,15 +61,6 @@ int pop3_parse(char *line, struct pop3_cmd *cmd);
 long pop3_number(const char *s);
 /* Split "a b" into two numbers (TOP); -1 if not exactly two numbers. */
 int pop3_two_numbers(const char *s, long *a, long *b);
-
-/* --- sasl.c ------------------------------------------------------------- */
-
-/* Strict base64 (RFC 4648, padding required) into out; -1 if invalid. */
-int base64_decode(const char *in, struct buf *out);
-/* SASL PLAIN message "authzid NUL authcid NUL passwd" -> parts (pointers
- * into msg). -1 if malformed. */
-int sasl_plain_split(const struct buf *msg, const char **authzid,
-    const char **authcid, const char **passwd);
 
 /* --- maildrop.c --------------------------------------------------------- */
 

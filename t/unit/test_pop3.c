@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "pop3d.h"
+#include "sasl.h"
 #include "util.h"
 
 static void
@@ -99,28 +100,28 @@ test_sasl(void **state)
 	const char *z, *c, *p;
 
 	(void)state;
-	assert_int_equal(base64_decode("AGFsaWNlAHNlY3JldA==", &out), 0);
+	assert_int_equal(base64_decode("AGFsaWNlAHNlY3JldA==", 20, &out), 0);
 	assert_int_equal(out.len, 13);
-	assert_int_equal(sasl_plain_split(&out, &z, &c, &p), 0);
+	assert_int_equal(sasl_plain_split(buf_cstr(&out), out.len, &z, &c, &p), 0);
 	assert_string_equal(z, "");
 	assert_string_equal(c, "alice");
 	assert_string_equal(p, "secret");
-	assert_int_equal(base64_decode("", &out), 0);
+	assert_int_equal(base64_decode("", 0, &out), 0);
 	assert_int_equal(out.len, 0);
-	assert_int_equal(sasl_plain_split(&out, &z, &c, &p), -1);
-	assert_int_equal(base64_decode("abc", &out), -1);
-	assert_int_equal(base64_decode("ab=c", &out), -1);
-	assert_int_equal(base64_decode("a===", &out), -1);
-	assert_int_equal(base64_decode("ab!d", &out), -1);
-	assert_int_equal(base64_decode("YQ==YQ==", &out), -1);
+	assert_int_equal(sasl_plain_split(buf_cstr(&out), out.len, &z, &c, &p), -1);
+	assert_int_equal(base64_decode("abc", 3, &out), -1);
+	assert_int_equal(base64_decode("ab=c", 4, &out), -1);
+	assert_int_equal(base64_decode("a===", 4, &out), -1);
+	assert_int_equal(base64_decode("ab!d", 4, &out), -1);
+	assert_int_equal(base64_decode("YQ==YQ==", 8, &out), -1);
 	/* "a\0b" has no password part; "\0\0p" has an empty authcid. */
-	assert_int_equal(base64_decode("YQBi", &out), 0);
-	assert_int_equal(sasl_plain_split(&out, &z, &c, &p), -1);
-	assert_int_equal(base64_decode("AABw", &out), 0);
-	assert_int_equal(sasl_plain_split(&out, &z, &c, &p), -1);
+	assert_int_equal(base64_decode("YQBi", 4, &out), 0);
+	assert_int_equal(sasl_plain_split(buf_cstr(&out), out.len, &z, &c, &p), -1);
+	assert_int_equal(base64_decode("AABw", 4, &out), 0);
+	assert_int_equal(sasl_plain_split(buf_cstr(&out), out.len, &z, &c, &p), -1);
 	/* Extra NUL refused. */
-	assert_int_equal(base64_decode("YQBiAGMAZA==", &out), 0);
-	assert_int_equal(sasl_plain_split(&out, &z, &c, &p), -1);
+	assert_int_equal(base64_decode("YQBiAGMAZA==", 12, &out), 0);
+	assert_int_equal(sasl_plain_split(buf_cstr(&out), out.len, &z, &c, &p), -1);
 	buf_free(&out);
 }
 
