@@ -38,34 +38,8 @@ while getopts b:c:n:s:l:P:p:k opt; do
 	*) sed -n '10,17p' "$0" >&2; exit 2 ;;
 	esac
 done
-builddir=$(cd "$builddir" && pwd)
-bench=$builddir/util/dmail-bench
-dmaild=$builddir/master/dmaild
-dmail_user=$builddir/util/dmail-user
-for p in "$dmaild" "$builddir/smtpd/dmail-smtpd" \
-    "$builddir/pop3d/dmail-pop3d" "$dmail_user" "$bench"; do
-	if [ ! -x "$p" ]; then
-		echo "pop3.sh: $p not built (run make in $builddir)" >&2
-		exit 1
-	fi
-done
-
-domain=bench.example.test
-tmp=$(mktemp -d "${BENCH_STATE_PARENT:-/var/tmp}/dmail-bench.XXXXXX")
-chmod 755 "$tmp"
-pid=
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid"
-		wait "$pid" || true
-	fi
-	if [ -n "$keep" ]; then
-		echo "pop3.sh: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
+bench_setup pop3.sh
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" \
     -out "$tmp/cert.pem" -days 2 -subj "/CN=localhost" >/dev/null 2>&1

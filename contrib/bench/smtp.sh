@@ -35,34 +35,8 @@ while getopts b:c:n:s:u:p:k opt; do
 	*) sed -n '8,16p' "$0" >&2; exit 2 ;;
 	esac
 done
-builddir=$(cd "$builddir" && pwd)
-dmaild=$builddir/master/dmaild
-smtpd=$builddir/smtpd/dmail-smtpd
-dmail_user=$builddir/util/dmail-user
-bench=$builddir/util/dmail-bench
-for p in "$dmaild" "$smtpd" "$dmail_user" "$bench"; do
-	if [ ! -x "$p" ]; then
-		echo "smtp.sh: $p not built (run make in $builddir)" >&2
-		exit 1
-	fi
-done
-
-domain=bench.example.test
-tmp=$(mktemp -d "${BENCH_STATE_PARENT:-/var/tmp}/dmail-bench.XXXXXX")
-chmod 755 "$tmp"
-pid=
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid"
-		wait "$pid" || true
-	fi
-	if [ -n "$keep" ]; then
-		echo "smtp.sh: kept $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
+bench_setup smtp.sh
 
 # Enough workers for every session at once, none retiring mid-run.
 cat >"$tmp/dmail.conf" <<CONF
