@@ -170,6 +170,9 @@ stream_flush(struct stream *s)
 static int
 stream_fill(struct stream *s)
 {
+	/* Having just sent a reply, the peer's next command is rarely here
+	 * yet: wait for it first rather than spend a read() on EAGAIN. */
+	bool expect_wait = s->wbuf.len > 0 && s->ssl == NULL;
 	int rc;
 
 	if (s->eof)
@@ -184,6 +187,11 @@ stream_fill(struct stream *s)
 	rc = stream_flush(s);
 	if (rc != STREAM_OK)
 		return rc;
+	if (expect_wait) {
+		rc = stream_wait(s, s->rfd, POLLIN);
+		if (rc != STREAM_OK)
+			return rc;
+	}
 
 	for (;;) {
 		size_t room = sizeof(s->rbuf) - s->rend;

@@ -86,8 +86,10 @@ maildrop_uidl(const char *name, char out[71])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-bool
-maildrop_name_size(const char *name, uint64_t *size)
+/* A ",X=NNN" field of the base name (X is 'S': file size, 'W': size
+ * with CRLF line ends); true and *value if present. */
+static bool
+name_field(const char *name, char field, uint64_t *value)
 {
 	size_t n = base_len(name);
 	const char *p = name;
@@ -95,7 +97,7 @@ maildrop_name_size(const char *name, uint64_t *size)
 
 	while ((p = memchr(p, ',', name + n - p)) != NULL) {
 		p++;
-		if (p + 2 > name + n || p[0] != 'W' || p[1] != '=')
+		if (p + 2 > name + n || p[0] != field || p[1] != '=')
 			continue;
 		const char *d = p + 2;
 		v = 0;
@@ -104,10 +106,16 @@ maildrop_name_size(const char *name, uint64_t *size)
 			v = v * 10 + (*d++ - '0');
 		if (d == p + 2 || (d < name + n && *d != ','))
 			continue;
-		*size = v;
+		*value = v;
 		return true;
 	}
 	return false;
+}
+
+bool
+maildrop_name_size(const char *name, uint64_t *size)
+{
+	return name_field(name, 'W', size);
 }
 
 uint64_t
@@ -277,7 +285,7 @@ size_cache_save(struct maildrop *md)
 
 /* Add the messages of one subdirectory. */
 static int
-scan_dir(struct maildrop *md, const char *sub, size_t *cap,
+scan_dir(struct maildrop *md, enum maildir_sub sub, size_t *cap,
     struct size_cache *sc)
 {
 	struct buf path = BUF_INIT;
@@ -286,15 +294,19 @@ scan_dir(struct maildrop *md, const char *sub, size_t *cap,
 	DIR *d;
 	int dfd, rc = 0;
 
-	buf_printf(&path, "%s/%s", md->path, sub);
-	d = opendir(path.data);
+	buf_printf(&path, "%s/%s", md->path, maildir_subdirs[sub]);
+	/* The directory stream gets its own descriptor: closedir() closes
+	 * it, and md->dir_fd[sub] stays open for the session. */
+	dfd = fcntl(md->dir_fd[sub], F_DUPFD_CLOEXEC, 0);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (d == NULL) {
-		log_error("maildrop: cannot open %s: %s", path.data,
+		log_error("maildrop: cannot read %s: %s", path.data,
 		    strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		buf_free(&path);
 		return -1;
 	}
-	dfd = dirfd(d);
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		struct message *m;
 		uint64_t size;
@@ -326,7 +338,7 @@ scan_dir(struct maildrop *md, const char *sub, size_t *cap,
 		}
 		m = &md->msgs[md->count++];
 		memset(m, 0, sizeof(*m));
-		m->dir = (char *)sub;
+		m->dir = sub;
 		m->name = xstrdup(de->d_name);
 		m->size = size;
 		maildrop_uidl(m->name, m->uidl);
@@ -355,7 +367,7 @@ uidl_dedupe(struct maildrop *md)
 		if (strcmp(m->uidl, md->msgs[i - 1].uidl) != 0)
 			continue;
 		/* A name with a space always takes the digest branch. */
-		buf_printf(&full, "%s %s", m->dir, m->name);
+		buf_printf(&full, "%s %s", maildir_subdirs[m->dir], m->name);
 		maildrop_uidl(full.data, m->uidl);
 		buf_free(&full);
 	}
@@ -372,6 +384,7 @@ maildrop_open(struct maildrop *md, const char *path)
 	memset(&sc, 0, sizeof(sc));
 	memset(md, 0, sizeof(*md));
 	md->lock_fd = -1;
+	md->dir_fd[MAILDIR_NEW] = md->dir_fd[MAILDIR_CUR] = -1;
 	md->path = xstrdup(path);
 	if (path[0] != '/') {
 		log_error("maildrop: mailbox path '%s' is not absolute", path);
@@ -421,11 +434,22 @@ maildrop_open(struct maildrop *md, const char *path)
 		    strerror(errno));
 		goto fail;
 	}
+	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", path, maildir_subdirs[i]);
+		md->dir_fd[i] = open(p.data, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (md->dir_fd[i] < 0) {
+			log_error("maildrop: cannot open %s: %s", p.data,
+			    strerror(errno));
+			goto fail;
+		}
+	}
 	buf_reset(&p);
 	buf_printf(&p, "%s/%s", path, POP3_SIZE_CACHE);
 	size_cache_load(&sc, p.data);
-	for (size_t i = 0; i < 2; i++)
-		if (scan_dir(md, maildir_subdirs[i], &cap, &sc) < 0)
+	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++)
+		if (scan_dir(md, i, &cap, &sc) < 0)
 			goto fail;
 	if (md->count > 1)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), message_cmp);
@@ -456,6 +480,11 @@ maildrop_close(struct maildrop *md)
 	free(md->chunk);
 	md->chunk = NULL;
 	buf_free(&md->out);
+	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++) {
+		if (md->dir_fd[i] >= 0)
+			close(md->dir_fd[i]);
+		md->dir_fd[i] = -1;
+	}
 	if (md->lock_fd >= 0)
 		close(md->lock_fd);     /* releases the flock */
 	md->lock_fd = -1;
@@ -560,21 +589,21 @@ int
 maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 {
 	struct message *m = &md->msgs[i];
-	struct buf path = BUF_INIT;
 	struct buf *out = &md->out;
 	struct msg_out o;
+	uint64_t file_size = 0, done = 0;
+	bool size_known = name_field(m->name, 'S', &file_size);
 	char *chunk;
 	ssize_t r;
 	int fd, rc = 0;
 
-	buf_printf(&path, "%s/%s/%s", md->path, m->dir, m->name);
-	fd = open(path.data, O_RDONLY | O_CLOEXEC);
+	fd = openat(md->dir_fd[m->dir], m->name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno == ENOENT ? 1 : -1;
 		if (rc < 0)
-			log_error("maildrop: cannot open %s: %s", path.data,
+			log_error("maildrop: cannot open %s/%s/%s: %s",
+			    md->path, maildir_subdirs[m->dir], m->name,
 			    strerror(errno));
-		buf_free(&path);
 		return rc;
 	}
 	if (lines < 0)
@@ -594,8 +623,8 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("maildrop: reading %s: %s", path.data,
-			    strerror(errno));
+			log_error("maildrop: reading %s/%s/%s: %s", md->path,
+			    maildir_subdirs[m->dir], m->name, strerror(errno));
 			rc = -2;
 			break;
 		}
@@ -605,6 +634,11 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 			rc = -2;
 			break;
 		}
+		/* A short read that reaches the size in the name is the end:
+		 * saves the read() that would return 0 on every RETR. */
+		done += (uint64_t)r;
+		if (size_known && r < MAILDROP_CHUNK && done == file_size)
+			break;
 	}
 	if (rc == 0) {
 		buf_reset(out);
@@ -613,58 +647,53 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 			rc = -2;
 	}
 	close(fd);
-	buf_free(&path);
 	return rc;
 }
 
 int
 maildrop_update(struct maildrop *md, unsigned *deleted)
 {
-	struct buf from = BUF_INIT, to = BUF_INIT;
+	struct buf to = BUF_INIT;
 	bool touched[2] = { false, false };
 	int rc = 0;
 
 	*deleted = 0;
 	for (size_t i = 0; i < md->count; i++) {
 		struct message *m = &md->msgs[i];
-		bool in_new = strcmp(m->dir, "new") == 0;
+		int dfd = md->dir_fd[m->dir];
 
-		buf_reset(&from);
-		buf_printf(&from, "%s/%s/%s", md->path, m->dir, m->name);
 		if (m->deleted) {
-			if (unlink(from.data) < 0 && errno != ENOENT) {
-				log_error("maildrop: cannot delete %s: %s",
-				    from.data, strerror(errno));
+			if (unlinkat(dfd, m->name, 0) < 0 && errno != ENOENT) {
+				log_error("maildrop: cannot delete %s/%s/%s: %s",
+				    md->path, maildir_subdirs[m->dir], m->name,
+				    strerror(errno));
 				rc = -1;
 				continue;
 			}
-			touched[in_new ? 0 : 1] = true;
+			touched[m->dir] = true;
 			(*deleted)++;
-		} else if (m->retrieved && in_new) {
+		} else if (m->retrieved && m->dir == MAILDIR_NEW) {
 			buf_reset(&to);
-			buf_printf(&to, "%s/cur/%.*s:2,S", md->path,
-			    (int)base_len(m->name), m->name);
-			if (sys_rename(from.data, to.data) < 0) {
+			buf_printf(&to, "%.*s:2,S", (int)base_len(m->name),
+			    m->name);
+			if (renameat(dfd, m->name, md->dir_fd[MAILDIR_CUR],
+			    to.data) < 0) {
 				/* Harmless: it stays unread in new/. */
-				log_warn("maildrop: cannot move %s to cur: %s",
-				    from.data, strerror(errno));
+				log_warn("maildrop: cannot move %s/new/%s to "
+				    "cur: %s", md->path, m->name,
+				    strerror(errno));
 				continue;
 			}
-			touched[0] = touched[1] = true;
+			touched[MAILDIR_NEW] = touched[MAILDIR_CUR] = true;
 		}
 	}
-	for (size_t i = 0; i < 2; i++) {
-		if (!touched[i])
-			continue;
-		buf_reset(&from);
-		buf_printf(&from, "%s/%s", md->path, maildir_subdirs[i]);
-		if (fsync_dir(from.data) < 0) {
-			log_error("maildrop: cannot fsync %s: %s", from.data,
-			    strerror(errno));
+	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++) {
+		if (touched[i] && sys_fsync(md->dir_fd[i]) < 0) {
+			log_error("maildrop: cannot fsync %s/%s: %s", md->path,
+			    maildir_subdirs[i], strerror(errno));
 			rc = -1;
 		}
 	}
-	buf_free(&from);
 	buf_free(&to);
 	return rc;
 }

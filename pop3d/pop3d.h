@@ -64,8 +64,10 @@ int pop3_two_numbers(const char *s, long *a, long *b);
 
 /* --- maildrop.c --------------------------------------------------------- */
 
+enum maildir_sub { MAILDIR_NEW = 0, MAILDIR_CUR = 1 };
+
 struct message {
-	char *dir;               /* "new" or "cur" (static strings) */
+	enum maildir_sub dir;    /* which subdirectory holds it */
 	char *name;              /* file name inside dir */
 	char uidl[71];
 	uint64_t size;           /* octets RETR sends, before dot-stuffing */
@@ -76,6 +78,9 @@ struct message {
 struct maildrop {
 	char *path;
 	int lock_fd;
+	int dir_fd[2];           /* new/ and cur/, indexed by maildir_sub:
+	                          * message files are opened, moved and
+	                          * unlinked relative to them */
 	struct message *msgs;
 	size_t count;
 	uint64_t total;          /* all messages, deleted included */

@@ -551,6 +551,76 @@ test_session_in_use(void **state)
 	buf_free(&out);
 }
 
+/* RETR sends the whole file whatever the ",S=" size in its name says: a
+ * short read that matches the name ends the copy early, a mismatch (name
+ * edited by hand, or by another program) does not. */
+static void
+test_send_whole_file(void **state)
+{
+	struct maildrop md;
+	struct buf dir = BUF_INIT, p = BUF_INIT, body = BUF_INIT;
+	struct buf out = BUF_INIT, want = BUF_INIT;
+	char opath[] = "/tmp/test_pop3_send.XXXXXX";
+	const char *small = "Subject: s\n\nline one\nline two\n";
+	int ofd;
+
+	(void)state;
+	buf_printf(&dir, "%s/state/mail/example.test/sendtest", tmpdir);
+	buf_printf(&p, "%s/new", dir.data);
+	assert_int_equal(mkdir_p(p.data, 0700), 0);
+	/* 1: name says 5 octets, file has more. */
+	buf_reset(&p);
+	buf_printf(&p, "%s/new/1700000001.M1P1.h,S=5", dir.data);
+	assert_int_equal(write_file_durable(p.data, small, strlen(small),
+	    0600), 0);
+	/* 2: 200,000 octets (several read chunks), exact size in the name. */
+	buf_append(&body, "Subject: big\n\n", 15);
+	while (body.len < 200000 - 10)
+		buf_append(&body, "123456789\n", 10);
+	buf_printf(&body, "%.*s", (int)(200000 - body.len - 1),
+	    "xxxxxxxxxx");
+	buf_append(&body, "\n", 1);
+	assert_int_equal((int)body.len, 200000);
+	buf_reset(&p);
+	buf_printf(&p, "%s/new/1700000002.M1P1.h,S=200000", dir.data);
+	assert_int_equal(write_file_durable(p.data, body.data, body.len,
+	    0600), 0);
+
+	assert_int_equal(maildrop_open(&md, dir.data), MAILDROP_OK);
+	assert_int_equal((int)md.count, 2);
+	ofd = mkstemp(opath);
+	assert_true(ofd >= 0);
+	struct stream *s = stream_new(ofd, ofd);
+	assert_int_equal(maildrop_send(&md, 0, -1, s), 0);
+	assert_int_equal(maildrop_send(&md, 1, -1, s), 0);
+	assert_int_equal(stream_flush(s), STREAM_OK);
+	stream_free(s);
+	close(ofd);
+	maildrop_close(&md);
+	assert_int_equal(read_file(opath, &out, 1 << 20), 0);
+	unlink(opath);
+
+	buf_printf(&want, "+OK %d octets\r\nSubject: s\r\n\r\nline one\r\n"
+	    "line two\r\n.\r\n", 34);
+	assert_true(out.len > want.len);
+	assert_memory_equal(out.data, want.data, want.len);
+	/* The big one: every LF became CRLF, nothing cut. */
+	const char *big = out.data + want.len;
+	size_t lines = 0;
+	for (size_t i = 0; i < body.len; i++)
+		lines += body.data[i] == '\n';
+	assert_true(strncmp(big, "+OK ", 4) == 0);
+	big = strstr(big, "\r\n") + 2;
+	assert_int_equal((int)(out.data + out.len - big),
+	    (int)(body.len + lines + 3));
+	assert_memory_equal(out.data + out.len - 12, "9\r\nxxxx\r\n.\r\n", 12);
+	buf_free(&dir);
+	buf_free(&p);
+	buf_free(&body);
+	buf_free(&out);
+	buf_free(&want);
+}
+
 static void
 test_size_cache(void **state)
 {
@@ -672,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_session_transaction),
 		cmocka_unit_test(test_session_in_use),
 		cmocka_unit_test(test_size_cache),
+		cmocka_unit_test(test_send_whole_file),
 		cmocka_unit_test(test_session_sasl_capa),
 	};
 	int r;
