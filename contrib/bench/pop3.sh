@@ -8,11 +8,13 @@
 # RETRieves every message. Stops the server and removes the directory.
 #
 # usage: contrib/bench/pop3.sh [-b BUILDDIR] [-c CLIENTS] [-n MESSAGES]
-#            [-s SIZE] [-l LOOPS] [-P WINDOW] [-p BASEPORT] [-k]
+#            [-s SIZE] [-l LOOPS] [-P WINDOW[,WINDOW...]] [-p BASEPORT] [-k]
 #   -b  build tree (default: the current directory)
 #   -c  concurrent clients = users (10)   -n  messages per mailbox (2000)
 #   -s  message size (4k)                 -l  logins per client (3)
-#   -P  RETR commands in flight per client (1: no pipelining)
+#   -P  RETR commands in flight per client, a comma-separated list: each
+#       value is one POP3 and one POP3S run (default 1,8: without and with
+#       pipelining)
 #   -p  ports BASEPORT (SMTP), +1 (POP3), +2 (POP3S); default 2525
 #   -k  keep the temporary directory
 set -eu
@@ -22,7 +24,7 @@ clients=10
 messages=2000
 size=4k
 loops=3
-window=1
+windows=1,8
 port=2525
 keep=
 while getopts b:c:n:s:l:P:p:k opt; do
@@ -32,10 +34,10 @@ while getopts b:c:n:s:l:P:p:k opt; do
 	n) messages=$OPTARG ;;
 	s) size=$OPTARG ;;
 	l) loops=$OPTARG ;;
-	P) window=$OPTARG ;;
+	P) windows=$OPTARG ;;
 	p) port=$OPTARG ;;
 	k) keep=1 ;;
-	*) sed -n '10,17p' "$0" >&2; exit 2 ;;
+	*) sed -n '10,19p' "$0" >&2; exit 2 ;;
 	esac
 done
 . "$(dirname "$0")/lib.sh"
@@ -105,13 +107,21 @@ echo "pop3.sh: filling $clients mailboxes with $messages messages of $size"
 "$bench" smtp -H 127.0.0.1 -p "$port" -c 10 -n $((messages * clients)) \
     -s "$size" -r "$rcpts" --wait-maildir "$dirs" >/dev/null
 
+# The first session of each mailbox also moves what it retrieved from new/
+# to cur/ (seen): one rename per message, once in the message's life.
 rc=0
-echo "pop3.sh: POP3, $clients clients, $loops login(s) each"
-"$bench" pop3 -H 127.0.0.1 -p "$((port + 1))" -c "$clients" -l "$loops" \
-    -P "$window" -u "user%d@$domain" -w bench-password || rc=$?
-echo "pop3.sh: POP3S, $clients clients, $loops login(s) each"
-"$bench" pop3 -H 127.0.0.1 -p "$((port + 2))" -c "$clients" -l "$loops" \
-    -P "$window" -u "user%d@$domain" -w bench-password --tls || rc=$?
+for window in $(echo "$windows" | tr ',' ' '); do
+	echo "pop3.sh: POP3, $clients clients, $loops login(s) each," \
+	    "$window RETR in flight"
+	"$bench" pop3 -H 127.0.0.1 -p "$((port + 1))" -c "$clients" \
+	    -l "$loops" -P "$window" -u "user%d@$domain" -w bench-password ||
+	    rc=$?
+	echo "pop3.sh: POP3S, $clients clients, $loops login(s) each," \
+	    "$window RETR in flight"
+	"$bench" pop3 -H 127.0.0.1 -p "$((port + 2))" -c "$clients" \
+	    -l "$loops" -P "$window" -u "user%d@$domain" -w bench-password \
+	    --tls || rc=$?
+done
 if [ -s "$tmp/dmaild.log" ]; then
 	echo "pop3.sh: dmaild log (warnings and errors):"
 	tail -n 20 "$tmp/dmaild.log"
