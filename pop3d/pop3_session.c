@@ -627,13 +627,16 @@ cmd_quit(struct pop3 *p)
 		reply_ok(p, "DMail POP3 server signing off");
 		return;
 	}
-	/* UPDATE state. */
+	/* UPDATE state. The lock goes before the reply: a client that
+	 * reconnects as soon as it reads +OK must find the maildrop free. */
 	if (maildrop_update(&p->md, &deleted) < 0) {
+		maildrop_close(&p->md);
 		p->deleted = deleted;
 		p->end = "update-failed";
 		reply_err(p, "[SYS/TEMP] some deleted messages not removed");
 		return;
 	}
+	maildrop_close(&p->md);
 	p->deleted = deleted;
 	stream_printf(p->s, "+OK DMail POP3 server signing off (%u message%s "
 	    "deleted)\r\n", deleted, deleted == 1 ? "" : "s");

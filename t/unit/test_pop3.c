@@ -3,19 +3,26 @@
  * parser, numbers, base64 and SASL PLAIN, UIDL generation, sizes (",W="
  * names and computed), the dot-stuffing output transformer (whole and
  * trickled one byte at a time, RETR and TOP), the throttle policy and
- * shared table, and the state machine driven through a pipe with a real
- * user database and Maildir.
+ * shared table, the state machine driven through a pipe with a real
+ * user database and Maildir, RETR of whole files, and the QUIT ordering
+ * (lock released before the reply).
  */
+#include "config.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -621,6 +628,96 @@ test_send_whole_file(void **state)
 	buf_free(&want);
 }
 
+/* QUIT releases the maildrop lock before its +OK goes out, so a client
+ * that logs in again the moment it reads the reply never gets [IN-USE].
+ * The session runs in a child whose log (stderr) is a full pipe: it
+ * blocks in its first log line after the reply, which is when the old
+ * order still held the lock. */
+static void
+test_quit_unlocks_before_reply(void **state)
+{
+	int sv[2], logp[2], lockfd, status;
+	struct buf reply = BUF_INIT, lockpath = BUF_INIT;
+	char drain[4096];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(logp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pop3_server srv;
+		struct worker_session sess;
+
+		close(sv[0]);
+		close(logp[0]);
+		dup2(logp[1], STDERR_FILENO);
+		log_set_level(LOG_LEVEL_INFO);
+		memset(&srv, 0, sizeof(srv));
+		srv.throttle_fd = -1;
+		srv.hostname = "mx.example.test";
+		memset(&sess, 0, sizeof(sess));
+		sess.stream = stream_new(sv[1], sv[1]);
+		sess.role = ROLE_POP3;
+		sess.peer_loopback = true;
+		snprintf(sess.peer_ip, sizeof(sess.peer_ip), "127.0.0.1");
+		snprintf(sess.id, sizeof(sess.id), "T2");
+		pop3_session(&srv, &conf, &sess);
+		_exit(0);
+	}
+	close(sv[1]);
+	fcntl(logp[0], F_SETFL, O_NONBLOCK);
+	assert_true(write(sv[0], "USER alice\r\nPASS secret\r\n", 25) == 25);
+	/* Greeting, +OK for USER, +OK maildrop has ... */
+	while (strstr(reply.data != NULL ? reply.data : "", "maildrop has") ==
+	    NULL) {
+		ssize_t n = read(sv[0], drain, sizeof(drain));
+		assert_true(n > 0);
+		buf_append(&reply, drain, (size_t)n);
+	}
+	/* The child waits for a command: empty its log pipe, then fill it
+	 * to the brim with one write of exactly its capacity. */
+	while (read(logp[0], drain, sizeof(drain)) > 0)
+		;
+	int cap = fcntl(logp[1], F_GETPIPE_SZ);
+	assert_true(cap > 0);
+	char *fill = xcalloc(1, (size_t)cap);
+	assert_true(write(logp[1], fill, (size_t)cap) == cap);
+	free(fill);
+
+	buf_reset(&reply);
+	assert_true(write(sv[0], "QUIT\r\n", 6) == 6);
+	while (strstr(reply.data != NULL ? reply.data : "", "\r\n") == NULL) {
+		ssize_t n = read(sv[0], drain, sizeof(drain));
+		assert_true(n > 0);
+		buf_append(&reply, drain, (size_t)n);
+	}
+	assert_non_null(strstr(reply.data, "+OK DMail POP3 server signing off"));
+	/* The child is now stuck writing its log: the lock must be free. */
+	buf_printf(&lockpath, "%s/%s", mailbox, POP3_LOCK_FILE);
+	lockfd = open(lockpath.data, O_RDWR | O_CLOEXEC);
+	assert_true(lockfd >= 0);
+	assert_int_equal(flock(lockfd, LOCK_EX | LOCK_NB), 0);
+	close(lockfd);
+
+	/* Let the child finish. */
+	for (;;) {
+		ssize_t n = read(logp[0], drain, sizeof(drain));
+		if (n < 0 && errno == EAGAIN) {
+			if (waitpid(pid, &status, WNOHANG) == pid)
+				break;
+			usleep(1000);
+		}
+	}
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(logp[0]);
+	close(logp[1]);
+	close(sv[0]);
+	buf_free(&reply);
+	buf_free(&lockpath);
+}
+
 static void
 test_size_cache(void **state)
 {
@@ -743,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_session_in_use),
 		cmocka_unit_test(test_size_cache),
 		cmocka_unit_test(test_send_whole_file),
+		cmocka_unit_test(test_quit_unlocks_before_reply),
 		cmocka_unit_test(test_session_sasl_capa),
 	};
 	int r;
