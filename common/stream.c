@@ -1,5 +1,12 @@
 /*
  * stream.c - buffered bounded I/O with timeouts and optional TLS.
+ *
+ * Waiting: a plain (not TLS) socket used for both directions stays in
+ * blocking mode and, while no deadline is set, input waits in recv() itself
+ * with SO_RCVTIMEO as the timeout: one system call per command instead of
+ * poll() then read(). Output on it uses MSG_DONTWAIT, and everything else
+ * (pipes, separate read and write descriptors, TLS, a deadline) is
+ * non-blocking with poll() for the waits.
  */
 #include "config.h"
 
@@ -9,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -23,6 +32,8 @@
 struct stream {
 	int rfd, wfd;
 	SSL *ssl;
+	bool blocking_socket;   /* rfd == wfd, a socket, left blocking */
+	int rcvtimeo_ms;        /* SO_RCVTIMEO now set on it; -2: not yet */
 	int timeout_ms;
 	int64_t deadline_ms;
 	char rbuf[STREAM_RBUF_SIZE];
@@ -41,6 +52,12 @@ stream_new(int rfd, int wfd)
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->timeout_ms = -1;
+	s->rcvtimeo_ms = -2;
+	if (rfd == wfd && fd_is_socket(rfd)) {
+		s->blocking_socket = true;
+		fd_set_nonblock(rfd, false);
+		return s;
+	}
 	fd_set_nonblock(rfd, true);
 	if (wfd != rfd)
 		fd_set_nonblock(wfd, true);
@@ -131,7 +148,9 @@ stream_send(struct stream *s, const char *data, size_t len)
 			if (rc != STREAM_OK)
 				return rc;
 		} else {
-			ssize_t n = write(s->wfd, data, len);
+			ssize_t n = s->blocking_socket ?
+			    send(s->wfd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) :
+			    write(s->wfd, data, len);
 			if (n > 0) {
 				data += n;
 				len -= (size_t)n;
@@ -165,6 +184,43 @@ stream_flush(struct stream *s)
 	return rc;
 }
 
+/* stream_fill() for a blocking plain socket without a deadline: wait in
+ * recv() itself, the timeout being SO_RCVTIMEO (0 = none). */
+static int
+stream_recv_blocking(struct stream *s)
+{
+	int want = s->timeout_ms > 0 ? s->timeout_ms : 0;
+
+	if (s->rcvtimeo_ms != want) {
+		struct timeval tv = { .tv_sec = want / 1000,
+		    .tv_usec = (want % 1000) * 1000 };
+		if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) < 0)
+			return STREAM_ERROR;
+		s->rcvtimeo_ms = want;
+	}
+	for (;;) {
+		ssize_t n = recv(s->rfd, s->rbuf + s->rend,
+		    sizeof(s->rbuf) - s->rend, 0);
+		if (n > 0) {
+			s->rend += (size_t)n;
+			s->bytes_in += (size_t)n;
+			return STREAM_OK;
+		}
+		if (n == 0) {
+			s->eof = true;
+			return STREAM_EOF;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return STREAM_TIMEOUT;
+		if (errno == ECONNRESET)
+			return STREAM_EOF;
+		return STREAM_ERROR;
+	}
+}
+
 /* Read more raw input into rbuf. Flushes pending output first, since the
  * peer may be waiting for it before it sends anything. */
 static int
@@ -187,6 +243,8 @@ stream_fill(struct stream *s)
 	rc = stream_flush(s);
 	if (rc != STREAM_OK)
 		return rc;
+	if (s->blocking_socket && s->deadline_ms <= 0)
+		return stream_recv_blocking(s);
 	if (expect_wait) {
 		rc = stream_wait(s, s->rfd, POLLIN);
 		if (rc != STREAM_OK)
@@ -221,7 +279,9 @@ stream_fill(struct stream *s)
 			if (rc != STREAM_OK)
 				return rc;
 		} else {
-			ssize_t n = read(s->rfd, s->rbuf + s->rend, room);
+			ssize_t n = s->blocking_socket ?
+			    recv(s->rfd, s->rbuf + s->rend, room, MSG_DONTWAIT) :
+			    read(s->rfd, s->rbuf + s->rend, room);
 			if (n > 0) {
 				s->rend += (size_t)n;
 				s->bytes_in += (size_t)n;
@@ -378,6 +438,12 @@ stream_tls_handshake(struct stream *s, SSL_CTX *ctx, bool server,
 		return STREAM_ERROR;
 	if (stream_flush(s) != STREAM_OK)
 		return STREAM_ERROR;
+	/* OpenSSL reads the descriptor itself: the poll() design from now. */
+	if (s->blocking_socket) {
+		if (fd_set_nonblock(s->rfd, true) < 0)
+			return STREAM_ERROR;
+		s->blocking_socket = false;
+	}
 	ssl = SSL_new(ctx);
 	if (ssl == NULL)
 		return STREAM_ERROR;

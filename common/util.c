@@ -178,6 +178,14 @@ fd_set_nonblock(int fd, bool on)
 	return fcntl(fd, F_SETFL, flags);
 }
 
+bool
+fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 int
 write_all(int fd, const void *data, size_t len)
 {

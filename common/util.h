@@ -28,6 +28,8 @@ int mkdir_p(const char *path, mode_t mode);
 
 int fd_set_cloexec(int fd, bool on);
 int fd_set_nonblock(int fd, bool on);
+/* True if fd is a socket (of any family and type). */
+bool fd_is_socket(int fd);
 /* write(2) the whole buffer, retrying on EINTR and short writes. */
 int write_all(int fd, const void *data, size_t len);
 
