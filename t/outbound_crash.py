@@ -98,6 +98,44 @@ def test_delivered_recipient_not_resent_after_crash():
         assert sk.count == 1
 
 
+def test_finished_queue_file_that_reappears_sends_nothing():
+    """The queue manager unlinks a finished queue file without fsyncing
+    the directory, so a power loss can bring it back. Every recipient in
+    it is then final on disk (each result is fsync'd before the next
+    step), so the next scan removes it and sends nothing again. Simulated
+    here: the manager dies, the file says every recipient is done."""
+    replies = {"temp@remote.test": "451 4.3.0 not now"}
+    # Retries 5 s apart: nothing of the first manager is in flight
+    # when it is killed right after the deferral.
+    with Sink(replies=replies) as sk, \
+            oc.server(transport(sk.port), retry=("5", "10")) as srv:
+        oc.send(srv, "alice@example.test",
+                ["ok@remote.test", "temp@remote.test"], body(8))
+        sk.wait(1)
+        dt.wait_for(lambda: oc.log_count(srv, "status=deferred") >= 1, 10,
+                    what="deferral")
+        (qid,) = oc.queue_ids(srv)
+        mgr = oc.manager_pid(srv)
+        os.kill(mgr, signal.SIGKILL)
+        path = os.path.join(srv.state_dir, "spool", "queue", qid)
+        with open(path, "r+b") as f:
+            data = f.read()
+            assert data.count(b"rcpt P\ttemp@remote.test") == 1, data
+            f.seek(0)
+            f.write(data.replace(b"rcpt P\ttemp@remote.test",
+                                 b"rcpt D\ttemp@remote.test"))
+        tries = sk.rcpt_log.count("temp@remote.test")
+        dt.wait_for(lambda: oc.manager_pid(srv) not in (None, mgr), 15,
+                    what="new queue manager")
+        dt.wait_for(lambda: not oc.queue_ids(srv), 15,
+                    what="the finished file removed")
+        assert "queue_id=%s removed (all recipients final)" % qid in \
+            srv.log_text()
+        assert sk.rcpt_log.count("ok@remote.test") == 1, sk.rcpt_log
+        assert sk.rcpt_log.count("temp@remote.test") == tries, sk.rcpt_log
+        assert sk.count == 1
+
+
 def test_reload_hands_over_the_queue():
     # A delivery hangs in DATA during a reload: the old manager finishes
     # or ends it (shutdown_grace), only then the new one starts work.
@@ -152,5 +190,6 @@ if __name__ == "__main__":
     dt.main([test_kill_delivery_process_mid_transaction,
              test_kill_queue_manager,
              test_delivered_recipient_not_resent_after_crash,
+             test_finished_queue_file_that_reappears_sends_nothing,
              test_reload_hands_over_the_queue,
              test_restart_with_full_queue])
