@@ -175,7 +175,7 @@ static int
 message_cmp(const void *a, const void *b)
 {
 	const struct message *x = a, *y = b;
-	size_t nx = base_len(x->name), ny = base_len(y->name);
+	size_t nx = x->base_len, ny = y->base_len;
 	int c = strncmp(x->name, y->name, nx < ny ? nx : ny);
 
 	if (c != 0)
@@ -340,6 +340,7 @@ scan_dir(struct maildrop *md, enum maildir_sub sub, size_t *cap,
 		memset(m, 0, sizeof(*m));
 		m->dir = sub;
 		m->name = xstrdup(de->d_name);
+		m->base_len = base_len(m->name);
 		m->size = size;
 		maildrop_uidl(m->name, m->uidl);
 		md->total += size;
@@ -674,7 +675,7 @@ maildrop_update(struct maildrop *md, unsigned *deleted)
 			(*deleted)++;
 		} else if (m->retrieved && m->dir == MAILDIR_NEW) {
 			buf_reset(&to);
-			buf_printf(&to, "%.*s:2,S", (int)base_len(m->name),
+			buf_printf(&to, "%.*s:2,S", (int)m->base_len,
 			    m->name);
 			if (renameat(dfd, m->name, md->dir_fd[MAILDIR_CUR],
 			    to.data) < 0) {

@@ -69,6 +69,7 @@ enum maildir_sub { MAILDIR_NEW = 0, MAILDIR_CUR = 1 };
 struct message {
 	enum maildir_sub dir;    /* which subdirectory holds it */
 	char *name;              /* file name inside dir */
+	size_t base_len;         /* length of its base name (before ':') */
 	char uidl[71];
 	uint64_t size;           /* octets RETR sends, before dot-stuffing */
 	bool deleted;
