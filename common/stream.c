@@ -184,41 +184,21 @@ stream_flush(struct stream *s)
 	return rc;
 }
 
-/* stream_fill() for a blocking plain socket without a deadline: wait in
- * recv() itself, the timeout being SO_RCVTIMEO (0 = none). */
+/* Make SO_RCVTIMEO the stream's timeout (0 = none), for waiting in recv()
+ * on a blocking socket; set only when it changes. */
 static int
-stream_recv_blocking(struct stream *s)
+stream_set_rcvtimeo(struct stream *s)
 {
 	int want = s->timeout_ms > 0 ? s->timeout_ms : 0;
+	struct timeval tv = { .tv_sec = want / 1000,
+	    .tv_usec = (want % 1000) * 1000 };
 
-	if (s->rcvtimeo_ms != want) {
-		struct timeval tv = { .tv_sec = want / 1000,
-		    .tv_usec = (want % 1000) * 1000 };
-		if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof(tv)) < 0)
-			return STREAM_ERROR;
-		s->rcvtimeo_ms = want;
-	}
-	for (;;) {
-		ssize_t n = recv(s->rfd, s->rbuf + s->rend,
-		    sizeof(s->rbuf) - s->rend, 0);
-		if (n > 0) {
-			s->rend += (size_t)n;
-			s->bytes_in += (size_t)n;
-			return STREAM_OK;
-		}
-		if (n == 0) {
-			s->eof = true;
-			return STREAM_EOF;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return STREAM_TIMEOUT;
-		if (errno == ECONNRESET)
-			return STREAM_EOF;
+	if (s->rcvtimeo_ms == want)
+		return STREAM_OK;
+	if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return STREAM_ERROR;
-	}
+	s->rcvtimeo_ms = want;
+	return STREAM_OK;
 }
 
 /* Read more raw input into rbuf. Flushes pending output first, since the
@@ -229,6 +209,8 @@ stream_fill(struct stream *s)
 	/* Having just sent a reply, the peer's next command is rarely here
 	 * yet: wait for it first rather than spend a read() on EAGAIN. */
 	bool expect_wait = s->wbuf.len > 0 && s->ssl == NULL;
+	/* Wait in recv() itself (see the top of the file). */
+	bool wait_in_recv = s->blocking_socket && s->deadline_ms <= 0;
 	int rc;
 
 	if (s->eof)
@@ -243,13 +225,12 @@ stream_fill(struct stream *s)
 	rc = stream_flush(s);
 	if (rc != STREAM_OK)
 		return rc;
-	if (s->blocking_socket && s->deadline_ms <= 0)
-		return stream_recv_blocking(s);
-	if (expect_wait) {
+	if (wait_in_recv)
+		rc = stream_set_rcvtimeo(s);
+	else if (expect_wait)
 		rc = stream_wait(s, s->rfd, POLLIN);
-		if (rc != STREAM_OK)
-			return rc;
-	}
+	if (rc != STREAM_OK)
+		return rc;
 
 	for (;;) {
 		size_t room = sizeof(s->rbuf) - s->rend;
@@ -280,7 +261,8 @@ stream_fill(struct stream *s)
 				return rc;
 		} else {
 			ssize_t n = s->blocking_socket ?
-			    recv(s->rfd, s->rbuf + s->rend, room, MSG_DONTWAIT) :
+			    recv(s->rfd, s->rbuf + s->rend, room,
+			    wait_in_recv ? 0 : MSG_DONTWAIT) :
 			    read(s->rfd, s->rbuf + s->rend, room);
 			if (n > 0) {
 				s->rend += (size_t)n;
@@ -294,6 +276,8 @@ stream_fill(struct stream *s)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (wait_in_recv)
+					return STREAM_TIMEOUT;
 				rc = stream_wait(s, s->rfd, POLLIN);
 				if (rc != STREAM_OK)
 					return rc;
