@@ -262,6 +262,36 @@ source_route(const char *s, size_t len, bool utf8, bool *needs_utf8)
 	}
 }
 
+/*
+ * A quoted local part whose content, without its quoted-pairs, is a
+ * Dot-string names the same mailbox as that Dot-string (RFC 5321 4.1.2,
+ * RFC 5322 3.4.1): "alice"@example.com is alice@example.com. Rewrite it
+ * in place so that lookups and logs see one spelling; a local part that
+ * needs its quotes ("john doe") stays as written.
+ */
+static void
+unquote_local(struct mailbox *mb, bool utf8)
+{
+	char plain[ADDR_LOCAL_MAX + 1];
+	bool needs = false, nonascii = false;
+	size_t i, n = 0, dlen;
+
+	for (i = 1; i + 1 < mb->local_len; i++) {
+		if (mb->addr[i] == '\\')
+			i++;
+		plain[n++] = mb->addr[i];
+	}
+	if (n == 0 || dot_string(plain, n, utf8, &needs, &nonascii) != n ||
+	    needs)
+		return;
+	dlen = strlen(mb->domain);
+	memcpy(mb->addr, plain, n);
+	mb->addr[n] = '@';
+	memmove(mb->addr + n + 1, mb->domain, dlen + 1);
+	mb->local_len = n;
+	mb->domain = mb->addr + n + 1;
+}
+
 enum addr_status
 addr_parse_path(const char *s, unsigned flags, struct mailbox *mb,
     const char **end)
@@ -345,6 +375,8 @@ addr_parse_path(const char *s, unsigned flags, struct mailbox *mb,
 	mb->local_len = local;
 	mb->domain = mb->addr + local + 1;
 	mb->utf8 = nonascii;
+	if (p[0] == '"')
+		unquote_local(mb, utf8);
 	return ADDR_OK;
 }
 

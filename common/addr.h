@@ -13,7 +13,10 @@
  *
  * The result is the mailbox as written, without <> and without the
  * source route ("" for the null path). The local part keeps its exact
- * spelling (quoted strings stay quoted); nothing is lower-cased.
+ * spelling, with one exception: a quoted local part whose content is a
+ * plain Dot-string loses its quotes ("alice"@x is alice@x, the same
+ * mailbox by RFC 5321 4.1.2); one that needs them ("john doe") stays
+ * quoted. Nothing is lower-cased.
  */
 #ifndef DMAIL_ADDR_H
 #define DMAIL_ADDR_H

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "util.h"
 
@@ -110,6 +111,7 @@ static const struct conf_key conf_keys[] = {
 	{ "relayhost_auth", K_PATH, OFF(relayhost_auth), 0, NULL },
 	{ "tls_required", K_DOMAINS, OFF(tls_required), 0, NULL },
 	{ "resolv_conf", K_PATH, OFF(resolv_conf), 0, NULL },
+	{ "admin_address", K_STRING, OFF(admin_address), 0, NULL },
 	{ "null_sender_bounces", K_ENUM, OFF(null_sender_bounces), 0, "drop|postmaster" },
 	{ "smtp_connect_timeout", K_DURATION, OFF(smtp_connect_timeout), 1, NULL },
 	{ "smtp_reply_timeout", K_DURATION, OFF(smtp_reply_timeout), 0, NULL },
@@ -761,6 +763,15 @@ conf_finish(struct parse_ctx *p)
 	}
 	if (c->queue_retry_min > c->queue_retry_max)
 		conf_error(p, "queue_retry_min is larger than queue_retry_max");
+	if (c->admin_address != NULL) {
+		struct mailbox mb;
+		buf_printf(&b, "<%s>", c->admin_address);
+		if (addr_parse_path(b.data, 0, &mb, NULL) != ADDR_OK ||
+		    mb.domain[0] == '\0')
+			conf_error(p, "admin_address '%s' is not an address "
+			    "(user@domain)", c->admin_address);
+		buf_free(&b);
+	}
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		conf_error(p, "tls_cert and tls_key must be given together");
 	for (size_t i = 0; i < c->listen_count; i++) {
@@ -896,6 +907,7 @@ conf_free(struct dmail_conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->relay_networks);
+	free(c->admin_address);
 	pairlist_free(&c->aliases);
 	pairlist_free(&c->forwards);
 	free(c->aliases_file);

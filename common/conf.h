@@ -157,6 +157,7 @@ struct dmail_conf {
 	char *relayhost_auth;
 	struct strlist tls_required;
 	char *resolv_conf;
+	char *admin_address;           /* role mailboxes without an owner */
 	enum null_bounce_policy null_sender_bounces;
 	unsigned smtp_connect_timeout;
 	unsigned smtp_reply_timeout;   /* 0: RFC 5321 4.5.3.2 values */

@@ -29,10 +29,14 @@
  * usual one of single-instance stores.
  *
  * Recipient resolution: aliases.h (alias/forward/aliases db), then the
- * user database for local domains. postmaster@ every local domain always
- * exists: without an alias or account it is delivered to the Maildir
- * state_dir/mail/DOMAIN/postmaster (no quota), which the operator reads
- * or replaces with "alias postmaster someone". Targets that are unknown
+ * user database for local domains. The role mailboxes postmaster@,
+ * abuse@, mailer-daemon@ and root@ of a local domain that have neither
+ * an alias nor an account go to admin_address when it is set.
+ * postmaster@ every local domain always exists: without an alias, an
+ * account or admin_address it is delivered to the Maildir
+ * state_dir/mail/DOMAIN/postmaster (no quota), the one the account
+ * postmaster@DOMAIN gets when the operator creates it (dmaild warns at
+ * start while admin_address is unset). Targets that are unknown
  * or disabled accounts inside an alias expansion are skipped with a
  * warning; if nothing deliverable remains the recipient gets 550 5.1.1.
  *
@@ -236,6 +240,60 @@ add_remote(struct delivery *d, const char *address, const char *orcpt)
 	spool_envelope_add_rcpt(&d->env, address, orcpt);
 }
 
+/* RFC 2142 role mailboxes, and the names Unix mail sends to. */
+static bool
+is_role_mailbox(const char *lower)
+{
+	static const char *const roles[] = { "postmaster@", "abuse@",
+		"mailer-daemon@", "root@" };
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strncmp(lower, roles[i], strlen(roles[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Deliver a role mailbox that has no alias and no account to
+ * admin_address: an account of a local domain (quota applies), or a
+ * remote address through the queue. An admin_address naming a local
+ * account that does not exist is a configuration error; the message is
+ * refused for now (451) rather than dropped.
+ */
+static enum rcpt_check
+admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
+    struct smtp_reply *reply, struct delivery *d, const char *orcpt)
+{
+	const struct dmail_conf *conf = ctx->conf;
+	const char *admin = conf->admin_address;
+	char lower[USERDB_ADDRESS_MAX + 1];
+	struct user_record u;
+	int found = 0;
+
+	if (!conf_is_local_domain(conf, strrchr(admin, '@') + 1)) {
+		if (d != NULL)
+			add_remote(d, admin, orcpt);
+		return RCPT_LOCAL;
+	}
+	if (strlen(admin) <= USERDB_ADDRESS_MAX && ctx->udb != NULL) {
+		strcpy(lower, admin);
+		str_lower(lower);
+		found = userdb_lookup(ctx->udb, lower, &u);
+	}
+	if (found != 1 || !u.enabled) {
+		log_error("rcpt=<%s>: admin_address %s is not an enabled "
+		    "account", address, admin);
+		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
+		    "failure", address);
+		return RCPT_TEMPFAIL;
+	}
+	if (!has_quota_room(&u, hint, reply, address))
+		return RCPT_REJECT;
+	if (d != NULL)
+		add_local(d, u.mailbox, u.address, orcpt);
+	return RCPT_LOCAL;
+}
+
 /*
  * Resolve one RCPT TO address. With d == NULL only check; otherwise also
  * record the destinations in d. Fills reply for REJECT and TEMPFAIL.
@@ -386,9 +444,21 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			usable++;
 			continue;
 		}
+		if (strlen(t) <= USERDB_ADDRESS_MAX && is_role_mailbox(lower) &&
+		    conf->admin_address != NULL &&
+		    strcasecmp(conf->admin_address, lower) != 0) {
+			/* A role mailbox nobody owns goes to the operator. */
+			rc = admin_target(ctx, address, hint, reply, d,
+			    addr.data);
+			if (rc == RCPT_LOCAL)
+				usable++;
+			continue;
+		}
 		if (strlen(t) <= USERDB_ADDRESS_MAX &&
 		    strncmp(lower, "postmaster@", 11) == 0) {
 			struct buf mb = BUF_INIT;
+			/* No admin_address: the Maildir that the account
+			 * postmaster@DOMAIN gets once it is created. */
 			userdb_default_mailbox(conf, lower, &mb);
 			if (d != NULL)
 				add_local(d, mb.data, lower, addr.data);

@@ -9,13 +9,19 @@ top=$(pwd)
 demo="$top/demo"
 prefix="$demo/prefix"
 conf="$demo/dmail.conf"
-# Workers run as "nobody", who must be able to reach the mail store, so it
-# lives outside the (possibly private) source directory.
+# Workers run as the dedicated system user "dmail" (created here if it does
+# not exist; never "nobody", which other daemons share), who must be able to
+# reach the mail store, so it lives outside the (possibly private) source
+# directory.
 state=/var/lib/dmail-demo
 
 if [ "$(id -u)" -eq 0 ]; then
 	sh contrib/install-deps.sh
-	run_as="run_as nobody"
+	if ! getent passwd dmail >/dev/null; then
+		useradd --system --user-group --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin dmail
+	fi
+	run_as="run_as dmail"
 else
 	echo "demo.sh: not root; assuming dependencies are installed" >&2
 	state="$demo/state"
@@ -39,6 +45,7 @@ submission_listen 127.0.0.1:5870
 pop3_listen       127.0.0.1:1110
 relay_networks  127.0.0.0/8
 alias           info demo
+admin_address   demo@example.test
 log             stderr info
 smtp_workers_min 2
 pop3_workers_min 2

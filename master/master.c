@@ -310,6 +310,11 @@ main(int argc, char **argv)
 	}
 	buf_free(&err);
 	log_set_level(m->conf->log_level);
+	if (m->conf->admin_address == NULL && m->conf->local_domains.count > 0)
+		log_warn("admin_address is not set: mail to postmaster@ a "
+		    "local domain without an alias or account is kept in "
+		    "%s/mail/DOMAIN/postmaster until the account "
+		    "postmaster@DOMAIN is created", m->conf->state_dir);
 	m->started_ms = now_ms();
 	m->started_wall = time(NULL);
 	m->generation = 1;

@@ -337,8 +337,11 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	char addr[ADDR_PATH_MAX + 64];
 
 	if (ss->rcpt_count >= ss->conf->max_recipients) {
-		/* RFC 5321 4.5.3.1.10 */
+		/* RFC 5321 4.5.3.1.10: the client sends the rest in a later
+		 * transaction. A pipelining client sees many of these at
+		 * once; they are not errors that end the session. */
 		smtp_reply(ss, 452, "4.5.3", "Too many recipients");
+		ss->errors--;
 		return;
 	}
 	if (smtp_parse_rcpt_dsn(arg, ss->esmtp, ss->mail.smtputf8, &mb, &dsn,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""conf_doc - every key of dmail.conf is documented in man/dmail.conf.5.
+"""conf_doc - every key of dmail.conf is documented in man/dmail.conf.5,
+and every manual page is mandoc -Tlint clean.
 
 common/conf.h asks to keep the key table (conf_keys[] in common/conf.c)
 and the manual page in step; this test makes a key added without its
@@ -49,6 +50,19 @@ def test_every_key_documented():
     assert not missing, "not in man/dmail.conf.5: %s" % ", ".join(missing)
 
 
+def test_man_pages_lint_clean():
+    """Every manual page passes mandoc -Tlint without a message."""
+    import glob
+    import shutil
+    if shutil.which("mandoc") is None:
+        raise AssertionError("mandoc not installed (contrib/install-deps.sh)")
+    pages = sorted(glob.glob(os.path.join(dt.SRCDIR, "man", "*.[0-9]")))
+    assert len(pages) > 10, pages
+    r = subprocess.run(["mandoc", "-Tlint"] + pages, capture_output=True,
+                       text=True, timeout=60)
+    assert r.stdout + r.stderr == "", r.stdout + r.stderr
+
+
 def test_man_example_is_valid():
     if not os.path.exists(dt.DMAILD):
         raise dt.SkipTest("dmaild not built")
@@ -84,4 +98,5 @@ def test_man_example_is_valid():
 
 
 if __name__ == "__main__":
-    dt.main([test_every_key_documented, test_man_example_is_valid])
+    dt.main([test_every_key_documented, test_man_pages_lint_clean,
+             test_man_example_is_valid])

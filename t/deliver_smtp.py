@@ -138,6 +138,68 @@ def test_unknown_user_and_postmaster():
         assert len(files) == 1, files
 
 
+def test_quoted_local_part_is_the_same_mailbox():
+    """RFC 5321 4.1.2: "alice"@domain is alice@domain."""
+    with server(users=["alice@example.test"]) as srv:
+        s = smtplib.SMTP("127.0.0.1", srv.port("smtp"))
+        s.ehlo("c.example.org")
+        s.mail("x@remote.test")
+        code, msg = s.docmd('RCPT TO:<"alice"@example.test>')
+        assert code == 250, (code, msg)
+        code, msg = s.docmd('RCPT TO:<"john doe"@example.test>')
+        assert code == 550 and msg.startswith(b"5.1.1"), (code, msg)
+        code, msg = s.data(b"Subject: quoted\r\n\r\nhi\r\n")
+        assert code == 250, (code, msg)
+        s.quit()
+        (path,) = srv.wait_messages("alice@example.test", 1)
+        assert b"Delivered-To: alice@example.test\n" in read(path)
+
+
+def test_role_mailboxes_go_to_admin_address():
+    """postmaster, abuse, mailer-daemon and root of every local domain
+    reach admin_address unless an alias or an account says otherwise;
+    nothing goes to a Maildir nobody can log into."""
+    extra = ("local_domains example.test other.test\n"
+             "admin_address boss@example.test\n"
+             "alias abuse@other.test alice@example.test\n")
+    with server(extra=extra, users=["alice@example.test",
+                                    "boss@example.test",
+                                    "root@other.test"]) as srv:
+        s = smtplib.SMTP("127.0.0.1", srv.port("smtp"))
+        s.ehlo("c.example.org")
+        for rcpt, owner in (("postmaster", "boss@example.test"),
+                            ("postmaster@other.test", "boss@example.test"),
+                            ("abuse@example.test", "boss@example.test"),
+                            ("MAILER-DAEMON@example.test",
+                             "boss@example.test"),
+                            ("abuse@other.test", "alice@example.test"),
+                            ("root@other.test", "root@other.test")):
+            before = len(srv.maildir_messages(owner))
+            s.mail("x@remote.test")
+            code, msg = s.rcpt(rcpt)
+            assert code == 250, (rcpt, code, msg)
+            code, msg = s.data(b"Subject: to " + rcpt.encode() +
+                               b"\r\n\r\nhi\r\n")
+            assert code == 250, (rcpt, code, msg)
+            srv.wait_messages(owner, before + 1)
+        s.quit()
+        assert len(srv.maildir_messages("boss@example.test")) == 4
+        for dom in ("example.test", "other.test"):
+            assert not os.path.exists(os.path.join(
+                srv.state_dir, "mail", dom, "postmaster")), dom
+
+
+def test_admin_address_must_be_an_address():
+    srv = dt.Server(smtp=True, start=False,
+                    extra="admin_address not-an-address\n")
+    try:
+        r = subprocess.run([dt.DMAILD, "-n", "-c", srv.conf_path],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "admin_address" in r.stderr, r
+    finally:
+        srv.cleanup()
+
+
 def test_compiled_aliases_file():
     if not os.path.exists(NEWALIASES):
         raise dt.SkipTest("dmail-newaliases not built")
@@ -284,6 +346,9 @@ if __name__ == "__main__":
     dt.main([test_local_delivery_headers_names_bytes,
              test_aliases_forwards_single_copy,
              test_unknown_user_and_postmaster,
+             test_quoted_local_part_is_the_same_mailbox,
+             test_role_mailboxes_go_to_admin_address,
+             test_admin_address_must_be_an_address,
              test_compiled_aliases_file,
              test_ten_megabytes_8bit_byte_exact,
              test_hop_limit,

@@ -162,14 +162,44 @@ def test_line_and_count_limits():
             c.expect("RCPT TO:<%s>" % BOB, 250)
         c.expect("RCPT TO:<%s>" % BOB, 452, "4.5.3")
         c.expect("RSET", 250)
-        # errors so far: 500, 500, 452 -> three more and the session ends
+        # errors so far: 500, 500 (a 452 for an excess recipient is not
+        # an error) -> four more and the session ends
         c.expect("BAD1", 500)
         c.expect("BAD2", 500)
-        code, lines = c.cmd("BAD3")
+        c.expect("BAD3", 500)
+        code, lines = c.cmd("BAD4")
         assert code == 500, lines
         code, lines = c.reply()
         assert code == 421 and lines[0].startswith("421 4.7.0"), lines
         assert c.closed()
+
+
+def test_pipelined_recipients_over_the_limit():
+    """RFC 5321 4.5.3.1.10: a client that pipelines more recipients than
+    the limit gets 452 for the excess and keeps its session; the message
+    goes to the accepted ones."""
+    users = ["r%d@%s" % (i, DOMAIN) for i in range(20)]
+    with server(extra="max_recipients 3\nsmtp_max_errors 5\n") as srv:
+        for u in users:
+            srv.add_user(u)
+        c = greet(srv)
+        c.expect("EHLO client.example", 250)
+        c.send("MAIL FROM:<a@example.org>\r\n" +
+               "".join("RCPT TO:<%s>\r\n" % u for u in users) +
+               "DATA\r\n")
+        codes = [c.reply()[0] for _ in range(len(users) + 2)]
+        assert codes == [250] + [250] * 3 + [452] * 17 + [354], codes
+        c.send("Subject: many\r\n\r\nbody\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.expect("MAIL FROM:<a@example.org>", 250)
+        c.expect("RCPT TO:<%s>" % users[3], 250)
+        c.expect("DATA", 354)
+        c.expect("Subject: the rest\r\n\r\nbody\r\n.", 250)
+        c.expect("QUIT", 221)
+        for u in users[:4]:
+            srv.wait_messages(u, 1)
+        for u in users[4:]:
+            assert srv.maildir_messages(u) == [], u
 
 
 def test_command_timeout():
@@ -291,6 +321,7 @@ def test_smtplib_curl_swaks():
 
 if __name__ == "__main__":
     dt.main([test_ehlo_and_reply_codes, test_pipelining_replies_in_order,
-             test_line_and_count_limits, test_command_timeout,
+             test_line_and_count_limits,
+             test_pipelined_recipients_over_the_limit, test_command_timeout,
              test_data_and_session_timeouts,
              test_relay_denied_from_other_address, test_smtplib_curl_swaks])

@@ -96,6 +96,16 @@ def test_add_show_list_del(e):
     check(e.user("add", "../x@example.test", stdin="pw\n"), 5, "invalid")
     check(e.user("add", "nodomain", stdin="pw\n"), 5, "invalid")
     check(e.user("add"), 2, "usage")
+    # a domain the server does not accept mail for is refused ...
+    check(e.user("add", "eve@elsewhere.test", stdin="pw\n"), 5,
+          "not in local_domains")
+    check(e.user("show", "eve@elsewhere.test"), 3, "no such account")
+    # ... unless the operator insists (a domain about to be added)
+    check(e.user("add", "eve@elsewhere.test", "--force", stdin="pw\n"), 0,
+          "warning")
+    check(e.user("passwd", "eve@elsewhere.test", "--force", stdin="x\n"), 2,
+          "usage")
+    check(e.user("del", "eve@elsewhere.test"), 0, "deleted")
     check(e.user("frobnicate", "a@example.test"), 2, "unknown command")
     check(e.user("add", "d@example.test", "--quota-bytes", "lots",
                  stdin="pw\n"), 5)

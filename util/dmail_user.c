@@ -48,7 +48,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: %s [-c FILE] COMMAND ...\n"
 	    "  add USER@DOMAIN [--hash HASH] [--quota-bytes N] "
-	    "[--quota-messages N]\n"
+	    "[--quota-messages N] [--force]\n"
 	    "  passwd USER@DOMAIN [--hash HASH]\n"
 	    "  apop USER@DOMAIN          (secret from stdin, empty clears)\n"
 	    "  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]\n"
@@ -257,6 +257,7 @@ struct opts {
 	const char *hash;
 	uint64_t quota_bytes, quota_messages;
 	bool set_bytes, set_messages;
+	bool force;                /* add: a domain not in local_domains */
 };
 
 static void
@@ -267,6 +268,7 @@ parse_opts(int argc, char **argv, struct opts *o, bool allow_hash,
 		{ "hash", required_argument, NULL, 'h' },
 		{ "quota-bytes", required_argument, NULL, 'b' },
 		{ "quota-messages", required_argument, NULL, 'm' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -292,6 +294,11 @@ parse_opts(int argc, char **argv, struct opts *o, bool allow_hash,
 			o->quota_messages = size_arg("--quota-messages",
 			    optarg);
 			o->set_messages = true;
+			break;
+		case 'f':
+			if (!allow_hash || !allow_quota)   /* add only */
+				usage();
+			o->force = true;
 			break;
 		default:
 			usage();
@@ -345,9 +352,17 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	struct opts o;
 
 	parse_opts(argc, argv, &o, true, true);
-	if (!conf_is_local_domain(conf, strchr(address, '@') + 1))
+	if (!conf_is_local_domain(conf, strchr(address, '@') + 1)) {
+		if (!o.force) {
+			errmsg("%s is not in local_domains: mail for it would "
+			    "not be accepted; add the domain to local_domains "
+			    "first, or use --force", strchr(address, '@') + 1);
+			free(rec);
+			return EXIT_INVALID;
+		}
 		errmsg("warning: %s is not in local_domains; mail for it will "
 		    "not be accepted", strchr(address, '@') + 1);
+	}
 	db = open_db(conf);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);

@@ -40,7 +40,7 @@ static const struct {
 	/* null path */
 	{ "<>", NUL, ADDR_OK, "", "", "" },
 	{ "<>", 0, ADDR_SYNTAX, NULL, NULL, NULL },
-	/* quoted local parts keep their spelling */
+	/* quoted local parts keep their spelling when they need it */
 	{ "<\"john doe\"@example.com>", 0, ADDR_OK, "\"john doe\"@example.com",
 	    "example.com", "" },
 	{ "<\"a>b\"@example.com>", 0, ADDR_OK, "\"a>b\"@example.com",
@@ -48,6 +48,19 @@ static const struct {
 	{ "<\"a\\\"b\"@example.com>", 0, ADDR_OK, "\"a\\\"b\"@example.com",
 	    "example.com", "" },
 	{ "<\"\"@example.com>", 0, ADDR_OK, "\"\"@example.com",
+	    "example.com", "" },
+	{ "<\"a..b\"@example.com>", 0, ADDR_OK, "\"a..b\"@example.com",
+	    "example.com", "" },
+	{ "<\".alice\"@example.com>", 0, ADDR_OK, "\".alice\"@example.com",
+	    "example.com", "" },
+	/* ... and lose their quotes when they name a Dot-string mailbox */
+	{ "<\"alice\"@example.com>", 0, ADDR_OK, "alice@example.com",
+	    "example.com", "" },
+	{ "<\"Alice.Smith\"@Example.COM>", 0, ADDR_OK,
+	    "Alice.Smith@Example.COM", "Example.COM", "" },
+	{ "<\"\\a\\l\"@example.com> x", 0, ADDR_OK, "al@example.com",
+	    "example.com", " x" },
+	{ "<@r.example:\"bob\"@example.com>", 0, ADDR_OK, "bob@example.com",
 	    "example.com", "" },
 	{ "<\"unterminated@example.com>", 0, ADDR_SYNTAX, NULL, NULL, NULL },
 	{ "<\"tab\there\"@example.com>", 0, ADDR_SYNTAX, NULL, NULL, NULL },
@@ -94,7 +107,7 @@ static const struct {
 	{ "<user@b\xc3\xbc" "cher.example>", U8, ADDR_OK,
 	    "user@b\xc3\xbc" "cher.example", "b\xc3\xbc" "cher.example", "" },
 	{ "<\"j\xc3\xb6rg\"@example.com>", U8, ADDR_OK,
-	    "\"j\xc3\xb6rg\"@example.com", "example.com", "" },
+	    "j\xc3\xb6rg@example.com", "example.com", "" },
 	{ "<j\xc3@example.com>", U8, ADDR_SYNTAX, NULL, NULL, NULL },
 	{ "<j\xc0\xafrg@example.com>", U8, ADDR_SYNTAX, NULL, NULL, NULL },
 	{ "<j\xed\xa0\x80rg@example.com>", U8, ADDR_SYNTAX, NULL, NULL, NULL },
