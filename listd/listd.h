@@ -60,8 +60,11 @@ struct listd {
 /* --- mail.c ---------------------------------------------------------- */
 
 struct mail_field {
-	char *name;          /* as written */
-	char *raw;           /* whole field with folding, ending in '\n' */
+	char *name;          /* as written: ftext only, never empty */
+	char *raw;           /* whole field with folding, ending in '\n';
+	                      * raw_len bytes (may hold NUL) + a '\0' */
+	size_t raw_len;
+	size_t value_off;    /* where the value starts: after the colon */
 };
 
 struct mail {
@@ -71,9 +74,16 @@ struct mail {
 	size_t body_len;
 };
 
+/* Split data (len bytes, any bytes) into header fields and body; see
+ * mail.c for what is a field. Never fails. */
 void mail_parse(const char *data, size_t len, struct mail *m);
 void mail_free(struct mail *m);
-/* Unfolded, trimmed value of the first field name; false if absent. */
+/* Unfolded, trimmed value of a field into out, a C string (NUL bytes of
+ * the value become blanks; out->data never NULL). */
+void mail_field_value(const struct mail_field *f, struct buf *out);
+/* Do the len bytes at s (any bytes) start with prefix, ignoring case? */
+bool mem_prefix_ci(const char *s, size_t len, const char *prefix);
+/* mail_field_value() of the first field name; false if absent. */
 bool mail_get(const struct mail *m, const char *name, struct buf *out);
 void mail_remove(struct mail *m, const char *name);
 /* Append "Name: value\n" (at the end of the header, or first). */

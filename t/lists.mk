@@ -10,6 +10,7 @@ unit_test_listspool_SOURCES = unit/test_listspool.c
 unit_test_listspool_LDADD = $(TESTLIBS)
 
 TESTS += list_basic.py list_moderation.py list_archive.py list_fanout.py \
-	list_dmarc.py list_durable.py
+	list_dmarc.py list_durable.py list_poison.py
 EXTRA_DIST += list_common.py list_basic.py list_moderation.py \
-	list_archive.py list_fanout.py list_dmarc.py list_durable.py
+	list_archive.py list_fanout.py list_dmarc.py list_durable.py \
+	list_poison.py
