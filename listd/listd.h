@@ -6,7 +6,8 @@
  * DSMTP, see listspool.h), and for each list recipient of a file:
  *
  *   listd.c    the service: spool scan, claiming files (flock), the
- *              per-list lock, periodic work (expiry, digests); main()
+ *              per-list lock, periodic work (expiry, digests),
+ *              quarantine of poison messages (poison.h); main()
  *   mail.c     a message in memory: header fields, body, rebuilding
  *   send.c     outgoing mail through the delivery API (deliver.h):
  *              one stored copy for local recipients, queue files for
@@ -36,6 +37,7 @@
 #include "deliver.h"
 #include "listdb.h"
 #include "lists.h"
+#include "poison.h"
 #include "userdb.h"
 
 #define LISTD_TOKEN_LEN 24             /* hex characters */
@@ -55,6 +57,7 @@ struct listd {
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
 	struct __res_state *dmarc_res;  /* resolver for dmarc.c */
+	struct poison_spool poison;     /* spool/new and spool/quarantine */
 };
 
 /* --- mail.c ---------------------------------------------------------- */

@@ -14,3 +14,12 @@ TESTS += list_basic.py list_moderation.py list_archive.py list_fanout.py \
 EXTRA_DIST += list_common.py list_basic.py list_moderation.py \
 	list_archive.py list_fanout.py list_dmarc.py list_durable.py \
 	list_poison.py
+
+# A test build of the list worker with the crash hook (t/crashhook.c,
+# common/poison.h) for the poison-message tests; never installed.
+check_PROGRAMS += listd-crashhook
+listd_crashhook_SOURCES = ../listd/listd.c crashhook.c
+listd_crashhook_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
+	-I$(top_srcdir)/listd
+listd_crashhook_LDADD = ../listd/liblistd.a $(LIBDMAIL) $(OPENSSL_LIBS) \
+	$(DB_LIBS) $(CRYPT_LIBS)

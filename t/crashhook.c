@@ -1,0 +1,47 @@
+/*
+ * crashhook.c - the crash hook of the test builds of the spool workers
+ * (t/listd-crashhook, t/queued-crashhook; see test_crash_hook() in
+ * common/poison.h). Compiled only into check programs: the installed
+ * dmail-listd and dmail-queued have no such code.
+ *
+ * A message whose header has "X-DMail-Test-Crash: WHAT" makes the
+ * worker processing it: segv - write through a null pointer (SIGSEGV);
+ * abort - abort() (SIGABRT); exit - _exit(1), a death no signal handler
+ * sees; sleep - log "test hook: sleeping pid=N" and sleep 60 s, on the
+ * first attempt only (a later attempt goes on normally).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "poison.h"
+
+#define FIELD "X-DMail-Test-Crash: "
+
+void
+test_crash_hook(const char *msg, size_t len, unsigned attempt)
+{
+	const char *f = msg != NULL ? memmem(msg, len, FIELD, strlen(FIELD)) :
+	    NULL;
+	const char *v, *end = msg + len;
+
+	if (f == NULL)
+		return;
+	v = f + strlen(FIELD);
+	if (end - v >= 4 && memcmp(v, "segv", 4) == 0) {
+		log_info("test hook: crashing with SIGSEGV");
+		*(volatile int *)(uintptr_t)(end - msg < 0 ? 1 : 0) = 1;
+	} else if (end - v >= 5 && memcmp(v, "abort", 5) == 0) {
+		abort();
+	} else if (end - v >= 4 && memcmp(v, "exit", 4) == 0) {
+		_exit(1);
+	} else if (end - v >= 5 && memcmp(v, "sleep", 5) == 0 &&
+	    attempt <= 1) {
+		log_info("test hook: sleeping pid=%ld", (long)getpid());
+		sleep(60);
+	}
+}
