@@ -2,7 +2,8 @@
  * poison.c - quarantine of spool files that kill their worker (contract
  * and file layout in poison.h).
  *
- * Exports: poison_spool_name, poison_paths, poison_open, poison_close, poison_begin, poison_end,
+ * Exports: poison_spool_name, poison_paths, poison_open, poison_close,
+ * poison_begin, poison_arm, poison_end,
  * poison_current, poison_quarantine, poison_report, poison_list,
  * poison_list_free, poison_release.
  *
@@ -148,7 +149,8 @@ on_fatal(int sig, siginfo_t *si, void *ctx)
 				(void)fsync(fd);
 				close(fd);
 			}
-			(void)unlinkat(armed.qdirfd, armed.tries, 0);
+			if (armed.tries[0] != '\0')
+				(void)unlinkat(armed.qdirfd, armed.tries, 0);
 			(void)fsync(armed.qdirfd);
 			(void)fsync(armed.dirfd);
 		}
@@ -354,6 +356,23 @@ count_start(struct poison_spool *ps, const char *tries)
 	return n;
 }
 
+/* Fill in everything the handler needs, then switch it on. */
+static void
+arm(struct poison_spool *ps, const char *name, unsigned current)
+{
+	memcpy(armed.name, name, strlen(name) + 1);
+	aux_name(name, 'c', armed.pending);
+	snprintf(armed.prefix, sizeof(armed.prefix), "spool=%s file=%s",
+	    ps->spool, name);
+	armed.dirfd = ps->dirfd;
+	armed.qdirfd = ps->qdirfd;
+	armed.current = current;
+	armed.pid = getpid();
+	ps->current = current;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	armed.on = 1;
+}
+
 int
 poison_begin(struct poison_spool *ps, const char *name)
 {
@@ -371,18 +390,18 @@ poison_begin(struct poison_spool *ps, const char *name)
 		    before);
 		return poison_quarantine(ps, name, reason) == 0 ? 1 : 0;
 	}
-	memcpy(armed.name, name, strlen(name) + 1);
-	aux_name(name, 'c', armed.pending);
-	snprintf(armed.prefix, sizeof(armed.prefix), "spool=%s file=%s",
-	    ps->spool, name);
-	armed.dirfd = ps->dirfd;
-	armed.qdirfd = ps->qdirfd;
-	armed.current = before + 1;
-	armed.pid = getpid();
-	ps->current = before + 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	armed.on = 1;
+	arm(ps, name, before + 1);
 	return 0;
+}
+
+void
+poison_arm(struct poison_spool *ps, const char *name)
+{
+	armed.on = 0;
+	if (ps->qdirfd < 0 || strlen(name) > NAME_MAX)
+		return;
+	armed.tries[0] = '\0';
+	arm(ps, name, 1);
 }
 
 void
@@ -392,7 +411,7 @@ poison_end(struct poison_spool *ps)
 
 	armed.on = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (was)
+	if (was && armed.tries[0] != '\0')
 		(void)unlinkat(ps->qdirfd, armed.tries, 0);
 	ps->current = 0;
 }

@@ -99,6 +99,10 @@ void poison_close(struct poison_spool *ps);
  * never finished and is quarantined now (skip it), 0 when it is armed
  * (go on). */
 int poison_begin(struct poison_spool *ps, const char *name);
+/* Arm the handler for name without counting the start (for work too
+ * cheap and frequent to pay for the counter, such as loading a queue
+ * file: only a fatal signal quarantines). */
+void poison_arm(struct poison_spool *ps, const char *name);
 /* The armed item is finished (processed, kept for a retry or removed):
  * disarm, forget its start counter. */
 void poison_end(struct poison_spool *ps);
@@ -132,12 +136,15 @@ int poison_release(const char *dir, const char *qdir, const char *name,
     struct buf *err);
 
 #ifdef DMAIL_TEST_HOOKS
-/* Test builds only (t/crashhook.c, linked into t/listd-crashhook and
- * t/queued-crashhook; never into an installed program): a message with
+/* Test builds only (t/crashhook.c, linked into t/crashhook/dmail-listd and
+ * t/crashhook/dmail-queued; never into an installed program): a message with
  * the header field "X-DMail-Test-Crash: segv" crashes the caller with
  * SIGSEGV, "abort" with SIGABRT, "exit" exits 1 (a death no handler
- * sees), "sleep" sleeps 60 s on the first attempt (for kill -9). */
-void test_crash_hook(const char *msg, size_t len, unsigned attempt);
+ * sees), "sleep" sleeps 60 s on the first attempt (for kill -9); a
+ * second word limits it to one place (where: "list", "load", "bounce",
+ * "delivery", "pickup"). */
+void test_crash_hook(const char *msg, size_t len, unsigned attempt,
+    const char *where);
 #endif
 
 #endif

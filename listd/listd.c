@@ -175,7 +175,7 @@ process_file(struct listd *ld, const char *dir, const char *name)
 	}
 #ifdef DMAIL_TEST_HOOKS
 	test_crash_hook(msg.message.data, msg.message.len,
-	    poison_current(&ld->poison));
+	    poison_current(&ld->poison), "list");
 #endif
 	ld->cur = lists_cache_get(&ld->lists, NULL);
 	for (size_t i = 0; i < msg.rcpts.count; i++)

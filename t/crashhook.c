@@ -1,6 +1,6 @@
 /*
  * crashhook.c - the crash hook of the test builds of the spool workers
- * (t/listd-crashhook, t/queued-crashhook; see test_crash_hook() in
+ * (t/crashhook/dmail-listd, t/crashhook/dmail-queued; see test_crash_hook() in
  * common/poison.h). Compiled only into check programs: the installed
  * dmail-listd and dmail-queued have no such code.
  *
@@ -8,7 +8,9 @@
  * worker processing it: segv - write through a null pointer (SIGSEGV);
  * abort - abort() (SIGABRT); exit - _exit(1), a death no signal handler
  * sees; sleep - log "test hook: sleeping pid=N" and sleep 60 s, on the
- * first attempt only (a later attempt goes on normally).
+ * first attempt only (a later attempt goes on normally). "WHAT WHERE"
+ * acts only at the hook named WHERE (list, load, bounce, delivery,
+ * pickup).
  */
 #include "config.h"
 
@@ -23,15 +25,24 @@
 #define FIELD "X-DMail-Test-Crash: "
 
 void
-test_crash_hook(const char *msg, size_t len, unsigned attempt)
+test_crash_hook(const char *msg, size_t len, unsigned attempt,
+    const char *where)
 {
 	const char *f = msg != NULL ? memmem(msg, len, FIELD, strlen(FIELD)) :
 	    NULL;
-	const char *v, *end = msg + len;
+	const char *v, *end = msg + len, *w, *eol;
 
 	if (f == NULL)
 		return;
 	v = f + strlen(FIELD);
+	eol = memchr(v, '\n', (size_t)(end - v));
+	if (eol == NULL)
+		eol = end;
+	/* "WHAT WHERE": only at that place. */
+	w = memchr(v, ' ', (size_t)(eol - v));
+	if (w != NULL && ((size_t)(eol - w - 1) < strlen(where) ||
+	    memcmp(w + 1, where, strlen(where)) != 0))
+		return;
 	if (end - v >= 4 && memcmp(v, "segv", 4) == 0) {
 		log_info("test hook: crashing with SIGSEGV");
 		*(volatile int *)(uintptr_t)(end - msg < 0 ? 1 : 0) = 1;

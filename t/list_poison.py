@@ -7,8 +7,9 @@ all list mail waiting). Now such a line is not a header field: the header
 ends there, the message is processed, and the list pool never crashes.
 
 A message that does crash its worker (here a test build of the list
-worker, t/listd-crashhook, which crashes on a header only it recognises;
-the installed dmail-listd has no such code) costs at most one crash: the
+worker, t/crashhook/dmail-listd, which crashes on a header only it
+knows; the installed dmail-listd has no such code) costs at most one
+crash: the
 dying worker moves the spool file to lists/spool/quarantine/ with a
 reason file, the next worker logs it once, tellsmtp queue / telllist
 status show it, the rest of the spool goes on, and "telllist release
@@ -28,7 +29,7 @@ from master_common import status  # noqa: E402
 
 LIST = "club@example.test"
 USERS = ["alice@example.test", "bob@example.test", "owner@example.test"]
-CRASHHOOK = dt.prog("t/listd-crashhook")
+CRASHHOOK = dt.prog("t/crashhook/dmail-listd")
 
 
 def send_raw(srv, sender, rcpt, data):
@@ -87,7 +88,7 @@ def quarantine_dir(srv):
 
 def test_crash_is_quarantined():
     if not os.path.exists(CRASHHOOK):
-        raise dt.SkipTest("t/listd-crashhook not built")
+        raise dt.SkipTest("t/crashhook/dmail-listd not built")
     srv = lc.server(users=USERS, list_program=CRASHHOOK)
     with srv:
         make_list(srv)
@@ -140,7 +141,7 @@ def test_kill9_does_not_quarantine():
     """An operator's kill -9 of a worker busy with a good message does
     not quarantine it; the message is processed by the next worker."""
     if not os.path.exists(CRASHHOOK):
-        raise dt.SkipTest("t/listd-crashhook not built")
+        raise dt.SkipTest("t/crashhook/dmail-listd not built")
     srv = lc.server(users=USERS, list_program=CRASHHOOK)
     with srv:
         make_list(srv)
@@ -171,7 +172,7 @@ def test_attempts_without_signal():
     a sanitizer): the file is quarantined after poison_attempts starts
     that never finished, and only then."""
     if not os.path.exists(CRASHHOOK):
-        raise dt.SkipTest("t/listd-crashhook not built")
+        raise dt.SkipTest("t/crashhook/dmail-listd not built")
     srv = lc.server(users=USERS, list_program=CRASHHOOK,
                     extra="poison_attempts 2\n")
     with srv:

@@ -17,9 +17,9 @@ EXTRA_DIST += list_common.py list_basic.py list_moderation.py \
 
 # A test build of the list worker with the crash hook (t/crashhook.c,
 # common/poison.h) for the poison-message tests; never installed.
-check_PROGRAMS += listd-crashhook
-listd_crashhook_SOURCES = ../listd/listd.c crashhook.c
-listd_crashhook_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
+check_PROGRAMS += crashhook/dmail-listd
+crashhook_dmail_listd_SOURCES = ../listd/listd.c crashhook.c
+crashhook_dmail_listd_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
 	-I$(top_srcdir)/listd
-listd_crashhook_LDADD = ../listd/liblistd.a $(LIBDMAIL) $(OPENSSL_LIBS) \
-	$(DB_LIBS) $(CRYPT_LIBS)
+crashhook_dmail_listd_LDADD = ../listd/liblistd.a $(LIBDMAIL) \
+	$(OPENSSL_LIBS) $(DB_LIBS) $(CRYPT_LIBS)

@@ -241,7 +241,7 @@ release_quarantined(const struct dmail_conf *c, const char *name)
 		}
 	}
 	if (rc == 0)
-		(void)send_control(c, "flush\n");
+		spool_wakeup(c);        /* the queue manager rescans */
 	buf_free(&dir);
 	buf_free(&qdir);
 	buf_free(&err);
