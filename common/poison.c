@@ -526,27 +526,42 @@ poison_release(const char *dir, const char *qdir, const char *name,
 	}
 	buf_printf(&from, "%s/%s", qdir, name);
 	buf_printf(&to, "%s/%s", dir, name);
-	/* link + unlink: never replaces a file of the same name. */
-	if (link(from.data, to.data) < 0) {
-		if (errno == ENOENT) {
-			rc = 0;
-			goto out;
+	if (access(from.data, F_OK) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		if (rc < 0)
+			buf_printf(err, "%s: %s", from.data, strerror(errno));
+		goto out;
+	}
+	/* Its reason and counter first: the moment the file is back, a
+	 * worker may take it (and count, or quarantine it again). */
+	for (const char *k = "rct"; *k != '\0'; k++) {
+		struct buf aux_path = BUF_INIT;
+
+		aux_name(name, *k, aux);
+		buf_printf(&aux_path, "%s/%s", qdir, aux);
+		(void)unlink(aux_path.data);
+		buf_free(&aux_path);
+	}
+	/* One atomic move that never replaces a file of the same name. */
+	if (renameat2(AT_FDCWD, from.data, AT_FDCWD, to.data,
+	    RENAME_NOREPLACE) < 0) {
+		if (errno == EINVAL || errno == ENOSYS) {
+			struct stat st;
+
+			if (lstat(to.data, &st) == 0)
+				errno = EEXIST;
+			else if (rename(from.data, to.data) == 0)
+				goto moved;
 		}
 		buf_printf(err, "cannot move %s to %s: %s", from.data, dir,
 		    strerror(errno));
 		goto out;
 	}
-	if (fsync_dir(dir) < 0 || unlink(from.data) < 0) {
-		buf_printf(err, "%s: %s", from.data, strerror(errno));
+moved:
+	if (fsync_dir(dir) < 0 || fsync_dir(qdir) < 0) {
+		buf_printf(err, "fsync %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	for (const char *k = "rct"; *k != '\0'; k++) {
-		aux_name(name, *k, aux);
-		buf_reset(&from);
-		buf_printf(&from, "%s/%s", qdir, aux);
-		(void)unlink(from.data);
-	}
-	(void)fsync_dir(qdir);
 	rc = 1;
 out:
 	buf_free(&from);
