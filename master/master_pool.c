@@ -290,15 +290,16 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 }
 
 /* Stop spawning for the next back-off period (1 s, 2 s, ... 60 s) once
- * in_row deaths reach after; logged once per period: deaths of workers
- * already running while the pool is throttled do not extend it. */
+ * in_row deaths reach after. With once_per_period, deaths of workers
+ * that were running before the pool was throttled (sessions in
+ * progress) neither extend the period nor log again. */
 static void
 pool_throttle(struct pool *p, unsigned in_row, unsigned after,
-    const char *why, const char *how)
+    bool once_per_period, const char *why, const char *how)
 {
 	int64_t now = now_ms();
 
-	if (in_row < after || now < p->throttle_until)
+	if (in_row < after || (once_per_period && now < p->throttle_until))
 		return;
 	p->throttle_ms = p->throttle_ms == 0 ? MASTER_THROTTLE_MIN_MS :
 	    p->throttle_ms * 2;
@@ -318,7 +319,7 @@ master_pool_early_death(struct master *m, struct pool *p, const char *how)
 {
 	(void)m;
 	p->early_deaths++;
-	pool_throttle(p, p->early_deaths, MASTER_THROTTLE_AFTER,
+	pool_throttle(p, p->early_deaths, MASTER_THROTTLE_AFTER, false,
 	    "died before serving a session", how);
 }
 
@@ -334,7 +335,7 @@ pool_session_death(struct pool *p, const char *how)
 	p->last_session_death = now;
 	p->session_deaths++;
 	pool_throttle(p, p->session_deaths, MASTER_THROTTLE_SESSION_AFTER,
-	    "died during a session", how);
+	    true, "died during a session", how);
 }
 
 /* A session completed: the workers of p work. */
