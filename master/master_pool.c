@@ -283,10 +283,13 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 		    pool_name(p->id), (long)w->pid,
 		    (unsigned long long)w->sessions);
 	}
-	if (early)
-		master_pool_early_death(m, p, how);
-	else if (!clean)
+	/* A worker of a pool without listeners reports BUSY as it starts
+	 * (which forgets earlier early deaths), so its crash counts as one
+	 * during a session however short its life. */
+	if (!clean && w->ever_busy)
 		pool_session_death(p, how);
+	else if (early)
+		master_pool_early_death(m, p, how);
 }
 
 /* Stop spawning for the next back-off period (1 s, 2 s, ... 60 s) once

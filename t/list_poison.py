@@ -201,6 +201,32 @@ def test_attempts_without_signal():
         assert list_crashes(srv) == 2, status(srv)["list"]
 
 
+def test_crash_loop_is_throttled():
+    """The master's side: list workers that keep dying on the same file
+    (here with a quarantine that would take 100 starts) are a crash loop
+    of a pool without listeners, throttled with back-off, not restarted
+    as fast as they die."""
+    if not os.path.exists(CRASHHOOK):
+        raise dt.SkipTest("t/crashhook/dmail-listd not built")
+    srv = lc.server(users=USERS, list_program=CRASHHOOK,
+                    extra="poison_attempts 100\n")
+    with srv:
+        make_list(srv)
+        lc.send(srv, "alice@example.test", LIST, subject="exit loop",
+                headers={"X-DMail-Test-Crash": "exit"})
+        dt.wait_for(lambda: status(srv)["list"]["throttled"] == "yes", 20,
+                    what="list pool reported throttled")
+        lines = re.findall(r"pool list: throttled for (\d+) ms: (\d+) "
+                           r"workers in a row died during a session",
+                           srv.log_text())
+        assert lines and lines[0] == ("1000", "5"), lines
+        time.sleep(2)
+        # 5 deaths, then 1 s, 2 s, ... of back-off: a handful, not
+        # hundreds.
+        assert list_crashes(srv) <= 8, status(srv)["list"]
+
+
 if __name__ == "__main__":
     dt.main([test_nul_in_field_name, test_crash_is_quarantined,
-             test_kill9_does_not_quarantine, test_attempts_without_signal])
+             test_kill9_does_not_quarantine, test_attempts_without_signal,
+             test_crash_loop_is_throttled])
