@@ -63,8 +63,6 @@ static struct {
 	char prefix[POISON_REASON_MAX];    /* "spool=S file=NAME" */
 } armed = { .dirfd = -1, .qdirfd = -1 };
 
-static bool handlers_installed;
-
 /* ".X-" and 16 hex digits of the FNV-1a hash of name. */
 static void
 aux_name(const char *name, char kind, char *out)
@@ -174,8 +172,8 @@ install_handlers(struct buf *err)
 	stack_t ss;
 	struct sigaction sa;
 
-	if (handlers_installed)
-		return 0;
+	/* Every time, not once: a library (or a test framework) may have
+	 * replaced them since. */
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_sp = stack;
 	ss.ss_size = sizeof(stack);
@@ -192,7 +190,6 @@ install_handlers(struct buf *err)
 			buf_printf(err, "sigaction: %s", strerror(errno));
 			return -1;
 		}
-	handlers_installed = true;
 	return 0;
 }
 

@@ -88,8 +88,8 @@ struct poison_spool {
 };
 
 /* Open the spool directory dir and its quarantine directory qdir
- * (created 0700 if missing), and install the signal handlers (once per
- * process). 0, or -1 with err. */
+ * (created 0700 if missing), and install the signal handlers (and their
+ * alternate stack). 0, or -1 with err. */
 int poison_open(struct poison_spool *ps, const char *spool, const char *dir,
     const char *qdir, unsigned attempts, struct buf *err);
 void poison_close(struct poison_spool *ps);

@@ -20,8 +20,9 @@
  * lived less than a second); MASTER_THROTTLE_AFTER of them in a row
  * stop the pool from spawning for 1 s, then 2 s, 4 s ... up to 60 s.
  * Workers that keep dying during sessions (by a signal or a non-zero
- * exit) are a crash loop too, e.g. a list or queue worker that meets the
- * same bad spool file again: MASTER_THROTTLE_SESSION_AFTER such deaths
+ * exit) are a crash loop too, e.g. a list or queue worker (in its
+ * session from its start) that meets the same bad spool file again:
+ * MASTER_THROTTLE_SESSION_AFTER such deaths
  * in a row (no session completed in between, and none more than
  * MASTER_SESSION_DEATH_GAP_MS after the previous one) throttle the pool
  * the same way. One crashing session, or a kill -9 now and then, does
