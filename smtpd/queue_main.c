@@ -330,8 +330,6 @@ queued_run(void *state, const struct dmail_conf *conf)
 		 * and never more than a fifth of the time scanning (a big
 		 * queue directory takes a while to read). */
 		if (pending_scan && now - last_wake_scan >= scan_gap) {
-			poison_report(&qs->poison[POISON_QUEUE]);
-			poison_report(&qs->poison[POISON_MAILDROP]);
 			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_wake_scan = now;
@@ -341,6 +339,10 @@ queued_run(void *state, const struct dmail_conf *conf)
 			pending_scan = false;
 		}
 		if (now - last_scan >= QMGR_RESCAN_MS) {
+			/* What a dying predecessor quarantined is logged at
+			 * start; this catches anything else. */
+			poison_report(&qs->poison[POISON_QUEUE]);
+			poison_report(&qs->poison[POISON_MAILDROP]);
 			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_scan = now;
