@@ -30,8 +30,9 @@
  * End-of-file to the child means "no more work": it says QUIT and exits.
  * A child that dies leaves its unfinished recipients deferred (one
  * attempt lost, nothing else); a message whose delivery killed
- * poison_attempts delivery processes (by a signal) is quarantined. Only the queue manager writes queue and
- * side files, so there are no write races between processes.
+ * poison_attempts delivery processes (by a signal) is quarantined.
+ * Only the queue manager writes queue and side files, so there are no
+ * write races between processes.
  *
  * FIFOs under state_dir/spool: "wakeup" (0622, any byte: rescan queue/)
  * and "control" (0600, one command per line, from the queue tools):

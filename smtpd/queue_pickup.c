@@ -204,7 +204,7 @@ qpickup_scan(struct qstate *qs)
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", dir.data, de->d_name);
 		if (poison_begin(&qs->poison[POISON_MAILDROP], de->d_name) == 1)
-			continue;           /* killed its pickups: quarantined */
+			continue;       /* killed its pickups: quarantined */
 		if (pickup_one(qs, path.data, de->d_name) == 0) {
 			if (unlink(path.data) < 0)
 				log_error("maildrop %s: %s", path.data,
