@@ -119,6 +119,7 @@ static const struct conf_key conf_keys[] = {
 	{ "list_web_url", K_STRING, OFF(list_web_url), 0, NULL },
 	{ "list_dmarc_rewrite", K_ENUM, OFF(list_dmarc_rewrite), 0, "auto|always|never" },
 	{ "worker_spawn", K_ENUM, OFF(worker_spawn), 0, "template|exec" },
+	{ "poison_attempts", K_UINT, OFF(poison_attempts), 1, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -716,6 +717,7 @@ conf_defaults(struct dmail_conf *c)
 	c->queue_retry_min = 300;
 	c->queue_retry_max = 3600;
 	c->queue_lifetime = 5 * 86400;
+	c->poison_attempts = 3;
 	c->smtp_dest_concurrency = 10;
 	c->delivery_workers_max = 20;
 	c->smtp_connect_timeout = 30;

@@ -149,6 +149,9 @@ struct dmail_conf {
 	unsigned queue_retry_min;
 	unsigned queue_retry_max;
 	unsigned queue_lifetime;
+	/* Starts of one spool file that never finished before it goes to
+	 * quarantine/ (common/poison.h). */
+	unsigned poison_attempts;
 	unsigned queue_warn_after;     /* 0: no delay warnings */
 	unsigned smtp_dest_concurrency;
 	unsigned delivery_workers_max;

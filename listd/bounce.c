@@ -40,7 +40,7 @@ dsn_recipients(const char *msg, size_t len, struct strlist *out)
 			const char *semi;
 			char *a;
 
-			if (n <= kl || strncasecmp(s, names[i], kl) != 0)
+			if (n <= kl || !mem_prefix_ci(s, n, names[i]))
 				continue;
 			semi = memchr(s + kl, ';', n - kl);
 			if (semi == NULL)

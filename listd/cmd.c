@@ -1,7 +1,8 @@
 /*
  * cmd.c - parsing the command lines of control mail (LIST-request@ and
  * dlist@): one command per line, words separated by blanks, command
- * names case-insensitive. Pure functions, unit-tested.
+ * names case-insensitive. Pure functions, unit-tested. The text is
+ * bytes with a length (it may hold NUL bytes); a subject is a C string.
  */
 #include "config.h"
 
@@ -51,7 +52,8 @@ cmd_parse_line(const char *line, size_t len, struct cmd *out)
 	size_t nw = 0, i = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len > LISTD_CMD_LINE_MAX) {
+	/* Words are C strings below: a line with a NUL is no command. */
+	if (len > LISTD_CMD_LINE_MAX || memchr(line, '\0', len) != NULL) {
 		out->kind = CMD_UNKNOWN;
 		return;
 	}
@@ -106,7 +108,7 @@ cmd_find_tokens(const char *text, size_t len, const char *word,
 		char tok[LISTD_TOKEN_LEN + 1];
 		struct buf b = BUF_INIT;
 
-		if (strncasecmp(text + i, word, wl) != 0 ||
+		if (!mem_prefix_ci(text + i, len - i, word) ||
 		    (i > 0 && isalnum((unsigned char)text[i - 1])))
 			continue;
 		j = i + wl;

@@ -14,6 +14,11 @@
  * Every LISTD_MAINTENANCE seconds each list's expired tokens (and held
  * posts) are removed and due digests are sent.
  *
+ * Poison messages (poison.h): a spool file whose processing kills the
+ * worker (a fatal signal at once, other deaths after poison_attempts
+ * starts) goes to state_dir/lists/spool/quarantine/, logged once, and
+ * the rest of the spool goes on.
+ *
  * Standalone, "dmail-listd -c FILE -i" processes the spool once, does
  * the maintenance pass, and exits (tests, cron).
  */
@@ -153,7 +158,8 @@ process_file(struct listd *ld, const char *dir, const char *name)
 		return 0;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 ||
-	    st.st_nlink == 0 || st.st_mtime > time(NULL)) {
+	    st.st_nlink == 0 || st.st_mtime > time(NULL) ||
+	    poison_begin(&ld->poison, name) == 1) {
 		close(fd);
 		buf_free(&path);
 		return 0;
@@ -167,6 +173,10 @@ process_file(struct listd *ld, const char *dir, const char *name)
 			unlink(path.data);
 		goto out;
 	}
+#ifdef DMAIL_TEST_HOOKS
+	test_crash_hook(msg.message.data, msg.message.len,
+	    poison_current(&ld->poison), "list");
+#endif
 	ld->cur = lists_cache_get(&ld->lists, NULL);
 	for (size_t i = 0; i < msg.rcpts.count; i++)
 		if (dispatch(ld, &msg, msg.rcpts.items[i]) < 0)
@@ -187,6 +197,7 @@ process_file(struct listd *ld, const char *dir, const char *name)
 	}
 	listspool_msg_free(&msg);
 out:
+	poison_end(&ld->poison);
 	close(fd);
 	buf_free(&path);
 	buf_free(&err);
@@ -210,6 +221,7 @@ process_spool(struct listd *ld)
 	unsigned done = 0;
 	DIR *dp;
 
+	poison_report(&ld->poison);
 	listspool_dir(ld->conf, "new", &dir);
 	if ((dp = opendir(dir.data)) == NULL) {
 		if (errno != ENOENT)
@@ -287,6 +299,7 @@ listd_init(const struct dmail_conf *conf)
 	buf_free(&err);
 	ld = xcalloc(1, sizeof(*ld));
 	ld->conf = conf;
+	ld->poison.dirfd = ld->poison.qdirfd = -1;
 	lists_cache_init(&ld->lists, conf->lists_file);
 	{
 		struct buf fb = BUF_INIT;
@@ -322,6 +335,17 @@ listd_run(void *state, const struct dmail_conf *conf)
 	}
 	buf_free(&err);
 	listspool_dir(conf, "new", &dir);
+	{
+		struct buf q = BUF_INIT;
+
+		poison_paths(conf, POISON_LIST, &dir, &q);
+		if (poison_open(&ld->poison, poison_spool_name(POISON_LIST),
+		    dir.data, q.data, conf->poison_attempts, &err) < 0)
+			log_error("listd: %s; poison messages are not "
+			    "quarantined", err.data);
+		buf_free(&q);
+		buf_free(&err);
+	}
 	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ino >= 0 && inotify_add_watch(ino, dir.data,
 	    IN_MOVED_TO | IN_CREATE | IN_ATTRIB) < 0) {
@@ -363,6 +387,7 @@ listd_fini(void *state)
 		return;
 	if (ld->dctx != NULL)
 		deliver_ctx_free(ld->dctx);
+	poison_close(&ld->poison);
 	dmarc_close(ld);
 	userdb_close(ld->udb);
 	lists_cache_free(&ld->lists);

@@ -6,7 +6,8 @@
  * DSMTP, see listspool.h), and for each list recipient of a file:
  *
  *   listd.c    the service: spool scan, claiming files (flock), the
- *              per-list lock, periodic work (expiry, digests); main()
+ *              per-list lock, periodic work (expiry, digests),
+ *              quarantine of poison messages (poison.h); main()
  *   mail.c     a message in memory: header fields, body, rebuilding
  *   send.c     outgoing mail through the delivery API (deliver.h):
  *              one stored copy for local recipients, queue files for
@@ -36,6 +37,7 @@
 #include "deliver.h"
 #include "listdb.h"
 #include "lists.h"
+#include "poison.h"
 #include "userdb.h"
 
 #define LISTD_TOKEN_LEN 24             /* hex characters */
@@ -55,13 +57,17 @@ struct listd {
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
 	struct __res_state *dmarc_res;  /* resolver for dmarc.c */
+	struct poison_spool poison;     /* spool/new and spool/quarantine */
 };
 
 /* --- mail.c ---------------------------------------------------------- */
 
 struct mail_field {
-	char *name;          /* as written */
-	char *raw;           /* whole field with folding, ending in '\n' */
+	char *name;          /* as written: ftext only, never empty */
+	char *raw;           /* whole field with folding, ending in '\n';
+	                      * raw_len bytes (may hold NUL) + a '\0' */
+	size_t raw_len;
+	size_t value_off;    /* where the value starts: after the colon */
 };
 
 struct mail {
@@ -71,9 +77,16 @@ struct mail {
 	size_t body_len;
 };
 
+/* Split data (len bytes, any bytes) into header fields and body; see
+ * mail.c for what is a field. Never fails. */
 void mail_parse(const char *data, size_t len, struct mail *m);
 void mail_free(struct mail *m);
-/* Unfolded, trimmed value of the first field name; false if absent. */
+/* Unfolded, trimmed value of a field into out, a C string (NUL bytes of
+ * the value become blanks; out->data never NULL). */
+void mail_field_value(const struct mail_field *f, struct buf *out);
+/* Do the len bytes at s (any bytes) start with prefix, ignoring case? */
+bool mem_prefix_ci(const char *s, size_t len, const char *prefix);
+/* mail_field_value() of the first field name; false if absent. */
 bool mail_get(const struct mail *m, const char *name, struct buf *out);
 void mail_remove(struct mail *m, const char *name);
 /* Append "Name: value\n" (at the end of the header, or first). */

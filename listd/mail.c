@@ -2,6 +2,17 @@
  * mail.c - a message in memory for the list worker: header fields kept
  * byte-exact (with their folding) so a distributed post changes only the
  * fields the list touches; body kept as is.
+ *
+ * The message is bytes with a length, never a C string: it may hold NUL
+ * and 8-bit bytes anywhere. The header is parsed as RFC 5322 says: a
+ * field name is one or more ftext bytes (printable US-ASCII 33..126
+ * except ':'), so it ends at the first NUL, control, blank, 8-bit byte
+ * or colon; the obsolete form "Name WSP* :" is accepted (RFC 5322 4.5.8,
+ * the blanks are not part of the name). The first line that is not such
+ * a field (nor a continuation of one) ends the header, and it and all
+ * that follows are the body, byte for byte. So every field handed out
+ * has a name and a colon; its value (mail_field_value(), mail_get()) is
+ * unfolded and NUL-free, so callers may treat it as a string.
  */
 #include "config.h"
 
@@ -13,6 +24,35 @@
 #include "listd.h"
 #include "util.h"
 
+/* RFC 5322 3.6.8: ftext is printable US-ASCII except ':'. */
+static bool
+ftext(unsigned char c)
+{
+	return c >= 33 && c <= 126 && c != ':';
+}
+
+/*
+ * Length of the field name at s, and in *value_off where its body starts
+ * (after the colon), or 0 when the line is not a header field: a name of
+ * at least one ftext byte, optional blanks (the obsolete "Name :" of RFC
+ * 5322 4.5.8, still sent by a few old programs; the blanks are not part
+ * of the name), then ':'.
+ */
+static size_t
+field_name_len(const char *s, size_t len, size_t *value_off)
+{
+	size_t n = 0, i;
+
+	while (n < len && ftext((unsigned char)s[n]))
+		n++;
+	for (i = n; i < len && (s[i] == ' ' || s[i] == '\t'); i++)
+		;
+	if (n == 0 || i >= len || s[i] != ':')
+		return 0;
+	*value_off = i + 1;
+	return n;
+}
+
 void
 mail_parse(const char *data, size_t len, struct mail *m)
 {
@@ -20,8 +60,9 @@ mail_parse(const char *data, size_t len, struct mail *m)
 
 	memset(m, 0, sizeof(*m));
 	while (s < end) {
-		const char *nl, *colon, *fstart = s;
-		size_t n;
+		const char *nl, *fstart = s;
+		struct mail_field *f;
+		size_t n, name_len, value_off;
 
 		if (*s == '\n') {            /* end of header */
 			s++;
@@ -31,36 +72,32 @@ mail_parse(const char *data, size_t len, struct mail *m)
 			s += 2;
 			break;
 		}
+		name_len = field_name_len(s, (size_t)(end - s), &value_off);
+		if (name_len == 0) {
+			/* Not a header field (no name, a byte RFC 5322 does
+			 * not allow in a name, no colon): the header ends
+			 * and the body starts with this line. */
+			break;
+		}
 		/* One field: first line plus continuation lines. */
 		do {
 			nl = memchr(s, '\n', (size_t)(end - s));
 			s = nl != NULL ? nl + 1 : end;
 		} while (s < end && (*s == ' ' || *s == '\t'));
 		n = (size_t)(s - fstart);
-		colon = memchr(fstart, ':', n);
-		if (colon == NULL || colon == fstart) {
-			/* Not a header field: the body starts here. */
-			s = fstart;
-			break;
-		}
 		m->fields = xrealloc(m->fields,
 		    (m->nfields + 1) * sizeof(*m->fields));
-		m->fields[m->nfields].name = xstrndup(fstart,
-		    (size_t)(colon - fstart));
-		str_trim(m->fields[m->nfields].name);
-		if (n > 0 && fstart[n - 1] == '\n') {
-			m->fields[m->nfields].raw = xstrndup(fstart, n);
-		} else {
-			char *r = xmalloc(n + 2);
-			memcpy(r, fstart, n);
-			r[n] = '\n';
-			r[n + 1] = '\0';
-			m->fields[m->nfields].raw = r;
-		}
-		m->nfields++;
+		f = &m->fields[m->nfields++];
+		f->name = xstrndup(fstart, name_len);
+		f->value_off = value_off;
+		f->raw_len = n + (fstart[n - 1] != '\n');
+		f->raw = xmalloc(f->raw_len + 1);
+		memcpy(f->raw, fstart, n);
+		f->raw[f->raw_len - 1] = '\n';
+		f->raw[f->raw_len] = '\0';
 	}
 	m->body_len = (size_t)(end - s);
-	m->body = xstrndup(s, m->body_len);
+	m->body = xstrndup(s, m->body_len);     /* memcpy: NULs kept */
 }
 
 void
@@ -75,29 +112,56 @@ mail_free(struct mail *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void
+mail_field_value(const struct mail_field *f, struct buf *out)
+{
+	const char *p = f->raw + f->value_off, *end = f->raw + f->raw_len;
+
+	buf_reset(out);
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	for (; p < end; p++) {
+		/* Unfolding (RFC 5322 2.2.3): drop the line breaks, keep
+		 * the blanks that follow them. A NUL (allowed nowhere in a
+		 * field body) becomes a blank, so the value is a C string
+		 * with the length it says. */
+		if (*p == '\r' || *p == '\n')
+			continue;
+		buf_append_char(out, *p == '\0' ? ' ' : *p);
+	}
+	buf_append(out, "", 0);          /* data is never NULL */
+	{
+		size_t l = out->len;
+
+		while (l > 0 && (out->data[l - 1] == ' ' ||
+		    out->data[l - 1] == '\t'))
+			l--;
+		buf_truncate(out, l);
+	}
+}
+
+bool
+mem_prefix_ci(const char *s, size_t len, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; prefix[i] != '\0'; i++)
+		if (i >= len || tolower((unsigned char)s[i]) !=
+		    tolower((unsigned char)prefix[i]))
+			return false;
+	return true;
+}
+
 bool
 mail_get(const struct mail *m, const char *name, struct buf *out)
 {
 	buf_reset(out);
 	for (size_t i = 0; i < m->nfields; i++) {
-		const char *p;
-
-		if (strcasecmp(m->fields[i].name, name) != 0)
-			continue;
-		p = strchr(m->fields[i].raw, ':') + 1;
-		for (; *p != '\0'; p++) {
-			/* Unfolding (RFC 5322 2.2.3): drop the line
-			 * breaks, keep the blanks that follow them. */
-			if (*p == '\r' || *p == '\n')
-				continue;
-			buf_append_char(out, *p);
+		if (strcasecmp(m->fields[i].name, name) == 0) {
+			mail_field_value(&m->fields[i], out);
+			return true;
 		}
-		if (out->len > 0) {
-			char *t = xstrdup(out->data);
-			buf_set(out, str_trim(t));
-			free(t);
-		}
-		return true;
 	}
 	return false;
 }
@@ -130,6 +194,8 @@ make_field(const char *name, const char *value)
 			buf_append_char(&b, *p);
 	buf_append_char(&b, '\n');
 	f.name = xstrdup(name);
+	f.value_off = strlen(name) + 1;
+	f.raw_len = b.len;
 	f.raw = buf_steal(&b);
 	return f;
 }
@@ -184,7 +250,7 @@ mail_format(const struct mail *m, struct buf *out)
 {
 	buf_reset(out);
 	for (size_t i = 0; i < m->nfields; i++)
-		buf_append_str(out, m->fields[i].raw);
+		buf_append(out, m->fields[i].raw, m->fields[i].raw_len);
 	buf_append_char(out, '\n');
 	buf_append(out, m->body, m->body_len);
 }

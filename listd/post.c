@@ -47,12 +47,17 @@ static const char *const list_fields[] = { "List-Id", "List-Post",
 static bool
 field_contains(const struct mail *m, const char *name, const char *needle)
 {
-	for (size_t i = 0; i < m->nfields; i++)
-		if (strcasecmp(m->fields[i].name, name) == 0 &&
-		    strcasestr(m->fields[i].raw + strlen(m->fields[i].name),
-		    needle) != NULL)
-			return true;
-	return false;
+	struct buf v = BUF_INIT;
+	bool found = false;
+
+	for (size_t i = 0; i < m->nfields && !found; i++) {
+		if (strcasecmp(m->fields[i].name, name) != 0)
+			continue;
+		mail_field_value(&m->fields[i], &v);   /* NUL-free */
+		found = strcasestr(v.data, needle) != NULL;
+	}
+	buf_free(&v);
+	return found;
 }
 
 /* The poster: From: address, else the envelope sender. */
@@ -472,12 +477,15 @@ personal_copy(struct listd *ld, const struct list_def *d, const char *member,
 	if (url == NULL || s == NULL ||
 	    list_unsub_token(ld->conf, d, member, tok) < 0)
 		return -1;
-	hdr_end = strstr(s, "\n\n");
-	f = strstr(s, "\nList-Unsubscribe: ");
+	/* The post may hold NUL bytes: search with lengths. */
+	hdr_end = memmem(s, shared->len, "\n\n", 2);
+	f = memmem(s, shared->len, "\nList-Unsubscribe: ", 19);
 	if (hdr_end == NULL || f == NULL || f > hdr_end)
 		return -1;
 	f++;
-	eol = strchr(f, '\n');
+	eol = memchr(f, '\n', shared->len - (size_t)(f - s));
+	if (eol == NULL)
+		return -1;
 	list_addr(d, "-request", &req);
 	buf_reset(out);
 	buf_append(out, s, (size_t)(f - s));

@@ -30,7 +30,8 @@
  *   master_pool.c    master_pool_maintain(): pre-fork workers_min, grow on
  *                    demand up to workers_max, shrink idle extras after
  *                    worker_idle_timeout, throttle a pool whose workers
- *                    die before their first session (exponential backoff),
+ *                    die before their first session or keep dying in
+ *                    sessions (exponential backoff),
  *                    warn once a minute when a pool is full;
  *                    master_pool_retire_all().
  *   master_status.c  master_status_read(): drain a pool's status pipe into
@@ -83,6 +84,12 @@
 #define MASTER_THROTTLE_MAX_MS 60000
 /* Early deaths in a row tolerated before the pool is throttled. */
 #define MASTER_THROTTLE_AFTER 2
+/* Deaths during sessions in a row (no session completed in between,
+ * none more than MASTER_SESSION_DEATH_GAP_MS after the one before)
+ * before the pool is throttled: a crash or a kill -9 now and then is
+ * not a crash loop. */
+#define MASTER_THROTTLE_SESSION_AFTER 5
+#define MASTER_SESSION_DEATH_GAP_MS (2 * MASTER_THROTTLE_MAX_MS)
 
 /* What an epoll registration stands for. */
 enum ev_kind {
@@ -157,6 +164,9 @@ struct pool {
 	uint64_t sessions;        /* completed sessions, all workers ever */
 	uint64_t crashes;         /* deaths by signal or non-zero exit */
 	unsigned early_deaths;    /* in a row, before a first session */
+	unsigned session_deaths;  /* in a row, during a session */
+	int64_t last_session_death;
+	const char *throttle_why; /* static text, for the status */
 	unsigned throttle_ms;     /* current backoff */
 	int64_t throttle_until;   /* now_ms() when spawning may resume */
 	int64_t last_full_warn;
@@ -249,6 +259,7 @@ void master_pool_worker_died(struct master *m, struct pool *p,
     struct worker *w, int status);
 void master_pool_early_death(struct master *m, struct pool *p,
     const char *how);
+void master_pool_session_done(struct pool *p);
 int master_pool_next_timer(struct master *m);
 
 /* master_status.c */

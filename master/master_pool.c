@@ -18,9 +18,18 @@
  * worker that dies before starting its first session, and was not asked
  * to leave, is an "early death" (for a pool without listeners: one that
  * lived less than a second); MASTER_THROTTLE_AFTER of them in a row
- * stop the pool from spawning for 1 s, then 2 s, 4 s ... up to 60 s
- * (logged each time). A session that crashes its worker does not count:
- * a client must not be able to throttle a pool.
+ * stop the pool from spawning for 1 s, then 2 s, 4 s ... up to 60 s.
+ * Workers that keep dying during sessions (by a signal or a non-zero
+ * exit) are a crash loop too, e.g. a list or queue worker (in its
+ * session from its start) that meets the same bad spool file again:
+ * MASTER_THROTTLE_SESSION_AFTER such deaths
+ * in a row (no session completed in between, and none more than
+ * MASTER_SESSION_DEATH_GAP_MS after the previous one) throttle the pool
+ * the same way. One crashing session, or a kill -9 now and then, does
+ * not: it costs only that session. (A client that can crash workers at
+ * will can hold new sessions back for the back-off; the crash is the bug
+ * to fix, the throttle keeps the machine usable meanwhile.) The throttle
+ * is logged once per period, with its reason, and shown by "status".
  */
 #include "config.h"
 
@@ -35,6 +44,8 @@
 #include "log.h"
 #include "master.h"
 #include "util.h"
+
+static void pool_session_death(struct pool *p, const char *how);
 
 void
 master_pool_account(struct pool *p, struct worker *w, int sign)
@@ -104,6 +115,7 @@ master_pool_configure(struct master *m)
 			p->enabled_since = now;
 		/* A reload may have fixed what made workers die. */
 		p->early_deaths = 0;
+		p->session_deaths = 0;
 		p->throttle_ms = 0;
 		p->throttle_until = 0;
 	}
@@ -272,8 +284,36 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 		    pool_name(p->id), (long)w->pid,
 		    (unsigned long long)w->sessions);
 	}
-	if (early)
+	/* A worker of a pool without listeners reports BUSY as it starts
+	 * (which forgets earlier early deaths), so its crash counts as one
+	 * during a session however short its life. */
+	if (!clean && w->ever_busy)
+		pool_session_death(p, how);
+	else if (early)
 		master_pool_early_death(m, p, how);
+}
+
+/* Stop spawning for the next back-off period (1 s, 2 s, ... 60 s) once
+ * in_row deaths reach after. With once_per_period, deaths of workers
+ * that were running before the pool was throttled (sessions in
+ * progress) neither extend the period nor log again. */
+static void
+pool_throttle(struct pool *p, unsigned in_row, unsigned after,
+    bool once_per_period, const char *why, const char *how)
+{
+	int64_t now = now_ms();
+
+	if (in_row < after || (once_per_period && now < p->throttle_until))
+		return;
+	p->throttle_ms = p->throttle_ms == 0 ? MASTER_THROTTLE_MIN_MS :
+	    p->throttle_ms * 2;
+	if (p->throttle_ms > MASTER_THROTTLE_MAX_MS)
+		p->throttle_ms = MASTER_THROTTLE_MAX_MS;
+	p->throttle_until = now + p->throttle_ms;
+	p->throttle_why = why;
+	log_warn("pool %s: throttled for %u ms: %u workers in a row %s "
+	    "(last one %s)", pool_name(p->id), p->throttle_ms, in_row, why,
+	    how);
 }
 
 /* A worker (or a template process) died before serving anything: after
@@ -283,16 +323,32 @@ master_pool_early_death(struct master *m, struct pool *p, const char *how)
 {
 	(void)m;
 	p->early_deaths++;
-	if (p->early_deaths < MASTER_THROTTLE_AFTER)
-		return;
-	p->throttle_ms = p->throttle_ms == 0 ? MASTER_THROTTLE_MIN_MS :
-	    p->throttle_ms * 2;
-	if (p->throttle_ms > MASTER_THROTTLE_MAX_MS)
-		p->throttle_ms = MASTER_THROTTLE_MAX_MS;
-	p->throttle_until = now_ms() + p->throttle_ms;
-	log_warn("pool %s: throttled for %u ms: %u workers in a row died "
-	    "before serving a session (last one %s)", pool_name(p->id),
-	    p->throttle_ms, p->early_deaths, how);
+	pool_throttle(p, p->early_deaths, MASTER_THROTTLE_AFTER, false,
+	    "died before serving a session", how);
+}
+
+/* A worker died in a session (after its first one): a crash loop when
+ * it keeps happening with no session completed in between. */
+static void
+pool_session_death(struct pool *p, const char *how)
+{
+	int64_t now = now_ms();
+
+	if (now - p->last_session_death > MASTER_SESSION_DEATH_GAP_MS)
+		p->session_deaths = 0;
+	p->last_session_death = now;
+	p->session_deaths++;
+	pool_throttle(p, p->session_deaths, MASTER_THROTTLE_SESSION_AFTER,
+	    true, "died during a session", how);
+}
+
+/* A session completed: the workers of p work. */
+void
+master_pool_session_done(struct pool *p)
+{
+	p->session_deaths = 0;
+	if (p->early_deaths == 0)
+		p->throttle_ms = 0;
 }
 
 int

@@ -69,6 +69,15 @@ master_report_table(struct master *m, struct buf *out)
 		    now < p->throttle_until ? "yes" : "no", buf_cstr(&up));
 		buf_free(&up);
 	}
+	for (int i = 0; i < POOL_COUNT; i++) {
+		const struct pool *p = &m->pools[i];
+
+		if (now < p->throttle_until && p->throttle_why != NULL)
+			buf_printf(out, "throttled pool %s for %lld ms more: "
+			    "workers in a row %s\n", pool_name(p->id),
+			    (long long)(p->throttle_until - now),
+			    p->throttle_why);
+	}
 }
 
 struct metric {

@@ -42,6 +42,7 @@ status_apply(struct master *m, struct pool *p, const struct worker_status *st,
 	if (st->sessions > w->sessions) {
 		p->sessions += st->sessions - w->sessions;
 		w->sessions = st->sessions;
+		master_pool_session_done(p);
 	}
 	if (st->state == WORKER_IDLE && w->state != WORKER_IDLE)
 		w->idle_since_ms = now;
@@ -49,7 +50,8 @@ status_apply(struct master *m, struct pool *p, const struct worker_status *st,
 		/* The program works: forget earlier start-up failures. */
 		w->ever_busy = true;
 		p->early_deaths = 0;
-		p->throttle_ms = 0;
+		if (p->session_deaths == 0)
+			p->throttle_ms = 0;
 	}
 	w->state = (enum worker_state)st->state;
 	master_pool_account(p, w, +1);

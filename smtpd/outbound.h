@@ -29,8 +29,10 @@
  *
  * End-of-file to the child means "no more work": it says QUIT and exits.
  * A child that dies leaves its unfinished recipients deferred (one
- * attempt lost, nothing else). Only the queue manager writes queue and
- * side files, so there are no write races between processes.
+ * attempt lost, nothing else); a message whose delivery killed
+ * poison_attempts delivery processes (by a signal) is quarantined.
+ * Only the queue manager writes queue and side files, so there are no
+ * write races between processes.
  *
  * FIFOs under state_dir/spool: "wakeup" (0622, any byte: rescan queue/)
  * and "control" (0600, one command per line, from the queue tools):
@@ -50,6 +52,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "deliver.h"
+#include "poison.h"
 #include "queue_info.h"
 #include "spool.h"
 #include "userdb.h"
@@ -74,6 +77,10 @@ struct qstate {
 	struct deliver_ctx *dctx;
 	struct qmgr *qm;
 	int lock_fd;                 /* flock on spool/qmgr.lock, or -1 */
+	/* Poison messages (poison.h): queue files whose loading or
+	 * bounce kills the queue manager, or that crash delivery processes
+	 * poison_attempts times; maildrop files whose pickup kills it. */
+	struct poison_spool poison[POISON_SPOOLS];
 };
 
 /*

@@ -308,6 +308,11 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 		log_warn("queue_id=%s: %s", id, buf_cstr(&err));
 		goto out_noenv;
 	}
+#ifdef DMAIL_TEST_HOOKS
+	if (read_file(path.data, &err, 1024 * 1024) == 0)
+		test_crash_hook(err.data, err.len, 1, "delivery");
+	buf_reset(&err);
+#endif
 	for (const char *p = list; *p != '\0';) {
 		char *end;
 		unsigned long i = strtoul(p, &end, 10);

@@ -8,7 +8,9 @@
  * database and delivery context (for bounces) are opened in run, after
  * privileges are dropped, and only while needed (qstate_dctx()).
  *
- * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, take
+ * run (as run_as): create spool/{queue,tmp,defer} and the FIFOs, open
+ * the quarantine of poison messages (poison.h; spool/quarantine/queue
+ * and spool/quarantine/maildrop) and log what it got since, take
  * in the maildrop, scan the queue, then loop: start due work, wait in poll() for a wake-up, an
  * operator command, a delivery process's results or the next timer. When
  * the master asks it to go (worker_should_exit()), it stops starting
@@ -139,6 +141,8 @@ queued_init(const struct dmail_conf *conf)
 
 	qs->conf = conf;
 	qs->lock_fd = -1;
+	for (int k = 0; k < POISON_SPOOLS; k++)
+		qs->poison[k].dirfd = qs->poison[k].qdirfd = -1;
 	qs->tls = tls_client_ctx(0, &err);
 	if (qs->tls == NULL) {
 		log_error("TLS client context: %s", buf_cstr(&err));
@@ -275,6 +279,19 @@ queued_run(void *state, const struct dmail_conf *conf)
 		said = true;
 		usleep(100 * 1000);
 	}
+	for (int k = POISON_QUEUE; k <= POISON_MAILDROP; k++) {
+		struct buf q = BUF_INIT;
+
+		poison_paths(conf, (enum poison_spool_id)k, &path, &q);
+		buf_reset(&err);
+		if (poison_open(&qs->poison[k], poison_spool_name(
+		    (enum poison_spool_id)k), path.data, q.data,
+		    conf->poison_attempts, &err) < 0)
+			log_error("%s; poison messages are not quarantined",
+			    buf_cstr(&err));
+		poison_report(&qs->poison[k]);
+		buf_free(&q);
+	}
 	wake = open_fifo(conf, "wakeup", 0622);
 	control = open_fifo(conf, "control", 0600);
 	qs->qm = qmgr_new(qs);
@@ -322,6 +339,10 @@ queued_run(void *state, const struct dmail_conf *conf)
 			pending_scan = false;
 		}
 		if (now - last_scan >= QMGR_RESCAN_MS) {
+			/* What a dying predecessor quarantined is logged at
+			 * start; this catches anything else. */
+			poison_report(&qs->poison[POISON_QUEUE]);
+			poison_report(&qs->poison[POISON_MAILDROP]);
 			qpickup_scan(qs);
 			qmgr_scan(qs->qm);
 			last_scan = now;
@@ -348,6 +369,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 	}
 	qmgr_free(qs->qm);
 	qs->qm = NULL;
+	for (int k = 0; k < POISON_SPOOLS; k++)
+		poison_close(&qs->poison[k]);
 	if (wake >= 0)
 		close(wake);
 	if (control >= 0)

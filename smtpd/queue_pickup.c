@@ -10,7 +10,8 @@
  * client. A recipient refused for good gets a bounce to the sender; a
  * temporary failure leaves the whole file for the next scan. The file is
  * removed only after delivery_commit() succeeded (a crash in between
- * delivers it twice, never zero times).
+ * delivers it twice, never zero times). A file whose pickup kills the
+ * queue manager goes to spool/quarantine/maildrop/ (poison.h).
  */
 #include "config.h"
 
@@ -108,6 +109,12 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 		close(fd);
 		return 0;
 	}
+#ifdef DMAIL_TEST_HOOKS
+	if (read_file(path, &err, 1024 * 1024) == 0)
+		test_crash_hook(err.data, err.len,
+		    poison_current(&qs->poison[POISON_MAILDROP]), "pickup");
+	buf_reset(&err);
+#endif
 	qinfo_init(&qi, env.rcpt_count);
 	rej = xcalloc(env.rcpt_count + 1, sizeof(*rej));
 	memset(&info, 0, sizeof(info));
@@ -196,6 +203,8 @@ qpickup_scan(struct qstate *qs)
 			continue;
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", dir.data, de->d_name);
+		if (poison_begin(&qs->poison[POISON_MAILDROP], de->d_name) == 1)
+			continue;       /* killed its pickups: quarantined */
 		if (pickup_one(qs, path.data, de->d_name) == 0) {
 			if (unlink(path.data) < 0)
 				log_error("maildrop %s: %s", path.data,
@@ -203,6 +212,7 @@ qpickup_scan(struct qstate *qs)
 			else
 				removed = true;
 		}
+		poison_end(&qs->poison[POISON_MAILDROP]);
 	}
 	closedir(dp);
 	if (removed)

@@ -20,6 +20,12 @@
  * failures, expiry after queue_lifetime, an optional delay warning,
  * removal when nothing is pending, else the next retry after an
  * exponential back-off between queue_retry_min and queue_retry_max.
+ *
+ * Poison messages (poison.h): loading a queue file and finishing an
+ * attempt (bounces parse the message) run with the quarantine handler
+ * armed; a message whose delivery processes were killed by a signal
+ * poison_attempts times goes to spool/quarantine/queue/ when its
+ * attempt ends, instead of being retried.
  */
 #include "config.h"
 
@@ -58,6 +64,8 @@ struct qmsg {
 	bool want_delete;
 	bool want_hold;
 	bool tried;                  /* a result arrived in this attempt */
+	unsigned crashes;            /* delivery processes it killed */
+	int crash_sig;               /* the last one's signal */
 	size_t heap_idx;
 	struct qmsg *hnext;          /* hash chain */
 };
@@ -412,6 +420,14 @@ load_message(struct qmgr *qm, const char *id)
 
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	msg_path(qm, m, &p);
+	/* A file that kills the manager here is quarantined by the signal
+	 * handler (no start counter: a scan loads every file). */
+	poison_arm(&qm->qs->poison[POISON_QUEUE], id);
+#ifdef DMAIL_TEST_HOOKS
+	if (read_file(p.data, &err, 1024 * 1024) == 0)
+		test_crash_hook(err.data, err.len, 1, "load");
+	buf_reset(&err);
+#endif
 	if (spool_read(p.data, &m->env, &err) < 0) {
 		/* Not ours to judge: park it in spool/corrupt/ for an
 		 * operator (and so it is not reported at every scan). */
@@ -440,6 +456,7 @@ load_message(struct qmgr *qm, const char *id)
 	log_debug("queue_id=%s loaded rcpts=%zu attempts=%u", id,
 	    m->env.rcpt_count, m->info.attempts);
 out:
+	poison_end(&qm->qs->poison[POISON_QUEUE]);
 	buf_free(&p);
 	buf_free(&err);
 }
@@ -524,8 +541,58 @@ notify(struct qmgr *qm, struct qmsg *m, bool delayed)
 	return rc;
 }
 
+/* Forget a message whose file went to quarantine (its defer/ side file
+ * stays for a release). */
+static void
+forget_message(struct qmgr *qm, struct qmsg *m)
+{
+	heap_remove(qm, m);
+	msg_remove(qm, m);
+}
+
+static void finish_attempt_armed(struct qmgr *qm, struct qmsg *m);
+
+/* The attempt is over: unless the message is poison (it killed
+ * poison_attempts delivery processes), finish it with the handler armed
+ * (bounces read and parse the message). */
 static void
 finish_attempt(struct qmgr *qm, struct qmsg *m)
+{
+	struct poison_spool *ps = &qm->qs->poison[POISON_QUEUE];
+
+	if (m->crashes >= qm->conf->poison_attempts && ps->qdirfd >= 0) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "signal=SIG%s attempts=%u "
+		    "process=delivery", sigabbrev_np(m->crash_sig) != NULL ?
+		    sigabbrev_np(m->crash_sig) : "?", m->crashes);
+		if (poison_quarantine(ps, m->id, why) == 0) {
+			forget_message(qm, m);
+			return;
+		}
+	}
+	if (poison_begin(ps, m->id) == 1) {
+		forget_message(qm, m);
+		return;
+	}
+#ifdef DMAIL_TEST_HOOKS
+	{
+		struct buf p = BUF_INIT, t = BUF_INIT;
+
+		msg_path(qm, m, &p);
+		if (read_file(p.data, &t, 1024 * 1024) == 0)
+			test_crash_hook(t.data, t.len, poison_current(ps),
+			    "bounce");
+		buf_free(&p);
+		buf_free(&t);
+	}
+#endif
+	finish_attempt_armed(qm, m);
+	poison_end(ps);
+}
+
+static void
+finish_attempt_armed(struct qmgr *qm, struct qmsg *m)
 {
 	int64_t now = now_unix();
 	size_t pending = 0;
@@ -961,6 +1028,18 @@ child_gone(struct qmgr *qm, struct qchild *c)
 		    (int)c->pid, WIFSIGNALED(status) ? "signal" : "status",
 		    WIFSIGNALED(status) ? WTERMSIG(status) :
 		    WEXITSTATUS(status));
+	/* Killed (not by us) while on a job: the job at the head of its
+	 * list is the one it was working on. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
+	    c->jobs != NULL) {
+		struct qmsg *m = c->jobs->m;
+
+		m->crashes++;
+		m->crash_sig = WTERMSIG(status);
+		log_warn("queue_id=%s delivery process pid=%d killed by signal "
+		    "%d on it (%u of poison_attempts %u)", m->id, (int)c->pid,
+		    WTERMSIG(status), m->crashes, qm->conf->poison_attempts);
+	}
 	while (c->jobs != NULL) {
 		struct qjob *j = c->jobs;
 		c->jobs = j->next;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Crash isolation: kill -9 of a worker or a crashing session ends only
 that session and the worker is replaced; a pool whose workers die at
-start is throttled with backoff instead of fork-bombing; SIGTERM leaves
+start, or keep dying in sessions, is throttled with backoff instead of
+fork-bombing; SIGTERM leaves
 no process behind, waiting for sessions in progress up to the grace
 period."""
 
@@ -81,6 +82,53 @@ def test_crash_loop_is_throttled():
 
 def test_crash_loop_is_throttled_exec():
     crash_loop_is_throttled("exec")
+
+
+def test_session_crash_loop_is_throttled():
+    # Workers that keep dying in sessions (the same poison input again
+    # and again) are a crash loop too: after MASTER_THROTTLE_SESSION_AFTER
+    # (5) in a row the pool is throttled with the same back-off, logged
+    # once per period and shown by status; a completed session ends the
+    # row. The throttle lifts between periods: poll, do not sample.
+    with tw_server(workers=(2, 10, 100)) as srv:
+        port = srv.port("smtp")
+        crashes = 0
+
+        def crash_one():
+            nonlocal crashes
+            c = Session(port, timeout=30)
+            c.file.write(b"CRASH\r\n")
+            c.file.flush()
+            assert c.file.readline() == b""
+            c.close()
+            crashes += 1
+        for _ in range(4):
+            crash_one()
+        # Four in a row, then a session that completes: no throttle.
+        s = Session(port, timeout=30)
+        assert s.cmd("QUIT") == "+OK bye"
+        s.close()
+        wait_figure(srv, "sessions", 1)
+        for _ in range(4):
+            crash_one()
+        wait_figure(srv, "crashes", 8)
+        assert "throttled" not in srv.log_text()
+        crash_one()
+        dt.wait_for(lambda: status(srv)["smtp"]["throttled"] == "yes",
+                    timeout=10, what="smtp pool reported throttled")
+        log = srv.log_text()
+        lines = re.findall(r"pool smtp: throttled for (\d+) ms: (\d+) "
+                           r"workers in a row died during a session", log)
+        assert lines == [("1000", "5")], lines
+        out = srv.tell("status").stdout
+        assert "throttled pool smtp" in out and "during a session" in out, \
+            out
+        # After the period the pool serves again.
+        s = Session(port, timeout=30)
+        assert s.cmd("ECHO back") == "+OK back"
+        assert s.cmd("QUIT") == "+OK bye"
+        s.close()
+        assert srv.running()
 
 
 def test_listenerless_quick_exit_is_throttled():
@@ -185,6 +233,7 @@ if __name__ == "__main__":
     dt.main([test_kill9_ends_only_its_session,
              test_kill9_ends_only_its_session_exec,
              test_crash_loop_is_throttled, test_crash_loop_is_throttled_exec,
+             test_session_crash_loop_is_throttled,
              test_listenerless_quick_exit_is_throttled,
              test_master_killed_workers_follow,
              test_sigterm_leaves_no_process,

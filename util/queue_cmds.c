@@ -1,5 +1,6 @@
 /*
- * queue_cmds.c - list and manage the outbound queue (see queue_cmds.h).
+ * queue_cmds.c - list and manage the outbound queue and the quarantine
+ * of poison messages (see queue_cmds.h).
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "poison.h"
 #include "queue_cmds.h"
 #include "queue_info.h"
 #include "spool.h"
@@ -23,11 +25,14 @@
 
 #define WAIT_MS 5000
 
+static int list_quarantine(const struct dmail_conf *c, bool always);
+static int send_control(const struct dmail_conf *c, const char *line);
+
 bool
 queue_command_known(const char *name)
 {
 	static const char *const names[] = { "queue", "mailq", "flush",
-		"delete", "hold", "release" };
+		"delete", "hold", "release", "quarantine" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -145,6 +150,7 @@ list_queue(const struct dmail_conf *c)
 		printf("Mail queue is empty\n");
 	else
 		printf("-- %zu message(s), %zu bytes\n", listed, total);
+	(void)list_quarantine(c, false);
 	for (size_t k = 0; k < nids; k++)
 		free(ids[k]);
 	free(ids);
@@ -152,6 +158,94 @@ list_queue(const struct dmail_conf *c)
 	buf_free(&p);
 	buf_free(&err);
 	return 0;
+}
+
+/* The quarantined files of every spool (poison.h), after the queue. */
+static int
+list_quarantine(const struct dmail_conf *c, bool always)
+{
+	struct buf dir = BUF_INIT, qdir = BUF_INIT;
+	size_t listed = 0;
+	int rc = 0;
+
+	for (int s = 0; s < POISON_SPOOLS; s++) {
+		struct poison_item *items;
+		size_t n;
+
+		poison_paths(c, (enum poison_spool_id)s, &dir, &qdir);
+		if (poison_list(qdir.data, &items, &n) < 0) {
+			fprintf(stderr, "%s: %s\n", qdir.data, strerror(errno));
+			rc = 1;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (listed++ == 0)
+				printf("\nQuarantined (poison messages; "
+				    "\"release NAME\" puts one back):\n"
+				    "%-9s %-32s %s\n", "SPOOL", "NAME",
+				    "REASON");
+			printf("%-9s %-32s %s\n", poison_spool_name(
+			    (enum poison_spool_id)s), items[i].name,
+			    items[i].reason);
+		}
+		poison_list_free(items, n);
+	}
+	if (listed == 0 && always)
+		printf("Nothing is quarantined\n");
+	buf_free(&dir);
+	buf_free(&qdir);
+	return rc;
+}
+
+void
+queue_quarantine_summary(const struct dmail_conf *c)
+{
+	struct buf dir = BUF_INIT, qdir = BUF_INIT;
+
+	printf("quarantined");
+	for (int s = 0; s < POISON_SPOOLS; s++) {
+		struct poison_item *items;
+		size_t n = 0;
+
+		poison_paths(c, (enum poison_spool_id)s, &dir, &qdir);
+		if (poison_list(qdir.data, &items, &n) == 0)
+			poison_list_free(items, n);
+		printf(" %s=%zu", poison_spool_name((enum poison_spool_id)s),
+		    n);
+	}
+	printf("\n");
+	buf_free(&dir);
+	buf_free(&qdir);
+}
+
+/* "release NAME" of a quarantined file: 0 released, 1 failed, -1 not
+ * quarantined anywhere. */
+static int
+release_quarantined(const struct dmail_conf *c, const char *name)
+{
+	struct buf dir = BUF_INIT, qdir = BUF_INIT, err = BUF_INIT;
+	int rc = -1;
+
+	for (int s = 0; s < POISON_SPOOLS && rc < 0; s++) {
+		int r;
+
+		poison_paths(c, (enum poison_spool_id)s, &dir, &qdir);
+		r = poison_release(dir.data, qdir.data, name, &err);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s\n", name, buf_cstr(&err));
+			rc = 1;
+		} else if (r == 1) {
+			printf("%s: released from quarantine into %s\n", name,
+			    dir.data);
+			rc = 0;
+		}
+	}
+	if (rc == 0)
+		spool_wakeup(c);        /* the queue manager rescans */
+	buf_free(&dir);
+	buf_free(&qdir);
+	buf_free(&err);
+	return rc;
 }
 
 /* Send one line to the queue manager: 0 sent, -1 not running. */
@@ -316,6 +410,17 @@ queue_command(const struct dmail_conf *c, int argc, char **argv)
 		printf("flush requested\n");
 		return 0;
 	}
+	if (strcmp(verb, "quarantine") == 0) {
+		if (argc != 1)
+			goto usage;
+		return list_quarantine(c, true);
+	}
+	if (strcmp(verb, "release") == 0 && argc == 2) {
+		int r = release_quarantined(c, argv[1]);
+
+		if (r >= 0)
+			return r;
+	}
 	if (strcmp(verb, "delete") == 0 || strcmp(verb, "hold") == 0 ||
 	    strcmp(verb, "release") == 0) {
 		if (argc != 2)
@@ -327,7 +432,7 @@ queue_command(const struct dmail_conf *c, int argc, char **argv)
 		return by_manager(c, verb, argv[1]);
 	}
 usage:
-	fprintf(stderr, "usage: queue | flush | delete QUEUEID | "
-	    "hold QUEUEID | release QUEUEID\n");
+	fprintf(stderr, "usage: queue | quarantine | flush | "
+	    "delete QUEUEID | hold QUEUEID | release QUEUEID|NAME\n");
 	return 2;
 }

@@ -9,6 +9,10 @@
  *     delete QUEUEID     remove a message (no bounce)
  *     hold QUEUEID       stop delivery attempts until released
  *     release QUEUEID    end a hold and retry now
+ *     release NAME       put a quarantined file (poison.h) back into its
+ *                        spool: list, queue or maildrop
+ *     quarantine         list the quarantined files of every spool with
+ *                        the reason (also shown after "queue")
  *
  * flush, delete, hold and release are requests to the queue manager
  * through its control FIFO (state_dir/spool/control), so only one process
@@ -31,5 +35,7 @@
 /* True when argv[0] is one of the commands above. */
 bool queue_command_known(const char *name);
 int queue_command(const struct dmail_conf *c, int argc, char **argv);
+/* One line "quarantined list=N queue=N maildrop=N" on stdout. */
+void queue_quarantine_summary(const struct dmail_conf *c);
 
 #endif

@@ -4,7 +4,8 @@
  * the master serves every pool, so they do the same thing).
  *
  * usage: tellsmtp [-c FILE] reload|shutdown|status [--prometheus]
- *        tellsmtp [-c FILE] queue|flush|delete ID|hold ID|release ID
+ *        tellsmtp [-c FILE] queue|quarantine|flush|delete ID|hold ID|
+ *                           release ID|NAME
  *
  * The queue commands are not master requests: they are carried out by
  * util/queue_cmds.c against the spool and the queue manager.
@@ -47,7 +48,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-c FILE] reload|shutdown|"
 	    "status [--prometheus]\n"
-	    "       %s [-c FILE] queue|flush|delete ID|hold ID|release ID\n",
+	    "       %s [-c FILE] queue|quarantine|flush|delete ID|hold ID|"
+	    "release ID|NAME\n",
 	    progname, progname);
 	exit(2);
 }
@@ -236,6 +238,9 @@ main(int argc, char **argv)
 			fputs(body, stdout);
 		else
 			printf("%.*s\n", (int)strcspn(first, "\n"), first);
+		/* Poison messages are files, not master state. */
+		if (strcmp(cmd, "status") == 0 && !prometheus)
+			queue_quarantine_summary(&conf);
 		rc = 0;
 		goto out;
 	}

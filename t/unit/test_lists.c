@@ -607,6 +607,79 @@ test_mail_helpers(void **state)
 	buf_free(&out);
 }
 
+/* The RFC 5322 header parser: what is a field, where the header ends.
+ * Input as bytes with a length (NUL inside); expected field names, the
+ * value of the first field, and the body, byte for byte. */
+static void
+test_mail_parse_table(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		size_t nfields;
+		const char *name0, *value0;
+		const char *body;
+		size_t body_len;
+	} rows[] = {
+#define R(s) s, sizeof(s) - 1
+		/* a NUL in the name: not a field, the header ends */
+		{ R("From\0: x\nSubject: y\n\nb\n"), 0, NULL, NULL,
+		    R("From\0: x\nSubject: y\n\nb\n") },
+		{ R("Subject: a\nFrom\0: x\n\nb\n"), 1, "Subject", "a",
+		    R("From\0: x\n\nb\n") },
+		/* control, space, 8-bit inside a name */
+		{ R("Fr\001om: x\n\nb"), 0, NULL, NULL, R("Fr\001om: x\n\nb") },
+		{ R("Sub ject: x\n\nb"), 0, NULL, NULL, R("Sub ject: x\n\nb") },
+		{ R("X-\377: x\n\nb"), 0, NULL, NULL, R("X-\377: x\n\nb") },
+		/* no name, no colon, colon only */
+		{ R(": x\n\nb"), 0, NULL, NULL, R(": x\n\nb") },
+		{ R("NoColon\n\nb"), 0, NULL, NULL, R("NoColon\n\nb") },
+		{ R("NoColonAtEnd"), 0, NULL, NULL, R("NoColonAtEnd") },
+		/* obsolete "Name WSP* :" is a field named Name */
+		{ R("Subject \t: old\n\nb"), 1, "Subject", "old", R("b") },
+		/* a NUL in a value is kept in raw, a blank in the value */
+		{ R("Subject: a\0b\n\nb"), 1, "Subject", "a b", R("b") },
+		/* a folded value; CRLF line ends; empty value */
+		{ R("Subject: a\r\n b\r\n\r\nbody"), 1, "Subject", "a b",
+		    R("body") },
+		{ R("Subject:\n\n"), 1, "Subject", "", R("") },
+		/* a last field without a line end */
+		{ R("Subject: end"), 1, "Subject", "end", R("") },
+		{ R(""), 0, NULL, NULL, R("") },
+#undef R
+	};
+	struct buf v = BUF_INIT, out = BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct mail m;
+
+		mail_parse(rows[i].in, rows[i].len, &m);
+		assert_int_equal(m.nfields, rows[i].nfields);
+		for (size_t k = 0; k < m.nfields; k++) {
+			/* every field has a name and a colon */
+			assert_true(m.fields[k].name[0] != '\0');
+			assert_true(m.fields[k].value_off > 0);
+			assert_int_equal(m.fields[k].raw[
+			    m.fields[k].value_off - 1], ':');
+		}
+		if (rows[i].name0 != NULL) {
+			assert_string_equal(m.fields[0].name, rows[i].name0);
+			assert_true(mail_get(&m, rows[i].name0, &v));
+			assert_string_equal(v.data, rows[i].value0);
+			assert_int_equal(v.len, strlen(rows[i].value0));
+		}
+		assert_int_equal(m.body_len, rows[i].body_len);
+		assert_memory_equal(m.body, rows[i].body, rows[i].body_len);
+		/* nothing a parse can hand out crashes a caller */
+		assert_false(mail_get(&m, "From", &v) && v.data == NULL);
+		mail_format(&m, &out);
+		mail_free(&m);
+	}
+	buf_free(&v);
+	buf_free(&out);
+}
+
 static void
 test_dmarc_record(void **state)
 {
@@ -648,6 +721,7 @@ main(void)
 		cmocka_unit_test(test_cmd_parse),
 		cmocka_unit_test(test_cmd_tokens),
 		cmocka_unit_test(test_mail_helpers),
+		cmocka_unit_test(test_mail_parse_table),
 		cmocka_unit_test(test_dmarc_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,10 @@ check_PROGRAMS += unit/test_util
 TESTS += unit/test_util
 unit_test_util_SOURCES = unit/test_util.c
 unit_test_util_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_poison
+TESTS += unit/test_poison
+unit_test_poison_SOURCES = unit/test_poison.c
+unit_test_poison_LDADD = $(TESTLIBS)
 
 # The key table of common/conf.c and man/dmail.conf.5 stay in step.
 TESTS += conf_doc.py
