@@ -18,6 +18,10 @@ check_PROGRAMS += unit/test_util
 TESTS += unit/test_util
 unit_test_util_SOURCES = unit/test_util.c
 unit_test_util_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_clienttab
+TESTS += unit/test_clienttab
+unit_test_clienttab_SOURCES = unit/test_clienttab.c
+unit_test_clienttab_LDADD = $(TESTLIBS)
 
 # The key table of common/conf.c and man/dmail.conf.5 stay in step.
 TESTS += conf_doc.py
