@@ -242,7 +242,7 @@ clients_open(const struct dmail_conf *conf)
  * connection (a 421 or -ERR [SYS/TEMP] on plain listeners; implicit-TLS
  * ones are just closed) and logging it; the caller closes fd. */
 static bool
-admit(const struct dmail_conf *conf, int fd, enum listen_role role)
+rate_admit(const struct dmail_conf *conf, int fd, enum listen_role role)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -692,7 +692,7 @@ run_managed(void)
 				    DMAIL_FD_LISTEN + (int)idx, NULL);
 			if (fd < 0)
 				continue;
-			if (!admit(&conf, fd, roles[idx])) {
+			if (!rate_admit(&conf, fd, roles[idx])) {
 				close(fd);
 				continue;
 			}
