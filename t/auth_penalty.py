@@ -27,6 +27,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
+from master_common import SANITIZER_MARKS  # noqa: E402
 from pop3_session import Raw as Pop  # noqa: E402
 
 DOMAIN = "example.test"
@@ -248,6 +249,9 @@ def test_parallel_guessers_do_not_starve_others():
             for t in threads:
                 t.join(120)
         assert counts["failed"] < counts["refused"], counts
+        srv.stop()
+        log = srv.log_text()
+        assert not [m for m in SANITIZER_MARKS if m in log], log
 
 
 def connect_greeted(port, source, greeting):
