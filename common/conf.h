@@ -145,7 +145,7 @@ struct dmail_conf {
 	unsigned pop3_login_delay;     /* 0: not advertised */
 	unsigned pop3_max_failed_logins;
 	unsigned pop3_idle_timeout;
-	unsigned auth_throttle_failures;  /* failures per IP before delays */
+	unsigned auth_throttle_failures;  /* failures per IP before refusals */
 	unsigned auth_throttle_max_delay; /* seconds */
 	unsigned auth_throttle_account_failures; /* per account; 0: off */
 	char *password_scheme;         /* "yescrypt" or "sha512" */

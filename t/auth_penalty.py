@@ -237,7 +237,7 @@ def test_parallel_guessers_do_not_starve_others():
             # The guessers' attempts are answered with refusals (the old
             # code made each of them wait in a worker instead).
             dt.wait_for(lambda: counts["refused"] >= 200, timeout=120,
-                        what="refusals to the guessers (%s)" % counts)
+                        what="refusals to the guessers")
             # Meanwhile a user from another address logs in, over POP3
             # and SMTP AUTH.
             assert pop_login(port, "alice", "pw-alice",
