@@ -37,7 +37,8 @@ enum key_type {
 	K_DOMAINS,     /* words, repeatable, lower-cased */
 	K_WORDS,       /* words, repeatable */
 	K_LISTEN,      /* ADDR:PORT, repeatable, role in arg */
-	K_CIDRS,       /* words, repeatable */
+	K_CIDRS,       /* words, repeatable; offset: struct cidr *, arg:
+	                * offset of its size_t count */
 	K_PAIR,        /* NAME VALUE..., repeatable */
 	K_LOG,         /* syslog|stderr [level] */
 	K_ENUM,        /* one of names, separated by '|' in arg */
@@ -47,7 +48,8 @@ struct conf_key {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	int arg;           /* K_LISTEN: role; K_UINT: minimum */
+	int arg;           /* K_LISTEN: role; K_UINT: minimum; K_CIDRS:
+	                    * offset of the count */
 	const char *names; /* K_ENUM */
 };
 
@@ -89,7 +91,9 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp_bare_lf", K_ENUM, OFF(smtp_bare_lf), 0, "reject|normalize" },
 	{ "smtp_vrfy", K_BOOL, OFF(smtp_vrfy), 0, NULL },
 	{ "max_hops", K_UINT, OFF(max_hops), 1, NULL },
-	{ "relay_networks", K_CIDRS, 0, 0, NULL },
+	{ "relay_networks", K_CIDRS, OFF(relay_networks), (int)OFF(relay_network_count), NULL },
+	{ "client_connection_rate_limit", K_UINT, OFF(client_connection_rate_limit), 0, NULL },
+	{ "client_limit_exempt", K_CIDRS, OFF(client_limit_exempt), (int)OFF(client_limit_exempt_count), NULL },
 	{ "alias", K_PAIR, OFF(aliases), 0, NULL },
 	{ "forward", K_PAIR, OFF(forwards), 0, NULL },
 	{ "aliases_file", K_PATH, OFF(aliases_file), 0, NULL },
@@ -99,6 +103,7 @@ static const struct conf_key conf_keys[] = {
 	{ "pop3_idle_timeout", K_DURATION, OFF(pop3_idle_timeout), 1, NULL },
 	{ "auth_throttle_failures", K_UINT, OFF(auth_throttle_failures), 1, NULL },
 	{ "auth_throttle_max_delay", K_DURATION, OFF(auth_throttle_max_delay), 0, NULL },
+	{ "auth_throttle_account_failures", K_UINT, OFF(auth_throttle_account_failures), 0, NULL },
 	{ "password_scheme", K_ENUM, 0, 0, "yescrypt|sha512" },
 	{ "queue_retry_min", K_DURATION, OFF(queue_retry_min), 1, NULL },
 	{ "queue_retry_max", K_DURATION, OFF(queue_retry_max), 1, NULL },
@@ -569,7 +574,10 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		next_listen:;
 		}
 		break;
-	case K_CIDRS:
+	case K_CIDRS: {
+		struct cidr **nets = (struct cidr **)field;
+		size_t *count = (size_t *)((char *)c + k->arg);
+
 		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++) {
 			struct cidr net;
@@ -578,11 +586,11 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 				    "or network (CIDR)", k->name, words[i]);
 				continue;
 			}
-			c->relay_networks = xrealloc(c->relay_networks,
-			    (c->relay_network_count + 1) * sizeof(net));
-			c->relay_networks[c->relay_network_count++] = net;
+			*nets = xrealloc(*nets, (*count + 1) * sizeof(net));
+			(*nets)[(*count)++] = net;
 		}
 		break;
+	}
 	case K_PAIR: {
 		char *sp = value + strcspn(value, " \t");
 		if (*sp == '\0') {
@@ -714,6 +722,8 @@ conf_defaults(struct dmail_conf *c)
 	c->pop3_idle_timeout = 600;
 	c->auth_throttle_failures = 5;
 	c->auth_throttle_max_delay = 30;
+	c->auth_throttle_account_failures = 10;
+	c->client_connection_rate_limit = 600;
 	c->queue_retry_min = 300;
 	c->queue_retry_max = 3600;
 	c->queue_lifetime = 5 * 86400;
@@ -910,6 +920,7 @@ conf_free(struct dmail_conf *c)
 	free(c->tls_key);
 	free(c->relay_networks);
 	free(c->admin_address);
+	free(c->client_limit_exempt);
 	pairlist_free(&c->aliases);
 	pairlist_free(&c->forwards);
 	free(c->aliases_file);

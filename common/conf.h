@@ -110,6 +110,10 @@ struct dmail_conf {
 	enum worker_spawn worker_spawn; /* smtp/pop3 workers: fork from a
 	                                 * template process, or fork+exec */
 	unsigned listen_backlog;
+	unsigned client_connection_rate_limit; /* new connections per client
+	                                        * address and minute; 0: none */
+	struct cidr *client_limit_exempt; /* clients the limit skips */
+	size_t client_limit_exempt_count;
 
 	struct listen_addr *listen;    /* all listeners, every role */
 	size_t listen_count;
@@ -141,8 +145,9 @@ struct dmail_conf {
 	unsigned pop3_login_delay;     /* 0: not advertised */
 	unsigned pop3_max_failed_logins;
 	unsigned pop3_idle_timeout;
-	unsigned auth_throttle_failures;  /* failures per IP before delays */
+	unsigned auth_throttle_failures;  /* failures per IP before refusals */
 	unsigned auth_throttle_max_delay; /* seconds */
+	unsigned auth_throttle_account_failures; /* per account; 0: off */
 	char *password_scheme;         /* "yescrypt" or "sha512" */
 
 	/* outbound */

@@ -60,6 +60,7 @@ static struct {
 	bool retire;             /* channel end-of-file seen */
 	int channel;             /* -1 when none */
 	unsigned session_seq;
+	struct clienttab *clients;   /* shared per-client table, or NULL */
 } w = { .channel = -1 };
 
 static void
@@ -216,6 +217,67 @@ session_setup(struct worker_session *sess, int fd, enum listen_role role)
 	    (unsigned)(((unsigned)getpid() << 8) | (w.session_seq++ & 0xff)));
 }
 
+/* The per-client table (clienttab.h), opened while still root so that a
+ * new file goes to run_as. NULL (logged) when it cannot be opened: then
+ * nothing is limited per client. */
+static struct clienttab *
+clients_open(const struct dmail_conf *conf)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct clienttab *t;
+
+	conf_state_path(conf, "run", &path);
+	(void)mkdir_p(path.data, 0755);
+	buf_append_str(&path, "/" CLIENTTAB_FILE);
+	t = clienttab_open(path.data, CLIENTTAB_SLOTS, conf->run_as, &err);
+	if (t == NULL)
+		log_warn("client table: %s: logins and connections are not "
+		    "limited per client", buf_cstr(&err));
+	buf_free(&path);
+	buf_free(&err);
+	return t;
+}
+
+/* The per-client checks right after accept: false after refusing the
+ * connection (a 421 or -ERR [SYS/TEMP] on plain listeners; implicit-TLS
+ * ones are just closed) and logging it; the caller closes fd. */
+static bool
+rate_admit(const struct dmail_conf *conf, int fd, enum listen_role role)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr *sa = (const struct sockaddr *)&ss;
+	char ip[64];
+	unsigned refused, port;
+	struct buf reply = BUF_INIT;
+
+	if (w.clients == NULL || conf->client_connection_rate_limit == 0 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    clienttab_exempt(conf, sa) ||
+	    clienttab_connection(w.clients, sa,
+	    conf->client_connection_rate_limit, clienttab_now(), &refused))
+		return true;
+	if (role == ROLE_POP3)
+		buf_printf(&reply, "-ERR [SYS/TEMP] too many connections from "
+		    "your address, try again later\r\n");
+	else if (role == ROLE_SMTP || role == ROLE_SUBMISSION)
+		buf_printf(&reply, "421 4.7.0 %s Too many connections from "
+		    "your address, try again later\r\n", conf->hostname);
+	if (reply.len > 0)
+		(void)send(fd, reply.data, reply.len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	buf_free(&reply);
+	/* One line for the first refusal in a row, then at 2, 4, 8 ...: a
+	 * flood cannot flood the log. */
+	if ((refused & (refused - 1)) == 0 && addr_text(&ss, ip, sizeof(ip),
+	    &port))
+		log_info("action=refuse client=%s role=%s "
+		    "reason=connection-rate limit=%u refused=%u", ip,
+		    role_name(role), conf->client_connection_rate_limit,
+		    refused);
+	return false;
+}
+
 static void
 serve(void *state, const struct dmail_conf *conf, int fd,
     enum listen_role role)
@@ -224,6 +286,7 @@ serve(void *state, const struct dmail_conf *conf, int fd,
 	int wfd = fd == 0 ? 1 : fd;
 
 	session_setup(&sess, fd, role);
+	sess.clients = w.clients;
 	sess.stream = stream_new(fd, wfd);
 	w.svc->session(state, conf, &sess);
 	stream_free(sess.stream);
@@ -320,11 +383,14 @@ run_standalone(const char *path, const char *rolename)
 		conf_free(&conf);
 		return 1;
 	}
+	if (w.svc->run == NULL)
+		w.clients = clients_open(&conf);
 	become_unprivileged(&conf);
 	if (w.svc->run != NULL)
 		w.svc->run(state, &conf);
 	else
 		serve(state, &conf, 0, role);
+	clienttab_close(w.clients);
 	if (w.svc->fini != NULL)
 		w.svc->fini(state);
 	conf_free(&conf);
@@ -548,6 +614,8 @@ run_managed(void)
 		fd_set_nonblock(w.channel, true);
 	}
 	nlisten = listeners(roles, WORKER_MAX_LISTEN);
+	if (nlisten > 0)
+		w.clients = clients_open(&conf);
 
 	state = w.svc->init(&conf);
 	if (state == NULL) {
@@ -624,6 +692,10 @@ run_managed(void)
 				    DMAIL_FD_LISTEN + (int)idx, NULL);
 			if (fd < 0)
 				continue;
+			if (!rate_admit(&conf, fd, roles[idx])) {
+				close(fd);
+				continue;
+			}
 			report(WORKER_BUSY);
 			serve(state, &conf, fd, roles[idx]);
 			close(fd);
@@ -638,6 +710,7 @@ out:
 	report(WORKER_EXITING);
 	if (w.svc->fini != NULL)
 		w.svc->fini(state);
+	clienttab_close(w.clients);
 	conf_free(&conf);
 	return 0;
 }

@@ -57,6 +57,15 @@
  * The peer is taken from getpeername(0); on a pipe it is "local" and
  * counts as loopback.
  *
+ * Per-client table: a worker of a listening pool (and a standalone one)
+ * maps state_dir/run/clients (clienttab.h) before dropping privileges,
+ * creating it if missing; a template's forked workers inherit the
+ * mapping. Right after accept the runtime refuses a client over
+ * client_connection_rate_limit (421 4.7.0 on smtp and submission,
+ * -ERR [SYS/TEMP] on pop3, a plain close on smtps and pop3s) without
+ * reporting BUSY; sessions reach the table as worker_session.clients
+ * for the login penalty. Nothing of this is in the fd contract.
+ *
  * Status messages: STARTING is implied at spawn; a listening worker
  * reports IDLE whenever it waits in accept and BUSY for each session; a
  * worker of a pool without listeners reports BUSY once before run();
@@ -70,6 +79,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "clienttab.h"
 #include "conf.h"
 #include "stream.h"
 
@@ -123,6 +133,8 @@ struct worker_session {
 	unsigned local_port;
 	bool peer_loopback;      /* 127.0.0.0/8, ::1, or standalone pipe */
 	char id[24];             /* session id for log lines (sid=...) */
+	struct clienttab *clients; /* the per-client table shared by all
+	                          * workers (clienttab.h); NULL without one */
 };
 
 struct worker_service {

@@ -18,8 +18,14 @@
  * loopback unless pop3_plaintext_auth is set.
  *
  * Failed logins: each one is counted per connection (the connection is
- * closed after pop3_max_failed_logins) and per client IP in the shared
- * throttle table (throttle.c), which makes later attempts wait.
+ * closed after pop3_max_failed_logins) and, shared with SMTP AUTH, per
+ * client address and per account in the per-client table
+ * (common/clienttab.h). While the address or the account is over its
+ * threshold, USER/PASS, APOP and AUTH are refused at once, without
+ * checking the password, with "-ERR [SYS/TEMP]": RFC 3206 says the
+ * failure is temporary and the user need not be told, where [AUTH]
+ * would make the client ask for a new password that was never checked.
+ * After CLIENTTAB_REFUSED_CLOSE refusals the connection is closed.
  *
  * The session ends with one log line: sid, client, user, tls, retrieved,
  * deleted, bytes sent, and how it ended.
@@ -56,6 +62,7 @@ struct pop3 {
 	char account[USERDB_ADDRESS_MAX + 1];
 	struct maildrop md;
 	unsigned failed_logins;
+	unsigned refused_logins;             /* refused by the penalty */
 	unsigned errors;
 	unsigned retrieved;
 	unsigned deleted;
@@ -159,12 +166,43 @@ apop_digest(const char *timestamp, const char *secret, char out[33])
 	buf_free(&in);
 }
 
-/* A login that failed: count it, reply, maybe end the session. */
+/* The shared penalty before a login is checked: true to go on (the
+ * attempt is counted in *a), false after refusing it unchecked. account:
+ * the normalised login address, NULL when the name is invalid. */
+static bool
+attempt_begin(struct pop3 *p, const char *account,
+    struct clienttab_attempt *a)
+{
+	enum clienttab_block b;
+	unsigned retry;
+
+	b = clienttab_login_begin(p->ws->clients, p->conf,
+	    p->ws->peer_len > 0 ? (const struct sockaddr *)&p->ws->peer : NULL,
+	    account, a, &retry);
+	if (b == CLIENTTAB_OK)
+		return true;
+	log_info("pop3 login refused sid=%s client=%s user=%s reason=%s "
+	    "retry=%u", p->ws->id, p->ws->peer_ip,
+	    account != NULL ? account : "-", b == CLIENTTAB_BLOCKED_IP ?
+	    "client-failures" : "account-failures", retry);
+	reply_err(p, b == CLIENTTAB_BLOCKED_IP ? "[SYS/TEMP] too many failed "
+	    "logins from your address, try again later" : "[SYS/TEMP] too "
+	    "many failed logins for this account, try again later");
+	if (++p->refused_logins >= CLIENTTAB_REFUSED_CLOSE) {
+		reply_err(p, "[SYS/TEMP] too many refused logins, closing "
+		    "connection");
+		p->done = true;
+		p->end = "refused-logins";
+	}
+	return false;
+}
+
+/* A login that failed: reply, maybe end the session (attempt_begin
+ * counted it in the shared table). */
 static void
 login_failed(struct pop3 *p, const char *who, const char *why,
     const char *text)
 {
-	throttle_record(p->srv->throttle_fd, p->ws->peer_ip, false);
 	log_info("pop3 login failed sid=%s client=%s user=%s reason=%s",
 	    p->ws->id, p->ws->peer_ip, who, why);
 	reply_err(p, text);
@@ -183,21 +221,15 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	char address[USERDB_ADDRESS_MAX + 1];
 	struct user_record *rec;
 	struct buf mailbox = BUF_INIT;
-	unsigned delay;
-	bool ok = false;
+	struct clienttab_attempt att;
+	bool ok = false, named;
 	int r;
 
-	delay = throttle_delay(throttle_failures(p->srv->throttle_fd,
-	    p->ws->peer_ip), p->conf->auth_throttle_failures,
-	    p->conf->auth_throttle_max_delay);
-	if (delay > 0) {
-		log_info("pop3 throttle sid=%s client=%s delay=%u", p->ws->id,
-		    p->ws->peer_ip, delay);
-		stream_flush(p->s);
-		sleep(delay);
-	}
-	if (userdb_login_address(p->conf, name, address, sizeof(address)) <
-	    0) {
+	named = userdb_login_address(p->conf, name, address,
+	    sizeof(address)) == 0;
+	if (!attempt_begin(p, named ? address : NULL, &att))
+		return;
+	if (!named) {
 		login_failed(p, "-", "bad-name",
 		    "[AUTH] invalid user name or password");
 		return;
@@ -210,6 +242,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 			log_error("pop3 sid=%s: %s", p->ws->id,
 			    buf_cstr(&err));
 			buf_free(&err);
+			clienttab_auth_cancel(p->ws->clients, &att);
 			reply_err(p, "[SYS/TEMP] authentication service "
 			    "unavailable, try again later");
 			return;
@@ -220,6 +253,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	r = userdb_lookup(p->srv->db, address, rec);
 	if (r < 0) {
 		free(rec);
+		clienttab_auth_cancel(p->ws->clients, &att);
 		reply_err(p, "[SYS/TEMP] authentication service unavailable, "
 		    "try again later");
 		return;
@@ -251,7 +285,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 		login_failed(p, address, "disabled", "[AUTH] account disabled");
 		return;
 	}
-	throttle_record(p->srv->throttle_fd, p->ws->peer_ip, true);
+	clienttab_auth_success(p->ws->clients, &att);
 	if (rec->mailbox[0] != '\0')
 		buf_set(&mailbox, rec->mailbox);
 	else
@@ -410,13 +444,19 @@ cmd_auth(struct pop3 *p, const struct pop3_cmd *c)
 		protocol_error(p, "malformed AUTH PLAIN response");
 		goto out;
 	}
-	if (authzid[0] != '\0' &&
-	    (userdb_login_address(p->conf, authzid, a1, sizeof(a1)) < 0 ||
-	    userdb_login_address(p->conf, authcid, a2, sizeof(a2)) < 0 ||
-	    strcmp(a1, a2) != 0)) {
-		login_failed(p, authcid, "authzid",
-		    "[AUTH] authorization identity not allowed");
-		goto out;
+	if (authzid[0] != '\0') {
+		bool named = userdb_login_address(p->conf, authcid, a2,
+		    sizeof(a2)) == 0;
+		struct clienttab_attempt att;
+
+		if (!named || userdb_login_address(p->conf, authzid, a1,
+		    sizeof(a1)) < 0 || strcmp(a1, a2) != 0) {
+			if (attempt_begin(p, named ? a2 : NULL, &att))
+				login_failed(p, authcid, "authzid",
+				    "[AUTH] authorization identity not "
+				    "allowed");
+			goto out;
+		}
 	}
 	login(p, authcid, passwd, false);
 out:

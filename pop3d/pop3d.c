@@ -4,16 +4,11 @@
  *
  * init (once per process, still root when the master is): builds the TLS
  * context when tls_cert is set (a broken certificate stops the worker
- * rather than offering STLS it cannot complete), opens the shared
- * throttle table state_dir/run/auth-throttle and makes sure state_dir/db
- * exists and belongs to run_as. The user database itself is opened on
- * the first login, after privileges are dropped, so its files are never
- * created by root.
- *
- * after_fork (a worker forked from a template process): reopens the
- * throttle table, because flock() locks belong to the open file
- * description and siblings sharing the template's one would not exclude
- * each other.
+ * rather than offering STLS it cannot complete) and makes sure
+ * state_dir/db exists and belongs to run_as. The user database itself is
+ * opened on the first login, after privileges are dropped, so its files
+ * are never created by root. The failed-login counts live in the
+ * per-client table the worker runtime maps (common/clienttab.h).
  */
 #include "config.h"
 
@@ -52,10 +47,7 @@ pop3d_init(const struct dmail_conf *conf)
 {
 	struct pop3_server *srv = xcalloc(1, sizeof(*srv));
 	struct buf path = BUF_INIT, err = BUF_INIT;
-	uid_t uid;
-	gid_t gid;
 
-	srv->throttle_fd = -1;
 	srv->hostname = xstrdup(conf->hostname);
 	if (conf->tls_cert != NULL) {
 		srv->tls = tls_server_ctx(conf->tls_cert, conf->tls_key, &err);
@@ -69,20 +61,6 @@ pop3d_init(const struct dmail_conf *conf)
 	}
 	conf_state_path(conf, "db", &path);
 	make_owned_dir(conf, path.data);
-	buf_reset(&path);
-	conf_state_path(conf, "run", &path);
-	if (mkdir_p(path.data, 0755) < 0)
-		log_warn("cannot create %s: %s", path.data, strerror(errno));
-	buf_append_str(&path, "/auth-throttle");
-	srv->throttle_fd = throttle_open(path.data);
-	if (srv->throttle_fd < 0)
-		log_warn("cannot open %s (%s): failed logins are not "
-		    "throttled per client", path.data, strerror(errno));
-	else if (geteuid() == 0 && conf->run_as != NULL &&
-	    user_ids(conf->run_as, &uid, &gid) == 0 &&
-	    fchown(srv->throttle_fd, uid, gid) < 0)
-		log_warn("cannot chown %s: %s", path.data, strerror(errno));
-	srv->throttle_path = buf_steal(&path);
 	buf_free(&path);
 	buf_free(&err);
 	return srv;
@@ -99,22 +77,6 @@ pop3d_session(void *state, const struct dmail_conf *conf,
 }
 
 static void
-pop3d_after_fork(void *state, const struct dmail_conf *conf)
-{
-	struct pop3_server *srv = state;
-
-	(void)conf;
-	if (srv->throttle_fd < 0)
-		return;
-	close(srv->throttle_fd);
-	srv->throttle_fd = throttle_open(srv->throttle_path);
-	if (srv->throttle_fd < 0)
-		log_warn("cannot open %s (%s): failed logins are not "
-		    "throttled per client", srv->throttle_path,
-		    strerror(errno));
-}
-
-static void
 pop3d_fini(void *state)
 {
 	struct pop3_server *srv = state;
@@ -124,9 +86,6 @@ pop3d_fini(void *state)
 	userdb_close(srv->db);
 	if (srv->tls != NULL)
 		SSL_CTX_free(srv->tls);
-	if (srv->throttle_fd >= 0)
-		close(srv->throttle_fd);
-	free(srv->throttle_path);
 	free(srv->hostname);
 	free(srv);
 }
@@ -139,7 +98,7 @@ static const struct worker_service pop3d_service = {
 	.session = pop3d_session,
 	.run = NULL,
 	.fini = pop3d_fini,
-	.after_fork = pop3d_after_fork,
+	.after_fork = NULL,
 };
 
 int

@@ -1,15 +1,16 @@
 /*
  * pop3d.h - DPOP, the POP3 worker (dmail-pop3d): the module map.
  *
- *   pop3d.c         main(), the worker_service glue: init (TLS context,
- *                   throttle table) and one session per connection
+ *   pop3d.c         main(), the worker_service glue: init (TLS context)
+ *                   and one session per connection
  *   pop3_cmd.c      command line parser: verb table, strict arguments
  *   pop3_session.c  the RFC 1939 state machine (AUTHORIZATION,
  *                   TRANSACTION, UPDATE), CAPA, STLS, AUTH PLAIN, APOP
  *   maildrop.c      the Maildir as a POP3 maildrop: kernel lock, scan,
  *                   sizes, UIDLs, RETR/TOP output, UPDATE (delete, fsync)
- *   throttle.c      failed-login counters per client IP shared by all
- *                   worker processes (a small mmap'd file)
+ *
+ * Failed logins are counted in the per-client table every SMTP and POP3
+ * worker shares (common/clienttab.h).
  */
 #ifndef DMAIL_POP3D_H
 #define DMAIL_POP3D_H
@@ -142,25 +143,11 @@ int maildrop_update(struct maildrop *md, unsigned *deleted);
 long maildrop_since_last_login(struct maildrop *md);
 void maildrop_mark_login(struct maildrop *md);
 
-/* --- throttle.c --------------------------------------------------------- */
-
-/* Delay in seconds before answering an authentication attempt from a
- * client with `failures` recent failures. */
-unsigned throttle_delay(unsigned failures, unsigned threshold,
-    unsigned max_delay);
-/* Open (creating) the shared table file; -1 on failure (then counting
- * is per process only). */
-int throttle_open(const char *path);
-unsigned throttle_failures(int fd, const char *ip);
-void throttle_record(int fd, const char *ip, bool success);
-
 /* --- pop3_session.c ----------------------------------------------------- */
 
 struct pop3_server {
 	SSL_CTX *tls;            /* NULL: no STLS / POP3S */
 	struct userdb *db;       /* opened on first use (after privilege drop) */
-	int throttle_fd;         /* -1: no shared table */
-	char *throttle_path;     /* reopened per forked worker (flock) */
 	char *hostname;
 };
 

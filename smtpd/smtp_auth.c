@@ -8,6 +8,14 @@
  * loopback; 504 5.5.4 unknown mechanism; 501 5.7.0 when the client
  * cancels with "*"; 501 5.5.2 undecodable base64; 500 5.5.6 for an
  * over-long exchange line.
+ *
+ * Password guessing: every attempt, whatever the mechanism, goes through
+ * the penalty shared with POP3 (common/clienttab.h) before its
+ * credentials are looked at. While the client address or the account is
+ * over its threshold the attempt is refused unchecked with 454 4.7.0,
+ * RFC 4954's "temporary authentication failure" (the client is not to
+ * ask for another password); after CLIENTTAB_REFUSED_CLOSE refusals in
+ * one session the server answers 421 4.7.0 and closes.
  */
 #include "config.h"
 
@@ -55,23 +63,64 @@ auth_exchange(struct smtp_session *ss, const char *challenge,
 	return AUTH_STEP_OK;
 }
 
-/* Checks a login and password against the user database and replies. */
+/* The shared penalty before credentials are checked: true to go on
+ * with the attempt counted in *a; false after refusing it unchecked.
+ * account: the normalised login address, NULL when the name is not
+ * valid. */
+static bool
+auth_begin(struct smtp_session *ss, const char *mech, const char *account,
+    struct clienttab_attempt *a)
+{
+	enum clienttab_block b;
+	unsigned retry;
+
+	b = clienttab_login_begin(ss->ws->clients, ss->conf,
+	    ss->ws->peer_len > 0 ? (const struct sockaddr *)&ss->ws->peer :
+	    NULL, account, a, &retry);
+	if (b == CLIENTTAB_OK)
+		return true;
+	log_info("sid=%s action=auth mech=%s user=%s client=%s "
+	    "status=refused reason=%s retry=%u", ss->ws->id, mech,
+	    account != NULL ? account : "-", ss->ws->peer_ip,
+	    b == CLIENTTAB_BLOCKED_IP ? "client-failures" :
+	    "account-failures", retry);
+	if (++ss->auth_refused >= CLIENTTAB_REFUSED_CLOSE) {
+		smtp_reply(ss, 421, "4.7.0", "%s Too many refused "
+		    "authentications, closing connection", ss->conf->hostname);
+		ss->state = SMTP_S_QUIT;
+		return false;
+	}
+	smtp_reply(ss, 454, "4.7.0", "Too many failed authentications %s, "
+	    "try again later", b == CLIENTTAB_BLOCKED_IP ?
+	    "from your address" : "for this account");
+	return false;
+}
+
+/* Checks a login and password against the user database and replies.
+ * bad: not NULL when the exchange already failed (the reason), so the
+ * attempt only counts. */
 static void
 auth_verify(struct smtp_session *ss, const char *mech, const char *login,
-    const char *password)
+    const char *password, const char *bad)
 {
 	char address[USERDB_ADDRESS_MAX + 1];
 	struct user_record rec;
+	struct clienttab_attempt att;
 	const char *why = "bad password";
+	bool named;
 	int found;
 
-	if (userdb_login_address(ss->conf, login, address,
-	    sizeof(address)) != 0) {
-		why = "bad login name";
+	named = userdb_login_address(ss->conf, login, address,
+	    sizeof(address)) == 0;
+	if (!auth_begin(ss, mech, named ? address : NULL, &att))
+		return;
+	if (bad != NULL || !named) {
+		why = bad != NULL ? bad : "bad login name";
 		goto fail;
 	}
 	found = userdb_lookup(ss->sd->udb, address, &rec);
 	if (found < 0) {
+		clienttab_auth_cancel(ss->ws->clients, &att);
 		log_error("sid=%s action=auth mech=%s user=%s status=tempfail "
 		    "reason=\"user database failure\"", ss->ws->id, mech,
 		    address);
@@ -83,6 +132,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	else if (!rec.enabled)
 		why = "account disabled";
 	else if (userdb_check_password(&rec, password)) {
+		clienttab_auth_success(ss->ws->clients, &att);
 		snprintf(ss->auth_user, sizeof(ss->auth_user), "%s", address);
 		explicit_bzero(&rec, sizeof(rec));
 		log_info("sid=%s action=auth mech=%s user=%s client=%s "
@@ -150,14 +200,10 @@ smtp_cmd_auth(struct smtp_session *ss, const char *arg)
 			    "Malformed PLAIN response");
 			goto out;
 		}
-		if (*authzid != '\0' && strcmp(authzid, authcid) != 0) {
-			/* No proxy authorisation: treat as invalid. */
-			ss->auth_failures++;
-			smtp_reply(ss, 535, "5.7.8",
-			    "Authentication credentials invalid");
-			goto out;
-		}
-		auth_verify(ss, "PLAIN", authcid, passwd);
+		/* No proxy authorisation: treat as invalid. */
+		auth_verify(ss, "PLAIN", authcid, passwd,
+		    *authzid != '\0' && strcmp(authzid, authcid) != 0 ?
+		    "authorization identity not allowed" : NULL);
 	} else if (strcasecmp(mech, "LOGIN") == 0) {
 		if (initial != NULL) {
 			if (strcmp(initial, "*") == 0) {
@@ -181,14 +227,10 @@ smtp_cmd_auth(struct smtp_session *ss, const char *arg)
 		if ((st = auth_exchange(ss, "UGFzc3dvcmQ6", &resp)) !=
 		    AUTH_STEP_OK)
 			goto out;
-		if (user.len == 0 || memchr(user.data, '\0', user.len) ||
-		    resp.len == 0 || memchr(resp.data, '\0', resp.len)) {
-			ss->auth_failures++;
-			smtp_reply(ss, 535, "5.7.8",
-			    "Authentication credentials invalid");
-			goto out;
-		}
-		auth_verify(ss, "LOGIN", user.data, resp.data);
+		auth_verify(ss, "LOGIN", buf_cstr(&user), buf_cstr(&resp),
+		    user.len == 0 || memchr(user.data, '\0', user.len) ||
+		    resp.len == 0 || memchr(resp.data, '\0', resp.len) ?
+		    "empty or NUL in name or password" : NULL);
 	} else {
 		smtp_reply(ss, 504, "5.5.4",
 		    "Unrecognized authentication type");

@@ -123,6 +123,7 @@ struct smtp_session {
 	char auth_user[USERDB_ADDRESS_MAX + 1];   /* "" = not authenticated */
 	unsigned errors;                /* error replies so far */
 	unsigned auth_failures;
+	unsigned auth_refused;          /* refused by the login penalty */
 	struct buf line;                /* current input line */
 
 	/* The transaction in progress. */

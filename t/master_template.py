@@ -3,10 +3,9 @@
 process. The workers are the master's children (re-parented); kill -9 of
 the template leaves the pool serving and a new template takes over; a
 reload replaces the template; kill -9 of a forked worker ends only its
-session; forked POP3 workers do not share the failed-login throttle
-table's open file (flock locks would not exclude each other)."""
+session; forked POP3 workers and their template all map the one shared
+per-client table (state_dir/run/clients) of the login penalty."""
 
-import ctypes
 import os
 import signal
 
@@ -108,33 +107,18 @@ def test_kill9_forked_worker_ends_only_its_session():
         assert "killed by signal 9 during a session" in srv.log_text()
 
 
-KCMP_FILE = 0
-
-
-def same_open_file(pid1, fd1, pid2, fd2):
-    """kcmp(2): do two descriptors share one open file description?"""
-    libc = ctypes.CDLL(None, use_errno=True)
-    nr = {"x86_64": 312, "aarch64": 272}.get(os.uname().machine)
-    if nr is None:
-        raise dt.SkipTest("kcmp syscall number unknown here")
-    r = libc.syscall(nr, pid1, pid2, KCMP_FILE, fd1, fd2)
-    if r < 0:
-        raise dt.SkipTest("kcmp: %s" % os.strerror(ctypes.get_errno()))
-    return r == 0
-
-
-def throttle_fd(pid):
-    d = "/proc/%d/fd" % pid
-    for fd in os.listdir(d):
-        try:
-            if os.readlink(os.path.join(d, fd)).endswith("/auth-throttle"):
-                return int(fd)
-        except OSError:
-            continue
+def maps_client_table(srv, pid):
+    """The device:inode of state_dir/run/clients mapped by pid, or None."""
+    table = os.path.join(srv.state_dir, "run", "clients")
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5] == table:
+                return (fields[3], fields[4])
     return None
 
 
-def test_pop3_workers_own_throttle_file():
+def test_pop3_workers_share_client_table():
     if not os.path.exists(dt.POP3D):
         raise dt.SkipTest("dmail-pop3d not built")
     with dt.Server(pop3=True, workers={"pop3": (3, 10, 100)},
@@ -142,14 +126,9 @@ def test_pop3_workers_own_throttle_file():
         dt.wait_for(lambda: len(srv.worker_pids()) >= 3, 5, what="workers")
         tpl = one_template(srv)
         pids = srv.worker_pids()
-        fds = {pid: throttle_fd(pid) for pid in pids + [tpl]}
-        assert all(fd is not None for fd in fds.values()), fds
-        for i, a in enumerate(pids):
-            assert not same_open_file(a, fds[a], tpl, fds[tpl]), \
-                "worker %d shares the template's throttle file" % a
-            for b in pids[i + 1:]:
-                assert not same_open_file(a, fds[a], b, fds[b]), \
-                    "workers %d and %d share one throttle file" % (a, b)
+        maps = {pid: maps_client_table(srv, pid) for pid in pids + [tpl]}
+        assert all(m is not None for m in maps.values()), maps
+        assert len(set(maps.values())) == 1, maps
         srv.stop()
         log = srv.log_text()
         assert not [m for m in SANITIZER_MARKS if m in log], log
@@ -160,4 +139,4 @@ if __name__ == "__main__":
              test_template_kill9_pool_recovers,
              test_reload_replaces_template,
              test_kill9_forked_worker_ends_only_its_session,
-             test_pop3_workers_own_throttle_file])
+             test_pop3_workers_share_client_table])

@@ -10,5 +10,6 @@ unit_test_pop3_LDADD = $(POP3LIBS)
 unit_test_userdb_SOURCES = unit/test_userdb.c
 unit_test_userdb_LDADD = $(TESTLIBS)
 
-TESTS += pop3_session.py pop3_clients.py userdb_tool.py
-EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py
+TESTS += pop3_session.py pop3_clients.py userdb_tool.py auth_penalty.py
+EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py \
+	auth_penalty.py

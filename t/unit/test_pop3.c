@@ -2,10 +2,9 @@
  * test_pop3.c - cmocka tests of the POP3 worker's pieces: the command
  * parser, numbers, base64 and SASL PLAIN, UIDL generation, sizes (",W="
  * names and computed), the dot-stuffing output transformer (whole and
- * trickled one byte at a time, RETR and TOP), the throttle policy and
- * shared table, the state machine driven through a pipe with a real
- * user database and Maildir, RETR of whole files, and the QUIT ordering
- * (lock released before the reply).
+ * trickled one byte at a time, RETR and TOP), the state machine driven
+ * through a pipe with a real user database and Maildir, RETR of whole
+ * files, and the QUIT ordering (lock released before the reply).
  */
 #include "config.h"
 
@@ -281,43 +280,6 @@ test_output(void **state)
 	buf_free(&out);
 }
 
-static void
-test_throttle(void **state)
-{
-	char path[] = "/tmp/test_pop3_throttle.XXXXXX";
-	int fd;
-
-	(void)state;
-	assert_int_equal(throttle_delay(0, 5, 30), 0);
-	assert_int_equal(throttle_delay(4, 5, 30), 0);
-	assert_int_equal(throttle_delay(5, 5, 30), 1);
-	assert_int_equal(throttle_delay(6, 5, 30), 2);
-	assert_int_equal(throttle_delay(8, 5, 30), 8);
-	assert_int_equal(throttle_delay(10, 5, 30), 30);
-	assert_int_equal(throttle_delay(1000, 5, 30), 30);
-	assert_int_equal(throttle_delay(1000, 5, 0), 0);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	fd = throttle_open(path);
-	assert_true(fd >= 0);
-	assert_int_equal(throttle_failures(fd, "192.0.2.1"), 0);
-	for (int i = 0; i < 3; i++)
-		throttle_record(fd, "192.0.2.1", false);
-	throttle_record(fd, "2001:db8::1", false);
-	assert_int_equal(throttle_failures(fd, "192.0.2.1"), 3);
-	assert_int_equal(throttle_failures(fd, "2001:db8::1"), 1);
-	/* Another process (another open) sees the same counters. */
-	int fd2 = throttle_open(path);
-	assert_int_equal(throttle_failures(fd2, "192.0.2.1"), 3);
-	throttle_record(fd2, "192.0.2.1", true);
-	assert_int_equal(throttle_failures(fd, "192.0.2.1"), 0);
-	assert_int_equal(throttle_failures(fd, "2001:db8::1"), 1);
-	close(fd);
-	close(fd2);
-	unlink(path);
-}
-
 /* --- the state machine through a pipe ----------------------------------- */
 
 static char tmpdir[64];
@@ -408,7 +370,6 @@ run_session(const char *script, bool loopback, struct buf *out)
 	int in[2], ofd;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.throttle_fd = -1;
 	srv.hostname = "mx.example.test";
 	assert_int_equal(pipe(in), 0);
 	assert_true(write(in[1], script, strlen(script)) ==
@@ -655,8 +616,7 @@ test_quit_unlocks_before_reply(void **state)
 		dup2(logp[1], STDERR_FILENO);
 		log_set_level(LOG_LEVEL_INFO);
 		memset(&srv, 0, sizeof(srv));
-		srv.throttle_fd = -1;
-		srv.hostname = "mx.example.test";
+			srv.hostname = "mx.example.test";
 		memset(&sess, 0, sizeof(sess));
 		sess.stream = stream_new(sv[1], sv[1]);
 		sess.role = ROLE_POP3;
@@ -832,7 +792,6 @@ main(void)
 		cmocka_unit_test(test_uidl),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_output),
-		cmocka_unit_test(test_throttle),
 	};
 	const struct CMUnitTest session[] = {
 		cmocka_unit_test(test_session_auth_state),

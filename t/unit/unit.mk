@@ -22,6 +22,10 @@ check_PROGRAMS += unit/test_poison
 TESTS += unit/test_poison
 unit_test_poison_SOURCES = unit/test_poison.c
 unit_test_poison_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_clienttab
+TESTS += unit/test_clienttab
+unit_test_clienttab_SOURCES = unit/test_clienttab.c
+unit_test_clienttab_LDADD = $(TESTLIBS)
 
 # The key table of common/conf.c and man/dmail.conf.5 stay in step.
 TESTS += conf_doc.py
