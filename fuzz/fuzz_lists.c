@@ -7,7 +7,9 @@
  *
  * Input: the file text. Checks: a parse either succeeds with no error
  * text or fails with errors; every list found is found again by its own
- * address, and its -request, -owner and -bounces addresses match it.
+ * address, and its -request, -owner and -bounces addresses match it;
+ * removing the first list's block (dlist remove) leaves a file that
+ * parses to exactly the other lists.
  */
 #include "config.h"
 
@@ -31,6 +33,24 @@ match(const struct lists *l, const struct list_def *d, const char *suffix,
 	    want || got == NULL)
 		abort();
 	buf_free(&a);
+}
+
+/* What dlist remove leaves: the other lists, and only them. */
+static void
+removed(const struct buf *text, const struct lists *before)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT;
+
+	if (lists_parse("lists.dat", buf_cstr(text), text->len, &l,
+	    &err) != 0 || l.count != before->count - 1 ||
+	    lists_find(&l, before->items[0].address) != NULL)
+		abort();
+	for (size_t i = 1; i < before->count; i++)
+		if (lists_find(&l, before->items[i].address) == NULL)
+			abort();
+	lists_free(&l);
+	buf_free(&err);
 }
 
 int
@@ -68,7 +88,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (l.count > 0) {
 			buf_append(&text, data, size);
-			(void)lists_block_remove(&text, l.items[0].address);
+			if (lists_block_remove(&text, l.items[0].address) != 1)
+				abort();
+			removed(&text, &l);
 		}
 		lists_free(&l);
 	} else if (err.len == 0) {

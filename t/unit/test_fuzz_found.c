@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "conf.h"
+#include "lists.h"
 #include "sasl.h"
 
 /* fuzz/sasl: base64 whose pad leaves non-zero bits was accepted, so two
@@ -54,11 +56,55 @@ test_base64_canonical(void **state)
 	buf_free(&out);
 }
 
+/* fuzz/lists: lists_parse() trims CR around a line, lists_block_remove()
+ * did not, so it missed a "list" line starting with CR: as the block to
+ * remove ("cannot find") and as the end of the block before it (both
+ * removed). */
+static const struct {
+	const char *text;
+	const char *remove;
+	int rc;
+	const char *left;
+} blocks[] = {
+	{ "list a@x.test\n owner o@x.test\n\rlist b@x.test\n owner o@x.test\n",
+	    "a@x.test", 1, "\rlist b@x.test\n owner o@x.test\n" },
+	{ "list a@x.test\n owner o@x.test\n\rlist b@x.test\n owner o@x.test\n",
+	    "b@x.test", 1, "list a@x.test\n owner o@x.test\n" },
+	{ "\r\r list \rc@z.test\r\n owner o@z.test\n", "c@z.test", 1, "" },
+	{ "list a@x.test\n owner o@x.test\n\nlist b@x.test\n owner o@x.test\n",
+	    "b@x.test", 1, "list a@x.test\n owner o@x.test\n" },
+	{ "list a@x.test\n owner o@x.test\n", "b@x.test", 0,
+	    "list a@x.test\n owner o@x.test\n" },
+};
+
+static void
+test_lists_block_remove_blanks(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		struct buf text = BUF_INIT, err = BUF_INIT;
+		struct lists l = { NULL, 0 };
+		int rc;
+
+		buf_set(&text, blocks[i].text);
+		if (lists_parse("t", text.data, text.len, &l, &err) != 0)
+			fail_msg("row %zu: %s", i, buf_cstr(&err));
+		rc = lists_block_remove(&text, blocks[i].remove);
+		if (rc != blocks[i].rc ||
+		    strcmp(buf_cstr(&text), blocks[i].left) != 0)
+			fail_msg("row %zu: %d \"%s\"", i, rc, buf_cstr(&text));
+		lists_free(&l);
+		buf_free(&text);
+		buf_free(&err);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_base64_canonical),
+		cmocka_unit_test(test_lists_block_remove_blanks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
