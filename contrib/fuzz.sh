@@ -11,6 +11,8 @@
 #   FUZZ_RSS_MB    memory limit per target (-rss_limit_mb, default 2048)
 #   FUZZ_TIMEOUT   seconds one input may take (-timeout, default 10)
 #   FUZZ_BUILD=no  reuse the existing _build/fuzz instead of rebuilding
+#   FUZZ_CC        the compiler (default clang; CC is not used, a CI may
+#                  set it to gcc)
 #
 # Prints one line per target,
 #   PASS: fuzz/TARGET execs=N cov=N ft=N
@@ -48,8 +50,9 @@ else
 fi
 
 if [ "${FUZZ_BUILD:-yes}" != no ]; then
-	if ! command -v clang >/dev/null 2>&1; then
-		say "FAIL: fuzz/build clang is not installed (Debian: clang libclang-rt-14-dev llvm; contrib/install-deps.sh)"
+	cc=${FUZZ_CC:-clang}
+	if ! command -v "$cc" >/dev/null 2>&1; then
+		say "FAIL: fuzz/build $cc is not installed (Debian: clang libclang-rt-14-dev llvm; contrib/install-deps.sh)"
 		exit 1
 	fi
 	[ -x configure ] || autoreconf -fi || exit 1
@@ -57,7 +60,8 @@ if [ "${FUZZ_BUILD:-yes}" != no ]; then
 	mkdir -p "$build"
 	# Only what the targets link: the libraries and fuzz/.
 	if ! (cd "$build" &&
-	    "$top/configure" -q --disable-maintainer-mode --enable-fuzzing &&
+	    "$top/configure" -q --disable-maintainer-mode --enable-fuzzing \
+	    CC="$cc" &&
 	    make -C common -j2 && make -C smtpd -j2 libsmtpd.a &&
 	    make -C pop3d -j2 libpop3.a && make -C listd -j2 liblistd.a &&
 	    make -C fuzz -j2) >"$run/make.out" 2>&1; then
