@@ -377,6 +377,19 @@ add_addr(const unsigned char *msg, int len, const unsigned char *rdata,
 	return 0;
 }
 
+int
+dns_parse_addrs(const unsigned char *msg, int len, int family, unsigned port,
+    struct dns_addr **list, size_t *count)
+{
+	struct addr_acc acc = { *list, *count, family, port };
+	int n = walk_answers(msg, len, family == AF_INET ? ns_t_a : ns_t_aaaa,
+	    add_addr, &acc);
+
+	*list = acc.list;
+	*count = acc.count;
+	return n < 0 ? -1 : 0;
+}
+
 enum dns_status
 dns_addrs(struct dns_resolver *r, const char *host, unsigned port,
     struct dns_addr **out, size_t *count, struct buf *err)
@@ -400,17 +413,16 @@ dns_addrs(struct dns_resolver *r, const char *host, unsigned port,
 	}
 	ans = xmalloc(DNS_ANSWER_MAX);
 	st4 = query(r, host, ns_t_a, ans, &len, &e4);
-	if (st4 == DNS_OK && walk_answers(ans, len, ns_t_a, add_addr,
-	    &acc) < 0) {
+	if (st4 == DNS_OK && dns_parse_addrs(ans, len, AF_INET, port,
+	    &acc.list, &acc.count) < 0) {
 		buf_printf(&e4, "%s: malformed A answer", host);
 		st4 = DNS_TEMPFAIL;
 	}
-	acc.family = AF_INET6;
 	st6 = DNS_NOTFOUND;
 	if (st4 != DNS_NOTFOUND) {
 		st6 = query(r, host, ns_t_aaaa, ans, &len, &e6);
-		if (st6 == DNS_OK && walk_answers(ans, len, ns_t_aaaa,
-		    add_addr, &acc) < 0) {
+		if (st6 == DNS_OK && dns_parse_addrs(ans, len, AF_INET6,
+		    port, &acc.list, &acc.count) < 0) {
 			buf_printf(&e6, "%s: malformed AAAA answer", host);
 			st6 = DNS_TEMPFAIL;
 		}

@@ -82,6 +82,11 @@ int dns_parse_servers(const char *text, struct dns_servers *out,
 /* Parse the MX records of an answer; -1 when the message is malformed. */
 int dns_parse_mx(const unsigned char *msg, int len, struct dns_mx **out,
     size_t *count);
+/* Append the A (family AF_INET) or AAAA (AF_INET6) records of an answer
+ * to *list, each with port; -1 when the message is malformed (records
+ * parsed so far stay in *list). */
+int dns_parse_addrs(const unsigned char *msg, int len, int family,
+    unsigned port, struct dns_addr **list, size_t *count);
 /* Sort by preference, shuffling ties with rnd() (random() if NULL). */
 void dns_sort_mx(struct dns_mx *mx, size_t count, long (*rnd)(void));
 /* True for the single "0 ." record of RFC 7505. */

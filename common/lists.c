@@ -605,14 +605,22 @@ lists_block_format(const char *address, const struct strlist *owners,
 	buf_append_str(out, "\tsubscribe confirm\n\tpost members\n");
 }
 
+/* The blanks str_trim() drops around a lists.dat key and value. */
+static bool
+is_trimmed(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
 /* Does the line at s (length n) open the block of address? Any "list"
- * line when address is NULL. */
+ * line when address is NULL. Blanks are skipped exactly as lists_parse()
+ * skips them, or a block could be missed or run into the next one. */
 static bool
 is_list_line(const char *s, size_t n, const char *address)
 {
 	size_t i = 0, al;
 
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+	while (i < n && is_trimmed(s[i]))
 		i++;
 	if (n - i < 5 || strncmp(s + i, "list", 4) != 0 ||
 	    (s[i + 4] != ' ' && s[i + 4] != '\t'))
@@ -620,11 +628,10 @@ is_list_line(const char *s, size_t n, const char *address)
 	if (address == NULL)
 		return true;
 	i += 5;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+	while (i < n && is_trimmed(s[i]))
 		i++;
 	al = strlen(address);
-	while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-	    s[n - 1] == '\r'))
+	while (n > i && is_trimmed(s[n - 1]))
 		n--;
 	return n - i == al && strncasecmp(s + i, address, al) == 0;
 }

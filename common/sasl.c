@@ -46,6 +46,11 @@ base64_decode(const char *in, size_t len, struct buf *out)
 			if (pad > 0 || (v[j] = b64_value(c)) < 0)
 				return -1;
 		}
+		/* RFC 4648 3.5: the bits a pad leaves over must be zero,
+		 * or two texts decode to the same bytes ("YQ==", "YR=="). */
+		if ((pad == 2 && (v[1] & 15) != 0) ||
+		    (pad == 1 && (v[2] & 3) != 0))
+			return -1;
 		buf_append_char(out, (char)(v[0] << 2 | v[1] >> 4));
 		if (pad < 2)
 			buf_append_char(out, (char)((v[1] & 15) << 4 |

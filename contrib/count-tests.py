@@ -6,8 +6,10 @@ cmocka's "[ RUN      ]" and "[       OK ]" lines (a case that ran
 but did not finish OK failed), and the "ok"/"FAIL" lines
 of the Python integration tests (t/dmailtest.py main()). A test program
 that failed without saying which case (crash, timeout) counts as one
-failure. Prints "N passed, N failed" and exits 1 if anything failed or
-nothing ran.
+failure. A directory holding fuzz-results.txt (contrib/fuzz.sh) adds one
+per "PASS: fuzz/..." or "FAIL: fuzz/..." line; a missing one counts as one
+failure (the fuzz stage did not run). Prints "N passed, N failed" and
+exits 1 if anything failed or nothing ran.
 """
 import os
 import re
@@ -15,6 +17,18 @@ import sys
 
 passed = failed = 0
 for tree in sys.argv[1:]:
+    if os.path.basename(os.path.normpath(tree)) == "fuzz-run":
+        try:
+            with open(os.path.join(tree, "fuzz-results.txt"),
+                      errors="replace") as f:
+                text = f.read()
+        except OSError:
+            text = "FAIL: fuzz/results missing\n"
+        passed += len(re.findall(r"^PASS: fuzz/", text, re.M))
+        failed += len(re.findall(r"^FAIL: fuzz/", text, re.M))
+        if not re.search(r"^(PASS|FAIL): fuzz/", text, re.M):
+            failed += 1
+        continue
     for root, _dirs, files in os.walk(os.path.join(tree, "t")):
         for name in files:
             if not name.endswith(".trs"):

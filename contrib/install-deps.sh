@@ -12,4 +12,5 @@ apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libssl-dev libdb5.3-dev libcmocka-dev libcrypt-dev \
 	openssl ca-certificates python3 curl swaks fetchmail \
-	procps psmisc iproute2 netbase mandoc
+	procps psmisc iproute2 netbase mandoc \
+	clang libclang-rt-14-dev llvm

@@ -1,8 +1,11 @@
 #!/bin/sh
 # run-tests.sh - install dependencies, build DMail twice (plain, and with
-# AddressSanitizer+UBSan) and run the whole test suite in both builds.
-# Prints "N passed, N failed" last; exits non-zero if anything failed or a
-# sanitizer reported anything. This is what .ci/run runs.
+# AddressSanitizer+UBSan) and run the whole test suite in both builds, then
+# build the libFuzzer targets once (clang) and run each for a short bounded
+# time on its seed corpus (contrib/fuzz.sh; FUZZ_SECONDS, default 20).
+# Prints "N passed, N failed" last (fuzz targets included); exits non-zero
+# if anything failed or a sanitizer reported anything. This is what .ci/run
+# runs.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
@@ -70,6 +73,10 @@ else
 fi
 rm -rf "$sandir"
 
-python3 "$top/contrib/count-tests.py" "$top/_build/plain" "$top/_build/sanitizers"
+# Coverage-guided fuzzing, once: its PASS/FAIL lines count below.
+sh "$top/contrib/fuzz.sh" || status=1
+
+python3 "$top/contrib/count-tests.py" "$top/_build/plain" "$top/_build/sanitizers" \
+    "$top/_build/fuzz-run"
 [ $? -ne 0 ] && status=1
 exit $status

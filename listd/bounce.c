@@ -24,7 +24,7 @@
 #include "util.h"
 
 /* Members named in Final-Recipient / Original-Recipient fields. */
-static void
+void
 dsn_recipients(const char *msg, size_t len, struct strlist *out)
 {
 	static const char *const names[] = { "final-recipient:",

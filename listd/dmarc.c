@@ -138,30 +138,17 @@ get16(const unsigned char *p)
 	return (unsigned)p[0] << 8 | p[1];
 }
 
-/* 1 strict, 0 not (or no record), -1 temporary failure. The answer is
- * walked by hand (dn_expand() for names), as dns.c does. */
-static int
-lookup(struct __res_state *res, const char *domain, bool subdomain)
+int
+dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain)
 {
-	unsigned char answer[DMARC_ANSWER_MAX];
 	const unsigned char *p, *end;
-	struct buf name = BUF_INIT, rec = BUF_INIT;
+	struct buf rec = BUF_INIT;
 	char host[NS_MAXDNAME];
 	unsigned qd, an;
-	int n, r = 0;
+	int r = 0;
 
-	buf_printf(&name, "_dmarc.%s", domain);
-	n = res_nquery(res, name.data, ns_c_in, ns_t_txt, answer,
-	    sizeof(answer));
-	if (n < 0) {
-		r = (res->res_h_errno == HOST_NOT_FOUND ||
-		    res->res_h_errno == NO_DATA) ? 0 : -1;
-		goto out;
-	}
-	if (n < NS_HFIXEDSZ) {
-		r = -1;
-		goto out;
-	}
+	if (n < NS_HFIXEDSZ)
+		return -1;
 	end = answer + n;
 	qd = get16(answer + 4);
 	an = get16(answer + 6);
@@ -208,8 +195,27 @@ lookup(struct __res_state *res, const char *domain, bool subdomain)
 	}
 	r = 0;
 out:
-	buf_free(&name);
 	buf_free(&rec);
+	return r;
+}
+
+/* 1 strict, 0 not (or no record), -1 temporary failure. */
+static int
+lookup(struct __res_state *res, const char *domain, bool subdomain)
+{
+	unsigned char answer[DMARC_ANSWER_MAX];
+	struct buf name = BUF_INIT;
+	int n, r;
+
+	buf_printf(&name, "_dmarc.%s", domain);
+	n = res_nquery(res, name.data, ns_c_in, ns_t_txt, answer,
+	    sizeof(answer));
+	if (n < 0)
+		r = (res->res_h_errno == HOST_NOT_FOUND ||
+		    res->res_h_errno == NO_DATA) ? 0 : -1;
+	else
+		r = dmarc_parse_answer(answer, n, subdomain);
+	buf_free(&name);
 	return r;
 }
 

@@ -210,6 +210,9 @@ int owner_handle(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len);
 int bounce_handle(struct listd *ld, const struct list_def *d,
     const char *member, const char *msg, size_t len);
+/* Members named in a DSN's Final-Recipient and Original-Recipient
+ * fields (valid addresses, lower-cased, no duplicates) added to out. */
+void dsn_recipients(const char *msg, size_t len, struct strlist *out);
 
 /* Store a distributed post; its number in *num. */
 int archive_store(struct listd *ld, const struct list_def *d,
@@ -234,6 +237,9 @@ int digest_maybe_send(struct listd *ld, const struct list_def *d,
 int dmarc_strict(struct listd *ld, const char *domain);
 /* A DMARC record's verdict: 1 strict, 0 not, -1 not a DMARC record. */
 int dmarc_policy_strict(const char *record, bool subdomain);
+/* The verdict of a TXT answer (res_query message of n bytes) for
+ * _dmarc.DOMAIN: 1 strict, 0 not or no record, -1 malformed. */
+int dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain);
 void dmarc_close(struct listd *ld);
 
 /* --- listd.c --------------------------------------------------------- */

@@ -741,3 +741,19 @@ smtpc_messages(const struct smtpc *c)
 {
 	return c->messages;
 }
+
+int
+smtpc_read_reply_from(struct stream *s, bool ehlo, struct smtpc_reply *r,
+    unsigned *ext, uint64_t *size_limit)
+{
+	struct smtpc c;
+	int st;
+
+	memset(&c, 0, sizeof(c));
+	c.st = s;
+	c.fd = -1;
+	st = read_reply(&c, r, ehlo ? ehlo_keyword : NULL);
+	*ext = c.ext;
+	*size_limit = c.size_limit;
+	return st;
+}

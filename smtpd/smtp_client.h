@@ -94,4 +94,11 @@ const char *smtpc_tls(const struct smtpc *c);
 /* Messages sent over this connection so far. */
 unsigned smtpc_messages(const struct smtpc *c);
 
+/* Test hook (fuzz/): read one reply from s as after a command, or after
+ * EHLO when ehlo is true (keywords recorded in *ext and *size_limit).
+ * Returns the reply code, or a stream status (< 0). */
+struct stream;
+int smtpc_read_reply_from(struct stream *s, bool ehlo, struct smtpc_reply *r,
+    unsigned *ext, uint64_t *size_limit);
+
 #endif
