@@ -36,7 +36,8 @@ enum key_type {
 	K_DOMAINS,     /* words, repeatable, lower-cased */
 	K_WORDS,       /* words, repeatable */
 	K_LISTEN,      /* ADDR:PORT, repeatable, role in arg */
-	K_CIDRS,       /* words, repeatable */
+	K_CIDRS,       /* words, repeatable; offset: struct cidr *, arg:
+	                * offset of its size_t count */
 	K_PAIR,        /* NAME VALUE..., repeatable */
 	K_LOG,         /* syslog|stderr [level] */
 	K_ENUM,        /* one of names, separated by '|' in arg */
@@ -46,7 +47,8 @@ struct conf_key {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	int arg;           /* K_LISTEN: role; K_UINT: minimum */
+	int arg;           /* K_LISTEN: role; K_UINT: minimum; K_CIDRS:
+	                    * offset of the count */
 	const char *names; /* K_ENUM */
 };
 
@@ -88,7 +90,12 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp_bare_lf", K_ENUM, OFF(smtp_bare_lf), 0, "reject|normalize" },
 	{ "smtp_vrfy", K_BOOL, OFF(smtp_vrfy), 0, NULL },
 	{ "max_hops", K_UINT, OFF(max_hops), 1, NULL },
-	{ "relay_networks", K_CIDRS, 0, 0, NULL },
+	{ "relay_networks", K_CIDRS, OFF(relay_networks), (int)OFF(relay_network_count), NULL },
+	{ "client_connection_limit", K_UINT, OFF(client_connection_limit), 0, NULL },
+	{ "client_limit_exempt", K_CIDRS, OFF(client_limit_exempt), (int)OFF(client_limit_exempt_count), NULL },
+	{ "smtp_command_time_limit", K_DURATION, OFF(smtp_command_time_limit), 0, NULL },
+	{ "smtp_data_time_limit", K_DURATION, OFF(smtp_data_time_limit), 0, NULL },
+	{ "pop3_command_time_limit", K_DURATION, OFF(pop3_command_time_limit), 0, NULL },
 	{ "alias", K_PAIR, OFF(aliases), 0, NULL },
 	{ "forward", K_PAIR, OFF(forwards), 0, NULL },
 	{ "aliases_file", K_PATH, OFF(aliases_file), 0, NULL },
@@ -566,7 +573,10 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 		next_listen:;
 		}
 		break;
-	case K_CIDRS:
+	case K_CIDRS: {
+		struct cidr **nets = (struct cidr **)field;
+		size_t *count = (size_t *)((char *)c + k->arg);
+
 		n = split_words(p, k, value, words, 64);
 		for (size_t i = 0; i < n; i++) {
 			struct cidr net;
@@ -575,11 +585,11 @@ set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
 				    "or network (CIDR)", k->name, words[i]);
 				continue;
 			}
-			c->relay_networks = xrealloc(c->relay_networks,
-			    (c->relay_network_count + 1) * sizeof(net));
-			c->relay_networks[c->relay_network_count++] = net;
+			*nets = xrealloc(*nets, (*count + 1) * sizeof(net));
+			(*nets)[(*count)++] = net;
 		}
 		break;
+	}
 	case K_PAIR: {
 		char *sp = value + strcspn(value, " \t");
 		if (*sp == '\0') {
@@ -705,6 +715,10 @@ conf_defaults(struct dmail_conf *c)
 	c->smtp_command_timeout = 300;
 	c->smtp_data_timeout = 600;
 	c->smtp_session_timeout = 3600;
+	c->smtp_command_time_limit = 60;
+	c->smtp_data_time_limit = 1200;
+	c->pop3_command_time_limit = 60;
+	c->client_connection_limit = 20;
 	c->smtp_bare_lf = BARE_LF_REJECT;
 	c->max_hops = 50;
 	c->pop3_max_failed_logins = 3;
@@ -896,6 +910,7 @@ conf_free(struct dmail_conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->relay_networks);
+	free(c->client_limit_exempt);
 	pairlist_free(&c->aliases);
 	pairlist_free(&c->forwards);
 	free(c->aliases_file);

@@ -14,6 +14,9 @@
  * Every state change is reported to the master as one fixed-size struct
  * worker_status written to the pool's status pipe (atomic, < PIPE_BUF).
  *
+ * Admission control (admit()) and the listener-closing SIGIO handler on
+ * the channel (on_channel_signal()) are described in worker.h.
+ *
  * Fatal errors (no configuration, init failure, cannot drop privileges)
  * are logged and end the process with status 1; the master counts a
  * worker that dies before its first session towards throttling the pool.
@@ -60,7 +63,43 @@ static struct {
 	bool retire;             /* channel end-of-file seen */
 	int channel;             /* -1 when none */
 	unsigned session_seq;
+	size_t nlisten;          /* listening fds from DMAIL_FD_LISTEN on */
 } w = { .channel = -1 };
+
+/* Set by the SIGIO handler of the channel (and by check_channel()). */
+static volatile sig_atomic_t channel_eof;
+static volatile sig_atomic_t listeners_closed;
+
+/* The master is gone or retired us: no new session will be accepted, so
+ * give up every listening socket now. Async-signal-safe. */
+static void
+channel_closed(void)
+{
+	channel_eof = 1;
+	if (listeners_closed)
+		return;
+	listeners_closed = 1;
+	for (size_t i = 0; i < w.nlisten; i++)
+		close(DMAIL_FD_LISTEN + (int)i);
+}
+
+/* SIGIO from the channel: data (ignored) or end-of-file. A busy worker
+ * learns here, in the middle of a session, that its master died. */
+static void
+on_channel_signal(int sig)
+{
+	int saved = errno;
+	char c;
+	ssize_t n;
+
+	(void)sig;
+	do
+		n = read(DMAIL_FD_CHANNEL, &c, 1);
+	while (n > 0 || (n < 0 && errno == EINTR));
+	if (n == 0)
+		channel_closed();
+	errno = saved;
+}
 
 static void
 usage(const char *prog)
@@ -101,11 +140,21 @@ check_channel(void)
 	char c;
 	ssize_t n;
 
+	if (channel_eof)
+		w.retire = true;
 	if (w.channel < 0 || w.retire)
 		return;
 	for (;;) {
 		n = read(w.channel, &c, 1);
 		if (n == 0) {
+			sigset_t io, old;
+
+			/* Not while the handler may be doing the same. */
+			sigemptyset(&io);
+			sigaddset(&io, SIGIO);
+			sigprocmask(SIG_BLOCK, &io, &old);
+			channel_closed();
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			w.retire = true;
 			return;
 		}
@@ -216,18 +265,69 @@ session_setup(struct worker_session *sess, int fd, enum listen_role role)
 	    (unsigned)(((unsigned)getpid() << 8) | (w.session_seq++ & 0xff)));
 }
 
+static bool
+limit_exempt(const struct dmail_conf *conf, const struct worker_session *sess)
+{
+	for (size_t i = 0; i < conf->client_limit_exempt_count; i++)
+		if (cidr_match(&conf->client_limit_exempt[i],
+		    (const struct sockaddr *)&sess->peer))
+			return true;
+	return false;
+}
+
+/* Admission control, the one place where a new connection of any
+ * listening pool may be refused before its session: NULL to serve it, or
+ * the reason for the client. Records the client in our scoreboard slot
+ * first (serve() clears it), so that sessions starting at once from one
+ * address see each other. Checks of other per-client limits go here. */
+static const char *
+admit(const struct dmail_conf *conf, const struct worker_session *sess)
+{
+	unsigned limit = conf->client_connection_limit, n;
+	uint8_t key[16];
+
+	if (!w.managed || sess->peer_len == 0 ||
+	    !scoreboard_peer_key(&sess->peer, key))
+		return NULL;
+	scoreboard_peer_set(w.sb, (int)w.slot, (uint32_t)w.svc->pool, key);
+	if (limit == 0 || limit_exempt(conf, sess))
+		return NULL;
+	n = scoreboard_peer_count(w.sb, (uint32_t)w.svc->pool, key);
+	if (n > limit) {
+		log_info("sid=%s action=refuse client=%s role=%s "
+		    "reason=client_connection_limit sessions=%u limit=%u",
+		    sess->id, sess->peer_ip, role_name(sess->role), n - 1,
+		    limit);
+		return "too many connections from your address, try later";
+	}
+	return NULL;
+}
+
 static void
 serve(void *state, const struct dmail_conf *conf, int fd,
     enum listen_role role)
 {
 	struct worker_session sess;
 	int wfd = fd == 0 ? 1 : fd;
+	const char *refused;
 
 	session_setup(&sess, fd, role);
 	sess.stream = stream_new(fd, wfd);
-	w.svc->session(state, conf, &sess);
+	refused = admit(conf, &sess);
+	if (refused == NULL) {
+		w.svc->session(state, conf, &sess);
+		w.sessions++;
+	} else if (w.svc->refuse != NULL) {
+		/* One reply, and the worker is free again: a client that
+		 * does not read it must not hold us. */
+		stream_set_timeout(sess.stream, 1000);
+		stream_set_deadline(sess.stream, now_ms() + 1000);
+		w.svc->refuse(state, conf, &sess, refused);
+		stream_flush(sess.stream);
+	}
+	if (w.managed)
+		scoreboard_peer_clear(w.sb, (int)w.slot);
 	stream_free(sess.stream);
-	w.sessions++;
 }
 
 /* Configuration text from the master's memfd (fd 3). */
@@ -378,6 +478,8 @@ try_accept(int lfd)
 			    sizeof(one));
 			return fd;
 		}
+		if (listeners_closed)
+			return -1;      /* the channel handler closed it */
 		switch (errno) {
 		case EINTR:
 			continue;
@@ -510,6 +612,29 @@ template_serve(void)
 	}
 }
 
+/* Make the channel signal-driven (see worker.h); a listening worker
+ * only: the others have no listener to give up, and their work should
+ * not see EINTR. */
+static void
+channel_watch(void)
+{
+	struct sigaction sa;
+
+	for (size_t i = 0; i < w.nlisten; i++)
+		(void)fcntl(DMAIL_FD_LISTEN + (int)i, F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_channel_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGIO, &sa, NULL) < 0 ||
+	    fcntl(w.channel, F_SETOWN, getpid()) < 0 ||
+	    fcntl(w.channel, F_SETFL, fcntl(w.channel, F_GETFL) | O_ASYNC) < 0)
+		log_warn("channel fd %d: cannot make it signal-driven: %s",
+		    w.channel, strerror(errno));
+	/* The master may have died before O_ASYNC was set. */
+	check_channel();
+}
+
 static int
 run_managed(void)
 {
@@ -569,6 +694,10 @@ run_managed(void)
 		if (w.svc->after_fork != NULL)
 			w.svc->after_fork(state, &conf);
 	}
+
+	w.nlisten = w.svc->run == NULL ? nlisten : 0;
+	if (w.nlisten > 0)
+		channel_watch();
 
 	if (w.svc->run != NULL) {
 		report(WORKER_BUSY);

@@ -124,6 +124,7 @@ struct smtp_session {
 	unsigned errors;                /* error replies so far */
 	unsigned auth_failures;
 	struct buf line;                /* current input line */
+	int64_t deadline;               /* end of the session (now_ms()) */
 
 	/* The transaction in progress. */
 	struct mail_args mail;
