@@ -41,7 +41,8 @@
  *                    (Prometheus text for any reader); bounded,
  *                    non-blocking clients.
  *   master_report.c  master_report_table() and master_report_prometheus():
- *                    the "status" texts.
+ *                    the "status" texts; master_report_top_clients(): the
+ *                    addresses holding most sessions of a pool.
  *
  * Control protocol (control_socket, a unix stream socket, mode 0600):
  *   The client connects and sends ONE request line, at most 512 bytes,
@@ -79,6 +80,8 @@
 #define MASTER_REQUEST_MAX 512
 #define MASTER_SCOREBOARD_SLOTS 65536
 #define MASTER_FULL_WARN_MS 60000
+/* Client addresses named by the full-pool warning and status. */
+#define MASTER_TOP_CLIENTS 5
 #define MASTER_THROTTLE_MIN_MS 1000
 #define MASTER_THROTTLE_MAX_MS 60000
 /* Early deaths in a row tolerated before the pool is throttled. */
@@ -273,5 +276,7 @@ void master_client_timeouts(struct master *m);
 /* master_report.c */
 void master_report_table(struct master *m, struct buf *out);
 void master_report_prometheus(struct master *m, struct buf *out);
+void master_report_top_clients(struct master *m, const struct pool *p,
+    struct buf *out);
 
 #endif

@@ -9,7 +9,9 @@
  *   - idle workers beyond workers_min that stayed idle for
  *     worker_idle_timeout are retired;
  *   - at workers_max with every worker busy, connections wait in the
- *     kernel's backlog; that is logged at most once a minute.
+ *     kernel's backlog; that is logged at most once a minute, with the
+ *     client addresses holding most sessions (client_connection_limit
+ *     bounds what one address can hold).
  * A pool without listeners (list, queue) runs workers_min workers, if its
  * program exists. Workers retired by a reload do not count towards
  * workers_max: they are finishing old sessions while new workers serve.
@@ -176,10 +178,15 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 		if (ready == 0 && active >= pc->workers_max &&
 		    now - p->last_full_warn >= MASTER_FULL_WARN_MS &&
 		    master_listen_queued(m, p->id) > 0) {
+			struct buf top = BUF_INIT;
+
 			p->last_full_warn = now;
+			master_report_top_clients(m, p, &top);
 			log_warn("pool %s: all %u workers busy (%s_workers_max);"
-			    " connections wait in the listen backlog",
-			    pool_name(p->id), active, pool_name(p->id));
+			    " connections wait in the listen backlog "
+			    "top_clients=\"%s\"", pool_name(p->id), active,
+			    pool_name(p->id), buf_cstr(&top));
+			buf_free(&top);
 		}
 	}
 }
