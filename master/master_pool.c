@@ -146,6 +146,7 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 		master_template_close(m, p);
 	if (m->stopping || !p->enabled || now < p->throttle_until) {
 		master_listen_watch(m, p->id, false);
+		p->spawn_more = false;
 		return;
 	}
 	active = p->starting + p->idle + p->busy;
@@ -158,6 +159,9 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 	}
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	p->spawn_more = want > MASTER_SPAWN_BATCH;
+	if (p->spawn_more)
+		want = MASTER_SPAWN_BATCH;
 	while (want-- > 0 && now >= p->spawn_retry) {
 		if (master_spawn(m, p) < 0) {
 			/* fork or pipe failed (limits?): retry in a second
@@ -220,6 +224,10 @@ master_pool_demand(struct master *m, enum pool_id id)
 		want = 1;
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	if (want > MASTER_SPAWN_BATCH) {
+		want = MASTER_SPAWN_BATCH;
+		p->spawn_more = true;
+	}
 	while (want-- > 0 && now_ms() >= p->spawn_retry) {
 		if (master_spawn(m, p) < 0) {
 			p->spawn_retry = now_ms() + 1000;
@@ -315,6 +323,8 @@ master_pool_next_timer(struct master *m)
 			timeout = (int)t;
 		if (r > 0 && r < timeout)
 			timeout = (int)r;
+		if (m->pools[i].spawn_more && r <= 0)
+			timeout = 0;
 	}
 	if (m->stopping && m->stop_deadline - now < timeout)
 		timeout = m->stop_deadline > now ?
