@@ -239,9 +239,43 @@ master_pool_demand(struct master *m, enum pool_id id)
 	    now_ms() >= p->spawn_retry);
 }
 
+/* Closing a worker's channel wakes that worker; on a busy machine each
+ * woken worker preempts the master, and retiring 5,000 idle workers kept
+ * it from answering anyone for 15 s. So a short-lived child holds copies
+ * of every channel while the master closes its own (not the last copy:
+ * nobody wakes), and its exit drops the last copies, with the wake-ups,
+ * in its own time. Returns the write end of the pipe the child waits on
+ * (close it to let the child go), or -1: then the master wakes them. */
+static int
+hold_channels(void)
+{
+	int go[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);       /* reaped by master_reap() as a stranger */
+	}
+	close(go[0]);
+	if (pid < 0) {
+		close(go[1]);
+		return -1;
+	}
+	return go[1];
+}
+
 void
 master_pool_retire_all(struct master *m)
 {
+	int holder = hold_channels();
+
 	for (int i = 0; i < POOL_COUNT; i++) {
 		for (struct worker *w = m->pools[i].workers; w != NULL;
 		    w = w->next)
@@ -249,6 +283,8 @@ master_pool_retire_all(struct master *m)
 		/* A new generation gets a new template, on its first spawn. */
 		master_template_close(m, &m->pools[i]);
 	}
+	if (holder >= 0)
+		close(holder);
 }
 
 void
