@@ -93,7 +93,11 @@ static const struct conf_key conf_keys[] = {
 	{ "max_hops", K_UINT, OFF(max_hops), 1, NULL },
 	{ "relay_networks", K_CIDRS, OFF(relay_networks), (int)OFF(relay_network_count), NULL },
 	{ "client_connection_rate_limit", K_UINT, OFF(client_connection_rate_limit), 0, NULL },
+	{ "client_connection_limit", K_UINT, OFF(client_connection_limit), 0, NULL },
 	{ "client_limit_exempt", K_CIDRS, OFF(client_limit_exempt), (int)OFF(client_limit_exempt_count), NULL },
+	{ "smtp_command_time_limit", K_DURATION, OFF(smtp_command_time_limit), 0, NULL },
+	{ "smtp_data_time_limit", K_DURATION, OFF(smtp_data_time_limit), 0, NULL },
+	{ "pop3_command_time_limit", K_DURATION, OFF(pop3_command_time_limit), 0, NULL },
 	{ "alias", K_PAIR, OFF(aliases), 0, NULL },
 	{ "forward", K_PAIR, OFF(forwards), 0, NULL },
 	{ "aliases_file", K_PATH, OFF(aliases_file), 0, NULL },
@@ -716,6 +720,10 @@ conf_defaults(struct dmail_conf *c)
 	c->smtp_command_timeout = 300;
 	c->smtp_data_timeout = 600;
 	c->smtp_session_timeout = 3600;
+	c->smtp_command_time_limit = 60;
+	c->smtp_data_time_limit = 1200;
+	c->pop3_command_time_limit = 60;
+	c->client_connection_limit = 20;
 	c->smtp_bare_lf = BARE_LF_REJECT;
 	c->max_hops = 50;
 	c->pop3_max_failed_logins = 3;

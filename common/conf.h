@@ -112,6 +112,8 @@ struct dmail_conf {
 	unsigned listen_backlog;
 	unsigned client_connection_rate_limit; /* new connections per client
 	                                        * address and minute; 0: none */
+	unsigned client_connection_limit; /* sessions per client address
+	                                   * and pool; 0: no limit */
 	struct cidr *client_limit_exempt; /* clients the limit skips */
 	size_t client_limit_exempt_count;
 
@@ -131,6 +133,9 @@ struct dmail_conf {
 	unsigned smtp_command_timeout; /* seconds */
 	unsigned smtp_data_timeout;
 	unsigned smtp_session_timeout;
+	unsigned smtp_command_time_limit; /* seconds from a command line's
+	                                   * first byte to its end; 0: none */
+	unsigned smtp_data_time_limit;    /* the whole DATA phase; 0: none */
 	enum bare_lf_policy smtp_bare_lf;
 	bool smtp_vrfy;
 	unsigned max_hops;
@@ -145,6 +150,7 @@ struct dmail_conf {
 	unsigned pop3_login_delay;     /* 0: not advertised */
 	unsigned pop3_max_failed_logins;
 	unsigned pop3_idle_timeout;
+	unsigned pop3_command_time_limit; /* like smtp_command_time_limit */
 	unsigned auth_throttle_failures;  /* failures per IP before refusals */
 	unsigned auth_throttle_max_delay; /* seconds */
 	unsigned auth_throttle_account_failures; /* per account; 0: off */

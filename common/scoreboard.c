@@ -2,10 +2,13 @@
  * scoreboard.c - shared-memory worker table (see scoreboard.h).
  *
  * Layout of the memfd: a struct scoreboard_header, then nslots struct
- * scoreboard_slot. The master maps it read-write and seals its size; a
- * worker maps it read-only, so a worker bug cannot corrupt the master's
- * view of the other workers. The generation counter is read and written
- * with atomic builtins: it is the one field a worker reads concurrently.
+ * scoreboard_slot, then (from the next page boundary) nslots struct
+ * scoreboard_peer. The master maps it all read-write and seals its size;
+ * a worker maps the header and slots read-only, so a worker bug cannot
+ * corrupt the master's view of the other workers, and only the peer
+ * pages read-write. The generation counter, the high-water mark and a
+ * peer's busy word are read and written with atomic builtins: they are
+ * what processes read concurrently.
  */
 #include "config.h"
 
@@ -17,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include "buf.h"
 #include "scoreboard.h"
 
@@ -26,16 +31,30 @@ struct scoreboard {
 	size_t size;
 	struct scoreboard_header *hdr;
 	struct scoreboard_slot *slots;
+	struct scoreboard_peer *peers;
+	void *peer_map;          /* worker: its own read-write mapping */
+	size_t peer_off, peer_size;
 	/* master only: free list of slot numbers, a stack */
 	uint32_t *free_stack;
 	uint32_t free_count;
 };
 
+/* Offset of the peer array: the first page boundary after the slots. */
+static size_t
+peer_offset(uint32_t nslots)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t end = sizeof(struct scoreboard_header) +
+	    (size_t)nslots * sizeof(struct scoreboard_slot);
+
+	return (end + page - 1) / page * page;
+}
+
 static size_t
 scoreboard_size(uint32_t nslots)
 {
-	return sizeof(struct scoreboard_header) +
-	    (size_t)nslots * sizeof(struct scoreboard_slot);
+	return peer_offset(nslots) +
+	    (size_t)nslots * sizeof(struct scoreboard_peer);
 }
 
 struct scoreboard *
@@ -74,6 +93,8 @@ scoreboard_create(uint32_t nslots)
 	sb->size = size;
 	sb->hdr = map;
 	sb->slots = (struct scoreboard_slot *)(sb->hdr + 1);
+	sb->peer_off = peer_offset(nslots);
+	sb->peers = (struct scoreboard_peer *)((char *)map + sb->peer_off);
 	sb->hdr->magic = SCOREBOARD_MAGIC;
 	sb->hdr->nslots = nslots;
 	__atomic_store_n(&sb->hdr->generation, 1, __ATOMIC_RELEASE);
@@ -114,6 +135,19 @@ scoreboard_attach(int fd)
 	sb->size = (size_t)st.st_size;
 	sb->hdr = hdr;
 	sb->slots = (struct scoreboard_slot *)(hdr + 1);
+	/* The peer pages only, read-write: a worker's own client entry. */
+	sb->peer_off = peer_offset(hdr->nslots);
+	sb->peer_size = (size_t)st.st_size - sb->peer_off;
+	sb->peer_map = mmap(NULL, sb->peer_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, (off_t)sb->peer_off);
+	if (sb->peer_map == MAP_FAILED) {
+		int e = errno;
+		munmap(map, (size_t)st.st_size);
+		free(sb);
+		errno = e;
+		return NULL;
+	}
+	sb->peers = sb->peer_map;
 	return sb;
 }
 
@@ -123,6 +157,8 @@ scoreboard_free(struct scoreboard *sb)
 	if (sb == NULL)
 		return;
 	munmap(sb->hdr, sb->size);
+	if (sb->peer_map != NULL)
+		munmap(sb->peer_map, sb->peer_size);
 	if (sb->fd >= 0)
 		close(sb->fd);
 	free(sb->free_stack);
@@ -165,6 +201,8 @@ scoreboard_slot_alloc(struct scoreboard *sb, pid_t pid, uint32_t pool,
 	n = sb->free_stack[--sb->free_count];
 	s = &sb->slots[n];
 	memset(s, 0, sizeof(*s));
+	if (n + 1 > __atomic_load_n(&sb->hdr->high, __ATOMIC_RELAXED))
+		__atomic_store_n(&sb->hdr->high, n + 1, __ATOMIC_RELEASE);
 	s->pid = pid;
 	s->pool = pool;
 	s->generation = generation;
@@ -186,6 +224,8 @@ scoreboard_slot_free(struct scoreboard *sb, int slot)
 	    sb->slots[slot].pid == 0)
 		return;
 	memset(&sb->slots[slot], 0, sizeof(sb->slots[slot]));
+	/* A worker that died in a session leaves no count behind. */
+	scoreboard_peer_clear(sb, slot);
 	sb->free_stack[sb->free_count++] = (uint32_t)slot;
 }
 
@@ -219,4 +259,76 @@ scoreboard_update(struct scoreboard *sb, int slot, pid_t pid, uint32_t state,
 	s->state = state;
 	s->sessions = sessions;
 	return true;
+}
+
+bool
+scoreboard_peer_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &in->sin_addr, 4);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		memcpy(key, &in6->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+void
+scoreboard_peer_set(struct scoreboard *sb, int slot, uint32_t pool,
+    const uint8_t key[16])
+{
+	struct scoreboard_peer *p;
+
+	if (slot < 0 || (uint32_t)slot >= sb->hdr->nslots)
+		return;
+	p = &sb->peers[slot];
+	memcpy(p->addr, key, 16);
+	__atomic_store_n(&p->busy, pool + 1, __ATOMIC_SEQ_CST);
+}
+
+void
+scoreboard_peer_clear(struct scoreboard *sb, int slot)
+{
+	if (slot < 0 || (uint32_t)slot >= sb->hdr->nslots)
+		return;
+	__atomic_store_n(&sb->peers[slot].busy, 0, __ATOMIC_SEQ_CST);
+}
+
+unsigned
+scoreboard_peer_count(const struct scoreboard *sb, uint32_t pool,
+    const uint8_t key[16])
+{
+	uint32_t high = __atomic_load_n(&sb->hdr->high, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+
+	if (high > sb->hdr->nslots)
+		high = sb->hdr->nslots;
+	/* Our own entry is published (seq_cst) before this scan, so of two
+	 * sessions from one address starting at once each sees the other:
+	 * the limit may refuse one too many, never admit one too many. */
+	for (uint32_t i = 0; i < high; i++) {
+		const struct scoreboard_peer *p = &sb->peers[i];
+
+		if (__atomic_load_n(&p->busy, __ATOMIC_SEQ_CST) == pool + 1 &&
+		    memcmp(p->addr, key, 16) == 0)
+			n++;
+	}
+	return n;
+}
+
+const struct scoreboard_peer *
+scoreboard_peer(const struct scoreboard *sb, int slot)
+{
+	if (slot < 0 || (uint32_t)slot >= sb->hdr->nslots ||
+	    __atomic_load_n(&sb->peers[slot].busy, __ATOMIC_ACQUIRE) == 0)
+		return NULL;
+	return &sb->peers[slot];
 }

@@ -12,6 +12,18 @@
  * sessions served; the master fills slots from status pipe messages, so
  * the table is a faithful copy of what the workers reported.
  *
+ * Peers: a second array, one struct scoreboard_peer per slot, starts on
+ * its own page after the slots and is the one part a worker maps
+ * read-write. A worker writes only its own entry: the client address of
+ * the session it serves (scoreboard_peer_set) and clears it when the
+ * session ends (scoreboard_peer_clear). Counting the entries of a pool
+ * with a given address (scoreboard_peer_count) is the per-client
+ * connection limit of worker.c; the master reads the entries to name the
+ * addresses holding a full pool. The master clears a slot's entry when it
+ * frees the slot, so a worker that dies mid-session never leaves a stale
+ * count behind. A worker can only lie about its own client: the
+ * master's fields stay read-only to it.
+ *
  * Slots are handed out by the master from a free list kept in its own
  * memory (scoreboard_slot_alloc / scoreboard_slot_free): O(1), no scan.
  *
@@ -23,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC 0x444d5342u   /* "DMSB" */
@@ -41,7 +54,16 @@ struct scoreboard_header {
 	uint32_t magic;
 	uint32_t nslots;
 	uint32_t generation;    /* read with scoreboard_generation() */
+	uint32_t high;          /* slots >= high were never used: scans stop
+	                         * here (master-written, atomic) */
+};
+
+/* A worker's client, in its slot's entry of the peer array. */
+struct scoreboard_peer {
+	uint32_t busy;          /* pool + 1 while a session runs, else 0;
+	                         * written after addr, cleared first */
 	uint32_t pad;
+	uint8_t addr[16];       /* IPv6, or IPv4 as ::ffff:a.b.c.d */
 };
 
 struct scoreboard;
@@ -73,5 +95,19 @@ const struct scoreboard_slot *scoreboard_slot(const struct scoreboard *sb,
  * does not match the slot's pid (stale or forged message). */
 bool scoreboard_update(struct scoreboard *sb, int slot, pid_t pid,
     uint32_t state, uint64_t sessions, int64_t when_ms);
+
+/* The 16-byte key of an IP socket address (IPv4 as v4-mapped IPv6);
+ * false for anything else (unix socket, pipe). */
+bool scoreboard_peer_key(const struct sockaddr_storage *ss, uint8_t key[16]);
+/* Worker: publish / withdraw the client of the session in its own slot. */
+void scoreboard_peer_set(struct scoreboard *sb, int slot, uint32_t pool,
+    const uint8_t key[16]);
+void scoreboard_peer_clear(struct scoreboard *sb, int slot);
+/* Sessions of pool whose client is key, the caller's own included. */
+unsigned scoreboard_peer_count(const struct scoreboard *sb, uint32_t pool,
+    const uint8_t key[16]);
+/* The client of slot's session, or NULL when it serves none. */
+const struct scoreboard_peer *scoreboard_peer(const struct scoreboard *sb,
+    int slot);
 
 #endif

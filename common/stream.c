@@ -36,6 +36,7 @@ struct stream {
 	int rcvtimeo_ms;        /* SO_RCVTIMEO now set on it; -2: not yet */
 	int timeout_ms;
 	int64_t deadline_ms;
+	int line_limit_ms;      /* stream_set_line_limit(); 0: none */
 	char rbuf[STREAM_RBUF_SIZE];
 	size_t rstart, rend;
 	struct buf wbuf;
@@ -87,6 +88,12 @@ void
 stream_set_deadline(struct stream *s, int64_t deadline_ms)
 {
 	s->deadline_ms = deadline_ms;
+}
+
+void
+stream_set_line_limit(struct stream *s, int limit_ms)
+{
+	s->line_limit_ms = limit_ms > 0 ? limit_ms : 0;
 }
 
 /* Wait until fd is ready for events; STREAM_OK or a status. */
@@ -290,14 +297,15 @@ stream_fill(struct stream *s)
 	}
 }
 
-int
-stream_read_line(struct stream *s, struct buf *line, size_t max,
+static int
+read_line(struct stream *s, struct buf *line, size_t max,
     enum line_ending *ending)
 {
 	/* Room for max bytes of content plus the CR of a CRLF. */
 	size_t limit = max + 1;
 	bool overflow = false;
 	bool last_cr = false;   /* last byte consumed was CR */
+	bool limited = false;   /* line limit folded into the deadline */
 
 	buf_reset(line);
 	*ending = LINE_NONE;
@@ -331,6 +339,15 @@ stream_read_line(struct stream *s, struct buf *line, size_t max,
 			return STREAM_OK;
 		}
 		s->rstart += take;
+		if (s->line_limit_ms > 0 && !limited && line->len > 0) {
+			/* A line has begun: it must end in time, however
+			 * slowly its bytes trickle in. */
+			int64_t d = now_ms() + s->line_limit_ms;
+
+			limited = true;
+			if (s->deadline_ms <= 0 || d < s->deadline_ms)
+				s->deadline_ms = d;
+		}
 		rc = stream_fill(s);
 		if (rc != STREAM_OK) {
 			if (rc == STREAM_EOF && line->len == 0)
@@ -340,6 +357,17 @@ stream_read_line(struct stream *s, struct buf *line, size_t max,
 			return rc;
 		}
 	}
+}
+
+int
+stream_read_line(struct stream *s, struct buf *line, size_t max,
+    enum line_ending *ending)
+{
+	int64_t deadline = s->deadline_ms;
+	int rc = read_line(s, line, max, ending);
+
+	s->deadline_ms = deadline;   /* the line limit's share ends here */
+	return rc;
 }
 
 long

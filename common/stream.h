@@ -58,6 +58,12 @@ void stream_set_timeout(struct stream *s, int timeout_ms);
 /* Absolute limit on the monotonic clock (now_ms()) for the whole session;
  * 0 for none. Whichever of timeout and deadline comes first applies. */
 void stream_set_deadline(struct stream *s, int64_t deadline_ms);
+/* Total time in milliseconds for one line of stream_read_line(), from
+ * the moment it has a first byte of the line to its LF (0: none): a peer
+ * that trickles a line byte by byte gets STREAM_TIMEOUT then, although
+ * each byte beat the timeout. Waiting for a line's first byte is bound
+ * by the timeout and deadline only. */
+void stream_set_line_limit(struct stream *s, int limit_ms);
 
 /* Reads one line terminated by LF into line (reset first), without the
  * terminator. A CR immediately before the LF is part of the terminator

@@ -14,6 +14,9 @@
  * Every state change is reported to the master as one fixed-size struct
  * worker_status written to the pool's status pipe (atomic, < PIPE_BUF).
  *
+ * Admission control (admit()) and the listener-closing SIGIO handler on
+ * the channel (on_channel_signal()) are described in worker.h.
+ *
  * Fatal errors (no configuration, init failure, cannot drop privileges)
  * are logged and end the process with status 1; the master counts a
  * worker that dies before its first session towards throttling the pool.
@@ -61,7 +64,43 @@ static struct {
 	int channel;             /* -1 when none */
 	unsigned session_seq;
 	struct clienttab *clients;   /* shared per-client table, or NULL */
+	size_t nlisten;          /* listening fds from DMAIL_FD_LISTEN on */
 } w = { .channel = -1 };
+
+/* Set by the SIGIO handler of the channel (and by check_channel()). */
+static volatile sig_atomic_t channel_eof;
+static volatile sig_atomic_t listeners_closed;
+
+/* The master is gone or retired us: no new session will be accepted, so
+ * give up every listening socket now. Async-signal-safe. */
+static void
+channel_closed(void)
+{
+	channel_eof = 1;
+	if (listeners_closed)
+		return;
+	listeners_closed = 1;
+	for (size_t i = 0; i < w.nlisten; i++)
+		close(DMAIL_FD_LISTEN + (int)i);
+}
+
+/* SIGIO from the channel: data (ignored) or end-of-file. A busy worker
+ * learns here, in the middle of a session, that its master died. */
+static void
+on_channel_signal(int sig)
+{
+	int saved = errno;
+	char c;
+	ssize_t n;
+
+	(void)sig;
+	do
+		n = read(DMAIL_FD_CHANNEL, &c, 1);
+	while (n > 0 || (n < 0 && errno == EINTR));
+	if (n == 0)
+		channel_closed();
+	errno = saved;
+}
 
 static void
 usage(const char *prog)
@@ -102,11 +141,21 @@ check_channel(void)
 	char c;
 	ssize_t n;
 
+	if (channel_eof)
+		w.retire = true;
 	if (w.channel < 0 || w.retire)
 		return;
 	for (;;) {
 		n = read(w.channel, &c, 1);
 		if (n == 0) {
+			sigset_t io, old;
+
+			/* Not while the handler may be doing the same. */
+			sigemptyset(&io);
+			sigaddset(&io, SIGIO);
+			sigprocmask(SIG_BLOCK, &io, &old);
+			channel_closed();
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			w.retire = true;
 			return;
 		}
@@ -238,44 +287,50 @@ clients_open(const struct dmail_conf *conf)
 	return t;
 }
 
-/* The per-client checks right after accept: false after refusing the
- * connection (a 421 or -ERR [SYS/TEMP] on plain listeners; implicit-TLS
- * ones are just closed) and logging it; the caller closes fd. */
-static bool
-rate_admit(const struct dmail_conf *conf, int fd, enum listen_role role)
+/* Admission control, the one place where a new connection of any
+ * listening pool may be refused before its session: NULL to serve it, or
+ * the reason for the client. Records the client in our scoreboard slot
+ * first (serve() clears it), so that sessions starting at once from one
+ * address see each other; then the new-connection rate of the address
+ * (clienttab.h) and its sessions in this pool (scoreboard.h). Clients in
+ * client_limit_exempt skip both limits. */
+static const char *
+admit(const struct dmail_conf *conf, const struct worker_session *sess)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	const struct sockaddr *sa = (const struct sockaddr *)&ss;
-	char ip[64];
-	unsigned refused, port;
-	struct buf reply = BUF_INIT;
+	const struct sockaddr *sa = (const struct sockaddr *)&sess->peer;
+	unsigned limit = conf->client_connection_limit, n, refused;
+	uint8_t key[16];
 
-	if (w.clients == NULL || conf->client_connection_rate_limit == 0 ||
-	    getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    clienttab_exempt(conf, sa) ||
-	    clienttab_connection(w.clients, sa,
-	    conf->client_connection_rate_limit, clienttab_now(), &refused))
-		return true;
-	if (role == ROLE_POP3)
-		buf_printf(&reply, "-ERR [SYS/TEMP] too many connections from "
-		    "your address, try again later\r\n");
-	else if (role == ROLE_SMTP || role == ROLE_SUBMISSION)
-		buf_printf(&reply, "421 4.7.0 %s Too many connections from "
-		    "your address, try again later\r\n", conf->hostname);
-	if (reply.len > 0)
-		(void)send(fd, reply.data, reply.len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-	buf_free(&reply);
-	/* One line for the first refusal in a row, then at 2, 4, 8 ...: a
-	 * flood cannot flood the log. */
-	if ((refused & (refused - 1)) == 0 && addr_text(&ss, ip, sizeof(ip),
-	    &port))
-		log_info("action=refuse client=%s role=%s "
-		    "reason=connection-rate limit=%u refused=%u", ip,
-		    role_name(role), conf->client_connection_rate_limit,
-		    refused);
-	return false;
+	if (!w.managed || sess->peer_len == 0 ||
+	    !scoreboard_peer_key(&sess->peer, key))
+		return NULL;
+	scoreboard_peer_set(w.sb, (int)w.slot, (uint32_t)w.svc->pool, key);
+	if (clienttab_exempt(conf, sa))
+		return NULL;
+	if (w.clients != NULL && conf->client_connection_rate_limit > 0 &&
+	    !clienttab_connection(w.clients, sa,
+	    conf->client_connection_rate_limit, clienttab_now(), &refused)) {
+		/* One line for the first refusal in a row, then at 2, 4,
+		 * 8 ...: a flood cannot flood the log. */
+		if ((refused & (refused - 1)) == 0)
+			log_info("sid=%s action=refuse client=%s role=%s "
+			    "reason=client_connection_rate_limit limit=%u "
+			    "refused=%u", sess->id, sess->peer_ip,
+			    role_name(sess->role),
+			    conf->client_connection_rate_limit, refused);
+		return "too many connections from your address, try later";
+	}
+	if (limit == 0)
+		return NULL;
+	n = scoreboard_peer_count(w.sb, (uint32_t)w.svc->pool, key);
+	if (n > limit) {
+		log_info("sid=%s action=refuse client=%s role=%s "
+		    "reason=client_connection_limit sessions=%u limit=%u",
+		    sess->id, sess->peer_ip, role_name(sess->role), n - 1,
+		    limit);
+		return "too many connections from your address, try later";
+	}
+	return NULL;
 }
 
 static void
@@ -284,13 +339,26 @@ serve(void *state, const struct dmail_conf *conf, int fd,
 {
 	struct worker_session sess;
 	int wfd = fd == 0 ? 1 : fd;
+	const char *refused;
 
 	session_setup(&sess, fd, role);
 	sess.clients = w.clients;
 	sess.stream = stream_new(fd, wfd);
-	w.svc->session(state, conf, &sess);
+	refused = admit(conf, &sess);
+	if (refused == NULL) {
+		w.svc->session(state, conf, &sess);
+		w.sessions++;
+	} else if (w.svc->refuse != NULL) {
+		/* One reply, and the worker is free again: a client that
+		 * does not read it must not hold us. */
+		stream_set_timeout(sess.stream, 1000);
+		stream_set_deadline(sess.stream, now_ms() + 1000);
+		w.svc->refuse(state, conf, &sess, refused);
+		stream_flush(sess.stream);
+	}
+	if (w.managed)
+		scoreboard_peer_clear(w.sb, (int)w.slot);
 	stream_free(sess.stream);
-	w.sessions++;
 }
 
 /* Configuration text from the master's memfd (fd 3). */
@@ -444,6 +512,8 @@ try_accept(int lfd)
 			    sizeof(one));
 			return fd;
 		}
+		if (listeners_closed)
+			return -1;      /* the channel handler closed it */
 		switch (errno) {
 		case EINTR:
 			continue;
@@ -576,6 +646,29 @@ template_serve(void)
 	}
 }
 
+/* Make the channel signal-driven (see worker.h); a listening worker
+ * only: the others have no listener to give up, and their work should
+ * not see EINTR. */
+static void
+channel_watch(void)
+{
+	struct sigaction sa;
+
+	for (size_t i = 0; i < w.nlisten; i++)
+		(void)fcntl(DMAIL_FD_LISTEN + (int)i, F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_channel_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGIO, &sa, NULL) < 0 ||
+	    fcntl(w.channel, F_SETOWN, getpid()) < 0 ||
+	    fcntl(w.channel, F_SETFL, fcntl(w.channel, F_GETFL) | O_ASYNC) < 0)
+		log_warn("channel fd %d: cannot make it signal-driven: %s",
+		    w.channel, strerror(errno));
+	/* The master may have died before O_ASYNC was set. */
+	check_channel();
+}
+
 static int
 run_managed(void)
 {
@@ -638,6 +731,10 @@ run_managed(void)
 			w.svc->after_fork(state, &conf);
 	}
 
+	w.nlisten = w.svc->run == NULL ? nlisten : 0;
+	if (w.nlisten > 0)
+		channel_watch();
+
 	if (w.svc->run != NULL) {
 		report(WORKER_BUSY);
 		w.svc->run(state, &conf);
@@ -692,10 +789,6 @@ run_managed(void)
 				    DMAIL_FD_LISTEN + (int)idx, NULL);
 			if (fd < 0)
 				continue;
-			if (!rate_admit(&conf, fd, roles[idx])) {
-				close(fd);
-				continue;
-			}
 			report(WORKER_BUSY);
 			serve(state, &conf, fd, roles[idx]);
 			close(fd);

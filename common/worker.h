@@ -60,11 +60,27 @@
  * Per-client table: a worker of a listening pool (and a standalone one)
  * maps state_dir/run/clients (clienttab.h) before dropping privileges,
  * creating it if missing; a template's forked workers inherit the
- * mapping. Right after accept the runtime refuses a client over
- * client_connection_rate_limit (421 4.7.0 on smtp and submission,
- * -ERR [SYS/TEMP] on pop3, a plain close on smtps and pop3s) without
- * reporting BUSY; sessions reach the table as worker_session.clients
- * for the login penalty. Nothing of this is in the fd contract.
+ * mapping. Admission (below) counts each new connection
+ * in it for client_connection_rate_limit; sessions reach the table as
+ * worker_session.clients for the login penalty. Nothing of this is in
+ * the fd contract.
+ *
+ * Admission (worker.c, admit(): the one place for every listening
+ * pool): a managed worker records each session's client address in its
+ * scoreboard slot (scoreboard.h, peers) for as long as the session runs.
+ * A new connection from an address that already holds
+ * client_connection_limit sessions of this pool, or that opened more
+ * than client_connection_rate_limit connections in the last minute, and
+ * is not in client_limit_exempt, is refused through service->refuse() before the
+ * session starts; it costs the worker one reply.
+ *
+ * Master gone: the channel (fd 5) is signal-driven (O_ASYNC, SIGIO).
+ * At its end-of-file, whether the master retired the worker or died,
+ * the handler closes every listening socket at once (async-signal-safe
+ * close()), so a worker finishing a session after its master died holds
+ * no listener: a new dmaild can bind the same addresses immediately.
+ * Template processes leave at end-of-file of their request socket,
+ * which a dead master closes too.
  *
  * Status messages: STARTING is implied at spawn; a listening worker
  * reports IDLE whenever it waits in accept and BUSY for each session; a
@@ -160,6 +176,13 @@ struct worker_service {
 	 * opened and that must not be shared with sibling workers, such as
 	 * files locked with flock(). May be NULL. */
 	void (*after_fork)(void *state, const struct dmail_conf *conf);
+	/* A connection the runtime refuses before its session (admission
+	 * control, see below): write the protocol's "try later" reply with
+	 * reason (e.g. "too many connections from your address") to
+	 * sess->stream, or nothing (implicit TLS). The runtime flushes it
+	 * with a short timeout and closes. May be NULL: closed silently. */
+	void (*refuse)(void *state, const struct dmail_conf *conf,
+	    struct worker_session *sess, const char *reason);
 };
 
 int worker_main(int argc, char **argv, const struct worker_service *svc);

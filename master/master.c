@@ -253,6 +253,8 @@ run(struct master *m)
 			buf_reset(&msg);
 			master_reload(m, &msg);
 		}
+		/* A "reload" of this turn is answered: now the work. */
+		master_reload_finish(m);
 		master_client_timeouts(m);
 		if (m->stopping) {
 			if (!m->killed && now_ms() >= m->stop_deadline &&

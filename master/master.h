@@ -15,7 +15,9 @@
  *                    (run_as when root); master_conf_memfd(): the sealed
  *                    memfd workers read their configuration from;
  *                    master_state_dirs(); master_reload(): staging parse,
- *                    swap only when valid, bump the generation.
+ *                    swap only when valid, bump the generation;
+ *                    master_reload_finish(): retire the old generation,
+ *                    after the answer.
  *   master_listen.c  master_listen_sync(): bind new listeners, keep
  *                    unchanged ones (same socket for life), close removed
  *                    ones; master_listen_watch(): let the master itself
@@ -42,7 +44,8 @@
  *                    (Prometheus text for any reader); bounded,
  *                    non-blocking clients.
  *   master_report.c  master_report_table() and master_report_prometheus():
- *                    the "status" texts.
+ *                    the "status" texts; master_report_top_clients(): the
+ *                    addresses holding most sessions of a pool.
  *
  * Control protocol (control_socket, a unix stream socket, mode 0600):
  *   The client connects and sends ONE request line, at most 512 bytes,
@@ -80,6 +83,11 @@
 #define MASTER_REQUEST_MAX 512
 #define MASTER_SCOREBOARD_SLOTS 65536
 #define MASTER_FULL_WARN_MS 60000
+/* Workers a pool starts per turn of the event loop: a pool growing by
+ * thousands (start-up, reload) does not stop the master from answering. */
+#define MASTER_SPAWN_BATCH 64
+/* Client addresses named by the full-pool warning and status. */
+#define MASTER_TOP_CLIENTS 5
 #define MASTER_THROTTLE_MIN_MS 1000
 #define MASTER_THROTTLE_MAX_MS 60000
 /* Early deaths in a row tolerated before the pool is throttled. */
@@ -173,6 +181,7 @@ struct pool {
 	int64_t spawn_retry;      /* after a failed fork: not before */
 	int64_t enabled_since;
 	struct tmpl *tmpl;        /* current template, NULL when none */
+	bool spawn_more;          /* a batch was cut short: go on at once */
 };
 
 struct client {
@@ -212,6 +221,7 @@ struct master {
 	struct tmpl *templates;   /* every template not yet reaped + closed */
 	int pid_fd;
 	char *pid_path;
+	bool reload_pending;      /* swapped; old workers not yet retired */
 };
 
 #define MASTER_PID_BUCKETS 8192
@@ -227,6 +237,7 @@ int master_conf_load(const char *path, struct dmail_conf *out,
 int master_conf_memfd(const struct dmail_conf *conf);
 int master_state_dirs(const struct dmail_conf *conf);
 int master_reload(struct master *m, struct buf *msg);
+void master_reload_finish(struct master *m);
 
 /* master_listen.c */
 int master_listen_sync(struct master *m, const struct dmail_conf *conf,
@@ -284,5 +295,7 @@ void master_client_timeouts(struct master *m);
 /* master_report.c */
 void master_report_table(struct master *m, struct buf *out);
 void master_report_prometheus(struct master *m, struct buf *out);
+void master_report_top_clients(struct master *m, const struct pool *p,
+    struct buf *out);
 
 #endif

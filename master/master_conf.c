@@ -17,8 +17,13 @@
  * master_reload() parses into a staging struct; if anything is wrong
  * (syntax, checks, a listener that cannot be bound) it logs every error,
  * puts them in msg and keeps the running configuration. Otherwise it
- * swaps, bumps the generation, retires every worker of the old one and
- * lets the pools start new workers. Returns 0 or -1.
+ * swaps and bumps the generation (from then on no old worker accepts a
+ * connection: each checks the scoreboard's generation first), puts the
+ * answer in msg and returns 0; the work that grows with the pools,
+ * retiring every old worker and starting new ones, is left to
+ * master_reload_finish(), which the event loop calls once the answer is
+ * on its way. A reload is answered in the same time with 10 or 10,000
+ * workers. Returns 0 or -1.
  */
 #include "config.h"
 
@@ -200,11 +205,7 @@ master_reload(struct master *m, struct buf *msg)
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 	else
 		log_set_level(m->conf->log_level);
-	/* Old workers: idle ones leave now, busy ones after their session.
-	 * Their sockets stay open in them until then, so nothing is lost. */
-	master_pool_retire_all(m);
-	master_pool_configure(m);
-	master_pool_maintain(m);
+	m->reload_pending = true;
 	log_info("reload: generation %u in effect", m->generation);
 	buf_printf(msg, "+OK reloaded generation %u\n", m->generation);
 	buf_free(&err);
@@ -224,4 +225,18 @@ invalid:
 	    "%s", m->generation, buf_cstr(&err));
 	buf_free(&err);
 	return -1;
+}
+
+void
+master_reload_finish(struct master *m)
+{
+	if (!m->reload_pending)
+		return;
+	m->reload_pending = false;
+	/* Old workers: idle ones leave now, busy ones after their session.
+	 * Their sockets stay open in them until then, so nothing is lost.
+	 * One close() per worker; the pools then grow back in batches
+	 * (master_pool_maintain). */
+	master_pool_retire_all(m);
+	master_pool_configure(m);
 }

@@ -9,7 +9,9 @@
  *   - idle workers beyond workers_min that stayed idle for
  *     worker_idle_timeout are retired;
  *   - at workers_max with every worker busy, connections wait in the
- *     kernel's backlog; that is logged at most once a minute.
+ *     kernel's backlog; that is logged at most once a minute, with the
+ *     client addresses holding most sessions (client_connection_limit
+ *     bounds what one address can hold).
  * A pool without listeners (list, queue) runs workers_min workers, if its
  * program exists. Workers retired by a reload do not count towards
  * workers_max: they are finishing old sessions while new workers serve.
@@ -156,6 +158,7 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 		master_template_close(m, p);
 	if (m->stopping || !p->enabled || now < p->throttle_until) {
 		master_listen_watch(m, p->id, false);
+		p->spawn_more = false;
 		return;
 	}
 	active = p->starting + p->idle + p->busy;
@@ -168,6 +171,9 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 	}
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	p->spawn_more = want > MASTER_SPAWN_BATCH;
+	if (p->spawn_more)
+		want = MASTER_SPAWN_BATCH;
 	while (want-- > 0 && now >= p->spawn_retry) {
 		if (master_spawn(m, p) < 0) {
 			/* fork or pipe failed (limits?): retry in a second
@@ -188,10 +194,15 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 		if (ready == 0 && active >= pc->workers_max &&
 		    now - p->last_full_warn >= MASTER_FULL_WARN_MS &&
 		    master_listen_queued(m, p->id) > 0) {
+			struct buf top = BUF_INIT;
+
 			p->last_full_warn = now;
+			master_report_top_clients(m, p, &top);
 			log_warn("pool %s: all %u workers busy (%s_workers_max);"
-			    " connections wait in the listen backlog",
-			    pool_name(p->id), active, pool_name(p->id));
+			    " connections wait in the listen backlog "
+			    "top_clients=\"%s\"", pool_name(p->id), active,
+			    pool_name(p->id), buf_cstr(&top));
+			buf_free(&top);
 		}
 	}
 }
@@ -225,6 +236,10 @@ master_pool_demand(struct master *m, enum pool_id id)
 		want = 1;
 	if (active + want > pc->workers_max)
 		want = active < pc->workers_max ? pc->workers_max - active : 0;
+	if (want > MASTER_SPAWN_BATCH) {
+		want = MASTER_SPAWN_BATCH;
+		p->spawn_more = true;
+	}
 	while (want-- > 0 && now_ms() >= p->spawn_retry) {
 		if (master_spawn(m, p) < 0) {
 			p->spawn_retry = now_ms() + 1000;
@@ -236,9 +251,43 @@ master_pool_demand(struct master *m, enum pool_id id)
 	    now_ms() >= p->spawn_retry);
 }
 
+/* Closing a worker's channel wakes that worker; on a busy machine each
+ * woken worker preempts the master, and retiring 5,000 idle workers kept
+ * it from answering anyone for 15 s. So a short-lived child holds copies
+ * of every channel while the master closes its own (not the last copy:
+ * nobody wakes), and its exit drops the last copies, with the wake-ups,
+ * in its own time. Returns the write end of the pipe the child waits on
+ * (close it to let the child go), or -1: then the master wakes them. */
+static int
+hold_channels(void)
+{
+	int go[2];
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);       /* reaped by master_reap() as a stranger */
+	}
+	close(go[0]);
+	if (pid < 0) {
+		close(go[1]);
+		return -1;
+	}
+	return go[1];
+}
+
 void
 master_pool_retire_all(struct master *m)
 {
+	int holder = hold_channels();
+
 	for (int i = 0; i < POOL_COUNT; i++) {
 		for (struct worker *w = m->pools[i].workers; w != NULL;
 		    w = w->next)
@@ -246,6 +295,8 @@ master_pool_retire_all(struct master *m)
 		/* A new generation gets a new template, on its first spawn. */
 		master_template_close(m, &m->pools[i]);
 	}
+	if (holder >= 0)
+		close(holder);
 }
 
 void
@@ -364,6 +415,8 @@ master_pool_next_timer(struct master *m)
 			timeout = (int)t;
 		if (r > 0 && r < timeout)
 			timeout = (int)r;
+		if (m->pools[i].spawn_more && r <= 0)
+			timeout = 0;
 	}
 	if (m->stopping && m->stop_deadline - now < timeout)
 		timeout = m->stop_deadline > now ?

@@ -8,9 +8,16 @@
  * (deaths by signal or non-zero exit), generation (configuration
  * generation in effect), throttled, uptime (seconds since the pool was
  * enabled).
+ *
+ * master_report_top_clients(): the client addresses holding most sessions
+ * of a pool, from the scoreboard's peer entries ("192.0.2.1=57
+ * 198.51.100.7=3"), for the full-pool warning and both status texts.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +45,92 @@ fmt_duration(struct buf *out, int64_t s)
 		    (long long)(s % 60));
 	else
 		buf_printf(out, "%llds", (long long)s);
+}
+
+struct top_client {
+	uint8_t addr[16];
+	unsigned sessions;
+};
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+	return memcmp(((const struct top_client *)a)->addr,
+	    ((const struct top_client *)b)->addr, 16);
+}
+
+static int
+cmp_sessions(const void *a, const void *b)
+{
+	const struct top_client *x = a, *y = b;
+
+	if (x->sessions != y->sessions)
+		return x->sessions > y->sessions ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+/* The clients of p's sessions, most sessions first, at most max of them
+ * in top[]; returns how many. O(n log n) in the pool's workers. */
+static size_t
+top_clients(struct master *m, const struct pool *p, struct top_client *top,
+    size_t max)
+{
+	struct top_client *all;
+	size_t n = 0, k = 0;
+
+	if (p->total == 0)
+		return 0;
+	all = xcalloc(p->total, sizeof(*all));
+	for (const struct worker *w = p->workers; w != NULL && n < p->total;
+	    w = w->next) {
+		const struct scoreboard_peer *peer =
+		    scoreboard_peer(m->sb, w->slot);
+
+		if (peer == NULL || peer->busy != (uint32_t)p->id + 1)
+			continue;
+		memcpy(all[n].addr, peer->addr, 16);
+		all[n++].sessions = 1;
+	}
+	qsort(all, n, sizeof(*all), cmp_addr);
+	for (size_t i = 0; i < n; i++) {
+		if (k > 0 && memcmp(all[k - 1].addr, all[i].addr, 16) == 0)
+			all[k - 1].sessions++;
+		else
+			all[k++] = all[i];
+	}
+	qsort(all, k, sizeof(*all), cmp_sessions);
+	if (k > max)
+		k = max;
+	memcpy(top, all, k * sizeof(*all));
+	free(all);
+	return k;
+}
+
+static void
+addr_text(const uint8_t addr[16], char *out, size_t len)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+
+	if (memcmp(addr, mapped, 12) == 0)
+		inet_ntop(AF_INET, addr + 12, out, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, addr, out, (socklen_t)len);
+}
+
+void
+master_report_top_clients(struct master *m, const struct pool *p,
+    struct buf *out)
+{
+	struct top_client top[MASTER_TOP_CLIENTS];
+	size_t n = top_clients(m, p, top, MASTER_TOP_CLIENTS);
+	char text[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < n; i++) {
+		addr_text(top[i].addr, text, sizeof(text));
+		buf_printf(out, "%s%s=%u", i > 0 ? " " : "", text,
+		    top[i].sessions);
+	}
 }
 
 void
@@ -71,12 +164,20 @@ master_report_table(struct master *m, struct buf *out)
 	}
 	for (int i = 0; i < POOL_COUNT; i++) {
 		const struct pool *p = &m->pools[i];
+		struct buf top = BUF_INIT;
 
 		if (now < p->throttle_until && p->throttle_why != NULL)
 			buf_printf(out, "throttled pool %s for %lld ms more: "
 			    "workers in a row %s\n", pool_name(p->id),
 			    (long long)(p->throttle_until - now),
 			    p->throttle_why);
+		if (!p->listening)
+			continue;
+		master_report_top_clients(m, p, &top);
+		if (top.len > 0)
+			buf_printf(out, "%s top clients: %s\n",
+			    pool_name(p->id), buf_cstr(&top));
+		buf_free(&top);
 	}
 }
 
@@ -142,5 +243,23 @@ master_report_prometheus(struct master *m, struct buf *out)
 			buf_printf(out, "%s{pool=\"%s\"} %llu\n",
 			    pool_metrics[k].name, pool_name((enum pool_id)i),
 			    pool_value(m, &m->pools[i], k, now));
+	}
+	buf_printf(out, "# HELP dmail_pool_top_client_sessions Sessions held "
+	    "by the client addresses with most sessions in the pool.\n"
+	    "# TYPE dmail_pool_top_client_sessions gauge\n");
+	for (int i = 0; i < POOL_COUNT; i++) {
+		struct top_client top[MASTER_TOP_CLIENTS];
+		size_t n;
+		char text[INET6_ADDRSTRLEN];
+
+		if (!m->pools[i].listening)
+			continue;
+		n = top_clients(m, &m->pools[i], top, MASTER_TOP_CLIENTS);
+		for (size_t j = 0; j < n; j++) {
+			addr_text(top[j].addr, text, sizeof(text));
+			buf_printf(out, "dmail_pool_top_client_sessions{pool=\"%s\","
+			    "client=\"%s\"} %u\n", pool_name((enum pool_id)i),
+			    text, top[j].sessions);
+		}
 	}
 }

@@ -775,6 +775,8 @@ pop3_session(struct pop3_server *srv, const struct dmail_conf *conf,
 	p->md.lock_fd = -1;
 	p->end = "dropped";
 	stream_set_timeout(p->s, (int)conf->pop3_idle_timeout * 1000);
+	/* A command line trickled byte by byte ends too (see stream.h). */
+	stream_set_line_limit(p->s, (int)conf->pop3_command_time_limit * 1000);
 	if (sess->role == ROLE_POP3S) {
 		if (srv->tls == NULL ||
 		    stream_tls_accept(p->s, srv->tls) != STREAM_OK) {
@@ -796,6 +798,8 @@ pop3_session(struct pop3_server *srv, const struct dmail_conf *conf,
 		}
 		if (r != STREAM_OK) {
 			p->end = r == STREAM_TIMEOUT ? "timeout" : "dropped";
+			if (r == STREAM_TIMEOUT)
+				stream_puts(p->s, "-ERR timeout exceeded\r\n");
 			break;
 		}
 		if (line.len > POP3_CMD_MAX &&

@@ -90,6 +90,18 @@ pop3d_fini(void *state)
 	free(srv);
 }
 
+/* A connection the runtime does not admit (worker.h); nothing on
+ * implicit TLS (see smtpd_refuse). */
+static void
+pop3d_refuse(void *state, const struct dmail_conf *conf,
+    struct worker_session *sess, const char *reason)
+{
+	(void)state;
+	(void)conf;
+	if (sess->role != ROLE_POP3S)
+		stream_printf(sess->stream, "-ERR [SYS/TEMP] %s\r\n", reason);
+}
+
 static const struct worker_service pop3d_service = {
 	.name = "dmail-pop3d",
 	.pool = POOL_POP3,
@@ -99,6 +111,7 @@ static const struct worker_service pop3d_service = {
 	.run = NULL,
 	.fini = pop3d_fini,
 	.after_fork = NULL,
+	.refuse = pop3d_refuse,
 };
 
 int

@@ -412,9 +412,20 @@ cmd_data(struct smtp_session *ss, const char *arg)
 
 	(void)arg;
 	smtp_reply(ss, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	/* The whole DATA phase has smtp_data_time_limit, as well as
+	 * smtp_data_timeout for each wait: a trickle of bytes that beats
+	 * every wait still ends here (421, nothing kept). */
 	stream_set_timeout(ss->s, (int)conf->smtp_data_timeout * 1000);
+	stream_set_line_limit(ss->s, 0);
+	if (conf->smtp_data_time_limit > 0 && now_ms() +
+	    (int64_t)conf->smtp_data_time_limit * 1000 < ss->deadline)
+		stream_set_deadline(ss->s, now_ms() +
+		    (int64_t)conf->smtp_data_time_limit * 1000);
 	rc = smtp_data_read(ss->s, &ss->line, conf->max_message_size,
 	    conf->smtp_bare_lf, data_line, ss->dlv, &res);
+	stream_set_deadline(ss->s, ss->deadline);
+	stream_set_line_limit(ss->s,
+	    (int)conf->smtp_command_time_limit * 1000);
 	stream_set_timeout(ss->s, (int)conf->smtp_command_timeout * 1000);
 	if (rc != STREAM_OK) {
 		txn_reset(ss);
@@ -687,9 +698,10 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 	/* Never NULL from here on, even for empty lines. */
 	buf_reserve(&ss.line, SMTP_TEXT_LINE_MAX + 2);
 
+	ss.deadline = now_ms() + (int64_t)conf->smtp_session_timeout * 1000;
 	stream_set_timeout(ss.s, (int)conf->smtp_command_timeout * 1000);
-	stream_set_deadline(ss.s, now_ms() +
-	    (int64_t)conf->smtp_session_timeout * 1000);
+	stream_set_deadline(ss.s, ss.deadline);
+	stream_set_line_limit(ss.s, (int)conf->smtp_command_time_limit * 1000);
 	log_info("sid=%s action=connect client=%s port=%u role=%s", ws->id,
 	    ws->peer_ip, ws->peer_port, role_name(ws->role));
 

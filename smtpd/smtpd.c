@@ -98,6 +98,19 @@ smtpd_fini(void *state)
 	free(sd);
 }
 
+/* A connection the runtime does not admit (worker.h): one reply, and
+ * none on implicit TLS, where plain text would be garbage to the client
+ * and a handshake would cost the worker what the refusal saves. */
+static void
+smtpd_refuse(void *state, const struct dmail_conf *conf,
+    struct worker_session *sess, const char *reason)
+{
+	(void)state;
+	if (sess->role != ROLE_SMTPS)
+		stream_printf(sess->stream, "421 4.7.0 %s Error: %s\r\n",
+		    conf->hostname, reason);
+}
+
 static const struct worker_service smtpd_service = {
 	.name = "dmail-smtpd",
 	.pool = POOL_SMTP,
@@ -106,6 +119,7 @@ static const struct worker_service smtpd_service = {
 	.session = smtpd_session,
 	.run = NULL,
 	.fini = smtpd_fini,
+	.refuse = smtpd_refuse,
 };
 
 int

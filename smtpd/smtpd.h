@@ -125,6 +125,7 @@ struct smtp_session {
 	unsigned auth_failures;
 	unsigned auth_refused;          /* refused by the login penalty */
 	struct buf line;                /* current input line */
+	int64_t deadline;               /* end of the session (now_ms()) */
 
 	/* The transaction in progress. */
 	struct mail_args mail;

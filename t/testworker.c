@@ -76,7 +76,10 @@ testworker_session(void *state, const struct dmail_conf *conf,
 				continue;
 			}
 			stream_flush(sess->stream);
-			sleep((unsigned)n);
+			/* The whole time: a signal (SIGIO when the master
+			 * retires us) cuts sleep() short. */
+			for (unsigned left = (unsigned)n; left > 0;)
+				left = sleep(left);
 			stream_puts(sess->stream, "+OK slept\r\n");
 		} else if (strcasecmp(cmd, "CRASH") == 0) {
 			stream_flush(sess->stream);

@@ -178,7 +178,9 @@ def main():
 
     prog = dt.SMTPD if args.smtp else dt.TESTWORKER
     extra = ("smtp_program %s\nlisten_backlog 65535\nlog stderr info\n"
-             "worker_spawn %s\n" % (prog, args.spawn))
+             "worker_spawn %s\n"
+             # every session comes from 127.0.0.1
+             "client_connection_limit 0\n" % (prog, args.spawn))
     if args.smtp:
         # Held sessions must outlive a slow ramp.
         extra += "smtp_command_timeout 3600\n"

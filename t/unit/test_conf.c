@@ -459,6 +459,11 @@ test_defaults(void **state)
 	assert_false(c.smtp_vrfy);
 	assert_int_equal(c.max_hops, 50);
 	assert_int_equal(c.relay_network_count, 0);
+	assert_int_equal(c.client_connection_limit, 20);
+	assert_int_equal(c.client_limit_exempt_count, 0);
+	assert_int_equal(c.smtp_command_time_limit, 60);
+	assert_int_equal(c.smtp_data_time_limit, 1200);
+	assert_int_equal(c.pop3_command_time_limit, 60);
 	assert_false(c.pop3_plaintext_auth);
 	assert_int_equal(c.pop3_login_delay, 0);
 	assert_int_equal(c.pop3_max_failed_logins, 3);
@@ -518,6 +523,9 @@ test_full_config(void **state)
 	    "smtp_vrfy yes\n"
 	    "relay_networks 127.0.0.0/8, ::1\n"
 	    "relay_networks 192.168.0.0/16\n"
+	    "client_limit_exempt 10.0.0.0/8 2001:db8::/32\n"
+	    "client_connection_limit 0\n"
+	    "smtp_data_time_limit 30m\n"
 	    "alias postmaster root@example.test\n"
 	    "alias Abuse  a@example.test, b@example.test\n"
 	    "forward joe@example.test joe@elsewhere.test\n"
@@ -613,6 +621,12 @@ test_full_config(void **state)
 	assert_int_equal(c.relay_networks[1].family, AF_INET6);
 	assert_int_equal(c.relay_networks[1].prefix, 128);
 	assert_int_equal(c.relay_networks[2].prefix, 16);
+	/* The same CIDR list parser, into its own list. */
+	assert_int_equal(c.client_limit_exempt_count, 2);
+	assert_int_equal(c.client_limit_exempt[0].prefix, 8);
+	assert_int_equal(c.client_limit_exempt[1].family, AF_INET6);
+	assert_int_equal(c.client_connection_limit, 0);
+	assert_int_equal(c.smtp_data_time_limit, 1800);
 
 	assert_int_equal(c.aliases.count, 2);
 	assert_string_equal(c.aliases.items[0].key, "postmaster");

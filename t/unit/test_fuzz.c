@@ -71,7 +71,9 @@ static const char *const keys[] = {
 	"tls_key", "max_message_size", "max_recipients", "smtp_bare_lf",
 	"smtp_vrfy", "relay_networks", "alias", "forward", "transport",
 	"password_scheme", "queue_retry_min", "queue_retry_max",
-	"tls_required", "list_dmarc_rewrite", "bogus_key", "",
+	"tls_required", "list_dmarc_rewrite", "client_connection_limit",
+	"client_limit_exempt", "smtp_command_time_limit",
+	"smtp_data_time_limit", "bogus_key", "",
 };
 
 static const char *const values[] = {
@@ -171,6 +173,9 @@ check_conf(const struct dmail_conf *c, const struct buf *text)
 	for (size_t i = 0; i < c->relay_network_count; i++)
 		assert_true(c->relay_networks[i].prefix <=
 		    (c->relay_networks[i].family == AF_INET ? 32u : 128u));
+	for (size_t i = 0; i < c->client_limit_exempt_count; i++)
+		assert_true(c->client_limit_exempt[i].prefix <=
+		    (c->client_limit_exempt[i].family == AF_INET ? 32u : 128u));
 	for (size_t i = 0; i < c->local_domains.count; i++)
 		for (const char *q = c->local_domains.items[i]; *q; q++)
 			assert_false(*q >= 'A' && *q <= 'Z');

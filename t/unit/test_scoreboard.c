@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,6 +141,60 @@ test_worker_view_is_read_only_and_live(void **state)
 }
 
 static void
+key_of(const char *v4, uint8_t key[16])
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, v4, &in->sin_addr), 1);
+	assert_true(scoreboard_peer_key(&ss, key));
+}
+
+/* Workers publish their clients through their own read-write view of the
+ * peer pages; counts are per pool and address; the master's slot_free
+ * clears the entry of a worker that died mid-session. */
+static void
+test_peers_counted_per_pool_and_cleared(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(64);
+	struct scoreboard *view;
+	uint8_t a[16], b[16];
+	int s0, s1, s2, s3;
+	(void)state;
+	key_of("192.0.2.1", a);
+	key_of("192.0.2.2", b);
+	view = scoreboard_attach(dup(scoreboard_fd(sb)));
+	assert_non_null(view);
+	s0 = scoreboard_slot_alloc(sb, 10, 0, 1);
+	s1 = scoreboard_slot_alloc(sb, 11, 0, 1);
+	s2 = scoreboard_slot_alloc(sb, 12, 1, 1);
+	s3 = scoreboard_slot_alloc(sb, 13, 0, 1);
+	assert_null(scoreboard_peer(sb, s0));
+	scoreboard_peer_set(view, s0, 0, a);
+	scoreboard_peer_set(view, s1, 0, a);
+	scoreboard_peer_set(view, s2, 1, a);
+	scoreboard_peer_set(view, s3, 0, b);
+	assert_int_equal(scoreboard_peer_count(view, 0, a), 2);
+	assert_int_equal(scoreboard_peer_count(sb, 1, a), 1);
+	assert_int_equal(scoreboard_peer_count(sb, 0, b), 1);
+	assert_non_null(scoreboard_peer(sb, s3));
+	assert_memory_equal(scoreboard_peer(sb, s3)->addr, b, 16);
+	/* Session over. */
+	scoreboard_peer_clear(view, s1);
+	assert_int_equal(scoreboard_peer_count(sb, 0, a), 1);
+	/* Worker died mid-session: the master frees its slot. */
+	scoreboard_slot_free(sb, s0);
+	assert_int_equal(scoreboard_peer_count(view, 0, a), 0);
+	assert_null(scoreboard_peer(sb, s0));
+	/* The master's fields stay read-only in the worker's view. */
+	assert_false(scoreboard_update(view, s3, 13, WORKER_BUSY, 1, 1));
+	scoreboard_free(view);
+	scoreboard_free(sb);
+}
+
+static void
 test_attach_rejects_foreign_fd(void **state)
 {
 	int fd = memfd_create("junk", MFD_CLOEXEC);
@@ -161,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_update_checks_pid),
 		cmocka_unit_test(test_worker_view_is_read_only_and_live),
 		cmocka_unit_test(test_attach_rejects_foreign_fd),
+		cmocka_unit_test(test_peers_counted_per_pool_and_cleared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -408,6 +408,39 @@ test_timeout_and_deadline(void **state)
 	}
 	assert_int_equal(stream_read_line(s, &line, 100, &e), STREAM_TIMEOUT);
 
+	/* A line limit: a line trickling in, each byte well within the
+	 * timeout, ends when the limit after its first byte passes. */
+	stream_set_deadline(s, 0);
+	stream_set_timeout(s, 10000);
+	stream_set_line_limit(s, 200);
+	{
+		struct feed f = { .fd = sv[1], .data = "trickle\r\n", .len = 9,
+		    .chunk = 1, .delay_us = 60000 };
+		feed_start(&f);
+		t0 = now_ms();
+		assert_int_equal(stream_read_line(s, &line, 100, &e),
+		    STREAM_TIMEOUT);
+		dt = now_ms() - t0;
+		assert_true(dt >= 150 && dt < 3000);
+		feed_join(&f);
+	}
+	/* Waiting for a line's first byte is not limited by it, and the
+	 * limit is not left behind as a deadline. */
+	{
+		struct feed f = { .fd = sv[1], .data = "late\r\n", .len = 6,
+		    .start_ms = 400 };
+
+		/* the rest of "trickle", all there by now, up to its LF */
+		assert_int_equal(stream_read_line(s, &line, 100, &e),
+		    STREAM_OK);
+		feed_start(&f);
+		assert_int_equal(stream_read_line(s, &line, 100, &e),
+		    STREAM_OK);
+		assert_string_equal(buf_cstr(&line), "late");
+		feed_join(&f);
+	}
+	stream_set_line_limit(s, 0);
+
 	/* No deadline, no timeout: data trickling slowly is fine. */
 	stream_set_deadline(s, 0);
 	stream_set_timeout(s, -1);
