@@ -38,8 +38,6 @@
 #define EXIT_EXISTS 4
 #define EXIT_INVALID 5
 
-#define IMPORT_BATCH 1000
-
 static const char *progname = "dmail-user";
 
 static void
@@ -210,11 +208,13 @@ become_run_as(const struct dmail_conf *conf)
 	umask(077);
 }
 
+/* The database for a change (USERDB_WRITE: waits for the writer lock)
+ * or for reading (list, show: never writes, works on a full disk). */
 static struct userdb *
-open_db(const struct dmail_conf *conf)
+open_db(const struct dmail_conf *conf, enum userdb_mode mode)
 {
 	struct buf err = BUF_INIT;
-	struct userdb *db = userdb_open(conf, USERDB_WRITE, &err);
+	struct userdb *db = userdb_open(conf, mode, &err);
 
 	if (db == NULL) {
 		errmsg("%s", buf_cstr(&err));
@@ -348,7 +348,7 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	if (!conf_is_local_domain(conf, strchr(address, '@') + 1))
 		errmsg("warning: %s is not in local_domains; mail for it will "
 		    "not be accepted", strchr(address, '@') + 1);
-	db = open_db(conf);
+	db = open_db(conf, USERDB_WRITE);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);
 		userdb_close(db);
@@ -383,7 +383,7 @@ static int
 cmd_del(const struct dmail_conf *conf, const char *address)
 {
 	struct buf err = BUF_INIT;
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_WRITE);
 	int r = userdb_delete(db, address, &err);
 
 	userdb_close(db);
@@ -416,7 +416,7 @@ cmd_modify(const struct dmail_conf *conf, const char *cmd,
 		parse_opts(argc, argv, &o, false, true);
 	else
 		parse_opts(argc, argv, &o, false, false);
-	db = open_db(conf);
+	db = open_db(conf, USERDB_WRITE);
 	must_lookup(db, address, rec);
 	if (strcmp(cmd, "passwd") == 0)
 		get_hash(conf, &o, rec->hash, sizeof(rec->hash));
@@ -460,7 +460,7 @@ list_one(const struct user_record *rec, void *arg)
 static int
 cmd_list(const struct dmail_conf *conf)
 {
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_READ);
 	int r = userdb_foreach(db, list_one, NULL);
 
 	userdb_close(db);
@@ -526,7 +526,7 @@ static int
 cmd_show(const struct dmail_conf *conf, const char *address)
 {
 	struct user_record *rec = xcalloc(1, sizeof(*rec));
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_READ);
 	uint64_t msgs, bytes;
 
 	must_lookup(db, address, rec);
@@ -546,17 +546,18 @@ cmd_show(const struct dmail_conf *conf, const char *address)
 	return 0;
 }
 
-/* import: validate the whole file first, then store in batches. Existing
+/* import: validate the whole file first, then store every account in one
+ * new version of the database (all or nothing). Existing
  * accounts get the new hash and keep everything else. */
 static int
 cmd_import(const struct dmail_conf *conf, const char *file)
 {
-	struct user_record *batch = NULL, old;
+	struct user_record *rec = NULL;
 	struct buf mbox = BUF_INIT, err = BUF_INIT;
 	struct userdb *db = NULL;
 	int rc = 0;
 	char *line = NULL;
-	size_t cap = 0, n = 0, lineno = 0, bad = 0, total = 0;
+	size_t cap = 0, lineno = 0, bad = 0, total = 0;
 	ssize_t len;
 	FILE *f;
 
@@ -615,12 +616,16 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		}
 	} else
 		rewind(f);
-	/* Pass 2: store. */
-	db = open_db(conf);
-	batch = xcalloc(IMPORT_BATCH, sizeof(*batch));
+	/* Pass 2: store, all in one new version of the database. */
+	db = open_db(conf, USERDB_WRITE);
+	rec = xcalloc(1, sizeof(*rec));
+	if (userdb_begin(db, &err) < 0) {
+		errmsg("%s (nothing imported)", buf_cstr(&err));
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	total = 0;
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		struct user_record *rec = &batch[n];
 		char *colon, *end, *l;
 		int r;
 
@@ -632,15 +637,16 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		if ((end = strchr(colon + 1, ':')) != NULL)
 			*end = '\0';
 		str_lower(l);
-		r = userdb_lookup(db, l, &old);
+		/* Sees the lines stored before: a repeated address keeps
+		 * one account, with the last hash. */
+		r = userdb_lookup(db, l, rec);
 		if (r < 0) {
-			errmsg("database lookup of %s failed", l);
+			errmsg("database lookup of %s failed (nothing "
+			    "imported)", l);
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		if (r == 1)
-			*rec = old;
-		else {
+		if (r == 0) {
 			memset(rec, 0, sizeof(*rec));
 			snprintf(rec->address, sizeof(rec->address), "%s",
 			    l);
@@ -651,31 +657,25 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 			make_maildir(rec->mailbox);
 		}
 		snprintf(rec->hash, sizeof(rec->hash), "%s", colon + 1);
-		if (++n == IMPORT_BATCH) {
-			if (userdb_put_many(db, batch, n, &err) < 0) {
-				errmsg("%s (%zu accounts imported before)",
-				    buf_cstr(&err), total);
-				rc = EXIT_FAIL;
-				goto out;
-			}
-			total += n;
-			n = 0;
+		if (userdb_put(db, rec, &err) < 0) {
+			errmsg("%s (nothing imported)", buf_cstr(&err));
+			rc = EXIT_FAIL;
+			goto out;
 		}
+		total++;
 	}
-	if (n > 0 && userdb_put_many(db, batch, n, &err) < 0) {
-		errmsg("%s (%zu accounts imported before)", buf_cstr(&err),
-		    total);
+	if (userdb_commit(db, &err) < 0) {
+		errmsg("%s (nothing imported)", buf_cstr(&err));
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	total += n;
 	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
 out:
 	userdb_close(db);
 	if (f != stdin)
 		fclose(f);
 	free(line);
-	free(batch);
+	free(rec);
 	buf_free(&mbox);
 	buf_free(&err);
 	return rc;
