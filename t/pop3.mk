@@ -12,3 +12,5 @@ unit_test_userdb_LDADD = $(TESTLIBS)
 
 TESTS += pop3_session.py pop3_clients.py userdb_tool.py
 EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py
+TESTS += userdb_faults.py
+EXTRA_DIST += userdb_faults.py
