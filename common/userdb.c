@@ -8,7 +8,9 @@
  * files, no locks, no log, no recovery, no mmap). A lookup never writes a
  * byte, so a full disk, a reader killed at any instant or a writer killed
  * at any instant cannot make another process's lookup fail. Before each
- * lookup the reader stat()s the path (about a microsecond) and, when the
+ * lookup the reader stat()s the path (25 us measured on a two-core
+ * machine at load average 30; a lookup's pread and the password hash
+ * cost far more) and, when the
  * inode differs from the one it has open, reopens: the next lookup after
  * a change sees it. userdb_release() closes the file between sessions.
  * A missing users.db is an empty database (no account yet).
