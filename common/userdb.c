@@ -10,9 +10,8 @@
  * at any instant cannot make another process's lookup fail. Before each
  * lookup the reader stat()s the path (25 us measured on a two-core
  * machine at load average 30; a lookup's pread and the password hash
- * cost far more) and, when the
- * inode differs from the one it has open, reopens: the next lookup after
- * a change sees it. userdb_release() closes the file between sessions.
+ * cost far more) and, when the inode differs from the one it has open,
+ * reopens: the next lookup after a change sees it. userdb_release() closes the file between sessions.
  * A missing users.db is an empty database (no account yet).
  *
  * Writers (dmail-user, the only program that changes accounts) first
