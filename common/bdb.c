@@ -1,6 +1,6 @@
 /*
- * bdb.c - transactional Berkeley DB environment with one B-tree (see
- * bdb.h).
+ * bdb.c - opening a Berkeley DB B-tree alone (bdb_open_file) or in a
+ * transactional environment (bdb_open); see bdb.h.
  */
 #include "config.h"
 
@@ -71,5 +71,31 @@ bdb_open(const char *home, const char *file, const struct bdb_options *opt,
 		bdb_close(env, db);
 		return -1;
 	}
+	return 0;
+}
+
+int
+bdb_open_file(const char *path, uint32_t flags, const struct bdb_options *opt,
+    DB **db, struct buf *err)
+{
+	DB *d;
+	int r;
+
+	*db = NULL;
+	if ((r = db_create(&d, NULL, 0)) != 0) {
+		buf_printf(err, "db_create: %s", db_strerror(r));
+		return r;
+	}
+	d->set_errpfx(d, opt->name);
+	d->set_errcall(d, bdb_errcall);
+	if (opt->cache_bytes > 0)
+		d->set_cachesize(d, 0, opt->cache_bytes, 1);
+	r = d->open(d, NULL, path, NULL, DB_BTREE, flags | DB_NOMMAP, 0600);
+	if (r != 0) {
+		buf_printf(err, "cannot open %s: %s", path, db_strerror(r));
+		d->close(d, DB_NOSYNC);
+		return r;
+	}
+	*db = d;
 	return 0;
 }

@@ -1,24 +1,38 @@
 /*
- * userdb.c - the account database (see userdb.h): Berkeley DB 5.3,
- * transactional environment in state_dir/db, one B-tree "users.db".
+ * userdb.c - the account database (see userdb.h): one Berkeley DB 5.3
+ * B-tree file, state_dir/db/users.db, read and written without a shared
+ * environment, the way Postfix's postmap builds its tables.
  *
- * Environment and recovery. Every process that opens the environment,
- * reader or writer, uses DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
- * DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER. With DB_REGISTER
- * Berkeley DB keeps a registry of the processes using the environment; at
- * open it checks whether one of them died without closing (kill -9 of
- * dmail-user in the middle of a transaction, a crashed worker) and only
- * then runs normal recovery, which rolls back the unfinished transaction.
- * When no recovery is needed DB_RECOVER is ignored, so many readers can
- * open at once. Recovery by one process panics the environment for the
- * others that still have it open: their next call returns DB_RUNRECOVERY
- * and this module closes and reopens the environment (once) and retries.
- * Transactions never wait for locks (DB_TXN_NOWAIT, see
- * userdb_should_retry): a busy lock is retried for a second, then the
- * handle is reopened, which recovers if the lock belonged to a dead
- * writer; after that the operation fails (-1, the caller answers with a
- * temporary error). Log files are removed automatically
- * (DB_LOG_AUTO_REMOVE) and writers checkpoint after each change.
+ * Readers (SMTP, POP3 and list workers; dmail-user list and show) open
+ * users.db alone and read-only (bdb_open_file: private cache, no region
+ * files, no locks, no log, no recovery, no mmap). A lookup never writes a
+ * byte, so a full disk, a reader killed at any instant or a writer killed
+ * at any instant cannot make another process's lookup fail. Before each
+ * lookup the reader stat()s the path (25 us measured on a two-core
+ * machine at load average 30; a lookup's pread and the password hash
+ * cost far more) and, when the inode differs from the one it has open,
+ * reopens: the next lookup after a change sees it. userdb_release() closes the file between sessions.
+ * A missing users.db is an empty database (no account yet).
+ *
+ * Writers (dmail-user, the only program that changes accounts) first
+ * take an exclusive flock on state_dir/db/users.lock, held until
+ * userdb_close(), so writers take turns and a read-modify-write sees the
+ * version it changes. A change (userdb_put, userdb_delete, or everything
+ * between userdb_begin and userdb_commit, such as a whole import) is made
+ * in a copy, users.db.tmp.PID, which is flushed, fsync'd and renamed over
+ * users.db, then the directory is fsync'd. A full disk makes the change
+ * fail with a clear error and leaves users.db untouched; a writer killed
+ * at any instant leaves the old or the new complete file, and the next
+ * writer removes its stale users.db.tmp.* files. One change therefore
+ * costs a copy of the file (see README, Operating notes, for figures).
+ *
+ * Upgrade from the environment layout (users.db in a transactional
+ * environment with __db.* region files and log.* files, DMail up to
+ * this change): the first writer, or dmaild at start-up, finds those
+ * files, opens the environment (recovering it if a process died in it),
+ * checkpoints, copies every record into a new file, removes the
+ * environment files and renames the new file into place; a kill at any
+ * point leaves a layout the next writer converts or can read.
  *
  * Keys: the lower-case address "user@domain", without a NUL.
  *
@@ -39,15 +53,22 @@
  * entropy; any hash libcrypt can verify is accepted, compared in
  * constant time. A hash that is empty or starts with '!' or '*' never
  * matches (locked account, as in /etc/shadow).
+ *
+ * Nothing here is fatal: failures return -1 with the reason (err) or
+ * logged once.
  */
 #include "config.h"
 
 #include <crypt.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <db.h>
@@ -55,121 +76,48 @@
 #include "bdb.h"
 #include "buf.h"
 #include "log.h"
+#include "sys.h"
 #include "userdb.h"
 #include "util.h"
 
 #define USERDB_FILE "users.db"
+#define USERDB_LOCK "users.lock"
+#define USERDB_TMP "users.db.tmp."   /* + writer pid */
 #define USERDB_VERSION 1
 #define USERDB_HDR 18
-#define USERDB_BUSY_MS 1000
-#define USERDB_CACHE (8u * 1024 * 1024)
+#define USERDB_COPY_CHUNK (1024 * 1024)
 
 struct userdb {
-	char *home;
+	char *home;              /* state_dir/db */
+	char *path;              /* state_dir/db/users.db */
 	enum userdb_mode mode;
-	DB_ENV *env;
-	DB *db;
+	DB *db;                  /* the version read, NULL: none open */
+	dev_t dev;               /* identity of that version */
+	ino_t ino;
+	int lock_fd;             /* writer: users.lock, flock'ed; else -1 */
+	DB *tx;                  /* writer: the new version being built */
+	char *tx_path;
 };
 
-static const struct bdb_options userdb_bdb = {
+/* Readers: a small private cache (the OS page cache does the rest). */
+static const struct bdb_options userdb_read_opt = {
 	.name = "userdb",
-	.cache_bytes = USERDB_CACHE,
-	.lock_timeout_us = 0,          /* transactions use DB_TXN_NOWAIT */
+	.cache_bytes = 256 * 1024,
+};
+
+/* Writers: the whole file of a large installation fits. */
+static const struct bdb_options userdb_write_opt = {
+	.name = "userdb",
+	.cache_bytes = 64u * 1024 * 1024,
+};
+
+/* The old environment layout, opened once to convert it. */
+static const struct bdb_options userdb_env_opt = {
+	.name = "userdb",
+	.cache_bytes = 8u * 1024 * 1024,
+	.lock_timeout_us = 2000000,
 	.log_max_bytes = 1024 * 1024,
 };
-
-/* Open the environment and the B-tree in db->home. */
-static int
-userdb_env_open(struct userdb *db, struct buf *err)
-{
-	return bdb_open(db->home, USERDB_FILE, &userdb_bdb, &db->env, &db->db,
-	    err);
-}
-
-static void
-userdb_env_close(struct userdb *db)
-{
-	bdb_close(&db->env, &db->db);
-}
-
-/* After DB_RUNRECOVERY (another process recovered the environment), or a
- * lock timeout: reopen, which recovers if still needed. */
-static int
-userdb_reopen(struct userdb *db)
-{
-	struct buf err = BUF_INIT;
-	int r;
-
-	userdb_env_close(db);
-	r = userdb_env_open(db, &err);
-	if (r < 0)
-		log_error("userdb: reopen failed: %s", buf_cstr(&err));
-	else
-		log_info("userdb: environment %s reopened", db->home);
-	buf_free(&err);
-	return r;
-}
-
-struct userdb *
-userdb_open(const struct dmail_conf *conf, enum userdb_mode mode,
-    struct buf *err)
-{
-	struct userdb *db;
-	struct buf home = BUF_INIT;
-
-	conf_state_path(conf, "db", &home);
-	if (mkdir_p(home.data, 0700) < 0) {
-		buf_printf(err, "cannot create %s: %s", home.data,
-		    strerror(errno));
-		buf_free(&home);
-		return NULL;
-	}
-	db = xcalloc(1, sizeof(*db));
-	db->home = buf_steal(&home);
-	db->mode = mode;
-	/* Readers join the environment at their first lookup (see
-	 * userdb_release()); writers want errors now. */
-	if (mode == USERDB_WRITE && userdb_env_open(db, err) < 0) {
-		free(db->home);
-		free(db);
-		return NULL;
-	}
-	return db;
-}
-
-/* Join the environment if this handle is not in it (lazy open or after
- * userdb_release()); 0 or -1 (logged). */
-static int
-userdb_ensure_open(struct userdb *db)
-{
-	struct buf err = BUF_INIT;
-	int r;
-
-	if (db->db != NULL)
-		return 0;
-	r = userdb_env_open(db, &err);
-	if (r < 0)
-		log_error("userdb: %s", buf_cstr(&err));
-	buf_free(&err);
-	return r;
-}
-
-void
-userdb_release(struct userdb *db)
-{
-	if (db != NULL)
-		userdb_env_close(db);
-}
-
-void
-userdb_close(struct userdb *db)
-{
-	if (db == NULL)
-		return;
-	userdb_env_close(db);
-	free(db->home);
-	free(db);
-}
 
 /* --- record encoding ---------------------------------------------------- */
 
@@ -259,6 +207,446 @@ userdb_decode(const void *data, size_t size, struct user_record *rec)
 	return 0;
 }
 
+/* --- the current version (readers and writers) ----------------------- */
+
+static void
+userdb_close_version(struct userdb *db)
+{
+	if (db->db != NULL)
+		db->db->close(db->db, DB_NOSYNC);
+	db->db = NULL;
+}
+
+/* Open the file now at db->path; 0 (db->db NULL if there is none) or -1
+ * (logged). */
+static int
+userdb_open_version(struct userdb *db)
+{
+	struct buf err = BUF_INIT;
+	struct stat st;
+	int r, fd;
+
+	r = bdb_open_file(db->path, DB_RDONLY, &userdb_read_opt, &db->db,
+	    &err);
+	if (r == ENOENT) {
+		buf_free(&err);
+		return 0;
+	}
+	if (r != 0) {
+		log_error("userdb: %s", buf_cstr(&err));
+		buf_free(&err);
+		return -1;
+	}
+	buf_free(&err);
+	if (db->db->fd(db->db, &fd) != 0 || fstat(fd, &st) < 0) {
+		log_error("userdb: cannot stat %s", db->path);
+		userdb_close_version(db);
+		return -1;
+	}
+	db->dev = st.st_dev;
+	db->ino = st.st_ino;
+	return 0;
+}
+
+/* Make db->db the version now at db->path (reopen if a writer renamed a
+ * new one over it). 0, or -1 (logged). */
+static int
+userdb_current(struct userdb *db)
+{
+	struct stat st;
+
+	if (stat(db->path, &st) < 0) {
+		if (errno != ENOENT) {
+			log_error("userdb: cannot stat %s: %s", db->path,
+			    strerror(errno));
+			return -1;
+		}
+		userdb_close_version(db);
+		return 0;
+	}
+	if (db->db != NULL && st.st_dev == db->dev && st.st_ino == db->ino)
+		return 0;
+	userdb_close_version(db);
+	return userdb_open_version(db);
+}
+
+/* The B-tree lookups and listings read: the version being built inside
+ * userdb_begin/commit, else the current one (NULL: no file yet). */
+static DB *
+userdb_reading(struct userdb *db)
+{
+	return db->tx != NULL ? db->tx : db->db;
+}
+
+/* --- writers ------------------------------------------------------------ */
+
+/* True when name is a file of the old environment layout. */
+static bool
+userdb_env_file(const char *name)
+{
+	return strncmp(name, "__db.", 5) == 0 || strncmp(name, "log.", 4) == 0;
+}
+
+/* Remove the files of dir whose name matches (true from match). */
+static void
+userdb_unlink_matching(const char *dir, bool (*match)(const char *))
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (match(de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0)
+			log_warn("userdb: cannot remove %s/%s: %s", dir,
+			    de->d_name, strerror(errno));
+	closedir(d);
+}
+
+static bool
+userdb_tmp_file(const char *name)
+{
+	return strncmp(name, USERDB_TMP, strlen(USERDB_TMP)) == 0;
+}
+
+static bool
+userdb_has_env(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = userdb_env_file(de->d_name);
+	closedir(d);
+	return found;
+}
+
+/* Make the new version at db->tx_path (closed, complete) the current
+ * one: fsync, rename over users.db, fsync the directory. 0 or -1 (err);
+ * the temporary file is gone either way. */
+static int
+userdb_install(struct userdb *db, struct buf *err)
+{
+	int fd = sys_open(db->tx_path, O_RDONLY | O_CLOEXEC, 0);
+
+	if (fd < 0 || sys_fsync(fd) < 0) {
+		buf_printf(err, "cannot write %s: %s", db->tx_path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(db->tx_path);
+		return -1;
+	}
+	close(fd);
+	if (sys_rename(db->tx_path, db->path) < 0) {
+		buf_printf(err, "cannot rename %s to %s: %s", db->tx_path,
+		    db->path, strerror(errno));
+		unlink(db->tx_path);
+		return -1;
+	}
+	if (fsync_dir(db->home) < 0) {
+		/* Renamed: readers see it; only its durability across a
+		 * power loss is in doubt. */
+		buf_printf(err, "cannot fsync %s: %s", db->home,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy the file at from into a new file at to (no fsync yet). */
+static int
+userdb_copy(const char *from, const char *to, struct buf *err)
+{
+	char *chunk;
+	ssize_t n = 0;
+	int in, out;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
+		buf_printf(err, "cannot open %s: %s", from, strerror(errno));
+		return -1;
+	}
+	out = sys_open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		buf_printf(err, "cannot create %s: %s", to, strerror(errno));
+		close(in);
+		return -1;
+	}
+	chunk = xmalloc(USERDB_COPY_CHUNK);
+	while ((n = read(in, chunk, USERDB_COPY_CHUNK)) > 0)
+		if (write_all(out, chunk, (size_t)n) < 0) {
+			n = -1;
+			break;
+		}
+	if (n < 0)
+		buf_printf(err, "cannot copy %s to %s: %s", from, to,
+		    strerror(errno));
+	free(chunk);
+	close(in);
+	if (close(out) < 0 && n == 0) {
+		buf_printf(err, "cannot write %s: %s", to, strerror(errno));
+		n = -1;
+	}
+	if (n < 0)
+		unlink(to);
+	return n < 0 ? -1 : 0;
+}
+
+/* Convert the environment layout (see the top of this file). Called with
+ * the writer lock held. 0 or -1 (err). */
+static int
+userdb_convert(struct userdb *db, struct buf *err)
+{
+	DB_ENV *env;
+	DB *old, *new;
+	DBC *cur;
+	DBT k, v;
+	unsigned long n = 0;
+	int r;
+
+	if (bdb_open(db->home, USERDB_FILE, &userdb_env_opt, &env, &old,
+	    err) < 0)
+		return -1;
+	if ((r = env->txn_checkpoint(env, 0, 0, DB_FORCE)) != 0) {
+		buf_printf(err, "checkpoint of %s: %s", db->home,
+		    db_strerror(r));
+		bdb_close(&env, &old);
+		return -1;
+	}
+	unlink(db->tx_path);
+	r = bdb_open_file(db->tx_path, DB_CREATE | DB_EXCL, &userdb_write_opt,
+	    &new, err);
+	if (r != 0) {
+		bdb_close(&env, &old);
+		return -1;
+	}
+	if ((r = old->cursor(old, NULL, &cur, 0)) == 0) {
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		while ((r = cur->get(cur, &k, &v, DB_NEXT)) == 0 &&
+		    (r = new->put(new, NULL, &k, &v, 0)) == 0)
+			n++;
+		cur->close(cur);
+	}
+	if (r == DB_NOTFOUND)
+		r = 0;
+	if (r != 0)
+		buf_printf(err, "copying %s: %s", db->path, db_strerror(r));
+	if (new->close(new, 0) != 0 && r == 0) {
+		buf_printf(err, "cannot write %s", db->tx_path);
+		r = -1;
+	}
+	bdb_close(&env, &old);
+	if (r != 0) {
+		unlink(db->tx_path);
+		return -1;
+	}
+	/* The environment goes first: after the checkpoint users.db is
+	 * complete without it, and its logs must never be replayed onto
+	 * the new file. */
+	userdb_unlink_matching(db->home, userdb_env_file);
+	if (userdb_install(db, err) < 0)
+		return -1;
+	log_info("userdb: converted %s from the Berkeley DB environment "
+	    "layout: %lu accounts", db->path, n);
+	return 0;
+}
+
+/* Writer set-up: the lock, then conversion and stale temporary files. */
+static int
+userdb_writer_open(struct userdb *db, struct buf *err)
+{
+	struct buf p = BUF_INIT;
+
+	buf_printf(&p, "%s/%s", db->home, USERDB_LOCK);
+	db->lock_fd = sys_open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (db->lock_fd < 0) {
+		buf_printf(err, "cannot open %s: %s", p.data, strerror(errno));
+		buf_free(&p);
+		return -1;
+	}
+	while (flock(db->lock_fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			buf_printf(err, "cannot lock %s: %s", p.data,
+			    strerror(errno));
+			buf_free(&p);
+			return -1;
+		}
+	buf_free(&p);
+	userdb_unlink_matching(db->home, userdb_tmp_file);
+	if (userdb_has_env(db->home) && userdb_convert(db, err) < 0)
+		return -1;
+	return 0;
+}
+
+struct userdb *
+userdb_open(const struct dmail_conf *conf, enum userdb_mode mode,
+    struct buf *err)
+{
+	struct userdb *db;
+	struct buf home = BUF_INIT, p = BUF_INIT;
+
+	conf_state_path(conf, "db", &home);
+	if (mode == USERDB_WRITE && mkdir_p(home.data, 0700) < 0) {
+		buf_printf(err, "cannot create %s: %s", home.data,
+		    strerror(errno));
+		buf_free(&home);
+		return NULL;
+	}
+	db = xcalloc(1, sizeof(*db));
+	db->lock_fd = -1;
+	db->mode = mode;
+	buf_printf(&p, "%s/%s", home.data, USERDB_FILE);
+	db->path = buf_steal(&p);
+	buf_printf(&p, "%s/%s%ld", home.data, USERDB_TMP, (long)getpid());
+	db->tx_path = buf_steal(&p);
+	db->home = buf_steal(&home);
+	/* Readers open the file at their first lookup; writers lock now. */
+	if (mode == USERDB_WRITE && userdb_writer_open(db, err) < 0) {
+		userdb_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+int
+userdb_upgrade(const struct dmail_conf *conf, struct buf *err)
+{
+	struct buf home = BUF_INIT;
+	struct userdb *db;
+	bool old;
+
+	conf_state_path(conf, "db", &home);
+	old = userdb_has_env(home.data);
+	buf_free(&home);
+	if (!old)
+		return 0;
+	if ((db = userdb_open(conf, USERDB_WRITE, err)) == NULL)
+		return -1;
+	userdb_close(db);
+	return 1;
+}
+
+int
+userdb_upgrade_at_start(const struct dmail_conf *conf)
+{
+	struct buf home = BUF_INIT, err = BUF_INIT;
+	int status = 0;
+	bool old;
+	pid_t pid;
+
+	conf_state_path(conf, "db", &home);
+	old = userdb_has_env(home.data);
+	buf_free(&home);
+	if (!old)
+		return 0;
+	/* In a child that becomes run_as: the new files must belong to the
+	 * workers' user, and root's process must not hold Berkeley DB. */
+	if ((pid = fork()) < 0) {
+		log_error("userdb: cannot convert the old layout: fork: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (geteuid() == 0 && conf->run_as != NULL &&
+		    drop_privileges(conf->run_as) < 0)
+			_exit(1);
+		if (userdb_upgrade(conf, &err) < 0) {
+			log_error("userdb: cannot convert the old layout: %s",
+			    buf_cstr(&err));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+}
+
+void
+userdb_release(struct userdb *db)
+{
+	if (db != NULL)
+		userdb_close_version(db);
+}
+
+void
+userdb_close(struct userdb *db)
+{
+	if (db == NULL)
+		return;
+	userdb_abort(db);
+	userdb_close_version(db);
+	if (db->lock_fd >= 0)
+		close(db->lock_fd);
+	free(db->home);
+	free(db->path);
+	free(db->tx_path);
+	free(db);
+}
+
+int
+userdb_begin(struct userdb *db, struct buf *err)
+{
+	int r;
+
+	if (db->mode != USERDB_WRITE) {
+		buf_printf(err, "database opened read-only");
+		return -1;
+	}
+	if (db->tx != NULL)
+		return 0;
+	if (userdb_current(db) < 0) {
+		buf_printf(err, "cannot read %s", db->path);
+		return -1;
+	}
+	unlink(db->tx_path);
+	if (db->db != NULL && userdb_copy(db->path, db->tx_path, err) < 0)
+		return -1;
+	r = bdb_open_file(db->tx_path, db->db != NULL ? 0 :
+	    DB_CREATE | DB_EXCL, &userdb_write_opt, &db->tx, err);
+	if (r != 0) {
+		unlink(db->tx_path);
+		return -1;
+	}
+	return 0;
+}
+
+void
+userdb_abort(struct userdb *db)
+{
+	if (db->tx == NULL)
+		return;
+	db->tx->close(db->tx, DB_NOSYNC);
+	db->tx = NULL;
+	unlink(db->tx_path);
+}
+
+int
+userdb_commit(struct userdb *db, struct buf *err)
+{
+	int r;
+
+	if (db->tx == NULL)
+		return 0;
+	/* Closing writes every page of the private cache to the file. */
+	r = db->tx->close(db->tx, 0);
+	db->tx = NULL;
+	if (r != 0) {
+		buf_printf(err, "cannot write %s: %s", db->tx_path,
+		    db_strerror(r));
+		unlink(db->tx_path);
+		return -1;
+	}
+	if (userdb_install(db, err) < 0)
+		return -1;
+	userdb_close_version(db);
+	return userdb_current(db) < 0 ? -1 : 0;
+}
+
 /* --- operations --------------------------------------------------------- */
 
 /* Lower-case copy of an address for use as a key; -1 if too long/empty. */
@@ -274,93 +662,48 @@ userdb_key(const char *address, char *out, size_t outlen)
 	return 0;
 }
 
-/*
- * Retry policy after a failed attempt with Berkeley DB code r. Every
- * transaction is DB_TXN_NOWAIT: Berkeley DB only checks lock timeouts when
- * its deadlock detector runs, so a waiter behind a lock of a writer that
- * was killed would sleep forever. Instead a busy lock fails at once and is
- * retried every millisecond for USERDB_BUSY_MS; if it stays busy, or the
- * environment needs recovery (DB_RUNRECOVERY), the handle is reopened
- * once, which recovers when the holder is dead (DB_REGISTER), and the
- * whole thing starts again. Returns true to retry.
- */
-struct userdb_retry {
-	int64_t start;
-	bool reopened;
-};
-
-static bool
-userdb_should_retry(struct userdb *db, struct userdb_retry *t, int r)
-{
-	bool busy = r == DB_LOCK_NOTGRANTED || r == DB_LOCK_DEADLOCK;
-
-	if (t->start == 0)
-		t->start = now_ms();
-	if (busy && now_ms() - t->start < USERDB_BUSY_MS) {
-		usleep(1000);
-		return true;
-	}
-	if ((busy || r == DB_RUNRECOVERY) && !t->reopened) {
-		t->reopened = true;
-		t->start = now_ms();
-		return userdb_reopen(db) == 0;
-	}
-	return false;
-}
-
-/* One lookup transaction: 0 (found, *v malloc'd), DB_NOTFOUND, or an
- * error code. */
+/* One get from the version read: 0 (found, v->data malloc'd),
+ * DB_NOTFOUND, or an error code. */
 static int
-userdb_get_once(struct userdb *db, const char *key, DBT *v)
+userdb_get(struct userdb *db, const char *key, DBT *v)
 {
-	DB_TXN *txn;
+	DB *d;
 	DBT k;
-	int r, c;
 
-	if (db->db == NULL)
-		return DB_RUNRECOVERY;
+	if (db->tx == NULL && userdb_current(db) < 0)
+		return EIO;
+	if ((d = userdb_reading(db)) == NULL)
+		return DB_NOTFOUND;
 	memset(&k, 0, sizeof(k));
 	memset(v, 0, sizeof(*v));
 	k.data = (void *)key;
 	k.size = strlen(key);
 	v->flags = DB_DBT_MALLOC;
-	r = db->env->txn_begin(db->env, NULL, &txn,
-	    DB_READ_COMMITTED | DB_TXN_NOWAIT);
-	if (r != 0)
-		return r;
-	r = db->db->get(db->db, txn, &k, v, 0);
-	if (r != 0 && r != DB_NOTFOUND) {
-		txn->abort(txn);
-		return r;
-	}
-	if ((c = txn->commit(txn, 0)) != 0) {
-		if (r == 0)
-			free(v->data);
-		return c;
-	}
-	return r;
+	return d->get(d, NULL, &k, v, 0);
 }
 
 int
 userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 {
 	char key[USERDB_ADDRESS_MAX + 1];
-	struct userdb_retry t = { 0, false };
 	DBT v;
 	int r;
 
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
-	if (userdb_ensure_open(db) < 0)
-		return -1;
-	while ((r = userdb_get_once(db, key, &v)) != 0 && r != DB_NOTFOUND)
-		if (!userdb_should_retry(db, &t, r)) {
-			log_error("userdb: lookup of %s failed: %s", key,
-			    db_strerror(r));
-			return -1;
-		}
+	r = userdb_get(db, key, &v);
+	if (r != 0 && r != DB_NOTFOUND && db->tx == NULL) {
+		/* A damaged read: start again from the file once. */
+		userdb_close_version(db);
+		r = userdb_get(db, key, &v);
+	}
 	if (r == DB_NOTFOUND)
 		return 0;
+	if (r != 0) {
+		log_error("userdb: lookup of %s failed: %s", key,
+		    db_strerror(r));
+		return -1;
+	}
 	memset(out, 0, sizeof(*out));
 	snprintf(out->address, sizeof(out->address), "%s", key);
 	if (userdb_decode(v.data, v.size, out) < 0) {
@@ -373,90 +716,82 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 	return 1;
 }
 
-/* Checkpoint so that logs can be removed; errors only logged. */
-static void
-userdb_checkpoint(struct userdb *db)
-{
-	int r = db->env->txn_checkpoint(db->env, 256, 0, 0);
-
-	if (r != 0)
-		log_warn("userdb: checkpoint: %s", db_strerror(r));
-}
-
-/* One write transaction (put when rec != NULL, else delete) of the
- * encoded value val. Returns the Berkeley DB code. */
+/* Put (val != NULL) or delete key in the version being built; the
+ * Berkeley DB code. */
 static int
-userdb_write_once(struct userdb *db, const char *key, const struct buf *val,
-    bool put)
+userdb_change(struct userdb *db, const char *key, const struct buf *val)
 {
-	DB_TXN *txn;
 	DBT k, v;
-	int r;
 
-	if (db->db == NULL)
-		return DB_RUNRECOVERY;
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = (void *)key;
 	k.size = strlen(key);
+	if (val == NULL)
+		return db->tx->del(db->tx, NULL, &k, 0);
 	v.data = val->data;
 	v.size = val->len;
-	if ((r = db->env->txn_begin(db->env, NULL, &txn, DB_TXN_NOWAIT)) != 0)
-		return r;
-	r = put ? db->db->put(db->db, txn, &k, &v, 0) :
-	    db->db->del(db->db, txn, &k, 0);
-	if (r != 0) {
-		txn->abort(txn);
-		return r;
-	}
-	return txn->commit(txn, 0);
+	return db->tx->put(db->tx, NULL, &k, &v, 0);
 }
 
+/* Key of rec for a write, or -1 (err) if it is no address. */
 static int
-userdb_write(struct userdb *db, const char *key, const struct user_record *rec)
+userdb_write_key(struct userdb *db, const struct user_record *rec, char *key,
+    size_t keylen, struct buf *err)
 {
-	struct userdb_retry t = { 0, false };
-	struct buf val = BUF_INIT;
-	int r;
-
-	if (rec != NULL)
-		userdb_encode(rec, &val);
-	while ((r = userdb_write_once(db, key, &val, rec != NULL)) != 0 &&
-	    r != DB_NOTFOUND)
-		if (!userdb_should_retry(db, &t, r))
-			break;
-	buf_free(&val);
-	if (r == 0)
-		userdb_checkpoint(db);
-	return r;
-}
-
-int
-userdb_put(struct userdb *db, const struct user_record *rec, struct buf *err)
-{
-	char key[USERDB_ADDRESS_MAX + 1];
-	int r;
-
 	if (db->mode != USERDB_WRITE) {
 		buf_printf(err, "database opened read-only");
 		return -1;
 	}
-	if (userdb_key(rec->address, key, sizeof(key)) < 0 ||
+	if (userdb_key(rec->address, key, keylen) < 0 ||
 	    strchr(key, '@') == NULL) {
 		buf_printf(err, "invalid address '%s'", rec->address);
-		return -1;
-	}
-	if ((r = userdb_write(db, key, rec)) != 0) {
-		buf_printf(err, "cannot store %s: %s", key, db_strerror(r));
 		return -1;
 	}
 	return 0;
 }
 
 int
+userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
+    struct buf *err)
+{
+	char key[USERDB_ADDRESS_MAX + 1];
+	struct buf val = BUF_INIT;
+	bool own = db->tx == NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (userdb_write_key(db, &recs[i], key, sizeof(key), err) < 0)
+			return -1;
+	if (userdb_begin(db, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		userdb_key(recs[i].address, key, sizeof(key));
+		userdb_encode(&recs[i], &val);
+		if ((r = userdb_change(db, key, &val)) != 0)
+			buf_printf(err, "cannot store %s: %s", key,
+			    db_strerror(r));
+	}
+	buf_free(&val);
+	if (r != 0) {
+		if (own)
+			userdb_abort(db);
+		return -1;
+	}
+	return own ? userdb_commit(db, err) : 0;
+}
+
+int
+userdb_put(struct userdb *db, const struct user_record *rec, struct buf *err)
+{
+	return userdb_put_many(db, rec, 1, err);
+}
+
+int
 userdb_delete(struct userdb *db, const char *address, struct buf *err)
 {
 	char key[USERDB_ADDRESS_MAX + 1];
+	bool own = db->tx == NULL;
 	int r;
 
 	if (db->mode != USERDB_WRITE) {
@@ -465,13 +800,19 @@ userdb_delete(struct userdb *db, const char *address, struct buf *err)
 	}
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
-	r = userdb_write(db, key, NULL);
-	if (r == DB_NOTFOUND)
-		return 0;
+	if (userdb_begin(db, err) < 0)
+		return -1;
+	r = userdb_change(db, key, NULL);
 	if (r != 0) {
+		if (own)
+			userdb_abort(db);
+		if (r == DB_NOTFOUND)
+			return 0;
 		buf_printf(err, "cannot delete %s: %s", key, db_strerror(r));
 		return -1;
 	}
+	if (own && userdb_commit(db, err) < 0)
+		return -1;
 	return 1;
 }
 
@@ -480,36 +821,23 @@ userdb_foreach(struct userdb *db,
     int (*fn)(const struct user_record *rec, void *arg), void *arg)
 {
 	struct user_record *rec;
-	DB_TXN *txn;
 	DBC *cur;
 	DBT k, v;
+	DB *d;
 	int r, stop = 0;
 
-	if (db->db == NULL && userdb_reopen(db) < 0)
+	if (db->tx == NULL && userdb_current(db) < 0)
 		return -1;
-	/* Read-committed: a long listing does not keep read locks that
-	 * would block writers; each record read is still whole. */
-	r = db->env->txn_begin(db->env, NULL, &txn,
-	    DB_READ_COMMITTED | DB_TXN_NOWAIT);
-	if (r == 0 && (r = db->db->cursor(db->db, txn, &cur, 0)) != 0)
-		txn->abort(txn);
-	if (r != 0) {
+	if ((d = userdb_reading(db)) == NULL)
+		return 0;
+	if ((r = d->cursor(d, NULL, &cur, 0)) != 0) {
 		log_error("userdb: cursor: %s", db_strerror(r));
 		return -1;
 	}
 	rec = xmalloc(sizeof(*rec));
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	for (int busy = 0;;) {
-		r = cur->get(cur, &k, &v, DB_NEXT);
-		/* A writer holds the page: wait a little (bounded). */
-		if (r == DB_LOCK_NOTGRANTED && ++busy < USERDB_BUSY_MS) {
-			usleep(1000);
-			continue;
-		}
-		if (r != 0)
-			break;
-		busy = 0;
+	while ((r = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
 		memset(rec, 0, sizeof(*rec));
 		if (k.size > USERDB_ADDRESS_MAX ||
 		    userdb_decode(v.data, v.size, rec) < 0) {
@@ -524,86 +852,11 @@ userdb_foreach(struct userdb *db,
 			break;
 	}
 	cur->close(cur);
-	if (stop == 0 && r != DB_NOTFOUND)
-		txn->abort(txn);
-	else
-		txn->commit(txn, 0);
 	free(rec);
 	if (stop == 0 && r != DB_NOTFOUND) {
 		log_error("userdb: listing failed: %s", db_strerror(r));
 		return -1;
 	}
-	return 0;
-}
-
-/* One transaction storing n records; Berkeley DB code, *bad set to the
- * index of an invalid address (then EINVAL). */
-static int
-userdb_put_many_once(struct userdb *db, const struct user_record *recs,
-    size_t n, size_t *bad)
-{
-	char key[USERDB_ADDRESS_MAX + 1];
-	struct buf val = BUF_INIT;
-	DB_TXN *txn;
-	DBT k, v;
-	int r;
-
-	if (db->db == NULL)
-		return DB_RUNRECOVERY;
-	if ((r = db->env->txn_begin(db->env, NULL, &txn, DB_TXN_NOWAIT)) != 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (userdb_key(recs[i].address, key, sizeof(key)) < 0 ||
-		    strchr(key, '@') == NULL) {
-			*bad = i;
-			r = EINVAL;
-			break;
-		}
-		userdb_encode(&recs[i], &val);
-		memset(&k, 0, sizeof(k));
-		memset(&v, 0, sizeof(v));
-		k.data = key;
-		k.size = strlen(key);
-		v.data = val.data;
-		v.size = val.len;
-		if ((r = db->db->put(db->db, txn, &k, &v, 0)) != 0)
-			break;
-	}
-	buf_free(&val);
-	if (r != 0) {
-		txn->abort(txn);
-		return r;
-	}
-	return txn->commit(txn, 0);
-}
-
-/* Insert or replace n records in one transaction: all or none. */
-int
-userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
-    struct buf *err)
-{
-	struct userdb_retry t = { 0, false };
-	size_t bad = 0;
-	int r;
-
-	if (db->mode != USERDB_WRITE) {
-		buf_printf(err, "database opened read-only");
-		return -1;
-	}
-	while ((r = userdb_put_many_once(db, recs, n, &bad)) != 0 &&
-	    r != EINVAL)
-		if (!userdb_should_retry(db, &t, r))
-			break;
-	if (r == EINVAL) {
-		buf_printf(err, "invalid address '%s'", recs[bad].address);
-		return -1;
-	}
-	if (r != 0) {
-		buf_printf(err, "cannot store %zu records: %s", n,
-		    db_strerror(r));
-		return -1;
-	}
-	userdb_checkpoint(db);
 	return 0;
 }
 

@@ -1,11 +1,14 @@
 /*
- * userdb.h - the account database shared by DSMTP and DPOP (Berkeley DB,
- * transactional environment under state_dir/db/).
+ * userdb.h - the account database shared by DSMTP and DPOP: one Berkeley
+ * DB B-tree file, state_dir/db/users.db, with no shared environment
+ * (details and the upgrade from the old environment layout: userdb.c).
  *
- * Readers (SMTP and POP3 workers) and writers (dmail-user) work at the
- * same time; every read and write is a transaction, so no reader sees a
- * torn record, and opening the environment runs recovery so a writer
- * killed mid-transaction leaves the database consistent.
+ * Readers (SMTP, POP3 and list workers) open the file read-only and never
+ * write a byte, so a full disk or a process killed at any instant cannot
+ * make a lookup fail. Writers (dmail-user) take turns on a lock file and
+ * replace the whole file atomically (copy, change, fsync, rename): every
+ * lookup sees the old or the new version, never a torn one; a reader
+ * picks up a new version at its next lookup.
  *
  * Addresses are stored lower-case, "user@domain". Login names may omit
  * the domain; userdb_login_address() fills in the first local domain.
@@ -39,24 +42,45 @@ struct userdb;
 
 enum userdb_mode { USERDB_READ, USERDB_WRITE };
 
-/* Open (creating if needed) the database under conf->state_dir/db. */
+/* A handle on the database under conf->state_dir/db. USERDB_READ opens
+ * nothing yet (the file is opened at the first lookup; a missing file is
+ * an empty database). USERDB_WRITE creates the directory, waits for the
+ * exclusive writer lock (held until userdb_close), converts the old
+ * environment layout if it finds one and removes stale temporary files;
+ * NULL with err filled when that fails. */
 struct userdb *userdb_open(const struct dmail_conf *conf,
     enum userdb_mode mode, struct buf *err);
+/* Closes; a change begun and not committed is dropped. */
 void userdb_close(struct userdb *db);
-/* Leave the shared environment until the next lookup. A reader handle
- * joins the environment only when it first needs it, and a worker calls
- * this at the end of each session, so idle workers (thousands of them on
- * a big server) hold no Berkeley DB resources: the environment's process
- * registry and lock tables stay as small as the number of busy ones. */
+/* Close the file until the next lookup: a worker calls this at the end
+ * of each session, so idle workers (thousands of them on a big server)
+ * hold no Berkeley DB handle or cache. */
 void userdb_release(struct userdb *db);
+/* Convert the old environment layout in conf->state_dir/db (see
+ * userdb.c), as dmaild does at start-up: 1 converted, 0 nothing to do,
+ * -1 failure (err). Run it as the user that owns the files. */
+int userdb_upgrade(const struct dmail_conf *conf, struct buf *err);
+/* dmaild at start-up (root): userdb_upgrade() in a child process that
+ * drops to run_as, only when the old layout is there. 1 converted,
+ * 0 nothing to do, -1 failed (logged; lookups still read users.db). */
+int userdb_upgrade_at_start(const struct dmail_conf *conf);
 
 int userdb_lookup(struct userdb *db, const char *address,
     struct user_record *out);
-/* Insert or replace. 0 or -1 (err filled). */
+/* Insert or replace: a new version of the file, or part of the one being
+ * built after userdb_begin(). 0 or -1 (err filled; nothing changed). */
 int userdb_put(struct userdb *db, const struct user_record *rec,
     struct buf *err);
-/* 1 deleted, 0 not there, -1 failure. */
+/* 1 deleted, 0 not there, -1 failure (as userdb_put). */
 int userdb_delete(struct userdb *db, const char *address, struct buf *err);
+/* Group changes into one new version (an import of many accounts):
+ * after userdb_begin(), puts and deletes go into the version being built
+ * and lookups on this handle see them; userdb_commit() makes them all
+ * current at once (0, or -1 with err and nothing changed);
+ * userdb_abort() drops them. Writers only; 0 or -1 (err). */
+int userdb_begin(struct userdb *db, struct buf *err);
+int userdb_commit(struct userdb *db, struct buf *err);
+void userdb_abort(struct userdb *db);
 /* Calls fn for every record in address order; stops if fn returns != 0. */
 int userdb_foreach(struct userdb *db,
     int (*fn)(const struct user_record *rec, void *arg), void *arg);
@@ -82,8 +106,8 @@ void userdb_default_mailbox(const struct dmail_conf *conf,
  * safe in a path (no '/', no leading '.', no ".."), so the default
  * Maildir cannot escape state_dir/mail. */
 bool userdb_valid_address(const char *address);
-/* Insert or replace n records in one transaction (all or none); for
- * imports. 0 or -1 (err filled). */
+/* Insert or replace n records in one new version (all or none). 0 or -1
+ * (err filled). */
 int userdb_put_many(struct userdb *db, const struct user_record *recs,
     size_t n, struct buf *err);
 /* Record encoding (documented in userdb.c), exported for tests. */

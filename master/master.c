@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "userdb.h"
 #include "util.h"
 
 #ifndef DMAIL_SYSCONFDIR
@@ -323,6 +324,8 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (master_state_dirs(m->conf) < 0 || pidfile_lock(m) < 0)
 		return 1;
+	/* Account database of the old environment layout: see userdb.c. */
+	userdb_upgrade_at_start(m->conf);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m->epfd < 0)
 		log_fatal("epoll_create1: %s", strerror(errno));

@@ -9,9 +9,9 @@
  *
  * The user database (read only) and the delivery context are opened at
  * the first session, after privileges are dropped, so no database or
- * Maildir file is ever created by root. The database handle joins the
- * shared Berkeley DB environment only at its first lookup and leaves it
- * when the session ends (userdb_release), so idle workers hold nothing. If they cannot be opened the
+ * Maildir file is ever created by root. The database file is opened
+ * read-only at the first lookup and closed when the session ends
+ * (userdb_release), so idle workers hold nothing. If they cannot be opened the
  * client gets 421 4.3.0 (try again later), never a 5xx for a recipient
  * we could not check, and the next session tries again.
  */

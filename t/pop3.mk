@@ -13,3 +13,5 @@ unit_test_userdb_LDADD = $(TESTLIBS)
 TESTS += pop3_session.py pop3_clients.py userdb_tool.py auth_penalty.py
 EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py \
 	auth_penalty.py
+TESTS += userdb_faults.py
+EXTRA_DIST += userdb_faults.py

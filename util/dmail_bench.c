@@ -4,6 +4,7 @@
  *   dmail-bench smtp -H HOST -p PORT -c SESSIONS -n MESSAGES -s SIZE
  *       -r RCPT[,RCPT...] [-f FROM] [-k RCPTS_PER_MESSAGE]
  *       [--wait-maildir DIR[,DIR...]] [--no-pipelining]
+ *       [--per-connection N]
  *   dmail-bench pop3 -H HOST -p PORT -c CLIENTS -u USERFMT -w PASSWORD
  *       [--tls] [-l LOOPS] [-P WINDOW]
  *   dmail-bench idle -H HOST -p PORT -c SESSIONS [-t SECONDS] [--tls]
@@ -18,7 +19,11 @@
  *         the same connection (MAIL, RCPT..., DATA; pipelined when the
  *         server offers PIPELINING) until MESSAGES have been sent in all.
  *         Message i goes to K recipients taken round-robin from the -r
- *         list. Reports messages/s until the last 250, the latency from
+ *         list. --per-connection N ends each connection with QUIT after
+ *         N messages and opens a new one in its place (N=1: one
+ *         connection per message, like Postfix's smtp-source). Replies
+ *         4xx (temporary failures: greeting, MAIL, RCPT, DATA, end of
+ *         DATA) are counted and reported on their own. Reports messages/s until the last 250, the latency from
  *         the end of DATA (the final ".") to its 250 (p50/p99/max), and
  *         CPU: the tool's own and the whole machine's busy time from
  *         /proc/stat, so CPU per message of the server can be estimated.
@@ -86,6 +91,7 @@ static struct {
 	size_t nmaildir;
 	unsigned wait_timeout;
 	bool no_pipelining;
+	unsigned long per_conn;  /* smtp: messages per connection, 0 = all */
 	const char *userfmt, *password;
 	unsigned user_base;
 	bool tls;
@@ -186,6 +192,9 @@ self_cpu_s(void)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Where an SMTP 4xx reply came (the report counts each). */
+enum tf_stage { TF_GREET, TF_MAIL, TF_RCPT, TF_DATA, TF_DOT };
+
 /* ---- connections ----------------------------------------------------------- */
 
 enum phase { PH_CONNECTING, PH_HANDSHAKE, PH_OPEN, PH_DEAD };
@@ -216,6 +225,7 @@ struct conn {
 	bool pipelining;
 	unsigned long msg;
 	unsigned step, nsteps, sent_steps;
+	unsigned long msgs_begun;
 	unsigned rcpt_ok;
 	bool mail_ok;
 	/* POP3 */
@@ -234,6 +244,8 @@ static struct {
 	unsigned next_start;    /* sessions started so far */
 	unsigned long next_msg;
 	unsigned long ok, failed;
+	unsigned long tempfail[5]; /* smtp: 4xx replies per enum tf_stage */
+	unsigned long connections;
 	unsigned long sessions_failed;
 	uint64_t bytes;
 	struct samples lat;
@@ -689,12 +701,14 @@ smtp_send_steps(struct conn *c)
 static void
 smtp_next_message(struct conn *c)
 {
-	if (g.next_msg >= opt.messages) {
+	if (g.next_msg >= opt.messages ||
+	    (opt.per_conn > 0 && c->msgs_begun >= opt.per_conn)) {
 		conn_send(c, "QUIT\r\n", 6);
 		c->state = S_QUIT;
 		return;
 	}
 	c->msg = g.next_msg++;
+	c->msgs_begun++;
 	c->step = 0;
 	c->sent_steps = 0;
 	c->nsteps = opt.rcpt_per_msg + 2;
@@ -714,6 +728,19 @@ smtp_send_message(struct conn *c)
 	c->state = S_DOT;
 }
 
+/* Counts a 4xx reply by the command it answers. */
+static void
+smtp_count_tempfail(const struct conn *c)
+{
+	if (c->state == S_GREET || c->state == S_EHLO)
+		g.tempfail[TF_GREET]++;
+	else if (c->state == S_DOT)
+		g.tempfail[TF_DOT]++;
+	else if (c->state == S_ENVELOPE)
+		g.tempfail[c->step == 0 ? TF_MAIL : c->step < c->nsteps - 1 ?
+		    TF_RCPT : TF_DATA]++;
+}
+
 static int
 smtp_input(struct conn *c)
 {
@@ -730,6 +757,8 @@ smtp_input(struct conn *c)
 			conn_close(c, true);
 			return -1;
 		}
+		if (code / 100 == 4)
+			smtp_count_tempfail(c);
 		switch (c->state) {
 		case S_GREET:
 			if (code != 220) {
@@ -1115,6 +1144,25 @@ print_cpu(double busy0, double self0, unsigned long n, const char *what)
 	printf("\n");
 }
 
+/* --per-connection: a slot whose connection ended with QUIT opens the
+ * next one while messages remain. */
+static void
+smtp_tick(void)
+{
+	for (unsigned i = 0; i < g.next_start; i++) {
+		struct conn *c = g.conns[i];
+
+		if (c == NULL || c->phase != PH_DEAD || c->state != S_QUIT ||
+		    g.next_msg >= opt.messages)
+			continue;
+		conn_free(c);
+		g.conns[i] = conn_open(i, false);
+		g.connections++;
+		if (g.conns[i]->phase == PH_DEAD)
+			g.sessions_failed++;
+	}
+}
+
 static int
 run_smtp(void)
 {
@@ -1128,12 +1176,19 @@ run_smtp(void)
 	self0 = self_cpu_s();
 	g.t_start = now_us();
 	start_sessions();
-	run_loop(all_done, NULL);
+	g.connections = g.next_start;
+	run_loop(all_done, opt.per_conn > 0 ? smtp_tick : NULL);
 	secs = (double)((g.ok > 0 ? g.t_last_ok : g.t_last) - g.t_start) / 1e6;
 	printf("smtp: %lu messages of %zu bytes to %u recipient(s) each, %u "
 	    "sessions: ok=%lu failed=%lu sessions_failed=%lu\n", opt.messages,
 	    opt.size, opt.rcpt_per_msg, opt.conc, g.ok, g.failed,
 	    g.sessions_failed);
+	printf("smtp: %lu connections, temporary failures (4xx replies): "
+	    "%lu (greeting/EHLO %lu, MAIL %lu, RCPT %lu, DATA %lu, end of "
+	    "DATA %lu)\n", g.connections, g.tempfail[TF_GREET] +
+	    g.tempfail[TF_MAIL] + g.tempfail[TF_RCPT] + g.tempfail[TF_DATA] +
+	    g.tempfail[TF_DOT], g.tempfail[TF_GREET], g.tempfail[TF_MAIL],
+	    g.tempfail[TF_RCPT], g.tempfail[TF_DATA], g.tempfail[TF_DOT]);
 	printf("smtp: %.3f s until the last 250: %.1f messages/s\n", secs,
 	    secs > 0 ? (double)g.ok / secs : 0.0);
 	printf("latency end of DATA to 250: p50=%.2f ms p99=%.2f ms "
@@ -1275,6 +1330,7 @@ usage(void)
 	    "           -r RCPT[,RCPT...] [-f FROM] [-k RCPTS_PER_MESSAGE]\n"
 	    "           [--wait-maildir DIR[,DIR...]] [--wait-timeout SEC] "
 	    "[--no-pipelining]\n"
+	    "           [--per-connection N]\n"
 	    "       dmail-bench pop3 -H HOST -p PORT -c CLIENTS -u USERFMT "
 	    "-w PASSWORD\n"
 	    "           [--tls] [--user-base N] [-l LOOPS] [-P WINDOW]\n"
@@ -1320,13 +1376,15 @@ num_arg(const char *s, const char *what)
 static void
 parse_args(int argc, char **argv)
 {
-	enum { O_WAIT = 256, O_WAIT_TIMEOUT, O_NOPIPE, O_TLS, O_BASE };
+	enum { O_WAIT = 256, O_WAIT_TIMEOUT, O_NOPIPE, O_TLS, O_BASE,
+		O_PERCONN };
 	static const struct option longopts[] = {
 		{ "wait-maildir", required_argument, NULL, O_WAIT },
 		{ "wait-timeout", required_argument, NULL, O_WAIT_TIMEOUT },
 		{ "no-pipelining", no_argument, NULL, O_NOPIPE },
 		{ "tls", no_argument, NULL, O_TLS },
 		{ "user-base", required_argument, NULL, O_BASE },
+		{ "per-connection", required_argument, NULL, O_PERCONN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -1372,6 +1430,9 @@ parse_args(int argc, char **argv)
 		case O_TLS: opt.tls = true; break;
 		case O_BASE: opt.user_base = (unsigned)num_arg(optarg,
 			    "--user-base");
+			break;
+		case O_PERCONN: opt.per_conn = num_arg(optarg,
+			    "--per-connection");
 			break;
 		default: usage();
 		}

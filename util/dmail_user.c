@@ -28,7 +28,6 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
-#include "sys.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -37,8 +36,6 @@
 #define EXIT_NOUSER 3
 #define EXIT_EXISTS 4
 #define EXIT_INVALID 5
-
-#define IMPORT_BATCH 1000
 
 static const char *progname = "dmail-user";
 
@@ -210,17 +207,34 @@ become_run_as(const struct dmail_conf *conf)
 	umask(077);
 }
 
-static struct userdb *
-open_db(const struct dmail_conf *conf)
+/* The one database handle open, closed at exit too (a command that
+ * exits early releases the writer lock and Berkeley DB's memory). */
+static struct userdb *open_handle;
+
+static void
+close_db(void)
 {
+	userdb_close(open_handle);
+	open_handle = NULL;
+}
+
+/* The database for a change (USERDB_WRITE: waits for the writer lock)
+ * or for reading (list, show: never writes, works on a full disk). */
+static struct userdb *
+open_db(const struct dmail_conf *conf, enum userdb_mode mode)
+{
+	static bool registered;
 	struct buf err = BUF_INIT;
-	struct userdb *db = userdb_open(conf, USERDB_WRITE, &err);
+	struct userdb *db = userdb_open(conf, mode, &err);
 
 	if (db == NULL) {
 		errmsg("%s", buf_cstr(&err));
 		exit(EXIT_FAIL);
 	}
 	buf_free(&err);
+	if (!registered && atexit(close_db) == 0)
+		registered = true;
+	open_handle = db;
 	return db;
 }
 
@@ -363,10 +377,10 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 		errmsg("warning: %s is not in local_domains; mail for it will "
 		    "not be accepted", strchr(address, '@') + 1);
 	}
-	db = open_db(conf);
+	db = open_db(conf, USERDB_WRITE);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);
-		userdb_close(db);
+		close_db();
 		free(rec);
 		return EXIT_EXISTS;
 	}
@@ -376,7 +390,7 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	userdb_default_mailbox(conf, address, &mbox);
 	if (mbox.len >= sizeof(rec->mailbox)) {
 		errmsg("mailbox path too long");
-		userdb_close(db);
+		close_db();
 		buf_free(&mbox);
 		free(rec);
 		return EXIT_INVALID;
@@ -387,7 +401,7 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	rec->enabled = true;
 	make_maildir(rec->mailbox);
 	must_put(db, rec);
-	userdb_close(db);
+	close_db();
 	printf("added %s (mailbox %s)\n", address, rec->mailbox);
 	buf_free(&mbox);
 	free(rec);
@@ -398,10 +412,10 @@ static int
 cmd_del(const struct dmail_conf *conf, const char *address)
 {
 	struct buf err = BUF_INIT;
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_WRITE);
 	int r = userdb_delete(db, address, &err);
 
-	userdb_close(db);
+	close_db();
 	if (r < 0) {
 		errmsg("%s", buf_cstr(&err));
 		buf_free(&err);
@@ -431,7 +445,7 @@ cmd_modify(const struct dmail_conf *conf, const char *cmd,
 		parse_opts(argc, argv, &o, false, true);
 	else
 		parse_opts(argc, argv, &o, false, false);
-	db = open_db(conf);
+	db = open_db(conf, USERDB_WRITE);
 	must_lookup(db, address, rec);
 	if (strcmp(cmd, "passwd") == 0)
 		get_hash(conf, &o, rec->hash, sizeof(rec->hash));
@@ -444,7 +458,7 @@ cmd_modify(const struct dmail_conf *conf, const char *cmd,
 		    memchr(s.data == NULL ? "" : s.data, '\0', s.len) != NULL) {
 			errmsg("APOP secret too long or contains NUL");
 			buf_free(&s);
-			userdb_close(db);
+			close_db();
 			free(rec);
 			return EXIT_INVALID;
 		}
@@ -459,7 +473,7 @@ cmd_modify(const struct dmail_conf *conf, const char *cmd,
 	} else
 		rec->enabled = strcmp(cmd, "enable") == 0;
 	must_put(db, rec);
-	userdb_close(db);
+	close_db();
 	free(rec);
 	return 0;
 }
@@ -475,10 +489,10 @@ list_one(const struct user_record *rec, void *arg)
 static int
 cmd_list(const struct dmail_conf *conf)
 {
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_READ);
 	int r = userdb_foreach(db, list_one, NULL);
 
-	userdb_close(db);
+	close_db();
 	if (fflush(stdout) != 0 || r < 0) {
 		errmsg("listing failed");
 		return EXIT_FAIL;
@@ -541,11 +555,11 @@ static int
 cmd_show(const struct dmail_conf *conf, const char *address)
 {
 	struct user_record *rec = xcalloc(1, sizeof(*rec));
-	struct userdb *db = open_db(conf);
+	struct userdb *db = open_db(conf, USERDB_READ);
 	uint64_t msgs, bytes;
 
 	must_lookup(db, address, rec);
-	userdb_close(db);
+	close_db();
 	usage_of(rec->mailbox, &msgs, &bytes);
 	printf("address: %s\n", rec->address);
 	printf("enabled: %s\n", rec->enabled ? "yes" : "no");
@@ -561,17 +575,18 @@ cmd_show(const struct dmail_conf *conf, const char *address)
 	return 0;
 }
 
-/* import: validate the whole file first, then store in batches. Existing
+/* import: validate the whole file first, then store every account in one
+ * new version of the database (all or nothing). Existing
  * accounts get the new hash and keep everything else. */
 static int
 cmd_import(const struct dmail_conf *conf, const char *file)
 {
-	struct user_record *batch = NULL, old;
+	struct user_record *rec = NULL;
 	struct buf mbox = BUF_INIT, err = BUF_INIT;
 	struct userdb *db = NULL;
 	int rc = 0;
 	char *line = NULL;
-	size_t cap = 0, n = 0, lineno = 0, bad = 0, total = 0;
+	size_t cap = 0, lineno = 0, bad = 0, total = 0;
 	ssize_t len;
 	FILE *f;
 
@@ -630,12 +645,16 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		}
 	} else
 		rewind(f);
-	/* Pass 2: store. */
-	db = open_db(conf);
-	batch = xcalloc(IMPORT_BATCH, sizeof(*batch));
+	/* Pass 2: store, all in one new version of the database. */
+	db = open_db(conf, USERDB_WRITE);
+	rec = xcalloc(1, sizeof(*rec));
+	if (userdb_begin(db, &err) < 0) {
+		errmsg("%s (nothing imported)", buf_cstr(&err));
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	total = 0;
 	while ((len = getline(&line, &cap, f)) >= 0) {
-		struct user_record *rec = &batch[n];
 		char *colon, *end, *l;
 		int r;
 
@@ -647,15 +666,16 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		if ((end = strchr(colon + 1, ':')) != NULL)
 			*end = '\0';
 		str_lower(l);
-		r = userdb_lookup(db, l, &old);
+		/* Sees the lines stored before: a repeated address keeps
+		 * one account, with the last hash. */
+		r = userdb_lookup(db, l, rec);
 		if (r < 0) {
-			errmsg("database lookup of %s failed", l);
+			errmsg("database lookup of %s failed (nothing "
+			    "imported)", l);
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		if (r == 1)
-			*rec = old;
-		else {
+		if (r == 0) {
 			memset(rec, 0, sizeof(*rec));
 			snprintf(rec->address, sizeof(rec->address), "%s",
 			    l);
@@ -666,31 +686,25 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 			make_maildir(rec->mailbox);
 		}
 		snprintf(rec->hash, sizeof(rec->hash), "%s", colon + 1);
-		if (++n == IMPORT_BATCH) {
-			if (userdb_put_many(db, batch, n, &err) < 0) {
-				errmsg("%s (%zu accounts imported before)",
-				    buf_cstr(&err), total);
-				rc = EXIT_FAIL;
-				goto out;
-			}
-			total += n;
-			n = 0;
+		if (userdb_put(db, rec, &err) < 0) {
+			errmsg("%s (nothing imported)", buf_cstr(&err));
+			rc = EXIT_FAIL;
+			goto out;
 		}
+		total++;
 	}
-	if (n > 0 && userdb_put_many(db, batch, n, &err) < 0) {
-		errmsg("%s (%zu accounts imported before)", buf_cstr(&err),
-		    total);
+	if (userdb_commit(db, &err) < 0) {
+		errmsg("%s (nothing imported)", buf_cstr(&err));
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	total += n;
 	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
 out:
-	userdb_close(db);
+	close_db();
 	if (f != stdin)
 		fclose(f);
 	free(line);
-	free(batch);
+	free(rec);
 	buf_free(&mbox);
 	buf_free(&err);
 	return rc;
@@ -751,7 +765,10 @@ main(int argc, char **argv)
 	int i = 1, rc;
 
 	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
-	sys_fault_init();
+	/* No sys_fault_init(): DMAIL_FAULT (sys.h) aims at the server's mail
+	 * path, and tests that set it for a server create that server's
+	 * accounts with this tool in the same environment. The database's
+	 * own full-disk behaviour is tested on a real full file system. */
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		conf_path = argv[2];
 		i = 3;

@@ -2,9 +2,11 @@
  * test_userdb.c - cmocka tests of common/userdb.c: record encoding,
  * put/lookup/delete/foreach, passwords (yescrypt, SHA-512, foreign
  * hashes), login names, concurrent reader and writer processes (no torn
- * reads), and a writer killed with SIGKILL in the middle of a transaction
- * (recovery on the next open: the unfinished change is gone, committed
- * data intact, a reader that had the environment open carries on).
+ * reads), writers taking turns on the lock while readers go on, a writer
+ * killed with SIGKILL while building a new version (readers see the old
+ * one, the next writer removes the temporary file), change groups
+ * (begin/commit/abort), and the conversion of the old environment
+ * layout (a record committed only in the log survives).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include <crypt.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,130 +332,92 @@ test_concurrent(void **state)
 	}
 }
 
-/* A writer that holds a write lock for a moment while others read. */
-static void
-slow_writer(int fd)
+/* Files in state_dir/db whose name starts with prefix. */
+static int
+count_files(const char *prefix)
 {
-	struct buf home = BUF_INIT, enc = BUF_INIT;
-	struct user_record r;
-	DB_ENV *env;
-	DB *db;
-	DB_TXN *txn;
-	DBT k, v;
+	struct buf home = BUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
 
 	conf_state_path(&conf, "db", &home);
-	if (db_env_create(&env, 0) != 0 ||
-	    env->open(env, home.data, DB_CREATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER |
-	    DB_RECOVER, 0600) != 0 || db_create(&db, env, 0) != 0 ||
-	    db->open(db, NULL, "users.db", NULL, DB_BTREE, DB_AUTO_COMMIT,
-	    0600) != 0 || env->txn_begin(env, NULL, &txn, 0) != 0)
-		_exit(2);
-	make_rec(&r, "aaa@example.test", 1);
-	userdb_encode(&r, &enc);
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = r.address;
-	k.size = strlen(r.address);
-	v.data = enc.data;
-	v.size = enc.len;
-	if (db->put(db, txn, &k, &v, 0) != 0 || write(fd, "w", 1) != 1)
-		_exit(3);
-	usleep(300000);
-	if (txn->commit(txn, 0) != 0)
-		_exit(4);
-	db->close(db, 0);
-	env->close(env, 0);
-	_exit(0);
+	d = opendir(home.data);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	buf_free(&home);
+	return n;
 }
 
+/* Writers take turns on the lock; readers never wait for it. */
 static void
-test_busy_readers_wait(void **state)
+test_writers_take_turns(void **state)
 {
 	struct buf err = BUF_INIT;
-	struct userdb *db;
+	struct userdb *w, *rd;
 	struct user_record r;
-	int p[2], status, n = 0;
+	int p[2], status;
 	char c;
 	pid_t pid;
 
 	(void)state;
-	db = userdb_open(&conf, USERDB_WRITE, &err);
-	assert_non_null(db);
-	make_rec(&r, "bbb@example.test", 2);
-	assert_int_equal(userdb_put(db, &r, &err), 0);
+	/* Fork first: a child must not inherit the parent's lock. */
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	if (pid == 0) {
-		close(p[0]);
-		slow_writer(p[1]);
+		struct userdb *o;
+
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(2);
+		/* Blocks until the parent closes its writer. */
+		o = userdb_open(&conf, USERDB_WRITE, &err);
+		if (o == NULL || userdb_lookup(o, "turn@example.test", &r) != 1
+		    || r.quota_bytes != 2)
+			_exit(3);
+		make_rec(&r, "turn@example.test", 3);
+		if (userdb_put(o, &r, &err) < 0)
+			_exit(4);
+		userdb_close(o);
+		_exit(0);
 	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
-	/* Lookup, listing and a write all wait for the lock, then work. */
-	assert_int_equal(userdb_lookup(db, "aaa@example.test", &r), 1);
-	assert_int_equal(userdb_foreach(db, count_cb, &n), 0);
-	assert_true(n >= 2);
-	make_rec(&r, "bbb@example.test", 3);
-	assert_int_equal(userdb_put(db, &r, &err), 0);
+	w = userdb_open(&conf, USERDB_WRITE, &err);
+	assert_non_null(w);
+	make_rec(&r, "turn@example.test", 1);
+	assert_int_equal(userdb_put(w, &r, &err), 0);
+	assert_int_equal(write(p[1], "s", 1), 1);
+	close(p[1]);
+	/* A reader is not held up by the writer lock. */
+	rd = userdb_open(&conf, USERDB_READ, &err);
+	assert_non_null(rd);
+	assert_int_equal(userdb_lookup(rd, "turn@example.test", &r), 1);
+	assert_true(r.quota_bytes == 1);
+	make_rec(&r, "turn@example.test", 2);
+	assert_int_equal(userdb_put(w, &r, &err), 0);
+	/* The open reader sees the new version at its next lookup. */
+	assert_int_equal(userdb_lookup(rd, "turn@example.test", &r), 1);
+	assert_true(r.quota_bytes == 2);
+	userdb_close(w);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	userdb_close(db);
+	assert_int_equal(userdb_lookup(rd, "turn@example.test", &r), 1);
+	assert_true(r.quota_bytes == 3);
+	userdb_close(rd);
 	buf_free(&err);
 }
 
-/* A writer that begins a transaction, writes, and waits to be killed. */
-static void
-dying_writer(int fd)
-{
-	struct buf home = BUF_INIT;
-	DB_ENV *env;
-	DB *db;
-	DB_TXN *txn;
-	DBT k, v;
-	struct user_record r;
-	struct buf enc = BUF_INIT;
-
-	conf_state_path(&conf, "db", &home);
-	if (db_env_create(&env, 0) != 0 ||
-	    env->open(env, home.data, DB_CREATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER |
-	    DB_RECOVER, 0600) != 0 || db_create(&db, env, 0) != 0 ||
-	    db->open(db, NULL, "users.db", NULL, DB_BTREE, DB_AUTO_COMMIT,
-	    0600) != 0 || env->txn_begin(env, NULL, &txn, 0) != 0)
-		_exit(2);
-	make_rec(&r, "ghost@example.test", 666);
-	userdb_encode(&r, &enc);
-	memset(&k, 0, sizeof(k));
-	memset(&v, 0, sizeof(v));
-	k.data = r.address;
-	k.size = strlen(r.address);
-	v.data = enc.data;
-	v.size = enc.len;
-	if (db->put(db, txn, &k, &v, 0) != 0)
-		_exit(3);
-	/* Overwrite a committed record too, inside the same transaction. */
-	make_rec(&r, "keep@example.test", 999);
-	userdb_encode(&r, &enc);
-	k.data = r.address;
-	k.size = strlen(r.address);
-	v.data = enc.data;
-	v.size = enc.len;
-	if (db->put(db, txn, &k, &v, 0) != 0)
-		_exit(3);
-	env->log_flush(env, NULL);
-	if (write(fd, "k", 1) != 1)
-		_exit(4);
-	for (;;)
-		pause();
-}
-
+/* A writer killed while building a new version (its temporary file half
+ * written): readers see the old version, the next writer removes the
+ * temporary file and works. */
 static void
 test_kill_writer(void **state)
 {
 	struct buf err = BUF_INIT;
-	struct userdb *db, *early;
+	struct userdb *db, *rd;
 	struct user_record r;
 	int p[2], status;
 	char c;
@@ -464,70 +429,147 @@ test_kill_writer(void **state)
 	make_rec(&r, "keep@example.test", 7);
 	assert_int_equal(userdb_put(db, &r, &err), 0);
 	userdb_close(db);
+	rd = userdb_open(&conf, USERDB_READ, &err);
+	assert_non_null(rd);
+	assert_int_equal(userdb_lookup(rd, "keep@example.test", &r), 1);
 
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		struct userdb *o = userdb_open(&conf, USERDB_WRITE, &err);
+
 		close(p[0]);
-		dying_writer(p[1]);
+		if (o == NULL || userdb_begin(o, &err) < 0)
+			_exit(2);
+		make_rec(&r, "ghost@example.test", 666);
+		if (userdb_put(o, &r, &err) < 0)
+			_exit(3);
+		make_rec(&r, "keep@example.test", 999);
+		if (userdb_put(o, &r, &err) < 0 || write(p[1], "k", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
 	}
 	close(p[1]);
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
-	/* A reader that joined while the writer was alive. */
-	early = userdb_open(&conf, USERDB_READ, &err);
-	assert_non_null(early);
-	/* Another reader process (a second worker), also joined before. */
-	int go[2];
-	pid_t other;
-	assert_int_equal(pipe(go), 0);
-	other = fork();
-	assert_true(other >= 0);
-	if (other == 0) {
-		struct userdb *o = userdb_open(&conf, USERDB_READ, &err);
-		struct user_record rr;
-
-		close(go[1]);
-		if (o == NULL || read(go[0], &c, 1) != 1)
-			_exit(2);
-		if (userdb_lookup(o, "keep@example.test", &rr) != 1 ||
-		    rr.quota_bytes != 7)
-			_exit(3);
-		if (userdb_lookup(o, "ghost@example.test", &rr) != 0)
-			_exit(4);
-		userdb_close(o);
-		_exit(0);
-	}
-	close(go[0]);
+	assert_int_equal(count_files("users.db.tmp."), 1);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 
-	/* The early reader blocks at most on a lock timeout, then reopens,
-	 * which recovers the environment, and sees the committed data. */
-	assert_int_equal(userdb_lookup(early, "keep@example.test", &r), 1);
+	assert_int_equal(userdb_lookup(rd, "keep@example.test", &r), 1);
 	assert_true(r.quota_bytes == 7);
-	assert_int_equal(userdb_lookup(early, "ghost@example.test", &r), 0);
-	/* The other reader finds the environment recovered under it
-	 * (DB_RUNRECOVERY), reopens and carries on. */
-	assert_int_equal(write(go[1], "g", 1), 1);
-	close(go[1]);
-	assert_int_equal(waitpid(other, &status, 0), other);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	userdb_close(early);
+	assert_int_equal(userdb_lookup(rd, "ghost@example.test", &r), 0);
 
-	/* A fresh open sees the same, and can write again. */
 	db = userdb_open(&conf, USERDB_WRITE, &err);
 	assert_non_null(db);
+	assert_int_equal(count_files("users.db.tmp."), 0);
 	assert_int_equal(userdb_lookup(db, "ghost@example.test", &r), 0);
-	assert_int_equal(userdb_lookup(db, "keep@example.test", &r), 1);
-	assert_true(r.quota_bytes == 7);
 	make_rec(&r, "after@example.test", 8);
 	assert_int_equal(userdb_put(db, &r, &err), 0);
-	assert_int_equal(userdb_lookup(db, "after@example.test", &r), 1);
 	userdb_close(db);
+	assert_int_equal(userdb_lookup(rd, "after@example.test", &r), 1);
+	assert_int_equal(userdb_lookup(rd, "keep@example.test", &r), 1);
+	assert_true(r.quota_bytes == 7);
+	userdb_close(rd);
+	buf_free(&err);
+}
+
+/* A change group: lookups on the writer see it at once, readers only
+ * after the commit; an abort leaves nothing. */
+static void
+test_begin_commit(void **state)
+{
+	struct buf err = BUF_INIT;
+	struct userdb *db, *rd;
+	struct user_record r;
+
+	(void)state;
+	db = userdb_open(&conf, USERDB_WRITE, &err);
+	rd = userdb_open(&conf, USERDB_READ, &err);
+	assert_non_null(db);
+	assert_non_null(rd);
+	assert_int_equal(userdb_begin(db, &err), 0);
+	make_rec(&r, "group1@example.test", 1);
+	assert_int_equal(userdb_put(db, &r, &err), 0);
+	make_rec(&r, "group2@example.test", 2);
+	assert_int_equal(userdb_put(db, &r, &err), 0);
+	assert_int_equal(userdb_delete(db, "after@example.test", &err), 1);
+	assert_int_equal(userdb_lookup(db, "group1@example.test", &r), 1);
+	assert_int_equal(userdb_lookup(rd, "group1@example.test", &r), 0);
+	assert_int_equal(userdb_lookup(rd, "after@example.test", &r), 1);
+	assert_int_equal(userdb_commit(db, &err), 0);
+	assert_int_equal(userdb_lookup(rd, "group2@example.test", &r), 1);
+	assert_int_equal(userdb_lookup(rd, "after@example.test", &r), 0);
+	assert_int_equal(userdb_begin(db, &err), 0);
+	assert_int_equal(userdb_delete(db, "group2@example.test", &err), 1);
+	userdb_abort(db);
+	assert_int_equal(userdb_lookup(db, "group2@example.test", &r), 1);
+	assert_int_equal(count_files("users.db.tmp."), 0);
+	userdb_close(db);
+	userdb_close(rd);
+	buf_free(&err);
+}
+
+/* The old layout: users.db in a transactional environment, a committed
+ * record only in the log (the writer died before any checkpoint). The
+ * first writer converts it: records kept, environment files gone. */
+static void
+test_upgrade(void **state)
+{
+	struct buf home = BUF_INIT, enc = BUF_INIT, err = BUF_INIT;
+	struct user_record r;
+	struct userdb *db;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	conf_state_path(&conf, "db", &home);
+	buf_printf(&enc, "rm -rf %s/*", home.data);
+	assert_int_equal(system(enc.data), 0);
+	pid = fork();
+	if (pid == 0) {
+		DB_ENV *env;
+		DB *d;
+		DB_TXN *txn;
+		DBT k, v;
+
+		if (db_env_create(&env, 0) != 0 ||
+		    env->open(env, home.data, DB_CREATE | DB_INIT_TXN |
+		    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER |
+		    DB_RECOVER, 0600) != 0 || db_create(&d, env, 0) != 0 ||
+		    d->open(d, NULL, "users.db", NULL, DB_BTREE,
+		    DB_CREATE | DB_AUTO_COMMIT, 0600) != 0 ||
+		    env->txn_begin(env, NULL, &txn, 0) != 0)
+			_exit(2);
+		make_rec(&r, "old@example.test", 42);
+		userdb_encode(&r, &enc);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = r.address;
+		k.size = strlen(r.address);
+		v.data = enc.data;
+		v.size = enc.len;
+		if (d->put(d, txn, &k, &v, 0) != 0 || txn->commit(txn, 0) != 0)
+			_exit(3);
+		_exit(0);       /* no close, no checkpoint */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(count_files("__db.") > 0);
+	assert_int_equal(userdb_upgrade(&conf, &err), 1);
+	assert_int_equal(count_files("__db."), 0);
+	assert_int_equal(count_files("log."), 0);
+	assert_int_equal(userdb_upgrade(&conf, &err), 0);
+	db = userdb_open(&conf, USERDB_READ, &err);
+	assert_non_null(db);
+	assert_int_equal(userdb_lookup(db, "old@example.test", &r), 1);
+	assert_true(r.quota_bytes == 42);
+	userdb_close(db);
+	buf_free(&home);
+	buf_free(&enc);
 	buf_free(&err);
 }
 
@@ -541,8 +583,10 @@ main(void)
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_concurrent),
-		cmocka_unit_test(test_busy_readers_wait),
+		cmocka_unit_test(test_writers_take_turns),
 		cmocka_unit_test(test_kill_writer),
+		cmocka_unit_test(test_begin_commit),
+		cmocka_unit_test(test_upgrade),
 	};
 
 	log_open("test_userdb", LOG_TO_STDERR, LOG_LEVEL_WARN);
