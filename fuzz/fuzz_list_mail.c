@@ -8,9 +8,10 @@
  * (mail_set/mail_remove/mail_add_first) and mail_format().
  *
  * Input: the message (LF or CRLF line ends). Checks: every field name is
- * RFC 5322 ftext and its raw text holds the colon and ends in LF (issue
- * 9: a NUL in a name crashed mail_get()), and the formatted message is
- * at least as long as the fields and the body.
+ * RFC 5322 ftext, its value starts right after its colon and its raw
+ * text (raw_len bytes, NUL allowed) ends in LF (issue 9: a NUL in a name
+ * crashed mail_get()), and the formatted message is exactly its fields,
+ * an empty line and the body.
  */
 #include "config.h"
 
@@ -38,12 +39,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mail_parse((const char *)data, size, &m);
 	for (size_t i = 0; i < m.nfields; i++) {
 		const char *raw = m.fields[i].raw, *name = m.fields[i].name;
-		size_t n = strlen(raw);
+		size_t n = m.fields[i].raw_len, off = m.fields[i].value_off;
 
 		/* Issue 9: a name is ftext (RFC 5322 3.6.8: printable
 		 * US-ASCII but ':'), and no field comes without its colon
-		 * (mail_get() relies on it). */
-		if (name[0] == '\0' || strchr(raw, ':') == NULL)
+		 * (mail_get() relies on it); the raw text is bytes with a
+		 * length (a value may hold NUL). */
+		if (name[0] == '\0' || off == 0 || off > n ||
+		    raw[off - 1] != ':' || raw[n] != '\0')
 			abort();
 		for (const char *p = name; *p != '\0'; p++)
 			if ((unsigned char)*p < 33 || (unsigned char)*p > 126 ||
@@ -51,7 +54,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (n == 0 || raw[n - 1] != '\n')
 			abort();
-		total += n;
 	}
 	if (m.body == NULL || m.body_len > size)
 		abort();
@@ -70,7 +72,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mail_add_first(&m, "List-Id", "<club.example.test>");
 	mail_add(&m, "List-Post", "<mailto:club@example.test>");
 	mail_format(&m, &out);
-	if (out.len < m.body_len || out.len < total)
+	/* The formatted message is exactly its fields, the empty line and
+	 * the body. */
+	total = 1 + m.body_len;
+	for (size_t i = 0; i < m.nfields; i++)
+		total += m.fields[i].raw_len;
+	if (out.len != total)
 		abort();
 	mail_free(&m);
 	buf_free(&v);
