@@ -481,16 +481,13 @@ blocked_ms(const struct ct_slot *s, unsigned thr, unsigned max_delay,
 	return until - now < delay ? until - now : delay;
 }
 
-/* Count one failure on a slot; returns the previous last failure. */
-static int64_t
+/* Count one failure on a slot. */
+static void
 count_failure(struct ct_slot *s, int64_t now)
 {
-	int64_t prev = s->last_failure;
-
 	s->failures = live_failures(s, now) + 1;
 	s->last_failure = now;
 	s->used = now;
-	return prev;
 }
 
 /* ---- the penalty ----------------------------------------------------- */
@@ -520,7 +517,6 @@ clienttab_auth_begin(struct clienttab *t, const struct clienttab_policy *pol,
 	uint8_t ipk[16], ack[16];
 	bool has_ip = ip_key(ip, ipk), has_acct = account != NULL;
 	int64_t ip_ms = 0, acct_ms = 0;
-	struct ct_slot *s;
 
 	memset(a, 0, sizeof(*a));
 	a->at = now;
@@ -542,19 +538,15 @@ clienttab_auth_begin(struct clienttab *t, const struct clienttab_policy *pol,
 		return ip_ms > 0 ? CLIENTTAB_BLOCKED_IP :
 		    CLIENTTAB_BLOCKED_ACCOUNT;
 	}
+	ct_unlock(t);
 	if (has_ip && pol->ip_failures > 0) {
-		s = find(t, CT_IP, ipk, now, true);
-		a->ip_prev = count_failure(s, now);
 		memcpy(a->ip_key, ipk, 16);
 		a->ip_counted = true;
 	}
 	if (has_acct && pol->account_failures > 0) {
-		s = find(t, CT_ACCOUNT, ack, now, true);
-		a->acct_prev = count_failure(s, now);
 		memcpy(a->acct_key, ack, 16);
 		a->acct_counted = true;
 	}
-	ct_unlock(t);
 	return CLIENTTAB_OK;
 }
 
@@ -572,50 +564,30 @@ clienttab_login_begin(struct clienttab *t, const struct dmail_conf *conf,
 	    a, retry);
 }
 
-/* Take back one failure counted at a->at (restoring the time of the one
- * before when none came since). */
-static void
-uncount(struct ct_slot *s, int64_t at, int64_t prev)
+void
+clienttab_auth_failure(struct clienttab *t, const struct clienttab_attempt *a)
 {
-	if (s == NULL || s->failures == 0)
-		return;
-	s->failures--;
-	if (s->last_failure == at)
-		s->last_failure = prev;
-}
-
-static void
-auth_end(struct clienttab *t, const struct clienttab_attempt *a,
-    bool success)
-{
-	int64_t now = a->at;
-	struct ct_slot *s;
-
 	if (t == NULL || (!a->ip_counted && !a->acct_counted) || !ct_lock(t))
 		return;
 	if (a->ip_counted)
-		uncount(find(t, CT_IP, a->ip_key, now, false), a->at,
-		    a->ip_prev);
-	if (a->acct_counted) {
-		s = find(t, CT_ACCOUNT, a->acct_key, now, false);
-		if (s != NULL && success)
-			memset(s, 0, sizeof(*s));
-		else
-			uncount(s, a->at, a->acct_prev);
-	}
+		count_failure(find(t, CT_IP, a->ip_key, a->at, true), a->at);
+	if (a->acct_counted)
+		count_failure(find(t, CT_ACCOUNT, a->acct_key, a->at, true),
+		    a->at);
 	ct_unlock(t);
 }
 
 void
 clienttab_auth_success(struct clienttab *t, const struct clienttab_attempt *a)
 {
-	auth_end(t, a, true);
-}
+	struct ct_slot *s;
 
-void
-clienttab_auth_cancel(struct clienttab *t, const struct clienttab_attempt *a)
-{
-	auth_end(t, a, false);
+	if (t == NULL || !a->acct_counted || !ct_lock(t))
+		return;
+	s = find(t, CT_ACCOUNT, a->acct_key, a->at, false);
+	if (s != NULL)
+		memset(s, 0, sizeof(*s));
+	ct_unlock(t);
 }
 
 unsigned

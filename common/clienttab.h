@@ -34,13 +34,15 @@
  * addresses are IPv4.
  *
  * The password-guessing penalty (clienttab_auth_begin):
- *   - Every checked login counts, BEFORE the password is checked, as a
- *     failure of the client address and of the account (the normalised
- *     login address), so parallel attempts cannot all slip under the
- *     threshold. A success takes its count back from the address and
- *     forgets the account's failures; the address keeps the failures it
- *     had, so an attacker who owns one account gains nothing by logging
- *     into it between guesses.
+ *   - A login whose check failed counts as a failure of the client
+ *     address and of the account (the normalised login address). A
+ *     success forgets the account's failures only; the address keeps the
+ *     failures it had, so an attacker who owns one account gains nothing
+ *     by logging into it between guesses. Logins still being checked
+ *     count nothing, so many users logging in at once from one address
+ *     (a NAT, a webmail) are never refused for it; a burst of parallel
+ *     guesses is bounded by client_connection_limit, and once its
+ *     failures are in, the address is blocked.
  *   - With f failures and threshold T (f >= T) the address or account is
  *     blocked for min(2^(f-T), max_delay) seconds after the last failure:
  *     1, 2, 4 ... s. A blocked attempt is refused at once WITHOUT checking
@@ -85,13 +87,12 @@ enum clienttab_block {
 	CLIENTTAB_BLOCKED_ACCOUNT,
 };
 
-/* What clienttab_auth_begin() counted, for clienttab_auth_success() or
- * clienttab_auth_cancel(). Opaque to callers. */
+/* What clienttab_auth_begin() let through, for clienttab_auth_failure()
+ * or clienttab_auth_success(). Opaque to callers. */
 struct clienttab_attempt {
 	int64_t at;
-	int64_t ip_prev, acct_prev;     /* last failure before this one */
 	uint8_t ip_key[16], acct_key[16];
-	bool ip_counted, acct_counted;
+	bool ip_counted, acct_counted;  /* counted on failure */
 };
 
 /* Open (creating when missing) the table file at path with nslots slots
@@ -127,13 +128,14 @@ enum clienttab_block clienttab_auth_begin(struct clienttab *t,
 enum clienttab_block clienttab_login_begin(struct clienttab *t,
     const struct dmail_conf *conf, const struct sockaddr *peer,
     const char *account, struct clienttab_attempt *a, unsigned *retry);
-/* The attempt succeeded: its address count is taken back and the
- * account's failures are forgotten. */
-void clienttab_auth_success(struct clienttab *t,
+/* The attempt was checked and failed: one failure for its address and
+ * its account. */
+void clienttab_auth_failure(struct clienttab *t,
     const struct clienttab_attempt *a);
-/* The attempt could not be checked (user database down): take back
- * what it counted. */
-void clienttab_auth_cancel(struct clienttab *t,
+/* The attempt succeeded: the account's failures are forgotten (its
+ * address keeps its own). An attempt that could not be checked (user
+ * database down) needs neither call: it counts nothing. */
+void clienttab_auth_success(struct clienttab *t,
     const struct clienttab_attempt *a);
 /* Failures counted now for an address (account NULL) or an account (ip
  * NULL); 0 when forgotten. For status and tests. */

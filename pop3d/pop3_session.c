@@ -167,7 +167,8 @@ apop_digest(const char *timestamp, const char *secret, char out[33])
 }
 
 /* The shared penalty before a login is checked: true to go on (the
- * attempt is counted in *a), false after refusing it unchecked. account:
+ * attempt in *a, for login_failed() or clienttab_auth_success()), false
+ * after refusing it unchecked. account:
  * the normalised login address, NULL when the name is invalid. */
 static bool
 attempt_begin(struct pop3 *p, const char *account,
@@ -197,12 +198,13 @@ attempt_begin(struct pop3 *p, const char *account,
 	return false;
 }
 
-/* A login that failed: reply, maybe end the session (attempt_begin
- * counted it in the shared table). */
+/* A login that was checked and failed: count it in the shared table,
+ * reply, maybe end the session. */
 static void
-login_failed(struct pop3 *p, const char *who, const char *why,
-    const char *text)
+login_failed(struct pop3 *p, const struct clienttab_attempt *att,
+    const char *who, const char *why, const char *text)
 {
+	clienttab_auth_failure(p->ws->clients, att);
 	log_info("pop3 login failed sid=%s client=%s user=%s reason=%s",
 	    p->ws->id, p->ws->peer_ip, who, why);
 	reply_err(p, text);
@@ -230,7 +232,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	if (!attempt_begin(p, named ? address : NULL, &att))
 		return;
 	if (!named) {
-		login_failed(p, "-", "bad-name",
+		login_failed(p, &att, "-", "bad-name",
 		    "[AUTH] invalid user name or password");
 		return;
 	}
@@ -242,7 +244,6 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 			log_error("pop3 sid=%s: %s", p->ws->id,
 			    buf_cstr(&err));
 			buf_free(&err);
-			clienttab_auth_cancel(p->ws->clients, &att);
 			reply_err(p, "[SYS/TEMP] authentication service "
 			    "unavailable, try again later");
 			return;
@@ -253,7 +254,6 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	r = userdb_lookup(p->srv->db, address, rec);
 	if (r < 0) {
 		free(rec);
-		clienttab_auth_cancel(p->ws->clients, &att);
 		reply_err(p, "[SYS/TEMP] authentication service unavailable, "
 		    "try again later");
 		return;
@@ -276,13 +276,14 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 		ok = userdb_check_password(rec, secret);
 	if (!ok) {
 		free(rec);
-		login_failed(p, address, r == 0 ? "unknown" : "password",
-		    "[AUTH] invalid user name or password");
+		login_failed(p, &att, address, r == 0 ? "unknown" :
+		    "password", "[AUTH] invalid user name or password");
 		return;
 	}
 	if (!rec->enabled) {
 		free(rec);
-		login_failed(p, address, "disabled", "[AUTH] account disabled");
+		login_failed(p, &att, address, "disabled",
+		    "[AUTH] account disabled");
 		return;
 	}
 	clienttab_auth_success(p->ws->clients, &att);
@@ -452,7 +453,7 @@ cmd_auth(struct pop3 *p, const struct pop3_cmd *c)
 		if (!named || userdb_login_address(p->conf, authzid, a1,
 		    sizeof(a1)) < 0 || strcmp(a1, a2) != 0) {
 			if (attempt_begin(p, named ? a2 : NULL, &att))
-				login_failed(p, authcid, "authzid",
+				login_failed(p, &att, authcid, "authzid",
 				    "[AUTH] authorization identity not "
 				    "allowed");
 			goto out;

@@ -64,7 +64,8 @@ auth_exchange(struct smtp_session *ss, const char *challenge,
 }
 
 /* The shared penalty before credentials are checked: true to go on
- * with the attempt counted in *a; false after refusing it unchecked.
+ * with the attempt in *a (clienttab_auth_failure/success once checked);
+ * false after refusing it unchecked.
  * account: the normalised login address, NULL when the name is not
  * valid. */
 static bool
@@ -120,7 +121,6 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	}
 	found = userdb_lookup(ss->sd->udb, address, &rec);
 	if (found < 0) {
-		clienttab_auth_cancel(ss->ws->clients, &att);
 		log_error("sid=%s action=auth mech=%s user=%s status=tempfail "
 		    "reason=\"user database failure\"", ss->ws->id, mech,
 		    address);
@@ -142,6 +142,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	}
 	explicit_bzero(&rec, sizeof(rec));
 fail:
+	clienttab_auth_failure(ss->ws->clients, &att);
 	ss->auth_failures++;
 	log_info("sid=%s action=auth mech=%s user=\"%.64s\" client=%s "
 	    "status=failed reason=\"%s\"", ss->ws->id, mech, login,

@@ -287,7 +287,7 @@ def test_connection_rate_limit():
                    for _ in range(8))
         log = srv.log_text()
         assert "action=refuse client=127.0.0.1 role=smtp " \
-            "reason=connection-rate limit=3 refused=1" in log, log
+            "reason=client_connection_rate_limit limit=3 refused=1" in log, log
 
 
 if __name__ == "__main__":

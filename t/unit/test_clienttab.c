@@ -91,10 +91,15 @@ attempt(struct clienttab *t, const struct clienttab_policy *pol,
     const char *ip, const char *account, int64_t now, unsigned *retry)
 {
 	struct clienttab_attempt a;
+	enum clienttab_block b;
 	unsigned r;
 
-	return clienttab_auth_begin(t, pol, ip ? addr(ip) : NULL, account, now,
+	/* A guess: let through, checked, failed. */
+	b = clienttab_auth_begin(t, pol, ip ? addr(ip) : NULL, account, now,
 	    &a, retry ? retry : &r);
+	if (b == CLIENTTAB_OK)
+		clienttab_auth_failure(t, &a);
+	return b;
 }
 
 static void
@@ -193,13 +198,46 @@ test_success_clears_only_the_account(void **state)
 	assert_int_equal(clienttab_failures(t, NULL, "victim@x", now), 0);
 	assert_int_equal(clienttab_failures(t, addr("203.0.113.11"), NULL,
 	    now), 0);
-	/* A cancelled attempt (database down) counts nothing. */
+	/* An attempt that was not checked (database down) counts nothing. */
 	assert_int_equal(clienttab_auth_begin(t, &pol, addr("203.0.113.12"),
 	    "victim@x", now, &a, &retry), CLIENTTAB_OK);
-	clienttab_auth_cancel(t, &a);
 	assert_int_equal(clienttab_failures(t, NULL, "victim@x", now), 0);
 	assert_int_equal(clienttab_failures(t, addr("203.0.113.12"), NULL,
 	    now), 0);
+	clienttab_close(t);
+}
+
+static void
+test_logins_in_flight_are_not_failures(void **state)
+{
+	struct clienttab_policy pol = { 3, 3, 30 };
+	struct clienttab *t = open_table(1024);
+	struct clienttab_attempt a[20];
+	unsigned retry;
+	char acct[16];
+
+	(void)state;
+	/* Twenty users behind one address log in at once: none is refused
+	 * for the others' logins still being checked. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(acct, sizeof(acct), "u%d@x", i);
+		assert_int_equal(clienttab_auth_begin(t, &pol,
+		    addr("192.0.2.50"), acct, T0, &a[i], &retry),
+		    CLIENTTAB_OK);
+	}
+	for (int i = 0; i < 20; i++)
+		clienttab_auth_success(t, &a[i]);
+	assert_int_equal(clienttab_failures(t, addr("192.0.2.50"), NULL, T0),
+	    0);
+	/* Failures are counted when the checks end: then it is blocked. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(clienttab_auth_begin(t, &pol,
+		    addr("192.0.2.50"), "v@x", T0, &a[i], &retry),
+		    CLIENTTAB_OK);
+	for (int i = 0; i < 3; i++)
+		clienttab_auth_failure(t, &a[i]);
+	assert_int_equal(attempt(t, &pol, "192.0.2.50", "u1@x", T0 + 1,
+	    NULL), CLIENTTAB_BLOCKED_IP);
 	clienttab_close(t);
 }
 
@@ -467,6 +505,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_success_clears_only_the_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_logins_in_flight_are_not_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_ipv6_64_and_mapped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forgetting, setup,
