@@ -42,7 +42,8 @@ def tw_server(workers=(2, 10, 100), extra="", env=None, start=True,
         raise dt.SkipTest("t/testworker not built")
     # The per-client limit would refuse the many loopback sessions these
     # tests of the pool machinery open; t/master_limits.py tests it.
-    lines = ("smtp_program %s\nclient_connection_limit 0\n" % dt.TESTWORKER
+    lines = ("smtp_program %s\nclient_connection_limit 0\n"
+             "client_connection_rate_limit 0\n" % dt.TESTWORKER
              + extra)
     return TWServer(smtp=True, workers={"smtp": workers}, extra=lines,
                     env=env, start=start, hostname=hostname)

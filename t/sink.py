@@ -57,7 +57,7 @@ class Sink:
     def __init__(self, host="127.0.0.1", port=0, replies=None, hang=None,
                  hang_count=None, tls=None, auth=None, size=0,
                  pipelining=True, name="sink.test", record=True,
-                 dsn=False):
+                 dsn=False, gate=None):
         self.host = host
         self.replies = {k.lower(): (list(v) if isinstance(v, (list, tuple))
                                     else [v])
@@ -69,6 +69,9 @@ class Sink:
         self.size = size
         self.pipelining = pipelining
         self.dsn = dsn
+        # A threading.Event: every RCPT reply waits until it is set (a
+        # test queues several messages while the first delivery holds).
+        self.gate = gate
         self.commands = []
         self.name = name
         self.record = record
@@ -254,6 +257,8 @@ class Sink:
                     if self._hangs("rcpt"):
                         hang_forever()
                         return
+                    if self.gate is not None:
+                        self.gate.wait(60)
                     r = self._reply_for(rcpt)
                     if r.startswith("2"):
                         rcpts.append(rcpt)

@@ -180,7 +180,7 @@ def main():
     extra = ("smtp_program %s\nlisten_backlog 65535\nlog stderr info\n"
              "worker_spawn %s\n"
              # every session comes from 127.0.0.1
-             "client_connection_limit 0\n" % (prog, args.spawn))
+             "client_connection_limit 0\nclient_connection_rate_limit 0\n" % (prog, args.spawn))
     if args.smtp:
         # Held sessions must outlive a slow ramp.
         extra += "smtp_command_timeout 3600\n"

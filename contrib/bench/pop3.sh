@@ -76,6 +76,7 @@ smtp_program $builddir/smtpd/dmail-smtpd
 pop3_program $builddir/pop3d/dmail-pop3d
 # every benchmark session comes from 127.0.0.1
 client_connection_limit 0
+client_connection_rate_limit 0
 CONF
 if [ "$(id -u)" = 0 ]; then
 	echo "run_as nobody" >>"$tmp/dmail.conf"

@@ -53,6 +53,7 @@ smtp_program $smtpd
 max_recipients 1000
 # every benchmark session comes from 127.0.0.1
 client_connection_limit 0
+client_connection_rate_limit 0
 CONF
 if [ "$(id -u)" = 0 ]; then
 	echo "run_as nobody" >>"$tmp/dmail.conf"

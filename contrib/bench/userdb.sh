@@ -80,6 +80,8 @@ smtp_workers_max $((sessions + 10))
 pop3_workers_max $((sessions + 10))
 smtp_program $smtpd
 pop3_program $pop3d
+client_connection_limit 0
+client_connection_rate_limit 0
 CONF
 	if [ "$(id -u)" = 0 ]; then
 		echo "run_as nobody" >>"$tmp/dmail.conf"
