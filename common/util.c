@@ -282,3 +282,12 @@ drop_privileges(const char *user)
 	}
 	return 0;
 }
+
+void
+version_option(int argc, char **argv, const char *name)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("%s (DMail) %s\n", name, PACKAGE_VERSION);
+		exit(0);
+	}
+}

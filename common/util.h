@@ -48,4 +48,8 @@ int drop_privileges(const char *user);
 /* Look up uid/gid of user; -1 if unknown. */
 int user_ids(const char *user, uid_t *uid, gid_t *gid);
 
+/* When argv[1] is "--version": print "NAME (DMail) VERSION" on stdout and
+ * exit 0 (every program's --version; the version comes from configure). */
+void version_option(int argc, char **argv, const char *name);
+
 #endif

@@ -752,6 +752,7 @@ main(int argc, char **argv)
 
 	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
 	sys_fault_init();
+	version_option(argc, argv, progname);
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		conf_path = argv[2];
 		i = 3;
