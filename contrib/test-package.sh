@@ -46,6 +46,9 @@ if ss -ltnH 2>/dev/null | awk '{print $4}' | grep -Eq ':(25|110)$'; then
 	skip "ports 25 or 110 already in use"
 fi
 
+git -C "$top" rev-parse --verify -q HEAD >/dev/null 2>&1 ||
+	skip "not a git checkout (the package is built from a clean clone)"
+
 work=$(mktemp -d /tmp/dmail-package.XXXXXX)
 had_user=no; getent passwd dmail >/dev/null && had_user=yes
 had_group=no; getent group dmail >/dev/null && had_group=yes
