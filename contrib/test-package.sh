@@ -96,33 +96,40 @@ leftovers() {
 }
 
 # ---- build ------------------------------------------------------------------
+build_package() {
+	start=$(date +%s)
+	git clone -q "$top" "$work/dmail" || { fail "git clone"; return 1; }
+	if (cd "$work/dmail" && dpkg-buildpackage -us -uc -b) \
+	    >"$work/build.log" 2>&1; then
+		pass "dpkg-buildpackage -us -uc -b ($(($(date +%s) - start)) s)"
+	else
+		fail "dpkg-buildpackage -us -uc -b"
+		tail -40 "$work/build.log"
+		return 1
+	fi
+	if grep -E '^[^ ]*\.[ch]:[0-9]+:[0-9]+: warning:' "$work/build.log"; then
+		fail "compiler warnings in the package build"
+	else
+		pass "no compiler warnings in the package build"
+	fi
+	lintian --allow-root "$work"/dmail_*.changes >"$work/lintian.out" 2>&1
+	sed 's/^/    lintian: /' "$work/lintian.out"
+	if grep -q '^E:' "$work/lintian.out"; then
+		fail "lintian reports errors"
+	else
+		pass "lintian: no errors ($(grep -c '^W:' "$work/lintian.out") warnings)"
+	fi
+	deb=$(ls "$work"/dmail_*_*.deb | grep -v dbgsym | head -1)
+}
+
 # DMAIL_DEB=/path/dmail_V_amd64.deb: test that package, skip the build
 # and its checks (to work on this script; CI always builds).
 if [ -n "${DMAIL_DEB:-}" ]; then
 	cp "$DMAIL_DEB" "$work/" || exit 1
+	deb="$work/$(basename "$DMAIL_DEB")"
 	echo "SKIP: package build: testing $DMAIL_DEB"
 else
-start=$(date +%s)
-git clone -q "$top" "$work/dmail" || { fail "git clone"; exit 1; }
-if (cd "$work/dmail" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1
-then
-	pass "dpkg-buildpackage -us -uc -b ($(($(date +%s) - start)) s)"
-else
-	fail "dpkg-buildpackage -us -uc -b"; tail -40 "$work/build.log"; exit 1
-fi
-if grep -E '^[^ ]*\.[ch]:[0-9]+:[0-9]+: warning:' "$work/build.log"; then
-	fail "compiler warnings in the package build"
-else
-	pass "no compiler warnings in the package build"
-fi
-deb=$(ls "$work"/dmail_*_*.deb | grep -v dbgsym | head -1)
-lintian --allow-root "$work"/dmail_*.changes >"$work/lintian.out" 2>&1
-sed 's/^/    lintian: /' "$work/lintian.out"
-if grep -q '^E:' "$work/lintian.out"; then
-	fail "lintian reports errors"
-else
-	pass "lintian: no errors ($(grep -c '^W:' "$work/lintian.out") warnings)"
-fi
+	build_package || exit 1
 fi
 
 # ---- install ----------------------------------------------------------------
