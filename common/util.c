@@ -284,10 +284,16 @@ drop_privileges(const char *user)
 }
 
 void
+version_print(const char *name)
+{
+	printf("%s (DMail) %s\n", name, PACKAGE_VERSION);
+}
+
+void
 version_option(int argc, char **argv, const char *name)
 {
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-		printf("%s (DMail) %s\n", name, PACKAGE_VERSION);
+		version_print(name);
 		exit(0);
 	}
 }

@@ -285,6 +285,7 @@ main(int argc, char **argv)
 	int ch, sigfd;
 
 	master_notify_init();
+	version_option(argc, argv, "dmaild");
 	while ((ch = getopt(argc, argv, "c:fFnVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -300,7 +301,7 @@ main(int argc, char **argv)
 			check = true;
 			break;
 		case 'V':
-			printf("dmaild (DMail) %s\n", PACKAGE_VERSION);
+			version_print("dmaild");
 			return 0;
 		default:
 			usage();

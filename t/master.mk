@@ -12,6 +12,7 @@ unit_test_scoreboard_SOURCES = unit/test_scoreboard.c
 unit_test_scoreboard_LDADD = $(TESTLIBS)
 
 MASTER_TESTS = master_check.py master_pools.py master_reload.py \
-	master_crash.py master_control.py master_template.py master_notify.py
+	master_crash.py master_control.py master_template.py master_notify.py \
+	version.py
 TESTS += $(MASTER_TESTS)
 EXTRA_DIST += $(MASTER_TESTS) master_common.py
