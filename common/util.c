@@ -282,3 +282,18 @@ drop_privileges(const char *user)
 	}
 	return 0;
 }
+
+void
+version_print(const char *name)
+{
+	printf("%s (DMail) %s\n", name, PACKAGE_VERSION);
+}
+
+void
+version_option(int argc, char **argv, const char *name)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		version_print(name);
+		exit(0);
+	}
+}

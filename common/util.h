@@ -48,4 +48,9 @@ int drop_privileges(const char *user);
 /* Look up uid/gid of user; -1 if unknown. */
 int user_ids(const char *user, uid_t *uid, gid_t *gid);
 
+/* Print "NAME (DMail) VERSION" on stdout (the version from configure). */
+void version_print(const char *name);
+/* When argv[1] is "--version": version_print(name) and exit 0. */
+void version_option(int argc, char **argv, const char *name);
+
 #endif

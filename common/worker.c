@@ -818,6 +818,7 @@ worker_main(int argc, char **argv, const struct worker_service *svc)
 	w.svc = svc;
 	signal(SIGPIPE, SIG_IGN);
 	sys_fault_init();
+	version_option(argc, argv, svc->name);
 	while ((ch = getopt(argc, argv, "c:ir:")) != -1) {
 		switch (ch) {
 		case 'c':

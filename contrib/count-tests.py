@@ -53,5 +53,13 @@ for tree in sys.argv[1:]:
                 ok = 1
             passed += ok
             failed += bad
+# Arguments that are files: logs of scripts printing automake-style lines,
+# one per check (contrib/test-package.sh): "PASS: ..." and "FAIL: ...".
+for path in sys.argv[1:]:
+    if os.path.isfile(path):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        passed += len(re.findall(r"^PASS: ", text, re.M))
+        failed += len(re.findall(r"^FAIL: ", text, re.M))
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed or passed == 0 else 0)

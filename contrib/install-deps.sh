@@ -14,3 +14,11 @@ apt-get install -y --no-install-recommends \
 	openssl ca-certificates python3 curl swaks fetchmail \
 	procps psmisc iproute2 netbase mandoc \
 	clang libclang-rt-14-dev llvm
+# Issue 14: sd_notify (libsystemd-dev), the Debian package build and its
+# checks (contrib/test-package.sh: debhelper, dpkg-dev, lintian,
+# systemd-analyze from systemd, git for the version). bsd-mailx is not
+# here: it needs an MTA, and the package test installs it together with
+# the dmail package (then removes both).
+apt-get install -y --no-install-recommends \
+	libsystemd-dev debhelper dpkg-dev fakeroot lintian devscripts \
+	systemd git adduser util-linux

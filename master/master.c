@@ -2,10 +2,12 @@
  * master.c - dmaild: arguments, start-up, daemon mode, the event loop
  * and shutdown. See master.h for the module map.
  *
- * usage: dmaild [-f] [-n] [-c FILE]
+ * usage: dmaild [-fFnV] [-c FILE]
  *   -c FILE  configuration (default DMAIL_SYSCONFDIR/dmail.conf)
  *   -f       stay in the foreground, log to stderr (workers too)
+ *   -F       stay in the foreground, log as configured (systemd)
  *   -n       check the configuration, print every error or "FILE: ok"
+ *   -V       print the version and exit
  *
  * Start-up errors (configuration, state directory, a listener that cannot
  * be bound, another master running) are printed and end dmaild with
@@ -41,7 +43,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dmaild [-f] [-n] [-c FILE]\n");
+	fprintf(stderr, "usage: dmaild [-fFnV] [-c FILE]\n");
 	exit(2);
 }
 
@@ -154,6 +156,7 @@ master_begin_shutdown(struct master *m, const char *why)
 		return;
 	m->stopping = true;
 	m->stop_deadline = now_ms() + (int64_t)m->conf->shutdown_grace * 1000;
+	master_notify_stopping();
 	log_info("shutting down (%s): no new connections; waiting up to %u s "
 	    "for sessions in progress", why, m->conf->shutdown_grace);
 	master_listen_close_all(m);
@@ -193,7 +196,8 @@ run(struct master *m)
 	struct buf msg = BUF_INIT;
 
 	while (!m->stopping || live_workers(m) > 0) {
-		int n = epoll_wait(m->epfd, evs, 128, master_pool_next_timer(m));
+		int n = epoll_wait(m->epfd, evs, 128,
+		    master_notify_timeout(master_pool_next_timer(m)));
 		int sigs = 0;
 
 		if (n < 0) {
@@ -268,6 +272,7 @@ run(struct master *m)
 		} else {
 			master_pool_maintain(m);
 		}
+		master_notify_tick(m);
 	}
 	buf_free(&msg);
 }
@@ -282,7 +287,9 @@ main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	int ch, sigfd;
 
-	while ((ch = getopt(argc, argv, "c:fnh")) != -1) {
+	master_notify_init();
+	version_option(argc, argv, "dmaild");
+	while ((ch = getopt(argc, argv, "c:fFnVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -290,9 +297,15 @@ main(int argc, char **argv)
 		case 'f':
 			m->foreground = true;
 			break;
+		case 'F':
+			m->no_detach = true;
+			break;
 		case 'n':
 			check = true;
 			break;
+		case 'V':
+			version_print("dmaild");
+			return 0;
 		default:
 			usage();
 		}
@@ -354,7 +367,8 @@ main(int argc, char **argv)
 		return 1;
 
 	if (!m->foreground) {
-		daemonize();
+		if (!m->no_detach)
+			daemonize();
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 	}
 	pidfile_write(m);

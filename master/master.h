@@ -46,6 +46,9 @@
  *   master_report.c  master_report_table() and master_report_prometheus():
  *                    the "status" texts; master_report_top_clients(): the
  *                    addresses holding most sessions of a pool.
+ *   master_notify.c  the service manager's notify socket (systemd
+ *                    Type=notify): READY, RELOADING, STOPPING, STATUS
+ *                    with the pools' counts, watchdog pings.
  *
  * Control protocol (control_socket, a unix stream socket, mode 0600):
  *   The client connects and sends ONE request line, at most 512 bytes,
@@ -208,7 +211,8 @@ struct master {
 	struct listener *listeners;
 	struct pool pools[POOL_COUNT];
 	int epfd;
-	bool foreground;
+	bool foreground;          /* -f: no detaching, log to stderr */
+	bool no_detach;           /* -F: no detaching, log as configured */
 	bool stopping;
 	int64_t stop_deadline;
 	bool killed;              /* SIGKILL sent to leftovers */
@@ -297,5 +301,13 @@ void master_report_table(struct master *m, struct buf *out);
 void master_report_prometheus(struct master *m, struct buf *out);
 void master_report_top_clients(struct master *m, const struct pool *p,
     struct buf *out);
+
+/* master_notify.c */
+void master_notify_init(void);
+void master_notify_tick(struct master *m);
+int master_notify_timeout(int timeout_ms);
+void master_notify_reloading(void);
+void master_notify_reloaded(struct master *m);
+void master_notify_stopping(void);
 
 #endif

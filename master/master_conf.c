@@ -182,6 +182,7 @@ master_reload(struct master *m, struct buf *msg)
 	int fd;
 
 	log_info("reload: reading %s", m->conf_path);
+	master_notify_reloading();
 	if (master_conf_load(m->conf_path, next, &err) < 0 ||
 	    master_state_dirs(next) < 0 ||
 	    master_listen_sync(m, next, &err, false) < 0) {
@@ -209,6 +210,7 @@ master_reload(struct master *m, struct buf *msg)
 	log_info("reload: generation %u in effect", m->generation);
 	buf_printf(msg, "+OK reloaded generation %u\n", m->generation);
 	buf_free(&err);
+	master_notify_reloaded(m);
 	return 0;
 
 invalid:
@@ -224,6 +226,7 @@ invalid:
 	buf_printf(msg, "-ERR configuration invalid; keeping generation %u\n"
 	    "%s", m->generation, buf_cstr(&err));
 	buf_free(&err);
+	master_notify_reloaded(m);
 	return -1;
 }
 

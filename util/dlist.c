@@ -513,6 +513,7 @@ main(int argc, char **argv)
 
 	log_open("dlist", LOG_TO_STDERR, LOG_LEVEL_WARN);
 	sys_fault_init();
+	version_option(argc, argv, "dlist");
 	while ((ch = getopt(argc, argv, "+c:")) != -1) {
 		switch (ch) {
 		case 'c':

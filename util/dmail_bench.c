@@ -69,6 +69,7 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "util.h"
 
 #define READ_CHUNK 65536
 #define MAX_LINE 65536          /* a reply line longer than this is garbage */
@@ -1464,6 +1465,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int rc;
 
+	version_option(argc, argv, "dmail-bench");
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	/* Many sessions need many descriptors. */

@@ -65,6 +65,7 @@ main(int argc, char **argv)
 
 	log_open("dmail-newaliases", LOG_TO_STDERR, LOG_LEVEL_WARN);
 	sys_fault_init();
+	version_option(argc, argv, "dmail-newaliases");
 	while ((ch = getopt(argc, argv, "C:c:f:n")) != -1) {
 		switch (ch) {
 		case 'C':

@@ -793,6 +793,7 @@ main(int argc, char **argv)
 
 	log_open("dmail-sendmail", LOG_TO_STDERR, LOG_LEVEL_ERROR);
 	sys_fault_init();
+	version_option(argc, argv, "dmail-sendmail");
 	first = parse_args(argc, argv, &o);
 	{
 		/* Installed as "mailq": list the queue, as sendmail does. */

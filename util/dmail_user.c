@@ -769,6 +769,7 @@ main(int argc, char **argv)
 	 * path, and tests that set it for a server create that server's
 	 * accounts with this tool in the same environment. The database's
 	 * own full-disk behaviour is tested on a real full file system. */
+	version_option(argc, argv, progname);
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		conf_path = argv[2];
 		i = 3;

@@ -336,8 +336,10 @@ direct(const struct dmail_conf *c, const char *verb, const char *id)
 		fprintf(stderr, "%s: %s\n", dp.data, strerror(errno));
 	} else {
 		/* Keep it readable by the queue manager's user. */
-		if (geteuid() == 0)
-			(void)chown(dp.data, st.st_uid, st.st_gid);
+		if (geteuid() == 0 &&
+		    chown(dp.data, st.st_uid, st.st_gid) < 0)
+			fprintf(stderr, "%s: chown: %s\n", dp.data,
+			    strerror(errno));
 		printf("%s: %s\n", id, qi.hold ? "on hold" : "released");
 		rc = 0;
 	}

@@ -129,6 +129,7 @@ main(int argc, char **argv)
 		const char *slash = strrchr(argv[0], '/');
 		progname = slash != NULL ? slash + 1 : argv[0];
 	}
+	version_option(argc, argv, progname);
 	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':
