@@ -50,7 +50,7 @@
  * Addresses never contain TAB, CR or LF.
  *
  * The DSN lines (RFC 3461, given by the SMTP client with MAIL FROM and
- * RCPT TO; read by the queue manager, smtpd/queue_dsnparams.c) are
+ * RCPT TO; read by the queue manager, queued/queue_dsnparams.c) are
  * written only when the client gave the parameter: "envid" is the
  * xtext-decoded ENVID (printable US-ASCII only), "ret" is FULL or HDRS,
  * and "notify I LIST" gives the NOTIFY of recipient I (counting "rcpt"

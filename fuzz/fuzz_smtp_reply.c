@@ -1,6 +1,6 @@
 /*
  * fuzz_smtp_reply.c - libFuzzer target: what a remote SMTP server sends
- * to the outbound client (smtpd/smtp_client.c): multi-line replies read
+ * to the outbound client (common/smtp_client.c): multi-line replies read
  * through the same stream code as on a socket, alternately as a command
  * reply and as an EHLO reply (keywords: PIPELINING, STARTTLS, SIZE n,
  * AUTH PLAIN, 8BITMIME, DSN).

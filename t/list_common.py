@@ -16,7 +16,7 @@ import dmailtest as dt  # noqa: E402
 
 LISTD = dt.prog("listd/dmail-listd")
 DLIST = dt.prog("util/dlist")
-QUEUED = dt.prog("smtpd/dmail-queued")
+QUEUED = dt.prog("queued/dmail-queued")
 DOMAIN = "example.test"
 
 

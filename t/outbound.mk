@@ -22,19 +22,17 @@ EXTRA_DIST += outbound_poison.py
 # SMTP client against a scripted server; queue side files.
 check_PROGRAMS += unit/test_smtpc
 TESTS += unit/test_smtpc
-unit_test_smtpc_SOURCES = unit/test_smtpc.c ../smtpd/smtp_client.c \
-	../smtpd/smtp_client.h
-unit_test_smtpc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
+unit_test_smtpc_SOURCES = unit/test_smtpc.c
 unit_test_smtpc_LDADD = $(TESTLIBS) -lpthread
 
 # A test build of the queue manager with the crash hook (t/crashhook.c,
 # common/poison.h) for the poison-message tests; never installed.
 check_PROGRAMS += crashhook/dmail-queued
-crashhook_dmail_queued_SOURCES = ../smtpd/queue_main.c ../smtpd/queue_sched.c \
-	../smtpd/queue_deliver.c ../smtpd/queue_bounce.c \
-	../smtpd/queue_pickup.c ../smtpd/queue_dsnparams.c \
-	../smtpd/smtp_client.c crashhook.c
+crashhook_dmail_queued_SOURCES = ../queued/queue_main.c \
+	../queued/queue_sched.c ../queued/queue_deliver.c \
+	../queued/queue_bounce.c ../queued/queue_pickup.c \
+	../queued/queue_dsnparams.c crashhook.c
 crashhook_dmail_queued_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
-	-I$(top_srcdir)/smtpd
+	-I$(top_srcdir)/queued
 crashhook_dmail_queued_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) \
 	$(CRYPT_LIBS)

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import sink  # noqa: E402,F401
 
-QUEUED = dt.prog("smtpd/dmail-queued")
+QUEUED = dt.prog("queued/dmail-queued")
 
 # Compressed time for tests: retries every second or two.
 FAST = """queue_retry_min %s

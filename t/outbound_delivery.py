@@ -229,7 +229,7 @@ def test_loop_back_to_myself_bounces():
 
 def test_dsn_parameters_from_queue_file():
     """NOTIFY, RET and ENVID as the SMTP server records them (optional
-    header lines of the queue file, see smtpd/queue_bounce.c)."""
+    header lines of the queue file, see queued/queue_bounce.c)."""
     replies = {"never@remote.test": "550 5.1.1 unknown",
                "fail@remote.test": "550 5.1.1 unknown"}
     with Sink(replies=replies) as sk, \

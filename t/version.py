@@ -13,7 +13,7 @@ import dmailtest as dt
 PROGRAMS = ["master/dmaild", "util/tellsmtp", "util/dmail-user",
             "util/dlist", "util/dmail-sendmail", "util/dmail-newaliases",
             "util/dmail-bench", "smtpd/dmail-smtpd", "pop3d/dmail-pop3d",
-            "smtpd/dmail-queued", "listd/dmail-listd"]
+            "queued/dmail-queued", "listd/dmail-listd"]
 
 
 def configured_version():

@@ -57,7 +57,7 @@ os.environ["DMAIL_SRCDIR"] = SRC
 import dmailtest as dt  # noqa: E402
 from sink import Sink  # noqa: E402
 
-QUEUED = dt.prog("smtpd/dmail-queued")
+QUEUED = dt.prog("queued/dmail-queued")
 
 
 def owner_ids():

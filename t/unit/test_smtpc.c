@@ -1,5 +1,5 @@
 /*
- * test_smtpc.c - cmocka tests of the SMTP client (smtpd/smtp_client.c)
+ * test_smtpc.c - cmocka tests of the SMTP client (common/smtp_client.c)
  * against a scripted server thread on loopback: byte-exact data (LF to
  * CRLF, dot-stuffing, a last line without newline), pipelined commands,
  * SIZE refusal before sending, multi-line and malformed replies, AUTH

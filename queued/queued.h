@@ -1,5 +1,5 @@
 /*
- * outbound.h - dmail-queued, the queue manager: module map and the
+ * queued.h - dmail-queued, the queue manager: module map and the
  * structures its files share.
  *
  *   queue_main.c     main(), the worker_service (init: TLS client context,
@@ -16,7 +16,7 @@
  *   queue_dsnparams.c  NOTIFY/RET/ENVID recorded in a queue file
  *   queue_pickup.c   messages dmail-sendmail left in spool/maildrop/,
  *                    injected through deliver.h
- *   smtp_client.c    the SMTP client (smtp_client.h)
+ *   (the SMTP client is common/smtp_client.c, smtp_client.h)
  *
  * Processes. dmail-queued is one process run by the master in the queue
  * pool. It forks delivery processes (at most delivery_workers_max, at
@@ -38,8 +38,8 @@
  * and "control" (0600, one command per line, from the queue tools):
  * "flush", "delete ID", "hold ID", "release ID".
  */
-#ifndef DMAIL_OUTBOUND_H
-#define DMAIL_OUTBOUND_H
+#ifndef DMAIL_QUEUED_H
+#define DMAIL_QUEUED_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /*
  * queue_main.c - dmail-queued: main(), the worker service of the master's
- * queue pool, and the event loop (see outbound.h for the module map).
+ * queue pool, and the event loop (see queued.h for the module map).
  *
  * init (still root): TLS client context, relayhost credentials (the
  * relayhost_auth file must be owner-only: a group- or world-readable
@@ -33,7 +33,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
-#include "outbound.h"
+#include "queued.h"
 #include "spool.h"
 #include "tls.h"
 #include "userdb.h"

@@ -27,7 +27,7 @@
 #include "buf.h"
 #include "deliver.h"
 #include "log.h"
-#include "outbound.h"
+#include "queued.h"
 #include "queue_info.h"
 #include "spool.h"
 #include "util.h"

@@ -1,7 +1,7 @@
 /*
  * queue_dsnparams.c - the RFC 3461 parameters (NOTIFY, RET, ENVID) of a
  * queued message, from optional header lines of its queue file that
- * spool_read() skips as unknown (format in outbound.h).
+ * spool_read() skips as unknown (format in queued.h).
  */
 #include "config.h"
 
@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "outbound.h"
+#include "queued.h"
 
 #define HEADER_LINE_MAX 4096
 

@@ -11,7 +11,7 @@
  *
  * DSN parameters of the original transaction (RFC 3461) come from
  * optional queue file header lines (queue_dsnparams.c, format in
- * outbound.h). Without a notify line a recipient gets failure and delay
+ * queued.h). Without a notify line a recipient gets failure and delay
  * notices, as RFC 3461 4.1 allows; with one, only what it asks for. RET
  * FULL returns the whole message (up to 10 MB), else only its header.
  * Success notices are not generated.
@@ -31,7 +31,7 @@
 #include "deliver.h"
 #include "dsn.h"
 #include "log.h"
-#include "outbound.h"
+#include "queued.h"
 #include "spool.h"
 
 /* How much of the original is read for the DSN's third part. */

@@ -1,6 +1,6 @@
 /*
  * queue_sched.c - the queue manager's in-memory queue and scheduler (see
- * outbound.h for the process model).
+ * queued.h for the process model).
  *
  * Every queued message is one struct qmsg, found by id in a hash table.
  * A message is in one of three states:
@@ -47,7 +47,7 @@
 #include "buf.h"
 #include "dsn.h"
 #include "log.h"
-#include "outbound.h"
+#include "queued.h"
 #include "queue_info.h"
 #include "spool.h"
 #include "sys.h"

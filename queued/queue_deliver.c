@@ -2,7 +2,7 @@
  * queue_deliver.c - one delivery process of dmail-queued: finds where a
  * destination's mail goes (transport / relayhost / MX, RFC 5321 5.1),
  * keeps one SMTP connection for all the jobs it is given, and reports
- * every recipient's result to the queue manager (protocol in outbound.h).
+ * every recipient's result to the queue manager (protocol in queued.h).
  *
  * Routing:
  *   "[HOST]:PORT"  no MX look-up: HOST's addresses (or the literal)
@@ -30,7 +30,7 @@
 #include "dns.h"
 #include "dsn.h"
 #include "log.h"
-#include "outbound.h"
+#include "queued.h"
 #include "smtp_client.h"
 #include "spool.h"
 #include "util.h"
