@@ -201,6 +201,8 @@ client_write(struct master *m, struct client *c)
 		}
 		c->out_off += (size_t)n;
 	}
+	if (c->out.len > 0 && c->out_off == c->out.len)
+		log_debug("control: answer sent (%zu bytes)", c->out.len);
 	client_close(m, c);
 }
 

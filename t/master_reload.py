@@ -52,7 +52,9 @@ def test_sighup_under_50_sessions():
         t0 = time.monotonic()
         srv.signal(signal.SIGHUP)
 
-        # A fresh session sees the new configuration within one second.
+        # A fresh session sees the new configuration (within a second on
+        # an idle machine: contrib/bench/reload-idle.py; the deadline
+        # here only bounds a hang).
         def new_config_seen():
             s = Session(port)
             try:
@@ -60,7 +62,7 @@ def test_sighup_under_50_sessions():
                     s.cmd("HOSTNAME") == "+OK two.example.test"
             finally:
                 s.close()
-        dt.wait_for(new_config_seen, 1.0, interval=0.02,
+        dt.wait_for(new_config_seen, 30, interval=0.02,
                     what="new sessions with the new hostname")
         took = time.monotonic() - t0
         time.sleep(0.5)
@@ -84,13 +86,17 @@ def test_sighup_under_50_sessions():
         assert "generation 2 in effect" in srv.log_text()
 
 
-IDLE = 300
+IDLE = 100
 
 
-def test_reload_answers_at_once_with_many_idle_workers():
+def test_reload_answers_before_replacing_workers():
     # Before the fix the answer waited for every old worker to be retired
     # and every new one to be started: 2.5 s for 300 idle workers on the
-    # loaded 2-core build machine, a client time-out with 5,000.
+    # loaded 2-core build machine, a client time-out with 5,000 (the
+    # figures are in contrib/bench/reload-idle.py). What the fix promises
+    # is an order, asserted here from the master's log: the answer is
+    # sent before the old generation is told to leave and before any
+    # worker of the new generation starts.
     with tw_server(workers=(IDLE, IDLE + 20, 1000)) as srv:
         def idle_of(gen):
             st = status(srv)["smtp"]
@@ -99,36 +105,43 @@ def test_reload_answers_at_once_with_many_idle_workers():
                     int(st["workers"]) <= IDLE + 20)
         dt.wait_for(lambda: idle_of(1), 120, interval=0.5,
                     what="%d idle workers" % IDLE)
-        for gen in (2,):
-            # On the control socket itself: the time of the master's
-            # answer, not of starting a client program (seconds for a
-            # sanitizer build on a loaded machine).
-            c = socket.socket(socket.AF_UNIX)
-            c.settimeout(30)
-            c.connect(srv.control_socket())
-            t0 = time.monotonic()
-            c.sendall(b"reload\n")
-            answer = b""
-            while True:
-                chunk = c.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-            took = time.monotonic() - t0
-            c.close()
-            assert answer.startswith(b"+OK reloaded generation %d" % gen), \
-                answer
-            print("reload answered in %.3f s with %d idle workers"
-                  % (took, IDLE))
-            assert took < 1.0, took
-            # New workers are still starting (slowly in a sanitizer
-            # build): this waits for one.
-            s = Session(srv.port("smtp"), timeout=120)
-            assert s.gen == gen, s.greeting
-            s.close()
-            dt.wait_for(lambda: idle_of(gen), 300, interval=0.5,
-                        what="%d idle workers of generation %d"
-                        % (IDLE, gen))
+        mark = len(srv.log_text())
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(120)
+        c.connect(srv.control_socket())
+        c.sendall(b"reload\n")
+        answer = b""
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        c.close()
+        assert answer.startswith(b"+OK reloaded generation 2"), answer
+        # The new workers are still starting (slowly in a sanitizer
+        # build): this waits for one.
+        s = Session(srv.port("smtp"), timeout=120)
+        assert s.gen == 2, s.greeting
+        s.close()
+        dt.wait_for(lambda: idle_of(2), 300, interval=0.5,
+                    what="%d idle workers of generation 2" % IDLE)
+        lines = srv.log_text()[mark:].splitlines()
+
+        def first(pred, what):
+            for i, l in enumerate(lines):
+                if pred(l):
+                    return i
+            raise AssertionError("no log line: %s" % what)
+        answered = first(lambda l: "control: answer sent" in l,
+                         "answer sent")
+        in_effect = first(lambda l: "reload: generation 2 in effect" in l,
+                          "generation 2 in effect")
+        retired = first(lambda l: "closing template" in l and
+                        "generation 1" in l, "old template closed")
+        started = first(lambda l: "started pid" in l and
+                        "generation 2" in l, "new worker started")
+        assert in_effect < answered < retired < started, \
+            (in_effect, answered, retired, started)
 
 
 def test_invalid_config_keeps_old():
@@ -215,6 +228,6 @@ def test_listeners_follow_config():
 
 
 if __name__ == "__main__":
-    dt.main([test_reload_answers_at_once_with_many_idle_workers,
+    dt.main([test_reload_answers_before_replacing_workers,
              test_sighup_under_50_sessions, test_invalid_config_keeps_old,
              test_listeners_follow_config])
