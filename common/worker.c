@@ -669,34 +669,27 @@ channel_watch(void)
 	check_channel();
 }
 
-static int
-run_managed(void)
+/* The environment the master gave us: configuration, log, scoreboard and
+ * (not in a template, which gets it per fork) the channel. */
+static void
+managed_setup(struct dmail_conf *conf, bool template)
 {
-	/* static: reachable until exit, also on log_fatal() paths */
-	static struct dmail_conf conf;
 	struct buf err = BUF_INIT;
 	const char *path = getenv("DMAIL_CONF_PATH");
-	enum listen_role roles[WORKER_MAX_LISTEN];
-	size_t nlisten, i;
-	void *state;
-	unsigned max_use;
-	int ep;
-	const char *tenv = getenv("DMAIL_TEMPLATE");
-	bool template = tenv != NULL && strcmp(tenv, "1") == 0;
 
 	w.managed = true;
 	w.slot = env_uint("DMAIL_SLOT");
 	w.generation = env_uint("DMAIL_GENERATION");
 	log_open(w.svc->name, LOG_TO_STDERR, LOG_LEVEL_INFO);
-	if (load_config_fd(path != NULL ? path : "dmail.conf", &conf,
+	if (load_config_fd(path != NULL ? path : "dmail.conf", conf,
 	    &err) < 0) {
 		/* The master validated this text: something is badly off. */
 		log_error("configuration from master: %s", buf_cstr(&err));
 		buf_free(&err);
-		return 1;
+		exit(1);
 	}
 	buf_free(&err);
-	log_setup(&conf, false);
+	log_setup(conf, false);
 
 	w.sb = scoreboard_attach(DMAIL_FD_SCOREBOARD);
 	if (w.sb == NULL)
@@ -706,47 +699,17 @@ run_managed(void)
 		w.channel = DMAIL_FD_CHANNEL;
 		fd_set_nonblock(w.channel, true);
 	}
-	nlisten = listeners(roles, WORKER_MAX_LISTEN);
-	if (nlisten > 0)
-		w.clients = clients_open(&conf);
+}
 
-	state = w.svc->init(&conf);
-	if (state == NULL) {
-		conf_free(&conf);
-		return 1;
-	}
-	become_unprivileged(&conf);
-	/* init() (OpenSSL, the configuration) and getpwnam() leave freed
-	 * heap behind; give it back so each idle worker costs less. */
-	malloc_trim(0);
-	if (template) {
-		/* Returns in a forked worker. OpenSSL 3 notices the new pid
-		 * and reseeds its random generators before their next use;
-		 * nothing else of init() is per process except what
-		 * after_fork() reopens. */
-		template_serve();
-		w.channel = DMAIL_FD_CHANNEL;
-		fd_set_nonblock(w.channel, true);
-		if (w.svc->after_fork != NULL)
-			w.svc->after_fork(state, &conf);
-	}
+/* One epoll set: the listeners (exclusive wake-ups), then the channel. */
+static int
+listen_epoll(size_t nlisten)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
 
-	w.nlisten = w.svc->run == NULL ? nlisten : 0;
-	if (w.nlisten > 0)
-		channel_watch();
-
-	if (w.svc->run != NULL) {
-		report(WORKER_BUSY);
-		w.svc->run(state, &conf);
-		goto out;
-	}
-	if (nlisten == 0)
-		log_fatal("no listening sockets (DMAIL_LISTEN is empty)");
-
-	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		log_fatal("epoll_create1: %s", strerror(errno));
-	for (i = 0; i <= nlisten; i++) {
+	for (size_t i = 0; i <= nlisten; i++) {
 		struct epoll_event ev;
 		int fd = i < nlisten ? DMAIL_FD_LISTEN + (int)i : w.channel;
 
@@ -756,8 +719,18 @@ run_managed(void)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 			log_fatal("epoll_ctl fd %d: %s", fd, strerror(errno));
 	}
+	return ep;
+}
 
-	max_use = conf.pool[w.svc->pool].max_use;
+/* Wait, accept, serve, one session per wake-up, until retired, a reload
+ * or max_use sessions. */
+static void
+accept_loop(void *state, struct dmail_conf *conf,
+    const enum listen_role *roles, size_t nlisten)
+{
+	unsigned max_use = conf->pool[w.svc->pool].max_use;
+	int ep = listen_epoll(nlisten);
+
 	while (!worker_should_exit() && w.sessions < max_use) {
 		struct epoll_event evs[WORKER_MAX_LISTEN + 1];
 		int n;
@@ -790,7 +763,7 @@ run_managed(void)
 			if (fd < 0)
 				continue;
 			report(WORKER_BUSY);
-			serve(state, &conf, fd, roles[idx]);
+			serve(state, conf, fd, roles[idx]);
 			close(fd);
 			/* The session's buffers are freed: return the pages
 			 * before waiting, possibly long, for the next one. */
@@ -799,7 +772,58 @@ run_managed(void)
 		}
 	}
 	close(ep);
-out:
+}
+
+static int
+run_managed(void)
+{
+	/* static: reachable until exit, also on log_fatal() paths */
+	static struct dmail_conf conf;
+	enum listen_role roles[WORKER_MAX_LISTEN];
+	size_t nlisten;
+	void *state;
+	const char *tenv = getenv("DMAIL_TEMPLATE");
+	bool template = tenv != NULL && strcmp(tenv, "1") == 0;
+
+	managed_setup(&conf, template);
+	nlisten = listeners(roles, WORKER_MAX_LISTEN);
+	if (nlisten > 0)
+		w.clients = clients_open(&conf);
+
+	state = w.svc->init(&conf);
+	if (state == NULL) {
+		conf_free(&conf);
+		return 1;
+	}
+	become_unprivileged(&conf);
+	/* init() (OpenSSL, the configuration) and getpwnam() leave freed
+	 * heap behind; give it back so each idle worker costs less. */
+	malloc_trim(0);
+	if (template) {
+		/* Returns in a forked worker. OpenSSL 3 notices the new pid
+		 * and reseeds its random generators before their next use;
+		 * nothing else of init() is per process except what
+		 * after_fork() reopens. */
+		template_serve();
+		w.channel = DMAIL_FD_CHANNEL;
+		fd_set_nonblock(w.channel, true);
+		if (w.svc->after_fork != NULL)
+			w.svc->after_fork(state, &conf);
+	}
+
+	w.nlisten = w.svc->run == NULL ? nlisten : 0;
+	if (w.nlisten > 0)
+		channel_watch();
+
+	if (w.svc->run != NULL) {
+		report(WORKER_BUSY);
+		w.svc->run(state, &conf);
+	} else {
+		if (nlisten == 0)
+			log_fatal("no listening sockets (DMAIL_LISTEN is "
+			    "empty)");
+		accept_loop(state, &conf, roles, nlisten);
+	}
 	report(WORKER_EXITING);
 	if (w.svc->fini != NULL)
 		w.svc->fini(state);
