@@ -405,9 +405,12 @@ static void
 log_setup(const struct dmail_conf *conf, bool to_stderr)
 {
 	const char *e = getenv("DMAIL_LOG_STDERR");
+	const char *sl = getenv("DMAIL_LOG_SYSLOG");
 
 	if (to_stderr || (e != NULL && strcmp(e, "1") == 0))
 		log_open(w.svc->name, LOG_TO_STDERR, conf->log_level);
+	else if (sl != NULL && strcmp(sl, "1") == 0)
+		log_open(w.svc->name, LOG_TO_SYSLOG, conf->log_level);
 	else
 		log_open(w.svc->name, conf->log_target, conf->log_level);
 }

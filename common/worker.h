@@ -30,6 +30,8 @@
  *                              relative paths)
  *   env DMAIL_SLOT, DMAIL_GENERATION  scoreboard slot and generation
  *   env DMAIL_LOG_STDERR=1     log to stderr (master runs with -f)
+ *   env DMAIL_LOG_SYSLOG=1     log to syslog (a detached master whose
+ *                              configuration says "log stderr")
  * Nothing else is inherited: every other descriptor is close-on-exec.
  *
  * Template processes (worker_spawn template, the default, smtp and pop3

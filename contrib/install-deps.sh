@@ -7,8 +7,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends \
+# A fresh machine's unattended upgrades may hold the package lock for
+# minutes: wait for it (up to 10 minutes) instead of failing.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+apt_get update
+apt_get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libssl-dev libdb5.3-dev libcmocka-dev libcrypt-dev \
 	openssl ca-certificates python3 curl swaks fetchmail \
@@ -19,6 +22,6 @@ apt-get install -y --no-install-recommends \
 # systemd-analyze from systemd, git for the version). bsd-mailx is not
 # here: it needs an MTA, and the package test installs it together with
 # the dmail package (then removes both).
-apt-get install -y --no-install-recommends \
+apt_get install -y --no-install-recommends \
 	libsystemd-dev debhelper dpkg-dev fakeroot lintian devscripts \
 	systemd git adduser util-linux

@@ -366,10 +366,13 @@ main(int argc, char **argv)
 	if (master_control_open(m) < 0)
 		return 1;
 
+	if (master_log_syslog(m))
+		fprintf(stderr, "dmaild: log stderr without -f: logging to "
+		    "syslog (facility mail) once detached\n");
 	if (!m->foreground) {
 		if (!m->no_detach)
 			daemonize();
-		log_open("dmaild", m->conf->log_target, m->conf->log_level);
+		master_log_open(m);
 	}
 	pidfile_write(m);
 	/* Workers forked by template processes are grandchildren: become

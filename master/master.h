@@ -239,6 +239,8 @@ void master_ep_del(struct master *m, int fd);
 int master_conf_load(const char *path, struct dmail_conf *out,
     struct buf *err);
 int master_conf_memfd(const struct dmail_conf *conf);
+bool master_log_syslog(const struct master *m);
+void master_log_open(struct master *m);
 int master_state_dirs(const struct dmail_conf *conf);
 int master_reload(struct master *m, struct buf *msg);
 void master_reload_finish(struct master *m);

@@ -14,6 +14,12 @@
  * master_state_dirs() creates state_dir and spool/, mail/, db/, run/
  * below it; as root, spool/ mail/ db/ go to run_as. -1 after logging.
  *
+ * master_log_open() opens the master's log as configured once it runs
+ * detached; "log stderr" there would write into /dev/null, so it logs to
+ * syslog instead, with a warning (to stderr before detaching, then to
+ * syslog), and master_log_syslog() tells spawning to make the workers do
+ * the same.
+ *
  * master_reload() parses into a staging struct; if anything is wrong
  * (syntax, checks, a listener that cannot be bound) it logs every error,
  * puts them in msg and keeps the running configuration. Otherwise it
@@ -174,6 +180,27 @@ log_errors(const struct buf *err)
 	}
 }
 
+bool
+master_log_syslog(const struct master *m)
+{
+	return !m->foreground && !m->no_detach &&
+	    m->conf->log_target == LOG_TO_STDERR;
+}
+
+void
+master_log_open(struct master *m)
+{
+	if (m->foreground)
+		return;
+	if (master_log_syslog(m)) {
+		log_open("dmaild", LOG_TO_SYSLOG, m->conf->log_level);
+		log_warn("log stderr without -f: a detached dmaild has no "
+		    "terminal, logging to syslog (facility mail) instead; "
+		    "use -f or -F to log to stderr");
+	} else
+		log_open("dmaild", m->conf->log_target, m->conf->log_level);
+}
+
 int
 master_reload(struct master *m, struct buf *msg)
 {
@@ -203,7 +230,7 @@ master_reload(struct master *m, struct buf *msg)
 	m->generation++;
 	scoreboard_set_generation(m->sb, m->generation);
 	if (!m->foreground)
-		log_open("dmaild", m->conf->log_target, m->conf->log_level);
+		master_log_open(m);
 	else
 		log_set_level(m->conf->log_level);
 	m->reload_pending = true;

@@ -57,6 +57,7 @@ extern char **environ;
 
 static const char *const own_env[] = { "DMAIL_CONF_PATH=", "DMAIL_LISTEN=",
 	"DMAIL_SLOT=", "DMAIL_GENERATION=", "DMAIL_LOG_STDERR=",
+	"DMAIL_LOG_SYSLOG=",
 	"DMAIL_TEMPLATE=" };
 
 static bool
@@ -137,6 +138,8 @@ spawn_exec(struct master *m, struct pool *p, int slot, int chan,
 	envp[nenv++] = buf_steal(&tmp);
 	if (m->foreground)
 		envp[nenv++] = xstrdup("DMAIL_LOG_STDERR=1");
+	else if (master_log_syslog(m))
+		envp[nenv++] = xstrdup("DMAIL_LOG_SYSLOG=1");
 	if (template)
 		envp[nenv++] = xstrdup("DMAIL_TEMPLATE=1");
 	envp[nenv] = NULL;

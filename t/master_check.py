@@ -73,6 +73,11 @@ def test_daemon_mode():
     try:
         r = run("-c", srv.conf_path)
         assert r.returncode == 0, r.stderr
+        # The harness configures "log stderr": detached, that would be
+        # /dev/null, so dmaild says it logs to syslog instead, and tells
+        # its workers to do the same.
+        assert "log stderr without -f: logging to syslog" in r.stderr, \
+            r.stderr
         pidfile = os.path.join(srv.state_dir, "run", "dmaild.pid")
         dt.wait_for(lambda: os.path.exists(pidfile) and
                     open(pidfile).read().strip(), 5, what="pid file")
@@ -81,6 +86,8 @@ def test_daemon_mode():
         s = dt.wait_for(lambda: _try_session(srv.port("smtp")), 5,
                         what="daemon serving")
         assert s.cmd("HOSTNAME") == "+OK one.example.test"
+        assert b"DMAIL_LOG_SYSLOG=1" in \
+            open("/proc/%d/environ" % s.pid, "rb").read().split(b"\0")
         s.close()
         for sub in ("spool", "mail", "db", "run"):
             assert os.path.isdir(os.path.join(srv.state_dir, sub))
