@@ -15,3 +15,6 @@ EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py \
 	auth_penalty.py
 TESTS += userdb_faults.py
 EXTRA_DIST += userdb_faults.py
+# dmail-user import-mbox (qpopper spools, UIDLs kept)
+TESTS += mbox_import.py
+EXTRA_DIST += mbox_import.py

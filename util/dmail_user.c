@@ -1,7 +1,9 @@
 /*
  * dmail_user.c - dmail-user, the account administration tool: add, del,
  * passwd, apop, quota, list, show, disable, enable and import accounts
- * in the user database (common/userdb.c). See man/dmail-user.8.
+ * in the user database (common/userdb.c), and import-mbox, the move of
+ * mbox spools into accounts' Maildirs (util/mbox.c). See
+ * man/dmail-user.8.
  *
  * Passwords and APOP secrets are read from standard input (one line), so
  * they never appear in a process listing. When run as root with run_as
@@ -18,16 +20,19 @@
 #include <crypt.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
+#include "mbox.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -51,7 +56,9 @@ usage(void)
 	    "  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]\n"
 	    "  del | show | disable | enable USER@DOMAIN\n"
 	    "  list\n"
-	    "  import FILE               (lines user@domain:hash)\n",
+	    "  import FILE               (lines user@domain:hash)\n"
+	    "  import-mbox USER@DOMAIN FILE\n"
+	    "  import-mbox --all DIR [--domain DOMAIN]\n",
 	    progname);
 	exit(EXIT_USAGE);
 }
@@ -712,6 +719,135 @@ out:
 
 /* Carries out command cmd with its arguments argv[i..argc-1]; returns the
  * exit status (usage errors exit from here). */
+/* import-mbox: one mbox into one account's Maildir. The file is opened
+ * here, with the caller's rights (root can read /var/mail), and read by
+ * a child that has become the worker user, so the Maildir files belong
+ * to that user. Prints one line; returns an exit status. */
+static int
+import_mbox_one(const struct dmail_conf *conf, const char *address,
+    const char *file)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct userdb *db;
+	int fd, status, found;
+	pid_t pid;
+
+	db = userdb_open(conf, USERDB_READ, NULL);
+	found = db != NULL ? userdb_lookup(db, address, rec) : -1;
+	if (db != NULL)
+		userdb_close(db);
+	if (found != 1) {
+		free(rec);
+		if (found < 0) {
+			errmsg("database lookup of %s failed", address);
+			return EXIT_FAIL;
+		}
+		printf("%s: no such account; %s not imported\n", address, file);
+		return EXIT_NOUSER;
+	}
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		errmsg("%s: %s", file, strerror(errno));
+		free(rec);
+		return EXIT_FAIL;
+	}
+	fflush(stdout);
+	if ((pid = fork()) < 0) {
+		errmsg("fork: %s", strerror(errno));
+		close(fd);
+		free(rec);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		struct mbox_result r;
+		struct buf err = BUF_INIT;
+
+		become_run_as(conf);
+		if (mbox_import(fd, rec->mailbox, conf->hostname, &r,
+		    &err) < 0) {
+			errmsg("%s: %s: %s", address, file, buf_cstr(&err));
+			_exit(EXIT_FAIL);
+		}
+		printf("%s: %u messages from %s (%u kept their UIDL, %u seen, "
+		    "%u already there)\n", address, r.messages, file,
+		    r.uidl_kept, r.seen, r.skipped);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(fd);
+	free(rec);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAIL;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAIL;
+}
+
+/* import-mbox --all DIR: every file NAME of DIR (as /var/mail) into the
+ * account NAME@DOMAIN. Accounts that do not exist are reported and
+ * skipped; the worst status is returned. */
+static int
+cmd_import_mbox_all(const struct dmail_conf *conf, const char *dir,
+    const char *domain)
+{
+	struct dirent *de;
+	struct buf addr = BUF_INIT, path = BUF_INIT;
+	int rc = 0;
+	DIR *d;
+
+	if (domain == NULL) {
+		if (conf->local_domains.count == 0) {
+			errmsg("import-mbox --all: no local_domains; give "
+			    "--domain");
+			return EXIT_USAGE;
+		}
+		domain = conf->local_domains.items[0];
+	}
+	if ((d = opendir(dir)) == NULL) {
+		errmsg("%s: %s", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		size_t n = strlen(de->d_name);
+		int one;
+
+		if (de->d_name[0] == '.' || (n > 5 &&
+		    strcmp(de->d_name + n - 5, ".lock") == 0))
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, de->d_name);
+		if (stat(path.data, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		buf_reset(&addr);
+		buf_printf(&addr, "%s@%s", de->d_name, domain);
+		str_lower(addr.data);
+		one = import_mbox_one(conf, addr.data, path.data);
+		if (one == EXIT_FAIL || (one != 0 && rc == 0))
+			rc = one;
+	}
+	closedir(d);
+	buf_free(&addr);
+	buf_free(&path);
+	return rc;
+}
+
+static int
+cmd_import_mbox(const struct dmail_conf *conf, int argc, char **argv)
+{
+	char address[USERDB_ADDRESS_MAX + 1];
+
+	if (argc >= 2 && strcmp(argv[0], "--all") == 0) {
+		if (argc == 2)
+			return cmd_import_mbox_all(conf, argv[1], NULL);
+		if (argc == 4 && strcmp(argv[2], "--domain") == 0)
+			return cmd_import_mbox_all(conf, argv[1], argv[3]);
+		usage();
+	}
+	if (argc != 2)
+		usage();
+	address_arg(argv[0], address, sizeof(address));
+	return import_mbox_one(conf, address, argv[1]);
+}
+
 static int
 dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
     char **argv)
@@ -724,6 +860,8 @@ dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
 		become_run_as(conf);
 		return cmd_list(conf);
 	}
+	if (strcmp(cmd, "import-mbox") == 0)
+		return cmd_import_mbox(conf, argc - i, argv + i);
 	if (strcmp(cmd, "import") == 0) {
 		if (i + 1 != argc)
 			usage();
