@@ -1,7 +1,7 @@
 /*
- * mail.c - a message in memory for the list worker: header fields kept
- * byte-exact (with their folding) so a distributed post changes only the
- * fields the list touches; body kept as is.
+ * mail.c - a message in memory (list worker, vacation, DKIM): header
+ * fields kept byte-exact (with their folding) so a distributed post
+ * changes only the fields the list touches; body kept as is.
  *
  * The message is bytes with a length, never a C string: it may hold NUL
  * and 8-bit bytes anywhere. The header is parsed as RFC 5322 says: a
@@ -21,7 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "listd.h"
+#include "lists.h"
+#include "mail.h"
 #include "util.h"
 
 /* RFC 5322 3.6.8: ftext is printable US-ASCII except ':'. */
