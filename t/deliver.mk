@@ -10,6 +10,10 @@ check_PROGRAMS += unit/test_deliver
 TESTS += unit/test_deliver
 unit_test_deliver_SOURCES = unit/test_deliver.c
 unit_test_deliver_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_vacation
+TESTS += unit/test_vacation
+unit_test_vacation_SOURCES = unit/test_vacation.c
+unit_test_vacation_LDADD = $(TESTLIBS)
 # Integration: delivery through a running dmaild.
 TESTS += deliver_smtp.py
 EXTRA_DIST += deliver_smtp.py
