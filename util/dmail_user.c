@@ -35,6 +35,7 @@
 #include "mbox.h"
 #include "userdb.h"
 #include "util.h"
+#include "vacation.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -58,7 +59,9 @@ usage(void)
 	    "  list\n"
 	    "  import FILE               (lines user@domain:hash)\n"
 	    "  import-mbox USER@DOMAIN FILE\n"
-	    "  import-mbox --all DIR [--domain DOMAIN]\n",
+	    "  import-mbox --all DIR [--domain DOMAIN]\n"
+	    "  vacation USER@DOMAIN [on --file FILE [--subject TEXT] "
+	    "[--days N] | off]\n",
 	    progname);
 	exit(EXIT_USAGE);
 }
@@ -848,6 +851,103 @@ cmd_import_mbox(const struct dmail_conf *conf, int argc, char **argv)
 	return import_mbox_one(conf, address, argv[1]);
 }
 
+/* vacation USER [on --file F [--subject S] [--days N] | off]: the
+ * account's automatic reply (common/vacation.h); without on/off, show. */
+static void
+vacation_options(int argc, char **argv, const char **file,
+    const char **subject, unsigned long *days)
+{
+	for (int i = 1; i < argc; i += 2) {
+		char *end;
+
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--file") == 0)
+			*file = argv[i + 1];
+		else if (strcmp(argv[i], "--subject") == 0)
+			*subject = argv[i + 1];
+		else if (strcmp(argv[i], "--days") == 0) {
+			*days = strtoul(argv[i + 1], &end, 10);
+			if (*end != '\0' || *days < 1 || *days > 365) {
+				errmsg("--days: 1 to 365");
+				exit(EXIT_INVALID);
+			}
+		} else
+			usage();
+	}
+	if (*file == NULL)
+		usage();
+	if (strlen(*subject) > VACATION_SUBJECT_MAX ||
+	    strpbrk(*subject, "\r\n") != NULL) {
+		errmsg("--subject: one line of at most %d bytes",
+		    VACATION_SUBJECT_MAX);
+		exit(EXIT_INVALID);
+	}
+}
+
+static void
+vacation_show(const char *mailbox, int on, const struct vacation *v)
+{
+	if (on < 0)
+		printf("vacation: damaged (%s/%s): %s\n", mailbox,
+		    VACATION_FILE, strerror(errno));
+	else if (on == 0)
+		printf("vacation: off\n");
+	else
+		printf("vacation: on\nsubject: %s\nperiod_days: %u\n"
+		    "text_bytes: %zu\n", v->subject[0] != '\0' ?
+		    v->subject : "(Auto: their subject)", v->period / 86400,
+		    v->text.len);
+}
+
+static int
+cmd_vacation(const struct dmail_conf *conf, const char *address, int argc,
+    char **argv)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct vacation v;
+	struct buf text = BUF_INIT;
+	const char *file = NULL, *subject = "";
+	unsigned long days = VACATION_PERIOD_DEFAULT / 86400;
+	int rc = 0, on;
+
+	memset(&v, 0, sizeof(v));
+	if (argc > 0 && strcmp(argv[0], "on") == 0) {
+		vacation_options(argc, argv, &file, &subject, &days);
+		/* Read with the caller's rights, before becoming run_as. */
+		if (read_file(file, &text, VACATION_TEXT_MAX) < 0) {
+			errmsg("%s: %s", file, errno == EFBIG ?
+			    "larger than 64 kB" : strerror(errno));
+			exit(EXIT_INVALID);
+		}
+	} else if (argc > 1 || (argc == 1 && strcmp(argv[0], "off") != 0))
+		usage();
+	become_run_as(conf);
+	must_lookup(open_db(conf, USERDB_READ), address, rec);
+	close_db();
+	if (argc == 0) {
+		on = vacation_load(rec->mailbox, &v);
+		vacation_show(rec->mailbox, on, &v);
+		rc = on < 0 ? EXIT_FAIL : 0;
+	} else if (argc == 1) {
+		if (vacation_remove(rec->mailbox) < 0) {
+			errmsg("%s: %s", rec->mailbox, strerror(errno));
+			rc = EXIT_FAIL;
+		}
+	} else {
+		snprintf(v.subject, sizeof(v.subject), "%s", subject);
+		v.period = (unsigned)days * 86400;
+		v.text = text;
+		if (vacation_save(rec->mailbox, &v) < 0) {
+			errmsg("%s: %s", rec->mailbox, strerror(errno));
+			rc = EXIT_FAIL;
+		}
+	}
+	vacation_free(&v);
+	free(rec);
+	return rc;
+}
+
 static int
 dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
     char **argv)
@@ -867,6 +967,12 @@ dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
 			usage();
 		become_run_as(conf);
 		return cmd_import(conf, argv[i]);
+	}
+	if (strcmp(cmd, "vacation") == 0) {
+		if (i >= argc)
+			usage();
+		address_arg(argv[i], address, sizeof(address));
+		return cmd_vacation(conf, address, argc - i - 1, argv + i + 1);
 	}
 	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "del") != 0 &&
 	    strcmp(cmd, "passwd") != 0 && strcmp(cmd, "apop") != 0 &&
