@@ -73,9 +73,9 @@ static void
 log_write(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "debug", "info", "warning",
-		"error", "fatal" };
+		"error", "fatal", "panic" };
 	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR,
-		LOG_CRIT };
+		LOG_CRIT, LOG_CRIT };
 	char line[4096];
 	int saved = errno;
 
@@ -137,13 +137,31 @@ log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
-void
-log_panic(const char *fmt, ...)
+static void log_at(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+log_at(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_write(LOG_LEVEL_FATAL, fmt, ap);
+	log_write(level, fmt, ap);
 	va_end(ap);
+}
+
+/* "panic: queue_sched.c:123: ..." (the file's base name), then a core. */
+void
+log_panic_at(const char *file, int line, const char *fmt, ...)
+{
+	const char *base = strrchr(file, '/');
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_at(LOG_LEVEL_PANIC, "%s:%d: %s", base != NULL ? base + 1 : file,
+	    line, msg);
 	abort();
 }

@@ -7,7 +7,9 @@
  *   log_warn    something is wrong but service continues unchanged
  *   log_error   a recoverable failure (one message, one session)
  *   log_fatal   the environment is broken (config, disk, memory): exit(1)
- *   log_panic   our own bug, an invariant broken: abort() for a core
+ *   log_panic   our own bug, an invariant broken: "panic: FILE:LINE: ..."
+ *               then abort() for a core; log_assert(cond) panics when
+ *               cond is false (always compiled in, unlike assert())
  *
  * Lines are free text; protocol programs use key=value fields with a
  * session id (sid=...) so logs can be grepped and fed to monitoring.
@@ -24,6 +26,7 @@ enum log_level {
 	LOG_LEVEL_WARN,
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_FATAL,
+	LOG_LEVEL_PANIC,         /* log_panic() only, never a threshold */
 };
 
 enum log_target {
@@ -45,7 +48,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
-void log_panic(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+void log_panic_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+#define log_panic(...) log_panic_at(__FILE__, __LINE__, __VA_ARGS__)
+#define log_assert(cond) ((cond) ? (void)0 : \
+	log_panic("invariant broken: %s", #cond))
 
 #endif

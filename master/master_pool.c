@@ -32,6 +32,12 @@
  * will can hold new sessions back for the back-off; the crash is the bug
  * to fix, the throttle keeps the machine usable meanwhile.) The throttle
  * is logged once per period, with its reason, and shown by "status".
+ *
+ * Fatal: no status pipe or epoll registration at start. Panic (our own
+ * bug, log_assert): a pool counter out of step with its workers: a
+ * state count (starting, idle, busy) taken below zero, more of them than
+ * live workers (total), or, recounted from the worker list once a
+ * second (pool_check()), any of them or total not what the list holds.
  */
 #include "config.h"
 
@@ -49,24 +55,46 @@
 
 static void pool_session_death(struct pool *p, const char *how);
 
+/* Count w (sign +1) or stop counting it (-1) in its state's counter. */
 void
 master_pool_account(struct pool *p, struct worker *w, int sign)
 {
+	unsigned *n;
+
 	if (w->channel < 0)
 		return;
 	switch (w->state) {
 	case WORKER_STARTING:
-		p->starting += (unsigned)sign;
+		n = &p->starting;
 		break;
 	case WORKER_IDLE:
-		p->idle += (unsigned)sign;
+		n = &p->idle;
 		break;
 	case WORKER_BUSY:
-		p->busy += (unsigned)sign;
+		n = &p->busy;
 		break;
 	default:
-		break;
+		return;
 	}
+	log_assert(sign > 0 || *n > 0);
+	*n += (unsigned)sign;
+	log_assert(p->starting + p->idle + p->busy <= p->total);
+}
+
+/* The counters against the worker list (O(workers), once a second). */
+static void
+pool_check(const struct pool *p)
+{
+	unsigned n[WORKER_EXITING + 1] = { 0 }, total = 0;
+
+	for (const struct worker *w = p->workers; w != NULL; w = w->next) {
+		log_assert(w->pool == p->id && w->state <= WORKER_EXITING);
+		total++;
+		if (w->channel >= 0)
+			n[w->state]++;
+	}
+	log_assert(total == p->total && n[WORKER_STARTING] == p->starting &&
+	    n[WORKER_IDLE] == p->idle && n[WORKER_BUSY] == p->busy);
 }
 
 void
@@ -216,8 +244,11 @@ master_pool_maintain(struct master *m)
 
 	if (tick)
 		last_tick = now;
-	for (int i = 0; i < POOL_COUNT; i++)
+	for (int i = 0; i < POOL_COUNT; i++) {
+		if (tick)
+			pool_check(&m->pools[i]);
 		pool_maintain(m, &m->pools[i], now, tick);
+	}
 }
 
 /* A connection waits on a pool's listener and no worker is ready. */

@@ -13,6 +13,14 @@
  *                  (RFC 7505); DNS trouble: defer 4.4.3.
  * Hosts are tried in order until one connection is set up; a connection
  * failure defers the recipients (never a bounce).
+ *
+ * The lines to and from the queue manager are queue_wire.h's. A
+ * malformed line from the queue manager (or more than QMGR_BATCH_MAX
+ * jobs before "G") is logged and ends the process with status 1 before
+ * anything of its batch is delivered: the queue manager defers the
+ * batch. Fatal: that, and the queue manager gone (exit 0, it reads no
+ * more results). No panics of its own (queue_wire.c's formatters panic
+ * on a field of ours they cannot carry).
  */
 #include "config.h"
 
@@ -31,12 +39,12 @@
 #include "dsn.h"
 #include "log.h"
 #include "queued.h"
+#include "queue_wire.h"
 #include "smtp_client.h"
 #include "spool.h"
 #include "util.h"
 
 #define SMTP_PORT 25
-#define JOB_LINE_MAX 65536
 
 struct target {
 	char name[DNS_NAME_MAX + 1];
@@ -62,39 +70,43 @@ struct deliverer {
 	struct smtpc_reply conn_err;
 };
 
+/* Send lines to the queue manager; exit when it is gone. */
 static void
-emit(struct deliverer *dv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-emit(struct deliverer *dv, const char *fmt, ...)
+emit(struct deliverer *dv, struct buf *lines)
 {
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (write_all(dv->out, b.data, b.len) < 0)
+	if (write_all(dv->out, lines->data, lines->len) < 0)
 		_exit(0);        /* the queue manager is gone */
-	buf_free(&b);
+	buf_reset(lines);
 }
 
-/* One result line; text and remote made safe for the line format. */
+/* One result line (queue_wire.c makes remote and text fit). */
 static void
 result(struct deliverer *dv, unsigned entry, size_t i, int code,
     const char *status, const char *remote, const char *text)
 {
-	char safe[SMTPC_TEXT_MAX + 256];
-	size_t k;
+	struct buf b = BUF_INIT;
 
-	snprintf(safe, sizeof(safe), "%s", text);
-	for (k = 0; safe[k] != '\0'; k++)
-		if (safe[k] == '\t' || safe[k] == '\n' || safe[k] == '\r')
-			safe[k] = ' ';
-	emit(dv, "R %u %zu %d %s\t%s\t%s\n", entry, i, code, status,
-	    remote ? remote : "", safe);
+	qwire_fmt_result(&b, entry, i, code, status, remote, text);
+	emit(dv, &b);
+	buf_free(&b);
 }
+
+#ifdef DMAIL_TEST_HOOKS
+/* Test builds (t/crashhook.c): "X-DMail-Test-Crash: garble" makes this
+ * process send the queue manager a malformed line. */
+static void
+garble_hook(struct deliverer *dv, const struct buf *msg)
+{
+	static const char field[] = "X-DMail-Test-Crash: garble";
+	struct buf bad = BUF_INIT;
+
+	if (memmem(msg->data, msg->len, field, sizeof(field) - 1) == NULL)
+		return;
+	buf_set(&bad, "R 0 garbage\n");
+	emit(dv, &bad);
+	buf_free(&bad);
+}
+#endif
 
 /* "[host]:port", "host:port", "host" -> host, port, mx wanted. */
 static void
@@ -289,7 +301,7 @@ fail:
 
 static void
 deliver_job(struct deliverer *dv, unsigned entry, const char *id,
-    const char *list)
+    const size_t *list, size_t nlist)
 {
 	struct spool_envelope env;
 	struct buf path = BUF_INIT, err = BUF_INIT;
@@ -309,22 +321,17 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 		goto out_noenv;
 	}
 #ifdef DMAIL_TEST_HOOKS
-	if (read_file(path.data, &err, 1024 * 1024) == 0)
+	if (read_file(path.data, &err, 1024 * 1024) == 0) {
 		test_crash_hook(err.data, err.len, 1, "delivery");
+		garble_hook(dv, &err);
+	}
 	buf_reset(&err);
 #endif
-	for (const char *p = list; *p != '\0';) {
-		char *end;
-		unsigned long i = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (i < env.rcpt_count &&
-		    env.rcpts[i].state == SPOOL_PENDING) {
-			idx = xrealloc(idx, (n + 1) * sizeof(*idx));
-			idx[n++] = i;
-		}
-		p = *end == ',' ? end + 1 : end;
-	}
+	idx = xcalloc(nlist, sizeof(*idx));
+	for (size_t k = 0; k < nlist; k++)
+		if (list[k] < env.rcpt_count &&
+		    env.rcpts[list[k]].state == SPOOL_PENDING)
+			idx[n++] = list[k];
 	if (n == 0)
 		goto out;
 	if (!dv->routed)
@@ -406,48 +413,93 @@ out_noenv:
 	buf_free(&err);
 }
 
-/* Read one line from the queue manager; false at end-of-file. */
-static bool
-read_cmd(int fd, struct buf *in, struct buf *line)
-{
-	char block[4096];
-
-	for (;;) {
-		char *nl = memchr(in->data ? in->data : "", '\n', in->len);
-		ssize_t got;
-
-		if (nl != NULL) {
-			buf_reset(line);
-			buf_append(line, in->data, (size_t)(nl - in->data));
-			buf_consume(in, (size_t)(nl - in->data) + 1);
-			return true;
-		}
-		if (in->len > JOB_LINE_MAX)
-			return false;
-		got = read(fd, block, sizeof(block));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return false;
-		buf_append(in, block, (size_t)got);
-	}
-}
-
+/* A job of the batch being collected. */
 struct job {
 	unsigned entry;
 	char id[SPOOL_ID_MAX];
-	char *list;
+	size_t *idx;
+	size_t n;
 };
+
+/* The next line from the queue manager into *msg: 1, 0 at end-of-file,
+ * -1 when malformed (logged). */
+static int
+read_msg(int fd, struct buf *in, struct qwire_down *msg)
+{
+	struct buf err = BUF_INIT;
+	char block[4096];
+	size_t len;
+	int rc;
+
+	while ((rc = qwire_next_line(in, &len)) == 0) {
+		ssize_t got = read(fd, block, sizeof(block));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 0;
+		buf_append(in, block, (size_t)got);
+	}
+	if (rc < 0 || qwire_parse_down(in->data, len, msg, &err) < 0) {
+		log_error("delivery process: from the queue manager: %s; "
+		    "stopping", rc < 0 ? "malformed line (longer than "
+		    "QWIRE_LINE_MAX)" : buf_cstr(&err));
+		buf_free(&err);
+		return -1;
+	}
+	buf_consume(in, len + 1);
+	return 1;
+}
+
+/* Collect a batch: J lines up to G. 1 with the batch, 0 at end-of-file
+ * (the batch is empty or cut short: deliver nothing of it). A
+ * malformed line ends the process (see the top of this file). */
+static int
+read_batch(struct deliverer *dv, int fd, struct buf *in, struct job *jobs,
+    size_t *njobs)
+{
+	struct qwire_down *msg = xmalloc(sizeof(*msg));
+	int rc;
+
+	*njobs = 0;
+	while ((rc = read_msg(fd, in, msg)) > 0 && msg->type == QWIRE_JOB) {
+		struct job *j = &jobs[*njobs];
+
+		if (*njobs == QMGR_BATCH_MAX) {
+			log_error("delivery process: from the queue manager: "
+			    "more than %d jobs in a batch; stopping",
+			    QMGR_BATCH_MAX);
+			rc = -1;
+			break;
+		}
+		j->entry = msg->entry;
+		memcpy(j->id, msg->id, sizeof(j->id));
+		j->n = msg->n;
+		j->idx = xcalloc(msg->n, sizeof(*j->idx));
+		memcpy(j->idx, msg->idx, msg->n * sizeof(*j->idx));
+		(*njobs)++;
+	}
+	free(msg);
+	if (rc < 0) {
+		smtpc_close(dv->conn, true);
+		_exit(1);
+	}
+	if (rc == 0) {
+		for (size_t k = 0; k < *njobs; k++)
+			free(jobs[k].idx);
+		*njobs = 0;
+	}
+	return rc;
+}
 
 void
 qdeliver_main(struct qstate *qs, const struct qroute *rt, int in_fd,
     int out_fd)
 {
 	struct deliverer dv;
-	struct buf in = BUF_INIT, line = BUF_INIT;
-	struct job *jobs = NULL;
-	size_t njobs = 0;
-	bool eof = false;
+	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct job jobs[QMGR_BATCH_MAX];
+	size_t njobs;
 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
@@ -466,38 +518,17 @@ qdeliver_main(struct qstate *qs, const struct qroute *rt, int in_fd,
 	    1000;
 	dv.cconf.timeout_cap_ms = (int)qs->conf->smtp_reply_timeout * 1000;
 
-	while (!eof) {
-		/* Collect a batch: J lines, then G. */
-		njobs = 0;
-		for (;;) {
-			if (!read_cmd(in_fd, &in, &line)) {
-				eof = true;
-				break;
-			}
-			if (line.data[0] == 'G')
-				break;
-			if (line.data[0] == 'J') {
-				struct job j;
-				char id[SPOOL_ID_MAX], list[JOB_LINE_MAX];
-				if (sscanf(line.data, "J %u %31s %65535s",
-				    &j.entry, id, list) != 3)
-					continue;
-				snprintf(j.id, sizeof(j.id), "%s", id);
-				j.list = xstrdup(list);
-				jobs = xrealloc(jobs, (njobs + 1) *
-				    sizeof(*jobs));
-				jobs[njobs++] = j;
-			}
-		}
+	while (read_batch(&dv, in_fd, &in, jobs, &njobs) > 0) {
 		dv.conn_failed = false;
 		for (size_t k = 0; k < njobs; k++) {
 			deliver_job(&dv, jobs[k].entry, jobs[k].id,
-			    jobs[k].list);
-			emit(&dv, "E %u\n", jobs[k].entry);
-			free(jobs[k].list);
+			    jobs[k].idx, jobs[k].n);
+			qwire_fmt_end(&out, jobs[k].entry);
+			emit(&dv, &out);
+			free(jobs[k].idx);
 		}
-		if (!eof)
-			emit(&dv, "I\n");
+		qwire_fmt_idle(&out);
+		emit(&dv, &out);
 	}
 	smtpc_close(dv.conn, true);
 	_exit(0);

@@ -16,6 +16,10 @@
  * the master asks it to go (worker_should_exit()), it stops starting
  * work, lets delivery processes finish for up to shutdown_grace seconds,
  * then ends them (their recipients stay pending) and exits.
+ *
+ * Fatal (log_fatal, the master restarts it): the spool directories or
+ * the queue lock cannot be made or taken, poll() fails. Panics are the
+ * scheduler's (queue_sched.c).
  */
 #include "config.h"
 
@@ -241,15 +245,13 @@ control_input(struct qmgr *qm, struct buf *in)
 	buf_free(&out);
 }
 
-static void
-queued_run(void *state, const struct dmail_conf *conf)
+/* The spool directories and the queue lock: false when asked to go
+ * while waiting for the lock. */
+static bool
+take_queue(struct qstate *qs, const struct dmail_conf *conf)
 {
-	struct qstate *qs = state;
-	struct pollfd *pfd = xcalloc(MAX_POLL + 2, sizeof(*pfd));
-	struct buf err = BUF_INIT, path = BUF_INIT, ctl = BUF_INIT;
-	int wake, control;
-	int64_t last_scan, last_wake_scan = 0, deadline, scan_gap = 20;
-	bool pending_scan = false;
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	bool got = true;
 
 	if (spool_dirs(conf, &err) < 0)
 		log_fatal("%s", buf_cstr(&err));
@@ -268,10 +270,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 		if (worker_should_exit()) {
 			close(qs->lock_fd);
 			qs->lock_fd = -1;
-			free(pfd);
-			buf_free(&err);
-			buf_free(&path);
-			return;
+			got = false;
+			break;
 		}
 		if (!said)
 			log_info("waiting for the previous queue manager to "
@@ -279,6 +279,49 @@ queued_run(void *state, const struct dmail_conf *conf)
 		said = true;
 		usleep(100 * 1000);
 	}
+	buf_free(&err);
+	buf_free(&path);
+	return got;
+}
+
+/* Leaving: no new work; let running deliveries finish for up to
+ * shutdown_grace, then end them. */
+static void
+stop_deliveries(struct qstate *qs, const struct dmail_conf *conf,
+    struct pollfd *pfd)
+{
+	int64_t deadline = now_ms() + (int64_t)conf->shutdown_grace * 1000;
+	bool killed = false;
+
+	log_info("queue manager stopping, %zu delivery process(es) running",
+	    qmgr_children(qs->qm));
+	while (qmgr_children(qs->qm) > 0) {
+		size_t n;
+		qmgr_stop_children(qs->qm, false);
+		if (!killed && now_ms() >= deadline) {
+			qmgr_stop_children(qs->qm, true);
+			killed = true;
+		}
+		n = qmgr_pollfds(qs->qm, pfd, MAX_POLL);
+		if (poll(pfd, n, 200) < 0 && errno != EINTR)
+			break;
+		qmgr_child_input(qs->qm, pfd, n);
+	}
+}
+
+static void
+queued_run(void *state, const struct dmail_conf *conf)
+{
+	struct qstate *qs = state;
+	struct pollfd *pfd;
+	struct buf err = BUF_INIT, path = BUF_INIT, ctl = BUF_INIT;
+	int wake, control;
+	int64_t last_scan, last_wake_scan = 0, scan_gap = 20;
+	bool pending_scan = false;
+
+	if (!take_queue(qs, conf))
+		return;
+	pfd = xcalloc(MAX_POLL + 2, sizeof(*pfd));
 	for (int k = POISON_QUEUE; k <= POISON_MAILDROP; k++) {
 		struct buf q = BUF_INIT;
 
@@ -350,23 +393,7 @@ queued_run(void *state, const struct dmail_conf *conf)
 		qstate_release(qs);
 	}
 
-	/* Leaving: no new work; let running deliveries finish. */
-	log_info("queue manager stopping, %zu delivery process(es) running",
-	    qmgr_children(qs->qm));
-	deadline = now_ms() + (int64_t)conf->shutdown_grace * 1000;
-	bool killed = false;
-	while (qmgr_children(qs->qm) > 0) {
-		size_t n;
-		qmgr_stop_children(qs->qm, false);
-		if (!killed && now_ms() >= deadline) {
-			qmgr_stop_children(qs->qm, true);
-			killed = true;
-		}
-		n = qmgr_pollfds(qs->qm, pfd, MAX_POLL);
-		if (poll(pfd, n, 200) < 0 && errno != EINTR)
-			break;
-		qmgr_child_input(qs->qm, pfd, n);
-	}
+	stop_deliveries(qs, conf, pfd);
 	qmgr_free(qs->qm);
 	qs->qm = NULL;
 	for (int k = 0; k < POISON_SPOOLS; k++)

@@ -26,6 +26,22 @@
  * armed; a message whose delivery processes were killed by a signal
  * poison_attempts times goes to spool/quarantine/queue/ when its
  * attempt ends, instead of being retried.
+ *
+ * Delivery processes talk in the lines of queue_wire.h. A line that is
+ * malformed, or that does not fit what the process was given (a result
+ * or end for a job it does not hold, a recipient not in the job or
+ * answered twice, idle with jobs outstanding), is logged once and ends
+ * that process (SIGTERM): nothing of the line is applied, and its
+ * unfinished recipients are deferred like after a crash. A queue file
+ * whose name the pipe cannot carry goes to spool/corrupt/ as an
+ * unreadable one does.
+ *
+ * Fatal: nothing here (errors are per message and logged). Panic (our
+ * own bug, log_assert): a counter out of step with what it counts (the
+ * message table's count, the retry heap's order and positions, a
+ * message's outstanding jobs, a destination's queued jobs and delivery
+ * processes, the number of delivery processes and its limits), checked
+ * where each changes and in full after every scan (qmgr_check()).
  */
 #include "config.h"
 
@@ -49,6 +65,7 @@
 #include "log.h"
 #include "queued.h"
 #include "queue_info.h"
+#include "queue_wire.h"
 #include "spool.h"
 #include "sys.h"
 #include "util.h"
@@ -90,6 +107,7 @@ struct qchild {
 	unsigned next_entry;         /* entry numbers in this child */
 	struct buf in;
 	bool idle;
+	bool broken;                 /* broke the protocol: being ended */
 	int64_t idle_since;
 	struct qchild *next;
 };
@@ -119,6 +137,7 @@ struct qmgr {
 };
 
 static void job_free(struct qjob *j);
+static void qmgr_check(const struct qmgr *qm);
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -270,6 +289,7 @@ heap_down(struct qmgr *qm, size_t i)
 static void
 heap_push(struct qmgr *qm, struct qmsg *m)
 {
+	log_assert(m->heap_idx == (size_t)-1);
 	if (qm->heap_len == qm->heap_cap) {
 		qm->heap_cap = qm->heap_cap ? qm->heap_cap * 2 : 1024;
 		qm->heap = xrealloc(qm->heap, qm->heap_cap * sizeof(*qm->heap));
@@ -284,8 +304,11 @@ static void
 heap_remove(struct qmgr *qm, struct qmsg *m)
 {
 	size_t i = m->heap_idx;
+	bool in_heap = i < qm->heap_len && qm->heap[i] == m;
 
-	if (i >= qm->heap_len || qm->heap[i] != m)
+	/* Waiting messages are in the heap, and only they are. */
+	log_assert(in_heap == (m->state == Q_WAIT));
+	if (!in_heap)
 		return;
 	qm->heap_len--;
 	if (i != qm->heap_len) {
@@ -412,6 +435,24 @@ qmgr_free(struct qmgr *qm)
 	free(qm);
 }
 
+/* Park a queue file we cannot take in spool/corrupt/ for an operator
+ * (and so it is not reported at every scan). */
+static void
+park_corrupt(struct qmgr *qm, const char *id, const char *path,
+    const char *why)
+{
+	struct buf dst = BUF_INIT;
+
+	spool_path(qm->conf, "corrupt", NULL, &dst);
+	(void)mkdir(dst.data, 0700);
+	buf_printf(&dst, "/%s", id);
+	log_error("queue_id=%s unreadable queue file: %s; moved to %s",
+	    id, why, dst.data);
+	if (rename(path, dst.data) < 0)
+		log_error("rename %s: %s", path, strerror(errno));
+	buf_free(&dst);
+}
+
 static void
 load_message(struct qmgr *qm, const char *id)
 {
@@ -420,6 +461,13 @@ load_message(struct qmgr *qm, const char *id)
 
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	msg_path(qm, m, &p);
+	if (!qwire_id_ok(id)) {
+		park_corrupt(qm, id, p.data, "a name delivery processes "
+		    "cannot be given");
+		free(m);
+		buf_free(&p);
+		return;
+	}
 	/* A file that kills the manager here is quarantined by the signal
 	 * handler (no start counter: a scan loads every file). */
 	poison_arm(&qm->qs->poison[POISON_QUEUE], id);
@@ -429,17 +477,8 @@ load_message(struct qmgr *qm, const char *id)
 	buf_reset(&err);
 #endif
 	if (spool_read(p.data, &m->env, &err) < 0) {
-		/* Not ours to judge: park it in spool/corrupt/ for an
-		 * operator (and so it is not reported at every scan). */
-		struct buf dst = BUF_INIT;
-		spool_path(qm->conf, "corrupt", NULL, &dst);
-		(void)mkdir(dst.data, 0700);
-		buf_printf(&dst, "/%s", id);
-		log_error("queue_id=%s unreadable queue file: %s; moved to %s",
-		    id, buf_cstr(&err), dst.data);
-		if (rename(p.data, dst.data) < 0)
-			log_error("rename %s: %s", p.data, strerror(errno));
-		buf_free(&dst);
+		/* Not ours to judge. */
+		park_corrupt(qm, id, p.data, buf_cstr(&err));
 		free(m);
 		goto out;
 	}
@@ -478,6 +517,7 @@ qmgr_scan(struct qmgr *qm)
 			load_message(qm, de->d_name);
 	}
 	closedir(dir);
+	qmgr_check(qm);
 }
 
 /* --- finishing an attempt ------------------------------------------------ */
@@ -685,7 +725,8 @@ job_free(struct qjob *j)
 	free(j);
 }
 
-/* Split a due message into one job per destination. */
+/* Split a due message into one job per destination (more for a
+ * destination with over QWIRE_JOB_RCPTS_MAX recipients). */
 static void
 make_ready(struct qmgr *qm, struct qmsg *m)
 {
@@ -707,7 +748,7 @@ make_ready(struct qmgr *qm, struct qmsg *m)
 		j->idx = xcalloc(n, sizeof(size_t));
 		j->answered = xcalloc(n, sizeof(bool));
 		j->unmarked = xcalloc(n, sizeof(bool));
-		for (size_t k = i; k < n; k++) {
+		for (size_t k = i; k < n && j->n < QWIRE_JOB_RCPTS_MAX; k++) {
 			if (taken[k] || m->env.rcpts[k].state != SPOOL_PENDING)
 				continue;
 			if (k != i && dest_get(qm, rcpt_domain(
@@ -792,6 +833,8 @@ spawn(struct qmgr *qm, struct qdest *d)
 	qm->children = c;
 	qm->nchildren++;
 	d->active++;
+	log_assert(qm->nchildren <= qm->conf->delivery_workers_max &&
+	    d->active <= qm->conf->smtp_dest_concurrency);
 	log_debug("delivery process pid=%d dest=%s", (int)pid, d->key);
 	return c;
 }
@@ -819,17 +862,15 @@ give_work(struct qmgr *qm, struct qchild *c)
 		d->head = j->next;
 		if (d->head == NULL)
 			d->tail = NULL;
+		log_assert(d->queued > 0);
 		d->queued--;
 		j->next = NULL;
 		*tail = j;
 		tail = &j->next;
 		j->entry = c->next_entry++;
-		buf_printf(&out, "J %u %s ", j->entry, j->m->id);
-		for (size_t k = 0; k < j->n; k++)
-			buf_printf(&out, "%s%zu", k ? "," : "", j->idx[k]);
-		buf_append_str(&out, "\n");
+		qwire_fmt_job(&out, j->entry, j->m->id, j->idx, j->n);
 	}
-	buf_append_str(&out, "G\n");
+	qwire_fmt_go(&out);
 	if (write_all(c->to, out.data, out.len) < 0)
 		log_warn("delivery process pid=%d: %s", (int)c->pid,
 		    strerror(errno));
@@ -847,18 +888,16 @@ find_job(struct qchild *c, unsigned entry)
 	return j;
 }
 
+/* The result of the job's k-th recipient (not answered yet). */
 static void
-record(struct qmgr *qm, struct qjob *j, size_t i, int code,
+record(struct qmgr *qm, struct qjob *j, size_t k, int code,
     const char *status, const char *remote, const char *text)
 {
 	struct qmsg *m = j->m;
 	struct buf p = BUF_INIT;
-	size_t k;
+	size_t i = j->idx[k];
 
-	for (k = 0; k < j->n && j->idx[k] != i; k++)
-		;
-	if (k == j->n || j->answered[k] || i >= m->env.rcpt_count)
-		return;
+	log_assert(k < j->n && !j->answered[k] && i < m->env.rcpt_count);
 	j->answered[k] = true;
 	m->tried = true;
 	qinfo_set(&m->info, i, code, status, remote, text);
@@ -945,12 +984,13 @@ job_done(struct qmgr *qm, struct qjob *j, const char *why)
 {
 	struct qmsg *m = j->m;
 
+	log_assert(m->state == Q_ACTIVE && m->outstanding > 0);
 	for (size_t k = 0; k < j->n; k++)
 		if (!j->answered[k])
-			record(qm, j, j->idx[k], 0, "4.3.0", NULL, why);
+			record(qm, j, k, 0, "4.3.0", NULL, why);
 	flush_marks(qm, j);
 	job_free(j);
-	if (m->outstanding > 0 && --m->outstanding == 0)
+	if (--m->outstanding == 0)
 		finish_attempt(qm, m);
 }
 
@@ -966,50 +1006,78 @@ unlink_job(struct qchild *c, struct qjob *j)
 		}
 }
 
+/* A delivery process broke the protocol: say why once, read nothing
+ * more from it and end it (child_gone() defers what it left). */
 static void
-child_line(struct qmgr *qm, struct qchild *c, char *line)
+child_refuse(struct qchild *c, const char *why)
 {
-	unsigned entry;
-	struct qjob *j;
+	log_error("delivery process pid=%d dest=%s: %s; ending it",
+	    (int)c->pid, c->dest->key, why);
+	c->broken = true;
+	c->idle = false;
+	buf_reset(&c->in);
+	kill(c->pid, SIGTERM);
+}
 
-	switch (line[0]) {
-	case 'I':
+/* Whether a well-formed line fits what the process holds: 0 with the
+ * job (and the recipient's place in it) it is about, or -1 and why. */
+static int
+child_check(struct qchild *c, const struct qwire_up *u, struct qjob **j,
+    size_t *k, struct buf *why)
+{
+	if (u->type == QWIRE_IDLE) {
+		if (!c->idle && c->jobs == NULL)
+			return 0;
+		buf_printf(why, "idle %s", c->idle ? "twice" :
+		    "with jobs outstanding");
+		return -1;
+	}
+	if ((*j = find_job(c, u->entry)) == NULL) {
+		buf_printf(why, "%s for job %u it does not hold",
+		    u->type == QWIRE_END ? "end" : "result", u->entry);
+		return -1;
+	}
+	if (u->type == QWIRE_END)
+		return 0;
+	for (*k = 0; *k < (*j)->n && (*j)->idx[*k] != u->rcpt; (*k)++)
+		;
+	if (*k < (*j)->n && !(*j)->answered[*k])
+		return 0;
+	buf_printf(why, "result for recipient %zu of job %u: %s", u->rcpt,
+	    u->entry, *k < (*j)->n ? "answered twice" : "not in the job");
+	return -1;
+}
+
+/* One line from a delivery process, applied whole or refused whole. */
+static void
+child_line(struct qmgr *qm, struct qchild *c, const char *line, size_t len)
+{
+	struct qwire_up u;
+	struct buf why = BUF_INIT;
+	struct qjob *j = NULL;
+	size_t k = 0;
+
+	if (qwire_parse_up(line, len, &u, &why) < 0 ||
+	    child_check(c, &u, &j, &k, &why) < 0) {
+		child_refuse(c, buf_cstr(&why));
+		buf_free(&why);
+		return;
+	}
+	switch (u.type) {
+	case QWIRE_IDLE:
 		c->idle = true;
 		c->idle_since = now_ms();
-		return;
-	case 'E':
-		entry = (unsigned)strtoul(line + 2, NULL, 10);
-		if ((j = find_job(c, entry)) == NULL)
-			return;
+		break;
+	case QWIRE_END:
 		unlink_job(c, j);
 		job_done(qm, j, "no result from the delivery process");
-		return;
-	case 'R': {
-		char *status, *remote, *text, *end;
-		unsigned long i;
-		int code;
-
-		entry = (unsigned)strtoul(line + 2, &end, 10);
-		i = strtoul(end, &end, 10);
-		code = (int)strtol(end, &end, 10);
-		status = end + strspn(end, " ");
-		remote = strchr(status, '\t');
-		if (remote == NULL)
-			return;
-		*remote++ = '\0';
-		text = strchr(remote, '\t');
-		if (text == NULL)
-			return;
-		*text++ = '\0';
-		if ((j = find_job(c, entry)) == NULL)
-			return;
-		record(qm, j, i, code, status, *remote ? remote : NULL, text);
-		return;
-	}
+		break;
 	default:
-		log_warn("delivery process pid=%d: unexpected '%.40s'",
-		    (int)c->pid, line);
+		record(qm, j, k, u.code, u.status, u.remote[0] != '\0' ?
+		    u.remote : NULL, u.text);
+		break;
 	}
+	buf_free(&why);
 }
 
 static void
@@ -1022,8 +1090,9 @@ child_gone(struct qmgr *qm, struct qchild *c)
 	close(c->from);
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status) || (WIFEXITED(status) &&
-	    WEXITSTATUS(status) != 0))
+	/* One that broke the protocol was ended by us, and said so. */
+	if (!c->broken && (WIFSIGNALED(status) || (WIFEXITED(status) &&
+	    WEXITSTATUS(status) != 0)))
 		log_warn("delivery process pid=%d ended abnormally (%s %d)",
 		    (int)c->pid, WIFSIGNALED(status) ? "signal" : "status",
 		    WIFSIGNALED(status) ? WTERMSIG(status) :
@@ -1043,7 +1112,8 @@ child_gone(struct qmgr *qm, struct qchild *c)
 	while (c->jobs != NULL) {
 		struct qjob *j = c->jobs;
 		c->jobs = j->next;
-		job_done(qm, j, "delivery process ended before finishing "
+		job_done(qm, j, c->broken ? "delivery process broke the "
+		    "protocol" : "delivery process ended before finishing "
 		    "(crash or shutdown)");
 	}
 	for (pp = &qm->children; *pp != NULL; pp = &(*pp)->next)
@@ -1051,6 +1121,7 @@ child_gone(struct qmgr *qm, struct qchild *c)
 			*pp = c->next;
 			break;
 		}
+	log_assert(c->dest->active > 0 && qm->nchildren > 0);
 	c->dest->active--;
 	qm->nchildren--;
 	buf_free(&c->in);
@@ -1072,6 +1143,25 @@ qmgr_pollfds(struct qmgr *qm, struct pollfd *pfd, size_t max)
 	return n;
 }
 
+/* The whole lines read from a delivery process so far. */
+static void
+child_lines(struct qmgr *qm, struct qchild *c)
+{
+	size_t len;
+	int rc;
+
+	while (!c->broken && (rc = qwire_next_line(&c->in, &len)) != 0) {
+		if (rc < 0) {
+			child_refuse(c, "malformed line (longer than "
+			    "QWIRE_LINE_MAX)");
+			break;
+		}
+		child_line(qm, c, c->in.data, len);
+		if (!c->broken)
+			buf_consume(&c->in, len + 1);
+	}
+}
+
 void
 qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
 {
@@ -1091,7 +1181,8 @@ qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
 		for (;;) {
 			got = read(c->from, block, sizeof(block));
 			if (got > 0) {
-				buf_append(&c->in, block, (size_t)got);
+				if (!c->broken)
+					buf_append(&c->in, block, (size_t)got);
 				continue;
 			}
 			if (got == 0 || (errno != EINTR && errno != EAGAIN))
@@ -1100,14 +1191,7 @@ qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n)
 				continue;
 			break;
 		}
-		while (c->in.len > 0) {
-			char *nl = memchr(c->in.data, '\n', c->in.len);
-			if (nl == NULL)
-				break;
-			*nl = '\0';
-			child_line(qm, c, c->in.data);
-			buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
-		}
+		child_lines(qm, c);
 		if (eof)
 			child_gone(qm, c);
 	}
@@ -1304,4 +1388,85 @@ qmgr_command(struct qmgr *qm, const char *line, struct buf *out)
 	}
 	buf_printf(out, "bad command\n");
 	return -1;
+}
+
+/* --- invariants ------------------------------------------------------------ */
+
+/* The message table and the retry heap: every message once in its
+ * bucket, count right; the heap ordered, positions right, holding
+ * exactly the waiting messages. Returns the sum of the active messages'
+ * outstanding jobs. */
+static size_t
+check_messages(const struct qmgr *qm)
+{
+	size_t count = 0, waiting = 0, outstanding = 0;
+
+	for (size_t b = 0; b < qm->table_size; b++)
+		for (const struct qmsg *m = qm->table[b]; m != NULL;
+		    m = m->hnext) {
+			log_assert((hash_str(m->id) & (qm->table_size - 1)) ==
+			    b);
+			count++;
+			waiting += m->state == Q_WAIT;
+			log_assert(m->state != Q_ACTIVE || m->outstanding > 0);
+			if (m->state == Q_ACTIVE)
+				outstanding += m->outstanding;
+		}
+	log_assert(count == qm->count);
+	log_assert(qm->heap_len == waiting && qm->heap_len <= qm->heap_cap);
+	for (size_t i = 0; i < qm->heap_len; i++) {
+		const struct qmsg *m = qm->heap[i];
+
+		log_assert(m->heap_idx == i && m->state == Q_WAIT);
+		log_assert(i == 0 ||
+		    qm->heap[(i - 1) / 2]->info.next <= m->info.next);
+	}
+	return outstanding;
+}
+
+/* Jobs of a list (queued on a destination or held by a process): all of
+ * active messages; returns how many. */
+static size_t
+check_jobs(const struct qjob *j, const struct qjob **last)
+{
+	size_t n = 0;
+
+	for (*last = NULL; j != NULL; *last = j, j = j->next) {
+		log_assert(j->m->state == Q_ACTIVE && j->n > 0 &&
+		    j->n <= QWIRE_JOB_RCPTS_MAX);
+		n++;
+	}
+	return n;
+}
+
+/* Everything the counters count, counted again; a difference is our
+ * bug (log_panic). O(messages + destinations + processes): run after
+ * each scan, which is that order of work already. */
+static void
+qmgr_check(const struct qmgr *qm)
+{
+	size_t outstanding = check_messages(qm), jobs = 0, active = 0;
+	size_t children = 0;
+	const struct qjob *last;
+
+	for (size_t b = 0; b < qm->dest_size; b++)
+		for (const struct qdest *d = qm->dests[b]; d != NULL;
+		    d = d->hnext) {
+			size_t n = check_jobs(d->head, &last);
+
+			log_assert(n == d->queued && last == d->tail);
+			log_assert(d->active <=
+			    qm->conf->smtp_dest_concurrency);
+			jobs += n;
+			active += d->active;
+		}
+	for (const struct qchild *c = qm->children; c != NULL; c = c->next) {
+		log_assert(c->dest->active > 0);
+		log_assert(!c->idle || c->jobs == NULL);
+		jobs += check_jobs(c->jobs, &last);
+		children++;
+	}
+	log_assert(children == qm->nchildren && active == qm->nchildren &&
+	    qm->nchildren <= qm->conf->delivery_workers_max);
+	log_assert(jobs == outstanding);
 }

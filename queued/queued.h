@@ -12,6 +12,8 @@
  *   queue_deliver.c  a delivery process: route (transport, relayhost, MX),
  *                    one SMTP connection reused for its jobs, results back
  *                    to the queue manager
+ *   queue_wire.c     the lines of the pipe below, formatted and parsed
+ *                    (queue_wire.h: limits, what is refused)
  *   queue_bounce.c   DSNs injected through deliver.h with the null sender
  *   queue_dsnparams.c  NOTIFY/RET/ENVID recorded in a queue file
  *   queue_pickup.c   messages dmail-sendmail left in spool/maildrop/,
@@ -26,6 +28,8 @@
  *   from child  "R ENTRY I CODE STATUS\tREMOTE\tTEXT\n"  one result
  *               "E ENTRY\n"                            job finished
  *               "I\n"                                  idle: more work?
+ *
+ * A malformed line ends the delivery process (queue_wire.h).
  *
  * End-of-file to the child means "no more work": it says QUIT and exits.
  * A child that dies leaves its unfinished recipients deferred (one

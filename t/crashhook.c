@@ -10,7 +10,9 @@
  * leaves SIGSEGV to the quarantine handler, as a production build does);
  * abort - abort() (SIGABRT); exit - _exit(1), a death no signal handler
  * sees; sleep - log "test hook: sleeping pid=N" and sleep 60 s, on the
- * first attempt only (a later attempt goes on normally). "WHAT WHERE"
+ * first attempt only (a later attempt goes on normally); garble - a
+ * delivery process sends the queue manager a malformed line (done in
+ * queued/queue_deliver.c, which has the pipe). "WHAT WHERE"
  * acts only at the hook named WHERE (list, load, bounce, delivery,
  * pickup).
  */

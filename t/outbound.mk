@@ -19,6 +19,15 @@ EXTRA_DIST += outbound_queue.py
 TESTS += outbound_poison.py
 EXTRA_DIST += outbound_poison.py
 
+# The lines between the queue manager and its delivery processes.
+check_PROGRAMS += unit/test_queue_wire
+TESTS += unit/test_queue_wire
+unit_test_queue_wire_SOURCES = unit/test_queue_wire.c ../queued/queue_wire.c
+unit_test_queue_wire_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/queued
+unit_test_queue_wire_LDADD = $(TESTLIBS)
+TESTS += outbound_wire.py
+EXTRA_DIST += outbound_wire.py
+
 # SMTP client against a scripted server; queue side files.
 check_PROGRAMS += unit/test_smtpc
 TESTS += unit/test_smtpc
@@ -31,7 +40,7 @@ check_PROGRAMS += crashhook/dmail-queued
 crashhook_dmail_queued_SOURCES = ../queued/queue_main.c \
 	../queued/queue_sched.c ../queued/queue_deliver.c \
 	../queued/queue_bounce.c ../queued/queue_pickup.c \
-	../queued/queue_dsnparams.c crashhook.c
+	../queued/queue_dsnparams.c ../queued/queue_wire.c crashhook.c
 crashhook_dmail_queued_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
 	-I$(top_srcdir)/queued
 crashhook_dmail_queued_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) \
