@@ -5,7 +5,9 @@
  *                   and one session per connection
  *   pop3_cmd.c      command line parser: verb table, strict arguments
  *   pop3_session.c  the RFC 1939 state machine (AUTHORIZATION,
- *                   TRANSACTION, UPDATE), CAPA, STLS, AUTH PLAIN, APOP
+ *                   TRANSACTION, UPDATE) and its command table (verb,
+ *                   states, argument rule, handler), CAPA, STLS, AUTH
+ *                   PLAIN, APOP
  *   maildrop.c      the Maildir as a POP3 maildrop: kernel lock, scan,
  *                   sizes, UIDLs, RETR/TOP output, UPDATE (delete, fsync)
  *
