@@ -157,7 +157,8 @@ equal_ct(const char *a, const char *b)
 
 /* APOP digest: MD5 of timestamp + secret as 32 lower-case hex digits. */
 static void
-apop_digest(const char *timestamp, const char *secret, char out[33])
+apop_digest(const char *timestamp, const char *secret,
+    char out[APOP_DIGEST_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
@@ -165,7 +166,7 @@ apop_digest(const char *timestamp, const char *secret, char out[33])
 
 	buf_printf(&in, "%s%s", timestamp, secret);
 	if (EVP_Digest(in.data, in.len, md, &mdlen, EVP_md5(), NULL) != 1 ||
-	    mdlen != 16)
+	    mdlen != APOP_DIGEST_LEN / 2)
 		mdlen = 0;
 	out[0] = '\0';
 	for (unsigned i = 0; i < mdlen; i++)
@@ -273,7 +274,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 			userdb_hash_password(p->conf->password_scheme, secret,
 			    h, sizeof(h));
 	} else if (apop) {
-		char want[33];
+		char want[APOP_DIGEST_LEN + 1];
 
 		if (rec->apop_secret[0] != '\0') {
 			apop_digest(p->timestamp, rec->apop_secret, want);
@@ -385,7 +386,7 @@ cmd_apop(struct pop3 *p, const struct pop3_cmd *c)
 	char *sp;
 
 	if (c->arg == NULL || (sp = strrchr(c->arg, ' ')) == NULL ||
-	    sp == c->arg || strlen(sp + 1) != 32) {
+	    sp == c->arg || strlen(sp + 1) != APOP_DIGEST_LEN) {
 		protocol_error(p, "usage: APOP name digest");
 		return;
 	}

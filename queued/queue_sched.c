@@ -122,18 +122,6 @@ static void job_free(struct qjob *j);
 
 /* --- small helpers ------------------------------------------------------ */
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int64_t
 now_unix(void)
 {
@@ -174,7 +162,7 @@ save_info(struct qmgr *qm, struct qmsg *m)
 static struct qmsg *
 msg_find(struct qmgr *qm, const char *id)
 {
-	struct qmsg *m = qm->table[hash_str(id) & (qm->table_size - 1)];
+	struct qmsg *m = qm->table[fnv1a64(id) & (qm->table_size - 1)];
 
 	while (m != NULL && strcmp(m->id, id) != 0)
 		m = m->hnext;
@@ -193,7 +181,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 			struct qmsg *x = qm->table[i], *nx;
 			for (; x != NULL; x = nx) {
 				nx = x->hnext;
-				b = hash_str(x->id) & (nsize - 1);
+				b = fnv1a64(x->id) & (nsize - 1);
 				x->hnext = nt[b];
 				nt[b] = x;
 			}
@@ -202,7 +190,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 		qm->table = nt;
 		qm->table_size = nsize;
 	}
-	b = hash_str(m->id) & (qm->table_size - 1);
+	b = fnv1a64(m->id) & (qm->table_size - 1);
 	m->hnext = qm->table[b];
 	qm->table[b] = m;
 	qm->count++;
@@ -211,7 +199,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 static void
 msg_remove(struct qmgr *qm, struct qmsg *m)
 {
-	struct qmsg **pp = &qm->table[hash_str(m->id) & (qm->table_size - 1)];
+	struct qmsg **pp = &qm->table[fnv1a64(m->id) & (qm->table_size - 1)];
 
 	for (; *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == m) {
@@ -337,7 +325,7 @@ dest_get(struct qmgr *qm, const char *domain)
 	qroute_for(qm->conf, domain, &r);
 	buf_printf(&key, "%s|%s|%d%d", r.relay ? "R" : "M",
 	    r.relay ? r.relay : r.domain, r.tls_required, r.auth);
-	b = hash_str(key.data) & (qm->dest_size - 1);
+	b = fnv1a64(key.data) & (qm->dest_size - 1);
 	for (d = qm->dests[b]; d != NULL; d = d->hnext)
 		if (strcmp(d->key, key.data) == 0) {
 			buf_free(&key);
@@ -1016,6 +1004,7 @@ static void
 child_gone(struct qmgr *qm, struct qchild *c)
 {
 	struct qchild **pp;
+	char how[CHILD_EXIT_TEXT_MAX];
 	int status = 0;
 
 	close(c->to);
@@ -1024,10 +1013,8 @@ child_gone(struct qmgr *qm, struct qchild *c)
 		;
 	if (WIFSIGNALED(status) || (WIFEXITED(status) &&
 	    WEXITSTATUS(status) != 0))
-		log_warn("delivery process pid=%d ended abnormally (%s %d)",
-		    (int)c->pid, WIFSIGNALED(status) ? "signal" : "status",
-		    WIFSIGNALED(status) ? WTERMSIG(status) :
-		    WEXITSTATUS(status));
+		log_warn("delivery process pid=%d ended abnormally (%s)",
+		    (int)c->pid, child_exit_text(status, how, sizeof(how)));
 	/* Killed (not by us) while on a job: the job at the head of its
 	 * list is the one it was working on. */
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
