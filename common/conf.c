@@ -1,9 +1,16 @@
 /*
  * conf.c - dmail.conf parser (see conf.h).
  *
- * Every key is a row in conf_keys[]: its name, how to parse the value, and
- * where in struct dmail_conf the result goes. Parsing fills a fresh struct;
- * the caller's struct is replaced only when the whole file is valid.
+ * Every key is a row in conf_keys[], as in nginx's command table: its
+ * name, the type of its value (a struct conf_type: the setter that parses
+ * and stores it, and whether the key may repeat), where in struct
+ * dmail_conf the result goes, a per-type argument (minimum of a number,
+ * the role of a listener), and an optional check run on the value before
+ * it is stored. Setters report a refused value with conf_error() and
+ * store nothing. Parsing fills a fresh struct; the caller's struct is
+ * replaced only when the whole file is valid.
+ *
+ * Nothing here is fatal: every error is reported to the caller's buffer.
  */
 #include "config.h"
 
@@ -27,108 +34,141 @@
 #define DMAIL_LIBEXECDIR "/usr/local/libexec/dmail"
 #endif
 
-enum key_type {
-	K_STRING,      /* rest of line */
-	K_PATH,        /* rest of line, made absolute */
-	K_UINT,
-	K_SIZE,
-	K_DURATION,
-	K_BOOL,
-	K_DOMAINS,     /* words, repeatable, lower-cased */
-	K_WORDS,       /* words, repeatable */
-	K_LISTEN,      /* ADDR:PORT, repeatable, role in arg */
-	K_CIDRS,       /* words, repeatable; offset: struct cidr *, arg:
-	                * offset of its size_t count */
-	K_PAIR,        /* NAME VALUE..., repeatable */
-	K_LOG,         /* syslog|stderr [level] */
-	K_ENUM,        /* one of names, separated by '|' in arg */
+/* Most values one line of a list key (domains, listeners, networks)
+ * may hold; more is an error, never a silent cut. */
+#define CONF_WORDS_MAX 64
+/* dmail.conf larger than this is refused. */
+#define CONF_FILE_MAX (16 * 1024 * 1024)
+/* Longest domain name (RFC 1035 presentation form, no final dot). */
+#define DOMAIN_MAX 253
+/* Highest TCP port. */
+#define PORT_MAX 65535
+
+struct parse_ctx;
+struct conf_key;
+
+/* Parses value (non-empty, trimmed, may be modified) and stores it at
+ * k->offset in the configuration, or reports why not (conf_error()). */
+typedef void conf_setter(struct parse_ctx *p, const struct conf_key *k,
+    char *value);
+/* A key's own rule on top of its type's syntax: true to accept, false
+ * after reporting the refusal. */
+typedef bool conf_check(struct parse_ctx *p, const struct conf_key *k,
+    const char *value);
+
+struct conf_type {
+	conf_setter *set;
+	bool repeatable;   /* may appear on many lines; values accumulate */
 };
 
 struct conf_key {
 	const char *name;
-	enum key_type type;
+	const struct conf_type *type;
 	size_t offset;
-	int arg;           /* K_LISTEN: role; K_UINT: minimum; K_CIDRS:
-	                    * offset of the count */
-	const char *names; /* K_ENUM */
+	int arg;            /* t_uint, t_duration: minimum; t_listen: role;
+	                     * t_cidrs: offset of the size_t count */
+	const char *names;  /* t_enum, t_enum_string: "a|b|c" */
+	conf_check *check;  /* NULL: the type's syntax is the only rule */
 };
 
+static conf_setter set_string, set_path, set_uint, set_size, set_duration,
+    set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
+    set_enum, set_enum_string;
+static conf_check check_hostport;
+
+static const struct conf_type
+	t_string = { set_string, false },         /* rest of line */
+	t_path = { set_path, false },             /* made absolute */
+	t_uint = { set_uint, false },
+	t_size = { set_size, false },             /* k, M, G */
+	t_duration = { set_duration, false },     /* s, m, h, d */
+	t_bool = { set_bool, false },
+	t_domains = { set_domains, true },        /* lower-cased words */
+	t_listen = { set_listen, true },          /* ADDR:PORT words */
+	t_cidrs = { set_cidrs, true },            /* networks */
+	t_pair = { set_pair, true },              /* NAME VALUE... */
+	t_log = { set_log, false },               /* syslog|stderr [level] */
+	t_enum = { set_enum, false },             /* index into names */
+	t_enum_string = { set_enum_string, false }; /* the word itself */
+
 #define OFF(field) offsetof(struct dmail_conf, field)
-#define POOL_KEYS(prefix, id)                                               \
-	{ prefix "_workers_min", K_UINT, OFF(pool[id].workers_min), 0, NULL }, \
-	{ prefix "_workers_max", K_UINT, OFF(pool[id].workers_max), 1, NULL }, \
-	{ prefix "_max_use", K_UINT, OFF(pool[id].max_use), 1, NULL },         \
-	{ prefix "_program", K_PATH, OFF(pool[id].program), 0, NULL }
+#define POOL_KEYS(prefix, id)                                           \
+	{ prefix "_workers_min", &t_uint, OFF(pool[id].workers_min), 0,     \
+	    NULL, NULL },                                                   \
+	{ prefix "_workers_max", &t_uint, OFF(pool[id].workers_max), 1,     \
+	    NULL, NULL },                                                   \
+	{ prefix "_max_use", &t_uint, OFF(pool[id].max_use), 1, NULL, NULL }, \
+	{ prefix "_program", &t_path, OFF(pool[id].program), 0, NULL, NULL }
 
 static const struct conf_key conf_keys[] = {
-	{ "hostname", K_STRING, OFF(hostname), 0, NULL },
-	{ "local_domains", K_DOMAINS, OFF(local_domains), 0, NULL },
-	{ "state_dir", K_PATH, OFF(state_dir), 0, NULL },
-	{ "run_as", K_STRING, OFF(run_as), 0, NULL },
-	{ "control_socket", K_PATH, OFF(control_socket), 0, NULL },
-	{ "status_socket", K_PATH, OFF(status_socket), 0, NULL },
-	{ "log", K_LOG, 0, 0, NULL },
-	{ "shutdown_grace", K_DURATION, OFF(shutdown_grace), 0, NULL },
-	{ "worker_idle_timeout", K_DURATION, OFF(worker_idle_timeout), 0, NULL },
-	{ "listen_backlog", K_UINT, OFF(listen_backlog), 1, NULL },
-	{ "smtp_listen", K_LISTEN, 0, ROLE_SMTP, NULL },
-	{ "submission_listen", K_LISTEN, 0, ROLE_SUBMISSION, NULL },
-	{ "smtps_listen", K_LISTEN, 0, ROLE_SMTPS, NULL },
-	{ "pop3_listen", K_LISTEN, 0, ROLE_POP3, NULL },
-	{ "pop3s_listen", K_LISTEN, 0, ROLE_POP3S, NULL },
+	{ "hostname", &t_string, OFF(hostname), 0, NULL, NULL },
+	{ "local_domains", &t_domains, OFF(local_domains), 0, NULL, NULL },
+	{ "state_dir", &t_path, OFF(state_dir), 0, NULL, NULL },
+	{ "run_as", &t_string, OFF(run_as), 0, NULL, NULL },
+	{ "control_socket", &t_path, OFF(control_socket), 0, NULL, NULL },
+	{ "status_socket", &t_path, OFF(status_socket), 0, NULL, NULL },
+	{ "log", &t_log, 0, 0, NULL, NULL },
+	{ "shutdown_grace", &t_duration, OFF(shutdown_grace), 0, NULL, NULL },
+	{ "worker_idle_timeout", &t_duration, OFF(worker_idle_timeout), 0, NULL, NULL },
+	{ "listen_backlog", &t_uint, OFF(listen_backlog), 1, NULL, NULL },
+	{ "smtp_listen", &t_listen, 0, ROLE_SMTP, NULL, NULL },
+	{ "submission_listen", &t_listen, 0, ROLE_SUBMISSION, NULL, NULL },
+	{ "smtps_listen", &t_listen, 0, ROLE_SMTPS, NULL, NULL },
+	{ "pop3_listen", &t_listen, 0, ROLE_POP3, NULL, NULL },
+	{ "pop3s_listen", &t_listen, 0, ROLE_POP3S, NULL, NULL },
 	POOL_KEYS("smtp", POOL_SMTP),
 	POOL_KEYS("pop3", POOL_POP3),
 	POOL_KEYS("list", POOL_LIST),
-	{ "queue_program", K_PATH, OFF(pool[POOL_QUEUE].program), 0, NULL },
-	{ "tls_cert", K_PATH, OFF(tls_cert), 0, NULL },
-	{ "tls_key", K_PATH, OFF(tls_key), 0, NULL },
-	{ "max_message_size", K_SIZE, OFF(max_message_size), 0, NULL },
-	{ "max_recipients", K_UINT, OFF(max_recipients), 1, NULL },
-	{ "smtp_max_errors", K_UINT, OFF(smtp_max_errors), 1, NULL },
-	{ "smtp_command_timeout", K_DURATION, OFF(smtp_command_timeout), 1, NULL },
-	{ "smtp_data_timeout", K_DURATION, OFF(smtp_data_timeout), 1, NULL },
-	{ "smtp_session_timeout", K_DURATION, OFF(smtp_session_timeout), 1, NULL },
-	{ "smtp_bare_lf", K_ENUM, OFF(smtp_bare_lf), 0, "reject|normalize" },
-	{ "smtp_vrfy", K_BOOL, OFF(smtp_vrfy), 0, NULL },
-	{ "max_hops", K_UINT, OFF(max_hops), 1, NULL },
-	{ "relay_networks", K_CIDRS, OFF(relay_networks), (int)OFF(relay_network_count), NULL },
-	{ "client_connection_rate_limit", K_UINT, OFF(client_connection_rate_limit), 0, NULL },
-	{ "client_connection_limit", K_UINT, OFF(client_connection_limit), 0, NULL },
-	{ "client_limit_exempt", K_CIDRS, OFF(client_limit_exempt), (int)OFF(client_limit_exempt_count), NULL },
-	{ "smtp_command_time_limit", K_DURATION, OFF(smtp_command_time_limit), 0, NULL },
-	{ "smtp_data_time_limit", K_DURATION, OFF(smtp_data_time_limit), 0, NULL },
-	{ "pop3_command_time_limit", K_DURATION, OFF(pop3_command_time_limit), 0, NULL },
-	{ "alias", K_PAIR, OFF(aliases), 0, NULL },
-	{ "forward", K_PAIR, OFF(forwards), 0, NULL },
-	{ "aliases_file", K_PATH, OFF(aliases_file), 0, NULL },
-	{ "pop3_plaintext_auth", K_BOOL, OFF(pop3_plaintext_auth), 0, NULL },
-	{ "pop3_login_delay", K_DURATION, OFF(pop3_login_delay), 0, NULL },
-	{ "pop3_max_failed_logins", K_UINT, OFF(pop3_max_failed_logins), 1, NULL },
-	{ "pop3_idle_timeout", K_DURATION, OFF(pop3_idle_timeout), 1, NULL },
-	{ "auth_throttle_failures", K_UINT, OFF(auth_throttle_failures), 1, NULL },
-	{ "auth_throttle_max_delay", K_DURATION, OFF(auth_throttle_max_delay), 0, NULL },
-	{ "auth_throttle_account_failures", K_UINT, OFF(auth_throttle_account_failures), 0, NULL },
-	{ "password_scheme", K_ENUM, 0, 0, "yescrypt|sha512" },
-	{ "queue_retry_min", K_DURATION, OFF(queue_retry_min), 1, NULL },
-	{ "queue_retry_max", K_DURATION, OFF(queue_retry_max), 1, NULL },
-	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 1, NULL },
-	{ "queue_warn_after", K_DURATION, OFF(queue_warn_after), 0, NULL },
-	{ "smtp_dest_concurrency", K_UINT, OFF(smtp_dest_concurrency), 1, NULL },
-	{ "delivery_workers_max", K_UINT, OFF(delivery_workers_max), 1, NULL },
-	{ "transport", K_PAIR, OFF(transports), 0, NULL },
-	{ "relayhost", K_STRING, OFF(relayhost), 0, NULL },
-	{ "relayhost_auth", K_PATH, OFF(relayhost_auth), 0, NULL },
-	{ "tls_required", K_DOMAINS, OFF(tls_required), 0, NULL },
-	{ "resolv_conf", K_PATH, OFF(resolv_conf), 0, NULL },
-	{ "admin_address", K_STRING, OFF(admin_address), 0, NULL },
-	{ "null_sender_bounces", K_ENUM, OFF(null_sender_bounces), 0, "drop|postmaster" },
-	{ "smtp_connect_timeout", K_DURATION, OFF(smtp_connect_timeout), 1, NULL },
-	{ "smtp_reply_timeout", K_DURATION, OFF(smtp_reply_timeout), 0, NULL },
-	{ "lists_file", K_PATH, OFF(lists_file), 0, NULL },
-	{ "list_web_url", K_STRING, OFF(list_web_url), 0, NULL },
-	{ "list_dmarc_rewrite", K_ENUM, OFF(list_dmarc_rewrite), 0, "auto|always|never" },
-	{ "worker_spawn", K_ENUM, OFF(worker_spawn), 0, "template|exec" },
-	{ "poison_attempts", K_UINT, OFF(poison_attempts), 1, NULL },
+	{ "queue_program", &t_path, OFF(pool[POOL_QUEUE].program), 0, NULL, NULL },
+	{ "tls_cert", &t_path, OFF(tls_cert), 0, NULL, NULL },
+	{ "tls_key", &t_path, OFF(tls_key), 0, NULL, NULL },
+	{ "max_message_size", &t_size, OFF(max_message_size), 0, NULL, NULL },
+	{ "max_recipients", &t_uint, OFF(max_recipients), 1, NULL, NULL },
+	{ "smtp_max_errors", &t_uint, OFF(smtp_max_errors), 1, NULL, NULL },
+	{ "smtp_command_timeout", &t_duration, OFF(smtp_command_timeout), 1, NULL, NULL },
+	{ "smtp_data_timeout", &t_duration, OFF(smtp_data_timeout), 1, NULL, NULL },
+	{ "smtp_session_timeout", &t_duration, OFF(smtp_session_timeout), 1, NULL, NULL },
+	{ "smtp_bare_lf", &t_enum, OFF(smtp_bare_lf), 0, "reject|normalize", NULL },
+	{ "smtp_vrfy", &t_bool, OFF(smtp_vrfy), 0, NULL, NULL },
+	{ "max_hops", &t_uint, OFF(max_hops), 1, NULL, NULL },
+	{ "relay_networks", &t_cidrs, OFF(relay_networks), (int)OFF(relay_network_count), NULL, NULL },
+	{ "client_connection_rate_limit", &t_uint, OFF(client_connection_rate_limit), 0, NULL, NULL },
+	{ "client_connection_limit", &t_uint, OFF(client_connection_limit), 0, NULL, NULL },
+	{ "client_limit_exempt", &t_cidrs, OFF(client_limit_exempt), (int)OFF(client_limit_exempt_count), NULL, NULL },
+	{ "smtp_command_time_limit", &t_duration, OFF(smtp_command_time_limit), 0, NULL, NULL },
+	{ "smtp_data_time_limit", &t_duration, OFF(smtp_data_time_limit), 0, NULL, NULL },
+	{ "pop3_command_time_limit", &t_duration, OFF(pop3_command_time_limit), 0, NULL, NULL },
+	{ "alias", &t_pair, OFF(aliases), 0, NULL, NULL },
+	{ "forward", &t_pair, OFF(forwards), 0, NULL, NULL },
+	{ "aliases_file", &t_path, OFF(aliases_file), 0, NULL, NULL },
+	{ "pop3_plaintext_auth", &t_bool, OFF(pop3_plaintext_auth), 0, NULL, NULL },
+	{ "pop3_login_delay", &t_duration, OFF(pop3_login_delay), 0, NULL, NULL },
+	{ "pop3_max_failed_logins", &t_uint, OFF(pop3_max_failed_logins), 1, NULL, NULL },
+	{ "pop3_idle_timeout", &t_duration, OFF(pop3_idle_timeout), 1, NULL, NULL },
+	{ "auth_throttle_failures", &t_uint, OFF(auth_throttle_failures), 1, NULL, NULL },
+	{ "auth_throttle_max_delay", &t_duration, OFF(auth_throttle_max_delay), 0, NULL, NULL },
+	{ "auth_throttle_account_failures", &t_uint, OFF(auth_throttle_account_failures), 0, NULL, NULL },
+	{ "password_scheme", &t_enum_string, OFF(password_scheme), 0, "yescrypt|sha512", NULL },
+	{ "queue_retry_min", &t_duration, OFF(queue_retry_min), 1, NULL, NULL },
+	{ "queue_retry_max", &t_duration, OFF(queue_retry_max), 1, NULL, NULL },
+	{ "queue_lifetime", &t_duration, OFF(queue_lifetime), 1, NULL, NULL },
+	{ "queue_warn_after", &t_duration, OFF(queue_warn_after), 0, NULL, NULL },
+	{ "smtp_dest_concurrency", &t_uint, OFF(smtp_dest_concurrency), 1, NULL, NULL },
+	{ "delivery_workers_max", &t_uint, OFF(delivery_workers_max), 1, NULL, NULL },
+	{ "transport", &t_pair, OFF(transports), 0, NULL, check_hostport },
+	{ "relayhost", &t_string, OFF(relayhost), 0, NULL, NULL },
+	{ "relayhost_auth", &t_path, OFF(relayhost_auth), 0, NULL, NULL },
+	{ "tls_required", &t_domains, OFF(tls_required), 0, NULL, NULL },
+	{ "resolv_conf", &t_path, OFF(resolv_conf), 0, NULL, NULL },
+	{ "admin_address", &t_string, OFF(admin_address), 0, NULL, NULL },
+	{ "null_sender_bounces", &t_enum, OFF(null_sender_bounces), 0, "drop|postmaster", NULL },
+	{ "smtp_connect_timeout", &t_duration, OFF(smtp_connect_timeout), 1, NULL, NULL },
+	{ "smtp_reply_timeout", &t_duration, OFF(smtp_reply_timeout), 0, NULL, NULL },
+	{ "lists_file", &t_path, OFF(lists_file), 0, NULL, NULL },
+	{ "list_web_url", &t_string, OFF(list_web_url), 0, NULL, NULL },
+	{ "list_dmarc_rewrite", &t_enum, OFF(list_dmarc_rewrite), 0, "auto|always|never", NULL },
+	{ "worker_spawn", &t_enum, OFF(worker_spawn), 0, "template|exec", NULL },
+	{ "poison_attempts", &t_uint, OFF(poison_attempts), 1, NULL, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -244,7 +284,7 @@ parse_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		return -1;
 	errno = 0;
 	port = strtoul(port_s, &end, 10);
-	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+	if (errno != 0 || *end != '\0' || port == 0 || port > PORT_MAX)
 		return -1;
 
 	if (s[0] == '[') {
@@ -459,7 +499,7 @@ valid_domain(const char *d)
 {
 	size_t len = strlen(d);
 
-	if (len == 0 || len > 253 || d[0] == '.' || d[0] == '-')
+	if (len == 0 || len > DOMAIN_MAX || d[0] == '.' || d[0] == '-')
 		return false;
 	for (const char *p = d; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
@@ -467,234 +507,285 @@ valid_domain(const char *d)
 	return true;
 }
 
-static void
-set_key(struct parse_ctx *p, const struct conf_key *k, char *value)
+/* The field a key's value goes to. */
+static void *
+key_field(struct parse_ctx *p, const struct conf_key *k)
 {
-	struct dmail_conf *c = p->c;
-	char *field = (char *)c + k->offset;
-	char *words[64];
-	size_t n;
+	return (char *)p->c + k->offset;
+}
 
-	switch (k->type) {
-	case K_STRING:
-		*(char **)field = xstrdup(value);
-		break;
-	case K_PATH:
-		*(char **)field = make_path(c, value);
-		break;
-	case K_UINT: {
-		char *end;
-		unsigned long v;
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (!isdigit((unsigned char)value[0]) || *end != '\0' ||
-		    errno != 0 || v > UINT_MAX) {
-			conf_error(p, "key '%s': '%s' is not a number", k->name,
-			    value);
-			return;
-		}
-		if (v < (unsigned long)k->arg) {
-			conf_error(p, "key '%s': must be at least %d", k->name,
-			    k->arg);
-			return;
-		}
-		*(unsigned *)field = (unsigned)v;
-		break;
-	}
-	case K_SIZE:
-		if (parse_size(value, (uint64_t *)field) < 0)
-			conf_error(p, "key '%s': '%s' is not a size "
-			    "(number with optional k, M or G)", k->name, value);
-		break;
-	case K_DURATION: {
-		unsigned v;
-		if (parse_duration(value, &v) < 0) {
-			conf_error(p, "key '%s': '%s' is not a duration "
-			    "(number with optional s, m, h or d)", k->name,
-			    value);
-			return;
-		}
-		if (v < (unsigned)k->arg) {
-			conf_error(p, "key '%s': must be at least %d "
-			    "second(s)", k->name, k->arg);
-			return;
-		}
-		*(unsigned *)field = v;
-		break;
-	}
-	case K_BOOL:
-		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
-		    strcmp(value, "on") == 0)
-			*(bool *)field = true;
-		else if (strcmp(value, "no") == 0 ||
-		    strcmp(value, "false") == 0 || strcmp(value, "off") == 0)
-			*(bool *)field = false;
-		else
-			conf_error(p, "key '%s': '%s' is not yes or no",
-			    k->name, value);
-		break;
-	case K_DOMAINS:
-		n = split_words(p, k, value, words, 64);
-		for (size_t i = 0; i < n; i++) {
-			for (char *q = words[i]; *q; q++)
-				*q = (char)tolower((unsigned char)*q);
-			if (!valid_domain(words[i])) {
-				conf_error(p, "key '%s': '%s' is not a domain",
-				    k->name, words[i]);
-				continue;
-			}
-			strlist_add((struct strlist *)field, words[i]);
-		}
-		break;
-	case K_WORDS:
-		n = split_words(p, k, value, words, 64);
-		for (size_t i = 0; i < n; i++)
-			strlist_add((struct strlist *)field, words[i]);
-		break;
-	case K_LISTEN:
-		n = split_words(p, k, value, words, 64);
-		for (size_t i = 0; i < n; i++) {
-			struct listen_addr la;
-			memset(&la, 0, sizeof(la));
-			if (parse_listen_addr(words[i], &la.ss, &la.sslen) < 0) {
-				conf_error(p, "key '%s': '%s' is not ADDR:PORT "
-				    "or [IPV6]:PORT", k->name, words[i]);
-				continue;
-			}
-			for (size_t j = 0; j < c->listen_count; j++) {
-				if (c->listen[j].sslen == la.sslen &&
-				    memcmp(&c->listen[j].ss, &la.ss,
-				        la.sslen) == 0) {
-					conf_error(p, "key '%s': %s is already "
-					    "a listener", k->name, words[i]);
-					goto next_listen;
-				}
-			}
-			la.role = (enum listen_role)k->arg;
-			la.text = xstrdup(words[i]);
-			c->listen = xrealloc(c->listen,
-			    (c->listen_count + 1) * sizeof(*c->listen));
-			c->listen[c->listen_count++] = la;
-		next_listen:;
-		}
-		break;
-	case K_CIDRS: {
-		struct cidr **nets = (struct cidr **)field;
-		size_t *count = (size_t *)((char *)c + k->arg);
+/* ---- setters, one per type ------------------------------------------ */
 
-		n = split_words(p, k, value, words, 64);
-		for (size_t i = 0; i < n; i++) {
-			struct cidr net;
-			if (parse_cidr(words[i], &net) < 0) {
-				conf_error(p, "key '%s': '%s' is not an address "
-				    "or network (CIDR)", k->name, words[i]);
-				continue;
-			}
-			*nets = xrealloc(*nets, (*count + 1) * sizeof(net));
-			(*nets)[(*count)++] = net;
-		}
-		break;
+static void
+set_string(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	*(char **)key_field(p, k) = xstrdup(value);
+}
+
+static void
+set_path(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	*(char **)key_field(p, k) = make_path(p->c, value);
+}
+
+/* Decimal, no sign, at least k->arg. */
+static void
+set_uint(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0 ||
+	    v > UINT_MAX) {
+		conf_error(p, "key '%s': '%s' is not a number", k->name, value);
+		return;
 	}
-	case K_PAIR: {
-		char *sp = value + strcspn(value, " \t");
-		if (*sp == '\0') {
-			conf_error(p, "key '%s': needs a name and a value",
-			    k->name);
-			return;
-		}
-		*sp++ = '\0';
-		sp += strspn(sp, " \t");
-		if (*sp == '\0') {
-			conf_error(p, "key '%s': needs a name and a value",
-			    k->name);
-			return;
-		}
-		if (strcmp(k->name, "transport") == 0) {
-			const char *colon = strrchr(sp, ':');
-			size_t digits = colon ? strspn(colon + 1, "0123456789")
-			    : 0;
-			/* HOST:PORT where HOST may be a name, [name] or
-			 * [address]; check the port here, the host at use. */
-			if (colon == NULL || colon == sp || digits == 0 ||
-			    sp[strcspn(sp, " \t")] != '\0' ||
-			    digits > 5 || colon[1 + digits] != '\0' ||
-			    strtoul(colon + 1, NULL, 10) == 0 ||
-			    strtoul(colon + 1, NULL, 10) > 65535) {
-				conf_error(p, "key 'transport': '%s' is not "
-				    "HOST:PORT", sp);
-				return;
-			}
-		}
-		for (char *q = value; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
-		pairlist_add((struct pairlist *)field, value, sp);
-		break;
+	if (v < (unsigned long)k->arg) {
+		conf_error(p, "key '%s': must be at least %d", k->name, k->arg);
+		return;
 	}
-	case K_LOG:
-		n = split_words(p, k, value, words, 64);
-		if (n == 0)
-			return;   /* reported */
-		if (n > 2) {
-			conf_error(p, "key 'log': use 'log syslog|stderr "
-			    "[debug|info|warning|error]'");
-			return;
-		}
-		if (strcmp(words[0], "syslog") == 0)
-			c->log_target = LOG_TO_SYSLOG;
-		else if (strcmp(words[0], "stderr") == 0)
-			c->log_target = LOG_TO_STDERR;
-		else {
-			conf_error(p, "key 'log': '%s' is not syslog or stderr",
-			    words[0]);
-			return;
-		}
-		if (n == 2) {
-			int lv = log_level_parse(words[1]);
-			if (lv < 0) {
-				conf_error(p, "key 'log': '%s' is not a level "
-				    "(debug, info, warning, error)", words[1]);
-				return;
-			}
-			c->log_level = (enum log_level)lv;
-		}
-		break;
-	case K_ENUM: {
-		const char *opts = k->names;
-		int idx = 0;
-		size_t vlen = strlen(value);
-		while (*opts) {
-			size_t olen = strcspn(opts, "|");
-			if (olen == vlen && strncmp(opts, value, olen) == 0)
-				break;
-			opts += olen;
-			if (*opts == '|')
-				opts++;
-			idx++;
-		}
-		if (*opts == '\0') {
-			conf_error(p, "key '%s': '%s' is not one of %s",
-			    k->name, value, k->names);
-			return;
-		}
-		if (strcmp(k->name, "password_scheme") == 0) {
-			free(c->password_scheme);
-			c->password_scheme = xstrdup(value);
-		} else {
-			*(int *)field = idx;
-		}
-		break;
+	*(unsigned *)key_field(p, k) = (unsigned)v;
+}
+
+static void
+set_size(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	if (parse_size(value, (uint64_t *)key_field(p, k)) < 0)
+		conf_error(p, "key '%s': '%s' is not a size (number with "
+		    "optional k, M or G)", k->name, value);
+}
+
+/* Seconds, at least k->arg. */
+static void
+set_duration(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	unsigned v;
+
+	if (parse_duration(value, &v) < 0) {
+		conf_error(p, "key '%s': '%s' is not a duration (number with "
+		    "optional s, m, h or d)", k->name, value);
+		return;
 	}
+	if (v < (unsigned)k->arg) {
+		conf_error(p, "key '%s': must be at least %d second(s)",
+		    k->name, k->arg);
+		return;
+	}
+	*(unsigned *)key_field(p, k) = v;
+}
+
+static void
+set_bool(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	bool *field = key_field(p, k);
+
+	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+	    strcmp(value, "on") == 0)
+		*field = true;
+	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+	    strcmp(value, "off") == 0)
+		*field = false;
+	else
+		conf_error(p, "key '%s': '%s' is not yes or no", k->name,
+		    value);
+}
+
+/* Each word a domain, lower-cased; the valid ones are kept. */
+static void
+set_domains(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		str_lower(words[i]);
+		if (!valid_domain(words[i])) {
+			conf_error(p, "key '%s': '%s' is not a domain",
+			    k->name, words[i]);
+			continue;
+		}
+		strlist_add(key_field(p, k), words[i]);
 	}
 }
 
+/* True if c already listens on la's address (any role). */
 static bool
-key_repeatable(const struct conf_key *k)
+listener_taken(const struct dmail_conf *c, const struct listen_addr *la)
 {
-	switch (k->type) {
-	case K_DOMAINS: case K_WORDS: case K_LISTEN: case K_CIDRS: case K_PAIR:
-		return true;
-	default:
+	for (size_t j = 0; j < c->listen_count; j++)
+		if (c->listen[j].sslen == la->sslen &&
+		    memcmp(&c->listen[j].ss, &la->ss, la->sslen) == 0)
+			return true;
+	return false;
+}
+
+/* Each word a listener of role k->arg, added to c->listen. */
+static void
+set_listen(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	struct dmail_conf *c = p->c;
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		struct listen_addr la;
+
+		memset(&la, 0, sizeof(la));
+		if (parse_listen_addr(words[i], &la.ss, &la.sslen) < 0) {
+			conf_error(p, "key '%s': '%s' is not ADDR:PORT or "
+			    "[IPV6]:PORT", k->name, words[i]);
+			continue;
+		}
+		if (listener_taken(c, &la)) {
+			conf_error(p, "key '%s': %s is already a listener",
+			    k->name, words[i]);
+			continue;
+		}
+		la.role = (enum listen_role)k->arg;
+		la.text = xstrdup(words[i]);
+		c->listen = xrealloc(c->listen,
+		    (c->listen_count + 1) * sizeof(*c->listen));
+		c->listen[c->listen_count++] = la;
+	}
+}
+
+/* Each word a network; the array at k->offset, its count at k->arg. */
+static void
+set_cidrs(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	struct cidr **nets = key_field(p, k);
+	size_t *count = (size_t *)((char *)p->c + k->arg);
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		struct cidr net;
+
+		if (parse_cidr(words[i], &net) < 0) {
+			conf_error(p, "key '%s': '%s' is not an address or "
+			    "network (CIDR)", k->name, words[i]);
+			continue;
+		}
+		*nets = xrealloc(*nets, (*count + 1) * sizeof(net));
+		(*nets)[(*count)++] = net;
+	}
+}
+
+/* "NAME VALUE...": the name lower-cased, the value as written (the
+ * key's check, if any, sees the value). */
+static void
+set_pair(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char *sp = value + strcspn(value, " \t");
+
+	if (*sp != '\0') {
+		*sp++ = '\0';
+		sp += strspn(sp, " \t");
+	}
+	if (*sp == '\0') {
+		conf_error(p, "key '%s': needs a name and a value", k->name);
+		return;
+	}
+	if (k->check != NULL && !k->check(p, k, sp))
+		return;
+	pairlist_add(key_field(p, k), str_lower(value), sp);
+}
+
+/* transport: HOST:PORT where HOST may be a name, [name] or [address];
+ * the port is checked here, the host at use. */
+static bool
+check_hostport(struct parse_ctx *p, const struct conf_key *k,
+    const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+	unsigned long port = digits > 0 ? strtoul(colon + 1, NULL, 10) : 0;
+
+	if (colon == NULL || colon == value || digits == 0 || digits > 5 ||
+	    value[strcspn(value, " \t")] != '\0' ||
+	    colon[1 + digits] != '\0' || port == 0 || port > PORT_MAX) {
+		conf_error(p, "key '%s': '%s' is not HOST:PORT", k->name,
+		    value);
 		return false;
+	}
+	return true;
+}
+
+/* "syslog|stderr [level]": c->log_target and c->log_level. */
+static void
+set_log(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	struct dmail_conf *c = p->c;
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+	int lv = -1;
+
+	if (n == 0)
+		return;   /* reported */
+	if (n > 2) {
+		conf_error(p, "key 'log': use 'log syslog|stderr "
+		    "[debug|info|warning|error]'");
+		return;
+	}
+	if (strcmp(words[0], "syslog") != 0 &&
+	    strcmp(words[0], "stderr") != 0) {
+		conf_error(p, "key 'log': '%s' is not syslog or stderr",
+		    words[0]);
+		return;
+	}
+	if (n == 2 && (lv = log_level_parse(words[1])) < 0) {
+		conf_error(p, "key 'log': '%s' is not a level (debug, info, "
+		    "warning, error)", words[1]);
+		return;
+	}
+	c->log_target = strcmp(words[0], "syslog") == 0 ? LOG_TO_SYSLOG :
+	    LOG_TO_STDERR;
+	if (lv >= 0)
+		c->log_level = (enum log_level)lv;
+}
+
+/* Index of value among k->names ("a|b|c"), or -1 after reporting. */
+static int
+enum_index(struct parse_ctx *p, const struct conf_key *k, const char *value)
+{
+	const char *opts = k->names;
+	size_t vlen = strlen(value);
+
+	for (int idx = 0; *opts != '\0'; idx++) {
+		size_t olen = strcspn(opts, "|");
+
+		if (olen == vlen && strncmp(opts, value, olen) == 0)
+			return idx;
+		opts += olen;
+		if (*opts == '|')
+			opts++;
+	}
+	conf_error(p, "key '%s': '%s' is not one of %s", k->name, value,
+	    k->names);
+	return -1;
+}
+
+/* One of k->names, stored as its index (the field is an enum). */
+static void
+set_enum(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	int idx = enum_index(p, k, value);
+
+	if (idx >= 0)
+		*(int *)key_field(p, k) = idx;
+}
+
+/* One of k->names, stored as the word itself. */
+static void
+set_enum_string(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char **field = key_field(p, k);
+
+	if (enum_index(p, k, value) >= 0) {
+		free(*field);
+		*field = xstrdup(value);
 	}
 }
 
@@ -870,11 +961,11 @@ conf_load_text(const char *name, const char *text, size_t len,
 			conf_error(&p, "unknown key '%s'", key);
 		} else if (*value == '\0') {
 			conf_error(&p, "key '%s' needs a value", key);
-		} else if (p.seen[i] && !key_repeatable(&conf_keys[i])) {
+		} else if (p.seen[i] && !conf_keys[i].type->repeatable) {
 			conf_error(&p, "key '%s' given twice", key);
 		} else {
 			p.seen[i] = 1;
-			set_key(&p, &conf_keys[i], value);
+			conf_keys[i].type->set(&p, &conf_keys[i], value);
 		}
 		free(line);
 	}
@@ -896,7 +987,7 @@ conf_load_file(const char *path, struct dmail_conf *out, struct buf *err)
 	struct buf text = BUF_INIT;
 	int rc;
 
-	if (read_file(path, &text, 16 * 1024 * 1024) < 0) {
+	if (read_file(path, &text, CONF_FILE_MAX) < 0) {
 		buf_printf(err, "%s: cannot read: %s\n", path, strerror(errno));
 		buf_free(&text);
 		return -1;

@@ -68,7 +68,7 @@
 #include "sys.h"
 #include "util.h"
 
-#define WRITE_CHUNK 65536
+#define WRITE_CHUNK IO_CHUNK
 
 /* Stale tmp files: older than 36 hours (Maildir convention), looked for
  * in the first mailbox of every 256th delivery of a process and in the
@@ -643,8 +643,6 @@ static void
 format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 {
 	const char *ip = d->client_ip != NULL ? d->client_ip : "127.0.0.1";
-	char date[64];
-	struct tm tm;
 	time_t now = time(NULL);
 
 	if (!d->to_spool) {
@@ -687,20 +685,9 @@ format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 		append_text(h, d->first_rcpt, 320, d->smtputf8);
 		buf_append_char(h, '>');
 	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%d %b %Y %H:%M:%S +0000", &tm);
-	{
-		static const char *const days[] = { "Sun", "Mon", "Tue",
-			"Wed", "Thu", "Fri", "Sat" };
-		static const char *const mons[] = { "Jan", "Feb", "Mar",
-			"Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-			"Nov", "Dec" };
-		/* Locale-independent RFC 5322 date. */
-		snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d "
-		    "+0000", days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
-		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	buf_printf(h, ";\n\t%s\n", date);
+	buf_append_str(h, ";\n\t");
+	rfc5322_date(now, true, h);
+	buf_append_char(h, '\n');
 }
 
 static void
@@ -935,7 +922,7 @@ log_result(struct delivery *d, const char *status, const char *why)
 static int
 read_prefix(const char *path, struct buf *out, size_t max)
 {
-	char chunk[65536];
+	char chunk[IO_CHUNK];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
@@ -1072,7 +1059,7 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		goto failed;
 	}
 	step = "close";
-	if (close(d->fd) < 0) {
+	if (sys_close(d->fd) < 0) {
 		d->fd = -1;
 		fail(d, errno);
 		goto failed;

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "util.h"
 
 /* Longest header block returned with text/rfc822-headers. */
 #define DSN_HEADERS_MAX (256 * 1024)
@@ -22,17 +23,7 @@ static const char *const action_names[] = { "failed", "delayed",
 void
 dsn_date(int64_t t, struct buf *out)
 {
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-		"Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
-		"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	buf_printf(out, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday],
-	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
+	rfc5322_date(t, true, out);
 }
 
 void
@@ -166,8 +157,9 @@ dsn_build(const struct dsn_report *r, struct buf *out)
 	buf_printf(out, "Subject: %s\n", delayed ?
 	    "Delayed Mail (still being retried)" :
 	    "Undelivered Mail Returned to Sender");
-	buf_printf(out, "Message-ID: <%s.%lld.dsn@%s>\n", r->queue_id,
-	    (long long)r->now, r->reporting_mta);
+	buf_append_str(out, "Message-ID: ");
+	message_id(r->reporting_mta, out);
+	buf_append_char(out, '\n');
 	buf_append_str(out, "Auto-Submitted: auto-replied\n");
 	buf_append_str(out, "MIME-Version: 1.0\n");
 	buf_printf(out, "Content-Type: multipart/report; "

@@ -21,6 +21,7 @@
 #include "lists.h"
 #include "listspool.h"
 #include "log.h"
+#include "spool.h"
 #include "sys.h"
 #include "util.h"
 
@@ -70,19 +71,6 @@ listspool_dir(const struct dmail_conf *conf, const char *sub,
 	    sub != NULL && *sub ? "/" : "", sub != NULL ? sub : "");
 }
 
-static void
-new_id(char *out)
-{
-	static unsigned counter;
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	snprintf(out, LISTSPOOL_ID_MAX, "%09llX%05lX%06lX%04X",
-	    (unsigned long long)tv.tv_sec & 0xfffffffffULL,
-	    (unsigned long)tv.tv_usec, (unsigned long)getpid() & 0xffffff,
-	    ++counter & 0xffff);
-}
-
 /* Header without line breaks in values. */
 static void
 put_value(struct buf *out, const char *key, const char *v)
@@ -115,11 +103,11 @@ write_spool(const struct dmail_conf *conf, const char *sender,
 {
 	struct buf hdr = BUF_INIT, tmp = BUF_INIT, dst = BUF_INIT;
 	char id[LISTSPOOL_ID_MAX];
-	char chunk[65536];
+	char chunk[IO_CHUNK];
 	int fd = -1, saved;
 	uint64_t done = 0;
 
-	new_id(id);
+	spool_new_id(id);
 	format_header(id, sender, rcpts, n, &hdr);
 
 	listspool_dir(conf, "tmp", &tmp);
@@ -180,7 +168,7 @@ write_spool(const struct dmail_conf *conf, const char *sender,
 	}
 	if (sys_fsync(fd) < 0)
 		goto fail_write;
-	if (close(fd) < 0) {
+	if (sys_close(fd) < 0) {
 		fd = -1;
 		goto fail_write;
 	}
@@ -242,7 +230,7 @@ listspool_create_tmp(const struct dmail_conf *conf, const char *sender,
 	char id[LISTSPOOL_ID_MAX];
 	int fd;
 
-	new_id(id);
+	spool_new_id(id);
 	format_header(id, sender, rcpts, n, header);
 	listspool_dir(conf, "tmp", path);
 	if (mkdir_p(path->data, 0700) < 0)

@@ -140,7 +140,7 @@ maildir_create(const char *dir)
 static int
 copy_into(const char *src, const char *dir, const char *name)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX], chunk[65536];
+	char tmp[PATH_MAX], dst[PATH_MAX], chunk[IO_CHUNK];
 	int in = -1, out = -1, saved;
 	ssize_t n;
 
@@ -167,7 +167,7 @@ copy_into(const char *src, const char *dir, const char *name)
 	}
 	if (sys_fsync(out) < 0)
 		goto fail_unlink;
-	if (close(out) < 0) {
+	if (sys_close(out) < 0) {
 		out = -1;
 		goto fail_unlink;
 	}

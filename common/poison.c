@@ -67,14 +67,8 @@ static struct {
 static void
 aux_name(const char *name, char kind, char *out)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const char *p = name; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 1099511628211ULL;
-	}
 	snprintf(out, POISON_AUX_MAX, ".%c-%016llx", kind,
-	    (unsigned long long)h);
+	    (unsigned long long)fnv1a64(name));
 }
 
 /* --- the signal handler (async-signal-safe code only) ------------------- */

@@ -430,7 +430,7 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 static int
 message_size(int fd, off_t off, uint64_t *out)
 {
-	char block[65536];
+	char block[IO_CHUNK];
 	uint64_t n = 0;
 	ssize_t got;
 
@@ -455,7 +455,7 @@ message_size(int fd, off_t off, uint64_t *out)
 static bool
 message_8bit(int fd, off_t off)
 {
-	char block[65536];
+	char block[IO_CHUNK];
 	ssize_t got;
 
 	while ((got = pread(fd, block, sizeof(block), off)) > 0) {
@@ -471,7 +471,7 @@ message_8bit(int fd, off_t off)
 static int
 send_data(struct smtpc *c, int fd, off_t off)
 {
-	char block[65536];
+	char block[IO_CHUNK];
 	bool bol = true;
 	ssize_t got;
 	int st;

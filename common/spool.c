@@ -34,10 +34,10 @@ spool_new_id(char *out)
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
-	snprintf(out, SPOOL_ID_MAX, "%09llX%05lX%06lX%02X",
+	snprintf(out, SPOOL_ID_MAX, "%09llX%05lX%06lX%04X",
 	    (unsigned long long)tv.tv_sec & 0xfffffffffULL,
 	    (unsigned long)tv.tv_usec, (unsigned long)getpid() & 0xffffff,
-	    ++id_counter & 0xff);
+	    ++id_counter & 0xffff);
 }
 
 void
@@ -282,7 +282,7 @@ spool_write_from_fd(const struct dmail_conf *conf,
     const struct spool_envelope *env, int src_fd, off_t src_offset)
 {
 	struct buf path = BUF_INIT, head = BUF_INIT;
-	char chunk[65536];
+	char chunk[IO_CHUNK];
 	off_t off = src_offset;
 	int fd, saved;
 	ssize_t n;
@@ -309,7 +309,7 @@ spool_write_from_fd(const struct dmail_conf *conf,
 	}
 	if (sys_fsync(fd) < 0)
 		goto fail;
-	if (close(fd) < 0) {
+	if (sys_close(fd) < 0) {
 		fd = -1;
 		goto fail;
 	}

@@ -117,9 +117,10 @@ struct spool_envelope {
 	off_t message_offset;    /* where the message starts in the file */
 };
 
-/* A new queue id, unique across processes and time: upper-case hex of
- * seconds, microseconds, pid and a counter. Also used as Maildir-side
- * log id. out must hold SPOOL_ID_MAX bytes. */
+/* A new queue id, unique across processes and time: 24 upper-case hex
+ * digits of seconds, microseconds, pid and a per-process counter. The id
+ * of every spool file (queue, maildrop, list spool); also the
+ * Maildir-side log id. out must hold SPOOL_ID_MAX bytes. */
 void spool_new_id(char *out);
 
 void spool_envelope_init(struct spool_envelope *env);

@@ -28,6 +28,8 @@
 
 #define STREAM_RBUF_SIZE 16384
 #define STREAM_WBUF_FLUSH 16384
+/* Most bytes handed to one SSL_write() (its length is an int). */
+#define STREAM_TLS_WRITE_MAX 65536
 
 struct stream {
 	int rfd, wfd;
@@ -138,7 +140,8 @@ stream_send(struct stream *s, const char *data, size_t len)
 		if (s->ssl != NULL) {
 			ERR_clear_error();  /* SSL_get_error() reads the queue */
 			int n = SSL_write(s->ssl, data,
-			    len > 65536 ? 65536 : (int)len);
+			    len > STREAM_TLS_WRITE_MAX ? STREAM_TLS_WRITE_MAX :
+			    (int)len);
 			if (n > 0) {
 				data += n;
 				len -= (size_t)n;

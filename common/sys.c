@@ -1,5 +1,6 @@
 /*
- * sys.c - fault-injectable wrappers for the durability system calls.
+ * sys.c - fault-injectable wrappers for the durability system calls
+ * (see sys.h). Nothing here is fatal.
  */
 #include "config.h"
 
@@ -14,11 +15,11 @@
 #include "log.h"
 #include "sys.h"
 
-enum sys_call { SC_OPEN, SC_WRITE, SC_FSYNC, SC_RENAME, SC_LINK, SC_MKDIR,
-	SC_COUNT };
+enum sys_call { SC_OPEN, SC_WRITE, SC_FSYNC, SC_CLOSE, SC_RENAME, SC_LINK,
+	SC_MKDIR, SC_COUNT };
 
 static const char *const call_names[SC_COUNT] = { "open", "write", "fsync",
-	"rename", "link", "mkdir" };
+	"close", "rename", "link", "mkdir" };
 
 /* Per call: fail from the Nth use on (0: never) with this errno. Test-only
  * state, set once at start from the environment. */
@@ -110,6 +111,20 @@ sys_fsync(int fd)
 	if (should_fail(SC_FSYNC))
 		return -1;
 	return fsync(fd);
+}
+
+int
+sys_close(int fd)
+{
+	if (should_fail(SC_CLOSE)) {
+		int err = errno;
+
+		/* The descriptor is gone either way, as with a real EIO. */
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return close(fd);
 }
 
 int

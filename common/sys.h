@@ -12,8 +12,12 @@
  *     DMAIL_FAULT=rename:1:ENOSPC,link:1:ENOSPC
  *
  * the named call fails with that errno from its Nth use on, in every
- * process that inherits the variable. Names: open, write, fsync, rename,
- * link, mkdir. Errno names: ENOSPC, EIO, EDQUOT, EROFS, EACCES.
+ * process that inherits the variable. Names: open, write, fsync, close,
+ * rename, link, mkdir. Errno names: ENOSPC, EIO, EDQUOT, EROFS, EACCES.
+ *
+ * A failing sys_close() still closes the descriptor (as close(2) does on
+ * Linux even when it reports EIO), so callers must not close it again.
+ * An unknown name or errno in DMAIL_FAULT is logged and ignored.
  */
 #ifndef DMAIL_SYS_H
 #define DMAIL_SYS_H
@@ -25,6 +29,9 @@ void sys_fault_init(void);
 int sys_open(const char *path, int flags, mode_t mode);
 ssize_t sys_write(int fd, const void *buf, size_t len);
 int sys_fsync(int fd);
+/* close(2) whose result matters: a file written and about to be renamed
+ * or acknowledged. Delayed write errors (NFS, quota) show up here. */
+int sys_close(int fd);
 int sys_rename(const char *from, const char *to);
 int sys_link(const char *from, const char *to);
 int sys_mkdir(const char *path, mode_t mode);

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +27,7 @@ int
 read_file(const char *path, struct buf *out, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char chunk[8192];
+	char chunk[IO_CHUNK];
 	ssize_t n;
 
 	if (fd < 0)
@@ -105,7 +107,7 @@ write_file_durable(const char *path, const void *data, size_t len,
 		errno = saved;
 		goto fail;
 	}
-	if (close(fd) < 0 || sys_rename(tmp.data, path) < 0) {
+	if (sys_close(fd) < 0 || sys_rename(tmp.data, path) < 0) {
 		saved = errno;
 		unlink(tmp.data);
 		errno = saved;
@@ -239,6 +241,71 @@ bool
 str_has_prefix_ci(const char *s, const char *prefix)
 {
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+void
+rfc5322_date(int64_t t, bool utc, struct buf *out)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+		"Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
+		"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+	long off = 0;
+
+	/* By hand, not strftime(): %a and %b follow the locale. */
+	if (utc)
+		gmtime_r(&tt, &tm);
+	else {
+		localtime_r(&tt, &tm);
+		off = tm.tm_gmtoff / 60;
+	}
+	buf_printf(out, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}
+
+void
+message_id(const char *host, struct buf *out)
+{
+	static unsigned counter;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* No entropy (should not happen): still unique per host. */
+		r = ((uint64_t)getpid() << 40) ^ ((uint64_t)now_ms() << 16) ^
+		    ++counter;
+	}
+	buf_printf(out, "<%lld.%016llx@%s>", (long long)time(NULL),
+	    (unsigned long long)r, host);
+}
+
+const char *
+child_exit_text(int status, char *out, size_t size)
+{
+	if (WIFSIGNALED(status))
+		snprintf(out, size, "killed by signal %d%s", WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else if (WIFEXITED(status))
+		snprintf(out, size, "exited with status %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(out, size, "ended with wait status 0x%x", status);
+	return out;
+}
+
+uint64_t
+fnv1a64(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;      /* see util.h */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;                /* FNV prime */
+	}
+	return h;
 }
 
 int

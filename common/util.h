@@ -1,8 +1,11 @@
 /*
- * util.h - small helpers on files, descriptors, time and strings.
+ * util.h - small helpers on files, descriptors, time and strings, and the
+ * one home of texts every program writes the same way: RFC 5322 dates,
+ * Message-IDs, how a child process ended; and of the FNV-1a hash.
  *
  * Everything that touches the disk for durability goes through sys.h so
- * tests can inject faults; these helpers do.
+ * tests can inject faults; these helpers do. Nothing here is fatal:
+ * errors are returned with errno set (drop_privileges() also logs).
  */
 #ifndef DMAIL_UTIL_H
 #define DMAIL_UTIL_H
@@ -13,6 +16,10 @@
 #include <sys/types.h>
 
 #include "buf.h"
+
+/* Bytes a read/write loop over a message or a spool file moves at a
+ * time: the size of the buffers that copy mail. */
+#define IO_CHUNK 65536
 
 /* Read a whole file (at most max bytes) into out. -1 with errno set. */
 int read_file(const char *path, struct buf *out, size_t max);
@@ -41,6 +48,30 @@ char *str_lower(char *s);
 /* Strip leading and trailing blanks (space, tab, CR, LF) in place. */
 char *str_trim(char *s);
 bool str_has_prefix_ci(const char *s, const char *prefix);
+
+/* RFC 5322 date-time of t (seconds since the epoch), the same in every
+ * locale, the day always in two digits: "Thu, 03 Dec 2026 07:19:42 +0100"
+ * in local time with its offset, or with "+0000" in UTC when utc.
+ * Appended to out (at most RFC5322_DATE_MAX - 1 bytes). */
+#define RFC5322_DATE_MAX 40
+void rfc5322_date(int64_t t, bool utc, struct buf *out);
+/* A new msg-id with its angle brackets, "<SECONDS.HEX16@host>": HEX16 is
+ * 64 random bits (getrandom(2)), so ids of any process on any host do not
+ * repeat; every id is the same length while SECONDS has ten digits.
+ * Appended to out. */
+void message_id(const char *host, struct buf *out);
+/* How a child ended, from its wait(2) status, for log lines: "exited with
+ * status N", "killed by signal N" or "killed by signal N (core dumped)".
+ * Into out (size bytes, CHILD_EXIT_TEXT_MAX is enough); returns out. */
+#define CHILD_EXIT_TEXT_MAX 64
+const char *child_exit_text(int status, char *out, size_t size);
+/* 64-bit FNV-1a hash of s: a short, stable name for a string (file names
+ * derived from names, hash buckets), not a defence against collisions
+ * chosen by an attacker. Async-signal-safe. Its offset basis is the one
+ * DMail has always used, 1469598103934665603 (the published FNV basis
+ * without its last digit): the quarantine's file names on disk
+ * (poison.c) are made with it, so it never changes. */
+uint64_t fnv1a64(const char *s);
 
 /* Drop root to user name (setgid, initgroups, setuid). No-op when not
  * root. Returns -1 and logs on failure. */

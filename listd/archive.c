@@ -162,7 +162,8 @@ archive_index(struct listd *ld, const struct list_def *d, struct buf *out)
 			f[nf++] = w;
 		if (nf < 4)
 			continue;
-		rfc5322_date(strtoll(f[2], NULL, 10), &date);
+		buf_reset(&date);
+		rfc5322_date(strtoll(f[2], NULL, 10), false, &date);
 		buf_printf(out, "%5s  %s  %s  %s\n", f[0], date.data, f[3],
 		    nf > 4 ? f[4] : "");
 	}
@@ -367,12 +368,14 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	list_addr(d, "-request", &req);
 	list_addr(d, "-bounces", &bounces);
 	list_id(d, &id);
-	rfc5322_date(now, &v);
+	buf_reset(&v);
+	rfc5322_date(now, false, &v);
 	buf_printf(&msg, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
 	    d->address);
 	buf_printf(&msg, "Subject: %s Digest, Vol 1, Issue %u\n", d->name,
 	    issue);
-	new_message_id(ld->conf, &v);
+	buf_reset(&v);
+	message_id(ld->conf->hostname, &v);
 	buf_printf(&msg, "Message-ID: %s\n", v.data);
 	if (d->digest_mime) {
 		token_generate(bnd);
@@ -392,7 +395,8 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 	if (d->digest_mime) {
 		/* RFC 2046 5.1.5: a text part with the topics, then each post
 		 * whole as a message/rfc822 part (the default here). */
-		rfc5322_date(now, &v);
+		buf_reset(&v);
+		rfc5322_date(now, false, &v);
 		buf_printf(&msg, "This is a MIME digest.\n\n--dlist-%s\n"
 		    "Content-Type: text/plain; charset=utf-8\n\n"
 		    "%s Digest    %s    Volume 1 : Issue %u\n\n"
@@ -411,7 +415,8 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 		buf_printf(&msg, "\n--dlist-%s--\n", bnd);
 		goto send;
 	}
-	rfc5322_date(now, &v);
+	buf_reset(&v);
+	rfc5322_date(now, false, &v);
 	buf_printf(&msg, "%s Digest    %s    Volume 1 : Issue %u\n\n"
 	    "Today's Topics:\n\n", d->name, v.data, issue);
 	buf_append(&msg, topics.data, topics.len);

@@ -608,11 +608,13 @@ cmd_get(struct ctl *c, const struct cmd *cmd)
 	}
 	list_addr(d, "-request", &req);
 	list_addr(d, "-bounces", &bounces);
-	rfc5322_date(time(NULL), &v);
+	buf_reset(&v);
+	rfc5322_date(time(NULL), false, &v);
 	buf_printf(&out, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
 	    c->requester);
 	buf_printf(&out, "Subject: %s archive message %lu\n", d->name, num);
-	new_message_id(c->ld->conf, &v);
+	buf_reset(&v);
+	message_id(c->ld->conf->hostname, &v);
 	buf_printf(&out, "Message-ID: %s\nMIME-Version: 1.0\n"
 	    "Content-Type: message/rfc822\nAuto-Submitted: auto-replied\n\n",
 	    v.data);

@@ -77,10 +77,6 @@ int send_mail(struct listd *ld, const char *sender,
 int send_notice(struct listd *ld, const char *env_sender, const char *from,
     const char *to, const char *subject, const char *extra_headers,
     const char *body);
-/* "Date: ..." value for now into out. */
-void rfc5322_date(int64_t t, struct buf *out);
-/* A new Message-ID value "<...@HOST>". */
-void new_message_id(const struct dmail_conf *conf, struct buf *out);
 
 /* --- token.c --------------------------------------------------------- */
 

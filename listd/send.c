@@ -18,30 +18,6 @@
 #include "log.h"
 #include "util.h"
 
-void
-rfc5322_date(int64_t t, struct buf *out)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[64];
-
-	localtime_r(&tt, &tm);
-	strftime(s, sizeof(s), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	buf_reset(out);
-	buf_append_str(out, s);
-}
-
-void
-new_message_id(const struct dmail_conf *conf, struct buf *out)
-{
-	char tok[LISTD_TOKEN_LEN + 1];
-
-	token_generate(tok);
-	buf_reset(out);
-	buf_printf(out, "<%lld.%s@%s>", (long long)time(NULL), tok,
-	    conf->hostname);
-}
-
 int
 send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
     size_t n, const char *msg, size_t len)
@@ -108,10 +84,11 @@ send_notice(struct listd *ld, const char *env_sender, const char *from,
 	const char *rcpts[1] = { to };
 	int r;
 
-	rfc5322_date(time(NULL), &v);
+	rfc5322_date(time(NULL), false, &v);
 	buf_printf(&m, "Date: %s\n", v.data);
 	buf_printf(&m, "From: %s\nTo: %s\nSubject: %s\n", from, to, subject);
-	new_message_id(ld->conf, &v);
+	buf_reset(&v);
+	message_id(ld->conf->hostname, &v);
 	buf_printf(&m, "Message-ID: %s\n", v.data);
 	buf_append_str(&m, "MIME-Version: 1.0\n"
 	    "Content-Type: text/plain; charset=utf-8\n"

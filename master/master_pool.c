@@ -349,12 +349,7 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 		    (long)w->pid);
 		return;
 	}
-	if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "killed by signal %d",
-		    WTERMSIG(status));
-	else
-		snprintf(how, sizeof(how), "exited with status %d",
-		    WEXITSTATUS(status));
+	child_exit_text(status, how, sizeof(how));
 	if (!clean) {
 		p->crashes++;
 		log_warn("pool %s: worker pid %ld generation %u %s%s",

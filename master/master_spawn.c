@@ -512,12 +512,7 @@ template_died(struct master *m, struct tmpl *t, int status)
 	if (t->fd >= 0)
 		master_template_read(m, t);   /* replies, then end-of-file */
 	if (!t->closing && !m->stopping) {
-		if (WIFSIGNALED(status))
-			snprintf(how, sizeof(how), "killed by signal %d",
-			    WTERMSIG(status));
-		else
-			snprintf(how, sizeof(how), "exited with status %d",
-			    WEXITSTATUS(status));
+		child_exit_text(status, how, sizeof(how));
 		p->crashes++;
 		log_warn("pool %s: template process generation %u %s",
 		    pool_name(t->pool), t->generation, how);

@@ -51,7 +51,7 @@
 #include "sys.h"
 #include "util.h"
 
-#define MAILDROP_CHUNK 65536
+#define MAILDROP_CHUNK IO_CHUNK
 
 static const char *const maildir_subdirs[] = { "new", "cur" };
 
@@ -65,10 +65,10 @@ base_len(const char *name)
 }
 
 void
-maildrop_uidl(const char *name, char out[71])
+maildrop_uidl(const char *name, char out[POP3_UIDL_MAX + 1])
 {
 	size_t n = base_len(name);
-	bool ok = n >= 1 && n <= 70;
+	bool ok = n >= 1 && n <= POP3_UIDL_MAX;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 
@@ -82,7 +82,7 @@ maildrop_uidl(const char *name, char out[71])
 		return;
 	}
 	EVP_Digest(name, n, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < mdlen && i < 35; i++)
+	for (unsigned i = 0; i < mdlen && i < POP3_UIDL_MAX / 2; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
@@ -211,7 +211,7 @@ size_cache_load(struct size_cache *sc, const char *path)
 	char *p, *nl;
 
 	memset(sc, 0, sizeof(*sc));
-	if (read_file(path, &sc->text, 64 * 1024 * 1024) < 0)
+	if (read_file(path, &sc->text, POP3_SIZE_CACHE_MAX) < 0)
 		return;
 	for (p = sc->text.data; p != NULL && *p != '\0'; p = nl) {
 		char *sp, *end;
@@ -272,8 +272,14 @@ size_cache_save(struct maildrop *md)
 	buf_printf(&path, "%s/%s", md->path, POP3_SIZE_CACHE);
 	buf_printf(&tmp, "%s.tmp", path.data);
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, out.data, out.len) < 0 || close(fd) < 0 ||
-	    rename(tmp.data, path.data) < 0) {
+	if (fd >= 0 && write_all(fd, out.data, out.len) < 0) {
+		int saved = errno;
+
+		close(fd);
+		fd = -1;
+		errno = saved;
+	}
+	if (fd < 0 || sys_close(fd) < 0 || rename(tmp.data, path.data) < 0) {
 		log_warn("maildrop: cannot write %s: %s", path.data,
 		    strerror(errno));
 		unlink(tmp.data);

@@ -8,6 +8,13 @@
  * ends the session. A connection that ends any other way (drop, timeout,
  * too many errors) changes nothing in the maildrop.
  *
+ * Commands are dispatched from one table, as smtp_session.c's: verb,
+ * the states it is valid in, its argument rule, its handler. A verb in
+ * the wrong state gets "-ERR command not valid before login" (or "after
+ * login"), an argument to a verb that takes none "-ERR VERB takes no
+ * argument", an unknown verb "-ERR unknown command"; each counts as a
+ * protocol error (POP3_MAX_ERRORS).
+ *
  * Greeting: always carries an RFC 1939 APOP timestamp <...@hostname>,
  * because it is sent before the user is known. APOP succeeds only for
  * accounts that have an APOP secret; for others it fails like a wrong
@@ -150,7 +157,8 @@ equal_ct(const char *a, const char *b)
 
 /* APOP digest: MD5 of timestamp + secret as 32 lower-case hex digits. */
 static void
-apop_digest(const char *timestamp, const char *secret, char out[33])
+apop_digest(const char *timestamp, const char *secret,
+    char out[APOP_DIGEST_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
@@ -158,7 +166,7 @@ apop_digest(const char *timestamp, const char *secret, char out[33])
 
 	buf_printf(&in, "%s%s", timestamp, secret);
 	if (EVP_Digest(in.data, in.len, md, &mdlen, EVP_md5(), NULL) != 1 ||
-	    mdlen != 16)
+	    mdlen != APOP_DIGEST_LEN / 2)
 		mdlen = 0;
 	out[0] = '\0';
 	for (unsigned i = 0; i < mdlen; i++)
@@ -266,7 +274,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 			userdb_hash_password(p->conf->password_scheme, secret,
 			    h, sizeof(h));
 	} else if (apop) {
-		char want[33];
+		char want[APOP_DIGEST_LEN + 1];
 
 		if (rec->apop_secret[0] != '\0') {
 			apop_digest(p->timestamp, rec->apop_secret, want);
@@ -378,7 +386,7 @@ cmd_apop(struct pop3 *p, const struct pop3_cmd *c)
 	char *sp;
 
 	if (c->arg == NULL || (sp = strrchr(c->arg, ' ')) == NULL ||
-	    sp == c->arg || strlen(sp + 1) != 32) {
+	    sp == c->arg || strlen(sp + 1) != APOP_DIGEST_LEN) {
 		protocol_error(p, "usage: APOP name digest");
 		return;
 	}
@@ -472,10 +480,7 @@ out:
 static void
 cmd_stls(struct pop3 *p, const struct pop3_cmd *c)
 {
-	if (c->arg != NULL) {
-		protocol_error(p, "STLS takes no argument");
-		return;
-	}
+	(void)c;
 	if (p->srv->tls == NULL) {
 		reply_err(p, "TLS not available");
 		return;
@@ -505,10 +510,11 @@ cmd_stls(struct pop3 *p, const struct pop3_cmd *c)
 }
 
 static void
-cmd_capa(struct pop3 *p)
+cmd_capa(struct pop3 *p, const struct pop3_cmd *c)
 {
 	bool auth = p->state == ST_AUTHORIZATION;
 
+	(void)c;
 	stream_puts(p->s, "+OK capability list follows\r\n");
 	stream_puts(p->s, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nEXPIRE NEVER\r\n");
@@ -530,16 +536,14 @@ cmd_stat(struct pop3 *p, const struct pop3_cmd *c)
 	size_t n;
 	uint64_t octets;
 
-	if (c->arg != NULL) {
-		protocol_error(p, "STAT takes no argument");
-		return;
-	}
+	(void)c;
 	live_totals(p, &n, &octets);
 	stream_printf(p->s, "+OK %zu %llu\r\n", n, (unsigned long long)octets);
 }
 
+/* LIST (sizes) and UIDL (unique ids): one message, or all live ones. */
 static void
-cmd_list(struct pop3 *p, const struct pop3_cmd *c, bool uidl)
+list_or_uidl(struct pop3 *p, const struct pop3_cmd *c, bool uidl)
 {
 	size_t n;
 	uint64_t octets;
@@ -574,6 +578,18 @@ cmd_list(struct pop3 *p, const struct pop3_cmd *c, bool uidl)
 			    (unsigned long long)m->size);
 	}
 	stream_puts(p->s, ".\r\n");
+}
+
+static void
+cmd_list(struct pop3 *p, const struct pop3_cmd *c)
+{
+	list_or_uidl(p, c, false);
+}
+
+static void
+cmd_uidl(struct pop3 *p, const struct pop3_cmd *c)
+{
+	list_or_uidl(p, c, true);
 }
 
 static void
@@ -647,10 +663,7 @@ cmd_dele(struct pop3 *p, const struct pop3_cmd *c)
 static void
 cmd_rset(struct pop3 *p, const struct pop3_cmd *c)
 {
-	if (c->arg != NULL) {
-		protocol_error(p, "RSET takes no argument");
-		return;
-	}
+	(void)c;
 	for (size_t i = 0; i < p->md.count; i++)
 		p->md.msgs[i].deleted = false;
 	stream_printf(p->s, "+OK maildrop has %zu messages (%llu octets)\r\n",
@@ -658,10 +671,11 @@ cmd_rset(struct pop3 *p, const struct pop3_cmd *c)
 }
 
 static void
-cmd_quit(struct pop3 *p)
+cmd_quit(struct pop3 *p, const struct pop3_cmd *c)
 {
 	unsigned deleted = 0;
 
+	(void)c;
 	p->done = true;
 	p->end = "quit";
 	if (p->state != ST_TRANSACTION) {
@@ -683,63 +697,80 @@ cmd_quit(struct pop3 *p)
 	    "deleted)\r\n", deleted, deleted == 1 ? "" : "s");
 }
 
+static void
+cmd_noop(struct pop3 *p, const struct pop3_cmd *c)
+{
+	(void)c;
+	reply_ok(p, "");
+}
+
 /* --- dispatch ----------------------------------------------------------- */
+
+/* What a command accepts after its verb. */
+enum pop3_args {
+	ARGS_ANY,     /* the handler checks them */
+	ARGS_NONE,    /* any argument: "-ERR VERB takes no argument" */
+};
+
+/* One row per verb, as smtp_session.c's table: the states it is valid
+ * in, its argument rule, its handler. Checked in that order. */
+struct pop3_command {
+	enum pop3_verb verb;
+	unsigned states;          /* bit (1 << state) per allowed state */
+	enum pop3_args args;
+	void (*handler)(struct pop3 *, const struct pop3_cmd *);
+};
+
+#define ST(x) (1u << (x))
+#define ST_AUTH ST(ST_AUTHORIZATION)
+#define ST_TRANS ST(ST_TRANSACTION)
+
+static const struct pop3_command commands[] = {
+	{ POP3_CAPA, ST_AUTH | ST_TRANS, ARGS_NONE, cmd_capa },
+	{ POP3_QUIT, ST_AUTH | ST_TRANS, ARGS_NONE, cmd_quit },
+	{ POP3_USER, ST_AUTH, ARGS_ANY, cmd_user },
+	{ POP3_PASS, ST_AUTH, ARGS_ANY, cmd_pass },
+	{ POP3_APOP, ST_AUTH, ARGS_ANY, cmd_apop },
+	{ POP3_AUTH, ST_AUTH, ARGS_ANY, cmd_auth },
+	{ POP3_STLS, ST_AUTH, ARGS_NONE, cmd_stls },
+	{ POP3_STAT, ST_TRANS, ARGS_NONE, cmd_stat },
+	{ POP3_LIST, ST_TRANS, ARGS_ANY, cmd_list },
+	{ POP3_UIDL, ST_TRANS, ARGS_ANY, cmd_uidl },
+	{ POP3_RETR, ST_TRANS, ARGS_ANY, cmd_retr },
+	{ POP3_TOP, ST_TRANS, ARGS_ANY, cmd_top },
+	{ POP3_DELE, ST_TRANS, ARGS_ANY, cmd_dele },
+	{ POP3_RSET, ST_TRANS, ARGS_NONE, cmd_rset },
+	{ POP3_NOOP, ST_TRANS, ARGS_NONE, cmd_noop },
+};
 
 static void
 dispatch(struct pop3 *p, struct pop3_cmd *c)
 {
-	enum pop3_verb v = c->verb;
+	const struct pop3_command *cmd = NULL;
+	char text[64];
 
-	if (v != POP3_PASS)
+	/* PASS must come right after USER. */
+	if (c->verb != POP3_PASS)
 		p->have_user = false;
-	if (v == POP3_UNKNOWN) {
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].verb == c->verb)
+			cmd = &commands[i];
+	if (cmd == NULL) {
 		protocol_error(p, "unknown command");
 		return;
 	}
-	if (v == POP3_CAPA) {
-		if (c->arg != NULL)
-			protocol_error(p, "CAPA takes no argument");
-		else
-			cmd_capa(p);
+	if (!(cmd->states & ST(p->state))) {
+		protocol_error(p, p->state == ST_AUTHORIZATION ?
+		    "command not valid before login" :
+		    "command not valid after login");
 		return;
 	}
-	if (v == POP3_QUIT) {
-		if (c->arg != NULL)
-			protocol_error(p, "QUIT takes no argument");
-		else
-			cmd_quit(p);
+	if (cmd->args == ARGS_NONE && c->arg != NULL) {
+		snprintf(text, sizeof(text), "%s takes no argument", c->name);
+		protocol_error(p, text);
 		return;
 	}
-	if (p->state == ST_AUTHORIZATION) {
-		switch (v) {
-		case POP3_USER: cmd_user(p, c); return;
-		case POP3_PASS: cmd_pass(p, c); return;
-		case POP3_APOP: cmd_apop(p, c); return;
-		case POP3_AUTH: cmd_auth(p, c); return;
-		case POP3_STLS: cmd_stls(p, c); return;
-		default:
-			protocol_error(p, "command not valid before login");
-			return;
-		}
-	}
-	switch (v) {
-	case POP3_STAT: cmd_stat(p, c); return;
-	case POP3_LIST: cmd_list(p, c, false); return;
-	case POP3_UIDL: cmd_list(p, c, true); return;
-	case POP3_RETR: cmd_retr(p, c); return;
-	case POP3_TOP: cmd_top(p, c); return;
-	case POP3_DELE: cmd_dele(p, c); return;
-	case POP3_RSET: cmd_rset(p, c); return;
-	case POP3_NOOP:
-		if (c->arg != NULL)
-			protocol_error(p, "NOOP takes no argument");
-		else
-			reply_ok(p, "");
-		return;
-	default:
-		protocol_error(p, "command not valid after login");
-		return;
-	}
+	cmd->handler(p, c);
 }
 
 static void

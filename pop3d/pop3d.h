@@ -5,7 +5,9 @@
  *                   and one session per connection
  *   pop3_cmd.c      command line parser: verb table, strict arguments
  *   pop3_session.c  the RFC 1939 state machine (AUTHORIZATION,
- *                   TRANSACTION, UPDATE), CAPA, STLS, AUTH PLAIN, APOP
+ *                   TRANSACTION, UPDATE) and its command table (verb,
+ *                   states, argument rule, handler), CAPA, STLS, AUTH
+ *                   PLAIN, APOP
  *   maildrop.c      the Maildir as a POP3 maildrop: kernel lock, scan,
  *                   sizes, UIDLs, RETR/TOP output, UPDATE (delete, fsync)
  *
@@ -36,8 +38,15 @@
  * the server closes the connection. */
 #define POP3_MAX_ERRORS 20
 #define POP3_LOCK_FILE "dmail-pop3.lock"
-/* Wire sizes of messages without ",W=" in their name (maildrop.c). */
+/* Wire sizes of messages without ",W=" in their name (maildrop.c), and
+ * the largest such file read (a bigger one is ignored: sizes are
+ * recomputed). */
 #define POP3_SIZE_CACHE "dmail-pop3.sizes"
+#define POP3_SIZE_CACHE_MAX (64 * 1024 * 1024)
+/* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21..0x7E. */
+#define POP3_UIDL_MAX 70
+/* An APOP digest: MD5 in lower-case hex. */
+#define APOP_DIGEST_LEN 32
 
 /* --- pop3_cmd.c --------------------------------------------------------- */
 
@@ -71,7 +80,7 @@ struct message {
 	enum maildir_sub dir;    /* which subdirectory holds it */
 	char *name;              /* file name inside dir */
 	size_t base_len;         /* length of its base name (before ':') */
-	char uidl[71];
+	char uidl[POP3_UIDL_MAX + 1];
 	uint64_t size;           /* octets RETR sends, before dot-stuffing */
 	bool deleted;
 	bool retrieved;
@@ -103,7 +112,7 @@ enum maildrop_status maildrop_open(struct maildrop *md, const char *path);
 void maildrop_close(struct maildrop *md);
 /* UIDL of a Maildir file name: the base name (before ":2,") if it is 1-70
  * printable characters, else a hex digest of it. */
-void maildrop_uidl(const char *name, char out[71]);
+void maildrop_uidl(const char *name, char out[POP3_UIDL_MAX + 1]);
 /* ",W=NNN" size in the base name; 0 and true if found. */
 bool maildrop_name_size(const char *name, uint64_t *size);
 /* Octets that RETR sends for these bytes: every LF not preceded by CR

@@ -141,18 +141,6 @@ static void qmgr_check(const struct qmgr *qm);
 
 /* --- small helpers ------------------------------------------------------ */
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int64_t
 now_unix(void)
 {
@@ -193,7 +181,7 @@ save_info(struct qmgr *qm, struct qmsg *m)
 static struct qmsg *
 msg_find(struct qmgr *qm, const char *id)
 {
-	struct qmsg *m = qm->table[hash_str(id) & (qm->table_size - 1)];
+	struct qmsg *m = qm->table[fnv1a64(id) & (qm->table_size - 1)];
 
 	while (m != NULL && strcmp(m->id, id) != 0)
 		m = m->hnext;
@@ -212,7 +200,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 			struct qmsg *x = qm->table[i], *nx;
 			for (; x != NULL; x = nx) {
 				nx = x->hnext;
-				b = hash_str(x->id) & (nsize - 1);
+				b = fnv1a64(x->id) & (nsize - 1);
 				x->hnext = nt[b];
 				nt[b] = x;
 			}
@@ -221,7 +209,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 		qm->table = nt;
 		qm->table_size = nsize;
 	}
-	b = hash_str(m->id) & (qm->table_size - 1);
+	b = fnv1a64(m->id) & (qm->table_size - 1);
 	m->hnext = qm->table[b];
 	qm->table[b] = m;
 	qm->count++;
@@ -230,7 +218,7 @@ msg_insert(struct qmgr *qm, struct qmsg *m)
 static void
 msg_remove(struct qmgr *qm, struct qmsg *m)
 {
-	struct qmsg **pp = &qm->table[hash_str(m->id) & (qm->table_size - 1)];
+	struct qmsg **pp = &qm->table[fnv1a64(m->id) & (qm->table_size - 1)];
 
 	for (; *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == m) {
@@ -360,7 +348,7 @@ dest_get(struct qmgr *qm, const char *domain)
 	qroute_for(qm->conf, domain, &r);
 	buf_printf(&key, "%s|%s|%d%d", r.relay ? "R" : "M",
 	    r.relay ? r.relay : r.domain, r.tls_required, r.auth);
-	b = hash_str(key.data) & (qm->dest_size - 1);
+	b = fnv1a64(key.data) & (qm->dest_size - 1);
 	for (d = qm->dests[b]; d != NULL; d = d->hnext)
 		if (strcmp(d->key, key.data) == 0) {
 			buf_free(&key);
@@ -1084,6 +1072,7 @@ static void
 child_gone(struct qmgr *qm, struct qchild *c)
 {
 	struct qchild **pp;
+	char how[CHILD_EXIT_TEXT_MAX];
 	int status = 0;
 
 	close(c->to);
@@ -1093,10 +1082,8 @@ child_gone(struct qmgr *qm, struct qchild *c)
 	/* One that broke the protocol was ended by us, and said so. */
 	if (!c->broken && (WIFSIGNALED(status) || (WIFEXITED(status) &&
 	    WEXITSTATUS(status) != 0)))
-		log_warn("delivery process pid=%d ended abnormally (%s %d)",
-		    (int)c->pid, WIFSIGNALED(status) ? "signal" : "status",
-		    WIFSIGNALED(status) ? WTERMSIG(status) :
-		    WEXITSTATUS(status));
+		log_warn("delivery process pid=%d ended abnormally (%s)",
+		    (int)c->pid, child_exit_text(status, how, sizeof(how)));
 	/* Killed (not by us) while on a job: the job at the head of its
 	 * list is the one it was working on. */
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
@@ -1404,7 +1391,7 @@ check_messages(const struct qmgr *qm)
 	for (size_t b = 0; b < qm->table_size; b++)
 		for (const struct qmsg *m = qm->table[b]; m != NULL;
 		    m = m->hnext) {
-			log_assert((hash_str(m->id) & (qm->table_size - 1)) ==
+			log_assert((fnv1a64(m->id) & (qm->table_size - 1)) ==
 			    b);
 			count++;
 			waiting += m->state == Q_WAIT;

@@ -643,16 +643,12 @@ smtp_rcpt(unsigned long msg, unsigned k)
 static void
 smtp_headers(struct buf *b, unsigned long msg)
 {
-	char date[64];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	buf_printf(b, "From: <%s>\r\nTo: <%s>\r\nSubject: dmail-bench "
-	    "%010lu\r\nDate: %s\r\nMessage-ID: <%010lu.%010ld.%010d@"
-	    "dmail-bench.test>\r\n\r\n", opt.from, smtp_rcpt(msg, 0), msg, date,
-	    msg, (long)t, (int)getpid());
+	    "%010lu\r\nDate: ", opt.from, smtp_rcpt(msg, 0), msg);
+	rfc5322_date(time(NULL), true, b);
+	buf_append_str(b, "\r\nMessage-ID: ");
+	message_id("dmail-bench.test", b);
+	buf_append_str(b, "\r\n\r\n");
 }
 
 static void

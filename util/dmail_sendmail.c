@@ -401,24 +401,6 @@ process_headers(const char *h, size_t hlen, bool extract, struct buf *out)
 	}
 }
 
-static void
-rfc5322_date(time_t t, char *out, size_t len)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-		"Fri", "Sat" };
-	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	long off;
-
-	localtime_r(&t, &tm);
-	off = tm.tm_gmtoff / 60;
-	snprintf(out, len, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
-	    labs(off) / 60, labs(off) % 60);
-}
-
 /* A display name, quoted when it has specials. */
 static void
 append_phrase(struct buf *b, const char *name)
@@ -643,7 +625,7 @@ maildrop_write(const struct dmail_conf *conf, const char *sender,
 		errno = saved;
 		goto fail;
 	}
-	if (close(fd) < 0) {
+	if (sys_close(fd) < 0) {
 		saved = errno;
 		fd = -1;
 		unlink(dst.data);
@@ -782,11 +764,11 @@ main(int argc, char **argv)
 		false, false, false };
 	struct dmail_conf conf;
 	struct buf err = BUF_INIT, msg = BUF_INIT, out = BUF_INIT,
-	    sender = BUF_INIT, hdrs = BUF_INIT;
+	    sender = BUF_INIT, hdrs = BUF_INIT, date = BUF_INIT;
 	struct passwd *pw = getpwuid(getuid());
 	const char *login = pw != NULL ? pw->pw_name : "nobody";
 	const char *domain;
-	char why[REPLY_LINE_MAX + 1] = "", date[64], id[SPOOL_ID_MAX];
+	char why[REPLY_LINE_MAX + 1] = "", id[SPOOL_ID_MAX];
 	size_t hlen, refused = 0, dropped = 0;
 	bool blank;
 	int first, rc, status = 0;
@@ -866,17 +848,16 @@ main(int argc, char **argv)
 
 	/* The message as submitted: our Received, the client's header,
 	 * what was missing, the body. */
-	rfc5322_date(time(NULL), date, sizeof(date));
+	rfc5322_date(time(NULL), false, &date);
 	buf_printf(&out, "Received: by %s (dmail-sendmail, from uid %ld);\n"
-	    "\t%s\n", conf.hostname, (long)getuid(), date);
+	    "\t%s\n", conf.hostname, (long)getuid(), date.data);
 	buf_append(&out, hdrs.data != NULL ? hdrs.data : "", hdrs.len);
 	if (!has_field(buf_cstr(&msg), hlen, "Date"))
-		buf_printf(&out, "Date: %s\n", date);
+		buf_printf(&out, "Date: %s\n", date.data);
 	if (!has_field(buf_cstr(&msg), hlen, "Message-ID")) {
-		char mid[SPOOL_ID_MAX];
-		spool_new_id(mid);
-		buf_printf(&out, "Message-ID: <%s.%s@%s>\n", mid, login,
-		    conf.hostname);
+		buf_append_str(&out, "Message-ID: ");
+		message_id(conf.hostname, &out);
+		buf_append_char(&out, '\n');
 	}
 	if (!has_field(buf_cstr(&msg), hlen, "From")) {
 		const char *name = o.full_name;
@@ -941,5 +922,6 @@ out:
 	buf_free(&out);
 	buf_free(&sender);
 	buf_free(&hdrs);
+	buf_free(&date);
 	return status;
 }

@@ -240,6 +240,34 @@ static const struct bad_case bad_cases[] = {
 	  "not HOST:PORT\n" },
 	{ "transport example.test :25\n",
 	  "dmail.conf:1: key 'transport': ':25' is not HOST:PORT\n" },
+	/* one refusal per setter type not covered above */
+	{ "tls_cert\n", "dmail.conf:1: key 'tls_cert' needs a value\n" },
+	{ "listen_backlog 0\n",
+	  "dmail.conf:1: key 'listen_backlog': must be at least 1\n" },
+	{ "pop3_idle_timeout 0s\n",
+	  "dmail.conf:1: key 'pop3_idle_timeout': must be at least 1 "
+	  "second(s)\n" },
+	{ "client_limit_exempt 10.0.0.1/40\n",
+	  "dmail.conf:1: key 'client_limit_exempt': '10.0.0.1/40' is not an "
+	  "address or network (CIDR)\n" },
+	{ "tls_required example.test bad!.test\n",
+	  "dmail.conf:1: key 'tls_required': 'bad!.test' is not a domain\n" },
+	{ "forward a@example.test\n",
+	  "dmail.conf:1: key 'forward': needs a name and a value\n" },
+	{ "worker_spawn fork\n",
+	  "dmail.conf:1: key 'worker_spawn': 'fork' is not one of "
+	  "template|exec\n" },
+	{ "password_scheme SHA512\n",
+	  "dmail.conf:1: key 'password_scheme': 'SHA512' is not one of "
+	  "yescrypt|sha512\n" },
+	{ "log syslog\nlog stderr\n",
+	  "dmail.conf:2: key 'log' given twice\n" },
+	{ "smtp_bare_lf reject\nsmtp_bare_lf normalize\n",
+	  "dmail.conf:2: key 'smtp_bare_lf' given twice\n" },
+	/* a refused value stores nothing: the same key may come again */
+	{ "transport a.test h\ntransport a.test h:0\n",
+	  "dmail.conf:1: key 'transport': 'h' is not HOST:PORT\n"
+	  "dmail.conf:2: key 'transport': 'h:0' is not HOST:PORT\n" },
 	/* checks over the whole file (no line number) */
 	{ "smtp_workers_min 10\nsmtp_workers_max 5\n",
 	  "dmail.conf: smtp_workers_min (10) is larger than smtp_workers_max "
@@ -798,6 +826,75 @@ test_many_words_on_one_line(void **state)
 	buf_free(&err);
 }
 
+/* Every list key takes at most 64 values on one line and says so past
+ * that (no silent cut); the values before the refusal are not half
+ * kept either (the load fails). */
+static void
+test_words_per_line_limit(void **state)
+{
+	static const struct {
+		const char *key;
+		const char *fmt;
+	} keys[] = {
+		{ "local_domains", " d%d.test" },
+		{ "tls_required", " d%d.test" },
+		{ "smtp_listen", " 127.0.0.1:%d" },
+		{ "relay_networks", " 10.0.%d.0/24" },
+		{ "client_limit_exempt", " 10.1.%d.0/24" },
+	};
+	struct buf text = BUF_INIT, err = BUF_INIT, want = BUF_INIT;
+	struct dmail_conf c;
+	(void)state;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (int n = 64; n <= 65; n++) {
+			buf_reset(&text);
+			buf_append_str(&text, keys[k].key);
+			for (int i = 1; i <= n; i++)
+				buf_printf(&text, keys[k].fmt, i);
+			buf_append_char(&text, '\n');
+			if (n == 64) {
+				load_ok(text.data, &c);
+				conf_free(&c);
+				continue;
+			}
+			assert_int_equal(load("dmail.conf", text.data, &c, &err),
+			    -1);
+			buf_reset(&want);
+			buf_printf(&want, "dmail.conf:1: key '%s': more than 64 "
+			    "values on one line; use several lines\n",
+			    keys[k].key);
+			assert_string_equal(buf_cstr(&err), want.data);
+		}
+	}
+	buf_free(&text);
+	buf_free(&err);
+	buf_free(&want);
+}
+
+/* Accepted values of the setters whose results the table tests cannot
+ * see: limits exactly at the edge, the enum stored as a word. */
+static void
+test_setter_edges(void **state)
+{
+	struct dmail_conf c;
+	(void)state;
+
+	load_ok("listen_backlog 1\nmax_recipients 4294967295\n"
+	    "pop3_idle_timeout 1\nmax_message_size 0\n"
+	    "password_scheme sha512\nworker_spawn exec\n"
+	    "transport Example.TEST [192.0.2.1]:65535\n", &c);
+	assert_int_equal(c.listen_backlog, 1);
+	assert_int_equal(c.max_recipients, 4294967295U);
+	assert_int_equal(c.pop3_idle_timeout, 1);
+	assert_int_equal(c.max_message_size, 0);
+	assert_string_equal(c.password_scheme, "sha512");
+	assert_int_equal(c.worker_spawn, WORKER_SPAWN_EXEC);
+	assert_string_equal(c.transports.items[0].key, "example.test");
+	assert_string_equal(c.transports.items[0].value, "[192.0.2.1]:65535");
+	conf_free(&c);
+}
+
 static void
 test_enum_and_bool_values(void **state)
 {
@@ -960,6 +1057,8 @@ main(void)
 		cmocka_unit_test(test_size_duration_suffixes),
 		cmocka_unit_test(test_repeatable_keys_accumulate),
 		cmocka_unit_test(test_many_words_on_one_line),
+		cmocka_unit_test(test_words_per_line_limit),
+		cmocka_unit_test(test_setter_edges),
 		cmocka_unit_test(test_enum_and_bool_values),
 		cmocka_unit_test(test_cidr_match),
 		cmocka_unit_test(test_parse_listen_addr_direct),

@@ -160,7 +160,7 @@ test_ret_full_and_delay(void **state)
 	assert_non_null(strstr(b.data, "Subject: Delayed Mail (still being "
 	    "retried)\n"));
 	assert_non_null(strstr(b.data, "Action: delayed\n"));
-	assert_non_null(strstr(b.data, "Will-Retry-Until: Thu, 3 Dec 2026"));
+	assert_non_null(strstr(b.data, "Will-Retry-Until: Thu, 03 Dec 2026"));
 	assert_non_null(strstr(b.data, "Original-Envelope-Id: env-42\n"));
 	assert_non_null(strstr(b.data, "Content-Type: message/rfc822\n"));
 	assert_non_null(strstr(b.data, "secret body line\n"));

@@ -782,6 +782,91 @@ test_session_sasl_capa(void **state)
 	buf_free(&out);
 }
 
+/* The n-th line (0-based) of out is exactly want (CRLF added). */
+static void
+assert_line_is(const struct buf *out, int n, const char *want)
+{
+	const char *p = out->data, *end;
+
+	for (int i = 0; i < n; i++) {
+		p = strstr(p, "\r\n");
+		assert_non_null(p);
+		p += 2;
+	}
+	end = strstr(p, "\r\n");
+	assert_non_null(end);
+	if ((size_t)(end - p) != strlen(want) ||
+	    strncmp(p, want, strlen(want)) != 0)
+		fail_msg("line %d: expected '%s', got '%.*s'", n, want,
+		    (int)(end - p), p);
+}
+
+/* The command table's refusals, one row per verb and state it is not
+ * valid in (CAPA and QUIT are valid in both), then the argument rule of
+ * each verb that takes none, and an unknown verb. Each command is the
+ * only one after the greeting (and the login, in TRANSACTION), so its
+ * reply is a fixed line. */
+static void
+test_session_wrong_state(void **state)
+{
+	static const struct {
+		bool logged_in;
+		const char *cmd;
+		const char *reply;
+	} cases[] = {
+		{ false, "STAT", "-ERR command not valid before login" },
+		{ false, "LIST", "-ERR command not valid before login" },
+		{ false, "LIST 1", "-ERR command not valid before login" },
+		{ false, "UIDL", "-ERR command not valid before login" },
+		{ false, "RETR 1", "-ERR command not valid before login" },
+		{ false, "TOP 1 1", "-ERR command not valid before login" },
+		{ false, "DELE 1", "-ERR command not valid before login" },
+		{ false, "RSET", "-ERR command not valid before login" },
+		{ false, "NOOP", "-ERR command not valid before login" },
+		{ false, "stat x", "-ERR command not valid before login" },
+		{ true, "USER alice", "-ERR command not valid after login" },
+		{ true, "PASS secret", "-ERR command not valid after login" },
+		{ true, "APOP alice 0123456789abcdef0123456789abcdef",
+		  "-ERR command not valid after login" },
+		{ true, "AUTH PLAIN", "-ERR command not valid after login" },
+		{ true, "STLS", "-ERR command not valid after login" },
+		{ true, "STLS x", "-ERR command not valid after login" },
+		/* the argument rule, in a state where the verb is valid */
+		{ false, "CAPA x", "-ERR CAPA takes no argument" },
+		{ true, "CAPA x", "-ERR CAPA takes no argument" },
+		{ false, "QUIT x", "-ERR QUIT takes no argument" },
+		{ true, "quit x", "-ERR QUIT takes no argument" },
+		{ false, "STLS x", "-ERR STLS takes no argument" },
+		{ true, "STAT x", "-ERR STAT takes no argument" },
+		{ true, "RSET 1", "-ERR RSET takes no argument" },
+		{ true, "Noop ", "-ERR NOOP takes no argument" },
+		/* no such verb, in both states */
+		{ false, "XTND XMIT", "-ERR unknown command" },
+		{ true, "LAST", "-ERR unknown command" },
+		/* the handler's own argument checks come after the table's */
+		{ false, "USER", "-ERR USER needs a name" },
+		{ true, "RETR", "-ERR invalid message number" },
+		{ true, "TOP 1", "-ERR usage: TOP msg n" },
+	};
+	struct buf out = BUF_INIT, script = BUF_INIT;
+
+	(void)state;
+	put_message("cur", "1700000009.M1P1.h:2,S", "Subject: s\n\nx\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&script);
+		if (cases[i].logged_in)
+			buf_append_str(&script, "USER alice\r\nPASS secret\r\n");
+		buf_printf(&script, "%s\r\n", cases[i].cmd);
+		run_session(script.data, true, &out);
+		if (cases[i].logged_in)
+			assert_line(&out, 2, "+OK maildrop has");
+		assert_line_is(&out, cases[i].logged_in ? 3 : 1,
+		    cases[i].reply);
+	}
+	buf_free(&script);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -801,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_send_whole_file),
 		cmocka_unit_test(test_quit_unlocks_before_reply),
 		cmocka_unit_test(test_session_sasl_capa),
+		cmocka_unit_test(test_session_wrong_state),
 	};
 	int r;
 

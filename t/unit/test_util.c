@@ -1,7 +1,9 @@
 /*
  * test_util.c - unit tests for the file, descriptor and string helpers
  * (common/util.c), including the durable write under injected faults
- * (common/sys.c, DMAIL_FAULT) in child processes.
+ * (common/sys.c, DMAIL_FAULT) in child processes, and the one home of
+ * texts every program writes: RFC 5322 dates, Message-IDs, spool ids
+ * (common/spool.c), child-exit texts, the FNV-1a hash.
  */
 #include "config.h"
 
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -23,6 +27,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "spool.h"
 #include "sys.h"
 #include "util.h"
 
@@ -136,6 +141,8 @@ test_write_file_durable_faults(void **state)
 		{ "write:1:EIO", EIO },
 		{ "rename:1:EDQUOT", EDQUOT },
 		{ "open:1:EACCES", EACCES },
+		/* close(2) reporting a delayed write error: not renamed */
+		{ "close:1:EIO", EIO },
 	};
 	char p[PATH_MAX];
 	struct buf b = BUF_INIT;
@@ -165,6 +172,38 @@ test_write_file_durable_faults(void **state)
 		assert_int_equal(count_entries(tmpdir), before);
 	}
 	buf_free(&b);
+}
+
+/* sys_close() with an injected EIO still closes the descriptor (a
+ * caller must not close it twice) and reports the error. */
+static void
+test_sys_close_fault(void **state)
+{
+	int status;
+	pid_t pid;
+	(void)state;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fds[2];
+
+		setenv("DMAIL_FAULT", "close:2:EIO", 1);
+		sys_fault_init();
+		if (pipe(fds) < 0)
+			_exit(10);
+		if (sys_close(fds[0]) != 0)        /* the 1st call works */
+			_exit(11);
+		errno = 0;
+		if (sys_close(fds[1]) != -1 || errno != EIO)
+			_exit(12);
+		if (fcntl(fds[1], F_GETFD) != -1 || errno != EBADF)
+			_exit(13);                 /* closed all the same */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
@@ -273,6 +312,172 @@ test_strings_and_time(void **state)
 	assert_true(b - a >= 19 && b - a < 5000);
 }
 
+/* One fixed time in three zones: UTC, an offset east (with a half hour)
+ * and west, the day of month always in two digits, English names in
+ * any locale. */
+static void
+test_rfc5322_date(void **state)
+{
+	static const struct {
+		int64_t t;
+		const char *tz;
+		bool utc;
+		const char *want;
+	} cases[] = {
+		{ 1795833712, "UTC0", false, "Sat, 28 Nov 2026 02:41:52 +0000" },
+		{ 1795833712, "IST-5:30", false,
+		  "Sat, 28 Nov 2026 08:11:52 +0530" },
+		{ 1795833712, "EST5", false, "Fri, 27 Nov 2026 21:41:52 -0500" },
+		{ 1795833712, "EST5", true, "Sat, 28 Nov 2026 02:41:52 +0000" },
+		{ 1704067200, "UTC0", true, "Mon, 01 Jan 2024 00:00:00 +0000" },
+		{ 0, "UTC0", true, "Thu, 01 Jan 1970 00:00:00 +0000" },
+	};
+	struct buf b = BUF_INIT;
+	char *old = getenv("TZ") != NULL ? xstrdup(getenv("TZ")) : NULL;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv("TZ", cases[i].tz, 1);
+		tzset();
+		buf_set(&b, "Date: ");
+		rfc5322_date(cases[i].t, cases[i].utc, &b);  /* appends */
+		assert_string_equal(b.data + 6, cases[i].want);
+		assert_true(strlen(cases[i].want) < RFC5322_DATE_MAX);
+	}
+	if (old != NULL)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old);
+	buf_free(&b);
+}
+
+/* "<DIGITS.HEX16@host>", appended; no two alike, in one process or in
+ * two forked from the same state. */
+static void
+test_message_id(void **state)
+{
+	enum { N = 1000 };
+	static char ids[N + 1][80];
+	struct buf b = BUF_INIT;
+	int fds[2], status;
+	pid_t pid;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		const char *s;
+		size_t len;
+
+		buf_set(&b, "x");
+		message_id("mx.example.test", &b);
+		s = b.data + 1;
+		len = strlen(s);
+		assert_true(len < sizeof(ids[0]));
+		assert_int_equal(s[0], '<');
+		assert_int_equal(strspn(s + 1, "0123456789"), 10);
+		assert_int_equal(s[11], '.');
+		assert_int_equal(strspn(s + 12, "0123456789abcdef"), 16);
+		assert_string_equal(s + 28, "@mx.example.test>");
+		memcpy(ids[i], s, len + 1);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(ids[j], ids[i]);
+	}
+	/* A child forked after all this makes a different one. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		buf_reset(&b);
+		message_id("mx.example.test", &b);
+		_exit(write(fds[1], b.data, b.len + 1) == (ssize_t)b.len + 1 ?
+		    0 : 1);
+	}
+	close(fds[1]);
+	assert_true(read(fds[0], ids[N], sizeof(ids[N])) > 0);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	for (int j = 0; j < N; j++)
+		assert_string_not_equal(ids[j], ids[N]);
+	buf_free(&b);
+}
+
+/* 24 upper-case hex digits, distinct in a tight loop (many per
+ * microsecond) and across processes. */
+static void
+test_spool_new_id(void **state)
+{
+	enum { N = 5000 };
+	static char ids[N][SPOOL_ID_MAX];
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		spool_new_id(ids[i]);
+		assert_int_equal(strlen(ids[i]), 24);
+		assert_int_equal(strspn(ids[i], "0123456789ABCDEF"), 24);
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++)
+			if (strcmp(ids[i], ids[j]) == 0)
+				fail_msg("id %d and %d: %s", i, j, ids[i]);
+}
+
+/* A child's end, as the master and the queue manager log it. */
+static void
+test_child_exit_text(void **state)
+{
+	char out[CHILD_EXIT_TEXT_MAX];
+	int status;
+	pid_t pid;
+	(void)state;
+
+	/* Built statuses: every case, core included, whatever the limits. */
+	assert_string_equal(child_exit_text(0, out, sizeof(out)),
+	    "exited with status 0");
+	assert_string_equal(child_exit_text(75 << 8, out, sizeof(out)),
+	    "exited with status 75");
+	assert_string_equal(child_exit_text(SIGKILL, out, sizeof(out)),
+	    "killed by signal 9");
+	assert_string_equal(child_exit_text(SIGSEGV | 0x80, out, sizeof(out)),
+	    "killed by signal 11 (core dumped)");
+	/* Real children. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(3);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_string_equal(child_exit_text(status, out, sizeof(out)),
+	    "exited with status 3");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &rl);
+		raise(SIGTERM);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_string_equal(child_exit_text(status, out, sizeof(out)),
+	    "killed by signal 15");
+	/* A short buffer is cut, never overrun. */
+	assert_string_equal(child_exit_text(SIGKILL, out, 10), "killed by");
+}
+
+/* The hash names quarantine files on disk (poison.c), so its values are
+ * fixed: these are the ones both former copies (poison.c, the queue
+ * manager's table) computed, with DMail's offset basis. */
+static void
+test_fnv1a64(void **state)
+{
+	(void)state;
+	assert_true(fnv1a64("") == 0x14650fb0739d0383ULL);
+	assert_true(fnv1a64("a") == 0x44bd8ad473cd9906ULL);
+	assert_true(fnv1a64("foobar") == 0x88fad7c0a8ff07f2ULL);
+	assert_true(fnv1a64("0123456789ABCDEF01234567") ==
+	    0x6166cccd00a021cfULL);
+}
+
 static void
 test_user_ids(void **state)
 {
@@ -300,6 +505,12 @@ main(void)
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_fd_helpers),
 		cmocka_unit_test(test_strings_and_time),
+		cmocka_unit_test(test_sys_close_fault),
+		cmocka_unit_test(test_rfc5322_date),
+		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_spool_new_id),
+		cmocka_unit_test(test_child_exit_text),
+		cmocka_unit_test(test_fnv1a64),
 		cmocka_unit_test(test_user_ids),
 	};
 
