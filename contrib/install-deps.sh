@@ -14,7 +14,7 @@ apt_get update
 apt_get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libssl-dev libdb5.3-dev libcmocka-dev libcrypt-dev \
-	openssl ca-certificates python3 curl swaks fetchmail \
+	openssl ca-certificates python3 curl swaks fetchmail python3-dkim \
 	procps psmisc iproute2 netbase mandoc \
 	clang libclang-rt-14-dev llvm
 # Issue 14: sd_notify (libsystemd-dev), the Debian package build and its

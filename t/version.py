@@ -12,7 +12,8 @@ import dmailtest as dt
 
 PROGRAMS = ["master/dmaild", "util/tellsmtp", "util/dmail-user",
             "util/dlist", "util/dmail-sendmail", "util/dmail-newaliases",
-            "util/dmail-bench", "smtpd/dmail-smtpd", "pop3d/dmail-pop3d",
+            "util/dmail-bench", "util/dmail-dkim", "smtpd/dmail-smtpd",
+            "pop3d/dmail-pop3d",
             "queued/dmail-queued", "listd/dmail-listd"]
 
 
