@@ -57,19 +57,6 @@ say(struct ctl *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool
-list_is_owner(const struct list_def *d, const char *a)
-{
-	return strlist_contains_ci(&d->owners, a);
-}
-
-bool
-list_is_moderator(const struct list_def *d, const char *a)
-{
-	return strlist_contains_ci(&d->owners, a) ||
-	    strlist_contains_ci(&d->moderators, a);
-}
-
 /* A list named by a command argument: full address, or a name in the
  * domain the command was sent to. */
 static const struct list_def *
@@ -422,7 +409,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 		token_remove(c->ld, d, id);
 		goto out;
 	}
-	lk = d != c->deflist ? list_lock(c->ld, d) : -1;
+	lk = d != c->deflist ? list_lock(c->ld->conf, d) : -1;
 	if (post_distribute(c->ld, d, t.address, msg.data != NULL ?
 	    msg.data : "", msg.len, id) < 0) {
 		say(c, "Temporary failure; please try again later.\n");

@@ -155,9 +155,11 @@ int token_load(struct listd *ld, const struct list_def *d, const char *id,
     int64_t now, struct token *out);
 void token_remove(struct listd *ld, const struct list_def *d,
     const char *id);
-/* Remove expired tokens (and their held posts); returns how many. */
+/* Remove expired tokens (and their held posts); returns how many. The
+ * posters of expired held posts are added to held_posters (may be
+ * NULL). */
 unsigned token_expire_all(struct listd *ld, const struct list_def *d,
-    int64_t now);
+    int64_t now, struct strlist *held_posters);
 /* state_dir/lists/LIST/held/ID */
 void held_path(struct listd *ld, const struct list_def *d, const char *id,
     struct buf *out);
@@ -203,6 +205,9 @@ int post_handle(struct listd *ld, const struct list_def *d,
  * failure or crash skips the members already served (see post.c). */
 int post_distribute(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len, const char *job);
+/* Tell poster that its held post expired unapproved. */
+void post_held_expired(struct listd *ld, const struct list_def *d,
+    const char *poster);
 /* Remove progress files older than max_age seconds. */
 void post_progress_expire(struct listd *ld, const struct list_def *d,
     int64_t now, int64_t max_age);
@@ -241,14 +246,5 @@ int dmarc_policy_strict(const char *record, bool subdomain);
  * _dmarc.DOMAIN: 1 strict, 0 not or no record, -1 malformed. */
 int dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain);
 void dmarc_close(struct listd *ld);
-
-/* --- listd.c --------------------------------------------------------- */
-
-/* Hold the list's lock file for the duration of work on it. */
-int list_lock(struct listd *ld, const struct list_def *d);
-void list_unlock(int fd);
-/* Owners + moderators contain address? */
-bool list_is_moderator(const struct list_def *d, const char *address);
-bool list_is_owner(const struct list_def *d, const char *address);
 
 #endif

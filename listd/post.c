@@ -87,6 +87,19 @@ notify_poster(struct listd *ld, const struct list_def *d, const char *to,
 	buf_free(&bounces);
 }
 
+void
+post_held_expired(struct listd *ld, const struct list_def *d,
+    const char *poster)
+{
+	struct buf body = BUF_INIT;
+
+	buf_printf(&body, "Your message to %s was held for a moderator and "
+	    "nobody approved it within %d days;\nit has been discarded.\n",
+	    d->address, LISTD_HELD_TTL / 86400);
+	notify_poster(ld, d, poster, "Held message expired", body.data);
+	buf_free(&body);
+}
+
 static int
 hold_post(struct listd *ld, const struct list_def *d, const char *sender,
     const struct mail *m, const char *msg, size_t len, const char *why)
