@@ -47,7 +47,7 @@
 #define LISTD_MAX_BAD_LINES 5
 #define LISTD_CMD_LINE_MAX 1000
 
-struct __res_state;
+struct dns_resolver;
 
 struct listd {
 	const struct dmail_conf *conf;
@@ -56,7 +56,7 @@ struct listd {
 	struct userdb *udb;
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
-	struct __res_state *dmarc_res;  /* resolver for dmarc.c */
+	struct dns_resolver *dns;       /* dmarc.c's, opened on first use */
 	struct poison_spool poison;     /* spool/new and spool/quarantine */
 };
 
@@ -242,8 +242,9 @@ int digest_maybe_send(struct listd *ld, const struct list_def *d,
 int dmarc_strict(struct listd *ld, const char *domain);
 /* A DMARC record's verdict: 1 strict, 0 not, -1 not a DMARC record. */
 int dmarc_policy_strict(const char *record, bool subdomain);
-/* The verdict of a TXT answer (res_query message of n bytes) for
- * _dmarc.DOMAIN: 1 strict, 0 not or no record, -1 malformed. */
+/* The verdict of a TXT answer (res_query message of n bytes, parsed by
+ * dns_parse_txt()) for _dmarc.DOMAIN: 1 strict, 0 not or no record,
+ * -1 malformed. */
 int dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain);
 void dmarc_close(struct listd *ld);
 
