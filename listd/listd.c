@@ -12,7 +12,8 @@
  * worker_should_exit() is checked between files.
  *
  * Every LISTD_MAINTENANCE seconds each list's expired tokens (and held
- * posts) are removed and due digests are sent.
+ * posts) are removed, the posters of expired held posts told (post.c),
+ * and due digests are sent.
  *
  * Poison messages (poison.h): a spool file whose processing kills the
  * worker (a fatal signal at once, other deaths after poison_attempts

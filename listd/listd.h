@@ -5,20 +5,31 @@
  * worker.h). It takes files from state_dir/lists/spool/new/ (written by
  * DSMTP, see listspool.h), and for each list recipient of a file:
  *
- *   listd.c    the service: spool scan, claiming files (flock), the
- *              per-list lock, periodic work (expiry, digests),
- *              quarantine of poison messages (poison.h); main()
- *   mail.c     a message in memory: header fields, body, rebuilding
+ * The files form a tree: each calls only files listed below it.
+ *
+ *   listd.c    the service: spool scan, claiming files (flock), periodic
+ *              work (expiry, digests), quarantine of poison messages
+ *              (poison.h); main(). (The per-list lock and the owner
+ *              and moderator checks are common/lists.h's.)
+ *   control.c  LIST-request@ and dlist@: control_handle(): commands,
+ *              confirm/approve/reject
+ *   post.c     LIST@: post_handle(): loop checks, post policy,
+ *              moderation; post_distribute(); post_held_expired():
+ *              telling a poster that a held post expired
+ *   bounce.c   LIST-bounces[+member]@: bounce_handle(): bounce scores,
+ *              nomail
+ *   archive.c  the archive (Maildir + numbered index) and digests:
+ *              archive_store(), digest_add(), digest_maybe_send()
+ *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto:
+ *              dmarc_strict() (TXT records through common/dns.h)
  *   send.c     outgoing mail through the delivery API (deliver.h):
- *              one stored copy for local recipients, queue files for
- *              remote ones; notices and replies
- *   token.c    confirmation/approval tokens (random, expiring) on disk
- *   cmd.c      parsing command lines of control mail
- *   control.c  LIST-request@ and dlist@: commands, confirm/approve/reject
- *   post.c     LIST@: loop checks, post policy, moderation, distribution
- *   archive.c  the archive (Maildir + numbered index) and digests
- *   bounce.c   LIST-bounces[+member]@: bounce scores, nomail
- *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto
+ *              send_mail(), one stored copy for local recipients, queue
+ *              files for remote ones; send_notice(): notices and replies
+ *   cmd.c      parsing command lines of control mail: cmd_parse_line()
+ *   token.c    confirmation/approval tokens (random, expiring) on disk:
+ *              token_create(), token_load(), token_expire_all()
+ *   mail.c     a message in memory: header fields, body, rebuilding:
+ *              mail_parse(), mail_format()
  *
  * Every module logs its own errors once, with list= and id= fields.
  * Functions returning int give 0 for done (including "dropped on
