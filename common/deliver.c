@@ -81,6 +81,7 @@ struct deliver_ctx {
 	const struct dmail_conf *conf;
 	struct userdb *udb;
 	struct aliases *aliases;
+	struct lists_cache lists;       /* for listspool_check_rcpt() */
 };
 
 struct local_dest {
@@ -181,6 +182,7 @@ deliver_ctx_free(struct deliver_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	aliases_free(ctx->aliases);
+	lists_cache_free(&ctx->lists);
 	free(ctx);
 }
 
@@ -347,7 +349,7 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 	/* Mailing-list addresses (lists.dat) need no account; the message
 	 * goes to the list spool at commit (listspool.h). */
 	if (conf_is_local_domain(conf, at + 1) &&
-	    (r = listspool_check_rcpt(conf, addr.data)) != 0) {
+	    (r = listspool_check_rcpt(&ctx->lists, conf, addr.data)) != 0) {
 		if (r < 0) {
 			set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
 			    "failure", address);
@@ -391,7 +393,8 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			usable++;
 			continue;
 		}
-		if (res.rewritten && (r = listspool_check_rcpt(conf, t)) != 0) {
+		if (res.rewritten &&
+		    (r = listspool_check_rcpt(&ctx->lists, conf, t)) != 0) {
 			/* an alias pointing at a mailing list */
 			if (r < 0) {
 				set_reply(reply, 451, "4.3.0", "<%s>: temporary "

@@ -2,8 +2,9 @@
  * deliver.h - taking responsibility for a message: recipient checks at
  * RCPT time, then one durable commit for all recipients.
  *
- * Used by the SMTP worker (and dmail-sendmail, the list server and the
- * bounce generator). A deliver_ctx lives as long as the worker process;
+ * Used by the SMTP worker, the list worker (listd/send.c) and the queue
+ * manager (its DSNs, and the mail dmail-sendmail leaves in the maildrop).
+ * A deliver_ctx lives as long as the worker process;
  * a delivery as long as one message transaction.
  *
  * Recipients on local domains are resolved through aliases, forwards

@@ -1,5 +1,6 @@
 /*
- * dns.c - MX and address look-ups on a private resolver state (see dns.h).
+ * dns.c - MX, address and TXT look-ups on a private resolver state (see
+ * dns.h).
  *
  * Answers are parsed here (header, questions skipped, answer records
  * walked with dn_expand() for names) rather than with libresolv's ns_*
@@ -23,7 +24,6 @@
 #include "log.h"
 #include "util.h"
 
-#define DNS_ANSWER_MAX 65536
 #define DNS_RESOLV_MAX (64 * 1024)
 
 struct dns_resolver {
@@ -278,7 +278,8 @@ query(struct dns_resolver *r, const char *name, int type,
 	int n = res_nquery(&r->res, name, ns_c_in, type, ans, DNS_ANSWER_MAX);
 
 	if (n >= 0) {
-		*len = n;
+		/* Never more than the buffer, whatever the resolver says. */
+		*len = n < DNS_ANSWER_MAX ? n : DNS_ANSWER_MAX;
 		return DNS_OK;
 	}
 	switch (r->res.res_h_errno) {
@@ -287,7 +288,8 @@ query(struct dns_resolver *r, const char *name, int type,
 		return DNS_NOTFOUND;
 	case NO_DATA:
 		buf_printf(err, "%s: no %s record", name,
-		    type == ns_t_mx ? "MX" : type == ns_t_a ? "A" : "AAAA");
+		    type == ns_t_mx ? "MX" : type == ns_t_a ? "A" :
+		    type == ns_t_txt ? "TXT" : "AAAA");
 		return DNS_NODATA;
 	case NO_RECOVERY:
 		buf_printf(err, "%s: DNS server failure", name);
@@ -452,4 +454,88 @@ done:
 	*out = acc.list;
 	*count = acc.count;
 	return DNS_OK;
+}
+
+struct txt_acc {
+	struct buf *list;
+	size_t count;
+};
+
+/* One TXT record: one or more <length><bytes> strings that fill rdata
+ * exactly (RFC 1035 3.3.14), joined. */
+static int
+add_txt(const unsigned char *msg, int len, const unsigned char *rdata,
+    unsigned rdlen, void *arg)
+{
+	struct txt_acc *acc = arg;
+	const unsigned char *p = rdata, *end = rdata + rdlen;
+	struct buf text = BUF_INIT;
+
+	(void)msg;
+	(void)len;
+	if (rdlen == 0)
+		return -1;
+	while (p < end) {
+		if ((size_t)(end - p) < 1u + *p) {
+			buf_free(&text);
+			return -1;
+		}
+		buf_append(&text, p + 1, *p);
+		p += 1 + *p;
+	}
+	acc->list = xrealloc(acc->list, (acc->count + 1) * sizeof(text));
+	acc->list[acc->count++] = text;
+	return 0;
+}
+
+int
+dns_parse_txt(const unsigned char *msg, int len, struct buf **out,
+    size_t *count)
+{
+	struct txt_acc acc = { NULL, 0 };
+
+	if (walk_answers(msg, len, ns_t_txt, add_txt, &acc) < 0) {
+		dns_txt_free(acc.list, acc.count);
+		return -1;
+	}
+	*out = acc.list;
+	*count = acc.count;
+	return 0;
+}
+
+void
+dns_txt_free(struct buf *txt, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		buf_free(&txt[i]);
+	free(txt);
+}
+
+enum dns_status
+dns_txt(struct dns_resolver *r, const char *name, struct buf **out,
+    size_t *count, struct buf *err)
+{
+	unsigned char *ans = xmalloc(DNS_ANSWER_MAX);
+	enum dns_status st;
+	int len;
+
+	*out = NULL;
+	*count = 0;
+	st = query(r, name, ns_t_txt, ans, &len, err);
+	if (st == DNS_OK) {
+		if (dns_parse_txt(ans, len, out, count) < 0) {
+			buf_printf(err, "%s: malformed TXT answer", name);
+			st = DNS_TEMPFAIL;
+		} else if (*count == 0) {
+			buf_printf(err, "%s: no TXT record", name);
+			st = DNS_NODATA;
+		}
+	}
+	if (st != DNS_OK) {
+		dns_txt_free(*out, *count);
+		*out = NULL;
+		*count = 0;
+	}
+	free(ans);
+	return st;
 }

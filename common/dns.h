@@ -1,7 +1,10 @@
 /*
- * dns.h - the DNS look-ups outbound SMTP needs: MX records (RFC 5321 5.1,
- * null MX RFC 7505) and the A/AAAA addresses of a host, through the
- * system's stub resolver (res_nquery) on a private resolver state.
+ * dns.h - the DNS look-ups DMail needs: MX records (RFC 5321 5.1, null
+ * MX RFC 7505) and the A/AAAA addresses of a host for outbound SMTP, TXT
+ * records for the list worker's DMARC look-up (listd/dmarc.c), through
+ * the system's stub resolver (res_nquery) on a private resolver state.
+ * Answers come from whatever server answers: the one parser in dns.c
+ * checks every length against the message and refuses a malformed one.
  *
  * dns_open(path) reads the system resolver configuration, then, when
  * path is not NULL (config key resolv_conf), the named file in
@@ -19,6 +22,7 @@
  * Results: DNS_OK, or
  *   DNS_NOTFOUND  the name does not exist (NXDOMAIN): permanent
  *   DNS_NODATA    the name exists but has no record of that type
+ *                 (for MX and TXT also: an answer without such records)
  *   DNS_NULLMX    the only MX is "0 ." (RFC 7505): accepts no mail
  *   DNS_TEMPFAIL  timeout, SERVFAIL, malformed answer: try again later
  * with a reason in err for everything but DNS_OK.
@@ -32,6 +36,7 @@
 #include "buf.h"
 
 #define DNS_NAME_MAX 255
+#define DNS_ANSWER_MAX 65536    /* a DNS message is at most 65535 bytes */
 #define DNS_MAX_NS 3
 
 enum dns_status {
@@ -76,6 +81,14 @@ enum dns_status dns_mx(struct dns_resolver *r, const char *domain,
 enum dns_status dns_addrs(struct dns_resolver *r, const char *host,
     unsigned port, struct dns_addr **out, size_t *count, struct buf *err);
 
+/* TXT records of name, in answer order, each one's character-strings
+ * joined into one text (RFC 7208 3.3, RFC 7489 6.6.3) in a struct buf:
+ * len bytes, may hold NUL bytes, buf_cstr() ends it. At most the answer
+ * (DNS_ANSWER_MAX bytes) in all. *out is malloc'd: dns_txt_free(). */
+enum dns_status dns_txt(struct dns_resolver *r, const char *name,
+    struct buf **out, size_t *count, struct buf *err);
+void dns_txt_free(struct buf *txt, size_t count);
+
 /* Exported for tests. */
 int dns_parse_servers(const char *text, struct dns_servers *out,
     struct buf *err);
@@ -87,6 +100,11 @@ int dns_parse_mx(const unsigned char *msg, int len, struct dns_mx **out,
  * parsed so far stay in *list). */
 int dns_parse_addrs(const unsigned char *msg, int len, int family,
     unsigned port, struct dns_addr **list, size_t *count);
+/* Parse the TXT records of an answer; -1 (nothing in *out) when the
+ * message is malformed, including a TXT record that is empty or whose
+ * strings do not fill its rdata exactly. */
+int dns_parse_txt(const unsigned char *msg, int len, struct buf **out,
+    size_t *count);
 /* Sort by preference, shuffling ties with rnd() (random() if NULL). */
 void dns_sort_mx(struct dns_mx *mx, size_t count, long (*rnd)(void));
 /* True for the single "0 ." record of RFC 7505. */

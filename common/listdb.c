@@ -346,3 +346,23 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 	*n = count;
 	return 0;
 }
+
+int
+listdb_members(const struct dmail_conf *conf, const struct list_def *d,
+    struct list_member **out, size_t *n)
+{
+	struct buf err = BUF_INIT;
+	struct listdb *db;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((db = listdb_open(conf, d, &err)) == NULL) {
+		log_error("listd: list=%s: %s", d->address, err.data);
+		buf_free(&err);
+		return -1;
+	}
+	r = listdb_all(db, out, n);
+	listdb_close(db);
+	return r;
+}

@@ -53,6 +53,11 @@ int listdb_delete(struct listdb *db, const char *address, struct buf *err);
 /* Every member in address order into a malloc'd array (free()). */
 int listdb_all(struct listdb *db, struct list_member **out, size_t *n);
 
+/* Every member of list d, as listdb_all(), with the database opened
+ * and closed around it: 0, or -1 (logged). */
+int listdb_members(const struct dmail_conf *conf, const struct list_def *d,
+    struct list_member **out, size_t *n);
+
 /* Text form of a record and back (exported for tests). */
 void list_member_encode(const struct list_member *m, struct buf *out);
 int list_member_decode(const char *s, size_t len, struct list_member *m);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -554,6 +555,19 @@ lists_match(const struct lists *l, const char *address,
 	return LIST_ADDR_NONE;
 }
 
+bool
+list_is_owner(const struct list_def *d, const char *address)
+{
+	return strlist_contains_ci(&d->owners, address);
+}
+
+bool
+list_is_moderator(const struct list_def *d, const char *address)
+{
+	return strlist_contains_ci(&d->owners, address) ||
+	    strlist_contains_ci(&d->moderators, address);
+}
+
 void
 list_addr(const struct list_def *d, const char *suffix, struct buf *out)
 {
@@ -937,4 +951,31 @@ list_unsub_token(const struct dmail_conf *conf, const struct list_def *d,
 	free(m);
 	buf_free(&secret);
 	return 0;
+}
+
+int
+list_lock(const struct dmail_conf *conf, const struct list_def *d)
+{
+	struct buf p = BUF_INIT, err = BUF_INIT;
+	int fd;
+
+	if (list_prepare_dir(conf, d, &err) < 0)
+		log_error("listd: list=%s: %s", d->address, err.data);
+	list_state_path(conf, d, "lock", &p);
+	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		log_error("listd: cannot open %s: %s", p.data, strerror(errno));
+	else
+		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+			;
+	buf_free(&p);
+	buf_free(&err);
+	return fd;
+}
+
+void
+list_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }

@@ -113,6 +113,11 @@ const struct list_def *lists_find(const struct lists *l, const char *addr);
 enum list_addr_kind lists_match(const struct lists *l, const char *address,
     const struct list_def **list, char *member, size_t memberlen);
 
+/* Is address one of d's owners (case-insensitive)? One of its owners
+ * or moderators (who may approve held posts and read the member list)? */
+bool list_is_owner(const struct list_def *d, const char *address);
+bool list_is_moderator(const struct list_def *d, const char *address);
+
 /* "club-request@example.test" and friends into out (reset first).
  * suffix is "", "-request", "-owner" or "-bounces". */
 void list_addr(const struct list_def *d, const char *suffix, struct buf *out);
@@ -163,6 +168,11 @@ int lists_prepare_dirs(const struct dmail_conf *conf, struct buf *err);
 /* The same for one list's directory. */
 int list_prepare_dir(const struct dmail_conf *conf, const struct list_def *d,
     struct buf *err);
+/* Take the list's lock, state_dir/lists/LIST/lock (flock, exclusive,
+ * waiting), for the duration of work on the list: returns the fd to
+ * hand to list_unlock(), or -1 (logged; the caller works unlocked). */
+int list_lock(const struct dmail_conf *conf, const struct list_def *d);
+void list_unlock(int fd);
 
 /* RFC 8058 one-click unsubscribe: the token of member on list d is
  * HMAC-SHA256(list secret, lower-cased member), the first

@@ -25,12 +25,9 @@
 #include "sys.h"
 #include "util.h"
 
-/* One cache per process, following the configured lists_file. */
-static struct lists_cache cache;
-static bool cache_ready;
-
 int
-listspool_check_rcpt(const struct dmail_conf *conf, const char *address)
+listspool_check_rcpt(struct lists_cache *cache, const struct dmail_conf *conf,
+    const char *address)
 {
 	const struct lists *l;
 	const struct list_def *d;
@@ -41,23 +38,22 @@ listspool_check_rcpt(const struct dmail_conf *conf, const char *address)
 	if (conf->lists_file == NULL || at == NULL ||
 	    !conf_is_local_domain(conf, at + 1))
 		return 0;
-	if (!cache_ready || cache.path == NULL ||
-	    strcmp(cache.path, conf->lists_file) != 0) {
-		if (cache_ready)
-			lists_cache_free(&cache);
+	/* The cache follows the configured lists_file (a reload may name
+	 * another one). */
+	if (cache->path == NULL || strcmp(cache->path, conf->lists_file) != 0) {
 		struct buf fb = BUF_INIT;
 
-		lists_cache_init(&cache, conf->lists_file);
+		lists_cache_free(cache);
+		lists_cache_init(cache, conf->lists_file);
 		lists_fallback_path(conf, &fb);
-		lists_cache_fallback(&cache, fb.data);
+		lists_cache_fallback(cache, fb.data);
 		buf_free(&fb);
-		cache_ready = true;
 	}
-	l = lists_cache_get(&cache, &ok);
+	l = lists_cache_get(cache, &ok);
 	if (lists_match(l, address, &d, member, sizeof(member)) !=
 	    LIST_ADDR_NONE)
 		return 1;
-	if (!ok && !cache.had_good)
+	if (!ok && !cache->had_good)
 		return -1;
 	return 0;
 }

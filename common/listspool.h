@@ -36,6 +36,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "lists.h"
 
 #define LISTSPOOL_VERSION_LINE "dmail-list 1"
 #define LISTSPOOL_ID_MAX 40
@@ -43,8 +44,12 @@
 
 /* Is address (local@domain, no <>) a list address of a local domain?
  * 1 yes, 0 no, -1 lists.dat cannot be read and was never read (answer
- * 4xx). Follows edits of lists.dat (re-read on change). */
-int listspool_check_rcpt(const struct dmail_conf *conf, const char *address);
+ * 4xx). cache (zeroed, or lists_cache_init()'d, before the first call;
+ * the caller's, e.g. its deliver_ctx's, for the life of the process)
+ * follows edits of lists.dat (re-read on change) and the configured
+ * lists_file. */
+int listspool_check_rcpt(struct lists_cache *cache,
+    const struct dmail_conf *conf, const char *address);
 
 /* Write one spool file for rcpts (n list addresses) with the message
  * taken from src_fd: len bytes from src_offset (pread). Returns 0 when

@@ -1,9 +1,9 @@
 /*
  * fuzz_dns.c - libFuzzer target: DNS answers as res_query() returns them
- * from whatever server answers (common/dns.c, listd/dmarc.c): MX records
+ * from whatever server answers, all parsed by common/dns.c: MX records
  * (dns_parse_mx(), then the null-MX test and sorting), A and AAAA
  * records (dns_parse_addrs()), and the TXT records of a DMARC look-up
- * (dmarc_parse_answer()).
+ * (dns_parse_txt() under listd/dmarc.c's dmarc_parse_answer()).
  *
  * Input: one byte choosing the record type (low two bits: MX, A, AAAA,
  * TXT), then the raw DNS message. Checks: MX host names are at most

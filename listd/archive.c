@@ -11,7 +11,10 @@
  * their total size reaches digest_max_size or the oldest is
  * digest_interval old, one digest goes to every digest member and the
  * files are removed: RFC 1153 plain text, or with digest_format mime a
- * multipart/digest (RFC 2046) holding each post whole. digest/issue holds the last issue number.
+ * multipart/digest (RFC 2046) holding each post whole. digest/issue
+ * holds the last issue number. digest_maybe_send() collects the posts
+ * (digest_collect()), composes the digest (digest_compose()), sends it
+ * and then numbers the issue and removes the posts (digest_done()).
  *
  * The caller holds the list lock (listd.c), so numbering is race-free.
  */
@@ -267,30 +270,44 @@ append_stuffed(struct buf *out, const char *s, size_t len)
 	}
 }
 
-int
-digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
-    bool force)
+/* The posts waiting in a list's digest directory, oldest first. */
+struct digest {
+	struct buf dir;           /* state_dir/lists/LIST/digest */
+	char **names;
+	size_t count;
+	uint64_t total;           /* bytes */
+	unsigned issue;           /* the number of this issue */
+};
+
+static void
+digest_free(struct digest *dg)
 {
-	struct buf dir = BUF_INIT, p = BUF_INIT, text = BUF_INIT;
-	struct buf topics = BUF_INIT, parts = BUF_INIT, msg = BUF_INIT;
-	struct buf v = BUF_INIT, req = BUF_INIT, bounces = BUF_INIT;
-	struct buf id = BUF_INIT, err = BUF_INIT;
-	struct list_member *members = NULL;
-	const char **rcpts = NULL;
-	char **names = NULL;
-	size_t nnames = 0, nmembers = 0, nr = 0;
-	uint64_t total = 0;
-	int64_t oldest = 0;
-	unsigned issue = 0;
-	char bnd[LISTD_TOKEN_LEN + 1];
-	struct listdb *db = NULL;
+	for (size_t i = 0; i < dg->count; i++)
+		free(dg->names[i]);
+	free(dg->names);
+	buf_free(&dg->dir);
+}
+
+/* Path of the i-th post into p. */
+static void
+digest_post_path(const struct digest *dg, size_t i, struct buf *p)
+{
+	buf_reset(p);
+	buf_printf(p, "%s/%s", dg->dir.data, dg->names[i]);
+}
+
+/* Collect: the posts in the digest directory, sorted, and their size. */
+static void
+digest_collect(struct listd *ld, const struct list_def *d,
+    struct digest *dg)
+{
+	struct buf p = BUF_INIT;
 	struct dirent *de;
 	DIR *dp;
-	int r = 0;
 
-	list_state_path(ld->conf, d, "digest", &dir);
-	if ((dp = opendir(dir.data)) == NULL)
-		goto out;
+	list_state_path(ld->conf, d, "digest", &dg->dir);
+	if ((dp = opendir(dg->dir.data)) == NULL)
+		return;
 	while ((de = readdir(dp)) != NULL) {
 		struct stat st;
 
@@ -299,174 +316,252 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 		    strstr(de->d_name, ".tmp") != NULL)
 			continue;
 		buf_reset(&p);
-		buf_printf(&p, "%s/%s", dir.data, de->d_name);
+		buf_printf(&p, "%s/%s", dg->dir.data, de->d_name);
 		if (stat(p.data, &st) < 0)
 			continue;
-		total += (uint64_t)st.st_size;
-		names = xrealloc(names, (nnames + 1) * sizeof(*names));
-		names[nnames++] = xstrdup(de->d_name);
+		dg->total += (uint64_t)st.st_size;
+		dg->names = xrealloc(dg->names, (dg->count + 1) *
+		    sizeof(*dg->names));
+		dg->names[dg->count++] = xstrdup(de->d_name);
 	}
 	closedir(dp);
-	if (nnames == 0)
-		goto out;
-	qsort(names, nnames, sizeof(*names), cmp_str);
-	oldest = strtoll(names[0], NULL, 10);
-	if (!force && total < d->digest_max_size &&
-	    now - oldest < (int64_t)d->digest_interval)
-		goto out;
+	if (dg->count > 1)
+		qsort(dg->names, dg->count, sizeof(*dg->names), cmp_str);
+	buf_free(&p);
+}
 
-	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
-		r = -1;
-		goto out;
-	}
-	r = listdb_all(db, &members, &nmembers);
-	listdb_close(db);
-	if (r < 0)
-		goto out;
-	rcpts = xcalloc(nmembers + 1, sizeof(*rcpts));
+/* The members who get digests (and mail), into *rcpts (pointing into
+ * *members; free both). 0, or -1 (logged). */
+static int
+digest_recipients(struct listd *ld, const struct list_def *d,
+    struct list_member **members, const char ***rcpts, size_t *nr)
+{
+	size_t nmembers = 0;
+
+	*nr = 0;
+	if (listdb_members(ld->conf, d, members, &nmembers) < 0)
+		return -1;
+	*rcpts = xcalloc(nmembers + 1, sizeof(**rcpts));
 	for (size_t i = 0; i < nmembers; i++)
-		if (members[i].digest && !members[i].nomail)
-			rcpts[nr++] = members[i].address;
+		if ((*members)[i].digest && !(*members)[i].nomail)
+			(*rcpts)[(*nr)++] = (*members)[i].address;
+	return 0;
+}
 
-	/* Issue number. */
-	buf_reset(&p);
-	buf_printf(&p, "%s/issue", dir.data);
-	if (read_file(p.data, &v, 64) == 0)
-		issue = (unsigned)strtoul(buf_cstr(&v), NULL, 10);
-	issue++;
+/* The RFC 1153 parts (each post's header summary and stuffed text) and
+ * the topics (one subject a line). */
+static void
+digest_parts(const struct digest *dg, struct buf *topics, struct buf *parts)
+{
+	struct buf p = BUF_INIT, text = BUF_INIT, v = BUF_INIT;
 
-	for (size_t i = 0; i < nnames; i++) {
+	for (size_t i = 0; i < dg->count; i++) {
 		struct mail m;
 
-		buf_reset(&p);
-		buf_printf(&p, "%s/%s", dir.data, names[i]);
+		digest_post_path(dg, i, &p);
 		if (read_file(p.data, &text, DIGEST_FILE_MAX) < 0)
 			continue;
 		mail_parse(text.data, text.len, &m);
 		if (i > 0)
-			buf_append_str(&parts, "------------------------------"
+			buf_append_str(parts, "------------------------------"
 			    "\n\n");
 		if (mail_get(&m, "Date", &v))
-			buf_printf(&parts, "Date: %s\n", v.data);
+			buf_printf(parts, "Date: %s\n", v.data);
 		if (mail_get(&m, "From", &v))
-			buf_printf(&parts, "From: %s\n", v.data);
+			buf_printf(parts, "From: %s\n", v.data);
 		if (!mail_get(&m, "Subject", &v))
 			buf_set(&v, "(no subject)");
-		buf_printf(&parts, "Subject: %s\n", buf_cstr(&v));
-		buf_printf(&topics, "    %s\n", buf_cstr(&v));
+		buf_printf(parts, "Subject: %s\n", buf_cstr(&v));
+		buf_printf(topics, "    %s\n", buf_cstr(&v));
 		if (mail_get(&m, "Message-ID", &v))
-			buf_printf(&parts, "Message-ID: %s\n", v.data);
-		buf_append_char(&parts, '\n');
+			buf_printf(parts, "Message-ID: %s\n", v.data);
+		buf_append_char(parts, '\n');
 		mail_text(&m, &text);
-		append_stuffed(&parts, text.data != NULL ? text.data : "",
+		append_stuffed(parts, text.data != NULL ? text.data : "",
 		    text.len);
-		buf_append_char(&parts, '\n');
+		buf_append_char(parts, '\n');
 		mail_free(&m);
 	}
+	buf_free(&p);
+	buf_free(&text);
+	buf_free(&v);
+}
+
+/* The digest's header, up to and with the empty line; bnd is the MIME
+ * boundary (digest_mime) or NULL. */
+static void
+digest_header(struct listd *ld, const struct list_def *d,
+    const struct digest *dg, int64_t now, const char *bnd, struct buf *msg)
+{
+	struct buf v = BUF_INIT, req = BUF_INIT, id = BUF_INIT;
 
 	list_addr(d, "-request", &req);
-	list_addr(d, "-bounces", &bounces);
 	list_id(d, &id);
-	buf_reset(&v);
 	rfc5322_date(now, false, &v);
-	buf_printf(&msg, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
+	buf_printf(msg, "Date: %s\nFrom: %s\nTo: %s\n", v.data, req.data,
 	    d->address);
-	buf_printf(&msg, "Subject: %s Digest, Vol 1, Issue %u\n", d->name,
-	    issue);
+	buf_printf(msg, "Subject: %s Digest, Vol 1, Issue %u\n", d->name,
+	    dg->issue);
 	buf_reset(&v);
 	message_id(ld->conf->hostname, &v);
-	buf_printf(&msg, "Message-ID: %s\n", v.data);
-	if (d->digest_mime) {
-		token_generate(bnd);
-		buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: "
+	buf_printf(msg, "Message-ID: %s\n", v.data);
+	if (bnd != NULL) {
+		buf_printf(msg, "MIME-Version: 1.0\nContent-Type: "
 		    "multipart/digest; boundary=\"dlist-%s\"\n", bnd);
 	} else {
-		buf_printf(&msg, "MIME-Version: 1.0\nContent-Type: text/plain; "
+		buf_printf(msg, "MIME-Version: 1.0\nContent-Type: text/plain; "
 		    "charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
 	}
-	buf_printf(&msg, "List-Id: <%s>\nList-Post: <mailto:%s>\n"
+	buf_printf(msg, "List-Id: <%s>\nList-Post: <mailto:%s>\n"
 	    "List-Unsubscribe: <mailto:%s?subject=unsubscribe>\n"
 	    "Precedence: list\nX-Loop: %s\n", id.data, d->address, req.data,
 	    d->address);
 	if (d->reply_to == LIST_REPLY_LIST)
-		buf_printf(&msg, "Reply-To: %s\n", d->address);
-	buf_append_char(&msg, '\n');
-	if (d->digest_mime) {
-		/* RFC 2046 5.1.5: a text part with the topics, then each post
-		 * whole as a message/rfc822 part (the default here). */
-		buf_reset(&v);
-		rfc5322_date(now, false, &v);
-		buf_printf(&msg, "This is a MIME digest.\n\n--dlist-%s\n"
-		    "Content-Type: text/plain; charset=utf-8\n\n"
-		    "%s Digest    %s    Volume 1 : Issue %u\n\n"
-		    "Today's Topics:\n\n", bnd, d->name, v.data, issue);
-		buf_append(&msg, topics.data, topics.len);
-		for (size_t i = 0; i < nnames; i++) {
-			buf_reset(&p);
-			buf_printf(&p, "%s/%s", dir.data, names[i]);
-			if (read_file(p.data, &text, DIGEST_FILE_MAX) < 0)
-				continue;
-			buf_printf(&msg, "\n--dlist-%s\n\n", bnd);
-			buf_append(&msg, text.data, text.len);
-			if (text.len > 0 && text.data[text.len - 1] != '\n')
-				buf_append_char(&msg, '\n');
-		}
-		buf_printf(&msg, "\n--dlist-%s--\n", bnd);
-		goto send;
-	}
-	buf_reset(&v);
+		buf_printf(msg, "Reply-To: %s\n", d->address);
+	buf_append_char(msg, '\n');
+	buf_free(&v);
+	buf_free(&req);
+	buf_free(&id);
+}
+
+/* RFC 2046 5.1.5: a text part with the topics, then each post whole as
+ * a message/rfc822 part (the default in a multipart/digest). */
+static void
+digest_body_mime(const struct list_def *d, const struct digest *dg,
+    int64_t now, const char *bnd, const struct buf *topics, struct buf *msg)
+{
+	struct buf p = BUF_INIT, text = BUF_INIT, v = BUF_INIT;
+
 	rfc5322_date(now, false, &v);
-	buf_printf(&msg, "%s Digest    %s    Volume 1 : Issue %u\n\n"
-	    "Today's Topics:\n\n", d->name, v.data, issue);
-	buf_append(&msg, topics.data, topics.len);
-	buf_append_str(&msg, "\n-----------------------------------------"
+	buf_printf(msg, "This is a MIME digest.\n\n--dlist-%s\n"
+	    "Content-Type: text/plain; charset=utf-8\n\n"
+	    "%s Digest    %s    Volume 1 : Issue %u\n\n"
+	    "Today's Topics:\n\n", bnd, d->name, v.data, dg->issue);
+	buf_append(msg, topics->data, topics->len);
+	for (size_t i = 0; i < dg->count; i++) {
+		digest_post_path(dg, i, &p);
+		if (read_file(p.data, &text, DIGEST_FILE_MAX) < 0)
+			continue;
+		buf_printf(msg, "\n--dlist-%s\n\n", bnd);
+		buf_append(msg, text.data, text.len);
+		if (text.len > 0 && text.data[text.len - 1] != '\n')
+			buf_append_char(msg, '\n');
+	}
+	buf_printf(msg, "\n--dlist-%s--\n", bnd);
+	buf_free(&p);
+	buf_free(&text);
+	buf_free(&v);
+}
+
+/* RFC 1153: topics, the parts, and the closing line of stars. */
+static void
+digest_body_text(const struct list_def *d, const struct digest *dg,
+    int64_t now, const struct buf *topics, const struct buf *parts,
+    struct buf *msg)
+{
+	struct buf v = BUF_INIT;
+
+	rfc5322_date(now, false, &v);
+	buf_printf(msg, "%s Digest    %s    Volume 1 : Issue %u\n\n"
+	    "Today's Topics:\n\n", d->name, v.data, dg->issue);
+	buf_append(msg, topics->data, topics->len);
+	buf_append_str(msg, "\n-----------------------------------------"
 	    "-----------------------------\n\n");
-	buf_append(&msg, parts.data, parts.len);
-	buf_append_str(&msg, "------------------------------\n\n");
-	buf_printf(&msg, "End of %s Digest V1 #%u\n", d->name, issue);
+	buf_append(msg, parts->data, parts->len);
+	buf_append_str(msg, "------------------------------\n\n");
+	buf_printf(msg, "End of %s Digest V1 #%u\n", d->name, dg->issue);
 	buf_reset(&v);
 	for (size_t i = 0; i < 13 + strlen(d->name) +
-	    (size_t)snprintf(NULL, 0, "%u", issue); i++)
+	    (size_t)snprintf(NULL, 0, "%u", dg->issue); i++)
 		buf_append_char(&v, '*');
-	buf_printf(&msg, "%s\n", v.data);
-send:
+	buf_printf(msg, "%s\n", v.data);
+	buf_free(&v);
+}
+
+/* Compose: the whole digest message (MIME or RFC 1153) into msg. */
+static void
+digest_compose(struct listd *ld, const struct list_def *d,
+    const struct digest *dg, int64_t now, struct buf *msg)
+{
+	struct buf topics = BUF_INIT, parts = BUF_INIT;
+	char bnd[LISTD_TOKEN_LEN + 1];
+
+	digest_parts(dg, &topics, &parts);
+	if (d->digest_mime)
+		token_generate(bnd);
+	digest_header(ld, d, dg, now, d->digest_mime ? bnd : NULL, msg);
+	if (d->digest_mime)
+		digest_body_mime(d, dg, now, bnd, &topics, msg);
+	else
+		digest_body_text(d, dg, now, &topics, &parts, msg);
+	buf_free(&topics);
+	buf_free(&parts);
+}
+
+/* After sending: record the issue number, remove the posts sent. */
+static void
+digest_done(const struct digest *dg)
+{
+	struct buf p = BUF_INIT, v = BUF_INIT;
+
+	buf_printf(&p, "%s/issue", dg->dir.data);
+	buf_printf(&v, "%u\n", dg->issue);
+	if (write_file_durable(p.data, v.data, v.len, 0600) < 0)
+		log_error("listd: cannot write %s: %s", p.data,
+		    strerror(errno));
+	for (size_t i = 0; i < dg->count; i++) {
+		digest_post_path(dg, i, &p);
+		unlink(p.data);
+	}
+	fsync_dir(dg->dir.data);
+	buf_free(&p);
+	buf_free(&v);
+}
+
+int
+digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
+    bool force)
+{
+	struct digest dg = { BUF_INIT, NULL, 0, 0, 0 };
+	struct buf p = BUF_INIT, v = BUF_INIT, msg = BUF_INIT;
+	struct buf bounces = BUF_INIT;
+	struct list_member *members = NULL;
+	const char **rcpts = NULL;
+	size_t nr = 0;
+	int r = 0;
+
+	digest_collect(ld, d, &dg);
+	if (dg.count == 0)
+		goto out;
+	if (!force && dg.total < d->digest_max_size &&
+	    now - strtoll(dg.names[0], NULL, 10) <
+	    (int64_t)d->digest_interval)
+		goto out;
+	if (digest_recipients(ld, d, &members, &rcpts, &nr) < 0) {
+		r = -1;
+		goto out;
+	}
+	buf_printf(&p, "%s/issue", dg.dir.data);
+	if (read_file(p.data, &v, 64) == 0)
+		dg.issue = (unsigned)strtoul(buf_cstr(&v), NULL, 10);
+	dg.issue++;
+	digest_compose(ld, d, &dg, now, &msg);
+	list_addr(d, "-bounces", &bounces);
 	if (nr > 0 && send_mail(ld, bounces.data, rcpts, nr, msg.data,
 	    msg.len) < 0) {
 		r = -1;
 		goto out;
 	}
-	buf_reset(&p);
-	buf_printf(&p, "%s/issue", dir.data);
-	buf_reset(&v);
-	buf_printf(&v, "%u\n", issue);
-	if (write_file_durable(p.data, v.data, v.len, 0600) < 0)
-		log_error("listd: cannot write %s: %s", p.data,
-		    strerror(errno));
-	for (size_t i = 0; i < nnames; i++) {
-		buf_reset(&p);
-		buf_printf(&p, "%s/%s", dir.data, names[i]);
-		unlink(p.data);
-	}
-	fsync_dir(dir.data);
+	digest_done(&dg);
 	log_info("listd: list=%s digest issue=%u posts=%zu members=%zu "
-	    "size=%zu", d->address, issue, nnames, nr, msg.len);
+	    "size=%zu", d->address, dg.issue, dg.count, nr, msg.len);
 out:
-	for (size_t i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
+	digest_free(&dg);
 	free(rcpts);
 	free(members);
-	buf_free(&dir);
 	buf_free(&p);
-	buf_free(&text);
-	buf_free(&topics);
-	buf_free(&parts);
-	buf_free(&msg);
 	buf_free(&v);
-	buf_free(&req);
+	buf_free(&msg);
 	buf_free(&bounces);
-	buf_free(&id);
-	buf_free(&err);
 	return r;
 }

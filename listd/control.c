@@ -57,19 +57,6 @@ say(struct ctl *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool
-list_is_owner(const struct list_def *d, const char *a)
-{
-	return strlist_contains_ci(&d->owners, a);
-}
-
-bool
-list_is_moderator(const struct list_def *d, const char *a)
-{
-	return strlist_contains_ci(&d->owners, a) ||
-	    strlist_contains_ci(&d->moderators, a);
-}
-
 /* A list named by a command argument: full address, or a name in the
  * domain the command was sent to. */
 static const struct list_def *
@@ -422,7 +409,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 		token_remove(c->ld, d, id);
 		goto out;
 	}
-	lk = d != c->deflist ? list_lock(c->ld, d) : -1;
+	lk = d != c->deflist ? list_lock(c->ld->conf, d) : -1;
 	if (post_distribute(c->ld, d, t.address, msg.data != NULL ?
 	    msg.data : "", msg.len, id) < 0) {
 		say(c, "Temporary failure; please try again later.\n");
@@ -727,6 +714,117 @@ run(struct ctl *c, const char *line, size_t len, const struct cmd *cmd)
 	return true;
 }
 
+/* Step 2: every "confirm TOKEN" in the Subject or the body. */
+static void
+confirm_all(struct ctl *c, const struct buf *subject, const struct buf *text)
+{
+	struct buf all = BUF_INIT;
+	struct strlist toks = { NULL, 0 };
+
+	buf_printf(&all, "%s\n", buf_cstr(subject));
+	buf_append(&all, text->data, text->len);
+	cmd_find_tokens(all.data, all.len, "confirm", &toks);
+	for (size_t i = 0; i < toks.count && i < LISTD_MAX_COMMANDS; i++) {
+		do_confirm(c, toks.items[i] + 8);
+		c->commands++;
+	}
+	strlist_free(&toks);
+	buf_free(&all);
+}
+
+/* Step 3: the Subject if it is a command, then the body's lines. */
+static void
+run_lines(struct ctl *c, const struct buf *subject, const struct buf *text)
+{
+	struct cmd cmd;
+	unsigned bad = 0;
+	const char *s, *end;
+	bool stop = false;
+
+	if (subject->len > 0) {
+		cmd_parse_line(subject->data, subject->len, &cmd);
+		if (cmd.kind != CMD_NONE && cmd.kind != CMD_UNKNOWN)
+			stop = !run(c, subject->data, subject->len, &cmd);
+	}
+	s = text->data != NULL ? text->data : "";
+	end = s + text->len;
+	while (!stop && s < end && c->commands < LISTD_MAX_COMMANDS) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+		const char *line = s;
+
+		s += n + (nl != NULL);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > 0 && line[0] == '>')
+			continue;
+		if ((n == 3 && memcmp(line, "-- ", 3) == 0) ||
+		    (n == 2 && memcmp(line, "--", 2) == 0))
+			break;
+		cmd_parse_line(line, n, &cmd);
+		if (cmd.kind == CMD_NONE)
+			continue;
+		if (cmd.kind == CMD_UNKNOWN) {
+			if (++bad >= LISTD_MAX_BAD_LINES) {
+				say(c, "(%u lines that are not commands; the "
+				    "rest was ignored)\n\n", bad);
+				break;
+			}
+			continue;
+		}
+		stop = !run(c, line, n, &cmd);
+	}
+}
+
+/* Step 4: approve/reject in the Subject of a reply. */
+static void
+moderate_subject(struct ctl *c, const struct buf *subject)
+{
+	static const char *const words[] = { "approve", "reject" };
+
+	if (c->saw_moderation || subject->len == 0)
+		return;
+	for (int w = 0; w < 2; w++) {
+		struct strlist st = { NULL, 0 };
+
+		cmd_find_tokens(subject->data, subject->len, words[w], &st);
+		for (size_t i = 0; i < st.count; i++) {
+			c->commands++;
+			say(c, "> %s\n", st.items[i]);
+			do_moderate(c, st.items[i] + strlen(words[w]) + 1,
+			    w == 0);
+			say(c, "\n");
+		}
+		strlist_free(&st);
+	}
+}
+
+/* Step 5: the reply to the requester. */
+static void
+send_reply(struct ctl *c, const struct buf *subject)
+{
+	const struct list_def *d = c->deflist;
+	struct buf fromaddr = BUF_INIT, subj = BUF_INIT, env = BUF_INIT;
+
+	if (c->commands == 0)
+		say(c, "No commands found. Send \"help\" for the commands.\n");
+	if (d != NULL) {
+		list_addr(d, "-request", &fromaddr);
+		list_addr(d, "-bounces", &env);
+	} else {
+		buf_printf(&fromaddr, "%s@%s", LIST_DLIST_LOCAL, c->domain);
+		buf_set(&env, "");
+	}
+	buf_printf(&subj, "Re: %s", subject->len ? subject->data :
+	    "your commands");
+	(void)send_notice(c->ld, env.data != NULL ? env.data : "",
+	    fromaddr.data, c->requester, subj.data, NULL,
+	    buf_cstr(&c->reply));
+	buf_free(&fromaddr);
+	buf_free(&subj);
+	buf_free(&env);
+}
+
 int
 control_handle(struct listd *ld, const struct list_def *d,
     const char *domain, const char *sender, const char *msg, size_t len)
@@ -734,12 +832,7 @@ control_handle(struct listd *ld, const struct list_def *d,
 	struct ctl c;
 	struct mail m;
 	struct buf v = BUF_INIT, text = BUF_INIT, subject = BUF_INIT;
-	struct buf all = BUF_INIT, from = BUF_INIT, env = BUF_INIT;
-	struct strlist toks = { NULL, 0 };
-	struct cmd cmd;
-	unsigned bad = 0;
-	const char *s, *end;
-	bool stop = false;
+	struct buf from = BUF_INIT;
 
 	memset(&c, 0, sizeof(c));
 	c.ld = ld;
@@ -761,101 +854,17 @@ control_handle(struct listd *ld, const struct list_def *d,
 		buf_set(&subject, cmd_subject_text(v.data));
 	mail_text(&m, &text);
 
-	/* 2. confirmations anywhere */
-	buf_printf(&all, "%s\n", buf_cstr(&subject));
-	buf_append(&all, text.data, text.len);
-	cmd_find_tokens(all.data, all.len, "confirm", &toks);
-	for (size_t i = 0; i < toks.count && i < LISTD_MAX_COMMANDS; i++) {
-		do_confirm(&c, toks.items[i] + 8);
-		c.commands++;
-	}
-
-	/* 3. the Subject, then the body */
-	if (subject.len > 0) {
-		cmd_parse_line(subject.data, subject.len, &cmd);
-		if (cmd.kind != CMD_NONE && cmd.kind != CMD_UNKNOWN)
-			stop = !run(&c, subject.data, subject.len, &cmd);
-	}
-	s = text.data != NULL ? text.data : "";
-	end = s + text.len;
-	while (!stop && s < end && c.commands < LISTD_MAX_COMMANDS) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
-		const char *line = s;
-
-		s += n + (nl != NULL);
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (n > 0 && line[0] == '>')
-			continue;
-		if ((n == 3 && memcmp(line, "-- ", 3) == 0) ||
-		    (n == 2 && memcmp(line, "--", 2) == 0))
-			break;
-		cmd_parse_line(line, n, &cmd);
-		if (cmd.kind == CMD_NONE)
-			continue;
-		if (cmd.kind == CMD_UNKNOWN) {
-			if (++bad >= LISTD_MAX_BAD_LINES) {
-				say(&c, "(%u lines that are not commands; the "
-				    "rest was ignored)\n\n", bad);
-				break;
-			}
-			continue;
-		}
-		stop = !run(&c, line, n, &cmd);
-	}
-
-	/* 4. approve/reject in the Subject of a reply */
-	if (!c.saw_moderation && subject.len > 0) {
-		static const char *const words[] = { "approve", "reject" };
-		for (int w = 0; w < 2; w++) {
-			struct strlist st = { NULL, 0 };
-
-			cmd_find_tokens(subject.data, subject.len, words[w],
-			    &st);
-			for (size_t i = 0; i < st.count; i++) {
-				c.commands++;
-				say(&c, "> %s\n", st.items[i]);
-				do_moderate(&c, st.items[i] +
-				    strlen(words[w]) + 1, w == 0);
-				say(&c, "\n");
-			}
-			strlist_free(&st);
-		}
-	}
-
-	/* 5. the reply */
-	if (c.commands == 0)
-		say(&c, "No commands found. Send \"help\" for the commands.\n");
-	{
-		struct buf fromaddr = BUF_INIT, subj = BUF_INIT;
-
-		if (d != NULL) {
-			list_addr(d, "-request", &fromaddr);
-			list_addr(d, "-bounces", &env);
-		} else {
-			buf_printf(&fromaddr, "%s@%s", LIST_DLIST_LOCAL,
-			    domain);
-			buf_set(&env, "");
-		}
-		buf_printf(&subj, "Re: %s", subject.len ? subject.data :
-		    "your commands");
-		(void)send_notice(ld, env.data != NULL ? env.data : "",
-		    fromaddr.data, c.requester, subj.data, NULL,
-		    buf_cstr(&c.reply));
-		buf_free(&fromaddr);
-		buf_free(&subj);
-	}
+	confirm_all(&c, &subject, &text);
+	run_lines(&c, &subject, &text);
+	moderate_subject(&c, &subject);
+	send_reply(&c, &subject);
 	log_info("listd: %s@%s: %u command(s) from <%s>",
 	    d ? d->name : LIST_DLIST_LOCAL, domain, c.commands, c.requester);
-	strlist_free(&toks);
 	mail_free(&m);
 	buf_free(&v);
 	buf_free(&text);
 	buf_free(&subject);
-	buf_free(&all);
 	buf_free(&from);
-	buf_free(&env);
 	buf_free(&c.reply);
 	return 0;
 }

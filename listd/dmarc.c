@@ -8,19 +8,15 @@
  * organizational domain is approximated by the last two labels (no
  * public suffix list) and its sp= (else p=) is used.
  *
- * Queries go through the system's stub resolver on a private state; the
- * resolv_conf key (same file format as for the outbound queue, parsed by
- * dns_parse_servers()) replaces the name servers, so tests can use a
- * local server. A temporary DNS failure counts as "strict": rewriting a
- * From: that did not need it costs less than a post rejected by members'
- * providers.
+ * Queries and the parsing of answers are common/dns.h's (dns_open(),
+ * dns_txt()), with the same resolver set-up as the outbound queue: the
+ * resolv_conf key replaces the name servers, so tests can use a local
+ * server. A temporary DNS failure, or a malformed answer, counts as
+ * "strict": rewriting a From: that did not need it costs less than a
+ * post rejected by members' providers.
  */
 #include "config.h"
 
-#include <arpa/nameser.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <resolv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,58 +26,30 @@
 #include "log.h"
 #include "util.h"
 
-#define DMARC_ANSWER_MAX 4096
-
-static struct __res_state *
+/* The resolver, opened on first use; NULL (logged) when resolv_conf
+ * cannot be used. */
+static struct dns_resolver *
 resolver(struct listd *ld)
 {
-	struct __res_state *res;
-	struct dns_servers sv;
-	struct buf text = BUF_INIT, err = BUF_INIT;
+	struct buf err = BUF_INIT;
 
-	if (ld->dmarc_res != NULL)
-		return ld->dmarc_res;
-	res = xcalloc(1, sizeof(*res));
-	if (res_ninit(res) != 0) {
-		log_error("listd: dmarc: res_ninit failed");
-		free(res);
-		return NULL;
-	}
-	res->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
-	if (ld->conf->resolv_conf != NULL) {
-		if (read_file(ld->conf->resolv_conf, &text, 65536) < 0 ||
-		    dns_parse_servers(buf_cstr(&text), &sv, &err) < 0) {
+	if (ld->dns == NULL) {
+		ld->dns = dns_open(ld->conf->resolv_conf, &err);
+		if (ld->dns == NULL)
 			log_error("listd: dmarc: cannot use %s: %s",
-			    ld->conf->resolv_conf, buf_cstr(&err));
-			res_nclose(res);
-			free(res);
-			buf_free(&text);
-			buf_free(&err);
-			return NULL;
-		}
-		for (size_t i = 0; i < sv.count; i++)
-			memcpy(&res->nsaddr_list[i], &sv.ns[i],
-			    sizeof(struct sockaddr_in));
-		res->nscount = (int)sv.count;
-		if (sv.timeout > 0)
-			res->retrans = sv.timeout;
-		if (sv.attempts > 0)
-			res->retry = sv.attempts;
+			    ld->conf->resolv_conf != NULL ?
+			    ld->conf->resolv_conf : "the system resolver",
+			    buf_cstr(&err));
 	}
-	buf_free(&text);
 	buf_free(&err);
-	ld->dmarc_res = res;
-	return res;
+	return ld->dns;
 }
 
 void
 dmarc_close(struct listd *ld)
 {
-	if (ld->dmarc_res != NULL) {
-		res_nclose(ld->dmarc_res);
-		free(ld->dmarc_res);
-		ld->dmarc_res = NULL;
-	}
+	dns_close(ld->dns);
+	ld->dns = NULL;
 }
 
 /* Value of tag in a DMARC record ("v=DMARC1; p=reject; sp=none"). */
@@ -132,103 +100,73 @@ dmarc_policy_strict(const char *record, bool subdomain)
 	    strcasecmp(v, "quarantine") == 0;
 }
 
-static unsigned
-get16(const unsigned char *p)
+/* The verdict of the TXT records of _dmarc.DOMAIN: the first DMARC
+ * record decides; 0 when there is none. */
+static int
+records_strict(const struct buf *txt, size_t count, bool subdomain)
 {
-	return (unsigned)p[0] << 8 | p[1];
+	for (size_t i = 0; i < count; i++) {
+		int r = dmarc_policy_strict(buf_cstr(&txt[i]), subdomain);
+
+		if (r >= 0)
+			return r;
+	}
+	return 0;
 }
 
 int
 dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain)
 {
-	const unsigned char *p, *end;
-	struct buf rec = BUF_INIT;
-	char host[NS_MAXDNAME];
-	unsigned qd, an;
-	int r = 0;
+	struct buf *txt;
+	size_t count;
+	int r;
 
-	if (n < NS_HFIXEDSZ)
+	if (dns_parse_txt(answer, n, &txt, &count) < 0)
 		return -1;
-	end = answer + n;
-	qd = get16(answer + 4);
-	an = get16(answer + 6);
-	p = answer + NS_HFIXEDSZ;
-	for (unsigned i = 0; i < qd; i++) {
-		int l = dn_expand(answer, end, p, host, sizeof(host));
-		if (l < 0 || p + l + 4 > end) {
-			r = -1;
-			goto out;
-		}
-		p += l + 4;
-	}
-	for (unsigned i = 0; i < an; i++) {
-		int l = dn_expand(answer, end, p, host, sizeof(host));
-		unsigned type, rdlen;
-		const unsigned char *rd, *rend;
-
-		if (l < 0 || p + l + 10 > end) {
-			r = -1;
-			goto out;
-		}
-		p += l;
-		type = get16(p);
-		rdlen = get16(p + 8);
-		rd = p + 10;
-		if (rd + rdlen > end) {
-			r = -1;
-			goto out;
-		}
-		p = rd + rdlen;
-		if (type != ns_t_txt)
-			continue;
-		/* A TXT record is one or more <length><text> strings. */
-		buf_reset(&rec);
-		rend = rd + rdlen;
-		while (rd < rend && rd + 1 + *rd <= rend) {
-			buf_append(&rec, rd + 1, *rd);
-			rd += 1 + *rd;
-		}
-		if ((n = dmarc_policy_strict(buf_cstr(&rec), subdomain)) >= 0) {
-			r = n;
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	buf_free(&rec);
+	r = records_strict(txt, count, subdomain);
+	dns_txt_free(txt, count);
 	return r;
 }
 
 /* 1 strict, 0 not (or no record), -1 temporary failure. */
 static int
-lookup(struct __res_state *res, const char *domain, bool subdomain)
+lookup(struct dns_resolver *dns, const char *domain, bool subdomain)
 {
-	unsigned char answer[DMARC_ANSWER_MAX];
-	struct buf name = BUF_INIT;
-	int n, r;
+	struct buf name = BUF_INIT, err = BUF_INIT;
+	struct buf *txt;
+	size_t count;
+	int r;
 
 	buf_printf(&name, "_dmarc.%s", domain);
-	n = res_nquery(res, name.data, ns_c_in, ns_t_txt, answer,
-	    sizeof(answer));
-	if (n < 0)
-		r = (res->res_h_errno == HOST_NOT_FOUND ||
-		    res->res_h_errno == NO_DATA) ? 0 : -1;
-	else
-		r = dmarc_parse_answer(answer, n, subdomain);
+	switch (dns_txt(dns, name.data, &txt, &count, &err)) {
+	case DNS_OK:
+		r = records_strict(txt, count, subdomain);
+		dns_txt_free(txt, count);
+		break;
+	case DNS_NOTFOUND:
+	case DNS_NODATA:
+		r = 0;
+		break;
+	default:
+		log_debug("listd: dmarc: %s", buf_cstr(&err));
+		r = -1;
+		break;
+	}
 	buf_free(&name);
+	buf_free(&err);
 	return r;
 }
 
 int
 dmarc_strict(struct listd *ld, const char *domain)
 {
-	struct __res_state *res = resolver(ld);
+	struct dns_resolver *dns = resolver(ld);
 	const char *org = NULL;
 	int r, dots = 0;
 
-	if (res == NULL)
+	if (dns == NULL)
 		return -1;
-	r = lookup(res, domain, false);
+	r = lookup(dns, domain, false);
 	if (r != 0)
 		goto out;
 	/* No record: the organizational domain (last two labels). */
@@ -238,7 +176,7 @@ dmarc_strict(struct listd *ld, const char *domain)
 			break;
 		}
 	if (org != NULL)
-		r = lookup(res, org, true);
+		r = lookup(dns, org, true);
 out:
 	log_debug("listd: dmarc: %s %s", domain, r > 0 ? "strict" :
 	    r == 0 ? "not strict" : "lookup failed");

@@ -12,7 +12,8 @@
  * worker_should_exit() is checked between files.
  *
  * Every LISTD_MAINTENANCE seconds each list's expired tokens (and held
- * posts) are removed and due digests are sent.
+ * posts) are removed, the posters of expired held posts told (post.c),
+ * and due digests are sent.
  *
  * Poison messages (poison.h): a spool file whose processing kills the
  * worker (a fatal signal at once, other deaths after poison_attempts
@@ -48,33 +49,6 @@
 #define LISTD_MESSAGE_MAX (256u * 1024 * 1024)
 
 static bool once;
-
-int
-list_lock(struct listd *ld, const struct list_def *d)
-{
-	struct buf p = BUF_INIT, err = BUF_INIT;
-	int fd;
-
-	if (list_prepare_dir(ld->conf, d, &err) < 0)
-		log_error("listd: list=%s: %s", d->address, err.data);
-	list_state_path(ld->conf, d, "lock", &p);
-	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		log_error("listd: cannot open %s: %s", p.data, strerror(errno));
-	else
-		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-			;
-	buf_free(&p);
-	buf_free(&err);
-	return fd;
-}
-
-void
-list_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
 
 /* Work on one list recipient of a spool file. */
 static int
@@ -119,12 +93,12 @@ dispatch(struct listd *ld, const struct listspool_msg *msg, const char *rcpt)
 		    len);
 	}
 	case LIST_ADDR_REQUEST:
-		lk = list_lock(ld, d);
+		lk = list_lock(ld->conf, d);
 		r = control_handle(ld, d, d->domain, msg->sender, data, len);
 		list_unlock(lk);
 		return r;
 	case LIST_ADDR_POST:
-		lk = list_lock(ld, d);
+		lk = list_lock(ld->conf, d);
 		r = post_handle(ld, d, msg->sender, data, len, msg->id);
 		if (r == 0 && d->digest)
 			(void)digest_maybe_send(ld, d, (int64_t)time(NULL),
@@ -134,7 +108,7 @@ dispatch(struct listd *ld, const struct listspool_msg *msg, const char *rcpt)
 	case LIST_ADDR_OWNER:
 		return owner_handle(ld, d, msg->sender, data, len);
 	case LIST_ADDR_BOUNCES:
-		lk = list_lock(ld, d);
+		lk = list_lock(ld->conf, d);
 		r = bounce_handle(ld, d, member, data, len);
 		list_unlock(lk);
 		return r;
@@ -262,6 +236,7 @@ maintenance(struct listd *ld)
 	for (size_t i = 0; i < l->count; i++) {
 		const struct list_def *d = &l->items[i];
 		struct buf p = BUF_INIT;
+		struct strlist held = { NULL, 0 };
 		struct stat st;
 		unsigned n;
 
@@ -272,11 +247,14 @@ maintenance(struct listd *ld)
 		}
 		buf_free(&p);
 		post_progress_expire(ld, d, now, LISTD_HELD_TTL);
-		if ((n = token_expire_all(ld, d, now)) > 0)
+		if ((n = token_expire_all(ld, d, now, &held)) > 0)
 			log_info("listd: list=%s: %u expired token(s) removed",
 			    d->address, n);
+		for (size_t k = 0; k < held.count; k++)
+			post_held_expired(ld, d, held.items[k]);
+		strlist_free(&held);
 		if (d->digest) {
-			int lk = list_lock(ld, d);
+			int lk = list_lock(ld->conf, d);
 			(void)digest_maybe_send(ld, d, now, false);
 			list_unlock(lk);
 		}

@@ -5,19 +5,29 @@
  * worker.h). It takes files from state_dir/lists/spool/new/ (written by
  * DSMTP, see listspool.h), and for each list recipient of a file:
  *
- *   listd.c    the service: spool scan, claiming files (flock), the
- *              per-list lock, periodic work (expiry, digests),
- *              quarantine of poison messages (poison.h); main()
+ * The files form a tree: each calls only files listed below it.
+ *
+ *   listd.c    the service: spool scan, claiming files (flock), periodic
+ *              work (expiry, digests), quarantine of poison messages
+ *              (poison.h); main(). (The per-list lock and the owner
+ *              and moderator checks are common/lists.h's.)
+ *   control.c  LIST-request@ and dlist@: control_handle(): commands,
+ *              confirm/approve/reject
+ *   post.c     LIST@: post_handle(): loop checks, post policy,
+ *              moderation; post_distribute(); post_held_expired():
+ *              telling a poster that a held post expired
+ *   bounce.c   LIST-bounces[+member]@: bounce_handle(): bounce scores,
+ *              nomail
+ *   archive.c  the archive (Maildir + numbered index) and digests:
+ *              archive_store(), digest_add(), digest_maybe_send()
+ *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto:
+ *              dmarc_strict() (TXT records through common/dns.h)
  *   send.c     outgoing mail through the delivery API (deliver.h):
- *              one stored copy for local recipients, queue files for
- *              remote ones; notices and replies
- *   token.c    confirmation/approval tokens (random, expiring) on disk
- *   cmd.c      parsing command lines of control mail
- *   control.c  LIST-request@ and dlist@: commands, confirm/approve/reject
- *   post.c     LIST@: loop checks, post policy, moderation, distribution
- *   archive.c  the archive (Maildir + numbered index) and digests
- *   bounce.c   LIST-bounces[+member]@: bounce scores, nomail
- *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto
+ *              send_mail(), one stored copy for local recipients, queue
+ *              files for remote ones; send_notice(): notices and replies
+ *   cmd.c      parsing command lines of control mail: cmd_parse_line()
+ *   token.c    confirmation/approval tokens (random, expiring) on disk:
+ *              token_create(), token_load(), token_expire_all()
  *
  * Messages in memory (header fields, body) are common/mail.h.
  *
@@ -49,7 +59,7 @@
 #define LISTD_MAX_BAD_LINES 5
 #define LISTD_CMD_LINE_MAX 1000
 
-struct __res_state;
+struct dns_resolver;
 
 struct listd {
 	const struct dmail_conf *conf;
@@ -58,7 +68,7 @@ struct listd {
 	struct userdb *udb;
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
-	struct __res_state *dmarc_res;  /* resolver for dmarc.c */
+	struct dns_resolver *dns;       /* dmarc.c's, opened on first use */
 	struct poison_spool poison;     /* spool/new and spool/quarantine */
 };
 
@@ -110,9 +120,11 @@ int token_load(struct listd *ld, const struct list_def *d, const char *id,
     int64_t now, struct token *out);
 void token_remove(struct listd *ld, const struct list_def *d,
     const char *id);
-/* Remove expired tokens (and their held posts); returns how many. */
+/* Remove expired tokens (and their held posts); returns how many. The
+ * posters of expired held posts are added to held_posters (may be
+ * NULL). */
 unsigned token_expire_all(struct listd *ld, const struct list_def *d,
-    int64_t now);
+    int64_t now, struct strlist *held_posters);
 /* state_dir/lists/LIST/held/ID */
 void held_path(struct listd *ld, const struct list_def *d, const char *id,
     struct buf *out);
@@ -158,6 +170,9 @@ int post_handle(struct listd *ld, const struct list_def *d,
  * failure or crash skips the members already served (see post.c). */
 int post_distribute(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len, const char *job);
+/* Tell poster that its held post expired unapproved. */
+void post_held_expired(struct listd *ld, const struct list_def *d,
+    const char *poster);
 /* Remove progress files older than max_age seconds. */
 void post_progress_expire(struct listd *ld, const struct list_def *d,
     int64_t now, int64_t max_age);
@@ -192,18 +207,10 @@ int digest_maybe_send(struct listd *ld, const struct list_def *d,
 int dmarc_strict(struct listd *ld, const char *domain);
 /* A DMARC record's verdict: 1 strict, 0 not, -1 not a DMARC record. */
 int dmarc_policy_strict(const char *record, bool subdomain);
-/* The verdict of a TXT answer (res_query message of n bytes) for
- * _dmarc.DOMAIN: 1 strict, 0 not or no record, -1 malformed. */
+/* The verdict of a TXT answer (res_query message of n bytes, parsed by
+ * dns_parse_txt()) for _dmarc.DOMAIN: 1 strict, 0 not or no record,
+ * -1 malformed. */
 int dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain);
 void dmarc_close(struct listd *ld);
-
-/* --- listd.c --------------------------------------------------------- */
-
-/* Hold the list's lock file for the duration of work on it. */
-int list_lock(struct listd *ld, const struct list_def *d);
-void list_unlock(int fd);
-/* Owners + moderators contain address? */
-bool list_is_moderator(const struct list_def *d, const char *address);
-bool list_is_owner(const struct list_def *d, const char *address);
 
 #endif

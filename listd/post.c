@@ -87,6 +87,19 @@ notify_poster(struct listd *ld, const struct list_def *d, const char *to,
 	buf_free(&bounces);
 }
 
+void
+post_held_expired(struct listd *ld, const struct list_def *d,
+    const char *poster)
+{
+	struct buf body = BUF_INIT;
+
+	buf_printf(&body, "Your message to %s was held for a moderator and "
+	    "nobody approved it within %d days;\nit has been discarded.\n",
+	    d->address, LISTD_HELD_TTL / 86400);
+	notify_poster(ld, d, poster, "Held message expired", body.data);
+	buf_free(&body);
+}
+
 static int
 hold_post(struct listd *ld, const struct list_def *d, const char *sender,
     const struct mail *m, const char *msg, size_t len, const char *why)
@@ -501,134 +514,174 @@ personal_copy(struct listd *ld, const struct list_def *d, const char *member,
 	return 0;
 }
 
+/* Who gets a post: members by where their mail goes. */
+struct fanout {
+	struct list_member *members;
+	const char **local, **remote;   /* point into members */
+	size_t nl, nr, ndigest;
+};
+
+static void
+fanout_free(struct fanout *f)
+{
+	free(f->local);
+	free(f->remote);
+	free(f->members);
+}
+
+/* Sort the members of d: local, remote, digest; nomail ones skipped.
+ * 0, or -1 (logged). */
+static int
+fanout_load(struct listd *ld, const struct list_def *d, struct fanout *f)
+{
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (listdb_members(ld->conf, d, &f->members, &n) < 0)
+		return -1;
+	f->local = xcalloc(n + 1, sizeof(*f->local));
+	f->remote = xcalloc(n + 1, sizeof(*f->remote));
+	for (size_t i = 0; i < n; i++) {
+		const char *at = strrchr(f->members[i].address, '@');
+
+		if (f->members[i].nomail)
+			continue;
+		if (f->members[i].digest && d->digest) {
+			f->ndigest++;
+			continue;
+		}
+		if (at != NULL && conf_is_local_domain(ld->conf, at + 1))
+			f->local[f->nl++] = f->members[i].address;
+		else
+			f->remote[f->nr++] = f->members[i].address;
+	}
+	return 0;
+}
+
+/* The progress file of job into ppath (empty without a job), and what
+ * an earlier attempt recorded there. */
+static void
+progress_open(struct listd *ld, const struct list_def *d, const char *job,
+    struct buf *ppath, bool *local_done, struct buf *last)
+{
+	struct buf pdir = BUF_INIT;
+
+	progress_path(ld, d, job, ppath);
+	if (job == NULL || *job == '\0') {
+		buf_reset(ppath);
+		return;
+	}
+	progress_load(ppath->data, local_done, last);
+	if (*local_done || last->len > 0)
+		log_info("listd: list=%s job=%s: resuming (local %s, "
+		    "remote after <%s>)", d->address, job,
+		    *local_done ? "done" : "to do", buf_cstr(last));
+	progress_path(ld, d, NULL, &pdir);
+	if (mkdir_p(pdir.data, 0700) < 0)
+		log_error("listd: cannot create %s: %s", pdir.data,
+		    strerror(errno));
+	buf_free(&pdir);
+}
+
+/* One envelope (VERP sender, personal copy) per remote member from
+ * remote[from] on, saving progress every PROGRESS_EVERY members. 0, or
+ * -1 on a temporary failure (progress saved). */
+static int
+send_verp(struct listd *ld, const struct list_def *d,
+    const struct fanout *f, size_t from, const struct buf *out,
+    const struct buf *ppath, bool local_done)
+{
+	struct buf pc = BUF_INIT, verp = BUF_INIT;
+	size_t since_save = 0;
+	int r = 0;
+
+	for (size_t i = from; i < f->nr; i++) {
+		const struct buf *copy = out;
+
+		list_verp_addr(d, f->remote[i], &verp);
+		if (personal_copy(ld, d, f->remote[i], out, &pc) == 0)
+			copy = &pc;
+		if (send_mail(ld, verp.data, &f->remote[i], 1, copy->data,
+		    copy->len) < 0) {
+			if (ppath->len > 0 && i > 0)
+				(void)progress_save(ppath->data, local_done,
+				    f->remote[i - 1]);
+			r = -1;
+			break;
+		}
+		if (ppath->len > 0 && ++since_save >= PROGRESS_EVERY &&
+		    i + 1 < f->nr) {
+			(void)progress_save(ppath->data, local_done,
+			    f->remote[i]);
+			since_save = 0;
+		}
+	}
+	buf_free(&pc);
+	buf_free(&verp);
+	return r;
+}
+
 int
 post_distribute(struct listd *ld, const struct list_def *d,
     const char *sender, const char *msg, size_t len, const char *job)
 {
-	struct buf pc = BUF_INIT;
 	struct buf ppath = BUF_INIT, last = BUF_INIT;
+	struct buf out = BUF_INIT, bounces = BUF_INIT;
+	struct fanout f;
 	bool local_done = false;
-	size_t since_save = 0, skipped = 0;
-	struct buf out = BUF_INIT, bounces = BUF_INIT, verp = BUF_INIT;
-	struct buf err = BUF_INIT;
-	struct list_member *members = NULL;
-	const char **local = NULL, **remote = NULL;
-	size_t n = 0, nl = 0, nr = 0, ndigest = 0;
-	struct listdb *db;
+	size_t skipped = 0;
 	int64_t t0 = now_ms();
 	unsigned num = 0;
 	int r = 0;
 
-	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
-		buf_free(&err);
-		return -1;
-	}
-	r = listdb_all(db, &members, &n);
-	listdb_close(db);
-	if (r < 0)
+	if (fanout_load(ld, d, &f) < 0)
 		return -1;
 	rewrite(ld, d, msg, len, &out);
 	list_addr(d, "-bounces", &bounces);
-	local = xcalloc(n + 1, sizeof(*local));
-	remote = xcalloc(n + 1, sizeof(*remote));
-	for (size_t i = 0; i < n; i++) {
-		const char *at = strrchr(members[i].address, '@');
-
-		if (members[i].nomail)
-			continue;
-		if (members[i].digest && d->digest) {
-			ndigest++;
-			continue;
-		}
-		if (at != NULL && conf_is_local_domain(ld->conf, at + 1))
-			local[nl++] = members[i].address;
-		else
-			remote[nr++] = members[i].address;
-	}
-	progress_path(ld, d, job, &ppath);
-	if (job != NULL && *job != '\0') {
-		struct buf pdir = BUF_INIT;
-
-		progress_load(ppath.data, &local_done, &last);
-		if (local_done || last.len > 0)
-			log_info("listd: list=%s job=%s: resuming (local %s, "
-			    "remote after <%s>)", d->address, job,
-			    local_done ? "done" : "to do", buf_cstr(&last));
-		progress_path(ld, d, NULL, &pdir);
-		if (mkdir_p(pdir.data, 0700) < 0)
-			log_error("listd: cannot create %s: %s", pdir.data,
-			    strerror(errno));
-		buf_free(&pdir);
-	} else {
-		buf_reset(&ppath);
-	}
-	if (nl > 0 && !local_done) {
-		if (send_mail(ld, bounces.data, local, nl, out.data,
+	progress_open(ld, d, job, &ppath, &local_done, &last);
+	if (f.nl > 0 && !local_done) {
+		if (send_mail(ld, bounces.data, f.local, f.nl, out.data,
 		    out.len) < 0) {
 			r = -1;
 			goto out;
 		}
 		local_done = true;
-		if (ppath.len > 0 && nr > 0)
+		if (ppath.len > 0 && f.nr > 0)
 			(void)progress_save(ppath.data, true, NULL);
 	}
 	/* Remote members already served by an earlier attempt. */
-	while (last.len > 0 && skipped < nr &&
-	    strcmp(remote[skipped], last.data) <= 0)
+	while (last.len > 0 && skipped < f.nr &&
+	    strcmp(f.remote[skipped], last.data) <= 0)
 		skipped++;
-	if (nr > skipped && !d->verp) {
-		if (send_mail(ld, bounces.data, remote + skipped, nr - skipped,
-		    out.data, out.len) < 0) {
+	if (f.nr > skipped && !d->verp) {
+		if (send_mail(ld, bounces.data, f.remote + skipped,
+		    f.nr - skipped, out.data, out.len) < 0) {
 			r = -1;
 			goto out;
 		}
-	} else {
-		for (size_t i = skipped; i < nr; i++) {
-			const struct buf *copy = &out;
-
-			list_verp_addr(d, remote[i], &verp);
-			if (personal_copy(ld, d, remote[i], &out, &pc) == 0)
-				copy = &pc;
-			if (send_mail(ld, verp.data, &remote[i], 1, copy->data,
-			    copy->len) < 0) {
-				if (ppath.len > 0 && i > 0)
-					(void)progress_save(ppath.data,
-					    local_done, remote[i - 1]);
-				r = -1;
-				goto out;
-			}
-			if (ppath.len > 0 && ++since_save >= PROGRESS_EVERY &&
-			    i + 1 < nr) {
-				(void)progress_save(ppath.data, local_done,
-				    remote[i]);
-				since_save = 0;
-			}
-		}
+	} else if (send_verp(ld, d, &f, skipped, &out, &ppath,
+	    local_done) < 0) {
+		r = -1;
+		goto out;
 	}
 	if (d->archive && archive_store(ld, d, out.data, out.len, &num) < 0)
 		log_error("listd: list=%s: post from <%s> not archived",
 		    d->address, sender);
-	if (ndigest > 0 && digest_add(ld, d, out.data, out.len) < 0)
+	if (f.ndigest > 0 && digest_add(ld, d, out.data, out.len) < 0)
 		log_error("listd: list=%s: post from <%s> not queued for the "
 		    "digest", d->address, sender);
 	if (ppath.len > 0)
 		unlink(ppath.data);
 	log_info("listd: list=%s from=<%s> distributed local=%zu remote=%zu "
 	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
-	    nl, nr - skipped, ndigest, num, out.len,
+	    f.nl, f.nr - skipped, f.ndigest, num, out.len,
 	    (long long)(now_ms() - t0));
 out:
+	fanout_free(&f);
 	buf_free(&ppath);
 	buf_free(&last);
-	buf_free(&pc);
-	free(local);
-	free(remote);
-	free(members);
 	buf_free(&out);
 	buf_free(&bounces);
-	buf_free(&verp);
-	buf_free(&err);
 	return r;
 }
 

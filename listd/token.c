@@ -11,7 +11,9 @@
  *     expires 1732412345
  *
  * A held post's message is kept beside it in held/ID. Expired tokens are
- * removed when looked up and by token_expire_all() (periodic).
+ * removed when looked up and by token_expire_all() (periodic), which
+ * names the posters of expired held posts to its caller (post.c tells
+ * them). This file sends no mail: it is below send.c.
  */
 #include "config.h"
 
@@ -235,7 +237,8 @@ out:
 }
 
 unsigned
-token_expire_all(struct listd *ld, const struct list_def *d, int64_t now)
+token_expire_all(struct listd *ld, const struct list_def *d, int64_t now,
+    struct strlist *held_posters)
 {
 	struct buf dir = BUF_INIT;
 	struct dirent *de;
@@ -255,27 +258,12 @@ token_expire_all(struct listd *ld, const struct list_def *d, int64_t now)
 			continue;
 		memset(&t, 0, sizeof(t));
 		buf_printf(&p, "%s/%s", dir.data, de->d_name);
-		/* A held post that nobody approved: tell its poster. */
+		/* A held post that nobody approved: its poster is told. */
 		if (read_file(p.data, &text, 4096) == 0 &&
 		    token_parse(buf_cstr(&text), text.len, &t) == 0 &&
 		    token_expired(&t, now) && t.action == TOKEN_POST &&
-		    *t.address != '\0') {
-			struct buf body = BUF_INIT, from = BUF_INIT;
-			struct buf bounces = BUF_INIT;
-
-			list_addr(d, "-request", &from);
-			list_addr(d, "-bounces", &bounces);
-			buf_printf(&body, "Your message to %s was held for a "
-			    "moderator and nobody approved it within %d days;"
-			    "\nit has been discarded.\n", d->address,
-			    LISTD_HELD_TTL / 86400);
-			(void)send_notice(ld, bounces.data, from.data,
-			    t.address, "Held message expired", NULL,
-			    body.data);
-			buf_free(&body);
-			buf_free(&from);
-			buf_free(&bounces);
-		}
+		    *t.address != '\0' && held_posters != NULL)
+			strlist_add(held_posters, t.address);
 		if (token_load(ld, d, de->d_name, now, &t) == 0)
 			n++;
 		buf_free(&p);

@@ -47,23 +47,6 @@ usage(void)
 	exit(2);
 }
 
-int
-master_ep_add(struct master *m, int fd, uint32_t events, struct ev *ev)
-{
-	struct epoll_event e;
-
-	memset(&e, 0, sizeof(e));
-	e.events = events;
-	e.data.ptr = ev;
-	return epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &e);
-}
-
-void
-master_ep_del(struct master *m, int fd)
-{
-	epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
-
 /* The configuration path, made absolute: the daemon changes directory. */
 static char *
 absolute_path(const char *path)
@@ -149,30 +132,6 @@ daemonize(void)
 	}
 }
 
-void
-master_begin_shutdown(struct master *m, const char *why)
-{
-	if (m->stopping)
-		return;
-	m->stopping = true;
-	m->stop_deadline = now_ms() + (int64_t)m->conf->shutdown_grace * 1000;
-	master_notify_stopping();
-	log_info("shutting down (%s): no new connections; waiting up to %u s "
-	    "for sessions in progress", why, m->conf->shutdown_grace);
-	master_listen_close_all(m);
-	master_pool_retire_all(m);
-}
-
-static unsigned
-live_workers(const struct master *m)
-{
-	unsigned n = 0;
-
-	for (int i = 0; i < POOL_COUNT; i++)
-		n += m->pools[i].total;
-	return n + master_template_count(m);
-}
-
 static int
 check_only(const char *path)
 {
@@ -195,7 +154,7 @@ run(struct master *m)
 	struct epoll_event evs[128];
 	struct buf msg = BUF_INIT;
 
-	while (!m->stopping || live_workers(m) > 0) {
+	while (!m->stopping || master_live_workers(m) > 0) {
 		int n = epoll_wait(m->epfd, evs, 128,
 		    master_notify_timeout(master_pool_next_timer(m)));
 		int sigs = 0;
@@ -261,17 +220,10 @@ run(struct master *m)
 		/* A "reload" of this turn is answered: now the work. */
 		master_reload_finish(m);
 		master_client_timeouts(m);
-		if (m->stopping) {
-			if (!m->killed && now_ms() >= m->stop_deadline &&
-			    live_workers(m) > 0) {
-				log_warn("shutdown grace period over: killing "
-				    "%u workers", live_workers(m));
-				master_kill_all(m, SIGKILL);
-				m->killed = true;
-			}
-		} else {
+		if (m->stopping)
+			master_shutdown_tick(m);
+		else
 			master_pool_maintain(m);
-		}
 		master_notify_tick(m);
 	}
 	buf_free(&msg);
@@ -339,9 +291,7 @@ main(int argc, char **argv)
 		return 1;
 	/* Account database of the old environment layout: see userdb.c. */
 	userdb_upgrade_at_start(m->conf);
-	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (m->epfd < 0)
-		log_fatal("epoll_create1: %s", strerror(errno));
+	master_ep_init(m);
 	if ((sigfd = master_sig_init()) < 0)
 		log_fatal("signals: %s", strerror(errno));
 	m->signal_ev.kind = EV_SIGNAL;

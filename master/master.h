@@ -9,8 +9,14 @@
  *
  * Files (one concern each) and what they offer:
  *
+ * The files form a tree: a file calls only files listed below it (the
+ * event loop on top, the epoll set at the bottom), never one above.
+ *
  *   master.c         main(): arguments, start-up checks, daemon mode and
- *                    pid file, the event loop, shutdown.
+ *                    pid file; the event loop (dispatch on enum ev_kind).
+ *   master_control.c the control socket (owner-only) and the status socket
+ *                    (Prometheus text for any reader); bounded,
+ *                    non-blocking clients.
  *   master_conf.c    master_conf_load(): parse + master-level checks
  *                    (run_as when root); master_conf_memfd(): the sealed
  *                    memfd workers read their configuration from;
@@ -18,37 +24,49 @@
  *                    swap only when valid, bump the generation;
  *                    master_reload_finish(): retire the old generation,
  *                    after the answer.
- *   master_listen.c  master_listen_sync(): bind new listeners, keep
- *                    unchanged ones (same socket for life), close removed
- *                    ones; master_listen_watch(): let the master itself
- *                    watch a pool's listeners when no worker is ready.
+ *   master_shutdown.c master_begin_shutdown(): close the listeners,
+ *                    retire the workers, start the grace period;
+ *                    master_live_workers(); master_shutdown_tick(): kill
+ *                    what is left after shutdown_grace.
+ *   master_status.c  master_status_read(): drain a pool's status pipe into
+ *                    the scoreboard and the pool counters.
+ *   master_pool.c    master_pool_maintain(): pre-fork workers_min, grow on
+ *                    demand up to workers_max, shrink idle extras after
+ *                    worker_idle_timeout, do not spawn while the pool is
+ *                    throttled, warn once a minute when a pool is full;
+ *                    master_pool_demand(), master_pool_retire_all(),
+ *                    master_pool_init(), master_pool_configure(),
+ *                    master_pool_next_timer().
  *   master_spawn.c   master_spawn(): start one worker, by fork + exec
  *                    with the fd contract of worker.h, or (worker_spawn
  *                    template, smtp and pop3 pools) by a request to the
  *                    pool's template process; master_reap(): collect dead
  *                    children (templates, and workers re-parented to the
  *                    master, a child subreaper) and account for them;
- *                    master_kill_all().
- *   master_pool.c    master_pool_maintain(): pre-fork workers_min, grow on
- *                    demand up to workers_max, shrink idle extras after
- *                    worker_idle_timeout, throttle a pool whose workers
- *                    die before their first session or keep dying in
- *                    sessions (exponential backoff),
- *                    warn once a minute when a pool is full;
- *                    master_pool_retire_all().
- *   master_status.c  master_status_read(): drain a pool's status pipe into
- *                    the scoreboard and the pool counters.
- *   master_sig.c     master_sig_init(): SIGCHLD/SIGHUP/SIGTERM/SIGINT via a
- *                    self-pipe; master_sig_drain().
- *   master_control.c the control socket (owner-only) and the status socket
- *                    (Prometheus text for any reader); bounded,
- *                    non-blocking clients.
+ *                    master_kill_all(), master_worker_retire(),
+ *                    master_worker_adopt(), master_template_*().
+ *   master_account.c master_pool_account(): a pool's starting/idle/busy
+ *                    counters; master_pool_worker_died(),
+ *                    master_pool_early_death(), master_pool_session_done():
+ *                    crash counting and the throttle of a pool whose
+ *                    workers die before their first session or keep dying
+ *                    in sessions (exponential backoff).
+ *   master_listen.c  master_listen_sync(): bind new listeners, keep
+ *                    unchanged ones (same socket for life), close removed
+ *                    ones; master_listen_watch(): let the master itself
+ *                    watch a pool's listeners when no worker is ready;
+ *                    master_listen_close_all(), master_listen_count(),
+ *                    master_listen_queued().
  *   master_report.c  master_report_table() and master_report_prometheus():
  *                    the "status" texts; master_report_top_clients(): the
  *                    addresses holding most sessions of a pool.
  *   master_notify.c  the service manager's notify socket (systemd
  *                    Type=notify): READY, RELOADING, STOPPING, STATUS
  *                    with the pools' counts, watchdog pings.
+ *   master_sig.c     master_sig_init(): SIGCHLD/SIGHUP/SIGTERM/SIGINT via a
+ *                    self-pipe; master_sig_drain().
+ *   master_ev.c      master_ep_init(), master_ep_add(), master_ep_del():
+ *                    the epoll set every file registers its descriptors in.
  *
  * Control protocol (control_socket, a unix stream socket, mode 0600):
  *   The client connects and sends ONE request line, at most 512 bytes,
@@ -209,6 +227,8 @@ struct master {
 	struct worker **by_slot;
 	struct worker **by_pid;   /* hash buckets */
 	struct listener *listeners;
+	struct listener *staged;  /* bound by master_listen_sync(), not yet
+	                           * committed: a reload being checked */
 	struct pool pools[POOL_COUNT];
 	int epfd;
 	bool foreground;          /* -f: no detaching, log to stderr */
@@ -230,10 +250,15 @@ struct master {
 
 #define MASTER_PID_BUCKETS 8192
 
-/* master.c */
-void master_begin_shutdown(struct master *m, const char *why);
+/* master_ev.c */
+void master_ep_init(struct master *m);
 int master_ep_add(struct master *m, int fd, uint32_t events, struct ev *ev);
 void master_ep_del(struct master *m, int fd);
+
+/* master_shutdown.c */
+void master_begin_shutdown(struct master *m, const char *why);
+unsigned master_live_workers(const struct master *m);
+void master_shutdown_tick(struct master *m);
 
 /* master_conf.c */
 int master_conf_load(const char *path, struct dmail_conf *out,
@@ -271,13 +296,15 @@ void master_pool_configure(struct master *m);
 void master_pool_maintain(struct master *m);
 void master_pool_retire_all(struct master *m);
 void master_pool_demand(struct master *m, enum pool_id id);
+int master_pool_next_timer(struct master *m);
+
+/* master_account.c */
 void master_pool_account(struct pool *p, struct worker *w, int sign);
 void master_pool_worker_died(struct master *m, struct pool *p,
     struct worker *w, int status);
 void master_pool_early_death(struct master *m, struct pool *p,
     const char *how);
 void master_pool_session_done(struct pool *p);
-int master_pool_next_timer(struct master *m);
 
 /* master_status.c */
 void master_status_read(struct master *m, struct pool *p);

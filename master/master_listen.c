@@ -7,8 +7,8 @@
  * not change, binds the new ones and closes the removed ones.
  *
  * master_listen_sync(m, conf, err, false) binds what conf adds and keeps
- * the new sockets aside; on failure it closes them, appends the reasons
- * to err and returns -1. master_listen_sync(m, conf, err, true) then
+ * the new sockets aside in m->staged; on failure it closes them, appends
+ * the reasons to err and returns -1. master_listen_sync(m, conf, err, true) then
  * applies the change (cannot fail). A removed socket is shut down, not
  * only closed: workers still hold it, and shutdown() stops the kernel
  * from queueing new connections on it for them.
@@ -32,8 +32,6 @@
 #include "log.h"
 #include "master.h"
 #include "util.h"
-
-static struct listener *staged;
 
 static bool
 same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -112,7 +110,7 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 			int fd;
 
 			if (find(m->listeners, la) != NULL ||
-			    find(staged, la) != NULL)
+			    find(m->staged, la) != NULL)
 				continue;
 			fd = bind_one(la, conf->listen_backlog, err);
 			if (fd < 0) {
@@ -127,12 +125,12 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 			l->ss = la->ss;
 			l->sslen = la->sslen;
 			l->fd = fd;
-			l->next = staged;
-			staged = l;
+			l->next = m->staged;
+			m->staged = l;
 		}
 		if (rc < 0) {
-			while ((l = staged) != NULL) {
-				staged = l->next;
+			while ((l = m->staged) != NULL) {
+				m->staged = l->next;
 				listener_free(m, l);
 			}
 		}
@@ -160,7 +158,7 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 	for (size_t i = 0; i < conf->listen_count; i++) {
 		struct listener **sp;
 
-		for (sp = &staged; (l = *sp) != NULL; sp = &l->next)
+		for (sp = &m->staged; (l = *sp) != NULL; sp = &l->next)
 			if (l->role == conf->listen[i].role &&
 			    same_addr(&l->ss, &conf->listen[i].ss))
 				break;

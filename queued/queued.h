@@ -4,11 +4,13 @@
  *
  *   queue_main.c     main(), the worker_service (init: TLS client context,
  *                    relayhost credentials, user database, delivery
- *                    context; run: the event loop), control commands
+ *                    context; run: the event loop, reading the wakeup and
+ *                    control FIFOs); qstate_dctx(), qstate_release()
  *   queue_sched.c    the in-memory queue: scan of spool/queue, retry heap,
  *                    destinations with per-destination concurrency,
  *                    recording results, finishing an attempt (bounce,
- *                    delay warning, removal, next retry)
+ *                    delay warning, removal, next retry); qmgr_command():
+ *                    the control commands
  *   queue_deliver.c  a delivery process: route (transport, relayhost, MX),
  *                    one SMTP connection reused for its jobs, results back
  *                    to the queue manager

@@ -5,13 +5,15 @@
  *   smtpd.c         main(), the worker_service: init (TLS context, user
  *                   database, delivery context) and fini
  *   smtp_session.c  one connection: the explicit state machine, the
- *                   command table and every command handler
+ *                   command table and every command handler but AUTH's;
+ *                   smtp_session_run(), smtp_reply()
  *   smtp_parse.c    command verbs, MAIL FROM / RCPT TO arguments and
  *                   ESMTP parameters (pure functions, unit tested)
  *   smtp_data.c     DATA content: line reading, dot-unstuffing, the
  *                   smuggling defence (bare LF / bare CR), size and line
  *                   limits
- *   smtp_auth.c     SASL PLAIN and LOGIN (RFC 4954), strict base64
+ *   smtp_auth.c     smtp_cmd_auth(): SASL PLAIN and LOGIN (RFC 4954),
+ *                   strict base64
  *
  * Replies use struct smtp_reply from deliver.h everywhere, so parsers
  * and the delivery code hand back the exact reply for the client.

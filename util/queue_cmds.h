@@ -1,6 +1,6 @@
 /*
- * queue_cmds.h - the outbound queue commands of tellsmtp (and of
- * dmail-sendmail -bp / mailq):
+ * queue_cmds.h - the outbound queue commands of tellsmtp (dmail-sendmail
+ * -bp / mailq has its own listing, in util/dmail_sendmail.c):
  *
  *     queue              list queued messages: queue id, size, age,
  *                        sender, hold state, and every pending recipient

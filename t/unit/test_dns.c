@@ -1,9 +1,11 @@
 /*
  * test_dns.c - cmocka tests of common/dns.c without the network: the
  * resolv.conf parser, the MX answer parser on hand-built DNS messages
- * (compression, truncation, bad lengths), MX ordering with tie
- * shuffling, null MX detection, and address literals.
- * (Live look-ups against a test DNS server: t/outbound_mx.py.)
+ * (compression, truncation, bad lengths), the TXT answer parser
+ * (strings joined, records that do not fill their rdata refused), MX
+ * ordering with tie shuffling, null MX detection, and address literals.
+ * (Live look-ups against a test DNS server: t/outbound_mx.py, TXT:
+ * t/list_dmarc.py.)
  */
 #include "config.h"
 
@@ -203,6 +205,118 @@ test_parse_mx_malformed(void **state)
 	assert_int_equal(dns_parse_mx(p.b, (int)p.len, &mx, &n), -1);
 }
 
+/* TXT record from raw rdata (rdlen bytes), owner a pointer to 12. */
+static void
+add_txt_raw(struct pkt *p, const void *rdata, size_t rdlen)
+{
+	put16(p, 0xc00c);
+	put16(p, 16);
+	put16(p, 1);
+	put16(p, 0);
+	put16(p, 300);
+	put16(p, (unsigned)rdlen);
+	memcpy(p->b + p->len, rdata, rdlen);
+	p->len += rdlen;
+}
+
+/* TXT record of n character-strings. */
+static void
+add_txt(struct pkt *p, const char *const *strings, size_t n)
+{
+	unsigned char rd[512];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(strings[i]);
+
+		rd[len++] = (unsigned char)l;
+		memcpy(rd + len, strings[i], l);
+		len += l;
+	}
+	add_txt_raw(p, rd, len);
+}
+
+static void
+test_parse_txt(void **state)
+{
+	static const char *const split[] = { "v=DMARC1; ", "p=reject",
+		"; rua=mailto:d@example.test" };
+	static const char *const one[] = { "hello" };
+	static const char *const empty[] = { "" };
+	struct pkt p;
+	struct buf *txt;
+	size_t n;
+
+	(void)state;
+	start(&p, 4);
+	add_txt(&p, split, 3);
+	add_mx(&p, 10, "mx1.example.test", false);    /* not TXT: skipped */
+	add_txt(&p, one, 1);
+	add_txt(&p, empty, 1);                        /* one empty string */
+	assert_int_equal(dns_parse_txt(p.b, (int)p.len, &txt, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(buf_cstr(&txt[0]),
+	    "v=DMARC1; p=reject; rua=mailto:d@example.test");
+	assert_int_equal(txt[0].len, 45);
+	assert_string_equal(buf_cstr(&txt[1]), "hello");
+	assert_int_equal(txt[2].len, 0);
+	assert_string_equal(buf_cstr(&txt[2]), "");
+	dns_txt_free(txt, n);
+	/* A NUL byte is data: the length says where the record ends. */
+	start(&p, 1);
+	add_txt_raw(&p, "\x03" "a\0b", 4);
+	assert_int_equal(dns_parse_txt(p.b, (int)p.len, &txt, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(txt[0].len, 3);
+	assert_memory_equal(txt[0].data, "a\0b", 3);
+	dns_txt_free(txt, n);
+	/* No TXT record in the answer: an empty list. */
+	start(&p, 1);
+	add_mx(&p, 10, "mx1.example.test", false);
+	assert_int_equal(dns_parse_txt(p.b, (int)p.len, &txt, &n), 0);
+	assert_int_equal(n, 0);
+	dns_txt_free(txt, n);
+}
+
+static void
+test_parse_txt_malformed(void **state)
+{
+	static const char *const two[] = { "v=DMARC1; ", "p=reject" };
+	/* rdata whose strings do not fill it exactly */
+	static const struct {
+		const char *rdata;
+		size_t len;
+	} bad[] = {
+		{ "", 0 },                        /* no string at all */
+		{ "\x05" "abc", 4 },              /* string past the rdata */
+		{ "\x03" "abc" "\x05" "xy", 7 },  /* second one too */
+		{ "\x03" "abc" "\x01", 5 },       /* length byte, no data */
+	};
+	struct pkt p;
+	struct buf *txt = NULL;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		start(&p, 1);
+		add_txt_raw(&p, bad[i].rdata, bad[i].len);
+		assert_int_equal(dns_parse_txt(p.b, (int)p.len, &txt, &n), -1);
+	}
+	/* Every truncation of a good answer fails cleanly. */
+	start(&p, 2);
+	add_txt(&p, two, 2);
+	add_txt(&p, two, 1);
+	for (size_t cut = 0; cut < p.len; cut++) {
+		txt = NULL;
+		assert_int_equal(dns_parse_txt(p.b, (int)cut, &txt, &n), -1);
+		assert_null(txt);
+	}
+	/* More answers announced than present, after a good record. */
+	start(&p, 2);
+	add_txt(&p, two, 2);
+	assert_int_equal(dns_parse_txt(p.b, (int)p.len, &txt, &n), -1);
+}
+
 static void
 test_null_mx(void **state)
 {
@@ -309,6 +423,8 @@ main(void)
 		cmocka_unit_test(test_servers_errors),
 		cmocka_unit_test(test_parse_mx),
 		cmocka_unit_test(test_parse_mx_malformed),
+		cmocka_unit_test(test_parse_txt),
+		cmocka_unit_test(test_parse_txt_malformed),
 		cmocka_unit_test(test_null_mx),
 		cmocka_unit_test(test_sort_ties_shuffled),
 		cmocka_unit_test(test_addr_literal),

@@ -2,7 +2,8 @@
  * test_lists.c - unit tests for DList: the lists.dat parser (every error
  * path, from a table of texts and the exact messages an operator sees),
  * list address recognition and VERP, editing blocks, member records,
- * tokens (generation, format, expiry), command-line parsing and token
+ * owners and moderators, tokens (generation, format, expiry and
+ * the posters of expired held posts), command-line parsing and token
  * scanning, and the message helpers of the list worker.
  */
 #include "config.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -436,6 +438,75 @@ test_tokens(void **state)
 	buf_free(&text);
 }
 
+/* Owners and moderators, case-insensitively (lists.c). */
+static void
+test_roles(void **state)
+{
+	struct lists l;
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+
+	(void)state;
+	assert_int_equal(parse("list club@example.test\n"
+	    "owner alice@example.test\nmoderator mod@example.test\n", &l,
+	    &err), 0);
+	d = &l.items[0];
+	assert_true(list_is_owner(d, "alice@example.test"));
+	assert_true(list_is_owner(d, "Alice@Example.TEST"));
+	assert_false(list_is_owner(d, "mod@example.test"));
+	assert_true(list_is_moderator(d, "mod@example.test"));
+	assert_true(list_is_moderator(d, "ALICE@example.test"));
+	assert_false(list_is_moderator(d, "bob@example.test"));
+	lists_free(&l);
+	buf_free(&err);
+}
+
+/* token_expire_all() removes what expired and names the posters of
+ * expired held posts (post.c tells them; token.c sends nothing). */
+static void
+test_token_expiry(void **state)
+{
+	char dir[] = "/tmp/test_lists.XXXXXX", cmd[64];
+	struct dmail_conf conf;
+	struct listd ld;
+	struct lists l;
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	struct strlist held = { NULL, 0 };
+	struct token t;
+	int64_t now;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	buf_printf(&text, "hostname mx.example.test\nlocal_domains "
+	    "example.test\nstate_dir %s\n", dir);
+	memset(&conf, 0, sizeof(conf));
+	assert_int_equal(conf_load_text("t.conf", text.data, text.len, &conf,
+	    &err), 0);
+	memset(&ld, 0, sizeof(ld));
+	ld.conf = &conf;
+	assert_int_equal(parse("list club@example.test\n"
+	    "owner alice@example.test\n", &l, &err), 0);
+	assert_int_equal(token_create(&ld, &l.items[0], TOKEN_POST,
+	    "poster@example.test", 0, &t), 0);
+	assert_int_equal(token_create(&ld, &l.items[0], TOKEN_SUBSCRIBE,
+	    "joiner@example.test", 0, &t), 0);
+	assert_int_equal(token_create(&ld, &l.items[0], TOKEN_POST,
+	    "fresh@example.test", 3600, &t), 0);
+	now = (int64_t)time(NULL) + 5;
+	assert_int_equal(token_expire_all(&ld, &l.items[0], now, &held), 2);
+	assert_int_equal(held.count, 1);
+	assert_string_equal(held.items[0], "poster@example.test");
+	assert_int_equal(token_load(&ld, &l.items[0], t.id, now, &t), 1);
+	assert_int_equal(token_expire_all(&ld, &l.items[0], now, NULL), 0);
+	strlist_free(&held);
+	lists_free(&l);
+	conf_free(&conf);
+	buf_free(&text);
+	buf_free(&err);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_cmd_parse(void **state)
 {
@@ -718,6 +789,8 @@ main(void)
 		cmocka_unit_test(test_block_edit),
 		cmocka_unit_test(test_member_record),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_token_expiry),
 		cmocka_unit_test(test_cmd_parse),
 		cmocka_unit_test(test_cmd_tokens),
 		cmocka_unit_test(test_mail_helpers),

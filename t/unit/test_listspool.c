@@ -257,6 +257,15 @@ write_lists(const char *path, const char *text)
 	assert_int_equal(write_file_durable(path, text, strlen(text), 0644), 0);
 }
 
+/* The test's process-long cache, as a deliver_ctx holds one. */
+static struct lists_cache rcpt_cache;
+
+static int
+check_rcpt(const struct dmail_conf *c, const char *address)
+{
+	return listspool_check_rcpt(&rcpt_cache, c, address);
+}
+
 static void
 test_check_rcpt(void **state)
 {
@@ -270,29 +279,29 @@ test_check_rcpt(void **state)
 	buf_printf(&extra, "lists_file %s\n", lists);
 	load_conf(&c, extra.data);
 	/* no file yet: no lists, nothing is a list address */
-	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), 0);
+	assert_int_equal(check_rcpt(&c, "club@example.test"), 0);
 	write_lists(lists, "list club@example.test\nowner o@example.test\n");
-	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), 1);
-	assert_int_equal(listspool_check_rcpt(&c, "CLUB-Request@Example.Test"),
+	assert_int_equal(check_rcpt(&c, "club@example.test"), 1);
+	assert_int_equal(check_rcpt(&c, "CLUB-Request@Example.Test"),
 	    1);
-	assert_int_equal(listspool_check_rcpt(&c,
+	assert_int_equal(check_rcpt(&c,
 	    "club-bounces+a=b.test@example.test"), 1);
-	assert_int_equal(listspool_check_rcpt(&c, "dlist@example.test"), 1);
-	assert_int_equal(listspool_check_rcpt(&c, "bob@example.test"), 0);
+	assert_int_equal(check_rcpt(&c, "dlist@example.test"), 1);
+	assert_int_equal(check_rcpt(&c, "bob@example.test"), 0);
 	/* a list on a domain that is not local is not ours */
 	write_lists(lists, "list club@example.test\nowner o@example.test\n"
 	    "list far@other.test\nowner o@example.test\n");
 	nanosleep(&ts, NULL);
-	assert_int_equal(listspool_check_rcpt(&c, "far@other.test"), 0);
+	assert_int_equal(check_rcpt(&c, "far@other.test"), 0);
 	/* a new list is seen at once (mtime/size changed) */
 	write_lists(lists, "list club@example.test\nowner o@example.test\n"
 	    "list news@example.test\nowner o@example.test\n");
-	assert_int_equal(listspool_check_rcpt(&c, "news@example.test"), 1);
+	assert_int_equal(check_rcpt(&c, "news@example.test"), 1);
 	/* a broken edit keeps the last good lists */
 	write_lists(lists, "list club@example.test\nowner o@example.test\n"
 	    "post whenever\n");
-	assert_int_equal(listspool_check_rcpt(&c, "news@example.test"), 1);
-	assert_int_equal(listspool_check_rcpt(&c, "nobody@example.test"), 0);
+	assert_int_equal(check_rcpt(&c, "news@example.test"), 1);
+	assert_int_equal(check_rcpt(&c, "nobody@example.test"), 0);
 	conf_free(&c);
 
 	/* A process that never saw a good file (a worker started after a
@@ -303,8 +312,8 @@ test_check_rcpt(void **state)
 	write_lists(lists, "owner x@y.test\n");
 	buf_printf(&extra, "lists_file %s\n", lists);
 	load_conf(&c, extra.data);
-	assert_int_equal(listspool_check_rcpt(&c, "news@example.test"), 1);
-	assert_int_equal(listspool_check_rcpt(&c, "bob@example.test"), 0);
+	assert_int_equal(check_rcpt(&c, "news@example.test"), 1);
+	assert_int_equal(check_rcpt(&c, "bob@example.test"), 0);
 	conf_free(&c);
 	/* ... and without such a copy says "don't know" (-1): 4xx, never
 	 * a 550 for what may be a list address. */
@@ -324,8 +333,46 @@ test_check_rcpt(void **state)
 		buf_free(&text);
 		buf_free(&err);
 	}
-	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), -1);
-	assert_int_equal(listspool_check_rcpt(&c, "club@example.test"), -1);
+	assert_int_equal(check_rcpt(&c, "club@example.test"), -1);
+	assert_int_equal(check_rcpt(&c, "club@example.test"), -1);
+	conf_free(&c);
+	lists_cache_free(&rcpt_cache);
+	buf_free(&extra);
+}
+
+/* Each deliver_ctx has its own cache: one that has seen a good lists.dat
+ * keeps serving it after a bad edit, while a fresh one (a worker started
+ * after the edit, with no good copy kept) answers "don't know". */
+static void
+test_check_rcpt_own_cache(void **state)
+{
+	struct lists_cache a, b;
+	struct dmail_conf c;
+	struct buf extra = BUF_INIT;
+	char lists[300];
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	snprintf(lists, sizeof(lists), "%s/own.dat", base);
+	buf_printf(&extra, "lists_file %s\n", lists);
+	load_conf(&c, extra.data);
+	write_lists(lists, "list club@example.test\nowner o@example.test\n");
+	assert_int_equal(listspool_check_rcpt(&a, &c, "club@example.test"), 1);
+	write_lists(lists, "list club@example.test\npost whenever\n");
+	/* no fallback copy for b: remove the one a kept */
+	{
+		struct buf fb = BUF_INIT;
+
+		lists_fallback_path(&c, &fb);
+		unlink(fb.data);
+		buf_free(&fb);
+	}
+	assert_int_equal(listspool_check_rcpt(&b, &c, "club@example.test"),
+	    -1);
+	assert_int_equal(listspool_check_rcpt(&a, &c, "club@example.test"), 1);
+	lists_cache_free(&a);
+	lists_cache_free(&b);
 	conf_free(&c);
 	buf_free(&extra);
 }
@@ -379,6 +426,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_rcpt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_check_rcpt_own_cache, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unsub_token, setup,
 		    teardown),

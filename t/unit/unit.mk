@@ -27,6 +27,7 @@ TESTS += unit/test_clienttab
 unit_test_clienttab_SOURCES = unit/test_clienttab.c
 unit_test_clienttab_LDADD = $(TESTLIBS)
 
-# The key table of common/conf.c and man/dmail.conf.5 stay in step.
-TESTS += conf_doc.py
-EXTRA_DIST += conf_doc.py
+# The key table of common/conf.c and man/dmail.conf.5 stay in step; the
+# module maps of the program headers name the files that define things.
+TESTS += conf_doc.py module_maps.py
+EXTRA_DIST += conf_doc.py module_maps.py
