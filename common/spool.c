@@ -78,52 +78,15 @@ spool_envelope_add_rcpt(struct spool_envelope *env, const char *address,
 	r->state_offset = 0;
 }
 
-void
-spool_notify_text(unsigned char f, struct buf *out)
-{
-	const char *sep = "";
-
-	if (f & SPOOL_NOTIFY_NEVER) {
-		buf_append_str(out, "NEVER");
-		return;
-	}
-	if (f & SPOOL_NOTIFY_SUCCESS) {
-		buf_append_str(out, "SUCCESS");
-		sep = ",";
-	}
-	if (f & SPOOL_NOTIFY_FAILURE) {
-		buf_printf(out, "%sFAILURE", sep);
-		sep = ",";
-	}
-	if (f & SPOOL_NOTIFY_DELAY)
-		buf_printf(out, "%sDELAY", sep);
-}
-
-/* "NEVER" or "SUCCESS,FAILURE,DELAY" (as written by spool_notify_text)
- * to flags; 0 when it is not one of those. */
+/* A notify line's list (dsn.h: unknown words ignored, none known: not
+ * given). */
 static unsigned char
 notify_parse(const char *s)
 {
-	unsigned char f = SPOOL_NOTIFY_GIVEN;
-	size_t n;
+	unsigned f;
 
-	while (*s != '\0') {
-		n = strcspn(s, ",");
-		if (n == 5 && strncasecmp(s, "NEVER", 5) == 0)
-			f |= SPOOL_NOTIFY_NEVER;
-		else if (n == 7 && strncasecmp(s, "SUCCESS", 7) == 0)
-			f |= SPOOL_NOTIFY_SUCCESS;
-		else if (n == 7 && strncasecmp(s, "FAILURE", 7) == 0)
-			f |= SPOOL_NOTIFY_FAILURE;
-		else if (n == 5 && strncasecmp(s, "DELAY", 5) == 0)
-			f |= SPOOL_NOTIFY_DELAY;
-		else
-			return 0;
-		s += n;
-		if (*s == ',')
-			s++;
-	}
-	return f == SPOOL_NOTIFY_GIVEN ? 0 : f;
+	(void)dsn_notify_parse(s, &f);
+	return (f & DSN_NOTIFY_WORDS) != 0 ? (unsigned char)f : 0;
 }
 
 /* Values must stay on one line. */
@@ -167,15 +130,14 @@ spool_envelope_format(const struct spool_envelope *env, struct buf *out)
 		append_clean(out, env->envid);
 		buf_append_char(out, '\n');
 	}
-	if (env->ret == SPOOL_RET_FULL || env->ret == SPOOL_RET_HDRS)
+	if (env->ret == DSN_RET_FULL || env->ret == DSN_RET_HDRS)
 		buf_printf(out, "ret %s\n",
-		    env->ret == SPOOL_RET_FULL ? "FULL" : "HDRS");
+		    env->ret == DSN_RET_FULL ? "FULL" : "HDRS");
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!(env->rcpts[i].notify & SPOOL_NOTIFY_GIVEN))
+		if (!(env->rcpts[i].notify & DSN_NOTIFY_GIVEN))
 			continue;
-		buf_printf(out, "notify %zu ", i);
-		spool_notify_text(env->rcpts[i].notify, out);
-		buf_append_char(out, '\n');
+		buf_printf(out, "notify %zu %s\n", i,
+		    dsn_notify_name(env->rcpts[i].notify));
 	}
 	buf_append_char(out, '\n');
 }
@@ -429,7 +391,7 @@ spool_read(const char *path, struct spool_envelope *env, struct buf *err)
 			env->envid = dup_value(v);
 		} else if (strcmp(line, "ret") == 0) {
 			env->ret = strcasecmp(v, "FULL") == 0 ?
-			    SPOOL_RET_FULL : SPOOL_RET_HDRS;
+			    DSN_RET_FULL : DSN_RET_HDRS;
 		} else if (strcmp(line, "notify") == 0) {
 			/* Written after all rcpt lines. */
 			char *end;
