@@ -42,7 +42,13 @@
  *
  * Quota is checked at RCPT time with the SIZE= hint (452 4.2.2 when the
  * mailbox is full, 552 5.2.2 when the message is larger than the whole
- * quota); an accepted message may overrun the quota by itself.
+ * quota); an accepted message may overrun the quota by itself. *
+ * Sections: recipient resolution (resolve() and its parts), one message
+ * (headers, the store file), the commit (sync, placement into Maildirs,
+ * list and queue copies, the success notice built and submitted after
+ * the delivery is finished), mail DMail generates itself
+ * (delivery_submit()), and the maildrop pickup (deliver_maildrop()).
+ * Nothing here is fatal; misuse of the API is a panic.
  */
 #include "config.h"
 

@@ -2,9 +2,9 @@
  * deliver.h - taking responsibility for a message: recipient checks at
  * RCPT time, then one durable commit for all recipients.
  *
- * Used by the SMTP worker (and dmail-sendmail, the list server and the
- * bounce generator). A deliver_ctx lives as long as the worker process;
- * a delivery as long as one message transaction.
+ * Used by the SMTP worker, the list worker and the queue manager
+ * (bounces, maildrop pickup). A deliver_ctx lives as long as the worker
+ * process; a delivery as long as one message transaction.
  *
  * Recipients on local domains are resolved through aliases, forwards
  * (dmail.conf and the compiled aliases file) and the user database.

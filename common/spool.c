@@ -3,7 +3,9 @@
  * documented in spool.h).
  *
  * Every step that makes a queue file durable goes through sys.h so tests
- * can inject ENOSPC/EIO; on any failure the partial file is removed.
+ * can inject ENOSPC/EIO, and through the one durable recipe
+ * (durable_publish(), util.h); on any failure the partial file is
+ * removed. Nothing here is fatal.
  */
 #include "config.h"
 
@@ -212,87 +214,59 @@ int
 spool_publish(const struct dmail_conf *conf, const char *tmp_path,
     const char *id)
 {
-	struct buf dst = BUF_INIT, dir = BUF_INIT;
-	int saved;
+	struct buf dst = BUF_INIT;
+	int rc, saved;
 
 	spool_path(conf, "queue", id, &dst);
-	spool_path(conf, "queue", NULL, &dir);
-	if (sys_rename(tmp_path, dst.data) < 0) {
-		saved = errno;
-		unlink(tmp_path);
-		goto fail;
-	}
-	if (fsync_dir(dir.data) < 0) {
-		/* Not durable: take it back so the client retries. */
-		saved = errno;
-		unlink(dst.data);
-		goto fail;
-	}
+	rc = durable_rename(tmp_path, dst.data, false);
+	saved = errno;
 	buf_free(&dst);
-	buf_free(&dir);
-	spool_wakeup(conf);
-	return 0;
-fail:
-	buf_free(&dst);
-	buf_free(&dir);
+	if (rc == 0)
+		spool_wakeup(conf);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 int
 spool_write_from_fd(const struct dmail_conf *conf,
     const struct spool_envelope *env, int src_fd, off_t src_offset)
 {
-	struct buf path = BUF_INIT, head = BUF_INIT;
+	struct buf path = BUF_INIT, head = BUF_INIT, dst = BUF_INIT;
 	char chunk[IO_CHUNK];
 	off_t off = src_offset;
-	int fd, saved;
+	int fd, saved, rc = -1;
 	ssize_t n;
 
 	fd = spool_create_tmp(conf, env->id, &path);
-	if (fd < 0) {
-		saved = errno;
-		buf_free(&path);
-		errno = saved;
-		return -1;
-	}
+	if (fd < 0)
+		goto out;
 	spool_envelope_format(env, &head);
 	if (write_all(fd, head.data, head.len) < 0)
 		goto fail;
 	while ((n = pread(src_fd, chunk, sizeof(chunk), off)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (write_all(fd, chunk, (size_t)n) < 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(fd, chunk, (size_t)n) < 0)
 			goto fail;
 		off += n;
 	}
-	if (sys_fsync(fd) < 0)
-		goto fail;
-	if (sys_close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (spool_publish(conf, path.data, env->id) < 0) {
-		saved = errno;
-		goto out;
-	}
-	buf_free(&path);
-	buf_free(&head);
-	return 0;
+	spool_path(conf, "queue", env->id, &dst);
+	rc = durable_publish(fd, path.data, dst.data, false);
+	if (rc == 0)
+		spool_wakeup(conf);
+	goto out;
 fail:
 	saved = errno;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	unlink(path.data);
+	errno = saved;
 out:
+	saved = errno;
 	buf_free(&path);
 	buf_free(&head);
+	buf_free(&dst);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 static char *
