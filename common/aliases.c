@@ -436,7 +436,7 @@ aliases_compile(const char *source, const char *dest, size_t *count,
 {
 	struct buf text = BUF_INIT, tmp = BUF_INIT;
 	struct compile_state cs;
-	int rc, fd, saved;
+	int rc, fd;
 
 	*count = 0;
 	if (read_file(source, &text, 256UL * 1024 * 1024) < 0) {
@@ -470,25 +470,16 @@ aliases_compile(const char *source, const char *dest, size_t *count,
 	}
 	if (cs.failed)
 		goto fail_unlink;
-	/* Durable before it replaces the old one. */
+	/* Durable before it replaces the old one (durable_publish()). */
 	fd = sys_open(tmp.data, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0 || sys_fsync(fd) < 0) {
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		buf_printf(err, "%s: %s\n", tmp.data, strerror(saved));
+	if (fd < 0) {
+		buf_printf(err, "%s: %s\n", tmp.data, strerror(errno));
 		goto fail_unlink;
 	}
 	/* Readable by the workers' user whatever the umask was. */
 	(void)fchmod(fd, 0644);
-	close(fd);
-	if (sys_rename(tmp.data, dest) < 0) {
-		buf_printf(err, "rename %s: %s\n", dest, strerror(errno));
-		goto fail_unlink;
-	}
-	if (fsync_dir_of(dest) < 0) {
-		buf_printf(err, "fsync directory of %s: %s\n", dest,
-		    strerror(errno));
+	if (durable_publish(fd, tmp.data, dest, true) < 0) {
+		buf_printf(err, "%s: %s\n", dest, strerror(errno));
 		goto fail;
 	}
 	*count = cs.count;

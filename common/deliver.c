@@ -42,7 +42,13 @@
  *
  * Quota is checked at RCPT time with the SIZE= hint (452 4.2.2 when the
  * mailbox is full, 552 5.2.2 when the message is larger than the whole
- * quota); an accepted message may overrun the quota by itself.
+ * quota); an accepted message may overrun the quota by itself. *
+ * Sections: recipient resolution (resolve() and its parts), one message
+ * (headers, the store file), the commit (sync, placement into Maildirs,
+ * list and queue copies, the success notice built and submitted after
+ * the delivery is finished), mail DMail generates itself
+ * (delivery_submit()), and the maildrop pickup (deliver_maildrop()).
+ * Nothing here is fatal; misuse of the API is a panic.
  */
 #include "config.h"
 
@@ -89,7 +95,7 @@ struct local_dest {
 	char *account;          /* address of the mailbox owner */
 	char *orcpt;            /* as given in RCPT TO (or its ORCPT) */
 	char *placed;           /* new/ path once linked */
-	unsigned char notify;   /* RFC 3461 NOTIFY (SPOOL_NOTIFY_*) */
+	unsigned char notify;   /* RFC 3461 NOTIFY (DSN_NOTIFY_*) */
 };
 
 struct delivery {
@@ -124,31 +130,12 @@ struct delivery {
 };
 
 static void
-set_reply(struct smtp_reply *r, int code, const char *enh, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-static void
-set_reply(struct smtp_reply *r, int code, const char *enh, const char *fmt,
-    ...)
-{
-	va_list ap;
-
-	if (r == NULL)
-		return;
-	r->code = code;
-	snprintf(r->enhanced, sizeof(r->enhanced), "%s", enh);
-	va_start(ap, fmt);
-	vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-}
-
-static void
 reply_for_errno(struct smtp_reply *r, int err)
 {
 	if (err == ENOSPC || err == EDQUOT)
-		set_reply(r, 452, "4.3.1", "Insufficient system storage");
+		smtp_reply_set(r, 452, "4.3.1", "Insufficient system storage");
 	else
-		set_reply(r, 451, "4.3.0", "Local error in processing");
+		smtp_reply_set(r, 451, "4.3.0", "Local error in processing");
 }
 
 struct deliver_ctx *
@@ -197,7 +184,7 @@ has_quota_room(const struct user_record *u, uint64_t hint,
 	if (u->quota_bytes == 0 && u->quota_messages == 0)
 		return true;
 	if (u->quota_bytes != 0 && hint > u->quota_bytes) {
-		set_reply(reply, 552, "5.2.2", "<%s>: message larger than "
+		smtp_reply_set(reply, 552, "5.2.2", "<%s>: message larger than "
 		    "the mailbox quota", orig);
 		return false;
 	}
@@ -209,7 +196,7 @@ has_quota_room(const struct user_record *u, uint64_t hint,
 	if ((u->quota_bytes != 0 && (bytes >= u->quota_bytes ||
 	    bytes + hint > u->quota_bytes)) ||
 	    (u->quota_messages != 0 && msgs >= u->quota_messages)) {
-		set_reply(reply, 452, "4.2.2", "<%s>: mailbox full", orig);
+		smtp_reply_set(reply, 452, "4.2.2", "<%s>: mailbox full", orig);
 		return false;
 	}
 	return true;
@@ -285,7 +272,7 @@ admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 	if (found != 1 || !u.enabled) {
 		log_error("rcpt=<%s>: admin_address %s is not an enabled "
 		    "account", address, admin);
-		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
+		smtp_reply_set(reply, 451, "4.3.0", "<%s>: temporary lookup "
 		    "failure", address);
 		return RCPT_TEMPFAIL;
 	}
@@ -296,189 +283,226 @@ admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 	return RCPT_LOCAL;
 }
 
+/* The one answer to a lookup that failed for now (database, aliases,
+ * list file): 451 4.3.0, the client tries again. */
+static enum rcpt_check
+tempfail(struct smtp_reply *reply, const char *address)
+{
+	smtp_reply_set(reply, 451, "4.3.0", "<%s>: temporary lookup failure",
+	    address);
+	return RCPT_TEMPFAIL;
+}
+
+/* The local part alone is only allowed for "Postmaster" (RFC 5321
+ * 4.5.1), which means postmaster@ the first local domain. 0, or -1 with
+ * reply (550 5.1.3). */
+static int
+full_address(const struct dmail_conf *conf, const char *address,
+    struct buf *addr, struct smtp_reply *reply)
+{
+	if (strrchr(address, '@') != NULL) {
+		buf_set(addr, address);
+		return 0;
+	}
+	if (strcasecmp(address, "postmaster") != 0 ||
+	    conf->local_domains.count == 0) {
+		smtp_reply_set(reply, 550, "5.1.3", "<%s>: address needs a "
+		    "domain", address);
+		return -1;
+	}
+	buf_printf(addr, "postmaster@%s", conf->local_domains.items[0]);
+	return 0;
+}
+
+/* A local target that is no user: a role mailbox nobody owns goes to
+ * admin_address, postmaster@ to its default Maildir; anything else is
+ * unknown (RCPT_LOCAL without *usable counted). lower is the target in
+ * lower case, addr the address it came from. */
+static enum rcpt_check
+resolve_role(struct deliver_ctx *ctx, const char *address, const char *addr,
+    const char *lower, uint64_t hint, struct smtp_reply *reply,
+    struct delivery *d, size_t *usable)
+{
+	const struct dmail_conf *conf = ctx->conf;
+	enum rcpt_check rc;
+
+	if (is_role_mailbox(lower) && conf->admin_address != NULL &&
+	    strcasecmp(conf->admin_address, lower) != 0) {
+		rc = admin_target(ctx, address, hint, reply, d, addr);
+		if (rc == RCPT_LOCAL)
+			(*usable)++;
+		return rc;
+	}
+	if (strncmp(lower, "postmaster@", 11) == 0) {
+		struct buf mb = BUF_INIT;
+		/* No admin_address: the Maildir that the account
+		 * postmaster@DOMAIN gets once it is created. */
+		userdb_default_mailbox(conf, lower, &mb);
+		if (d != NULL)
+			add_local(d, mb.data, lower, addr);
+		buf_free(&mb);
+		(*usable)++;
+	}
+	return RCPT_LOCAL;
+}
+
+/*
+ * One target t of the expansion of addr (the address itself when no
+ * alias applies; rewritten says an alias or forward made it). Adds to
+ * *usable when t resolved to a destination. RCPT_LOCAL: go on with the
+ * next target; anything else ends the recipient (reply filled).
+ */
+static enum rcpt_check
+resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
+    const char *t, bool rewritten, uint64_t hint, struct smtp_reply *reply,
+    struct delivery *d, size_t *usable)
+{
+	const struct dmail_conf *conf = ctx->conf;
+	const char *tat = strrchr(t, '@');
+	char lower[USERDB_ADDRESS_MAX + 1];
+	struct user_record u;
+	enum rcpt_check rc;
+	size_t before = *usable;
+	int found = 0, r;
+
+	if (tat == NULL) {
+		log_warn("rcpt=<%s>: alias target '%s' has no domain; skipped",
+		    address, t);
+		return RCPT_LOCAL;
+	}
+	if (!conf_is_local_domain(conf, tat + 1)) {
+		if (d != NULL)
+			add_remote(d, t, addr);
+		(*usable)++;
+		return RCPT_LOCAL;
+	}
+	if (rewritten &&
+	    (r = listspool_check_rcpt(&ctx->lists, conf, t)) != 0) {
+		/* an alias pointing at a mailing list */
+		if (r < 0)
+			return tempfail(reply, address);
+		if (d != NULL && !strlist_contains_ci(&d->lists, t))
+			strlist_add(&d->lists, t);
+		(*usable)++;
+		return RCPT_LOCAL;
+	}
+	if (strlen(t) <= USERDB_ADDRESS_MAX) {
+		strcpy(lower, t);
+		str_lower(lower);
+		if (ctx->udb != NULL &&
+		    (found = userdb_lookup(ctx->udb, lower, &u)) < 0) {
+			log_error("rcpt=<%s>: user database lookup of %s "
+			    "failed", address, lower);
+			return tempfail(reply, address);
+		}
+		if (found == 1 && !u.enabled) {
+			if (!rewritten) {
+				smtp_reply_set(reply, 550, "5.2.1", "<%s>: "
+				    "mailbox disabled", address);
+				return RCPT_REJECT;
+			}
+			log_warn("rcpt=<%s>: alias target %s is disabled; "
+			    "skipped", address, lower);
+			return RCPT_LOCAL;
+		}
+		if (found == 1) {
+			if (!has_quota_room(&u, hint, reply, address))
+				return RCPT_REJECT;
+			if (d != NULL)
+				add_local(d, u.mailbox, u.address, addr);
+			(*usable)++;
+			return RCPT_LOCAL;
+		}
+		rc = resolve_role(ctx, address, addr, lower, hint, reply, d,
+		    usable);
+		if (rc != RCPT_LOCAL || *usable != before)
+			return rc;
+	}
+	if (rewritten)
+		log_warn("rcpt=<%s>: alias target %s: no such user; skipped",
+		    address, t);
+	return RCPT_LOCAL;
+}
+
+/* addr through the aliases, then each target (resolve_target()). */
+static enum rcpt_check
+resolve_expansion(struct deliver_ctx *ctx, const char *address,
+    const char *addr, uint64_t hint, struct smtp_reply *reply,
+    struct delivery *d)
+{
+	struct alias_result res;
+	struct buf err = BUF_INIT;
+	enum rcpt_check rc = RCPT_LOCAL;
+	size_t usable = 0;
+	int r;
+
+	r = aliases_expand(ctx->aliases, addr, &res, &err);
+	if (r < 0) {
+		log_error("rcpt=<%s>: %s", address, err.data);
+		buf_free(&err);
+		if (r == -1)
+			return tempfail(reply, address);
+		smtp_reply_set(reply, 554, "5.4.6", "<%s>: alias loop or too "
+		    "deep nesting", address);
+		return RCPT_REJECT;
+	}
+	for (size_t i = 0; i < res.count && rc == RCPT_LOCAL; i++)
+		rc = resolve_target(ctx, address, addr, res.targets[i],
+		    res.rewritten, hint, reply, d, &usable);
+	if (rc == RCPT_LOCAL && usable == 0) {
+		smtp_reply_set(reply, 550, "5.1.1", "<%s>: user unknown",
+		    address);
+		rc = RCPT_REJECT;
+	}
+	alias_result_free(&res);
+	buf_free(&err);
+	return rc;
+}
+
 /*
  * Resolve one RCPT TO address. With d == NULL only check; otherwise also
  * record the destinations in d. Fills reply for REJECT and TEMPFAIL.
+ * Order: an explicit forward of a foreign address, a mailing list of a
+ * local domain, then the alias expansion and its targets.
  */
 static enum rcpt_check
 resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
     struct smtp_reply *reply, struct delivery *d)
 {
 	const struct dmail_conf *conf = ctx->conf;
-	struct alias_result res;
 	struct buf err = BUF_INIT, value = BUF_INIT, addr = BUF_INIT;
-	enum rcpt_check rc = RCPT_LOCAL;
-	const char *at;
-	size_t usable = 0;
+	enum rcpt_check rc;
+	bool local;
 	int r;
 
-	at = strrchr(address, '@');
-	if (at == NULL) {
-		/* RFC 5321 4.5.1: bare "Postmaster" must be accepted. */
-		if (strcasecmp(address, "postmaster") != 0 ||
-		    conf->local_domains.count == 0) {
-			set_reply(reply, 550, "5.1.3", "<%s>: address needs a "
-			    "domain", address);
-			return RCPT_REJECT;
-		}
-		buf_printf(&addr, "postmaster@%s",
-		    conf->local_domains.items[0]);
-	} else {
-		buf_set(&addr, address);
+	if (full_address(conf, address, &addr, reply) < 0) {
+		buf_free(&addr);
+		return RCPT_REJECT;
 	}
-	at = strrchr(addr.data, '@');
-
-	if (!conf_is_local_domain(conf, at + 1)) {
+	local = conf_is_local_domain(conf, strrchr(addr.data, '@') + 1);
+	if (!local &&
+	    (r = aliases_lookup(ctx->aliases, addr.data, &value, &err)) <= 0) {
 		/* Only an explicit forward/alias makes it ours. */
-		r = aliases_lookup(ctx->aliases, addr.data, &value, &err);
-		if (r == 0) {
+		if (r < 0) {
+			log_error("rcpt=<%s>: %s", address, err.data);
+			rc = tempfail(reply, address);
+		} else {
 			if (d != NULL)
 				add_remote(d, addr.data, addr.data);
 			rc = RCPT_REMOTE;
-			goto out;
 		}
-		if (r < 0) {
-			log_error("rcpt=<%s>: %s", address, err.data);
-			set_reply(reply, 451, "4.3.0", "<%s>: temporary "
-			    "lookup failure", address);
-			rc = RCPT_TEMPFAIL;
-			goto out;
-		}
-	}
-
-	/* Mailing-list addresses (lists.dat) need no account; the message
-	 * goes to the list spool at commit (listspool.h). */
-	if (conf_is_local_domain(conf, at + 1) &&
-	    (r = listspool_check_rcpt(&ctx->lists, conf, addr.data)) != 0) {
-		if (r < 0) {
-			set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
-			    "failure", address);
-			rc = RCPT_TEMPFAIL;
-		} else if (d != NULL) {
+	} else if (local && (r = listspool_check_rcpt(&ctx->lists, conf,
+	    addr.data)) != 0) {
+		/* Mailing-list addresses (lists.dat) need no account; the
+		 * message goes to the list spool at commit (listspool.h). */
+		rc = RCPT_LOCAL;
+		if (r < 0)
+			rc = tempfail(reply, address);
+		else if (d != NULL)
 			strlist_add(&d->lists, addr.data);
-		}
-		goto out;
+	} else {
+		rc = resolve_expansion(ctx, address, addr.data, hint, reply, d);
 	}
-
-	r = aliases_expand(ctx->aliases, addr.data, &res, &err);
-	if (r == -1) {
-		log_error("rcpt=<%s>: %s", address, err.data);
-		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup failure",
-		    address);
-		rc = RCPT_TEMPFAIL;
-		goto out;
-	}
-	if (r < 0) {
-		log_error("rcpt=<%s>: %s", address, err.data);
-		set_reply(reply, 554, "5.4.6", "<%s>: alias loop or too deep "
-		    "nesting", address);
-		rc = RCPT_REJECT;
-		goto out;
-	}
-
-	for (size_t i = 0; i < res.count && rc == RCPT_LOCAL; i++) {
-		const char *t = res.targets[i], *tat = strrchr(t, '@');
-		struct user_record u;
-		char lower[USERDB_ADDRESS_MAX + 1];
-		int found = 0;
-
-		if (tat == NULL || !conf_is_local_domain(conf, tat + 1)) {
-			if (tat == NULL) {
-				log_warn("rcpt=<%s>: alias target '%s' has "
-				    "no domain; skipped", address, t);
-				continue;
-			}
-			if (d != NULL)
-				add_remote(d, t, addr.data);
-			usable++;
-			continue;
-		}
-		if (res.rewritten &&
-		    (r = listspool_check_rcpt(&ctx->lists, conf, t)) != 0) {
-			/* an alias pointing at a mailing list */
-			if (r < 0) {
-				set_reply(reply, 451, "4.3.0", "<%s>: temporary "
-				    "lookup failure", address);
-				rc = RCPT_TEMPFAIL;
-				break;
-			}
-			if (d != NULL && !strlist_contains_ci(&d->lists, t))
-				strlist_add(&d->lists, t);
-			usable++;
-			continue;
-		}
-		if (strlen(t) > USERDB_ADDRESS_MAX) {
-			found = 0;
-		} else {
-			strcpy(lower, t);
-			str_lower(lower);
-			if (ctx->udb != NULL) {
-				found = userdb_lookup(ctx->udb, lower, &u);
-				if (found < 0) {
-					log_error("rcpt=<%s>: user database "
-					    "lookup of %s failed", address,
-					    lower);
-					set_reply(reply, 451, "4.3.0", "<%s>: "
-					    "temporary lookup failure",
-					    address);
-					rc = RCPT_TEMPFAIL;
-					break;
-				}
-			}
-		}
-		if (found == 1 && !u.enabled) {
-			if (!res.rewritten) {
-				set_reply(reply, 550, "5.2.1", "<%s>: mailbox "
-				    "disabled", address);
-				rc = RCPT_REJECT;
-				break;
-			}
-			log_warn("rcpt=<%s>: alias target %s is disabled; "
-			    "skipped", address, lower);
-			continue;
-		}
-		if (found == 1) {
-			if (!has_quota_room(&u, hint, reply, address)) {
-				rc = RCPT_REJECT;
-				break;
-			}
-			if (d != NULL)
-				add_local(d, u.mailbox, u.address, addr.data);
-			usable++;
-			continue;
-		}
-		if (strlen(t) <= USERDB_ADDRESS_MAX && is_role_mailbox(lower) &&
-		    conf->admin_address != NULL &&
-		    strcasecmp(conf->admin_address, lower) != 0) {
-			/* A role mailbox nobody owns goes to the operator. */
-			rc = admin_target(ctx, address, hint, reply, d,
-			    addr.data);
-			if (rc == RCPT_LOCAL)
-				usable++;
-			continue;
-		}
-		if (strlen(t) <= USERDB_ADDRESS_MAX &&
-		    strncmp(lower, "postmaster@", 11) == 0) {
-			struct buf mb = BUF_INIT;
-			/* No admin_address: the Maildir that the account
-			 * postmaster@DOMAIN gets once it is created. */
-			userdb_default_mailbox(conf, lower, &mb);
-			if (d != NULL)
-				add_local(d, mb.data, lower, addr.data);
-			buf_free(&mb);
-			usable++;
-			continue;
-		}
-		if (res.rewritten)
-			log_warn("rcpt=<%s>: alias target %s: no such user; "
-			    "skipped", address, t);
-	}
-	if (rc == RCPT_LOCAL && usable == 0) {
-		set_reply(reply, 550, "5.1.1", "<%s>: user unknown", address);
-		rc = RCPT_REJECT;
-	}
-	alias_result_free(&res);
-out:
 	buf_free(&err);
 	buf_free(&value);
 	buf_free(&addr);
@@ -564,20 +588,13 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 		d->first_rcpt = xstrdup(address);
 }
 
-_Static_assert(DELIVERY_NOTIFY_NEVER == SPOOL_NOTIFY_NEVER &&
-    DELIVERY_NOTIFY_SUCCESS == SPOOL_NOTIFY_SUCCESS &&
-    DELIVERY_NOTIFY_FAILURE == SPOOL_NOTIFY_FAILURE &&
-    DELIVERY_NOTIFY_DELAY == SPOOL_NOTIFY_DELAY &&
-    DELIVERY_RET_FULL == SPOOL_RET_FULL &&
-    DELIVERY_RET_HDRS == SPOOL_RET_HDRS, "DSN values differ");
-
 void
 delivery_set_dsn(struct delivery *d, int ret, const char *envid)
 {
 	if (d->started)
 		log_panic("delivery_set_dsn after the message started");
-	d->env.ret = ret == DELIVERY_RET_FULL || ret == DELIVERY_RET_HDRS ?
-	    ret : SPOOL_RET_NONE;
+	d->env.ret = ret == DSN_RET_FULL || ret == DSN_RET_HDRS ? ret :
+	    DSN_RET_NONE;
 	free(d->env.envid);
 	d->env.envid = envid != NULL ? xstrdup(envid) : NULL;
 }
@@ -589,15 +606,14 @@ delivery_add_rcpt_dsn(struct delivery *d, const char *address,
 	size_t first = d->env.rcpt_count, lfirst = d->nlocal;
 
 	delivery_add_rcpt(d, address);
-	notify &= DELIVERY_NOTIFY_NEVER | DELIVERY_NOTIFY_SUCCESS |
-	    DELIVERY_NOTIFY_FAILURE | DELIVERY_NOTIFY_DELAY;
+	notify &= DSN_NOTIFY_WORDS;
 	/* Local mailboxes: only SUCCESS matters (success_notices()). */
 	for (size_t i = lfirst; i < d->nlocal; i++) {
 		struct local_dest *l = &d->locals[i];
 
 		if (notify != 0)
 			l->notify = (unsigned char)(notify |
-			    SPOOL_NOTIFY_GIVEN);
+			    DSN_NOTIFY_GIVEN);
 		if (orcpt != NULL && *orcpt != '\0') {
 			free(l->orcpt);
 			l->orcpt = xstrdup(orcpt);
@@ -610,7 +626,7 @@ delivery_add_rcpt_dsn(struct delivery *d, const char *address,
 
 		if (notify != 0)
 			r->notify = (unsigned char)(notify |
-			    SPOOL_NOTIFY_GIVEN);
+			    DSN_NOTIFY_GIVEN);
 		if (orcpt != NULL && *orcpt != '\0') {
 			free(r->orcpt);
 			r->orcpt = xstrdup(orcpt);
@@ -916,65 +932,31 @@ log_result(struct delivery *d, const char *status, const char *why)
 	buf_free(&to);
 }
 
-/* Longest part of the stored copy read for a success notice: the
- * header part, or the whole message for RET=FULL (one byte more than
- * dsn.c returns whole, so that a bigger message gets its header only). */
-#define NOTICE_HDRS_READ (256 * 1024)
-#define NOTICE_FULL_READ (10 * 1024 * 1024 + 1)
-
-static int
-read_prefix(const char *path, struct buf *out, size_t max)
-{
-	char chunk[IO_CHUNK];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	while (out->len < max) {
-		size_t want = max - out->len < sizeof(chunk) ?
-		    max - out->len : sizeof(chunk);
-		n = read(fd, chunk, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-	}
-	close(fd);
-	return 0;
-}
-
 /*
  * RFC 3461 5.2.2: a local recipient that asked for NOTIFY=SUCCESS gets a
  * "delivered" DSN sent to the envelope sender (from <>, like a bounce),
- * once the message is durable in its Maildir. The notice is a new
- * message through the normal delivery path (a remote sender's goes to
- * the queue). Failing to send it is logged; the message itself stays
- * delivered and the client still gets its 250.
+ * once the message is durable in its Maildir. Built here into msg while
+ * the delivery is still known; delivery_commit() submits it after the
+ * delivery is finished. false when no notice is due (or the stored copy
+ * cannot be read: logged; the message itself stays delivered).
  */
-static void
-success_notices(struct delivery *d)
+static bool
+success_notice(struct delivery *d, struct buf *msg)
 {
-	const struct dmail_conf *conf = d->ctx->conf;
 	struct dsn_rcpt *rc;
 	struct dsn_report r;
-	struct buf orig = BUF_INIT, msg = BUF_INIT;
-	struct delivery_info info;
-	struct smtp_reply reply;
-	struct delivery *n;
-	const char *src = NULL, *p, *end, *nl;
+	struct buf orig = BUF_INIT;
+	const char *src = NULL;
 	size_t count = 0;
 	time_t now = time(NULL);
-	enum rcpt_check chk;
 
 	if (d->sender[0] == '\0')
-		return;       /* never notify the null sender */
-	rc = xcalloc(d->nlocal, sizeof(*rc));
+		return false;       /* never notify the null sender */
+	rc = xcalloc(d->nlocal + 1, sizeof(*rc));
 	for (size_t i = 0; i < d->nlocal; i++) {
 		const struct local_dest *l = &d->locals[i];
 
-		if (!(l->notify & SPOOL_NOTIFY_SUCCESS) || l->placed == NULL)
+		if (!(l->notify & DSN_NOTIFY_SUCCESS) || l->placed == NULL)
 			continue;
 		src = l->placed;
 		rc[count].address = l->account;
@@ -985,129 +967,114 @@ success_notices(struct delivery *d)
 		rc[count].last_attempt = (int64_t)now;
 		count++;
 	}
-	if (count == 0)
-		goto out;
-	if (read_prefix(src, &orig, d->env.ret == SPOOL_RET_FULL ?
-	    NOTICE_FULL_READ : NOTICE_HDRS_READ) < 0) {
+	if (count > 0 && dsn_read_original(src, 0, d->env.ret == DSN_RET_FULL,
+	    &orig) < 0) {
 		log_error("sid=%s qid=%s: cannot read %s for the success "
 		    "notice: %s", d->session_id ? d->session_id : "-", d->id,
 		    src, strerror(errno));
-		goto out;
+		count = 0;
 	}
-	memset(&r, 0, sizeof(r));
-	r.reporting_mta = conf->hostname;
-	r.sender = d->sender;
-	r.envid = d->env.envid;
-	r.queue_id = d->id;
-	r.arrival = (int64_t)d->arrival;
-	r.now = (int64_t)now;
-	r.rcpts = rc;
-	r.rcpt_count = count;
-	r.message = orig.data != NULL ? orig.data : "";
-	r.message_len = orig.len;
-	r.ret_full = d->env.ret == SPOOL_RET_FULL;
-	dsn_build(&r, &msg);
-
-	chk = deliver_check_rcpt(d->ctx, d->sender, msg.len, &reply);
-	if (chk != RCPT_LOCAL && chk != RCPT_REMOTE) {
-		log_warn("sid=%s qid=%s: success notice to <%s> dropped: "
-		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
-		    d->sender, reply.code, reply.enhanced, reply.text);
-		goto out;
+	if (count > 0) {
+		memset(&r, 0, sizeof(r));
+		r.reporting_mta = d->ctx->conf->hostname;
+		r.sender = d->sender;
+		r.envid = d->env.envid;
+		r.queue_id = d->id;
+		r.arrival = (int64_t)d->arrival;
+		r.now = (int64_t)now;
+		r.rcpts = rc;
+		r.rcpt_count = count;
+		r.message = orig.data != NULL ? orig.data : "";
+		r.message_len = orig.len;
+		r.ret_full = d->env.ret == DSN_RET_FULL;
+		dsn_build(&r, msg);
 	}
-	memset(&info, 0, sizeof(info));
-	info.session_id = d->session_id;
-	info.client_ip = "127.0.0.1";
-	info.client_helo = conf->hostname;
-	info.protocol = "ESMTP";
-	info.tls = "";
-	if ((n = delivery_begin(d->ctx, "", &info)) == NULL)
-		goto out;
-	delivery_add_rcpt(n, d->sender);
-	for (p = msg.data, end = msg.data + msg.len; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
-		if (delivery_write_line(n, p, (size_t)(nl - p)) < 0)
-			break;
-	}
-	if (delivery_commit(n, &reply) < 0)
-		log_error("sid=%s qid=%s: success notice to <%s> failed: "
-		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
-		    d->sender, reply.code, reply.enhanced, reply.text);
-	else
-		log_info("sid=%s qid=%s action=dsn-delivered to=<%s> "
-		    "dsn_id=%s", d->session_id ? d->session_id : "-", d->id,
-		    d->sender, reply.text);
-out:
 	free(rc);
 	buf_free(&orig);
-	buf_free(&msg);
+	return count > 0;
 }
 
-int
-delivery_commit(struct delivery *d, struct smtp_reply *reply)
+/* Flush, fsync and close the store file. */
+static int
+sync_store(struct delivery *d, const char **step)
 {
-	struct buf name = BUF_INIT, dir = BUF_INIT;
-	const char *step = "write";
-	int err = 0;
-
+	*step = "write";
 	if (!d->started && start_store(d) < 0)
-		goto failed;
+		return -1;
 	if (flush_out(d) < 0)
-		goto failed;
-	step = "fsync";
+		return -1;
+	*step = "fsync";
 	if (sys_fsync(d->fd) < 0) {
 		fail(d, errno);
-		goto failed;
+		return -1;
 	}
-	step = "close";
+	*step = "close";
 	if (sys_close(d->fd) < 0) {
 		d->fd = -1;
 		fail(d, errno);
-		goto failed;
+		return -1;
 	}
 	d->fd = -1;
+	return 0;
+}
 
-	if (d->to_spool) {
-		step = "queue";
-		if (spool_publish(d->ctx->conf, d->path.data, d->id) < 0) {
-			fail(d, errno);
-			buf_reset(&d->path);   /* already removed */
-			goto failed;
-		}
-		goto done;
-	}
-	if (d->to_lists) {
-		if (d->env.rcpt_count > 0) {
-			int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
+/* A queue file for the remote recipients, with the stored copy's bytes
+ * from our Received: header on. */
+static int
+copy_to_queue(struct delivery *d)
+{
+	int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
 
-			step = "queue";
-			if (fd < 0 || spool_write_from_fd(d->ctx->conf, &d->env,
-			    fd, d->received_offset) < 0) {
-				fail(d, errno);
-				if (fd >= 0)
-					close(fd);
-				goto failed;
-			}
+	if (fd < 0 || spool_write_from_fd(d->ctx->conf, &d->env, fd,
+	    d->received_offset) < 0) {
+		fail(d, errno);
+		if (fd >= 0)
 			close(fd);
-		}
-		step = "list spool";
-		if (listspool_publish(d->ctx->conf, d->path.data) < 0) {
-			fail(d, errno);
-			buf_reset(&d->path);   /* already removed */
-			goto failed;
-		}
-		goto done;
+		return -1;
 	}
+	close(fd);
+	return 0;
+}
+
+/* A list spool file for the list addresses (listspool.h). */
+static int
+copy_to_lists(struct delivery *d)
+{
+	int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
+	struct buf lerr = BUF_INIT;
+	struct stat st;
+	int rc = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0 ||
+	    listspool_write_fd(d->ctx->conf, d->sender,
+	    (const char *const *)d->lists.items, d->lists.count, fd,
+	    d->received_offset, (uint64_t)(st.st_size - d->received_offset),
+	    NULL, &lerr) < 0) {
+		fail(d, errno);
+		log_error("sid=%s qid=%s: %s", d->session_id ? d->session_id :
+		    "-", d->id, lerr.len ? lerr.data : strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_free(&lerr);
+	return rc;
+}
+
+/* Link the stored copy into every local new/ (the last one may move
+ * it), then fsync each new/ once. On failure the caller undoes. */
+static int
+place_locals(struct delivery *d, const char **step)
+{
+	struct buf name = BUF_INIT, dir = BUF_INIT;
+	int rc = -1;
 
 	maildir_name(d->base.data, d->disk_bytes, d->disk_bytes +
 	    d->disk_lines, &name);
-	step = "link";
+	*step = "link";
 	for (size_t i = 0; i < d->nlocal; i++) {
 		struct local_dest *l = &d->locals[i];
 		struct buf p = BUF_INIT;
-
 		/* The last placement may move the stored copy (rename is
 		 * one directory operation, link + unlink two) unless it is
 		 * still to be copied into a queue or list spool file. */
@@ -1120,115 +1087,281 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 			log_error("sid=%s qid=%s: cannot deliver to %s: %s",
 			    d->session_id ? d->session_id : "-", d->id,
 			    l->mailbox, strerror(errno));
-			goto failed_undo;
+			goto out;
 		}
 		buf_printf(&p, "%s/new/%s", l->mailbox, name.data);
 		l->placed = buf_steal(&p);
 	}
-	step = "fsync directory";
+	*step = "fsync directory";
 	for (size_t i = 0; i < d->nlocal; i++) {
 		buf_reset(&dir);
 		buf_printf(&dir, "%s/new", d->locals[i].mailbox);
 		if (fsync_dir(dir.data) < 0) {
 			fail(d, errno);
-			goto failed_undo;
+			goto out;
 		}
 	}
-	if (d->lists.count > 0) {
-		int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
-		struct buf lerr = BUF_INIT;
-		struct stat st;
-
-		step = "list spool";
-		if (fd < 0 || fstat(fd, &st) < 0 ||
-		    listspool_write_fd(d->ctx->conf, d->sender,
-		    (const char *const *)d->lists.items, d->lists.count, fd,
-		    d->received_offset,
-		    (uint64_t)(st.st_size - d->received_offset), NULL,
-		    &lerr) < 0) {
-			fail(d, errno);
-			log_error("sid=%s qid=%s: %s",
-			    d->session_id ? d->session_id : "-", d->id,
-			    buf_cstr(&lerr));
-			if (fd >= 0)
-				close(fd);
-			buf_free(&lerr);
-			goto failed_undo;
-		}
-		close(fd);
-		buf_free(&lerr);
-	}
-	if (d->env.rcpt_count > 0) {
-		int fd = open(d->path.data, O_RDONLY | O_CLOEXEC);
-
-		step = "queue";
-		if (fd < 0 || spool_write_from_fd(d->ctx->conf, &d->env, fd,
-		    d->received_offset) < 0) {
-			fail(d, errno);
-			if (fd >= 0)
-				close(fd);
-			goto failed_undo;
-		}
-		close(fd);
-	}
-	if (d->env.rcpt_count > 0 || d->lists.count > 0)
-		unlink(d->path.data);   /* otherwise it was moved */
-	success_notices(d);
-done:
-	log_result(d, "sent", NULL);
-	set_reply(reply, 250, "2.0.0", "Ok: queued as %s", d->id);
+	rc = 0;
+out:
 	buf_free(&name);
 	buf_free(&dir);
-	delivery_free(d);
-	return 0;
+	return rc;
+}
 
-failed_undo:
+/* Make the stored copy durable where it belongs: the queue file itself,
+ * the list spool (plus a queue copy), or the Maildirs (plus list and
+ * queue copies). -1 with *step naming what failed; undone. */
+static int
+commit_store(struct delivery *d, const char **step)
+{
+	if (sync_store(d, step) < 0)
+		return -1;
+	if (d->to_spool) {
+		*step = "queue";
+		if (spool_publish(d->ctx->conf, d->path.data, d->id) < 0) {
+			fail(d, errno);
+			buf_reset(&d->path);   /* already removed */
+			return -1;
+		}
+		return 0;
+	}
+	if (d->to_lists) {
+		*step = "queue";
+		if (d->env.rcpt_count > 0 && copy_to_queue(d) < 0)
+			return -1;
+		*step = "list spool";
+		if (listspool_publish(d->ctx->conf, d->path.data) < 0) {
+			fail(d, errno);
+			buf_reset(&d->path);   /* already removed */
+			return -1;
+		}
+		return 0;
+	}
+	if (place_locals(d, step) < 0)
+		goto undo;
+	*step = "list spool";
+	if (d->lists.count > 0 && copy_to_lists(d) < 0)
+		goto undo;
+	*step = "queue";
+	if (d->env.rcpt_count > 0 && copy_to_queue(d) < 0)
+		goto undo;
+	if (d->env.rcpt_count > 0 || d->lists.count > 0)
+		unlink(d->path.data);   /* otherwise it was moved */
+	return 0;
+undo:
 	undo(d);
-failed:
-	err = d->error;
+	return -1;
+}
+
+/* After a failed commit: remove the store, log, say why. */
+static void
+commit_failed(struct delivery *d, const char *step, struct smtp_reply *reply)
+{
+	int err = d->error;
+	char why[128];
+
 	if (d->fd >= 0) {
 		close(d->fd);
 		d->fd = -1;
 	}
 	if (d->path.len > 0)
 		unlink(d->path.data);
-	{
-		char why[128];
-		snprintf(why, sizeof(why), "%s:%s", step, strerror(err));
-		for (char *p = why; *p; p++)
-			if (*p == ' ')
-				*p = '_';
-		log_error("sid=%s qid=%s: delivery failed at %s: %s; partial "
-		    "files removed", d->session_id ? d->session_id : "-",
-		    d->id, step, strerror(err));
-		log_result(d, "deferred", why);
-	}
+	snprintf(why, sizeof(why), "%s:%s", step, strerror(err));
+	for (char *p = why; *p; p++)
+		if (*p == ' ')
+			*p = '_';
+	log_error("sid=%s qid=%s: delivery failed at %s: %s; partial "
+	    "files removed", d->session_id ? d->session_id : "-", d->id, step,
+	    strerror(err));
+	log_result(d, "deferred", why);
 	if (err == EINVAL)
-		set_reply(reply, 554, "5.5.1", "No valid recipients");
+		smtp_reply_set(reply, 554, "5.5.1", "No valid recipients");
 	else
 		reply_for_errno(reply, err);
-	buf_free(&name);
-	buf_free(&dir);
+}
+
+/* The commit itself; a due success notice is built into notice (when
+ * not NULL) before the delivery is freed. */
+static int
+commit_delivery(struct delivery *d, struct smtp_reply *reply,
+    struct buf *notice)
+{
+	const char *step = "write";
+
+	if (commit_store(d, &step) < 0) {
+		commit_failed(d, step, reply);
+		delivery_free(d);
+		return -1;
+	}
+	log_result(d, "sent", NULL);
+	smtp_reply_set(reply, 250, "2.0.0", "Ok: queued as %s", d->id);
+	if (notice != NULL && !d->to_spool && !d->to_lists &&
+	    !success_notice(d, notice))
+		buf_reset(notice);
 	delivery_free(d);
-	return -1;
+	return 0;
+}
+
+int
+delivery_commit(struct delivery *d, struct smtp_reply *reply)
+{
+	struct deliver_ctx *ctx = d->ctx;
+	struct buf notice = BUF_INIT;
+	char *sender = xstrdup(d->sender), id[SPOOL_ID_MAX];
+	int rc;
+
+	memcpy(id, d->id, sizeof(id));
+	rc = commit_delivery(d, reply, &notice);
+	if (rc == 0 && notice.len > 0) {
+		/* The delivery is finished: the notice is a new message. */
+		const char *to[1] = { sender };
+		struct submission s = { id, "", to, 1, notice.data,
+			notice.len, notice.len, false, NULL };
+		struct smtp_reply nr;
+
+		if (delivery_submit(ctx, &s, &nr) == 1)
+			log_info("qid=%s action=dsn-delivered to=<%s> "
+			    "dsn_id=%s", id, sender, nr.text);
+	}
+	buf_free(&notice);
+	free(sender);
+	return rc;
+}
+
+/* --- mail DMail generates itself ------------------------------------ */
+
+/* Append msg (LF or CRLF lines) to d, line by line. */
+static void
+write_message(struct delivery *d, const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (l > 0 && p[l - 1] == '\r')
+			l--;
+		if (delivery_write_line(d, p, l) < 0)
+			break;         /* the commit reports it */
+		p = nl != NULL ? nl + 1 : end;
+	}
+}
+
+int
+delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
+    struct smtp_reply *reply)
+{
+	const struct delivery_info info = { s->log_id, "local", "localhost",
+		"local", "", NULL, false };
+	const char *sid = s->log_id != NULL ? s->log_id : "-";
+	struct delivery *d = delivery_begin(ctx, s->sender, &info);
+	struct smtp_reply r;
+	size_t taken = 0;
+
+	smtp_reply_set(reply, 554, "5.5.1", "No valid recipients");
+	for (size_t i = 0; i < s->rcpt_count; i++) {
+		const char *a = s->rcpts[i];
+		enum rcpt_check chk = deliver_check_rcpt(ctx, a, s->size_hint,
+		    &r);
+
+		if (chk == RCPT_LOCAL || chk == RCPT_REMOTE) {
+			delivery_add_rcpt(d, a);
+			taken++;
+			smtp_reply_set(&r, 250, "2.1.5", "<%s>: ok", a);
+		} else if (chk == RCPT_TEMPFAIL ||
+		    (r.code < 500 && s->defer_4xx)) {
+			log_warn("sid=%s rcpt=<%s>: %d %s %s; message kept for "
+			    "a later try", sid, a, r.code, r.enhanced, r.text);
+			*reply = r;
+			delivery_abort(d);
+			return -1;
+		} else {
+			log_warn("sid=%s from=<%s> rcpt=<%s>: %d %s %s; not "
+			    "sent", sid, s->sender, a, r.code, r.enhanced,
+			    r.text);
+			*reply = r;
+		}
+		if (s->replies != NULL)
+			s->replies[i] = r;
+	}
+	if (taken == 0) {
+		delivery_abort(d);
+		return 0;
+	}
+	write_message(d, s->message, s->message_len);
+	if (commit_delivery(d, reply, NULL) < 0)
+		return reply->code >= 500 ? -2 : -1;
+	return 1;
 }
 
 /* --- maildrop pickup ------------------------------------------------- */
 
+/* Refuse recipient i of a maildrop file for good (the caller bounces). */
+static void
+refuse(struct spool_envelope *env, struct qinfo *refused, size_t i,
+    const struct smtp_reply *r)
+{
+	struct buf t = BUF_INIT;
+
+	buf_printf(&t, "%d %s %s", r->code, r->enhanced, r->text);
+	qinfo_set(refused, i, r->code, r->enhanced, NULL, t.data);
+	env->rcpts[i].state = SPOOL_BOUNCED;
+	buf_free(&t);
+}
+
+/* Submit the pending recipients of a maildrop file whose message part is
+ * in data; refused ones are marked. 0, or -1 for later (logged). */
+static int
+submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
+    const struct buf *data, uint64_t size, struct qinfo *refused)
+{
+	const char **rcpts = xcalloc(env->rcpt_count + 1, sizeof(*rcpts));
+	size_t *idx = xcalloc(env->rcpt_count + 1, sizeof(*idx)), n = 0;
+	struct smtp_reply *replies, reply;
+	struct submission s;
+	int rc;
+
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state == SPOOL_PENDING) {
+			idx[n] = i;
+			rcpts[n++] = env->rcpts[i].address;
+		}
+	replies = xcalloc(n + 1, sizeof(*replies));
+	memset(&s, 0, sizeof(s));
+	s.log_id = env->id;
+	s.sender = env->sender;
+	s.rcpts = rcpts;
+	s.rcpt_count = n;
+	s.message = data->data + env->message_offset;
+	s.message_len = data->len - (size_t)env->message_offset;
+	s.size_hint = size;
+	s.defer_4xx = true;       /* a full mailbox keeps the file */
+	s.replies = replies;
+	rc = delivery_submit(ctx, &s, &reply);   /* logs a deferral */
+	for (size_t k = 0; k < n && rc != -1; k++)
+		if (rc == -2)
+			refuse(env, refused, idx[k], &reply);
+		else if (replies[k].code >= 500)
+			refuse(env, refused, idx[k], &replies[k]);
+	free(rcpts);
+	free(idx);
+	free(replies);
+	return rc == -1 ? -1 : 0;
+}
+
 int
 deliver_maildrop(struct deliver_ctx *ctx, const char *path,
-    struct strlist *rejected, struct buf *err)
+    struct spool_envelope *env, struct qinfo *refused, struct buf *err)
 {
-	const struct delivery_info info = { "maildrop", "local", "localhost",
-		"local", "", NULL, false };
-	struct spool_envelope env;
 	struct buf data = BUF_INIT;
-	struct delivery *d = NULL;
-	struct smtp_reply reply;
+	struct smtp_reply big;
 	struct stat st;
-	size_t accepted = 0;
-	int rc = -2;
+	size_t nrefused = 0;
+	int rc = 0;
 
+	spool_envelope_init(env);
+	qinfo_init(refused, 0);
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;     /* picked up by someone else */
@@ -1239,82 +1372,40 @@ deliver_maildrop(struct deliver_ctx *ctx, const char *path,
 		buf_printf(err, "%s: not a regular file", path);
 		return -2;
 	}
-	if (spool_read(path, &env, err) < 0)
+	if (spool_read(path, env, err) < 0)
 		return -2;
-	if (read_file(path, &data, (size_t)env.message_offset +
-	    ctx->conf->max_message_size + 65536) < 0) {
-		buf_printf(err, "%s: %s", path, strerror(errno));
-		rc = errno == EFBIG ? -2 : -1;
-		goto out;
-	}
-	d = delivery_begin(ctx, env.sender, &info);
-	for (size_t i = 0; i < env.rcpt_count; i++) {
-		const char *a = env.rcpts[i].address;
-
-		if (env.rcpts[i].state != SPOOL_PENDING)
-			continue;
-		switch (deliver_check_rcpt(ctx, a, (uint64_t)st.st_size,
-		    &reply)) {
-		case RCPT_LOCAL:
-		case RCPT_REMOTE:
-			delivery_add_rcpt(d, a);
-			accepted++;
-			break;
-		case RCPT_REJECT:
-			if (reply.code >= 500) {
-				struct buf r = BUF_INIT;
-				buf_printf(&r, "%s\t%d %s %s", a, reply.code,
-				    reply.enhanced, reply.text);
-				strlist_add(rejected, r.data);
-				buf_free(&r);
-				break;
-			}
-			goto later;     /* 4xx (mailbox full) */
-		case RCPT_TEMPFAIL:
-		later:
-			buf_printf(err, "%s: <%s>: %d %s %s", path, a,
-			    reply.code, reply.enhanced, reply.text);
-			rc = -1;
-			goto out;
+	qinfo_free(refused);
+	qinfo_init(refused, env->rcpt_count);
+	if (read_file(path, &data, (size_t)env->message_offset +
+	    ctx->conf->max_message_size) < 0) {
+		if (errno != EFBIG) {
+			buf_printf(err, "%s: %s", path, strerror(errno));
+			buf_free(&data);
+			return -1;
 		}
-	}
-	if (accepted > 0) {
-		const char *p = data.data + env.message_offset;
-		const char *end = data.data + data.len;
-
-		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl != NULL ? (size_t)(nl - p) :
-			    (size_t)(end - p);
-
-			if (delivery_write_line(d, p, n) < 0)
-				break;   /* commit reports it */
-			p += n + 1;
-		}
-		rc = delivery_commit(d, &reply);
-		d = NULL;
-		if (rc < 0) {
-			buf_printf(err, "%s: %d %s %s", path, reply.code,
-			    reply.enhanced, reply.text);
-			rc = -1;
-			goto out;
-		}
-	}
-	log_info("maildrop=%s uid=%ld from=<%s> accepted=%zu rejected=%zu "
-	    "status=picked-up", env.id, (long)st.st_uid, env.sender, accepted,
-	    env.rcpt_count - accepted);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		/* Delivered; retrying would duplicate it every time. */
-		buf_printf(err, "%s: delivered but cannot be removed: %s",
-		    path, strerror(errno));
+		/* Bigger than the SMTP server takes: bounce, as Postfix's
+		 * cleanup does (message_size_limit). */
+		smtp_reply_set(&big, 552, "5.3.4", "Message file too big "
+		    "(more than %" PRIu64 " bytes)",
+		    ctx->conf->max_message_size);
+		for (size_t i = 0; i < env->rcpt_count; i++)
+			if (env->rcpts[i].state == SPOOL_PENDING)
+				refuse(env, refused, i, &big);
+	} else if (data.len < (size_t)env->message_offset) {
+		buf_printf(err, "%s: changed while read", path);
 		rc = -2;
-		goto out;
+	} else {
+		rc = submit_maildrop(ctx, env, &data, (uint64_t)st.st_size,
+		    refused);
 	}
-	rc = 0;
-out:
-	if (d != NULL)
-		delivery_abort(d);
-	spool_envelope_free(&env);
 	buf_free(&data);
-	return rc;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state == SPOOL_BOUNCED)
+			nrefused++;
+	log_info("maildrop=%s uid=%ld from=<%s> accepted=%zu rejected=%zu "
+	    "status=picked-up", env->id, (long)st.st_uid, env->sender,
+	    env->rcpt_count - nrefused, nrefused);
+	return 0;
 }

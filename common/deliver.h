@@ -2,10 +2,9 @@
  * deliver.h - taking responsibility for a message: recipient checks at
  * RCPT time, then one durable commit for all recipients.
  *
- * Used by the SMTP worker, the list worker (listd/send.c) and the queue
- * manager (its DSNs, and the mail dmail-sendmail leaves in the maildrop).
- * A deliver_ctx lives as long as the worker process;
- * a delivery as long as one message transaction.
+ * Used by the SMTP worker, the list worker and the queue manager
+ * (bounces, maildrop pickup). A deliver_ctx lives as long as the worker
+ * process; a delivery as long as one message transaction.
  *
  * Recipients on local domains are resolved through aliases, forwards
  * (dmail.conf and the compiled aliases file) and the user database.
@@ -17,6 +16,15 @@
  * local Maildir's new/ (and/or a queue file written), and the directories
  * fsync'd. Only then may the caller answer 250. On failure nothing is
  * left behind and the caller answers with the returned SMTP reply.
+ *
+ * Mail DMail writes itself (bounces and delay warnings, success notices,
+ * list posts and notices, maildrop pickups) goes through
+ * delivery_submit(), the one injection path: one form of Received:
+ * header ("from localhost (local) by HOST (DMail) with local id ID"),
+ * one recipient check, one commit.
+ *
+ * Nothing here is fatal; adding a recipient or DSN parameters after the
+ * message started is our own bug (panic).
  */
 #ifndef DMAIL_DELIVER_H
 #define DMAIL_DELIVER_H
@@ -27,18 +35,14 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dsn.h"
+#include "queue_info.h"
+#include "smtp_reply.h"
+#include "spool.h"
 #include "userdb.h"
 
 struct deliver_ctx;
 struct delivery;
-
-/* A reply for the client: code, enhanced status and text, e.g.
- * 550, "5.1.1", "<bob@example.test>: user unknown". */
-struct smtp_reply {
-	int code;
-	char enhanced[16];
-	char text[256];
-};
 
 enum rcpt_check {
 	RCPT_LOCAL,        /* a local account, alias or forward: accept */
@@ -88,18 +92,11 @@ void delivery_add_rcpt(struct delivery *d, const char *address);
  * DSN state, and no "relayed" notice is generated for NOTIFY=SUCCESS on a
  * queued recipient whose next hop does not offer DSN.
  */
-#define DELIVERY_NOTIFY_NEVER 0x02
-#define DELIVERY_NOTIFY_SUCCESS 0x04
-#define DELIVERY_NOTIFY_FAILURE 0x08
-#define DELIVERY_NOTIFY_DELAY 0x10
-#define DELIVERY_RET_NONE 0
-#define DELIVERY_RET_FULL 1
-#define DELIVERY_RET_HDRS 2
-/* RET (DELIVERY_RET_*) and ENVID (xtext-decoded, printable US-ASCII;
+/* RET (DSN_RET_*, dsn.h) and ENVID (xtext-decoded, printable US-ASCII;
  * NULL when not given) of MAIL FROM. Call before the first recipient. */
 void delivery_set_dsn(struct delivery *d, int ret, const char *envid);
-/* delivery_add_rcpt() with NOTIFY flags (DELIVERY_NOTIFY_*; 0 when not
- * given) and ORCPT (the decoded rfc822 address; NULL when not given),
+/* delivery_add_rcpt() with NOTIFY flags (DSN_NOTIFY_*, dsn.h; 0 when
+ * not given) and ORCPT (the decoded rfc822 address; NULL when not given),
  * applied to every queued address the recipient expands to. */
 void delivery_add_rcpt_dsn(struct delivery *d, const char *address,
     unsigned notify, const char *orcpt);
@@ -118,19 +115,57 @@ int delivery_commit(struct delivery *d, struct smtp_reply *reply);
 void delivery_abort(struct delivery *d);
 
 /*
+ * Mail DMail generates itself, from a complete message in memory (LF or
+ * CRLF line ends, our Received: header is added in front). Every
+ * recipient is checked as at RCPT time (size_hint as SIZE= for the
+ * quota; 0 when unknown). A recipient refused for good (5xx) is
+ * skipped and logged; one refused for now (4xx: mailbox full, lookup
+ * trouble) defers the whole message when defer_4xx is set, else it is
+ * skipped like a 5xx. replies, when not NULL, gets each recipient's
+ * outcome (250, or the refusal). log_id names what the message is about
+ * in the log lines (the original's queue id, "listd", a maildrop file).
+ */
+struct submission {
+	const char *log_id;
+	const char *sender;          /* envelope sender, "" for <> */
+	const char *const *rcpts;
+	size_t rcpt_count;
+	const char *message;
+	size_t message_len;
+	uint64_t size_hint;
+	bool defer_4xx;
+	struct smtp_reply *replies;  /* NULL, or rcpt_count entries */
+};
+/* 1 committed (reply: 250 with the queue id); 0 nothing to send, every
+ * recipient refused for good; -1 temporary failure, nothing delivered
+ * (reply says why: try again later); -2 permanent failure of the commit
+ * (reply 5xx). Each outcome other than 1 is logged here. */
+int delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
+    struct smtp_reply *reply);
+
+/*
  * Pick up one file of state_dir/spool/maildrop (written by dmail-sendmail
  * when the SMTP server was unreachable; format in spool.h) and deliver
- * it like a message from a local user: every pending recipient is
- * checked again (aliases, users, quota), local ones go to their
- * Maildirs and the rest to the queue, all in one durable commit; then the
- * maildrop file is removed (a crash in between means one duplicate,
- * never a loss). Permanently refused recipients are appended to
- * rejected (with the reason after a TAB) so the caller can bounce them.
- * Returns 0 (done, file removed), -1 temporary failure (file kept: try
- * later), -2 not a usable maildrop file (left for the operator; err says
- * why). Called by the queue manager, as the run_as user.
+ * it like a message from a local user, through delivery_submit(): every
+ * pending recipient is checked again (aliases, users, quota), local ones
+ * go to their Maildirs and the rest to the queue, all in one durable
+ * commit. A recipient refused for now (452 4.2.2 mailbox full, lookup
+ * trouble) keeps the whole file for a later try: nothing is delivered.
+ * A file bigger than max_message_size (plus its envelope) is not
+ * delivered: every recipient is refused with 552 5.3.4, for a bounce.
+ *
+ * env gets the file's envelope (the caller frees it, also on failure);
+ * recipients refused for good are marked SPOOL_BOUNCED in env with
+ * their reply in refused (sized here), for the caller's bounce. The
+ * file is not removed here: the caller bounces, then removes it (a
+ * crash in between means one duplicate, never a loss).
+ * Returns 0 (done: bounce the refused, remove the file), -1 temporary
+ * failure (keep the file, try later; err says why, or is empty when a
+ * refused recipient was logged already), -2 not a usable
+ * maildrop file (err says why: quarantine it). Called by the queue
+ * manager, as the run_as user.
  */
 int deliver_maildrop(struct deliver_ctx *ctx, const char *path,
-    struct strlist *rejected, struct buf *err);
+    struct spool_envelope *env, struct qinfo *refused, struct buf *err);
 
 #endif

@@ -1,21 +1,116 @@
 /*
- * dsn.c - RFC 3464 delivery status notifications (see dsn.h).
+ * dsn.c - RFC 3464 delivery status notifications, the RFC 3461 NOTIFY
+ * vocabulary and the reader of an original message (see dsn.h).
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "dsn.h"
 #include "util.h"
 
-/* Longest header block returned with text/rfc822-headers. */
-#define DSN_HEADERS_MAX (256 * 1024)
-/* Longest whole message returned with RET=FULL. */
-#define DSN_FULL_MAX (10 * 1024 * 1024)
+/* Bytes read from the original per pread(). */
+#define DSN_READ_CHUNK 65536
+
+static const struct {
+	const char *word;
+	unsigned bit;
+} notify_words[] = {
+	{ "NEVER", DSN_NOTIFY_NEVER },
+	{ "SUCCESS", DSN_NOTIFY_SUCCESS },
+	{ "FAILURE", DSN_NOTIFY_FAILURE },
+	{ "DELAY", DSN_NOTIFY_DELAY },
+};
+
+int
+dsn_notify_parse(const char *list, unsigned *flags)
+{
+	const char *p = list;
+	unsigned f = DSN_NOTIFY_GIVEN;
+	int rc = 0;
+
+	for (;;) {
+		size_t n = strcspn(p, ","), k;
+
+		for (k = 0; k < sizeof(notify_words) / sizeof(notify_words[0]);
+		    k++)
+			if (strlen(notify_words[k].word) == n &&
+			    strncasecmp(p, notify_words[k].word, n) == 0)
+				break;
+		if (k < sizeof(notify_words) / sizeof(notify_words[0]))
+			f |= notify_words[k].bit;
+		else
+			rc = -1;        /* unknown or empty word */
+		p += n;
+		if (*p == '\0')
+			break;
+		p++;                    /* the comma */
+	}
+	/* RFC 3461 4.1: NEVER must not be combined with the others. */
+	if ((f & DSN_NOTIFY_NEVER) && (f & DSN_NOTIFY_WORDS) != DSN_NOTIFY_NEVER)
+		rc = -1;
+	*flags = f;
+	return rc;
+}
+
+const char *
+dsn_notify_name(unsigned flags)
+{
+	/* Indexed by SUCCESS, FAILURE, DELAY as bits 0..2. */
+	static const char *const names[] = { "", "SUCCESS", "FAILURE",
+		"SUCCESS,FAILURE", "DELAY", "SUCCESS,DELAY", "FAILURE,DELAY",
+		"SUCCESS,FAILURE,DELAY" };
+
+	if (!(flags & DSN_NOTIFY_GIVEN))
+		return "";
+	if (flags & DSN_NOTIFY_NEVER)
+		return "NEVER";
+	return names[((flags & DSN_NOTIFY_SUCCESS) ? 1 : 0) |
+	    ((flags & DSN_NOTIFY_FAILURE) ? 2 : 0) |
+	    ((flags & DSN_NOTIFY_DELAY) ? 4 : 0)];
+}
+
+int
+dsn_read_original(const char *path, off_t offset, bool ret_full,
+    struct buf *out)
+{
+	size_t max = ret_full ? (size_t)DSN_FULL_MAX + 1 : DSN_HEADERS_MAX;
+	size_t start = out->len;
+	char chunk[DSN_READ_CHUNK];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	while (out->len - start < max) {
+		size_t want = max - (out->len - start);
+
+		got = pread(fd, chunk, want < sizeof(chunk) ? want :
+		    sizeof(chunk), offset);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (got == 0)
+			break;
+		buf_append(out, chunk, (size_t)got);
+		offset += got;
+	}
+	close(fd);
+	return 0;
+}
 
 static const char *const action_names[] = { "failed", "delayed",
 	"delivered" };

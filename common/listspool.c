@@ -162,21 +162,11 @@ write_spool(const struct dmail_conf *conf, const char *sender,
 		}
 		done += (uint64_t)got;
 	}
-	if (sys_fsync(fd) < 0)
-		goto fail_write;
-	if (sys_close(fd) < 0) {
-		fd = -1;
-		goto fail_write;
-	}
-	fd = -1;
-	if (sys_rename(tmp.data, dst.data) < 0)
-		goto fail_write;
-	if (fsync_dir_of(dst.data) < 0) {
+	if (durable_publish(fd, tmp.data, dst.data, false) < 0) {
+		/* Not acknowledged: nothing left, so nothing is done twice. */
 		saved = errno;
-		buf_printf(err, "cannot fsync directory of %s: %s", dst.data,
+		buf_printf(err, "cannot publish %s: %s", dst.data,
 		    strerror(errno));
-		/* Not acknowledged: take it back so nothing is done twice. */
-		unlink(dst.data);
 		goto fail_nofile;
 	}
 	if (id_out != NULL)
@@ -248,13 +238,10 @@ listspool_publish(const struct dmail_conf *conf, const char *tmp_path)
 	if (slash == NULL || mkdir_p(dst.data, 0700) < 0)
 		goto fail;
 	buf_append_str(&dst, slash);
-	if (sys_rename(tmp_path, dst.data) < 0)
-		goto fail;
-	if (fsync_dir_of(dst.data) < 0) {
+	if (durable_rename(tmp_path, dst.data, false) < 0) {
 		saved = errno;
-		unlink(dst.data);
-		errno = saved;
 		buf_free(&dst);
+		errno = saved;
 		return -1;
 	}
 	buf_free(&dst);

@@ -135,13 +135,14 @@ maildir_create(const char *dir)
 	return 0;
 }
 
-/* Copy src into DIR/tmp/NAME, fsync, rename to DIR/new/NAME. Used only
- * when a hard link is impossible (another file system). */
+/* Copy src into DIR/tmp/NAME, then the durable recipe into DIR/new/NAME
+ * (durable_publish()). Used only when a hard link is impossible
+ * (another file system). */
 static int
 copy_into(const char *src, const char *dir, const char *name)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], chunk[IO_CHUNK];
-	int in = -1, out = -1, saved;
+	int in = -1, out = -1, saved, rc;
 	ssize_t n;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name) >=
@@ -165,17 +166,11 @@ copy_into(const char *src, const char *dir, const char *name)
 		if (write_all(out, chunk, (size_t)n) < 0)
 			goto fail_unlink;
 	}
-	if (sys_fsync(out) < 0)
-		goto fail_unlink;
-	if (sys_close(out) < 0) {
-		out = -1;
-		goto fail_unlink;
-	}
-	out = -1;
-	if (sys_rename(tmp, dst) < 0)
-		goto fail_unlink;
+	rc = durable_publish(out, tmp, dst, false);
+	saved = errno;
 	close(in);
-	return 0;
+	errno = saved;
+	return rc;
 fail_unlink:
 	saved = errno;
 	unlink(tmp);

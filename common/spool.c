@@ -3,7 +3,9 @@
  * documented in spool.h).
  *
  * Every step that makes a queue file durable goes through sys.h so tests
- * can inject ENOSPC/EIO; on any failure the partial file is removed.
+ * can inject ENOSPC/EIO, and through the one durable recipe
+ * (durable_publish(), util.h); on any failure the partial file is
+ * removed. Nothing here is fatal.
  */
 #include "config.h"
 
@@ -78,52 +80,15 @@ spool_envelope_add_rcpt(struct spool_envelope *env, const char *address,
 	r->state_offset = 0;
 }
 
-void
-spool_notify_text(unsigned char f, struct buf *out)
-{
-	const char *sep = "";
-
-	if (f & SPOOL_NOTIFY_NEVER) {
-		buf_append_str(out, "NEVER");
-		return;
-	}
-	if (f & SPOOL_NOTIFY_SUCCESS) {
-		buf_append_str(out, "SUCCESS");
-		sep = ",";
-	}
-	if (f & SPOOL_NOTIFY_FAILURE) {
-		buf_printf(out, "%sFAILURE", sep);
-		sep = ",";
-	}
-	if (f & SPOOL_NOTIFY_DELAY)
-		buf_printf(out, "%sDELAY", sep);
-}
-
-/* "NEVER" or "SUCCESS,FAILURE,DELAY" (as written by spool_notify_text)
- * to flags; 0 when it is not one of those. */
+/* A notify line's list (dsn.h: unknown words ignored, none known: not
+ * given). */
 static unsigned char
 notify_parse(const char *s)
 {
-	unsigned char f = SPOOL_NOTIFY_GIVEN;
-	size_t n;
+	unsigned f;
 
-	while (*s != '\0') {
-		n = strcspn(s, ",");
-		if (n == 5 && strncasecmp(s, "NEVER", 5) == 0)
-			f |= SPOOL_NOTIFY_NEVER;
-		else if (n == 7 && strncasecmp(s, "SUCCESS", 7) == 0)
-			f |= SPOOL_NOTIFY_SUCCESS;
-		else if (n == 7 && strncasecmp(s, "FAILURE", 7) == 0)
-			f |= SPOOL_NOTIFY_FAILURE;
-		else if (n == 5 && strncasecmp(s, "DELAY", 5) == 0)
-			f |= SPOOL_NOTIFY_DELAY;
-		else
-			return 0;
-		s += n;
-		if (*s == ',')
-			s++;
-	}
-	return f == SPOOL_NOTIFY_GIVEN ? 0 : f;
+	(void)dsn_notify_parse(s, &f);
+	return (f & DSN_NOTIFY_WORDS) != 0 ? (unsigned char)f : 0;
 }
 
 /* Values must stay on one line. */
@@ -167,15 +132,14 @@ spool_envelope_format(const struct spool_envelope *env, struct buf *out)
 		append_clean(out, env->envid);
 		buf_append_char(out, '\n');
 	}
-	if (env->ret == SPOOL_RET_FULL || env->ret == SPOOL_RET_HDRS)
+	if (env->ret == DSN_RET_FULL || env->ret == DSN_RET_HDRS)
 		buf_printf(out, "ret %s\n",
-		    env->ret == SPOOL_RET_FULL ? "FULL" : "HDRS");
+		    env->ret == DSN_RET_FULL ? "FULL" : "HDRS");
 	for (size_t i = 0; i < env->rcpt_count; i++) {
-		if (!(env->rcpts[i].notify & SPOOL_NOTIFY_GIVEN))
+		if (!(env->rcpts[i].notify & DSN_NOTIFY_GIVEN))
 			continue;
-		buf_printf(out, "notify %zu ", i);
-		spool_notify_text(env->rcpts[i].notify, out);
-		buf_append_char(out, '\n');
+		buf_printf(out, "notify %zu %s\n", i,
+		    dsn_notify_name(env->rcpts[i].notify));
 	}
 	buf_append_char(out, '\n');
 }
@@ -250,87 +214,59 @@ int
 spool_publish(const struct dmail_conf *conf, const char *tmp_path,
     const char *id)
 {
-	struct buf dst = BUF_INIT, dir = BUF_INIT;
-	int saved;
+	struct buf dst = BUF_INIT;
+	int rc, saved;
 
 	spool_path(conf, "queue", id, &dst);
-	spool_path(conf, "queue", NULL, &dir);
-	if (sys_rename(tmp_path, dst.data) < 0) {
-		saved = errno;
-		unlink(tmp_path);
-		goto fail;
-	}
-	if (fsync_dir(dir.data) < 0) {
-		/* Not durable: take it back so the client retries. */
-		saved = errno;
-		unlink(dst.data);
-		goto fail;
-	}
+	rc = durable_rename(tmp_path, dst.data, false);
+	saved = errno;
 	buf_free(&dst);
-	buf_free(&dir);
-	spool_wakeup(conf);
-	return 0;
-fail:
-	buf_free(&dst);
-	buf_free(&dir);
+	if (rc == 0)
+		spool_wakeup(conf);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 int
 spool_write_from_fd(const struct dmail_conf *conf,
     const struct spool_envelope *env, int src_fd, off_t src_offset)
 {
-	struct buf path = BUF_INIT, head = BUF_INIT;
+	struct buf path = BUF_INIT, head = BUF_INIT, dst = BUF_INIT;
 	char chunk[IO_CHUNK];
 	off_t off = src_offset;
-	int fd, saved;
+	int fd, saved, rc = -1;
 	ssize_t n;
 
 	fd = spool_create_tmp(conf, env->id, &path);
-	if (fd < 0) {
-		saved = errno;
-		buf_free(&path);
-		errno = saved;
-		return -1;
-	}
+	if (fd < 0)
+		goto out;
 	spool_envelope_format(env, &head);
 	if (write_all(fd, head.data, head.len) < 0)
 		goto fail;
 	while ((n = pread(src_fd, chunk, sizeof(chunk), off)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (write_all(fd, chunk, (size_t)n) < 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(fd, chunk, (size_t)n) < 0)
 			goto fail;
 		off += n;
 	}
-	if (sys_fsync(fd) < 0)
-		goto fail;
-	if (sys_close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (spool_publish(conf, path.data, env->id) < 0) {
-		saved = errno;
-		goto out;
-	}
-	buf_free(&path);
-	buf_free(&head);
-	return 0;
+	spool_path(conf, "queue", env->id, &dst);
+	rc = durable_publish(fd, path.data, dst.data, false);
+	if (rc == 0)
+		spool_wakeup(conf);
+	goto out;
 fail:
 	saved = errno;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	unlink(path.data);
+	errno = saved;
 out:
+	saved = errno;
 	buf_free(&path);
 	buf_free(&head);
+	buf_free(&dst);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 static char *
@@ -429,7 +365,7 @@ spool_read(const char *path, struct spool_envelope *env, struct buf *err)
 			env->envid = dup_value(v);
 		} else if (strcmp(line, "ret") == 0) {
 			env->ret = strcasecmp(v, "FULL") == 0 ?
-			    SPOOL_RET_FULL : SPOOL_RET_HDRS;
+			    DSN_RET_FULL : DSN_RET_HDRS;
 		} else if (strcmp(line, "notify") == 0) {
 			/* Written after all rcpt lines. */
 			char *end;

@@ -50,13 +50,15 @@
  * Addresses never contain TAB, CR or LF.
  *
  * The DSN lines (RFC 3461, given by the SMTP client with MAIL FROM and
- * RCPT TO; read by the queue manager, queued/queue_dsnparams.c) are
- * written only when the client gave the parameter: "envid" is the
- * xtext-decoded ENVID (printable US-ASCII only), "ret" is FULL or HDRS,
- * and "notify I LIST" gives the NOTIFY of recipient I (counting "rcpt"
- * lines from 0) as NEVER or a comma-separated subset of SUCCESS,
- * FAILURE, DELAY. Without a notify line a recipient gets failure and
- * delay notices (RFC 3461 4.1 default).
+ * RCPT TO; read back by spool_read() into env->envid, env->ret and each
+ * recipient's notify, the only parser of them) are written only when
+ * the client gave the parameter: "envid" is the xtext-decoded ENVID
+ * (printable US-ASCII only), "ret" is FULL or HDRS, and "notify I LIST"
+ * gives the NOTIFY of recipient I (counting "rcpt" lines from 0) as NEVER
+ * or a comma-separated subset of SUCCESS, FAILURE, DELAY (dsn.h). A word
+ * a reader does not know is ignored, the known ones of the list kept; a
+ * list without any known word counts as not given. Without a notify line
+ * a recipient gets failure and delay notices (RFC 3461 4.1 default).
  *
  * Recipient state byte: 'P' pending, 'D' delivered, 'B' failed for good
  * (bounce due or sent). The queue manager records a result by rewriting
@@ -76,6 +78,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dsn.h"
 
 #define SPOOL_ID_MAX 32
 #define SPOOL_VERSION_LINE "dmail-queue 1"
@@ -84,22 +87,11 @@
 #define SPOOL_DELIVERED 'D'
 #define SPOOL_BOUNCED 'B'
 
-/* RFC 3461 NOTIFY of a recipient (0: no NOTIFY given). */
-#define SPOOL_NOTIFY_GIVEN 0x01
-#define SPOOL_NOTIFY_NEVER 0x02
-#define SPOOL_NOTIFY_SUCCESS 0x04
-#define SPOOL_NOTIFY_FAILURE 0x08
-#define SPOOL_NOTIFY_DELAY 0x10
-/* RFC 3461 RET (0: not given). */
-#define SPOOL_RET_NONE 0
-#define SPOOL_RET_FULL 1
-#define SPOOL_RET_HDRS 2
-
 struct spool_rcpt {
 	char *address;
 	char *orcpt;
 	char state;
-	unsigned char notify;   /* SPOOL_NOTIFY_*, 0 when not given */
+	unsigned char notify;   /* DSN_NOTIFY_* (dsn.h), 0: not given */
 	off_t state_offset;     /* file offset of the state byte */
 };
 
@@ -111,7 +103,7 @@ struct spool_envelope {
 	char *auth;              /* NULL when not authenticated */
 	long uid;                /* -1 when absent */
 	char *envid;             /* RFC 3461 ENVID, decoded; NULL if none */
-	int ret;                 /* SPOOL_RET_* */
+	int ret;                 /* DSN_RET_* (dsn.h) */
 	struct spool_rcpt *rcpts;
 	size_t rcpt_count;
 	off_t message_offset;    /* where the message starts in the file */
@@ -127,8 +119,6 @@ void spool_envelope_init(struct spool_envelope *env);
 void spool_envelope_free(struct spool_envelope *env);
 void spool_envelope_add_rcpt(struct spool_envelope *env,
     const char *address, const char *orcpt);
-/* NOTIFY flags as text ("NEVER", "SUCCESS,FAILURE", ...), appended. */
-void spool_notify_text(unsigned char flags, struct buf *out);
 /* The header part (including the empty line that ends it). */
 void spool_envelope_format(const struct spool_envelope *env,
     struct buf *out);

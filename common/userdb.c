@@ -332,26 +332,17 @@ userdb_install(struct userdb *db, struct buf *err)
 {
 	int fd = sys_open(db->tx_path, O_RDONLY | O_CLOEXEC, 0);
 
-	if (fd < 0 || sys_fsync(fd) < 0) {
+	if (fd < 0) {
 		buf_printf(err, "cannot write %s: %s", db->tx_path,
 		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		unlink(db->tx_path);
 		return -1;
 	}
-	close(fd);
-	if (sys_rename(db->tx_path, db->path) < 0) {
-		buf_printf(err, "cannot rename %s to %s: %s", db->tx_path,
+	/* Once renamed, readers see it even when the directory fsync
+	 * failed: only its durability across a power loss is in doubt. */
+	if (durable_publish(fd, db->tx_path, db->path, true) < 0) {
+		buf_printf(err, "cannot install %s as %s: %s", db->tx_path,
 		    db->path, strerror(errno));
-		unlink(db->tx_path);
-		return -1;
-	}
-	if (fsync_dir(db->home) < 0) {
-		/* Renamed: readers see it; only its durability across a
-		 * power loss is in doubt. */
-		buf_printf(err, "cannot fsync %s: %s", db->home,
-		    strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -55,19 +55,27 @@ fail: {
 }
 }
 
-int
-fsync_dir(const char *dir)
+/* Open path read-only (with extra flags), apply sync to the descriptor,
+ * close it; errno is sync's. */
+static int
+sync_opened(const char *path, int flags, int (*sync)(int))
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	int rc, saved;
 
 	if (fd < 0)
 		return -1;
-	rc = sys_fsync(fd);
+	rc = sync(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	return sync_opened(dir, O_DIRECTORY, sys_fsync);
 }
 
 int
@@ -89,39 +97,85 @@ fsync_dir_of(const char *path)
 	return fsync_dir(dir);
 }
 
+/* fsync the directory of path; when it may not be read (EACCES),
+ * syncfs() the file system through path itself (Linux: commits all
+ * metadata, directories included). */
+static int
+sync_dir_of(const char *path)
+{
+	if (fsync_dir_of(path) == 0)
+		return 0;
+	if (errno != EACCES)
+		return -1;
+	return sync_opened(path, 0, syncfs);
+}
+
+int
+durable_rename(const char *tmp, const char *path, bool replace)
+{
+	int saved;
+
+	if (sys_rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (sync_dir_of(path) < 0) {
+		/* Not durable: take a new name back, so that nothing the
+		 * writer reports as failed is acted on. */
+		saved = errno;
+		if (!replace)
+			unlink(path);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+durable_publish(int fd, const char *tmp, const char *path, bool replace)
+{
+	int saved;
+
+	if (sys_fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (sys_close(fd) < 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return durable_rename(tmp, path, replace);
+}
+
 int
 write_file_durable(const char *path, const void *data, size_t len,
     mode_t mode)
 {
 	struct buf tmp = BUF_INIT;
-	int fd, saved;
+	int fd, saved, rc = -1;
 
 	buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	fd = sys_open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		goto fail;
-	if (write_all(fd, data, len) < 0 || sys_fsync(fd) < 0) {
+	if (fd >= 0 && write_all(fd, data, len) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp.data);
 		errno = saved;
-		goto fail;
+		fd = -1;
 	}
-	if (sys_close(fd) < 0 || sys_rename(tmp.data, path) < 0) {
-		saved = errno;
-		unlink(tmp.data);
-		errno = saved;
-		goto fail;
-	}
-	if (fsync_dir_of(path) < 0)
-		goto fail;
-	buf_free(&tmp);
-	return 0;
-fail:
+	if (fd >= 0)
+		rc = durable_publish(fd, tmp.data, path, true);
 	saved = errno;
 	buf_free(&tmp);
 	errno = saved;
-	return -1;
+	return rc;
 }
 
 int

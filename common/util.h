@@ -24,9 +24,25 @@
 /* Read a whole file (at most max bytes) into out. -1 with errno set. */
 int read_file(const char *path, struct buf *out, size_t max);
 /* Durably replace path with data: write PATH.tmp.PID, fsync, rename,
- * fsync the directory. -1 with errno set; nothing left behind. */
+ * fsync the directory (durable_publish()). -1 with errno set; nothing
+ * left behind. */
 int write_file_durable(const char *path, const void *data, size_t len,
     mode_t mode);
+/*
+ * The one durable write recipe, for writers that fill the temporary file
+ * themselves (streamed, in another directory, created O_EXCL):
+ * durable_publish() fsyncs and closes fd (written at tmp; closed in
+ * every case), then durable_rename(). durable_rename() renames tmp to
+ * path and fsyncs path's directory; a directory the caller may not read
+ * (a user writing into the maildrop, mode 1733) is made durable by
+ * syncfs() of its file system instead. On failure tmp is removed. When
+ * only the directory fsync failed, a new name (replace false: a queue,
+ * spool or maildrop file, never acknowledged) is removed again, while a
+ * replaced file (replace true: state files) keeps its new content, the
+ * old one being gone already. -1 with errno set.
+ */
+int durable_publish(int fd, const char *tmp, const char *path, bool replace);
+int durable_rename(const char *tmp, const char *path, bool replace);
 /* fsync the directory holding path (or the directory itself if is_dir). */
 int fsync_dir_of(const char *path);
 int fsync_dir(const char *dir);

@@ -82,7 +82,7 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_printf(&tmp, "%s/tmp/%s", dir.data, base.data);
 	buf_printf(&dst, "%s/new/%s", dir.data, base.data);
 	if (write_file_durable(tmp.data, msg, len, 0600) < 0 ||
-	    sys_rename(tmp.data, dst.data) < 0 || fsync_dir_of(dst.data) < 0) {
+	    durable_rename(tmp.data, dst.data, false) < 0) {
 		log_error("listd: list=%s: cannot archive into %s: %s",
 		    d->address, dst.data, strerror(errno));
 		unlink(tmp.data);

@@ -2,9 +2,10 @@
  * send.c - outgoing mail of the list worker through the delivery API
  * (deliver.h): posts to members, notices, command replies, digests.
  *
- * One call is one delivery: one stored copy hard-linked into every local
- * Maildir, and one queue file holding every remote recipient. Only after
- * delivery_commit() succeeded has the list handed the message on.
+ * One call is one delivery_submit() (deliver.h), the injection path of
+ * all mail DMail writes itself: one stored copy hard-linked into every
+ * local Maildir, and one queue file holding every remote recipient. Only
+ * after it committed has the list handed the message on.
  */
 #include "config.h"
 
@@ -22,57 +23,19 @@ int
 send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
     size_t n, const char *msg, size_t len)
 {
-	struct delivery_info info;
-	struct delivery *dv;
+	struct submission s;
 	struct smtp_reply reply;
-	const char *p = msg, *end = msg + len;
-	size_t accepted = 0;
 
-	memset(&info, 0, sizeof(info));
-	info.session_id = "listd";
-	info.client_ip = "127.0.0.1";
-	info.client_helo = "localhost";
-	info.protocol = "local";
-	info.tls = "";
-	dv = delivery_begin(ld->dctx, sender, &info);
-	for (size_t i = 0; i < n; i++) {
-		enum rcpt_check rc = deliver_check_rcpt(ld->dctx, rcpts[i], 0,
-		    &reply);
-
-		if (rc == RCPT_TEMPFAIL) {
-			log_error("listd: rcpt=<%s>: %d %s; will retry",
-			    rcpts[i], reply.code, reply.text);
-			delivery_abort(dv);
-			return -1;
-		}
-		if (rc == RCPT_REJECT) {
-			log_warn("listd: rcpt=<%s> skipped: %d %s", rcpts[i],
-			    reply.code, reply.text);
-			continue;
-		}
-		delivery_add_rcpt(dv, rcpts[i]);
-		accepted++;
-	}
-	if (accepted == 0) {
-		delivery_abort(dv);
-		return 0;
-	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (l > 0 && p[l - 1] == '\r')
-			l--;
-		if (delivery_write_line(dv, p, l) < 0)
-			break;
-		p = nl != NULL ? nl + 1 : end;
-	}
-	if (delivery_commit(dv, &reply) < 0) {
-		log_error("listd: delivery from <%s> to %zu recipient(s) "
-		    "failed: %d %s", sender, accepted, reply.code, reply.text);
-		return reply.code >= 500 ? 0 : -1;
-	}
-	return 0;
+	/* A recipient refused for good or for now is skipped (logged by
+	 * delivery_submit()); only lookup trouble retries the whole. */
+	memset(&s, 0, sizeof(s));
+	s.log_id = "listd";
+	s.sender = sender;
+	s.rcpts = rcpts;
+	s.rcpt_count = n;
+	s.message = msg;
+	s.message_len = len;
+	return delivery_submit(ld->dctx, &s, &reply) == -1 ? -1 : 0;
 }
 
 int

@@ -9,23 +9,23 @@
  * dropped. A sender we cannot deliver to (unknown local user) is logged
  * and dropped too: there is nobody else to tell.
  *
- * DSN parameters of the original transaction (RFC 3461) come from
- * optional queue file header lines (queue_dsnparams.c, format in
- * queued.h). Without a notify line a recipient gets failure and delay
- * notices, as RFC 3461 4.1 allows; with one, only what it asks for. RET
- * FULL returns the whole message (up to 10 MB), else only its header.
- * Success notices are not generated.
+ * DSN parameters of the original transaction (RFC 3461) come from the
+ * queue file (spool_read(): env->ret, env->envid, each recipient's
+ * notify; format in spool.h). Without a notify line a recipient gets
+ * failure and delay notices, as RFC 3461 4.1 allows; with one, only what
+ * it asks for. RET FULL returns the whole message (up to DSN_FULL_MAX),
+ * else only its header (dsn_read_original()). Success notices are not
+ * generated here. The report is submitted with delivery_submit(), like
+ * all mail DMail writes itself.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "deliver.h"
@@ -34,42 +34,18 @@
 #include "queued.h"
 #include "spool.h"
 
-/* How much of the original is read for the DSN's third part. */
-#define BOUNCE_READ_MAX (256 * 1024)
+/* Longest Remote-MTA name kept for a report. */
 #define DSN_REMOTE_MAX 300
-#define BOUNCE_FULL_MAX (10 * 1024 * 1024)
 
-/* Does recipient i want this kind of notice? */
+/* Does a recipient with these NOTIFY flags want this kind of notice? */
 static bool
-wants(const struct qdsn *p, size_t i, bool delayed)
+wants(unsigned char f, bool delayed)
 {
-	unsigned char f = p->notify[i];
-
-	if (!(f & QDSN_GIVEN))
+	if (!(f & DSN_NOTIFY_GIVEN))
 		return true;
-	if (f & QDSN_NEVER)
+	if (f & DSN_NOTIFY_NEVER)
 		return false;
-	return (f & (delayed ? QDSN_DELAY : QDSN_FAILURE)) != 0;
-}
-
-static int
-read_original(const char *path, off_t off, struct buf *out, size_t max)
-{
-	char block[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t got;
-
-	if (fd < 0)
-		return -1;
-	while (out->len < max &&
-	    (got = pread(fd, block, sizeof(block), off)) > 0) {
-		buf_append(out, block, (size_t)got);
-		off += got;
-	}
-	close(fd);
-	if (out->len > max)
-		buf_truncate(out, max);
-	return 0;
+	return (f & (delayed ? DSN_NOTIFY_DELAY : DSN_NOTIFY_FAILURE)) != 0;
 }
 
 /* Is the queued message one of our own DSNs (From: MAILER-DAEMON@us)? */
@@ -82,7 +58,7 @@ own_report(const struct dmail_conf *c, const char *path,
 	const char *p;
 
 	buf_printf(&want, "\nFrom: MAILER-DAEMON@%s", c->hostname);
-	if (read_original(path, env->message_offset, &head, 64 * 1024) == 0) {
+	if (dsn_read_original(path, env->message_offset, false, &head) == 0) {
 		/* Only the header block counts. */
 		const char *end = strstr(buf_cstr(&head), "\n\n");
 		if (end != NULL)
@@ -97,59 +73,33 @@ own_report(const struct dmail_conf *c, const char *path,
 	return yes;
 }
 
-/* Deliver text (LF lines) from <> to one recipient. */
+/* Submit the report (LF lines) from <> to one recipient: 0 done (or
+ * dropped: the recipient refused it for good, logged), -1 later. */
 static int
 inject(struct qstate *qs, const char *to, const struct buf *msg,
     const char *orig_id)
 {
-	struct delivery_info info;
-	struct smtp_reply reply;
 	struct deliver_ctx *dctx = qstate_dctx(qs);
-	struct delivery *d;
-	const char *p, *end, *nl;
+	const char *rcpts[1] = { to };
+	struct submission s;
+	struct smtp_reply reply;
+	int rc;
 
 	if (dctx == NULL)
 		return -1;
-
-	memset(&info, 0, sizeof(info));
-	info.session_id = orig_id;
-	info.client_ip = "127.0.0.1";
-	info.client_helo = qs->conf->hostname;
-	info.protocol = "ESMTP";
-	info.tls = "";
-	switch (deliver_check_rcpt(dctx, to, msg->len, &reply)) {
-	case RCPT_LOCAL:
-	case RCPT_REMOTE:
-		break;
-	case RCPT_REJECT:
-		log_warn("queue_id=%s bounce to <%s> dropped: %d %s %s",
-		    orig_id, to, reply.code, reply.enhanced, reply.text);
-		return 0;
-	case RCPT_TEMPFAIL:
-	default:
-		log_warn("queue_id=%s bounce to <%s> deferred: %d %s %s",
-		    orig_id, to, reply.code, reply.enhanced, reply.text);
-		return -1;
-	}
-	d = delivery_begin(dctx, "", &info);
-	if (d == NULL)
-		return -1;
-	delivery_add_rcpt(d, to);
-	for (p = msg->data, end = msg->data + msg->len; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
-		if (delivery_write_line(d, p, (size_t)(nl - p)) < 0)
-			break;
-	}
-	if (delivery_commit(d, &reply) < 0) {
-		log_error("queue_id=%s bounce to <%s> failed: %d %s %s",
-		    orig_id, to, reply.code, reply.enhanced, reply.text);
-		return reply.code >= 500 ? 0 : -1;
-	}
-	log_info("queue_id=%s dsn to=<%s> dsn_id=%s", orig_id, to,
-	    reply.text);
-	return 0;
+	memset(&s, 0, sizeof(s));
+	s.log_id = orig_id;
+	s.sender = "";
+	s.rcpts = rcpts;
+	s.rcpt_count = 1;
+	s.message = msg->data;
+	s.message_len = msg->len;
+	s.size_hint = msg->len;
+	rc = delivery_submit(dctx, &s, &reply);
+	if (rc == 1)
+		log_info("queue_id=%s dsn to=<%s> dsn_id=%s", orig_id, to,
+		    reply.text);
+	return rc == -1 ? -1 : 0;
 }
 
 int
@@ -160,7 +110,6 @@ qbounce_send(struct qstate *qs, const char *path,
 	const struct dmail_conf *c = qs->conf;
 	struct dsn_rcpt *rc = xcalloc(n, sizeof(*rc));
 	struct dsn_report r;
-	struct qdsn dp;
 	struct buf orig = BUF_INIT, msg = BUF_INIT, to = BUF_INIT;
 	size_t nrc = 0;
 	char (*remote)[DSN_REMOTE_MAX] = xcalloc(n ? n : 1, DSN_REMOTE_MAX);
@@ -191,14 +140,13 @@ qbounce_send(struct qstate *qs, const char *path,
 	} else {
 		buf_set(&to, env->sender);
 	}
-	qdsn_read(path, env->rcpt_count, &dp);
 	for (size_t k = 0; k < n; k++) {
 		const struct spool_rcpt *sr = &env->rcpts[idx[k]];
 		const struct qinfo_rcpt *qr = idx[k] < info->rcpt_count ?
 		    &info->rcpts[idx[k]] : NULL;
 		struct dsn_rcpt *d = &rc[nrc];
 
-		if (!wants(&dp, idx[k], delayed)) {
+		if (!wants(sr->notify, delayed)) {
 			log_info("queue_id=%s to=<%s> NOTIFY excludes a %s",
 			    env->id, sr->address, delayed ? "delay warning" :
 			    "bounce");
@@ -225,9 +173,8 @@ qbounce_send(struct qstate *qs, const char *path,
 		rcode = 0;
 		goto out;
 	}
-	if (read_original(path, env->message_offset, &orig,
-	    dp.ret == QDSN_RET_FULL ?
-	    BOUNCE_FULL_MAX : BOUNCE_READ_MAX) < 0) {
+	if (dsn_read_original(path, env->message_offset,
+	    env->ret == DSN_RET_FULL, &orig) < 0) {
 		log_error("queue_id=%s cannot read %s for the DSN: %s",
 		    env->id, path, strerror(errno));
 		rcode = -1;
@@ -244,12 +191,11 @@ qbounce_send(struct qstate *qs, const char *path,
 	r.rcpt_count = nrc;
 	r.message = orig.data ? orig.data : "";
 	r.message_len = orig.len;
-	r.envid = dp.envid;
-	r.ret_full = dp.ret == QDSN_RET_FULL;
+	r.envid = env->envid;
+	r.ret_full = env->ret == DSN_RET_FULL;
 	dsn_build(&r, &msg);
 	rcode = inject(qs, to.data, &msg, env->id);
 out:
-	qdsn_free(&dp);
 	free(remote);
 	buf_free(&orig);
 	buf_free(&msg);

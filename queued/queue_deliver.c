@@ -309,9 +309,7 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	const char **rcpts = NULL;
 	struct smtpc_reply *res = NULL;
 	struct smtpc_dsn sd;
-	struct qdsn qd = { NULL, 0, NULL };
 	const char **notify = NULL, **orcpt = NULL;
-	char (*ntext)[32] = NULL;
 	char status[16];
 	int fd = -1;
 
@@ -364,17 +362,14 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	for (size_t k = 0; k < n; k++)
 		rcpts[k] = env.rcpts[idx[k]].address;
 	/* Pass the DSN parameters on to a peer that knows them. */
-	qdsn_read(path.data, env.rcpt_count, &qd);
 	notify = xcalloc(n, sizeof(*notify));
 	orcpt = xcalloc(n, sizeof(*orcpt));
-	ntext = xcalloc(n, 32);
 	for (size_t k = 0; k < n; k++) {
-		qdsn_notify_text(qd.notify[idx[k]], ntext[k], 32);
-		notify[k] = ntext[k];
+		notify[k] = dsn_notify_name(env.rcpts[idx[k]].notify);
 		orcpt[k] = env.rcpts[idx[k]].orcpt;
 	}
-	sd.envid = qd.envid;
-	sd.ret = qd.ret == QDSN_RET_FULL ? "FULL" : qd.ret == QDSN_RET_HDRS ?
+	sd.envid = env.envid;
+	sd.ret = env.ret == DSN_RET_FULL ? "FULL" : env.ret == DSN_RET_HDRS ?
 	    "HDRS" : NULL;
 	sd.notify = notify;
 	sd.orcpt = orcpt;
@@ -400,10 +395,8 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 out:
 	if (fd >= 0)
 		close(fd);
-	qdsn_free(&qd);
 	free(notify);
 	free(orcpt);
-	free(ntext);
 	free(rcpts);
 	free(res);
 	free(idx);

@@ -4,24 +4,31 @@
  * and inject them through the normal delivery path (deliver.h), so local
  * recipients reach their Maildirs and remote ones get a queue file.
  *
- * Maildrop files are written by any local user: their content is not
- * trusted. Every recipient is checked again with deliver_check_rcpt()
- * (aliases, users); nothing in the file can claim an authenticated
- * client. A recipient refused for good gets a bounce to the sender; a
- * temporary failure leaves the whole file for the next scan. The file is
- * removed only after delivery_commit() succeeded (a crash in between
- * delivers it twice, never zero times). A file whose pickup kills the
- * queue manager goes to spool/quarantine/maildrop/ (poison.h).
+ * The delivery itself is deliver_maildrop() (deliver.h), the one
+ * pickup: maildrop files are written by any local user, so their content
+ * is not trusted; every recipient is checked again (aliases, users,
+ * quota) and nothing in the file can claim an authenticated client.
+ * What this file decides, per outcome:
+ *   - done: a recipient refused for good (5xx, also 552 5.3.4 for every
+ *     recipient of a file bigger than max_message_size) gets a bounce to
+ *     the sender, then the file is removed (a crash in between delivers
+ *     it twice, never zero times);
+ *   - refused for now (452 4.2.2 mailbox full, lookup trouble, a failed
+ *     commit): nothing is delivered and the whole file stays for the
+ *     next scan (every QMGR_RESCAN_MS, or sooner on a wakeup);
+ *   - not a maildrop file (not a regular file, not in the queue file
+ *     format): moved to spool/quarantine/maildrop/ (poison.h), never
+ *     deleted, for the operator ("tellsmtp queue" lists it).
+ * A file whose pickup kills the queue manager is quarantined too.
+ * Nothing here is fatal.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -32,155 +39,61 @@
 #include "spool.h"
 #include "util.h"
 
-/* Largest maildrop file taken (the SMTP limit plus headroom). */
-static uint64_t
-max_size(const struct dmail_conf *c)
+/* Bounce the recipients deliver_maildrop() refused for good. */
+static void
+bounce_refused(struct qstate *qs, const char *path,
+    const struct spool_envelope *env, const struct qinfo *refused)
 {
-	return c->max_message_size + 1024 * 1024;
+	size_t *idx = xcalloc(env->rcpt_count + 1, sizeof(*idx)), n = 0;
+
+	for (size_t i = 0; i < env->rcpt_count; i++)
+		if (env->rcpts[i].state == SPOOL_BOUNCED)
+			idx[n++] = i;
+	if (n > 0)
+		(void)qbounce_send(qs, path, env, refused, idx, n, false);
+	free(idx);
 }
 
-/* Copy the message part of fd, line by line, into the delivery. */
-static int
-copy_lines(struct delivery *d, int fd, off_t off)
-{
-	struct buf line = BUF_INIT;
-	char block[65536];
-	ssize_t got;
-	int rc = 0;
-
-	while ((got = pread(fd, block, sizeof(block), off)) > 0) {
-		const char *p = block, *end = block + got, *nl;
-		off += got;
-		while (p < end) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			if (nl == NULL) {
-				buf_append(&line, p, (size_t)(end - p));
-				break;
-			}
-			buf_append(&line, p, (size_t)(nl - p));
-			if (delivery_write_line(d, line.data ? line.data : "",
-			    line.len) < 0)
-				rc = -1;
-			buf_reset(&line);
-			p = nl + 1;
-		}
-	}
-	if (got < 0)
-		rc = -1;
-	if (line.len > 0 && delivery_write_line(d, line.data, line.len) < 0)
-		rc = -1;
-	buf_free(&line);
-	return rc;
-}
-
-/* 0: done (file may go), -1: try again later. */
-static int
+/* Deliver one maildrop file; true when it is gone (delivered and
+ * removed, or quarantined). */
+static bool
 pickup_one(struct qstate *qs, const char *path, const char *name)
 {
-	struct spool_envelope env;
-	struct buf err = BUF_INIT;
-	struct delivery_info info;
-	struct smtp_reply reply;
-	struct delivery *d = NULL;
-	struct qinfo qi;
-	struct stat st;
-	size_t *rej = NULL, nrej = 0, nok = 0;
 	struct deliver_ctx *dctx = qstate_dctx(qs);
-	int fd, rc = -1;
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf err = BUF_INIT;
+	bool gone = false;
+	int rc;
 
 	if (dctx == NULL)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		log_warn("maildrop %s: not a regular file, ignored", name);
-		return 0;
-	}
-	if ((uint64_t)st.st_size > max_size(qs->conf)) {
-		log_warn("maildrop %s: %lld bytes is too large, removed", name,
-		    (long long)st.st_size);
-		close(fd);
-		return 0;
-	}
-	if (spool_read(path, &env, &err) < 0) {
-		log_warn("maildrop %s: %s; removed", name, buf_cstr(&err));
-		buf_free(&err);
-		close(fd);
-		return 0;
-	}
+		return false;
 #ifdef DMAIL_TEST_HOOKS
 	if (read_file(path, &err, 1024 * 1024) == 0)
 		test_crash_hook(err.data, err.len,
 		    poison_current(&qs->poison[POISON_MAILDROP]), "pickup");
 	buf_reset(&err);
 #endif
-	qinfo_init(&qi, env.rcpt_count);
-	rej = xcalloc(env.rcpt_count + 1, sizeof(*rej));
-	memset(&info, 0, sizeof(info));
-	info.session_id = name;
-	info.client_ip = "127.0.0.1";
-	info.client_helo = "localhost";
-	info.protocol = "ESMTP";
-	info.tls = "";
-	d = delivery_begin(dctx, env.sender, &info);
-	if (d == NULL)
-		goto out;
-	for (size_t i = 0; i < env.rcpt_count; i++) {
-		const char *a = env.rcpts[i].address;
-		switch (deliver_check_rcpt(dctx, a, (uint64_t)st.st_size,
-		    &reply)) {
-		case RCPT_LOCAL:
-		case RCPT_REMOTE:
-			delivery_add_rcpt(d, a);
-			nok++;
-			break;
-		case RCPT_REJECT: {
-			struct buf t = BUF_INIT;
-			buf_printf(&t, "%d %s %s", reply.code, reply.enhanced,
-			    reply.text);
-			qinfo_set(&qi, i, reply.code, reply.enhanced, NULL,
-			    t.data);
-			buf_free(&t);
-			rej[nrej++] = i;
-			env.rcpts[i].state = SPOOL_BOUNCED;
-			break;
-		}
-		default:
-			log_warn("maildrop %s: <%s>: %d %s %s; later", name, a,
-			    reply.code, reply.enhanced, reply.text);
-			delivery_abort(d);
-			d = NULL;
-			goto out;
-		}
-	}
-	if (nok > 0) {
-		if (copy_lines(d, fd, env.message_offset) < 0 ||
-		    delivery_commit(d, &reply) < 0) {
-			d = NULL;
-			log_error("maildrop %s: delivery failed: %d %s %s", name,
-			    reply.code, reply.enhanced, reply.text);
-			goto out;
-		}
-		d = NULL;
-		log_info("maildrop %s: uid=%ld from=<%s> rcpts=%zu %s", name,
-		    (long)st.st_uid, env.sender, nok, reply.text);
+	rc = deliver_maildrop(dctx, path, &env, &refused, &err);
+	if (rc == -1) {
+		if (err.len > 0)
+			log_warn("maildrop %s: %s; kept for a later try", name,
+			    err.data);
+	} else if (rc == -2) {
+		log_warn("maildrop %s: %s; quarantined", name, buf_cstr(&err));
+		gone = poison_quarantine(&qs->poison[POISON_MAILDROP], name,
+		    "reason=not-a-maildrop-file") == 0;
 	} else {
-		delivery_abort(d);
-		d = NULL;
+		bounce_refused(qs, path, &env, &refused);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_error("maildrop %s: %s", path, strerror(errno));
+		else
+			gone = true;
 	}
-	if (nrej > 0)
-		(void)qbounce_send(qs, path, &env, &qi, rej, nrej, false);
-	rc = 0;
-out:
-	if (d != NULL)
-		delivery_abort(d);
-	close(fd);
-	free(rej);
-	qinfo_free(&qi);
+	qinfo_free(&refused);
 	spool_envelope_free(&env);
 	buf_free(&err);
-	return rc;
+	return gone;
 }
 
 void
@@ -205,13 +118,8 @@ qpickup_scan(struct qstate *qs)
 		buf_printf(&path, "%s/%s", dir.data, de->d_name);
 		if (poison_begin(&qs->poison[POISON_MAILDROP], de->d_name) == 1)
 			continue;       /* killed its pickups: quarantined */
-		if (pickup_one(qs, path.data, de->d_name) == 0) {
-			if (unlink(path.data) < 0)
-				log_error("maildrop %s: %s", path.data,
-				    strerror(errno));
-			else
-				removed = true;
-		}
+		if (pickup_one(qs, path.data, de->d_name))
+			removed = true;
 		poison_end(&qs->poison[POISON_MAILDROP]);
 	}
 	closedir(dp);

@@ -16,10 +16,12 @@
  *                    to the queue manager
  *   queue_wire.c     the lines of the pipe below, formatted and parsed
  *                    (queue_wire.h: limits, what is refused)
- *   queue_bounce.c   DSNs injected through deliver.h with the null sender
- *   queue_dsnparams.c  NOTIFY/RET/ENVID recorded in a queue file
- *   queue_pickup.c   messages dmail-sendmail left in spool/maildrop/,
- *                    injected through deliver.h
+ *   queue_bounce.c   DSNs submitted through delivery_submit() (deliver.h)
+ *                    with the null sender
+ *   queue_pickup.c   scans spool/maildrop/ (files dmail-sendmail left
+ *                    there): deliver_maildrop() (deliver.h) delivers each,
+ *                    then bounces, removes or quarantines it
+ *   (NOTIFY/RET/ENVID of a queued message: spool_read(), spool.h)
  *   (the SMTP client is common/smtp_client.c, smtp_client.h)
  *
  * Processes. dmail-queued is one process run by the master in the queue
@@ -148,40 +150,11 @@ int qbounce_send(struct qstate *qs, const char *path,
     const struct spool_envelope *env, const struct qinfo *info,
     const size_t *idx, size_t n, bool delayed);
 
-/* --- queue_dsnparams.c --------------------------------------------------- */
-/*
- * RFC 3461 parameters of a queued message, recorded by the SMTP server
- * as optional queue file header lines (spool_read() skips them):
- *
- *     envid VALUE          ENVID of MAIL FROM, xtext already decoded
- *     ret FULL|HDRS        RET of MAIL FROM
- *     notify I FLAGS       NOTIFY of recipient number I (0-based): NEVER,
- *                          or a comma list of SUCCESS, FAILURE, DELAY
- *
- * The original recipient (ORCPT) is the third field of the rcpt line.
- */
-#define QDSN_GIVEN 0x01
-#define QDSN_NEVER 0x02
-#define QDSN_SUCCESS 0x04
-#define QDSN_FAILURE 0x08
-#define QDSN_DELAY 0x10
-#define QDSN_RET_NONE 0
-#define QDSN_RET_FULL 1
-#define QDSN_RET_HDRS 2
-
-struct qdsn {
-	char *envid;                 /* NULL when not given */
-	int ret;                     /* QDSN_RET_* */
-	unsigned char *notify;       /* per recipient, 0: not given */
-};
-
-void qdsn_read(const char *path, size_t count, struct qdsn *out);
-void qdsn_free(struct qdsn *d);
-/* "SUCCESS,DELAY", "NEVER", or "" when not given. */
-void qdsn_notify_text(unsigned char flags, char *out, size_t len);
-
 /* --- queue_pickup.c ----------------------------------------------------- */
-/* Inject every complete file in spool/maildrop/ and remove it. */
+/* Deliver every complete file in spool/maildrop/ (deliver_maildrop()):
+ * bounce its refused recipients and remove it when done, keep it when
+ * a recipient is refused for now (mailbox full), quarantine a file that
+ * is not a maildrop file. */
 void qpickup_scan(struct qstate *qs);
 
 #endif

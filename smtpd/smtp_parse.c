@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +36,6 @@ static const struct {
 	{ "AUTH", SMTP_AUTH },
 	{ "BDAT", SMTP_BDAT },
 };
-
-void
-smtp_reply_set(struct smtp_reply *r, int code, const char *enhanced,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	r->code = code;
-	snprintf(r->enhanced, sizeof(r->enhanced), "%s", enhanced);
-	va_start(ap, fmt);
-	vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-}
 
 /* The verb is the first word, case-insensitive; *arg points past it and
  * the blanks after it ("" when there is no argument). A verb glued to
@@ -181,35 +167,14 @@ smtp_xtext_decode(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* NOTIFY="NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY"); 0 when invalid. */
+/* NOTIFY="NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY") (dsn.h); 0 when
+ * invalid. */
 static unsigned
 notify_parse(const char *v)
 {
-	unsigned f = 0, bit;
-	size_t n;
+	unsigned f;
 
-	for (;;) {
-		n = strcspn(v, ",");
-		if (n == 5 && strncasecmp(v, "NEVER", 5) == 0)
-			bit = DELIVERY_NOTIFY_NEVER;
-		else if (n == 7 && strncasecmp(v, "SUCCESS", 7) == 0)
-			bit = DELIVERY_NOTIFY_SUCCESS;
-		else if (n == 7 && strncasecmp(v, "FAILURE", 7) == 0)
-			bit = DELIVERY_NOTIFY_FAILURE;
-		else if (n == 5 && strncasecmp(v, "DELAY", 5) == 0)
-			bit = DELIVERY_NOTIFY_DELAY;
-		else
-			return 0;           /* unknown or empty element */
-		f |= bit;
-		v += n;
-		if (*v == '\0')
-			break;
-		v++;                        /* the comma */
-	}
-	/* RFC 3461 4.1: NEVER must not be combined with the others. */
-	if ((f & DELIVERY_NOTIFY_NEVER) && f != DELIVERY_NOTIFY_NEVER)
-		return 0;
-	return f;
+	return dsn_notify_parse(v, &f) == 0 ? f & DSN_NOTIFY_WORDS : 0;
 }
 
 /* ORCPT=addr-type;xtext (RFC 3461 4.2). 0 or -1. */
@@ -347,15 +312,15 @@ smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,
 			out->smtputf8 = true;
 		} else if (strcasecmp(key, "RET") == 0) {
 			/* RFC 3461 4.3 */
-			if (value == NULL || out->ret != DELIVERY_RET_NONE) {
+			if (value == NULL || out->ret != DSN_RET_NONE) {
 				smtp_reply_set(r, 501, "5.5.4",
 				    "Bad RET parameter");
 				return -1;
 			}
 			if (strcasecmp(value, "FULL") == 0)
-				out->ret = DELIVERY_RET_FULL;
+				out->ret = DSN_RET_FULL;
 			else if (strcasecmp(value, "HDRS") == 0)
-				out->ret = DELIVERY_RET_HDRS;
+				out->ret = DSN_RET_HDRS;
 			else {
 				smtp_reply_set(r, 501, "5.5.4",
 				    "Bad RET parameter");

@@ -320,7 +320,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		smtp_reply(ss, 451, "4.3.0", "Local error, try again later");
 		return;
 	}
-	if (ss->mail.ret != DELIVERY_RET_NONE || ss->mail.envid_given)
+	if (ss->mail.ret != DSN_RET_NONE || ss->mail.envid_given)
 		delivery_set_dsn(ss->dlv, ss->mail.ret,
 		    ss->mail.envid_given ? ss->mail.envid : NULL);
 	ss->state = SMTP_S_MAIL;

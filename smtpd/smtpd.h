@@ -15,8 +15,9 @@
  *   smtp_auth.c     smtp_cmd_auth(): SASL PLAIN and LOGIN (RFC 4954),
  *                   strict base64
  *
- * Replies use struct smtp_reply from deliver.h everywhere, so parsers
- * and the delivery code hand back the exact reply for the client.
+ * Replies use struct smtp_reply and its setter smtp_reply_set()
+ * (smtp_reply.h, through deliver.h) everywhere, so parsers and the delivery code hand back the
+ * exact reply for the client.
  */
 #ifndef DMAIL_SMTPD_H
 #define DMAIL_SMTPD_H
@@ -99,14 +100,14 @@ struct mail_args {
 	bool size_given;
 	enum smtp_body body;
 	bool smtputf8;
-	int ret;                /* RET=: DELIVERY_RET_*, NONE when absent */
+	int ret;                /* RET=: DSN_RET_*, NONE when absent */
 	bool envid_given;
 	char envid[SMTP_ENVID_MAX + 1];   /* ENVID=, xtext-decoded */
 };
 
 /* RCPT TO DSN parameters (RFC 3461). */
 struct rcpt_args {
-	unsigned notify;        /* DELIVERY_NOTIFY_*, 0 when absent */
+	unsigned notify;        /* DSN_NOTIFY_*, 0 when absent */
 	bool orcpt_given;       /* ORCPT= seen (any address type) */
 	char orcpt_type[SMTP_ORCPT_MAX + 1];  /* as given, e.g. "rfc822" */
 	char orcpt[SMTP_ORCPT_MAX + 1];       /* xtext-decoded address */
@@ -140,8 +141,6 @@ struct smtp_session {
 /* smtp_parse.c */
 enum smtp_verb smtp_parse_verb(const char *line, const char **arg);
 const char *smtp_verb_name(enum smtp_verb v);
-void smtp_reply_set(struct smtp_reply *r, int code, const char *enhanced,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* MAIL arguments after the verb ("FROM:<a> SIZE=10"). 0, or -1 with the
  * reply for the client. esmtp: parameters are allowed (EHLO used). */
 int smtp_parse_mail(const char *arg, bool esmtp, struct mail_args *out,

@@ -40,8 +40,13 @@ check_PROGRAMS += crashhook/dmail-queued
 crashhook_dmail_queued_SOURCES = ../queued/queue_main.c \
 	../queued/queue_sched.c ../queued/queue_deliver.c \
 	../queued/queue_bounce.c ../queued/queue_pickup.c \
-	../queued/queue_dsnparams.c ../queued/queue_wire.c crashhook.c
+	../queued/queue_wire.c crashhook.c
 crashhook_dmail_queued_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
 	-I$(top_srcdir)/queued
 crashhook_dmail_queued_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) \
 	$(CRYPT_LIBS)
+
+# The maildrop through the real path (dmail-sendmail, then dmail-queued)
+# and the one Received: form of mail DMail generates itself.
+TESTS += maildrop_pickup.py
+EXTRA_DIST += maildrop_pickup.py

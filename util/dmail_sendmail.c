@@ -609,30 +609,14 @@ maildrop_write(const struct dmail_conf *conf, const char *sender,
 		goto fail;
 	fchmod(fd, 0644);   /* readable by the queue manager's user */
 	if (write_all(fd, head.data, head.len) < 0 ||
-	    write_all(fd, msg->data, msg->len) < 0 || sys_fsync(fd) < 0)
+	    write_all(fd, msg->data, msg->len) < 0)
 		goto fail_unlink;
-	if (sys_rename(tmp.data, dst.data) < 0)
-		goto fail_unlink;
-	/*
-	 * The maildrop is not readable for ordinary users (mode 1733), so
-	 * they cannot open it to fsync it. syncfs() on our own file then
-	 * makes the rename durable: it commits all metadata of the file
-	 * system, directories included (Linux).
-	 */
-	if (fsync_dir(dir.data) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
-		saved = errno;
-		unlink(dst.data);
-		errno = saved;
+	/* The maildrop is not readable for ordinary users (mode 1733):
+	 * durable_publish() then makes the rename durable by syncfs(). */
+	if (durable_publish(fd, tmp.data, dst.data, false) < 0) {
+		fd = -1;            /* closed, nothing left behind */
 		goto fail;
 	}
-	if (sys_close(fd) < 0) {
-		saved = errno;
-		fd = -1;
-		unlink(dst.data);
-		errno = saved;
-		goto fail;
-	}
-	fd = -1;
 	snprintf(id_out, SPOOL_ID_MAX, "%s", env.id);
 	spool_wakeup(conf);
 	spool_envelope_free(&env);

@@ -239,12 +239,28 @@ test_check_rcpt(void **state)
 	assert_string_equal(r.enhanced, "5.1.1");
 }
 
+/* Fill small@ (quota 1000 bytes) past its quota. */
 static void
-test_quota(void **state)
+fill_small(void)
 {
 	struct smtp_reply r;
 	struct delivery *d;
 	char line[200];
+
+	d = delivery_begin(ctx, "", &info);
+	delivery_add_rcpt(d, "small@example.test");
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(delivery_write_line(d, line, strlen(line)),
+		    0);
+	assert_int_equal(delivery_commit(d, &r), 0);
+}
+
+static void
+test_quota(void **state)
+{
+	struct smtp_reply r;
 
 	(void)state;
 	assert_int_equal(deliver_check_rcpt(ctx, "small@example.test", 500,
@@ -254,14 +270,7 @@ test_quota(void **state)
 	assert_int_equal(r.code, 552);
 	assert_string_equal(r.enhanced, "5.2.2");
 	/* Fill the mailbox past its quota. */
-	d = delivery_begin(ctx, "", &info);
-	delivery_add_rcpt(d, "small@example.test");
-	memset(line, 'x', sizeof(line) - 1);
-	line[sizeof(line) - 1] = '\0';
-	for (int i = 0; i < 6; i++)
-		assert_int_equal(delivery_write_line(d, line, strlen(line)),
-		    0);
-	assert_int_equal(delivery_commit(d, &r), 0);
+	fill_small();
 	assert_int_equal(deliver_check_rcpt(ctx, "small@example.test", 10, &r),
 	    RCPT_REJECT);
 	assert_int_equal(r.code, 452);
@@ -431,35 +440,49 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(count_in("spool/queue"), 0);
 }
 
+/* Write a maildrop file for rcpts with body tail; its path into path. */
 static void
-test_maildrop_pickup(void **state)
+write_maildrop(const char *const *rcpts, size_t n, const char *tail,
+    struct buf *path)
 {
 	struct spool_envelope env;
-	struct strlist rejected = { NULL, 0 };
-	struct buf head = BUF_INIT, file = BUF_INIT, path = BUF_INIT,
-	    err = BUF_INIT;
-	const char *tail = "Subject: dropped\n\n.a dot line\nbody\n";
-	char *msg;
+	struct buf head = BUF_INIT, file = BUF_INIT, err = BUF_INIT;
 
-	(void)state;
 	spool_envelope_init(&env);
 	spool_new_id(env.id);
 	env.arrival = 1700000000;
 	env.sender = strdup("me@example.test");
 	env.uid = 1000;
-	spool_envelope_add_rcpt(&env, "alice@example.test", NULL);
-	spool_envelope_add_rcpt(&env, "nobody@example.test", NULL);
-	spool_envelope_add_rcpt(&env, "far@remote.test", NULL);
+	for (size_t i = 0; i < n; i++)
+		spool_envelope_add_rcpt(&env, rcpts[i], NULL);
 	spool_envelope_format(&env, &head);
 	buf_append(&file, head.data, head.len);
 	buf_append_str(&file, tail);
 	assert_int_equal(spool_dirs(conf, &err), 0);
-	spool_path(conf, "maildrop", env.id, &path);
-	assert_int_equal(write_file_durable(path.data, file.data, file.len,
+	spool_path(conf, "maildrop", env.id, path);
+	assert_int_equal(write_file_durable(path->data, file.data, file.len,
 	    0644), 0);
+	spool_envelope_free(&env);
+	buf_free(&head);
+	buf_free(&file);
+	buf_free(&err);
+}
 
-	assert_int_equal(deliver_maildrop(ctx, path.data, &rejected, &err), 0);
-	assert_int_equal(access(path.data, F_OK), -1);   /* picked up */
+static void
+test_maildrop_pickup(void **state)
+{
+	static const char *const rcpts[] = { "alice@example.test",
+		"nobody@example.test", "far@remote.test" };
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	const char *tail = "Subject: dropped\n\n.a dot line\nbody\n";
+	char *msg;
+
+	(void)state;
+	write_maildrop(rcpts, 3, tail, &path);
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), 0);
 	msg = only_message("alice@example.test", NULL, 0);
 	assert_non_null(strstr(msg, "Return-Path: <me@example.test>\n"
 	    "Delivered-To: alice@example.test\nReceived: from localhost "
@@ -467,26 +490,121 @@ test_maildrop_pickup(void **state)
 	assert_non_null(strstr(msg, "with local id "));
 	assert_true(strlen(msg) > strlen(tail) &&
 	    strcmp(msg + strlen(msg) - strlen(tail), tail) == 0);
-	assert_int_equal(rejected.count, 1);
-	assert_true(strncmp(rejected.items[0], "nobody@example.test\t550 "
-	    "5.1.1", 25) == 0);
+	/* The unknown one is refused for the caller's bounce. */
+	assert_int_equal(env.rcpts[0].state, SPOOL_PENDING);
+	assert_int_equal(env.rcpts[1].state, SPOOL_BOUNCED);
+	assert_int_equal(refused.rcpts[1].code, 550);
+	assert_string_equal(refused.rcpts[1].status, "5.1.1");
+	assert_int_equal(env.rcpts[2].state, SPOOL_PENDING);
 	assert_int_equal(count_in("spool/queue"), 1);
+	/* The caller removes the file once it bounced. */
+	assert_int_equal(access(path.data, F_OK), 0);
 	free(msg);
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
 
-	/* Garbage is left for the operator, never half-delivered. */
+	/* Garbage is left for the operator (quarantine), never
+	 * half-delivered. */
 	assert_int_equal(write_file_durable(path.data, "hello\n", 6, 0644), 0);
 	buf_reset(&err);
-	assert_int_equal(deliver_maildrop(ctx, path.data, &rejected, &err),
-	    -2);
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), -2);
 	assert_non_null(strstr(err.data, "not a DMail queue file"));
 	assert_int_equal(access(path.data, F_OK), 0);
-
-	strlist_free(&rejected);
+	qinfo_free(&refused);
 	spool_envelope_free(&env);
-	buf_free(&head);
-	buf_free(&file);
 	buf_free(&path);
 	buf_free(&err);
+}
+
+/* Messages in the Maildir new/ of address. */
+static int
+count_messages(const char *address)
+{
+	char names[4][512];
+	struct buf mb = BUF_INIT;
+	int n;
+
+	userdb_default_mailbox(conf, address, &mb);
+	buf_append_str(&mb, "/new");
+	n = list_dir(mb.data, names, 4);
+	buf_free(&mb);
+	return n;
+}
+
+/* A full mailbox (452 4.2.2) defers the whole file: nothing delivered,
+ * nothing refused; once there is room it goes through. */
+static void
+test_maildrop_full_mailbox_defers(void **state)
+{
+	static const char *const rcpts[] = { "alice@example.test",
+		"small@example.test" };
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf path = BUF_INIT, err = BUF_INIT, mb = BUF_INIT;
+	char cmd[1200];
+
+	(void)state;
+	fill_small();
+
+	write_maildrop(rcpts, 2, "Subject: later\n\nkept\n", &path);
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), -1);
+	assert_int_equal(env.rcpts[1].state, SPOOL_PENDING);
+	assert_int_equal(count_messages("alice@example.test"), 0);
+	assert_int_equal(count_messages("small@example.test"), 1);
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
+
+	/* Space freed: the same file goes through to both. */
+	userdb_default_mailbox(conf, "small@example.test", &mb);
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/new/*", mb.data);
+	assert_int_equal(system(cmd), 0);
+	buf_reset(&err);
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), 0);
+	assert_int_equal(count_messages("alice@example.test"), 1);
+	assert_int_equal(count_messages("small@example.test"), 1);
+	assert_int_equal(env.rcpts[0].state, SPOOL_PENDING);
+	assert_int_equal(env.rcpts[1].state, SPOOL_PENDING);
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
+	buf_free(&path);
+	buf_free(&err);
+	buf_free(&mb);
+}
+
+/* A file bigger than max_message_size is refused for every recipient
+ * with 552 5.3.4 (for a bounce), not delivered and not deleted here. */
+static void
+test_maildrop_too_big(void **state)
+{
+	static const char *const rcpts[] = { "alice@example.test" };
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf path = BUF_INIT, err = BUF_INIT, big = BUF_INIT;
+	uint64_t saved = conf->max_message_size;
+
+	(void)state;
+	buf_append_str(&big, "Subject: big\n\n");
+	for (int i = 0; i < 200; i++)
+		buf_append_str(&big, "0123456789012345678901234567890123456789"
+		    "0123456789012345678901234567890123456789\n");
+	write_maildrop(rcpts, 1, big.data, &path);
+	conf->max_message_size = 4096;
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), 0);
+	conf->max_message_size = saved;
+	assert_int_equal(env.rcpts[0].state, SPOOL_BOUNCED);
+	assert_int_equal(refused.rcpts[0].code, 552);
+	assert_string_equal(refused.rcpts[0].status, "5.3.4");
+	assert_int_equal(count_messages("alice@example.test"), 0);
+	assert_int_equal(access(path.data, F_OK), 0);
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
+	buf_free(&path);
+	buf_free(&err);
+	buf_free(&big);
 }
 
 /*
@@ -582,6 +700,8 @@ main(void)
 		T(test_remote_and_mixed_queue),
 		T(test_abort_leaves_nothing),
 		T(test_maildrop_pickup),
+		T(test_maildrop_full_mailbox_defers),
+		T(test_maildrop_too_big),
 		T(test_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

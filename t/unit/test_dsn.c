@@ -2,7 +2,9 @@
  * test_dsn.c - cmocka tests of common/dsn.c: RFC 3463 status from SMTP
  * replies (table-driven), and the RFC 3464 report: MIME structure, the
  * per-message and per-recipient fields, headers-only versus RET=FULL,
- * delay warnings, and header injection through hostile reply text.
+ * delay warnings, and header injection through hostile reply text; the
+ * one NOTIFY parser and printer (table, unknown words) and the reader of
+ * an original message with its limits.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "dsn.h"
@@ -203,6 +206,112 @@ test_8bit_headers_marked(void **state)
 	buf_free(&b);
 }
 
+/* Every NOTIFY list a client or a queue file can hold: strict result
+ * (the SMTP server refuses -1) and the flags (the queue file reader keeps
+ * the known words of a list with an unknown one). */
+static void
+test_notify_table(void **state)
+{
+	static const struct {
+		const char *list;
+		int rc;
+		unsigned flags;
+	} t[] = {
+		{ "NEVER", 0, DSN_NOTIFY_NEVER },
+		{ "never", 0, DSN_NOTIFY_NEVER },
+		{ "SUCCESS", 0, DSN_NOTIFY_SUCCESS },
+		{ "success,Failure,DELAY", 0, DSN_NOTIFY_SUCCESS |
+		    DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY },
+		{ "DELAY,FAILURE", 0, DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY },
+		/* unknown word: refused, the known ones still reported */
+		{ "FAILURE,BOGUS", -1, DSN_NOTIFY_FAILURE },
+		{ "BOGUS", -1, 0 },
+		{ "SUCCESSFUL", -1, 0 },
+		{ "", -1, 0 },
+		{ "FAILURE,", -1, DSN_NOTIFY_FAILURE },
+		{ ",DELAY", -1, DSN_NOTIFY_DELAY },
+		/* NEVER with another word (RFC 3461 4.1) */
+		{ "NEVER,SUCCESS", -1, DSN_NOTIFY_NEVER | DSN_NOTIFY_SUCCESS },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsigned f = 0;
+		int rc = dsn_notify_parse(t[i].list, &f);
+
+		if (rc != t[i].rc || f != (DSN_NOTIFY_GIVEN | t[i].flags))
+			fail_msg("'%s': rc %d flags %#x", t[i].list, rc, f);
+	}
+}
+
+static void
+test_notify_name(void **state)
+{
+	unsigned f;
+
+	(void)state;
+	assert_string_equal(dsn_notify_name(0), "");
+	assert_string_equal(dsn_notify_name(DSN_NOTIFY_SUCCESS), "");
+	assert_string_equal(dsn_notify_name(DSN_NOTIFY_GIVEN |
+	    DSN_NOTIFY_NEVER), "NEVER");
+	assert_string_equal(dsn_notify_name(DSN_NOTIFY_GIVEN |
+	    DSN_NOTIFY_DELAY | DSN_NOTIFY_SUCCESS), "SUCCESS,DELAY");
+	/* Round trip of every combination. */
+	for (unsigned w = 0; w < 8; w++) {
+		unsigned want = DSN_NOTIFY_GIVEN |
+		    (w & 1 ? DSN_NOTIFY_SUCCESS : 0) |
+		    (w & 2 ? DSN_NOTIFY_FAILURE : 0) |
+		    (w & 4 ? DSN_NOTIFY_DELAY : 0);
+		if (w == 0)
+			continue;
+		assert_int_equal(dsn_notify_parse(dsn_notify_name(want), &f),
+		    0);
+		assert_int_equal(f, want);
+	}
+}
+
+/* One set of limits: headers only reads DSN_HEADERS_MAX; RET=FULL reads
+ * one byte more than DSN_FULL_MAX, so that dsn_build() returns a message
+ * too big whole with its header only, never cut off. */
+static void
+test_read_original_limits(void **state)
+{
+	char path[] = "/tmp/test_dsn.XXXXXX";
+	struct buf big = BUF_INIT, got = BUF_INIT, out = BUF_INIT;
+	struct dsn_rcpt rc = { "b@r.test", NULL, DSN_FAILED, "5.0.0", NULL,
+		NULL, 0 };
+	struct dsn_report r;
+	int fd;
+
+	(void)state;
+	buf_append_str(&big, "envelope\n\nSubject: big\n\n");
+	while (big.len < (size_t)DSN_FULL_MAX + 100)
+		buf_append_str(&big, "0123456789abcdef0123456789abcdef\n");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, big.data, big.len), (ssize_t)big.len);
+	close(fd);
+	assert_int_equal(dsn_read_original(path, 10, false, &got), 0);
+	assert_int_equal(got.len, DSN_HEADERS_MAX);
+	assert_true(strncmp(got.data, "Subject: big\n", 13) == 0);
+	buf_reset(&got);
+	assert_int_equal(dsn_read_original(path, 10, true, &got), 0);
+	assert_int_equal(got.len, (size_t)DSN_FULL_MAX + 1);
+	/* Too big for RET=FULL: the report carries the header only. */
+	fill(&r, &rc, 1);
+	r.ret_full = true;
+	r.message = got.data;
+	r.message_len = got.len;
+	dsn_build(&r, &out);
+	assert_non_null(strstr(out.data, "text/rfc822-headers"));
+	assert_null(strstr(out.data, "0123456789abcdef"));
+	unlink(path);
+	assert_int_equal(dsn_read_original(path, 0, false, &got), -1);
+	buf_free(&big);
+	buf_free(&got);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -213,6 +322,9 @@ main(void)
 		cmocka_unit_test(test_ret_full_and_delay),
 		cmocka_unit_test(test_no_header_injection),
 		cmocka_unit_test(test_8bit_headers_marked),
+		cmocka_unit_test(test_notify_table),
+		cmocka_unit_test(test_notify_name),
+		cmocka_unit_test(test_read_original_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

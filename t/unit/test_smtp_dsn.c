@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <setjmp.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,18 +84,18 @@ static const struct {
 	int ret;
 	const char *envid;      /* NULL: not given */
 } mail_cases[] = {
-	{ "FROM:<a@b.example>", 0, DELIVERY_RET_NONE, NULL },
-	{ "FROM:<a@b.example> RET=FULL", 0, DELIVERY_RET_FULL, NULL },
-	{ "FROM:<a@b.example> ret=hdrs", 0, DELIVERY_RET_HDRS, NULL },
-	{ "FROM:<a@b.example> ENVID=QQ314159", 0, DELIVERY_RET_NONE,
+	{ "FROM:<a@b.example>", 0, DSN_RET_NONE, NULL },
+	{ "FROM:<a@b.example> RET=FULL", 0, DSN_RET_FULL, NULL },
+	{ "FROM:<a@b.example> ret=hdrs", 0, DSN_RET_HDRS, NULL },
+	{ "FROM:<a@b.example> ENVID=QQ314159", 0, DSN_RET_NONE,
 	    "QQ314159" },
 	{ "FROM:<a@b.example> RET=HDRS ENVID=a+2Bb+3Dc SIZE=10", 0,
-	    DELIVERY_RET_HDRS, "a+b=c" },
-	{ "FROM:<> envid=x+20y", 0, DELIVERY_RET_NONE, "x y" },
+	    DSN_RET_HDRS, "a+b=c" },
+	{ "FROM:<> envid=x+20y", 0, DSN_RET_NONE, "x y" },
 	/* 100 characters: the limit */
 	{ "FROM:<a@b.example> ENVID="
 	    "0123456789012345678901234567890123456789012345678901234567890123"
-	    "456789012345678901234567890123456789", 0, DELIVERY_RET_NONE,
+	    "456789012345678901234567890123456789", 0, DSN_RET_NONE,
 	    "0123456789012345678901234567890123456789012345678901234567890123"
 	    "456789012345678901234567890123456789" },
 	/* errors */
@@ -149,10 +150,10 @@ test_mail_dsn(void **state)
 
 /* ---- RCPT TO NOTIFY / ORCPT ----------------------------------------- */
 
-#define NS DELIVERY_NOTIFY_SUCCESS
-#define NF DELIVERY_NOTIFY_FAILURE
-#define ND DELIVERY_NOTIFY_DELAY
-#define NN DELIVERY_NOTIFY_NEVER
+#define NS DSN_NOTIFY_SUCCESS
+#define NF DSN_NOTIFY_FAILURE
+#define ND DSN_NOTIFY_DELAY
+#define NN DSN_NOTIFY_NEVER
 
 static const struct {
 	const char *arg;
@@ -288,13 +289,13 @@ test_spool_roundtrip(void **state)
 	env.arrival = 1732412345;
 	env.sender = xstrdup("alice@example.test");
 	env.envid = xstrdup("QQ 3141\nx");   /* LF cannot break the line */
-	env.ret = SPOOL_RET_HDRS;
+	env.ret = DSN_RET_HDRS;
 	spool_envelope_add_rcpt(&env, "bob@remote.test", "bob@orig.test");
 	spool_envelope_add_rcpt(&env, "carol@remote.test", NULL);
 	spool_envelope_add_rcpt(&env, "dave@remote.test", NULL);
-	env.rcpts[0].notify = SPOOL_NOTIFY_GIVEN | SPOOL_NOTIFY_NEVER;
-	env.rcpts[2].notify = SPOOL_NOTIFY_GIVEN | SPOOL_NOTIFY_SUCCESS |
-	    SPOOL_NOTIFY_DELAY;
+	env.rcpts[0].notify = DSN_NOTIFY_GIVEN | DSN_NOTIFY_NEVER;
+	env.rcpts[2].notify = DSN_NOTIFY_GIVEN | DSN_NOTIFY_SUCCESS |
+	    DSN_NOTIFY_DELAY;
 	spool_envelope_format(&env, &head);
 	assert_non_null(strstr(head.data, "\nenvid QQ 3141 x\n"));
 	assert_non_null(strstr(head.data, "\nret HDRS\n"));
@@ -312,19 +313,37 @@ test_spool_roundtrip(void **state)
 	assert_int_equal(spool_read(path, &back, &err), 0);
 	unlink(path);
 	assert_string_equal(back.envid, "QQ 3141 x");
-	assert_int_equal(back.ret, SPOOL_RET_HDRS);
+	assert_int_equal(back.ret, DSN_RET_HDRS);
 	assert_int_equal(back.rcpt_count, 3);
 	assert_int_equal(back.rcpts[0].notify,
-	    SPOOL_NOTIFY_GIVEN | SPOOL_NOTIFY_NEVER);
+	    DSN_NOTIFY_GIVEN | DSN_NOTIFY_NEVER);
 	assert_int_equal(back.rcpts[1].notify, 0);
-	assert_int_equal(back.rcpts[2].notify, SPOOL_NOTIFY_GIVEN |
-	    SPOOL_NOTIFY_SUCCESS | SPOOL_NOTIFY_DELAY);
+	assert_int_equal(back.rcpts[2].notify, DSN_NOTIFY_GIVEN |
+	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY);
 	assert_string_equal(back.rcpts[0].orcpt, "bob@orig.test");
+
+	/* The one reader of notify lines: an unknown word (a newer
+	 * writer's) is ignored and the known ones kept; a list without a
+	 * known word counts as not given (failure and delay notices). */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	buf_reset(&head);
+	buf_append_str(&head, "dmail-queue 1\nid X1\narrival 1\nsender a@b\n"
+	    "rcpt P\tx@r.test\tx@r.test\nrcpt P\ty@r.test\ty@r.test\n"
+	    "notify 0 FAILURE,LATER\nnotify 1 SOMETIMES\n\nbody\n");
+	assert_int_equal(write_all(fd, head.data, head.len), 0);
+	close(fd);
+	spool_envelope_free(&back);
+	assert_int_equal(spool_read(path, &back, &err), 0);
+	unlink(path);
+	assert_int_equal(back.rcpts[0].notify,
+	    DSN_NOTIFY_GIVEN | DSN_NOTIFY_FAILURE);
+	assert_int_equal(back.rcpts[1].notify, 0);
 
 	/* Without DSN parameters no DSN line is written. */
 	free(env.envid);
 	env.envid = NULL;
-	env.ret = SPOOL_RET_NONE;
+	env.ret = DSN_RET_NONE;
 	env.rcpts[0].notify = env.rcpts[2].notify = 0;
 	spool_envelope_format(&env, &head);
 	assert_null(strstr(head.data, "envid"));

@@ -206,6 +206,56 @@ test_sys_close_fault(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* durable_publish(), the one recipe: when only the directory fsync
+ * (the second fsync) fails, a new name is taken back and a replaced
+ * file keeps its new content; both report the errno. */
+static void
+test_durable_publish_dir_fsync_fails(void **state)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	struct buf b = BUF_INIT;
+	(void)state;
+
+	path_in(tmp, sizeof(tmp), "pub.tmp");
+	path_in(dst, sizeof(dst), "pub");
+	for (int replace = 0; replace <= 1; replace++) {
+		int status;
+		pid_t pid;
+
+		unlink(dst);
+		if (replace)
+			assert_int_equal(write_file_durable(dst, "old", 3,
+			    0600), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int fd;
+
+			setenv("DMAIL_FAULT", "fsync:2:EIO", 1);
+			sys_fault_init();
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+			if (fd < 0 || write(fd, "new", 3) != 3)
+				_exit(12);
+			errno = 0;
+			if (durable_publish(fd, tmp, dst, replace) != -1)
+				_exit(10);
+			_exit(errno == EIO ? 0 : 11);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(access(tmp, F_OK), -1);
+		if (replace) {
+			assert_int_equal(read_file(dst, &b, 100), 0);
+			assert_string_equal(buf_cstr(&b), "new");
+		} else {
+			assert_int_equal(access(dst, F_OK), -1);
+		}
+	}
+	unlink(dst);
+	buf_free(&b);
+}
+
 static void
 test_mkdir_p(void **state)
 {
@@ -502,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_write_file_durable),
 		cmocka_unit_test(test_write_file_durable_faults),
+		cmocka_unit_test(test_durable_publish_dir_fsync_fails),
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_fd_helpers),
 		cmocka_unit_test(test_strings_and_time),
