@@ -16,11 +16,11 @@
  *                    to the queue manager
  *   queue_wire.c     the lines of the pipe below, formatted and parsed
  *                    (queue_wire.h: limits, what is refused)
- *   queue_bounce.c   DSNs submitted through delivery_submit() (deliver.h)
- *                    with the null sender
+ *   queue_bounce.c   DSNs submitted with the null sender (through
+ *                    deliver.h's delivery_submit)
  *   queue_pickup.c   scans spool/maildrop/ (files dmail-sendmail left
- *                    there): deliver_maildrop() (deliver.h) delivers each,
- *                    then bounces, removes or quarantines it
+ *                    there): deliver.h's deliver_maildrop delivers each,
+ *                    then this bounces, removes or quarantines it
  *   (NOTIFY/RET/ENVID of a queued message: spool_read(), spool.h)
  *   (the SMTP client is common/smtp_client.c, smtp_client.h)
  *
