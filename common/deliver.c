@@ -165,7 +165,7 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 	{
 		struct buf e = BUF_INIT;
 		if (spool_dirs(conf, &e) < 0)
-			log_warn("queue directories: %s", e.data);
+			log_warn("event=mkdir-failed reason=\"%s\"", e.data);
 		buf_reset(&e);
 		spool_path(conf, NULL, NULL, &e);
 		(void)maildir_clean_tmp(e.data, TMP_MAX_AGE);  /* spool/tmp */
@@ -200,8 +200,8 @@ has_quota_room(const struct user_record *u, uint64_t hint,
 		return false;
 	}
 	if (maildir_usage(u->mailbox, &bytes, &msgs) < 0) {
-		log_warn("quota: cannot read %s: %s", u->mailbox,
-		    strerror(errno));
+		log_warn("event=quota-unknown path=%s error=\"%s\"",
+		    u->mailbox, strerror(errno));
 		return true;
 	}
 	if ((u->quota_bytes != 0 && (bytes >= u->quota_bytes ||
@@ -281,8 +281,9 @@ admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 		found = userdb_lookup(ctx->udb, lower, &u);
 	}
 	if (found != 1 || !u.enabled) {
-		log_error("rcpt=<%s>: admin_address %s is not an enabled "
-		    "account", address, admin);
+		log_error("event=lookup-failed to=<%s> user=%s "
+		    "reason=\"admin_address is not an enabled account\"",
+		    address, admin);
 		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup "
 		    "failure", address);
 		return RCPT_TEMPFAIL;
@@ -336,7 +337,8 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			goto out;
 		}
 		if (r < 0) {
-			log_error("rcpt=<%s>: %s", address, err.data);
+			log_error("event=lookup-failed to=<%s> reason=\"%s\"",
+			    address, err.data);
 			set_reply(reply, 451, "4.3.0", "<%s>: temporary "
 			    "lookup failure", address);
 			rc = RCPT_TEMPFAIL;
@@ -360,14 +362,16 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 
 	r = aliases_expand(ctx->aliases, addr.data, &res, &err);
 	if (r == -1) {
-		log_error("rcpt=<%s>: %s", address, err.data);
+		log_error("event=lookup-failed to=<%s> reason=\"%s\"", address,
+		    err.data);
 		set_reply(reply, 451, "4.3.0", "<%s>: temporary lookup failure",
 		    address);
 		rc = RCPT_TEMPFAIL;
 		goto out;
 	}
 	if (r < 0) {
-		log_error("rcpt=<%s>: %s", address, err.data);
+		log_error("event=alias-failed to=<%s> reason=\"%s\"", address,
+		    err.data);
 		set_reply(reply, 554, "5.4.6", "<%s>: alias loop or too deep "
 		    "nesting", address);
 		rc = RCPT_REJECT;
@@ -382,8 +386,9 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 
 		if (tat == NULL || !conf_is_local_domain(conf, tat + 1)) {
 			if (tat == NULL) {
-				log_warn("rcpt=<%s>: alias target '%s' has "
-				    "no domain; skipped", address, t);
+				log_warn("event=alias-skipped to=<%s> "
+				    "user=%s reason=\"target has no "
+				    "domain\"", address, t);
 				continue;
 			}
 			if (d != NULL)
@@ -412,9 +417,9 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			if (ctx->udb != NULL) {
 				found = userdb_lookup(ctx->udb, lower, &u);
 				if (found < 0) {
-					log_error("rcpt=<%s>: user database "
-					    "lookup of %s failed", address,
-					    lower);
+					log_error("event=lookup-failed "
+					    "to=<%s> user=%s reason=\"user "
+					    "database\"", address, lower);
 					set_reply(reply, 451, "4.3.0", "<%s>: "
 					    "temporary lookup failure",
 					    address);
@@ -430,8 +435,8 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 				rc = RCPT_REJECT;
 				break;
 			}
-			log_warn("rcpt=<%s>: alias target %s is disabled; "
-			    "skipped", address, lower);
+			log_warn("event=alias-skipped to=<%s> user=%s "
+			    "reason=\"target is disabled\"", address, lower);
 			continue;
 		}
 		if (found == 1) {
@@ -467,8 +472,8 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 			continue;
 		}
 		if (res.rewritten)
-			log_warn("rcpt=<%s>: alias target %s: no such user; "
-			    "skipped", address, t);
+			log_warn("event=alias-skipped to=<%s> user=%s "
+			    "reason=\"no such user\"", address, t);
 	}
 	if (rc == RCPT_LOCAL && usable == 0) {
 		set_reply(reply, 550, "5.1.1", "<%s>: user unknown", address);
@@ -545,9 +550,11 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
 		/* Checked at RCPT time and changed since (quota filled up,
 		 * user removed): keep the message rather than lose it. */
-		log_warn("sid=%s qid=%s rcpt=<%s>: %d %s; delivering to the "
-		    "postmaster instead", d->session_id ? d->session_id : "-",
-		    d->id, address, reply.code, reply.text);
+		log_warn("action=redirect sid=%s qid=%s to=<%s> "
+		    "reply=\"%d %s\" reason=\"delivering to the postmaster "
+		    "instead\"",
+		    d->session_id ? d->session_id : "-", d->id, address,
+		    reply.code, reply.text);
 		if (d->ctx->conf->local_domains.count > 0) {
 			struct buf pm = BUF_INIT;
 			buf_printf(&pm, "postmaster@%s",
@@ -730,7 +737,7 @@ start_store(struct delivery *d)
 
 	d->started = true;
 	if (d->nlocal == 0 && d->env.rcpt_count == 0 && d->lists.count == 0) {
-		log_error("sid=%s qid=%s: message without recipients",
+		log_error("event=no-recipients sid=%s qid=%s",
 		    d->session_id ? d->session_id : "-", d->id);
 		fail(d, EINVAL);
 		return -1;
@@ -743,8 +750,8 @@ start_store(struct delivery *d)
 		if (++d->ctx->deliveries % TMP_SWEEP_EVERY == 1) {
 			int n = maildir_clean_tmp(mb, TMP_MAX_AGE);
 			if (n > 0)
-				log_info("%s/tmp: removed %d stale file(s)",
-				    mb, n);
+				log_info("event=tmp-cleaned path=%s/tmp "
+				    "count=%d", mb, n);
 		}
 
 		maildir_unique_base(d->ctx->conf->hostname, &d->base);
@@ -756,8 +763,8 @@ start_store(struct delivery *d)
 				d->fd = sys_open(d->path.data, O_WRONLY |
 				    O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			else
-				log_error("cannot create Maildir %s: %s", mb,
-				    strerror(errno));
+				log_error("event=mkdir-failed path=%s "
+				    "error=\"%s\"", mb, strerror(errno));
 		}
 	} else if (d->lists.count > 0) {
 		/* No Maildir: the store is the list spool file itself. */
@@ -770,8 +777,8 @@ start_store(struct delivery *d)
 		d->fd = spool_create_tmp(d->ctx->conf, d->id, &d->path);
 	}
 	if (d->fd < 0) {
-		log_error("sid=%s qid=%s: cannot create %s: %s",
-		    d->session_id ? d->session_id : "-", d->id,
+		log_error("event=create-failed sid=%s qid=%s path=%s "
+		    "error=\"%s\"", d->session_id ? d->session_id : "-", d->id,
 		    d->path.data, strerror(errno));
 		fail(d, errno);
 		buf_free(&lhdr);
@@ -902,9 +909,9 @@ log_result(struct delivery *d, const char *status, const char *why)
 	for (size_t i = 0; i < d->env.rcpt_count; i++)
 		buf_printf(&to, "%s%s", i ? "," : "", d->env.rcpts[i].address);
 	for (size_t i = 0; i < d->lists.count; i++)
-		buf_printf(&to, "%s%s", i ? "," : " lists=", d->lists.items[i]);
-	log_info("sid=%s qid=%s client=%s from=<%s> to=%s size=%" PRIu64
-	    " tls=%s status=%s%s%s delay=%lldms",
+		buf_printf(&to, "%s%s", i ? "," : " list=", d->lists.items[i]);
+	log_info("action=deliver sid=%s qid=%s client=%s from=<%s> to=%s "
+	    "size=%" PRIu64 " tls=%s status=%s%s%s delay=%lldms",
 	    d->session_id ? d->session_id : "-", d->id,
 	    d->client_ip ? d->client_ip : "-", d->sender, buf_cstr(&to),
 	    d->size, d->tls && *d->tls ? "yes" : "no", status,
@@ -986,8 +993,8 @@ success_notices(struct delivery *d)
 		goto out;
 	if (read_prefix(src, &orig, d->env.ret == SPOOL_RET_FULL ?
 	    NOTICE_FULL_READ : NOTICE_HDRS_READ) < 0) {
-		log_error("sid=%s qid=%s: cannot read %s for the success "
-		    "notice: %s", d->session_id ? d->session_id : "-", d->id,
+		log_error("action=dsn sid=%s qid=%s status=failed path=%s "
+		    "error=\"%s\"", d->session_id ? d->session_id : "-", d->id,
 		    src, strerror(errno));
 		goto out;
 	}
@@ -1007,9 +1014,9 @@ success_notices(struct delivery *d)
 
 	chk = deliver_check_rcpt(d->ctx, d->sender, msg.len, &reply);
 	if (chk != RCPT_LOCAL && chk != RCPT_REMOTE) {
-		log_warn("sid=%s qid=%s: success notice to <%s> dropped: "
-		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
-		    d->sender, reply.code, reply.enhanced, reply.text);
+		log_warn("action=dsn sid=%s qid=%s to=<%s> status=dropped "
+		    "reply=\"%d %s %s\"", d->session_id ? d->session_id : "-",
+		    d->id, d->sender, reply.code, reply.enhanced, reply.text);
 		goto out;
 	}
 	memset(&info, 0, sizeof(info));
@@ -1029,12 +1036,12 @@ success_notices(struct delivery *d)
 			break;
 	}
 	if (delivery_commit(n, &reply) < 0)
-		log_error("sid=%s qid=%s: success notice to <%s> failed: "
-		    "%d %s %s", d->session_id ? d->session_id : "-", d->id,
-		    d->sender, reply.code, reply.enhanced, reply.text);
+		log_error("action=dsn sid=%s qid=%s to=<%s> status=failed "
+		    "reply=\"%d %s %s\"", d->session_id ? d->session_id : "-",
+		    d->id, d->sender, reply.code, reply.enhanced, reply.text);
 	else
-		log_info("sid=%s qid=%s action=dsn-delivered to=<%s> "
-		    "dsn_id=%s", d->session_id ? d->session_id : "-", d->id,
+		log_info("action=dsn sid=%s qid=%s to=<%s> status=sent "
+		    "dsn_qid=%s", d->session_id ? d->session_id : "-", d->id,
 		    d->sender, reply.text);
 out:
 	free(rc);
@@ -1114,9 +1121,9 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		if (maildir_place(d->path.data, l->mailbox, name.data,
 		    move) < 0) {
 			fail(d, errno);
-			log_error("sid=%s qid=%s: cannot deliver to %s: %s",
-			    d->session_id ? d->session_id : "-", d->id,
-			    l->mailbox, strerror(errno));
+			log_error("event=deliver-failed sid=%s qid=%s path=%s "
+			    "error=\"%s\"", d->session_id ? d->session_id : "-",
+			    d->id, l->mailbox, strerror(errno));
 			goto failed_undo;
 		}
 		buf_printf(&p, "%s/new/%s", l->mailbox, name.data);
@@ -1144,9 +1151,9 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		    (uint64_t)(st.st_size - d->received_offset), NULL,
 		    &lerr) < 0) {
 			fail(d, errno);
-			log_error("sid=%s qid=%s: %s",
-			    d->session_id ? d->session_id : "-", d->id,
-			    buf_cstr(&lerr));
+			log_error("event=list-copy-failed sid=%s qid=%s "
+			    "reason=\"%s\"", d->session_id ? d->session_id :
+			    "-", d->id, buf_cstr(&lerr));
 			if (fd >= 0)
 				close(fd);
 			buf_free(&lerr);
@@ -1195,9 +1202,10 @@ failed:
 		for (char *p = why; *p; p++)
 			if (*p == ' ')
 				*p = '_';
-		log_error("sid=%s qid=%s: delivery failed at %s: %s; partial "
-		    "files removed", d->session_id ? d->session_id : "-",
-		    d->id, step, strerror(err));
+		log_error("event=deliver-failed sid=%s qid=%s stage=\"%s\" "
+		    "error=\"%s\" reason=\"partial files removed\"",
+		    d->session_id ? d->session_id : "-", d->id, step,
+		    strerror(err));
 		log_result(d, "deferred", why);
 	}
 	if (err == EINVAL)
@@ -1297,8 +1305,8 @@ deliver_maildrop(struct deliver_ctx *ctx, const char *path,
 			goto out;
 		}
 	}
-	log_info("maildrop=%s uid=%ld from=<%s> accepted=%zu rejected=%zu "
-	    "status=picked-up", env.id, (long)st.st_uid, env.sender, accepted,
+	log_info("action=pickup maildrop=%s uid=%ld from=<%s> accepted=%zu "
+	    "rejected=%zu", env.id, (long)st.st_uid, env.sender, accepted,
 	    env.rcpt_count - accepted);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		/* Delivered; retrying would duplicate it every time. */

@@ -721,8 +721,8 @@ save_good(struct lists_cache *c)
 	}
 	if (write_file_durable(c->fallback, buf_cstr(&now), now.len,
 	    0600) < 0)
-		log_debug("lists: cannot write %s: %s", c->fallback,
-		    strerror(errno));
+		log_debug("event=write-failed path=%s error=\"%s\"",
+		    c->fallback, strerror(errno));
 out:
 	buf_free(&now);
 	buf_free(&old);
@@ -739,8 +739,8 @@ load_fallback(struct lists_cache *c)
 	if (lists_load(c->fallback, &c->lists, &err) == 0 &&
 	    c->lists.count > 0) {
 		c->had_good = true;
-		log_warn("lists: serving the last good copy %s until %s is "
-		    "fixed", c->fallback, c->path);
+		log_warn("event=lists-fallback path=%s reason=\"serving the "
+		    "last good copy until %s is fixed\"", c->fallback, c->path);
 	}
 	buf_free(&err);
 }
@@ -759,8 +759,8 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 	}
 	if (stat(c->path, &st) < 0) {
 		if (errno != ENOENT) {
-			log_error("lists: cannot stat %s: %s", c->path,
-			    strerror(errno));
+			log_error("event=lists-failed path=%s error=\"%s\"",
+			    c->path, strerror(errno));
 			good = false;
 		} else if (!c->loaded || c->ino != 0) {
 			lists_free(&c->lists);
@@ -790,14 +790,15 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		for (size_t i = 0; i < err.len; i++)
 			if (err.data[i] == '\n')
 				err.data[i] = ';';
-		log_error("lists: %s not loaded, keeping the previous lists: "
-		    "%s", c->path, buf_cstr(&err));
+		log_error("event=lists-invalid path=%s reason=\"not loaded, "
+		    "keeping the previous lists: %s\"", c->path,
+		    buf_cstr(&err));
 		good = false;
 		load_fallback(c);
 	} else {
 		c->had_good = true;
 		save_good(c);
-		log_debug("lists: loaded %s (%zu lists)", c->path,
+		log_debug("event=lists-loaded path=%s count=%zu", c->path,
 		    c->lists.count);
 	}
 	/* Remember the version even when bad, to log each bad edit once. */
