@@ -87,7 +87,7 @@ raise_nofile(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("cannot raise the descriptor limit: %s",
+		log_warn("event=fd-limit-failed error=\"%s\"",
 		    strerror(errno));
 }
 
@@ -102,13 +102,14 @@ pidfile_lock(struct master *m)
 	m->pid_path = buf_steal(&path);
 	m->pid_fd = open(m->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (m->pid_fd < 0) {
-		log_error("%s: %s", m->pid_path, strerror(errno));
+		log_error("event=open-failed path=%s error=\"%s\"", m->pid_path,
+		    strerror(errno));
 		return -1;
 	}
 	if (flock(m->pid_fd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t n = pread(m->pid_fd, text, sizeof(text) - 1, 0);
 		text[n > 0 ? n : 0] = '\0';
-		log_error("another dmaild is running (pid %ld, %s)",
+		log_error("event=already-running pid=%ld path=%s",
 		    strtol(text, NULL, 10), m->pid_path);
 		return -1;
 	}
@@ -123,7 +124,8 @@ pidfile_write(struct master *m)
 
 	if (ftruncate(m->pid_fd, 0) < 0 ||
 	    pwrite(m->pid_fd, text, (size_t)n, 0) != n)
-		log_warn("%s: %s", m->pid_path, strerror(errno));
+		log_warn("event=write-failed path=%s error=\"%s\"", m->pid_path,
+		    strerror(errno));
 }
 
 static void
@@ -157,8 +159,8 @@ master_begin_shutdown(struct master *m, const char *why)
 	m->stopping = true;
 	m->stop_deadline = now_ms() + (int64_t)m->conf->shutdown_grace * 1000;
 	master_notify_stopping();
-	log_info("shutting down (%s): no new connections; waiting up to %u s "
-	    "for sessions in progress", why, m->conf->shutdown_grace);
+	log_info("event=shutdown reason=\"%s\" grace=%us", why,
+	    m->conf->shutdown_grace);
 	master_listen_close_all(m);
 	master_pool_retire_all(m);
 }
@@ -254,7 +256,7 @@ run(struct master *m)
 		if (sigs & MASTER_SIG_STOP)
 			master_begin_shutdown(m, "signal");
 		if ((sigs & MASTER_SIG_RELOAD) && !m->stopping) {
-			log_info("reload requested by SIGHUP");
+			log_info("event=reload-request reason=SIGHUP");
 			buf_reset(&msg);
 			master_reload(m, &msg);
 		}
@@ -264,8 +266,9 @@ run(struct master *m)
 		if (m->stopping) {
 			if (!m->killed && now_ms() >= m->stop_deadline &&
 			    live_workers(m) > 0) {
-				log_warn("shutdown grace period over: killing "
-				    "%u workers", live_workers(m));
+				log_warn("event=grace-over workers=%u "
+				    "reason=\"shutdown grace period over: "
+				    "killing workers\"", live_workers(m));
 				master_kill_all(m, SIGKILL);
 				m->killed = true;
 			}
@@ -327,10 +330,11 @@ main(int argc, char **argv)
 	buf_free(&err);
 	log_set_level(m->conf->log_level);
 	if (m->conf->admin_address == NULL && m->conf->local_domains.count > 0)
-		log_warn("admin_address is not set: mail to postmaster@ a "
-		    "local domain without an alias or account is kept in "
-		    "%s/mail/DOMAIN/postmaster until the account "
-		    "postmaster@DOMAIN is created", m->conf->state_dir);
+		log_warn("event=config-warning reason=\"admin_address is not "
+		    "set: mail to postmaster@ a local domain without an alias "
+		    "or account is kept in %s/mail/DOMAIN/postmaster until the "
+		    "account postmaster@DOMAIN is created\"",
+		    m->conf->state_dir);
 	m->started_ms = now_ms();
 	m->started_wall = time(NULL);
 	m->generation = 1;
@@ -381,7 +385,7 @@ main(int argc, char **argv)
 		log_fatal("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 	master_pool_init(m);
 	master_pool_configure(m);
-	log_info("dmaild started: pid %ld, configuration %s, generation %u",
+	log_info("event=start pid=%ld path=%s generation=%u",
 	    (long)getpid(), m->conf_path, m->generation);
 	master_pool_maintain(m);
 
@@ -391,6 +395,6 @@ main(int argc, char **argv)
 	for (struct client *c = m->clients; c != NULL; c = c->next)
 		close(c->fd);
 	unlink(m->pid_path);
-	log_info("dmaild stopped");
+	log_info("event=stop pid=%ld", (long)getpid());
 	return 0;
 }

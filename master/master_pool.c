@@ -136,9 +136,9 @@ master_pool_configure(struct master *m)
 		} else {
 			p->enabled = access(prog, X_OK) == 0;
 			if (!p->enabled && !p->disabled_logged)
-				log_info("pool %s disabled: %s is not an "
-				    "executable program", pool_name(p->id),
-				    prog);
+				log_info("event=pool-disabled pool=%s path=%s "
+				    "reason=\"not an executable program\"",
+				    pool_name(p->id), prog);
 			p->disabled_logged = !p->enabled;
 		}
 		if (p->enabled && !was)
@@ -167,8 +167,8 @@ pool_shrink(struct master *m, struct pool *p, int64_t now)
 		if (w->channel < 0 || w->state != WORKER_IDLE ||
 		    now - w->idle_since_ms < limit)
 			continue;
-		log_debug("pool %s: retiring idle pid %ld", pool_name(p->id),
-		    (long)w->pid);
+		log_debug("event=worker-retire pool=%s pid=%ld",
+		    pool_name(p->id), (long)w->pid);
 		master_worker_retire(m, w);
 		excess--;
 	}
@@ -226,8 +226,9 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 
 			p->last_full_warn = now;
 			master_report_top_clients(m, p, &top);
-			log_warn("pool %s: all %u workers busy (%s_workers_max);"
-			    " connections wait in the listen backlog "
+			log_warn("event=pool-full pool=%s workers=%u "
+			    "reason=\"all workers busy (%s_workers_max); "
+			    "connections wait in the listen backlog\" "
 			    "top_clients=\"%s\"", pool_name(p->id), active,
 			    pool_name(p->id), buf_cstr(&top));
 			buf_free(&top);
@@ -345,19 +346,19 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 	char how[64];
 
 	if (m->stopping) {
-		log_debug("pool %s: pid %ld ended", pool_name(p->id),
-		    (long)w->pid);
+		log_debug("event=worker-exit pool=%s pid=%ld",
+		    pool_name(p->id), (long)w->pid);
 		return;
 	}
 	child_exit_text(status, how, sizeof(how));
 	if (!clean) {
 		p->crashes++;
-		log_warn("pool %s: worker pid %ld generation %u %s%s",
-		    pool_name(p->id), (long)w->pid, w->generation, how,
-		    w->state == WORKER_BUSY ? " during a session "
-		    "(only that session is lost)" : "");
+		log_warn("event=worker-crash pool=%s pid=%ld generation=%u "
+		    "reason=\"%s%s\"", pool_name(p->id), (long)w->pid,
+		    w->generation, how, w->state == WORKER_BUSY ?
+		    " during a session (only that session is lost)" : "");
 	} else {
-		log_debug("pool %s: pid %ld exited after %llu sessions",
+		log_debug("event=worker-exit pool=%s pid=%ld sessions=%llu",
 		    pool_name(p->id), (long)w->pid,
 		    (unsigned long long)w->sessions);
 	}
@@ -388,9 +389,9 @@ pool_throttle(struct pool *p, unsigned in_row, unsigned after,
 		p->throttle_ms = MASTER_THROTTLE_MAX_MS;
 	p->throttle_until = now + p->throttle_ms;
 	p->throttle_why = why;
-	log_warn("pool %s: throttled for %u ms: %u workers in a row %s "
-	    "(last one %s)", pool_name(p->id), p->throttle_ms, in_row, why,
-	    how);
+	log_warn("event=throttle pool=%s ms=%u reason=\"%u workers in a "
+	    "row %s (last one %s)\"", pool_name(p->id), p->throttle_ms,
+	    in_row, why, how);
 }
 
 /* A worker (or a template process) died before serving anything: after
