@@ -61,8 +61,8 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 
 	list_state_path(ld->conf, d, "archive", &dir);
 	if (maildir_create(dir.data) < 0) {
-		log_error("listd: list=%s: cannot create %s: %s", d->address,
-		    dir.data, strerror(errno));
+		log_error("event=mkdir-failed list=%s path=%s error=\"%s\"",
+		    d->address, dir.data, strerror(errno));
 		goto out;
 	}
 	buf_printf(&idx, "%s/index", dir.data);
@@ -71,7 +71,7 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 			if (line.data[i] == '\n')
 				n++;
 	} else if (errno != ENOENT) {
-		log_error("listd: cannot read %s: %s", idx.data,
+		log_error("event=read-failed path=%s error=\"%s\"", idx.data,
 		    strerror(errno));
 		goto out;
 	}
@@ -80,7 +80,7 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_printf(&dst, "%s/new/%s", dir.data, base.data);
 	if (write_file_durable(tmp.data, msg, len, 0600) < 0 ||
 	    sys_rename(tmp.data, dst.data) < 0 || fsync_dir_of(dst.data) < 0) {
-		log_error("listd: list=%s: cannot archive into %s: %s",
+		log_error("event=archive-failed list=%s path=%s error=\"%s\"",
 		    d->address, dst.data, strerror(errno));
 		unlink(tmp.data);
 		goto out;
@@ -100,8 +100,8 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 	    0600);
 	if (fd < 0 || write_all(fd, line.data, line.len) < 0 ||
 	    sys_fsync(fd) < 0) {
-		log_error("listd: list=%s: cannot write %s: %s", d->address,
-		    idx.data, strerror(errno));
+		log_error("event=write-failed list=%s path=%s error=\"%s\"",
+		    d->address, idx.data, strerror(errno));
 		goto out;
 	}
 	*num = n;
@@ -130,8 +130,8 @@ read_index(struct listd *ld, const struct list_def *d, struct buf *text)
 	if (read_file(p.data, text, INDEX_MAX) < 0) {
 		buf_reset(text);
 		if (errno != ENOENT) {
-			log_error("listd: cannot read %s: %s", p.data,
-			    strerror(errno));
+			log_error("event=read-failed path=%s error=\"%s\"",
+			    p.data, strerror(errno));
 			r = -1;
 		}
 	}
@@ -203,8 +203,9 @@ archive_get(struct listd *ld, const struct list_def *d, unsigned num,
 		buf_append_str(&p, tab + 1);
 		r = read_file(p.data, out, DIGEST_FILE_MAX) == 0 ? 1 : -1;
 		if (r < 0)
-			log_error("listd: list=%s: archived post %u missing",
-			    d->address, num);
+			log_error("event=archive-failed list=%s archive=%u "
+			    "reason=\"archived post missing\"", d->address,
+			    num);
 		break;
 	}
 	buf_free(&text);
@@ -223,7 +224,7 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 
 	list_state_path(ld->conf, d, "digest", &p);
 	if (mkdir_p(p.data, 0700) < 0) {
-		log_error("listd: cannot create %s: %s", p.data,
+		log_error("event=create-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		buf_free(&p);
 		return -1;
@@ -235,7 +236,7 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_printf(&p, "/%010lld.%06ld-%s", (long long)tv.tv_sec,
 	    (long)tv.tv_usec, tok);
 	if (write_file_durable(p.data, msg, len, 0600) < 0) {
-		log_error("listd: cannot write %s: %s", p.data,
+		log_error("event=write-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		r = -1;
 	}
@@ -316,7 +317,8 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 		goto out;
 
 	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 		r = -1;
 		goto out;
 	}
@@ -441,7 +443,7 @@ send:
 	buf_reset(&v);
 	buf_printf(&v, "%u\n", issue);
 	if (write_file_durable(p.data, v.data, v.len, 0600) < 0)
-		log_error("listd: cannot write %s: %s", p.data,
+		log_error("event=write-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 	for (size_t i = 0; i < nnames; i++) {
 		buf_reset(&p);
@@ -449,7 +451,7 @@ send:
 		unlink(p.data);
 	}
 	fsync_dir(dir.data);
-	log_info("listd: list=%s digest issue=%u posts=%zu members=%zu "
+	log_info("action=digest list=%s issue=%u posts=%zu members=%zu "
 	    "size=%zu", d->address, issue, nnames, nr, msg.len);
 out:
 	for (size_t i = 0; i < nnames; i++)

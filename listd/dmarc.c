@@ -43,7 +43,7 @@ resolver(struct listd *ld)
 		return ld->dmarc_res;
 	res = xcalloc(1, sizeof(*res));
 	if (res_ninit(res) != 0) {
-		log_error("listd: dmarc: res_ninit failed");
+		log_error("event=dmarc-failed reason=\"res_ninit failed\"");
 		free(res);
 		return NULL;
 	}
@@ -51,7 +51,7 @@ resolver(struct listd *ld)
 	if (ld->conf->resolv_conf != NULL) {
 		if (read_file(ld->conf->resolv_conf, &text, 65536) < 0 ||
 		    dns_parse_servers(buf_cstr(&text), &sv, &err) < 0) {
-			log_error("listd: dmarc: cannot use %s: %s",
+			log_error("event=dmarc-failed path=%s reason=\"%s\"",
 			    ld->conf->resolv_conf, buf_cstr(&err));
 			res_nclose(res);
 			free(res);
@@ -240,7 +240,7 @@ dmarc_strict(struct listd *ld, const char *domain)
 	if (org != NULL)
 		r = lookup(res, org, true);
 out:
-	log_debug("listd: dmarc: %s %s", domain, r > 0 ? "strict" :
-	    r == 0 ? "not strict" : "lookup failed");
+	log_debug("event=dmarc-lookup domain=%s policy=%s", domain,
+	    r > 0 ? "strict" : r == 0 ? "not-strict" : "lookup-failed");
 	return r;
 }

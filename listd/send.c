@@ -40,14 +40,16 @@ send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
 		    &reply);
 
 		if (rc == RCPT_TEMPFAIL) {
-			log_error("listd: rcpt=<%s>: %d %s; will retry",
-			    rcpts[i], reply.code, reply.text);
+			log_error("action=send to=<%s> status=deferred "
+			    "reply=\"%d %s\"", rcpts[i], reply.code,
+			    reply.text);
 			delivery_abort(dv);
 			return -1;
 		}
 		if (rc == RCPT_REJECT) {
-			log_warn("listd: rcpt=<%s> skipped: %d %s", rcpts[i],
-			    reply.code, reply.text);
+			log_warn("action=send to=<%s> status=skipped "
+			    "reply=\"%d %s\"", rcpts[i], reply.code,
+			    reply.text);
 			continue;
 		}
 		delivery_add_rcpt(dv, rcpts[i]);
@@ -68,8 +70,9 @@ send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
 		p = nl != NULL ? nl + 1 : end;
 	}
 	if (delivery_commit(dv, &reply) < 0) {
-		log_error("listd: delivery from <%s> to %zu recipient(s) "
-		    "failed: %d %s", sender, accepted, reply.code, reply.text);
+		log_error("action=send from=<%s> nrcpt=%zu status=failed "
+		    "reply=\"%d %s\"", sender, accepted, reply.code,
+		    reply.text);
 		return reply.code >= 500 ? 0 : -1;
 	}
 	return 0;

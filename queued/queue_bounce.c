@@ -122,12 +122,14 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 	case RCPT_REMOTE:
 		break;
 	case RCPT_REJECT:
-		log_warn("queue_id=%s bounce to <%s> dropped: %d %s %s",
+		log_warn("action=dsn qid=%s to=<%s> status=dropped "
+		    "reply=\"%d %s %s\"",
 		    orig_id, to, reply.code, reply.enhanced, reply.text);
 		return 0;
 	case RCPT_TEMPFAIL:
 	default:
-		log_warn("queue_id=%s bounce to <%s> deferred: %d %s %s",
+		log_warn("action=dsn qid=%s to=<%s> status=deferred "
+		    "reply=\"%d %s %s\"",
 		    orig_id, to, reply.code, reply.enhanced, reply.text);
 		return -1;
 	}
@@ -143,12 +145,13 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 			break;
 	}
 	if (delivery_commit(d, &reply) < 0) {
-		log_error("queue_id=%s bounce to <%s> failed: %d %s %s",
+		log_error("action=dsn qid=%s to=<%s> status=failed "
+		    "reply=\"%d %s %s\"",
 		    orig_id, to, reply.code, reply.enhanced, reply.text);
 		return reply.code >= 500 ? 0 : -1;
 	}
-	log_info("queue_id=%s dsn to=<%s> dsn_id=%s", orig_id, to,
-	    reply.text);
+	log_info("action=dsn qid=%s to=<%s> status=sent dsn_qid=%s",
+	    orig_id, to, reply.text);
 	return 0;
 }
 
@@ -169,7 +172,8 @@ qbounce_send(struct qstate *qs, const char *path,
 	if (env->sender[0] == '\0') {
 		if (c->null_sender_bounces != NULL_BOUNCE_POSTMASTER ||
 		    delayed) {
-			log_info("queue_id=%s sender is <>: no %s sent", env->id,
+			log_info("action=dsn qid=%s status=skipped "
+			    "reason=\"sender is <>: no %s sent\"", env->id,
 			    delayed ? "delay warning" : "bounce");
 			free(rc);
 			free(remote);
@@ -180,9 +184,9 @@ qbounce_send(struct qstate *qs, const char *path,
 		if (own_report(c, path, env)) {
 			/* Our own report to the postmaster failed: telling
 			 * the postmaster again would loop. */
-			log_warn("queue_id=%s a report from MAILER-DAEMON "
-			    "failed; dropped, not sent to %s", env->id,
-			    to.data);
+			log_warn("action=dsn qid=%s to=%s status=dropped "
+			    "reason=\"a report from MAILER-DAEMON failed\"",
+			    env->id, to.data);
 			buf_free(&to);
 			free(rc);
 			free(remote);
@@ -199,7 +203,8 @@ qbounce_send(struct qstate *qs, const char *path,
 		struct dsn_rcpt *d = &rc[nrc];
 
 		if (!wants(&dp, idx[k], delayed)) {
-			log_info("queue_id=%s to=<%s> NOTIFY excludes a %s",
+			log_info("action=dsn qid=%s to=<%s> status=skipped "
+			    "reason=\"NOTIFY excludes a %s\"",
 			    env->id, sr->address, delayed ? "delay warning" :
 			    "bounce");
 			continue;
@@ -228,8 +233,8 @@ qbounce_send(struct qstate *qs, const char *path,
 	if (read_original(path, env->message_offset, &orig,
 	    dp.ret == QDSN_RET_FULL ?
 	    BOUNCE_FULL_MAX : BOUNCE_READ_MAX) < 0) {
-		log_error("queue_id=%s cannot read %s for the DSN: %s",
-		    env->id, path, strerror(errno));
+		log_error("action=dsn qid=%s status=failed path=%s "
+		    "error=\"%s\"", env->id, path, strerror(errno));
 		rcode = -1;
 		goto out;
 	}

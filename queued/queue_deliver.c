@@ -290,8 +290,8 @@ connect_any(struct deliverer *dv)
 				return true;
 			if (err.code == 554)
 				goto fail;      /* a loop: no other host helps */
-			log_info("connect to %s: %s", dv->targets[t].name,
-			    err.text);
+			log_info("action=connect-failed relay=%s "
+			    "reason=\"%s\"", dv->targets[t].name, err.text);
 		}
 fail:
 	dv->conn_failed = true;
@@ -317,7 +317,8 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 
 	spool_path(dv->qs->conf, "queue", id, &path);
 	if (spool_read(path.data, &env, &err) < 0) {
-		log_warn("queue_id=%s: %s", id, buf_cstr(&err));
+		log_warn("event=read-failed qid=%s reason=\"%s\"", id,
+		    buf_cstr(&err));
 		goto out_noenv;
 	}
 #ifdef DMAIL_TEST_HOOKS
@@ -356,7 +357,8 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	}
 	fd = open(path.data, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_warn("queue_id=%s: %s: %s", id, path.data, strerror(errno));
+		log_warn("event=read-failed qid=%s path=%s error=\"%s\"", id,
+		    path.data, strerror(errno));
 		goto out;
 	}
 	rcpts = xcalloc(n, sizeof(*rcpts));
@@ -390,7 +392,7 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 		result(dv, entry, idx[k], res[k].code, status,
 		    smtpc_peer(dv->conn), res[k].text);
 	}
-	log_info("queue_id=%s relay=%s tls=%s rcpts=%zu", id,
+	log_info("action=relay qid=%s relay=%s tls=\"%s\" nrcpt=%zu", id,
 	    smtpc_peer(dv->conn), *smtpc_tls(dv->conn) ?
 	    smtpc_tls(dv->conn) : "none", n);
 	if (res[0].code == 0) {

@@ -94,17 +94,19 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		log_warn("maildrop %s: not a regular file, ignored", name);
+		log_warn("action=pickup maildrop=%s status=ignored "
+		    "reason=\"not a regular file\"", name);
 		return 0;
 	}
 	if ((uint64_t)st.st_size > max_size(qs->conf)) {
-		log_warn("maildrop %s: %lld bytes is too large, removed", name,
-		    (long long)st.st_size);
+		log_warn("action=pickup maildrop=%s size=%lld status=removed "
+		    "reason=\"too large\"", name, (long long)st.st_size);
 		close(fd);
 		return 0;
 	}
 	if (spool_read(path, &env, &err) < 0) {
-		log_warn("maildrop %s: %s; removed", name, buf_cstr(&err));
+		log_warn("action=pickup maildrop=%s status=removed "
+		    "reason=\"%s\"", name, buf_cstr(&err));
 		buf_free(&err);
 		close(fd);
 		return 0;
@@ -147,7 +149,8 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 			break;
 		}
 		default:
-			log_warn("maildrop %s: <%s>: %d %s %s; later", name, a,
+			log_warn("action=pickup maildrop=%s to=<%s> "
+			    "status=deferred reply=\"%d %s %s\"", name, a,
 			    reply.code, reply.enhanced, reply.text);
 			delivery_abort(d);
 			d = NULL;
@@ -158,13 +161,15 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 		if (copy_lines(d, fd, env.message_offset) < 0 ||
 		    delivery_commit(d, &reply) < 0) {
 			d = NULL;
-			log_error("maildrop %s: delivery failed: %d %s %s", name,
-			    reply.code, reply.enhanced, reply.text);
+			log_error("action=pickup maildrop=%s status=failed "
+			    "reply=\"%d %s %s\"", name, reply.code,
+			    reply.enhanced, reply.text);
 			goto out;
 		}
 		d = NULL;
-		log_info("maildrop %s: uid=%ld from=<%s> rcpts=%zu %s", name,
-		    (long)st.st_uid, env.sender, nok, reply.text);
+		log_info("action=pickup maildrop=%s uid=%ld from=<%s> "
+		    "nrcpt=%zu reply=\"%s\"", name, (long)st.st_uid,
+		    env.sender, nok, reply.text);
 	} else {
 		delivery_abort(d);
 		d = NULL;
@@ -207,8 +212,8 @@ qpickup_scan(struct qstate *qs)
 			continue;       /* killed its pickups: quarantined */
 		if (pickup_one(qs, path.data, de->d_name) == 0) {
 			if (unlink(path.data) < 0)
-				log_error("maildrop %s: %s", path.data,
-				    strerror(errno));
+				log_error("event=remove-failed path=%s "
+				    "error=\"%s\"", path.data, strerror(errno));
 			else
 				removed = true;
 		}
