@@ -83,7 +83,7 @@ def test_sighup_under_50_sessions():
                     what="every generation 1 worker gone")
         sys_msg = "reload took %.3fs under %d sessions" % (took, N)
         print(sys_msg)
-        assert "generation 2 in effect" in srv.log_text()
+        assert "event=reload-done generation=2 status=ok" in srv.log_text()
 
 
 IDLE = 100

@@ -45,3 +45,8 @@ crashhook_dmail_queued_CPPFLAGS = $(AM_CPPFLAGS) -DDMAIL_TEST_HOOKS \
 	-I$(top_srcdir)/queued
 crashhook_dmail_queued_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) \
 	$(CRYPT_LIBS)
+
+# One grep of a queue id follows a message from receipt to delivery;
+# every line logged starts with action= or event= (common/log.h).
+TESTS += log_follow.py
+EXTRA_DIST += log_follow.py

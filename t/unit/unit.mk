@@ -30,3 +30,8 @@ unit_test_clienttab_LDADD = $(TESTLIBS)
 # The key table of common/conf.c and man/dmail.conf.5 stay in step.
 TESTS += conf_doc.py
 EXTRA_DIST += conf_doc.py
+
+# Every key a program logs is in the field table of common/log.h, and
+# every event line starts with action= or event=.
+TESTS += log_keys.py
+EXTRA_DIST += log_keys.py
