@@ -198,9 +198,9 @@ master_log_open(struct master *m)
 		return;
 	if (master_log_syslog(m)) {
 		log_open("dmaild", LOG_TO_SYSLOG, m->conf->log_level);
-		log_warn("log stderr without -f: a detached dmaild has no "
-		    "terminal, logging to syslog (facility mail) instead; "
-		    "use -f or -F to log to stderr");
+		log_warn("event=log-to-syslog reason=\"log stderr without -f: "
+		    "a detached dmaild has no terminal, logging to syslog "
+		    "(facility mail) instead; use -f or -F to log to stderr\"");
 	} else
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 }

@@ -208,7 +208,7 @@ client_write(struct master *m, struct client *c)
 		c->out_off += (size_t)n;
 	}
 	if (c->out.len > 0 && c->out_off == c->out.len)
-		log_debug("control: answer sent (%zu bytes)", c->out.len);
+		log_debug("event=control-answer bytes=%zu", c->out.len);
 	client_close(m, c);
 }
 
