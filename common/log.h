@@ -121,7 +121,6 @@
  *   key          a database key                         key=al@example.test
  *   domain       a mail domain                          domain=example.org
  *   policy       a DMARC policy                         policy=strict
- *   line         an unexpected input line (quoted)      line="NOOP x"
  *
  */
 #ifndef DMAIL_LOG_H

@@ -443,9 +443,9 @@ read_msg(int fd, struct buf *in, struct qwire_down *msg)
 		buf_append(in, block, (size_t)got);
 	}
 	if (rc < 0 || qwire_parse_down(in->data, len, msg, &err) < 0) {
-		log_error("delivery process: from the queue manager: %s; "
-		    "stopping", rc < 0 ? "malformed line (longer than "
-		    "QWIRE_LINE_MAX)" : buf_cstr(&err));
+		log_error("event=wire-refused process=delivery reason=\"from "
+		    "the queue manager: %s; stopping\"", rc < 0 ? "malformed "
+		    "line (longer than QWIRE_LINE_MAX)" : buf_cstr(&err));
 		buf_free(&err);
 		return -1;
 	}
@@ -468,9 +468,9 @@ read_batch(struct deliverer *dv, int fd, struct buf *in, struct job *jobs,
 		struct job *j = &jobs[*njobs];
 
 		if (*njobs == QMGR_BATCH_MAX) {
-			log_error("delivery process: from the queue manager: "
-			    "more than %d jobs in a batch; stopping",
-			    QMGR_BATCH_MAX);
+			log_error("event=wire-refused process=delivery "
+			    "limit=%d reason=\"from the queue manager: too "
+			    "many jobs in a batch; stopping\"", QMGR_BATCH_MAX);
 			rc = -1;
 			break;
 		}

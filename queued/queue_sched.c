@@ -434,10 +434,11 @@ park_corrupt(struct qmgr *qm, const char *id, const char *path,
 	spool_path(qm->conf, "corrupt", NULL, &dst);
 	(void)mkdir(dst.data, 0700);
 	buf_printf(&dst, "/%s", id);
-	log_error("queue_id=%s unreadable queue file: %s; moved to %s",
-	    id, why, dst.data);
+	log_error("event=queue-file-bad qid=%s path=%s reason=\"%s\"", id,
+	    dst.data, why);
 	if (rename(path, dst.data) < 0)
-		log_error("rename %s: %s", path, strerror(errno));
+		log_error("event=rename-failed qid=%s path=%s error=\"%s\"",
+		    id, path, strerror(errno));
 	buf_free(&dst);
 }
 
@@ -1005,8 +1006,8 @@ unlink_job(struct qchild *c, struct qjob *j)
 static void
 child_refuse(struct qchild *c, const char *why)
 {
-	log_error("delivery process pid=%d dest=%s: %s; ending it",
-	    (int)c->pid, c->dest->key, why);
+	log_error("event=wire-refused process=delivery pid=%d dest=%s "
+	    "reason=\"%s; ending it\"", (int)c->pid, c->dest->key, why);
 	c->broken = true;
 	c->idle = false;
 	buf_reset(&c->in);
@@ -1088,8 +1089,9 @@ child_gone(struct qmgr *qm, struct qchild *c)
 	/* One that broke the protocol was ended by us, and said so. */
 	if (!c->broken && (WIFSIGNALED(status) || (WIFEXITED(status) &&
 	    WEXITSTATUS(status) != 0)))
-		log_warn("delivery process pid=%d ended abnormally (%s)",
-		    (int)c->pid, child_exit_text(status, how, sizeof(how)));
+		log_warn("event=delivery-crash pid=%d reason=\"ended "
+		    "abnormally (%s)\"", (int)c->pid,
+		    child_exit_text(status, how, sizeof(how)));
 	/* Killed (not by us) while on a job: the job at the head of its
 	 * list is the one it was working on. */
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
