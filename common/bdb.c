@@ -12,7 +12,8 @@ static void
 bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
-	log_warn("%s: %s", pfx != NULL ? pfx : "bdb", msg);
+	log_warn("event=bdb-message reason=\"%s: %s\"",
+	    pfx != NULL ? pfx : "bdb", msg);
 }
 
 void

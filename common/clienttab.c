@@ -320,8 +320,8 @@ clienttab_open(const char *path, uint32_t nslots, const char *run_as,
 			r = map_file(fd, path, nslots, &t, err);
 			if (r != 0)
 				return r > 0 ? t : NULL;
-			log_info("client table %s has another layout: "
-			    "replaced", path);
+			log_info("event=clienttab-replaced path=%s "
+			    "reason=\"another layout\"", path);
 			if (create_file(path, nslots, run_as, true, err) < 0)
 				return NULL;
 			continue;
@@ -358,14 +358,15 @@ ct_lock(struct clienttab *t)
 		 * or half made, and every value is bounded when read. */
 		pthread_mutex_consistent(&t->hdr->lock);
 		t->hdr->recovered++;
-		log_warn("client table: a process died holding the lock; "
-		    "recovered");
+		log_warn("event=clienttab-recovered reason=\"a process died "
+		    "holding the lock\"");
 		return true;
 	}
 	if (r != 0) {
 		if (!t->lock_broken_logged)
-			log_error("client table: lock: %s; logins and "
-			    "connections are not limited", strerror(r));
+			log_error("event=clienttab-failed error=\"lock: %s\" "
+			    "reason=\"logins and connections are not "
+			    "limited\"", strerror(r));
 		t->lock_broken_logged = true;
 		return false;
 	}

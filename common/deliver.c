@@ -153,7 +153,7 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 	{
 		struct buf e = BUF_INIT;
 		if (spool_dirs(conf, &e) < 0)
-			log_warn("queue directories: %s", e.data);
+			log_warn("event=mkdir-failed reason=\"%s\"", e.data);
 		buf_reset(&e);
 		spool_path(conf, NULL, NULL, &e);
 		(void)maildir_clean_tmp(e.data, TMP_MAX_AGE);  /* spool/tmp */
@@ -189,8 +189,8 @@ has_quota_room(const struct user_record *u, uint64_t hint,
 		return false;
 	}
 	if (maildir_usage(u->mailbox, &bytes, &msgs) < 0) {
-		log_warn("quota: cannot read %s: %s", u->mailbox,
-		    strerror(errno));
+		log_warn("event=quota-unknown path=%s error=\"%s\"",
+		    u->mailbox, strerror(errno));
 		return true;
 	}
 	if ((u->quota_bytes != 0 && (bytes >= u->quota_bytes ||
@@ -270,8 +270,9 @@ admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 		found = userdb_lookup(ctx->udb, lower, &u);
 	}
 	if (found != 1 || !u.enabled) {
-		log_error("rcpt=<%s>: admin_address %s is not an enabled "
-		    "account", address, admin);
+		log_error("event=lookup-failed to=<%s> user=%s "
+		    "reason=\"admin_address is not an enabled account\"",
+		    address, admin);
 		smtp_reply_set(reply, 451, "4.3.0", "<%s>: temporary lookup "
 		    "failure", address);
 		return RCPT_TEMPFAIL;
@@ -366,8 +367,8 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 	int found = 0, r;
 
 	if (tat == NULL) {
-		log_warn("rcpt=<%s>: alias target '%s' has no domain; skipped",
-		    address, t);
+		log_warn("event=alias-skipped to=<%s> user=%s "
+		    "reason=\"target has no domain\"", address, t);
 		return RCPT_LOCAL;
 	}
 	if (!conf_is_local_domain(conf, tat + 1)) {
@@ -391,8 +392,8 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 		str_lower(lower);
 		if (ctx->udb != NULL &&
 		    (found = userdb_lookup(ctx->udb, lower, &u)) < 0) {
-			log_error("rcpt=<%s>: user database lookup of %s "
-			    "failed", address, lower);
+			log_error("event=lookup-failed to=<%s> user=%s "
+			    "reason=\"user database\"", address, lower);
 			return tempfail(reply, address);
 		}
 		if (found == 1 && !u.enabled) {
@@ -401,8 +402,8 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 				    "mailbox disabled", address);
 				return RCPT_REJECT;
 			}
-			log_warn("rcpt=<%s>: alias target %s is disabled; "
-			    "skipped", address, lower);
+			log_warn("event=alias-skipped to=<%s> user=%s "
+			    "reason=\"target is disabled\"", address, lower);
 			return RCPT_LOCAL;
 		}
 		if (found == 1) {
@@ -419,8 +420,8 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 			return rc;
 	}
 	if (rewritten)
-		log_warn("rcpt=<%s>: alias target %s: no such user; skipped",
-		    address, t);
+		log_warn("event=alias-skipped to=<%s> user=%s "
+		    "reason=\"no such user\"", address, t);
 	return RCPT_LOCAL;
 }
 
@@ -438,7 +439,8 @@ resolve_expansion(struct deliver_ctx *ctx, const char *address,
 
 	r = aliases_expand(ctx->aliases, addr, &res, &err);
 	if (r < 0) {
-		log_error("rcpt=<%s>: %s", address, err.data);
+		log_error("event=%s to=<%s> reason=\"%s\"", r == -1 ?
+		    "lookup-failed" : "alias-failed", address, err.data);
 		buf_free(&err);
 		if (r == -1)
 			return tempfail(reply, address);
@@ -484,7 +486,8 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 	    (r = aliases_lookup(ctx->aliases, addr.data, &value, &err)) <= 0) {
 		/* Only an explicit forward/alias makes it ours. */
 		if (r < 0) {
-			log_error("rcpt=<%s>: %s", address, err.data);
+			log_error("event=lookup-failed to=<%s> reason=\"%s\"",
+			    address, err.data);
 			rc = tempfail(reply, address);
 		} else {
 			if (d != NULL)
@@ -572,9 +575,11 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
 		/* Checked at RCPT time and changed since (quota filled up,
 		 * user removed): keep the message rather than lose it. */
-		log_warn("sid=%s qid=%s rcpt=<%s>: %d %s; delivering to the "
-		    "postmaster instead", d->session_id ? d->session_id : "-",
-		    d->id, address, reply.code, reply.text);
+		log_warn("action=redirect sid=%s qid=%s to=<%s> "
+		    "reply=\"%d %s\" reason=\"delivering to the postmaster "
+		    "instead\"",
+		    d->session_id ? d->session_id : "-", d->id, address,
+		    reply.code, reply.text);
 		if (d->ctx->conf->local_domains.count > 0) {
 			struct buf pm = BUF_INIT;
 			buf_printf(&pm, "postmaster@%s",
@@ -749,7 +754,7 @@ start_store(struct delivery *d)
 
 	d->started = true;
 	if (d->nlocal == 0 && d->env.rcpt_count == 0 && d->lists.count == 0) {
-		log_error("sid=%s qid=%s: message without recipients",
+		log_error("event=no-recipients sid=%s qid=%s",
 		    d->session_id ? d->session_id : "-", d->id);
 		fail(d, EINVAL);
 		return -1;
@@ -762,8 +767,8 @@ start_store(struct delivery *d)
 		if (++d->ctx->deliveries % TMP_SWEEP_EVERY == 1) {
 			int n = maildir_clean_tmp(mb, TMP_MAX_AGE);
 			if (n > 0)
-				log_info("%s/tmp: removed %d stale file(s)",
-				    mb, n);
+				log_info("event=tmp-cleaned path=%s/tmp "
+				    "count=%d", mb, n);
 		}
 
 		maildir_unique_base(d->ctx->conf->hostname, &d->base);
@@ -775,8 +780,8 @@ start_store(struct delivery *d)
 				d->fd = sys_open(d->path.data, O_WRONLY |
 				    O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			else
-				log_error("cannot create Maildir %s: %s", mb,
-				    strerror(errno));
+				log_error("event=mkdir-failed path=%s "
+				    "error=\"%s\"", mb, strerror(errno));
 		}
 	} else if (d->lists.count > 0) {
 		/* No Maildir: the store is the list spool file itself. */
@@ -789,8 +794,8 @@ start_store(struct delivery *d)
 		d->fd = spool_create_tmp(d->ctx->conf, d->id, &d->path);
 	}
 	if (d->fd < 0) {
-		log_error("sid=%s qid=%s: cannot create %s: %s",
-		    d->session_id ? d->session_id : "-", d->id,
+		log_error("event=create-failed sid=%s qid=%s path=%s "
+		    "error=\"%s\"", d->session_id ? d->session_id : "-", d->id,
 		    d->path.data, strerror(errno));
 		fail(d, errno);
 		buf_free(&lhdr);
@@ -921,9 +926,9 @@ log_result(struct delivery *d, const char *status, const char *why)
 	for (size_t i = 0; i < d->env.rcpt_count; i++)
 		buf_printf(&to, "%s%s", i ? "," : "", d->env.rcpts[i].address);
 	for (size_t i = 0; i < d->lists.count; i++)
-		buf_printf(&to, "%s%s", i ? "," : " lists=", d->lists.items[i]);
-	log_info("sid=%s qid=%s client=%s from=<%s> to=%s size=%" PRIu64
-	    " tls=%s status=%s%s%s delay=%lldms",
+		buf_printf(&to, "%s%s", i ? "," : " list=", d->lists.items[i]);
+	log_info("action=deliver sid=%s qid=%s client=%s from=<%s> to=%s "
+	    "size=%" PRIu64 " tls=%s status=%s%s%s delay=%lldms",
 	    d->session_id ? d->session_id : "-", d->id,
 	    d->client_ip ? d->client_ip : "-", d->sender, buf_cstr(&to),
 	    d->size, d->tls && *d->tls ? "yes" : "no", status,
@@ -969,8 +974,8 @@ success_notice(struct delivery *d, struct buf *msg)
 	}
 	if (count > 0 && dsn_read_original(src, 0, d->env.ret == DSN_RET_FULL,
 	    &orig) < 0) {
-		log_error("sid=%s qid=%s: cannot read %s for the success "
-		    "notice: %s", d->session_id ? d->session_id : "-", d->id,
+		log_error("action=dsn sid=%s qid=%s status=failed path=%s "
+		    "error=\"%s\"", d->session_id ? d->session_id : "-", d->id,
 		    src, strerror(errno));
 		count = 0;
 	}
@@ -1051,8 +1056,9 @@ copy_to_lists(struct delivery *d)
 	    d->received_offset, (uint64_t)(st.st_size - d->received_offset),
 	    NULL, &lerr) < 0) {
 		fail(d, errno);
-		log_error("sid=%s qid=%s: %s", d->session_id ? d->session_id :
-		    "-", d->id, lerr.len ? lerr.data : strerror(errno));
+		log_error("event=list-copy-failed sid=%s qid=%s "
+		    "reason=\"%s\"", d->session_id ? d->session_id : "-", d->id,
+		    lerr.len ? lerr.data : strerror(errno));
 		rc = -1;
 	}
 	if (fd >= 0)
@@ -1084,9 +1090,9 @@ place_locals(struct delivery *d, const char **step)
 		if (maildir_place(d->path.data, l->mailbox, name.data,
 		    move) < 0) {
 			fail(d, errno);
-			log_error("sid=%s qid=%s: cannot deliver to %s: %s",
-			    d->session_id ? d->session_id : "-", d->id,
-			    l->mailbox, strerror(errno));
+			log_error("event=deliver-failed sid=%s qid=%s path=%s "
+			    "error=\"%s\"", d->session_id ? d->session_id : "-",
+			    d->id, l->mailbox, strerror(errno));
 			goto out;
 		}
 		buf_printf(&p, "%s/new/%s", l->mailbox, name.data);
@@ -1170,9 +1176,9 @@ commit_failed(struct delivery *d, const char *step, struct smtp_reply *reply)
 	for (char *p = why; *p; p++)
 		if (*p == ' ')
 			*p = '_';
-	log_error("sid=%s qid=%s: delivery failed at %s: %s; partial "
-	    "files removed", d->session_id ? d->session_id : "-", d->id, step,
-	    strerror(err));
+	log_error("event=deliver-failed sid=%s qid=%s stage=\"%s\" "
+	    "error=\"%s\" reason=\"partial files removed\"",
+	    d->session_id ? d->session_id : "-", d->id, step, strerror(err));
 	log_result(d, "deferred", why);
 	if (err == EINVAL)
 		smtp_reply_set(reply, 554, "5.5.1", "No valid recipients");
@@ -1220,8 +1226,8 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		struct smtp_reply nr;
 
 		if (delivery_submit(ctx, &s, &nr) == 1)
-			log_info("qid=%s action=dsn-delivered to=<%s> "
-			    "dsn_id=%s", id, sender, nr.text);
+			log_info("action=dsn qid=%s to=<%s> status=sent "
+			    "dsn_qid=%s", id, sender, nr.text);
 	}
 	buf_free(&notice);
 	free(sender);
@@ -1271,15 +1277,16 @@ delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
 			smtp_reply_set(&r, 250, "2.1.5", "<%s>: ok", a);
 		} else if (chk == RCPT_TEMPFAIL ||
 		    (r.code < 500 && s->defer_4xx)) {
-			log_warn("sid=%s rcpt=<%s>: %d %s %s; message kept for "
-			    "a later try", sid, a, r.code, r.enhanced, r.text);
+			log_warn("action=defer sid=%s to=<%s> "
+			    "reply=\"%d %s %s\" reason=\"kept for a later try\"",
+			    sid, a, r.code, r.enhanced, r.text);
 			*reply = r;
 			delivery_abort(d);
 			return -1;
 		} else {
-			log_warn("sid=%s from=<%s> rcpt=<%s>: %d %s %s; not "
-			    "sent", sid, s->sender, a, r.code, r.enhanced,
-			    r.text);
+			log_warn("action=reject sid=%s from=<%s> to=<%s> "
+			    "reply=\"%d %s %s\"", sid, s->sender, a, r.code,
+			    r.enhanced, r.text);
 			*reply = r;
 		}
 		if (s->replies != NULL)
@@ -1404,8 +1411,8 @@ deliver_maildrop(struct deliver_ctx *ctx, const char *path,
 	for (size_t i = 0; i < env->rcpt_count; i++)
 		if (env->rcpts[i].state == SPOOL_BOUNCED)
 			nrefused++;
-	log_info("maildrop=%s uid=%ld from=<%s> accepted=%zu rejected=%zu "
-	    "status=picked-up", env->id, (long)st.st_uid, env->sender,
+	log_info("action=pickup maildrop=%s uid=%ld from=<%s> accepted=%zu "
+	    "rejected=%zu", env->id, (long)st.st_uid, env->sender,
 	    env->rcpt_count - nrefused, nrefused);
 	return 0;
 }

@@ -189,15 +189,15 @@ listdb_get(struct listdb *db, const char *address, struct list_member *out)
 		snprintf(out->address, sizeof(out->address), "%s", key);
 		if (list_member_decode(v.data, v.size, out) < 0) {
 			free(v.data);
-			log_error("listdb: %s: damaged record for %s", db->home,
-			    key);
+			log_error("event=listdb-damaged path=%s key=%s",
+			    db->home, key);
 			return -1;
 		}
 		free(v.data);
 		return 1;
 	}
-	log_error("listdb: %s: lookup of %s failed: %s", db->home, key,
-	    db_strerror(r));
+	log_error("event=listdb-failed path=%s key=%s error=\"%s\"",
+	    db->home, key, db_strerror(r));
 	return -1;
 }
 
@@ -252,7 +252,8 @@ listdb_write(struct listdb *db, const struct list_member *m, size_t n,
 	}
 	buf_free(&val);
 	if (r == 0 && db->env->txn_checkpoint(db->env, 256, 0, 0) != 0)
-		log_warn("listdb: %s: checkpoint failed", db->home);
+		log_warn("event=listdb-failed path=%s "
+		    "reason=\"checkpoint failed\"", db->home);
 	return r;
 }
 
@@ -312,7 +313,8 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if ((r = db->db->cursor(db->db, NULL, &cur, DB_READ_COMMITTED)) != 0) {
-		log_error("listdb: %s: cursor: %s", db->home, db_strerror(r));
+		log_error("event=listdb-failed path=%s error=\"cursor: %s\"",
+		    db->home, db_strerror(r));
 		return -1;
 	}
 	memset(&k, 0, sizeof(k));
@@ -323,8 +325,8 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 		memset(&m, 0, sizeof(m));
 		if (k.size > LIST_ADDRESS_MAX ||
 		    list_member_decode(v.data, v.size, &m) < 0) {
-			log_error("listdb: %s: damaged record skipped",
-			    db->home);
+			log_error("event=listdb-damaged path=%s "
+			    "reason=\"damaged record skipped\"", db->home);
 			continue;
 		}
 		memcpy(m.address, k.data, k.size);
@@ -337,8 +339,8 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 	}
 	cur->close(cur);
 	if (r != DB_NOTFOUND) {
-		log_error("listdb: %s: listing failed: %s", db->home,
-		    db_strerror(r));
+		log_error("event=listdb-failed path=%s error=\"listing: %s\"",
+		    db->home, db_strerror(r));
 		free(arr);
 		return -1;
 	}
@@ -358,7 +360,8 @@ listdb_members(const struct dmail_conf *conf, const struct list_def *d,
 	*out = NULL;
 	*n = 0;
 	if ((db = listdb_open(conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=listdb-failed list=%s reason=\"%s\"", d->address,
+		    err.data);
 		buf_free(&err);
 		return -1;
 	}

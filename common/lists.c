@@ -735,8 +735,8 @@ save_good(struct lists_cache *c)
 	}
 	if (write_file_durable(c->fallback, buf_cstr(&now), now.len,
 	    0600) < 0)
-		log_debug("lists: cannot write %s: %s", c->fallback,
-		    strerror(errno));
+		log_debug("event=write-failed path=%s error=\"%s\"",
+		    c->fallback, strerror(errno));
 out:
 	buf_free(&now);
 	buf_free(&old);
@@ -753,8 +753,8 @@ load_fallback(struct lists_cache *c)
 	if (lists_load(c->fallback, &c->lists, &err) == 0 &&
 	    c->lists.count > 0) {
 		c->had_good = true;
-		log_warn("lists: serving the last good copy %s until %s is "
-		    "fixed", c->fallback, c->path);
+		log_warn("event=lists-fallback path=%s reason=\"serving the "
+		    "last good copy until %s is fixed\"", c->fallback, c->path);
 	}
 	buf_free(&err);
 }
@@ -773,8 +773,8 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 	}
 	if (stat(c->path, &st) < 0) {
 		if (errno != ENOENT) {
-			log_error("lists: cannot stat %s: %s", c->path,
-			    strerror(errno));
+			log_error("event=lists-failed path=%s error=\"%s\"",
+			    c->path, strerror(errno));
 			good = false;
 		} else if (!c->loaded || c->ino != 0) {
 			lists_free(&c->lists);
@@ -804,14 +804,15 @@ lists_cache_get(struct lists_cache *c, bool *ok)
 		for (size_t i = 0; i < err.len; i++)
 			if (err.data[i] == '\n')
 				err.data[i] = ';';
-		log_error("lists: %s not loaded, keeping the previous lists: "
-		    "%s", c->path, buf_cstr(&err));
+		log_error("event=lists-invalid path=%s reason=\"not loaded, "
+		    "keeping the previous lists: %s\"", c->path,
+		    buf_cstr(&err));
 		good = false;
 		load_fallback(c);
 	} else {
 		c->had_good = true;
 		save_good(c);
-		log_debug("lists: loaded %s (%zu lists)", c->path,
+		log_debug("event=lists-loaded path=%s count=%zu", c->path,
 		    c->lists.count);
 	}
 	/* Remember the version even when bad, to log each bad edit once. */
@@ -960,11 +961,13 @@ list_lock(const struct dmail_conf *conf, const struct list_def *d)
 	int fd;
 
 	if (list_prepare_dir(conf, d, &err) < 0)
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=mkdir-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 	list_state_path(conf, d, "lock", &p);
 	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		log_error("listd: cannot open %s: %s", p.data, strerror(errno));
+		log_error("event=open-failed path=%s error=\"%s\"", p.data,
+		    strerror(errno));
 	else
 		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
 			;

@@ -280,7 +280,7 @@ log_quarantined(const char *reason)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
 			line[i] = '?';
-	log_warn("poison quarantined %s", line);
+	log_warn("action=quarantine %s", line);
 }
 
 int
@@ -293,19 +293,21 @@ poison_quarantine(struct poison_spool *ps, const char *name,
 
 	clean_name(name, clean, sizeof(clean));
 	if (renameat(ps->dirfd, name, ps->qdirfd, name) < 0) {
-		log_error("poison: spool=%s file=%s cannot be moved to %s: %s",
-		    ps->spool, clean, ps->qdir, strerror(errno));
+		log_error("event=quarantine-failed spool=%s file=%s path=%s "
+		    "error=\"%s\"", ps->spool, clean, ps->qdir,
+		    strerror(errno));
 		goto out;
 	}
 	if (fsync(ps->qdirfd) < 0 || fsync(ps->dirfd) < 0)
-		log_error("poison: spool=%s fsync %s: %s", ps->spool, ps->qdir,
+		log_error("event=quarantine-failed spool=%s path=%s "
+		    "error=\"fsync: %s\"", ps->spool, ps->qdir,
 		    strerror(errno));
 	buf_printf(&text, "spool=%s file=%s %s time=%lld\n", ps->spool, name,
 	    reason, (long long)time(NULL));
 	aux_name(name, 'r', aux);
 	buf_printf(&path, "%s/%s", ps->qdir, aux);
 	if (write_file_durable(path.data, text.data, text.len, 0600) < 0)
-		log_error("poison: cannot write %s: %s", path.data,
+		log_error("event=write-failed path=%s error=\"%s\"", path.data,
 		    strerror(errno));
 	aux_name(name, 't', aux);
 	(void)unlinkat(ps->qdirfd, aux, 0);
@@ -328,8 +330,9 @@ count_start(struct poison_spool *ps, const char *tries)
 
 	fd = openat(ps->qdirfd, tries, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		log_warn("poison: spool=%s cannot count in %s/%s: %s",
-		    ps->spool, ps->qdir, tries, strerror(errno));
+		log_warn("event=poison-count-failed spool=%s path=%s/%s "
+		    "error=\"%s\"", ps->spool, ps->qdir, tries,
+		    strerror(errno));
 		return 0;
 	}
 	got = pread(fd, text, sizeof(text) - 1, 0);
@@ -340,8 +343,9 @@ count_start(struct poison_spool *ps, const char *tries)
 	if (n < ps->attempts) {
 		int len = snprintf(text, sizeof(text), "%10u\n", n + 1);
 		if (pwrite(fd, text, (size_t)len, 0) != len)
-			log_warn("poison: spool=%s cannot count in %s/%s: %s",
-			    ps->spool, ps->qdir, tries, strerror(errno));
+			log_warn("event=poison-count-failed spool=%s "
+			    "path=%s/%s error=\"%s\"", ps->spool, ps->qdir,
+			    tries, strerror(errno));
 	}
 	close(fd);
 	return n;

@@ -67,13 +67,14 @@ sys_fault_init(void)
 			if (strcmp(call_names[i], name) == 0)
 				break;
 		if (i == SC_COUNT || errno_by_name(err) == 0) {
-			log_warn("DMAIL_FAULT: ignoring '%s'", name);
+			log_warn("event=fault-ignored reason=\"DMAIL_FAULT: "
+			    "unknown call '%s'\"", name);
 			continue;
 		}
 		faults[i].fail_from = strtoul(nth, NULL, 10);
 		faults[i].err = errno_by_name(err);
-		log_warn("DMAIL_FAULT: %s fails from call %lu with %s",
-		    name, faults[i].fail_from, err);
+		log_warn("event=fault-armed reason=\"DMAIL_FAULT: %s fails "
+		    "from call %lu with %s\"", name, faults[i].fail_from, err);
 	}
 }
 

@@ -233,13 +233,14 @@ userdb_open_version(struct userdb *db)
 		return 0;
 	}
 	if (r != 0) {
-		log_error("userdb: %s", buf_cstr(&err));
+		log_error("event=userdb-failed reason=\"%s\"", buf_cstr(&err));
 		buf_free(&err);
 		return -1;
 	}
 	buf_free(&err);
 	if (db->db->fd(db->db, &fd) != 0 || fstat(fd, &st) < 0) {
-		log_error("userdb: cannot stat %s", db->path);
+		log_error("event=userdb-failed path=%s reason=\"cannot stat\"",
+		    db->path);
 		userdb_close_version(db);
 		return -1;
 	}
@@ -257,8 +258,8 @@ userdb_current(struct userdb *db)
 
 	if (stat(db->path, &st) < 0) {
 		if (errno != ENOENT) {
-			log_error("userdb: cannot stat %s: %s", db->path,
-			    strerror(errno));
+			log_error("event=userdb-failed path=%s error=\"%s\"",
+			    db->path, strerror(errno));
 			return -1;
 		}
 		userdb_close_version(db);
@@ -298,8 +299,8 @@ userdb_unlink_matching(const char *dir, bool (*match)(const char *))
 		return;
 	while ((de = readdir(d)) != NULL)
 		if (match(de->d_name) && unlinkat(dirfd(d), de->d_name, 0) < 0)
-			log_warn("userdb: cannot remove %s/%s: %s", dir,
-			    de->d_name, strerror(errno));
+			log_warn("event=remove-failed path=%s/%s error=\"%s\"",
+			    dir, de->d_name, strerror(errno));
 	closedir(d);
 }
 
@@ -441,8 +442,8 @@ userdb_convert(struct userdb *db, struct buf *err)
 	userdb_unlink_matching(db->home, userdb_env_file);
 	if (userdb_install(db, err) < 0)
 		return -1;
-	log_info("userdb: converted %s from the Berkeley DB environment "
-	    "layout: %lu accounts", db->path, n);
+	log_info("event=userdb-converted path=%s count=%lu reason=\"from "
+	    "the Berkeley DB environment layout\"", db->path, n);
 	return 0;
 }
 
@@ -537,8 +538,8 @@ userdb_upgrade_at_start(const struct dmail_conf *conf)
 	/* In a child that becomes run_as: the new files must belong to the
 	 * workers' user, and root's process must not hold Berkeley DB. */
 	if ((pid = fork()) < 0) {
-		log_error("userdb: cannot convert the old layout: fork: %s",
-		    strerror(errno));
+		log_error("event=userdb-failed reason=\"cannot convert the old "
+		    "layout\" error=\"fork: %s\"", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -546,8 +547,8 @@ userdb_upgrade_at_start(const struct dmail_conf *conf)
 		    drop_privileges(conf->run_as) < 0)
 			_exit(1);
 		if (userdb_upgrade(conf, &err) < 0) {
-			log_error("userdb: cannot convert the old layout: %s",
-			    buf_cstr(&err));
+			log_error("event=userdb-failed reason=\"cannot convert "
+			    "the old layout: %s\"", buf_cstr(&err));
 			_exit(1);
 		}
 		_exit(0);
@@ -691,7 +692,7 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 	if (r == DB_NOTFOUND)
 		return 0;
 	if (r != 0) {
-		log_error("userdb: lookup of %s failed: %s", key,
+		log_error("event=userdb-failed key=%s error=\"%s\"", key,
 		    db_strerror(r));
 		return -1;
 	}
@@ -699,8 +700,8 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 	snprintf(out->address, sizeof(out->address), "%s", key);
 	if (userdb_decode(v.data, v.size, out) < 0) {
 		free(v.data);
-		log_error("userdb: record of %s is damaged or of an unknown "
-		    "version", key);
+		log_error("event=userdb-damaged key=%s reason=\"damaged or of "
+		    "an unknown version\"", key);
 		return -1;
 	}
 	free(v.data);
@@ -822,7 +823,8 @@ userdb_foreach(struct userdb *db,
 	if ((d = userdb_reading(db)) == NULL)
 		return 0;
 	if ((r = d->cursor(d, NULL, &cur, 0)) != 0) {
-		log_error("userdb: cursor: %s", db_strerror(r));
+		log_error("event=userdb-failed error=\"cursor: %s\"",
+		    db_strerror(r));
 		return -1;
 	}
 	rec = xmalloc(sizeof(*rec));
@@ -832,7 +834,8 @@ userdb_foreach(struct userdb *db,
 		memset(rec, 0, sizeof(*rec));
 		if (k.size > USERDB_ADDRESS_MAX ||
 		    userdb_decode(v.data, v.size, rec) < 0) {
-			log_error("userdb: damaged record skipped (%.*s)",
+			log_error("event=userdb-damaged key=\"%.*s\" "
+			    "reason=\"damaged record skipped\"",
 			    (int)(k.size > 64 ? 64 : k.size),
 			    (const char *)k.data);
 			continue;
@@ -845,7 +848,8 @@ userdb_foreach(struct userdb *db,
 	cur->close(cur);
 	free(rec);
 	if (stop == 0 && r != DB_NOTFOUND) {
-		log_error("userdb: listing failed: %s", db_strerror(r));
+		log_error("event=userdb-failed error=\"listing: %s\"",
+		    db_strerror(r));
 		return -1;
 	}
 	return 0;

@@ -383,22 +383,24 @@ drop_privileges(const char *user)
 		return 0;
 	pw = getpwnam(user);
 	if (pw == NULL) {
-		log_error("run_as: unknown user '%s'", user);
+		log_error("event=config-error user=%s reason=\"run_as: unknown "
+		    "user\"", user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		log_error("run_as: refusing to run workers as root ('%s')",
-		    user);
+		log_error("event=config-error user=%s reason=\"run_as: "
+		    "refusing to run workers as root\"", user);
 		return -1;
 	}
 	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		log_error("cannot switch to user '%s': %s", user,
+		log_error("event=setuid-failed user=%s error=\"%s\"", user,
 		    strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0) {
-		log_error("dropped privileges can be regained; refusing");
+		log_error("event=setuid-failed reason=\"dropped privileges can "
+		    "be regained; refusing\"");
 		return -1;
 	}
 	return 0;

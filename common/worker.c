@@ -130,7 +130,8 @@ report(enum worker_state state)
 		if (errno == EPIPE)
 			w.retire = true;
 		else
-			log_warn("status pipe: %s", strerror(errno));
+			log_warn("event=status-pipe-failed error=\"%s\"",
+			    strerror(errno));
 	}
 }
 
@@ -280,8 +281,9 @@ clients_open(const struct dmail_conf *conf)
 	buf_append_str(&path, "/" CLIENTTAB_FILE);
 	t = clienttab_open(path.data, CLIENTTAB_SLOTS, conf->run_as, &err);
 	if (t == NULL)
-		log_warn("client table: %s: logins and connections are not "
-		    "limited per client", buf_cstr(&err));
+		log_warn("event=clienttab-failed reason=\"%s: logins and "
+		    "connections are not limited per client\"",
+		    buf_cstr(&err));
 	buf_free(&path);
 	buf_free(&err);
 	return t;
@@ -313,7 +315,7 @@ admit(const struct dmail_conf *conf, const struct worker_session *sess)
 		/* One line for the first refusal in a row, then at 2, 4,
 		 * 8 ...: a flood cannot flood the log. */
 		if ((refused & (refused - 1)) == 0)
-			log_info("sid=%s action=refuse client=%s role=%s "
+			log_info("action=refuse sid=%s client=%s role=%s "
 			    "reason=client_connection_rate_limit limit=%u "
 			    "refused=%u", sess->id, sess->peer_ip,
 			    role_name(sess->role),
@@ -324,7 +326,7 @@ admit(const struct dmail_conf *conf, const struct worker_session *sess)
 		return NULL;
 	n = scoreboard_peer_count(w.sb, (uint32_t)w.svc->pool, key);
 	if (n > limit) {
-		log_info("sid=%s action=refuse client=%s role=%s "
+		log_info("action=refuse sid=%s client=%s role=%s "
 		    "reason=client_connection_limit sessions=%u limit=%u",
 		    sess->id, sess->peer_ip, role_name(sess->role), n - 1,
 		    limit);
@@ -533,11 +535,13 @@ try_accept(int lfd)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			log_warn("accept: %s", strerror(errno));
+			log_warn("event=accept-failed error=\"%s\"",
+			    strerror(errno));
 			usleep(100 * 1000);
 			return -1;
 		default:
-			log_error("accept: %s", strerror(errno));
+			log_error("event=accept-failed error=\"%s\"",
+			    strerror(errno));
 			return -1;
 		}
 	}
@@ -571,8 +575,8 @@ template_recv(struct worker_request *req, int *fd)
 	}
 	if (n <= 0) {
 		if (n < 0)
-			log_error("template: request socket: %s",
-			    strerror(errno));
+			log_error("event=template-failed error=\"request "
+			    "socket: %s\"", strerror(errno));
 		return 0;
 	}
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
@@ -580,7 +584,8 @@ template_recv(struct worker_request *req, int *fd)
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if ((size_t)n != sizeof(*req) || *fd < 0) {
-		log_error("template: malformed request (%zd bytes)", n);
+		log_error("event=template-failed bytes=%zd "
+		    "reason=\"malformed request\"", n);
 		if (*fd >= 0)
 			close(*fd);
 		return -1;
@@ -614,7 +619,8 @@ template_serve(void)
 			continue;
 		pid = fork();
 		if (pid < 0) {
-			log_warn("template: fork: %s", strerror(errno));
+			log_warn("event=fork-failed error=\"%s\"",
+			    strerror(errno));
 			template_reply(&req, -errno);
 			close(fd);
 			continue;
@@ -666,7 +672,7 @@ channel_watch(void)
 	if (sigaction(SIGIO, &sa, NULL) < 0 ||
 	    fcntl(w.channel, F_SETOWN, getpid()) < 0 ||
 	    fcntl(w.channel, F_SETFL, fcntl(w.channel, F_GETFL) | O_ASYNC) < 0)
-		log_warn("channel fd %d: cannot make it signal-driven: %s",
+		log_warn("event=channel-failed fd=%d error=\"%s\"",
 		    w.channel, strerror(errno));
 	/* The master may have died before O_ASYNC was set. */
 	check_channel();
@@ -687,7 +693,8 @@ managed_setup(struct dmail_conf *conf, bool template)
 	if (load_config_fd(path != NULL ? path : "dmail.conf", conf,
 	    &err) < 0) {
 		/* The master validated this text: something is badly off. */
-		log_error("configuration from master: %s", buf_cstr(&err));
+		log_error("event=config-error reason=\"configuration from "
+		    "master: %s\"", buf_cstr(&err));
 		buf_free(&err);
 		exit(1);
 	}

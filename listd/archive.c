@@ -64,8 +64,8 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 
 	list_state_path(ld->conf, d, "archive", &dir);
 	if (maildir_create(dir.data) < 0) {
-		log_error("listd: list=%s: cannot create %s: %s", d->address,
-		    dir.data, strerror(errno));
+		log_error("event=mkdir-failed list=%s path=%s error=\"%s\"",
+		    d->address, dir.data, strerror(errno));
 		goto out;
 	}
 	buf_printf(&idx, "%s/index", dir.data);
@@ -74,7 +74,7 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 			if (line.data[i] == '\n')
 				n++;
 	} else if (errno != ENOENT) {
-		log_error("listd: cannot read %s: %s", idx.data,
+		log_error("event=read-failed path=%s error=\"%s\"", idx.data,
 		    strerror(errno));
 		goto out;
 	}
@@ -83,7 +83,7 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_printf(&dst, "%s/new/%s", dir.data, base.data);
 	if (write_file_durable(tmp.data, msg, len, 0600) < 0 ||
 	    durable_rename(tmp.data, dst.data, false) < 0) {
-		log_error("listd: list=%s: cannot archive into %s: %s",
+		log_error("event=archive-failed list=%s path=%s error=\"%s\"",
 		    d->address, dst.data, strerror(errno));
 		unlink(tmp.data);
 		goto out;
@@ -103,8 +103,8 @@ archive_store(struct listd *ld, const struct list_def *d, const char *msg,
 	    0600);
 	if (fd < 0 || write_all(fd, line.data, line.len) < 0 ||
 	    sys_fsync(fd) < 0) {
-		log_error("listd: list=%s: cannot write %s: %s", d->address,
-		    idx.data, strerror(errno));
+		log_error("event=write-failed list=%s path=%s error=\"%s\"",
+		    d->address, idx.data, strerror(errno));
 		goto out;
 	}
 	*num = n;
@@ -133,8 +133,8 @@ read_index(struct listd *ld, const struct list_def *d, struct buf *text)
 	if (read_file(p.data, text, INDEX_MAX) < 0) {
 		buf_reset(text);
 		if (errno != ENOENT) {
-			log_error("listd: cannot read %s: %s", p.data,
-			    strerror(errno));
+			log_error("event=read-failed path=%s error=\"%s\"",
+			    p.data, strerror(errno));
 			r = -1;
 		}
 	}
@@ -206,8 +206,9 @@ archive_get(struct listd *ld, const struct list_def *d, unsigned num,
 		buf_append_str(&p, tab + 1);
 		r = read_file(p.data, out, DIGEST_FILE_MAX) == 0 ? 1 : -1;
 		if (r < 0)
-			log_error("listd: list=%s: archived post %u missing",
-			    d->address, num);
+			log_error("event=archive-failed list=%s archive=%u "
+			    "reason=\"archived post missing\"", d->address,
+			    num);
 		break;
 	}
 	buf_free(&text);
@@ -226,7 +227,7 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 
 	list_state_path(ld->conf, d, "digest", &p);
 	if (mkdir_p(p.data, 0700) < 0) {
-		log_error("listd: cannot create %s: %s", p.data,
+		log_error("event=create-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		buf_free(&p);
 		return -1;
@@ -238,7 +239,7 @@ digest_add(struct listd *ld, const struct list_def *d, const char *msg,
 	buf_printf(&p, "/%010lld.%06ld-%s", (long long)tv.tv_sec,
 	    (long)tv.tv_usec, tok);
 	if (write_file_durable(p.data, msg, len, 0600) < 0) {
-		log_error("listd: cannot write %s: %s", p.data,
+		log_error("event=write-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		r = -1;
 	}
@@ -507,7 +508,7 @@ digest_done(const struct digest *dg)
 	buf_printf(&p, "%s/issue", dg->dir.data);
 	buf_printf(&v, "%u\n", dg->issue);
 	if (write_file_durable(p.data, v.data, v.len, 0600) < 0)
-		log_error("listd: cannot write %s: %s", p.data,
+		log_error("event=write-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 	for (size_t i = 0; i < dg->count; i++) {
 		digest_post_path(dg, i, &p);
@@ -553,7 +554,7 @@ digest_maybe_send(struct listd *ld, const struct list_def *d, int64_t now,
 		goto out;
 	}
 	digest_done(&dg);
-	log_info("listd: list=%s digest issue=%u posts=%zu members=%zu "
+	log_info("action=digest list=%s issue=%u posts=%zu members=%zu "
 	    "size=%zu", d->address, dg.issue, dg.count, nr, msg.len);
 out:
 	digest_free(&dg);

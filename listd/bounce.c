@@ -73,16 +73,17 @@ count_bounce(struct listd *ld, const struct list_def *d, struct listdb *db,
 
 	if (r <= 0) {
 		if (r == 0)
-			log_info("listd: list=%s: bounce for <%s>, not a "
-			    "member; ignored", d->address, member);
+			log_info("action=bounce list=%s member=<%s> "
+			    "status=ignored reason=\"not a member\"",
+			    d->address, member);
 		return r;
 	}
 	m.bounce++;
 	m.last_bounce = (int64_t)time(NULL);
 	if (m.bounce >= d->bounce_threshold && !m.nomail) {
 		m.nomail = true;
-		log_info("listd: list=%s member=<%s> bounce score %u reached "
-		    "threshold %u: set to nomail", d->address, member, m.bounce,
+		log_info("action=bounce list=%s member=<%s> score=%u "
+		    "threshold=%u status=nomail", d->address, member, m.bounce,
 		    d->bounce_threshold);
 		list_addr(d, "-bounces", &bounces);
 		list_addr(d, "-owner", &own);
@@ -98,12 +99,13 @@ count_bounce(struct listd *ld, const struct list_def *d, struct listdb *db,
 			(void)send_notice(ld, bounces.data, own.data,
 			    d->owners.items[i], subj.data, NULL, body.data);
 	} else {
-		log_info("listd: list=%s member=<%s> bounce score %u",
+		log_info("action=bounce list=%s member=<%s> score=%u",
 		    d->address, member, m.bounce);
 	}
 	r = listdb_put(db, &m, &err);
 	if (r < 0)
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 	buf_free(&err);
 	buf_free(&body);
 	buf_free(&subj);
@@ -130,8 +132,9 @@ bounce_handle(struct listd *ld, const struct list_def *d, const char *member,
 		buf_free(&v);
 		mail_free(&m);
 		if (vacation) {
-			log_info("listd: list=%s: auto-reply to the bounce "
-			    "address ignored", d->address);
+			log_info("action=bounce list=%s status=ignored "
+			    "reason=\"auto-reply to the bounce address\"",
+			    d->address);
 			return 0;
 		}
 	}
@@ -140,12 +143,13 @@ bounce_handle(struct listd *ld, const struct list_def *d, const char *member,
 	else
 		dsn_recipients(msg, len, &who);
 	if (who.count == 0) {
-		log_info("listd: list=%s: bounce without a recognisable "
-		    "member; ignored", d->address);
+		log_info("action=bounce list=%s status=ignored "
+		    "reason=\"no recognisable member\"", d->address);
 		return 0;
 	}
 	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 		buf_free(&err);
 		strlist_free(&who);
 		return -1;

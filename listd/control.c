@@ -106,7 +106,8 @@ member_get(struct ctl *c, const struct list_def *d, const char *a,
 	int r;
 
 	if (db == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 		buf_free(&err);
 		return -1;
 	}
@@ -131,7 +132,8 @@ member_write(struct ctl *c, const struct list_def *d,
 		listdb_close(db);
 	}
 	if (r < 0)
-		log_error("listd: list=%s: %s", d->address, buf_cstr(&err));
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, buf_cstr(&err));
 	buf_free(&err);
 	return r;
 }
@@ -179,7 +181,8 @@ add_member(struct ctl *c, const struct list_def *d, const char *addr)
 		say(c, "Temporary failure; please try again later.\n");
 		return;
 	}
-	log_info("listd: list=%s member=<%s> subscribed", d->address, addr);
+	log_info("action=subscribe list=%s member=<%s> status=ok",
+	    d->address, addr);
 	say(c, "%s is now subscribed to %s.\n", addr, d->address);
 	welcome(c, d, addr);
 }
@@ -206,8 +209,8 @@ ask_confirmation(struct ctl *c, const struct list_def *d,
 	    d->address, d->name, d->domain, t.id, LISTD_CONFIRM_TTL / 86400);
 	buf_printf(&subj, "confirm %s", t.id);
 	notice_from_list(c, d, addr, subj.data, body.data, true);
-	log_info("listd: list=%s %s of <%s> awaits confirmation token=%s",
-	    d->address, sub ? "subscription" : "unsubscription", addr, t.id);
+	log_info("action=%s list=%s member=<%s> status=confirm token=%s",
+	    sub ? "subscribe" : "unsubscribe", d->address, addr, t.id);
 	say(c, "A confirmation request was sent to %s.\n", addr);
 	buf_free(&body);
 	buf_free(&subj);
@@ -330,8 +333,8 @@ do_confirm(struct ctl *c, const char *id)
 			return;
 		}
 		token_remove(c->ld, d, t.id);
-		log_info("listd: list=%s member=<%s> unsubscribed", d->address,
-		    t.address);
+		log_info("action=unsubscribe list=%s member=<%s> status=ok",
+		    d->address, t.address);
 		say(c, "%s has left %s.\n", t.address, d->address);
 		buf_printf(&subj, "You have left %s", d->address);
 		buf_printf(&body, "%s no longer gets mail from %s.\n",
@@ -364,9 +367,10 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 		return;
 	}
 	if (!list_is_moderator(d, c->requester)) {
-		log_warn("listd: list=%s: %s %s by <%s>, not an owner or "
-		    "moderator; refused", d->address, approve ? "approve" :
-		    "reject", id, c->requester);
+		log_warn("action=moderate list=%s command=%s token=%s "
+		    "requester=<%s> status=refused reason=\"not an owner or "
+		    "moderator\"", d->address, approve ? "approve" : "reject",
+		    id, c->requester);
 		say(c, "Only owners and moderators of %s may do this.\n",
 		    d->address);
 		return;
@@ -391,8 +395,9 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 		goto out;
 	}
 	if (!approve) {
-		log_info("listd: list=%s token=%s post from <%s> rejected by "
-		    "<%s>", d->address, id, t.address, c->requester);
+		log_info("action=moderate list=%s token=%s from=<%s> "
+		    "requester=<%s> command=reject status=ok", d->address, id,
+		    t.address, c->requester);
 		token_remove(c->ld, d, id);
 		say(c, "Post from %s rejected.\n", t.address);
 		buf_printf(&body, "Your message to %s was rejected by a "
@@ -403,7 +408,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 	}
 	held_path(c->ld, d, id, &path);
 	if (read_file(path.data, &msg, 256u * 1024 * 1024) < 0) {
-		log_error("listd: list=%s: held post %s unreadable: %s",
+		log_error("event=read-failed list=%s path=%s error=\"%s\"",
 		    d->address, path.data, strerror(errno));
 		say(c, "The held post is gone.\n");
 		token_remove(c->ld, d, id);
@@ -414,8 +419,9 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 	    msg.data : "", msg.len, id) < 0) {
 		say(c, "Temporary failure; please try again later.\n");
 	} else {
-		log_info("listd: list=%s token=%s post from <%s> approved by "
-		    "<%s>", d->address, id, t.address, c->requester);
+		log_info("action=moderate list=%s token=%s from=<%s> "
+		    "requester=<%s> command=approve status=ok", d->address, id,
+		    t.address, c->requester);
 		token_remove(c->ld, d, id);
 		say(c, "Post from %s approved and distributed.\n", t.address);
 	}
@@ -840,9 +846,9 @@ control_handle(struct listd *ld, const struct list_def *d,
 	c.domain = domain;
 	mail_parse(msg, len, &m);
 	if (*sender == '\0' || mail_is_automatic(&m)) {
-		log_info("listd: %s@%s: automatic message or null sender "
-		    "<%s>; no commands run", d ? d->name : LIST_DLIST_LOCAL,
-		    domain, sender);
+		log_info("action=command list=%s@%s from=<%s> status=ignored "
+		    "reason=\"automatic message or null sender\"",
+		    d ? d->name : LIST_DLIST_LOCAL, domain, sender);
 		mail_free(&m);
 		return 0;
 	}
@@ -858,7 +864,7 @@ control_handle(struct listd *ld, const struct list_def *d,
 	run_lines(&c, &subject, &text);
 	moderate_subject(&c, &subject);
 	send_reply(&c, &subject);
-	log_info("listd: %s@%s: %u command(s) from <%s>",
+	log_info("action=command list=%s@%s commands=%u requester=<%s>",
 	    d ? d->name : LIST_DLIST_LOCAL, domain, c.commands, c.requester);
 	mail_free(&m);
 	buf_free(&v);

@@ -36,7 +36,7 @@ resolver(struct listd *ld)
 	if (ld->dns == NULL) {
 		ld->dns = dns_open(ld->conf->resolv_conf, &err);
 		if (ld->dns == NULL)
-			log_error("listd: dmarc: cannot use %s: %s",
+			log_error("event=dmarc-failed path=%s reason=\"%s\"",
 			    ld->conf->resolv_conf != NULL ?
 			    ld->conf->resolv_conf : "the system resolver",
 			    buf_cstr(&err));
@@ -148,7 +148,7 @@ lookup(struct dns_resolver *dns, const char *domain, bool subdomain)
 		r = 0;
 		break;
 	default:
-		log_debug("listd: dmarc: %s", buf_cstr(&err));
+		log_debug("event=dmarc-failed reason=\"%s\"", buf_cstr(&err));
 		r = -1;
 		break;
 	}
@@ -178,7 +178,7 @@ dmarc_strict(struct listd *ld, const char *domain)
 	if (org != NULL)
 		r = lookup(dns, org, true);
 out:
-	log_debug("listd: dmarc: %s %s", domain, r > 0 ? "strict" :
-	    r == 0 ? "not strict" : "lookup failed");
+	log_debug("event=dmarc-lookup domain=%s policy=%s", domain,
+	    r > 0 ? "strict" : r == 0 ? "not-strict" : "lookup-failed");
 	return r;
 }

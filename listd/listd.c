@@ -70,8 +70,8 @@ dispatch(struct listd *ld, const struct listspool_msg *msg, const char *rcpt)
 		struct buf body = BUF_INIT, from = BUF_INIT;
 		const char *at = strrchr(rcpt, '@');
 
-		log_warn("listd: id=%s: <%s> is no longer a list address "
-		    "(lists.dat changed); message from <%s> returned", msg->id,
+		log_warn("action=return qid=%s to=<%s> from=<%s> reason=\"no "
+		    "longer a list address (lists.dat changed)\"", msg->id,
 		    rcpt, msg->sender);
 		mail_parse(data, len, &m);
 		if (*msg->sender != '\0' && !mail_is_automatic(&m) &&
@@ -140,7 +140,8 @@ process_file(struct listd *ld, const char *dir, const char *name)
 	}
 	if (listspool_read(path.data, &msg, LISTD_MESSAGE_MAX, &err) < 0) {
 		/* Not ours or damaged: keep it out of the way for a look. */
-		log_error("listd: %s; moved to spool/%s.bad", err.data, name);
+		log_error("event=spool-file-bad path=spool/%s.bad "
+		    "reason=\"%s\"", name, err.data);
 		buf_reset(&err);
 		buf_printf(&err, "%s/../%s.bad", dir, name);
 		if (rename(path.data, err.data) < 0)
@@ -157,8 +158,8 @@ process_file(struct listd *ld, const char *dir, const char *name)
 			r = -1;
 	if (r == 1) {
 		if (unlink(path.data) < 0)
-			log_error("listd: cannot remove %s: %s", path.data,
-			    strerror(errno));
+			log_error("event=remove-failed path=%s error=\"%s\"",
+			    path.data, strerror(errno));
 	} else {
 		struct timespec ts[2];
 
@@ -166,7 +167,7 @@ process_file(struct listd *ld, const char *dir, const char *name)
 		ts[0].tv_sec += LISTD_RETRY;
 		ts[1] = ts[0];
 		futimens(fd, ts);
-		log_warn("listd: id=%s kept for a retry in %ds", msg.id,
+		log_warn("action=defer qid=%s retry_in=%ds", msg.id,
 		    LISTD_RETRY);
 	}
 	listspool_msg_free(&msg);
@@ -199,8 +200,8 @@ process_spool(struct listd *ld)
 	listspool_dir(ld->conf, "new", &dir);
 	if ((dp = opendir(dir.data)) == NULL) {
 		if (errno != ENOENT)
-			log_error("listd: cannot read %s: %s", dir.data,
-			    strerror(errno));
+			log_error("event=read-failed path=%s error=\"%s\"",
+			    dir.data, strerror(errno));
 		buf_free(&dir);
 		return 0;
 	}
@@ -248,8 +249,8 @@ maintenance(struct listd *ld)
 		buf_free(&p);
 		post_progress_expire(ld, d, now, LISTD_HELD_TTL);
 		if ((n = token_expire_all(ld, d, now, &held)) > 0)
-			log_info("listd: list=%s: %u expired token(s) removed",
-			    d->address, n);
+			log_info("action=expire list=%s count=%u", d->address,
+			    n);
 		for (size_t k = 0; k < held.count; k++)
 			post_held_expired(ld, d, held.items[k]);
 		strlist_free(&held);
@@ -270,7 +271,7 @@ listd_init(const struct dmail_conf *conf)
 
 	/* Still root here: create the spool so run_as owns it. */
 	if (lists_prepare_dirs(conf, &err) < 0) {
-		log_error("listd: %s", err.data);
+		log_error("event=lists-failed reason=\"%s\"", err.data);
 		buf_free(&err);
 		return NULL;
 	}
@@ -301,13 +302,14 @@ listd_run(void *state, const struct dmail_conf *conf)
 	 * files stay owned by run_as. */
 	ld->udb = userdb_open(conf, USERDB_READ, &err);
 	if (ld->udb == NULL) {
-		log_error("listd: user database: %s", err.data);
+		log_error("event=userdb-failed reason=\"%s\"", err.data);
 		buf_free(&err);
 		return;
 	}
 	ld->dctx = deliver_ctx_new(conf, ld->udb, &err);
 	if (ld->dctx == NULL) {
-		log_error("listd: delivery: %s", buf_cstr(&err));
+		log_error("event=delivery-setup-failed reason=\"%s\"",
+		    buf_cstr(&err));
 		buf_free(&err);
 		return;
 	}
@@ -319,20 +321,20 @@ listd_run(void *state, const struct dmail_conf *conf)
 		poison_paths(conf, POISON_LIST, &dir, &q);
 		if (poison_open(&ld->poison, poison_spool_name(POISON_LIST),
 		    dir.data, q.data, conf->poison_attempts, &err) < 0)
-			log_error("listd: %s; poison messages are not "
-			    "quarantined", err.data);
+			log_error("event=poison-failed reason=\"%s; poison "
+			    "messages are not quarantined\"", err.data);
 		buf_free(&q);
 		buf_free(&err);
 	}
 	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ino >= 0 && inotify_add_watch(ino, dir.data,
 	    IN_MOVED_TO | IN_CREATE | IN_ATTRIB) < 0) {
-		log_warn("listd: inotify on %s: %s; polling", dir.data,
-		    strerror(errno));
+		log_warn("event=inotify-failed path=%s error=\"%s\" "
+		    "reason=polling", dir.data, strerror(errno));
 		close(ino);
 		ino = -1;
 	}
-	log_info("listd: ready, spool %s", dir.data);
+	log_info("event=ready path=%s", dir.data);
 	for (;;) {
 		struct pollfd pfd = { ino, POLLIN, 0 };
 		char evbuf[4096];

@@ -115,7 +115,7 @@ hold_post(struct listd *ld, const struct list_def *d, const char *sender,
 	poster_of(m, sender, &poster);
 	held_path(ld, d, NULL, &path);
 	if (mkdir_p(path.data, 0700) < 0) {
-		log_error("listd: list=%s: cannot create %s", d->address,
+		log_error("event=create-failed list=%s path=%s", d->address,
 		    path.data);
 		goto out;
 	}
@@ -123,13 +123,13 @@ hold_post(struct listd *ld, const struct list_def *d, const char *sender,
 		goto out;
 	held_path(ld, d, t.id, &path);
 	if (write_file_durable(path.data, msg, len, 0600) < 0) {
-		log_error("listd: list=%s: cannot write %s", d->address,
+		log_error("event=write-failed list=%s path=%s", d->address,
 		    path.data);
 		token_remove(ld, d, t.id);
 		goto out;
 	}
-	log_info("listd: list=%s from=<%s> held token=%s reason=%s",
-	    d->address, sender, t.id, why);
+	log_info("action=post list=%s from=<%s> status=held token=%s "
+	    "reason=\"%s\"", d->address, sender, t.id, why);
 
 	list_addr(d, "-request", &req);
 	list_addr(d, "-bounces", &bounces);
@@ -189,26 +189,28 @@ post_handle(struct listd *ld, const struct list_def *d, const char *sender,
 	list_id(d, &id);
 	if (field_contains(&m, "List-Id", id.data) ||
 	    field_contains(&m, "X-Loop", d->address)) {
-		log_warn("listd: list=%s id=%s from=<%s>: loop (our own "
-		    "List-Id or X-Loop); dropped", d->address, spool_id,
-		    sender);
-		goto out;
-	}
-	if (mail_is_automatic(&m)) {
-		log_info("listd: list=%s id=%s from=<%s>: automatic message "
-		    "(Auto-Submitted/Precedence); dropped", d->address,
+		log_warn("action=post list=%s qid=%s from=<%s> status=dropped "
+		    "reason=\"loop (our own List-Id or X-Loop)\"", d->address,
 		    spool_id, sender);
 		goto out;
 	}
+	if (mail_is_automatic(&m)) {
+		log_info("action=post list=%s qid=%s from=<%s> status=dropped "
+		    "reason=\"automatic message (Auto-Submitted/Precedence)\"",
+		    d->address, spool_id, sender);
+		goto out;
+	}
 	if (*sender == '\0') {
-		log_info("listd: list=%s id=%s: null sender (a bounce to the "
-		    "posting address); dropped", d->address, spool_id);
+		log_info("action=post list=%s qid=%s from=<> status=dropped "
+		    "reason=\"null sender (a bounce to the posting "
+		    "address)\"", d->address, spool_id);
 		goto out;
 	}
 	poster_of(&m, sender, &poster);
 	if (d->max_size > 0 && len > d->max_size) {
-		log_info("listd: list=%s id=%s from=<%s>: %zu bytes over "
-		    "max_size; rejected", d->address, spool_id, sender, len);
+		log_info("action=post list=%s qid=%s from=<%s> size=%zu "
+		    "status=rejected reason=\"over max_size\"", d->address,
+		    spool_id, sender, len);
 		mail_get(&m, "Subject", &subj);
 		buf_printf(&body, "Your message to %s with the subject\n\n"
 		    "    %s\n\nwas not distributed: it has %zu bytes, the "
@@ -220,7 +222,8 @@ post_handle(struct listd *ld, const struct list_def *d, const char *sender,
 	is_mod = list_is_moderator(d, poster.data) ||
 	    list_is_moderator(d, sender);
 	if ((db = listdb_open(ld->conf, d, &err)) == NULL) {
-		log_error("listd: list=%s: %s", d->address, err.data);
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, err.data);
 		r = -1;
 		goto out;
 	}
@@ -251,9 +254,10 @@ post_handle(struct listd *ld, const struct list_def *d, const char *sender,
 	case LIST_POST_ANNOUNCE:
 		ok = is_mod;
 		if (!ok) {
-			log_info("listd: list=%s id=%s from=<%s>: announce "
-			    "list, poster is no owner or moderator; rejected",
-			    d->address, spool_id, sender);
+			log_info("action=post list=%s qid=%s from=<%s> "
+			    "status=rejected reason=\"announce list, poster is "
+			    "no owner or moderator\"", d->address, spool_id,
+			    sender);
 			mail_get(&m, "Subject", &subj);
 			buf_printf(&body, "Your message to %s with the "
 			    "subject\n\n    %s\n\nwas not distributed: only "
@@ -265,8 +269,8 @@ post_handle(struct listd *ld, const struct list_def *d, const char *sender,
 		break;
 	}
 	if (ok) {
-		log_info("listd: list=%s id=%s from=<%s> accepted", d->address,
-		    spool_id, sender);
+		log_info("action=post list=%s qid=%s from=<%s> status=accepted",
+		    d->address, spool_id, sender);
 		r = post_distribute(ld, d, sender, msg, len, spool_id);
 	}
 out:
@@ -425,7 +429,8 @@ progress_save(const char *path, bool local_done, const char *last)
 		buf_printf(&text, "remote %s\n", last);
 	r = write_file_durable(path, buf_cstr(&text), text.len, 0600);
 	if (r < 0)
-		log_error("listd: cannot write %s: %s", path, strerror(errno));
+		log_error("event=write-failed path=%s error=\"%s\"", path,
+		    strerror(errno));
 	buf_free(&text);
 	return r;
 }
@@ -573,13 +578,13 @@ progress_open(struct listd *ld, const struct list_def *d, const char *job,
 	}
 	progress_load(ppath->data, local_done, last);
 	if (*local_done || last->len > 0)
-		log_info("listd: list=%s job=%s: resuming (local %s, "
-		    "remote after <%s>)", d->address, job,
-		    *local_done ? "done" : "to do", buf_cstr(last));
+		log_info("action=distribute list=%s job=%s status=resuming "
+		    "reason=\"local %s, remote after <%s>\"", d->address,
+		    job, *local_done ? "done" : "to do", buf_cstr(last));
 	progress_path(ld, d, NULL, &pdir);
 	if (mkdir_p(pdir.data, 0700) < 0)
-		log_error("listd: cannot create %s: %s", pdir.data,
-		    strerror(errno));
+		log_error("event=mkdir-failed path=%s error=\"%s\"",
+		    pdir.data, strerror(errno));
 	buf_free(&pdir);
 }
 
@@ -665,14 +670,14 @@ post_distribute(struct listd *ld, const struct list_def *d,
 		goto out;
 	}
 	if (d->archive && archive_store(ld, d, out.data, out.len, &num) < 0)
-		log_error("listd: list=%s: post from <%s> not archived",
+		log_error("event=archive-failed list=%s from=<%s>",
 		    d->address, sender);
 	if (f.ndigest > 0 && digest_add(ld, d, out.data, out.len) < 0)
-		log_error("listd: list=%s: post from <%s> not queued for the "
-		    "digest", d->address, sender);
+		log_error("event=digest-failed list=%s from=<%s> reason=\"not "
+		    "queued for the digest\"", d->address, sender);
 	if (ppath.len > 0)
 		unlink(ppath.data);
-	log_info("listd: list=%s from=<%s> distributed local=%zu remote=%zu "
+	log_info("action=distribute list=%s from=<%s> local=%zu remote=%zu "
 	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
 	    f.nl, f.nr - skipped, f.ndigest, num, out.len,
 	    (long long)(now_ms() - t0));
@@ -693,8 +698,8 @@ owner_handle(struct listd *ld, const struct list_def *d, const char *sender,
 	int r;
 
 	list_addr(d, "-bounces", &bounces);
-	log_info("listd: list=%s from=<%s>: mail for the owners forwarded",
-	    d->address, sender);
+	log_info("action=forward list=%s from=<%s> reason=\"mail for the "
+	    "owners\"", d->address, sender);
 	r = send_mail(ld, bounces.data, (const char *const *)d->owners.items,
 	    d->owners.count, msg, len);
 	buf_free(&bounces);

@@ -166,16 +166,16 @@ token_create(struct listd *ld, const struct list_def *d,
 	out->expires = (int64_t)time(NULL) + ttl;
 	token_path(ld, d, NULL, &path);
 	if (mkdir_p(path.data, 0700) < 0) {
-		log_error("listd: list=%s: cannot create %s: %s", d->address,
-		    path.data, strerror(errno));
+		log_error("event=create-failed list=%s path=%s error=\"%s\"",
+		    d->address, path.data, strerror(errno));
 		r = -1;
 		goto out;
 	}
 	buf_printf(&path, "/%s", out->id);
 	token_format(out, &text);
 	if (write_file_durable(path.data, text.data, text.len, 0600) < 0) {
-		log_error("listd: list=%s: cannot write %s: %s", d->address,
-		    path.data, strerror(errno));
+		log_error("event=write-failed list=%s path=%s error=\"%s\"",
+		    d->address, path.data, strerror(errno));
 		r = -1;
 	}
 out:
@@ -210,20 +210,21 @@ token_load(struct listd *ld, const struct list_def *d, const char *id,
 	if (read_file(path.data, &text, 4096) < 0) {
 		r = errno == ENOENT ? 0 : -1;
 		if (r < 0)
-			log_error("listd: cannot read %s: %s", path.data,
-			    strerror(errno));
+			log_error("event=read-failed path=%s error=\"%s\"",
+			    path.data, strerror(errno));
 		goto out;
 	}
 	memset(out, 0, sizeof(*out));
 	if (token_parse(buf_cstr(&text), text.len, out) < 0) {
-		log_warn("listd: damaged token file %s removed", path.data);
+		log_warn("event=token-damaged path=%s status=removed",
+		    path.data);
 		token_remove(ld, d, id);
 		r = 0;
 		goto out;
 	}
 	snprintf(out->id, sizeof(out->id), "%s", id);
 	if (token_expired(out, now)) {
-		log_info("listd: list=%s token=%s action=%s expired",
+		log_info("action=expire list=%s token=%s command=%s",
 		    d->address, id, token_action_name(out->action));
 		token_remove(ld, d, id);
 		r = 0;

@@ -70,7 +70,7 @@ raise_nofile(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("cannot raise the descriptor limit: %s",
+		log_warn("event=fd-limit-failed error=\"%s\"",
 		    strerror(errno));
 }
 
@@ -85,13 +85,14 @@ pidfile_lock(struct master *m)
 	m->pid_path = buf_steal(&path);
 	m->pid_fd = open(m->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (m->pid_fd < 0) {
-		log_error("%s: %s", m->pid_path, strerror(errno));
+		log_error("event=open-failed path=%s error=\"%s\"", m->pid_path,
+		    strerror(errno));
 		return -1;
 	}
 	if (flock(m->pid_fd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t n = pread(m->pid_fd, text, sizeof(text) - 1, 0);
 		text[n > 0 ? n : 0] = '\0';
-		log_error("another dmaild is running (pid %ld, %s)",
+		log_error("event=already-running pid=%ld path=%s",
 		    strtol(text, NULL, 10), m->pid_path);
 		return -1;
 	}
@@ -106,7 +107,8 @@ pidfile_write(struct master *m)
 
 	if (ftruncate(m->pid_fd, 0) < 0 ||
 	    pwrite(m->pid_fd, text, (size_t)n, 0) != n)
-		log_warn("%s: %s", m->pid_path, strerror(errno));
+		log_warn("event=write-failed path=%s error=\"%s\"", m->pid_path,
+		    strerror(errno));
 }
 
 static void
@@ -213,7 +215,7 @@ run(struct master *m)
 		if (sigs & MASTER_SIG_STOP)
 			master_begin_shutdown(m, "signal");
 		if ((sigs & MASTER_SIG_RELOAD) && !m->stopping) {
-			log_info("reload requested by SIGHUP");
+			log_info("event=reload-request reason=SIGHUP");
 			buf_reset(&msg);
 			master_reload(m, &msg);
 		}
@@ -279,10 +281,11 @@ main(int argc, char **argv)
 	buf_free(&err);
 	log_set_level(m->conf->log_level);
 	if (m->conf->admin_address == NULL && m->conf->local_domains.count > 0)
-		log_warn("admin_address is not set: mail to postmaster@ a "
-		    "local domain without an alias or account is kept in "
-		    "%s/mail/DOMAIN/postmaster until the account "
-		    "postmaster@DOMAIN is created", m->conf->state_dir);
+		log_warn("event=config-warning reason=\"admin_address is not "
+		    "set: mail to postmaster@ a local domain without an alias "
+		    "or account is kept in %s/mail/DOMAIN/postmaster until the "
+		    "account postmaster@DOMAIN is created\"",
+		    m->conf->state_dir);
 	m->started_ms = now_ms();
 	m->started_wall = time(NULL);
 	m->generation = 1;
@@ -331,7 +334,7 @@ main(int argc, char **argv)
 		log_fatal("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 	master_pool_init(m);
 	master_pool_configure(m);
-	log_info("dmaild started: pid %ld, configuration %s, generation %u",
+	log_info("event=start pid=%ld path=%s generation=%u",
 	    (long)getpid(), m->conf_path, m->generation);
 	master_pool_maintain(m);
 
@@ -341,6 +344,6 @@ main(int argc, char **argv)
 	for (struct client *c = m->clients; c != NULL; c = c->next)
 		close(c->fd);
 	unlink(m->pid_path);
-	log_info("dmaild stopped");
+	log_info("event=stop pid=%ld", (long)getpid());
 	return 0;
 }

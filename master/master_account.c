@@ -83,19 +83,19 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 	char how[CHILD_EXIT_TEXT_MAX];
 
 	if (m->stopping) {
-		log_debug("pool %s: pid %ld ended", pool_name(p->id),
-		    (long)w->pid);
+		log_debug("event=worker-exit pool=%s pid=%ld",
+		    pool_name(p->id), (long)w->pid);
 		return;
 	}
 	child_exit_text(status, how, sizeof(how));
 	if (!clean) {
 		p->crashes++;
-		log_warn("pool %s: worker pid %ld generation %u %s%s",
-		    pool_name(p->id), (long)w->pid, w->generation, how,
-		    w->state == WORKER_BUSY ? " during a session "
-		    "(only that session is lost)" : "");
+		log_warn("event=worker-crash pool=%s pid=%ld generation=%u "
+		    "reason=\"%s%s\"", pool_name(p->id), (long)w->pid,
+		    w->generation, how, w->state == WORKER_BUSY ?
+		    " during a session (only that session is lost)" : "");
 	} else {
-		log_debug("pool %s: pid %ld exited after %llu sessions",
+		log_debug("event=worker-exit pool=%s pid=%ld sessions=%llu",
 		    pool_name(p->id), (long)w->pid,
 		    (unsigned long long)w->sessions);
 	}
@@ -126,9 +126,9 @@ pool_throttle(struct pool *p, unsigned in_row, unsigned after,
 		p->throttle_ms = MASTER_THROTTLE_MAX_MS;
 	p->throttle_until = now + p->throttle_ms;
 	p->throttle_why = why;
-	log_warn("pool %s: throttled for %u ms: %u workers in a row %s "
-	    "(last one %s)", pool_name(p->id), p->throttle_ms, in_row, why,
-	    how);
+	log_warn("event=throttle pool=%s ms=%u reason=\"%u workers in a "
+	    "row %s (last one %s)\"", pool_name(p->id), p->throttle_ms,
+	    in_row, why, how);
 }
 
 /* A worker (or a template process) died before serving anything: after

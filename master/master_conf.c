@@ -133,11 +133,13 @@ master_state_dirs(const struct dmail_conf *conf)
 	int rc = 0;
 
 	if (mkdir_p(conf->state_dir, 0755) < 0) {
-		log_error("state_dir %s: %s", conf->state_dir, strerror(errno));
+		log_error("event=mkdir-failed path=%s error=\"%s\"",
+		    conf->state_dir, strerror(errno));
 		return -1;
 	}
 	if (root && user_ids(conf->run_as, &uid, &gid) < 0) {
-		log_error("run_as: unknown user '%s'", conf->run_as);
+		log_error("event=config-error user=%s reason=\"run_as: unknown "
+		    "user\"", conf->run_as);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -150,13 +152,15 @@ master_state_dirs(const struct dmail_conf *conf)
 
 		conf_state_path(conf, subs[i], &path);
 		if (mkdir_p(buf_cstr(&path), mode) < 0) {
-			log_error("%s: %s", buf_cstr(&path), strerror(errno));
+			log_error("event=mkdir-failed path=%s error=\"%s\"",
+			    buf_cstr(&path), strerror(errno));
 			rc = -1;
 			break;
 		}
 		if (root && own && chown(buf_cstr(&path), uid, gid) < 0) {
-			log_error("chown %s to %s: %s", buf_cstr(&path),
-			    conf->run_as, strerror(errno));
+			log_error("event=chown-failed path=%s user=%s "
+			    "error=\"%s\"", buf_cstr(&path), conf->run_as,
+			    strerror(errno));
 			rc = -1;
 			break;
 		}
@@ -173,7 +177,7 @@ log_errors(const struct buf *err)
 
 	while (*s != '\0') {
 		size_t len = strcspn(s, "\n");
-		log_error("reload: %.*s", (int)len, s);
+		log_error("event=reload-error reason=\"%.*s\"", (int)len, s);
 		s += len;
 		if (*s == '\n')
 			s++;
@@ -194,9 +198,9 @@ master_log_open(struct master *m)
 		return;
 	if (master_log_syslog(m)) {
 		log_open("dmaild", LOG_TO_SYSLOG, m->conf->log_level);
-		log_warn("log stderr without -f: a detached dmaild has no "
-		    "terminal, logging to syslog (facility mail) instead; "
-		    "use -f or -F to log to stderr");
+		log_warn("event=log-to-syslog reason=\"log stderr without -f: "
+		    "a detached dmaild has no terminal, logging to syslog "
+		    "(facility mail) instead; use -f or -F to log to stderr\"");
 	} else
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 }
@@ -208,7 +212,7 @@ master_reload(struct master *m, struct buf *msg)
 	struct buf err = BUF_INIT;
 	int fd;
 
-	log_info("reload: reading %s", m->conf_path);
+	log_info("event=reload path=%s", m->conf_path);
 	master_notify_reloading();
 	if (master_conf_load(m->conf_path, next, &err) < 0 ||
 	    master_state_dirs(next) < 0 ||
@@ -234,7 +238,7 @@ master_reload(struct master *m, struct buf *msg)
 	else
 		log_set_level(m->conf->log_level);
 	m->reload_pending = true;
-	log_info("reload: generation %u in effect", m->generation);
+	log_info("event=reload-done generation=%u status=ok", m->generation);
 	buf_printf(msg, "+OK reloaded generation %u\n", m->generation);
 	buf_free(&err);
 	master_notify_reloaded(m);
@@ -248,8 +252,9 @@ invalid:
 		buf_printf(&err, "%s: cannot prepare state directories\n",
 		    m->conf_path);
 	log_errors(&err);
-	log_error("reload: configuration invalid; keeping generation %u",
-	    m->generation);
+	log_error("event=reload-done generation=%u status=invalid "
+	    "reason=\"configuration invalid; keeping generation %u\"",
+	    m->generation, m->generation);
 	buf_printf(msg, "-ERR configuration invalid; keeping generation %u\n"
 	    "%s", m->generation, buf_cstr(&err));
 	buf_free(&err);

@@ -42,7 +42,7 @@ cmd_reload(struct master *m, struct client *c, const char *args,
 		buf_append_str(out, "-ERR shutting down\n");
 		return;
 	}
-	log_info("reload requested on the control socket");
+	log_info("event=reload-request reason=\"control socket\"");
 	master_reload(m, out);
 }
 
@@ -90,7 +90,8 @@ open_unix(const char *path, mode_t mode)
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_error("%s: socket path too long", path);
+		log_error("event=control-failed socket=%s "
+		    "reason=\"socket path too long\"", path);
 		return -1;
 	}
 	memset(&sun, 0, sizeof(sun));
@@ -100,26 +101,30 @@ open_unix(const char *path, mode_t mode)
 	 * master is running); anything else there is not ours. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			log_error("%s exists and is not a socket", path);
+			log_error("event=control-failed socket=%s "
+			    "reason=\"exists and is not a socket\"", path);
 			return -1;
 		}
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		log_error("socket: %s", strerror(errno));
+		log_error("event=control-failed error=\"%s\"",
+		    strerror(errno));
 		return -1;
 	}
 	old = umask(0777 & ~mode);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		umask(old);
-		log_error("bind %s: %s", path, strerror(errno));
+		log_error("event=control-failed socket=%s error=\"%s\"", path,
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	umask(old);
 	if (chmod(path, mode) < 0 || listen(fd, 64) < 0) {
-		log_error("%s: %s", path, strerror(errno));
+		log_error("event=control-failed socket=%s error=\"%s\"", path,
+		    strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -140,7 +145,8 @@ master_control_open(struct master *m)
 	m->status_ev.kind = EV_STATUS_SOCKET;
 	if (master_ep_add(m, m->control_fd, EPOLLIN, &m->control_ev) < 0 ||
 	    master_ep_add(m, m->status_fd, EPOLLIN, &m->status_ev) < 0) {
-		log_error("epoll: %s", strerror(errno));
+		log_error("event=control-failed error=\"epoll: %s\"",
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -202,7 +208,7 @@ client_write(struct master *m, struct client *c)
 		c->out_off += (size_t)n;
 	}
 	if (c->out.len > 0 && c->out_off == c->out.len)
-		log_debug("control: answer sent (%zu bytes)", c->out.len);
+		log_debug("event=control-answer bytes=%zu", c->out.len);
 	client_close(m, c);
 }
 
@@ -255,11 +261,13 @@ master_control_accept(struct master *m, bool status_socket)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("control accept: %s", strerror(errno));
+				log_warn("event=control-accept-failed "
+				    "error=\"%s\"", strerror(errno));
 			return;
 		}
 		if (m->nclients >= MASTER_MAX_CLIENTS) {
-			log_warn("too many control clients; closing one");
+			log_warn("event=control-full reason=\"too many control "
+			    "clients; closing one\"");
 			close(fd);
 			continue;
 		}

@@ -150,7 +150,8 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 			pp = &l->next;
 			continue;
 		}
-		log_info("listener %s %s closed", role_name(l->role), l->text);
+		log_info("event=listener-closed role=%s listen=%s",
+		    role_name(l->role), l->text);
 		*pp = l->next;
 		listener_free(m, l);
 	}
@@ -169,7 +170,8 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 		for (pp = &m->listeners; *pp != NULL; pp = &(*pp)->next)
 			;
 		*pp = l;
-		log_info("listener %s %s open", role_name(l->role), l->text);
+		log_info("event=listener-open role=%s listen=%s",
+		    role_name(l->role), l->text);
 	}
 	return 0;
 }

@@ -70,8 +70,8 @@ notify_send(const char *msg)
 	rc = sd_notify(1, msg);
 	if (rc <= 0 && !notify.send_failed) {
 		notify.send_failed = true;
-		log_warn("sd_notify to %s failed: %s", notify.socket,
-		    rc < 0 ? strerror(-rc) : "socket not set");
+		log_warn("event=sd-notify-failed socket=%s error=\"%s\"",
+		    notify.socket, rc < 0 ? strerror(-rc) : "socket not set");
 	}
 }
 
@@ -172,8 +172,8 @@ master_notify_tick(struct master *m)
 			return;
 		notify.ready = true;
 		notify.next_ping = now + notify.watchdog_ms;
-		log_info("ready: listeners bound, pools up; told %s",
-		    notify.socket);
+		log_info("event=ready socket=%s reason=\"listeners bound, "
+		    "pools up\"", notify.socket);
 		send_status(m, "READY=1\n", now);
 		return;
 	}

@@ -93,9 +93,9 @@ master_pool_configure(struct master *m)
 		} else {
 			p->enabled = access(prog, X_OK) == 0;
 			if (!p->enabled && !p->disabled_logged)
-				log_info("pool %s disabled: %s is not an "
-				    "executable program", pool_name(p->id),
-				    prog);
+				log_info("event=pool-disabled pool=%s path=%s "
+				    "reason=\"not an executable program\"",
+				    pool_name(p->id), prog);
 			p->disabled_logged = !p->enabled;
 		}
 		if (p->enabled && !was)
@@ -124,8 +124,8 @@ pool_shrink(struct master *m, struct pool *p, int64_t now)
 		if (w->channel < 0 || w->state != WORKER_IDLE ||
 		    now - w->idle_since_ms < limit)
 			continue;
-		log_debug("pool %s: retiring idle pid %ld", pool_name(p->id),
-		    (long)w->pid);
+		log_debug("event=worker-retire pool=%s pid=%ld",
+		    pool_name(p->id), (long)w->pid);
 		master_worker_retire(m, w);
 		excess--;
 	}
@@ -183,8 +183,9 @@ pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 
 			p->last_full_warn = now;
 			master_report_top_clients(m, p, &top);
-			log_warn("pool %s: all %u workers busy (%s_workers_max);"
-			    " connections wait in the listen backlog "
+			log_warn("event=pool-full pool=%s workers=%u "
+			    "reason=\"all workers busy (%s_workers_max); "
+			    "connections wait in the listen backlog\" "
 			    "top_clients=\"%s\"", pool_name(p->id), active,
 			    pool_name(p->id), buf_cstr(&top));
 			buf_free(&top);

@@ -26,8 +26,8 @@ master_begin_shutdown(struct master *m, const char *why)
 	m->stopping = true;
 	m->stop_deadline = now_ms() + (int64_t)m->conf->shutdown_grace * 1000;
 	master_notify_stopping();
-	log_info("shutting down (%s): no new connections; waiting up to %u s "
-	    "for sessions in progress", why, m->conf->shutdown_grace);
+	log_info("event=shutdown reason=\"%s\" grace=%us", why,
+	    m->conf->shutdown_grace);
 	master_listen_close_all(m);
 	master_pool_retire_all(m);
 }
@@ -48,8 +48,8 @@ master_shutdown_tick(struct master *m)
 	if (m->killed || now_ms() < m->stop_deadline ||
 	    master_live_workers(m) == 0)
 		return;
-	log_warn("shutdown grace period over: killing %u workers",
-	    master_live_workers(m));
+	log_warn("event=grace-over workers=%u reason=\"shutdown grace "
+	    "period over: killing workers\"", master_live_workers(m));
 	master_kill_all(m, SIGKILL);
 	m->killed = true;
 }

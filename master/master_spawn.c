@@ -182,8 +182,8 @@ spawn_exec(struct master *m, struct pool *p, int slot, int chan,
 	free(envp);
 	buf_free(&listen);
 	if (pid < 0)
-		log_warn("pool %s: fork: %s", pool_name(p->id),
-		    strerror(errno));
+		log_warn("event=fork-failed pool=%s error=\"%s\"",
+		    pool_name(p->id), strerror(errno));
 	return pid;
 }
 
@@ -218,7 +218,7 @@ master_template_close(struct master *m, struct pool *p)
 	t->closing = true;
 	if (t->fd >= 0)
 		shutdown(t->fd, SHUT_WR);
-	log_debug("pool %s: closing template pid %ld generation %u",
+	log_debug("event=template-close pool=%s pid=%ld generation=%u",
 	    pool_name(p->id), (long)t->pid, t->generation);
 }
 
@@ -234,8 +234,8 @@ template_get(struct master *m, struct pool *p)
 		return t;
 	master_template_close(m, p);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("pool %s: socketpair: %s", pool_name(p->id),
-		    strerror(errno));
+		log_warn("event=socketpair-failed pool=%s error=\"%s\"",
+		    pool_name(p->id), strerror(errno));
 		return NULL;
 	}
 	pid = spawn_exec(m, p, 0, sv[1], true);
@@ -257,7 +257,7 @@ template_get(struct master *m, struct pool *p)
 	t->next = m->templates;
 	m->templates = t;
 	p->tmpl = t;
-	log_debug("pool %s: started template pid %ld generation %u",
+	log_debug("event=template-start pool=%s pid=%ld generation=%u",
 	    pool_name(p->id), (long)pid, m->generation);
 	return t;
 }
@@ -339,7 +339,7 @@ master_worker_adopt(struct master *m, struct worker *w, pid_t pid)
 	scoreboard_slot_set_pid(m->sb, w->slot, pid);
 	w->hnext = m->by_pid[(unsigned)pid % MASTER_PID_BUCKETS];
 	m->by_pid[(unsigned)pid % MASTER_PID_BUCKETS] = w;
-	log_debug("pool %s: started pid %ld slot %d generation %u",
+	log_debug("event=worker-start pool=%s pid=%ld slot=%d generation=%u",
 	    pool_name(w->pool), (long)pid, w->slot, w->generation);
 }
 
@@ -354,19 +354,21 @@ master_spawn(struct master *m, struct pool *p)
 		return -1;
 	slot = scoreboard_slot_alloc(m->sb, -1, p->id, m->generation);
 	if (slot < 0) {
-		log_warn("pool %s: scoreboard full (%u slots); not starting "
-		    "a worker", pool_name(p->id), scoreboard_nslots(m->sb));
+		log_warn("event=scoreboard-full pool=%s limit=%u reason=\"not "
+		    "starting a worker\"", pool_name(p->id),
+		    scoreboard_nslots(m->sb));
 		return -1;
 	}
 	if (pipe2(chan, O_CLOEXEC) < 0) {
-		log_warn("pool %s: pipe: %s", pool_name(p->id),
-		    strerror(errno));
+		log_warn("event=pipe-failed pool=%s error=\"%s\"",
+		    pool_name(p->id), strerror(errno));
 		scoreboard_slot_free(m->sb, slot);
 		return -1;
 	}
 	if (t != NULL) {
 		if (template_request(t, slot, m->generation, chan[0]) < 0) {
-			log_warn("pool %s: request to template pid %ld: %s",
+			log_warn("event=template-request-failed pool=%s "
+			    "pid=%ld error=\"%s\"",
 			    pool_name(p->id), (long)t->pid, strerror(errno));
 			close(chan[0]);
 			close(chan[1]);
@@ -494,7 +496,8 @@ master_template_read(struct master *m, struct tmpl *t)
 		if (rep.pid > 0) {
 			master_worker_adopt(m, w, rep.pid);
 		} else {
-			log_warn("pool %s: template pid %ld cannot fork: %s",
+			log_warn("event=template-fork-failed pool=%s pid=%ld "
+			    "error=\"%s\"",
 			    pool_name(t->pool), (long)t->pid,
 			    strerror(-rep.pid));
 			worker_remove(m, w, W_EXITCODE(1, 0), true);
@@ -514,8 +517,8 @@ template_died(struct master *m, struct tmpl *t, int status)
 	if (!t->closing && !m->stopping) {
 		child_exit_text(status, how, sizeof(how));
 		p->crashes++;
-		log_warn("pool %s: template process generation %u %s",
-		    pool_name(t->pool), t->generation, how);
+		log_warn("event=template-exit pool=%s generation=%u "
+		    "reason=\"%s\"", pool_name(t->pool), t->generation, how);
 		master_pool_early_death(m, p, how);
 	}
 	if (p->tmpl == t)

@@ -78,7 +78,8 @@ master_status_read(struct master *m, struct pool *p)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				log_error("pool %s: status pipe: %s",
+				log_error("event=status-pipe-failed pool=%s "
+				    "error=\"%s\"",
 				    pool_name(p->id), strerror(errno));
 			return;
 		}

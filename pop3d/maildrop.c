@@ -280,7 +280,7 @@ size_cache_save(struct maildrop *md)
 		errno = saved;
 	}
 	if (fd < 0 || sys_close(fd) < 0 || rename(tmp.data, path.data) < 0) {
-		log_warn("maildrop: cannot write %s: %s", path.data,
+		log_warn("event=write-failed path=%s error=\"%s\"", path.data,
 		    strerror(errno));
 		unlink(tmp.data);
 	}
@@ -306,7 +306,7 @@ scan_dir(struct maildrop *md, enum maildir_sub sub, size_t *cap,
 	dfd = fcntl(md->dir_fd[sub], F_DUPFD_CLOEXEC, 0);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (d == NULL) {
-		log_error("maildrop: cannot read %s: %s", path.data,
+		log_error("event=read-failed path=%s error=\"%s\"", path.data,
 		    strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
@@ -331,8 +331,9 @@ scan_dir(struct maildrop *md, enum maildir_sub sub, size_t *cap,
 			if (file_wire_size(dfd, de->d_name, &size) < 0) {
 				if (errno == ENOENT)
 					continue;   /* removed meanwhile */
-				log_error("maildrop: cannot read %s/%s: %s",
-				    path.data, de->d_name, strerror(errno));
+				log_error("event=read-failed path=%s/%s "
+				    "error=\"%s\"", path.data, de->d_name,
+				    strerror(errno));
 				rc = -1;
 				break;
 			}
@@ -352,7 +353,7 @@ scan_dir(struct maildrop *md, enum maildir_sub sub, size_t *cap,
 		md->total += size;
 	}
 	if (rc == 0 && errno != 0) {
-		log_error("maildrop: reading %s: %s", path.data,
+		log_error("event=read-failed path=%s error=\"%s\"", path.data,
 		    strerror(errno));
 		rc = -1;
 	}
@@ -394,7 +395,8 @@ maildrop_open(struct maildrop *md, const char *path)
 	md->dir_fd[MAILDIR_NEW] = md->dir_fd[MAILDIR_CUR] = -1;
 	md->path = xstrdup(path);
 	if (path[0] != '/') {
-		log_error("maildrop: mailbox path '%s' is not absolute", path);
+		log_error("event=mailbox-bad path=%s reason=\"mailbox path is "
+		    "not absolute\"", path);
 		maildrop_close(md);
 		return MAILDROP_BROKEN;
 	}
@@ -405,8 +407,8 @@ maildrop_open(struct maildrop *md, const char *path)
 		if (mkdir_p(p.data, 0700) < 0) {
 			int e = errno;
 
-			log_error("maildrop: cannot create %s: %s", p.data,
-			    strerror(e));
+			log_error("event=mkdir-failed path=%s error=\"%s\"",
+			    p.data, strerror(e));
 			if (e == ENOTDIR || e == ELOOP || e == ENAMETOOLONG ||
 			    e == EEXIST) {
 				buf_free(&p);
@@ -426,7 +428,7 @@ maildrop_open(struct maildrop *md, const char *path)
 	} else if (errno == EEXIST)
 		fd = open(p.data, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("maildrop: cannot open %s: %s", p.data,
+		log_error("event=open-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		goto fail;
 	}
@@ -437,7 +439,7 @@ maildrop_open(struct maildrop *md, const char *path)
 			maildrop_close(md);
 			return MAILDROP_IN_USE;
 		}
-		log_error("maildrop: cannot lock %s: %s", p.data,
+		log_error("event=lock-failed path=%s error=\"%s\"", p.data,
 		    strerror(errno));
 		goto fail;
 	}
@@ -447,8 +449,8 @@ maildrop_open(struct maildrop *md, const char *path)
 		md->dir_fd[i] = open(p.data, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
 		if (md->dir_fd[i] < 0) {
-			log_error("maildrop: cannot open %s: %s", p.data,
-			    strerror(errno));
+			log_error("event=open-failed path=%s error=\"%s\"",
+			    p.data, strerror(errno));
 			goto fail;
 		}
 	}
@@ -513,7 +515,7 @@ void
 maildrop_mark_login(struct maildrop *md)
 {
 	if (futimens(md->lock_fd, NULL) < 0)
-		log_warn("maildrop: cannot touch lock file of %s: %s",
+		log_warn("event=lock-failed path=%s error=\"touch: %s\"",
 		    md->path, strerror(errno));
 }
 
@@ -608,9 +610,9 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 	if (fd < 0) {
 		rc = errno == ENOENT ? 1 : -1;
 		if (rc < 0)
-			log_error("maildrop: cannot open %s/%s/%s: %s",
-			    md->path, maildir_subdirs[m->dir], m->name,
-			    strerror(errno));
+			log_error("event=open-failed path=%s/%s/%s "
+			    "error=\"%s\"", md->path, maildir_subdirs[m->dir],
+			    m->name, strerror(errno));
 		return rc;
 	}
 	if (lines < 0)
@@ -630,8 +632,9 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("maildrop: reading %s/%s/%s: %s", md->path,
-			    maildir_subdirs[m->dir], m->name, strerror(errno));
+			log_error("event=read-failed path=%s/%s/%s "
+			    "error=\"%s\"", md->path, maildir_subdirs[m->dir],
+			    m->name, strerror(errno));
 			rc = -2;
 			break;
 		}
@@ -671,8 +674,9 @@ maildrop_update(struct maildrop *md, unsigned *deleted)
 
 		if (m->deleted) {
 			if (unlinkat(dfd, m->name, 0) < 0 && errno != ENOENT) {
-				log_error("maildrop: cannot delete %s/%s/%s: %s",
-				    md->path, maildir_subdirs[m->dir], m->name,
+				log_error("event=remove-failed path=%s/%s/%s "
+				    "error=\"%s\"", md->path,
+				    maildir_subdirs[m->dir], m->name,
 				    strerror(errno));
 				rc = -1;
 				continue;
@@ -686,8 +690,8 @@ maildrop_update(struct maildrop *md, unsigned *deleted)
 			if (renameat(dfd, m->name, md->dir_fd[MAILDIR_CUR],
 			    to.data) < 0) {
 				/* Harmless: it stays unread in new/. */
-				log_warn("maildrop: cannot move %s/new/%s to "
-				    "cur: %s", md->path, m->name,
+				log_warn("event=rename-failed path=%s/new/%s "
+				    "error=\"to cur: %s\"", md->path, m->name,
 				    strerror(errno));
 				continue;
 			}
@@ -696,8 +700,8 @@ maildrop_update(struct maildrop *md, unsigned *deleted)
 	}
 	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++) {
 		if (touched[i] && sys_fsync(md->dir_fd[i]) < 0) {
-			log_error("maildrop: cannot fsync %s/%s: %s", md->path,
-			    maildir_subdirs[i], strerror(errno));
+			log_error("event=fsync-failed path=%s/%s error=\"%s\"",
+			    md->path, maildir_subdirs[i], strerror(errno));
 			rc = -1;
 		}
 	}

@@ -190,8 +190,8 @@ attempt_begin(struct pop3 *p, const char *account,
 	    account, a, &retry);
 	if (b == CLIENTTAB_OK)
 		return true;
-	log_info("pop3 login refused sid=%s client=%s user=%s reason=%s "
-	    "retry=%u", p->ws->id, p->ws->peer_ip,
+	log_info("action=auth sid=%s client=%s user=%s status=refused "
+	    "reason=%s retry=%u", p->ws->id, p->ws->peer_ip,
 	    account != NULL ? account : "-", b == CLIENTTAB_BLOCKED_IP ?
 	    "client-failures" : "account-failures", retry);
 	reply_err(p, b == CLIENTTAB_BLOCKED_IP ? "[SYS/TEMP] too many failed "
@@ -213,8 +213,8 @@ login_failed(struct pop3 *p, const struct clienttab_attempt *att,
     const char *who, const char *why, const char *text)
 {
 	clienttab_auth_failure(p->ws->clients, att);
-	log_info("pop3 login failed sid=%s client=%s user=%s reason=%s",
-	    p->ws->id, p->ws->peer_ip, who, why);
+	log_info("action=auth sid=%s client=%s user=\"%s\" status=failed "
+	    "reason=\"%s\"", p->ws->id, p->ws->peer_ip, who, why);
 	reply_err(p, text);
 	if (++p->failed_logins >= p->conf->pop3_max_failed_logins) {
 		reply_err(p, "too many failed logins, closing connection");
@@ -249,8 +249,8 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 
 		p->srv->db = userdb_open(p->conf, USERDB_READ, &err);
 		if (p->srv->db == NULL) {
-			log_error("pop3 sid=%s: %s", p->ws->id,
-			    buf_cstr(&err));
+			log_error("action=auth sid=%s status=tempfail "
+			    "reason=\"%s\"", p->ws->id, buf_cstr(&err));
 			buf_free(&err);
 			reply_err(p, "[SYS/TEMP] authentication service "
 			    "unavailable, try again later");
@@ -304,8 +304,8 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	case MAILDROP_OK:
 		break;
 	case MAILDROP_IN_USE:
-		log_info("pop3 in-use sid=%s client=%s user=%s", p->ws->id,
-		    p->ws->peer_ip, address);
+		log_info("action=auth sid=%s client=%s user=%s status=in-use",
+		    p->ws->id, p->ws->peer_ip, address);
 		reply_err(p, "[IN-USE] maildrop already locked by another "
 		    "session");
 		buf_free(&mailbox);
@@ -335,9 +335,9 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	maildrop_mark_login(&p->md);
 	snprintf(p->account, sizeof(p->account), "%s", address);
 	p->state = ST_TRANSACTION;
-	log_info("pop3 login sid=%s client=%s user=%s method=%s messages=%zu "
-	    "octets=%llu", p->ws->id, p->ws->peer_ip, address,
-	    apop ? "apop" : "password", p->md.count,
+	log_info("action=auth sid=%s client=%s user=%s mech=%s status=ok "
+	    "messages=%zu size=%llu", p->ws->id, p->ws->peer_ip, address,
+	    apop ? "APOP" : "USER", p->md.count,
 	    (unsigned long long)p->md.total);
 	stream_printf(p->s, "+OK maildrop has %zu message%s (%llu octets)\r\n",
 	    p->md.count, p->md.count == 1 ? "" : "s",
@@ -499,7 +499,7 @@ cmd_stls(struct pop3 *p, const struct pop3_cmd *c)
 	 * before the handshake is discarded. */
 	stream_discard_buffered(p->s);
 	if (stream_tls_accept(p->s, p->srv->tls) != STREAM_OK) {
-		log_info("pop3 sid=%s client=%s TLS handshake failed",
+		log_info("action=tls-failed sid=%s client=%s",
 		    p->ws->id, p->ws->peer_ip);
 		p->done = true;
 		p->end = "tls-failed";
@@ -610,7 +610,8 @@ send_message(struct pop3 *p, long i, long lines)
 		break;
 	default:
 		/* The reply is incomplete: the client must not take it. */
-		log_error("pop3 sid=%s user=%s: message %ld not sent whole",
+		log_error("action=retrieve sid=%s user=%s messages=%ld "
+		    "status=failed reason=\"message not sent whole\"",
 		    p->ws->id, p->account, i + 1);
 		p->done = true;
 		p->end = "send-failed";
@@ -812,7 +813,7 @@ pop3_session(struct pop3_server *srv, const struct dmail_conf *conf,
 	if (sess->role == ROLE_POP3S) {
 		if (srv->tls == NULL ||
 		    stream_tls_accept(p->s, srv->tls) != STREAM_OK) {
-			log_info("pop3 sid=%s client=%s TLS handshake failed",
+			log_info("action=tls-failed sid=%s client=%s",
 			    sess->id, sess->peer_ip);
 			p->done = true;
 			p->end = "tls-failed";
@@ -848,9 +849,9 @@ pop3_session(struct pop3_server *srv, const struct dmail_conf *conf,
 			explicit_bzero(line.data, line.len);
 	}
 	stream_flush(p->s);
-	log_info("pop3 session sid=%s client=%s user=%s tls=%s retrieved=%u "
-	    "deleted=%u bytes_out=%llu end=%s", sess->id, sess->peer_ip,
-	    p->account[0] != '\0' ? p->account : "-",
+	log_info("action=disconnect sid=%s client=%s user=%s tls=%s "
+	    "retrieved=%u deleted=%u bytes=%llu end=%s", sess->id,
+	    sess->peer_ip, p->account[0] != '\0' ? p->account : "-",
 	    stream_is_tls(p->s) ? "yes" : "no", p->retrieved, p->deleted,
 	    (unsigned long long)stream_bytes_out(p->s), p->end);
 	if (p->md.path != NULL)

@@ -34,12 +34,14 @@ make_owned_dir(const struct dmail_conf *conf, const char *dir)
 	if (stat(dir, &st) == 0)
 		return;
 	if (mkdir_p(dir, 0700) < 0) {
-		log_warn("cannot create %s: %s", dir, strerror(errno));
+		log_warn("event=mkdir-failed path=%s error=\"%s\"", dir,
+		    strerror(errno));
 		return;
 	}
 	if (geteuid() == 0 && conf->run_as != NULL &&
 	    user_ids(conf->run_as, &uid, &gid) == 0 && chown(dir, uid, gid) < 0)
-		log_warn("cannot chown %s: %s", dir, strerror(errno));
+		log_warn("event=chown-failed path=%s error=\"%s\"", dir,
+		    strerror(errno));
 }
 
 static void *
@@ -52,7 +54,8 @@ pop3d_init(const struct dmail_conf *conf)
 	if (conf->tls_cert != NULL) {
 		srv->tls = tls_server_ctx(conf->tls_cert, conf->tls_key, &err);
 		if (srv->tls == NULL) {
-			log_error("TLS: %s", buf_cstr(&err));
+			log_error("event=tls-setup-failed reason=\"%s\"",
+			    buf_cstr(&err));
 			buf_free(&err);
 			free(srv->hostname);
 			free(srv);

@@ -97,8 +97,8 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 	s.size_hint = msg->len;
 	rc = delivery_submit(dctx, &s, &reply);
 	if (rc == 1)
-		log_info("queue_id=%s dsn to=<%s> dsn_id=%s", orig_id, to,
-		    reply.text);
+		log_info("action=dsn qid=%s to=<%s> status=sent dsn_qid=%s",
+		    orig_id, to, reply.text);
 	return rc == -1 ? -1 : 0;
 }
 
@@ -118,7 +118,8 @@ qbounce_send(struct qstate *qs, const char *path,
 	if (env->sender[0] == '\0') {
 		if (c->null_sender_bounces != NULL_BOUNCE_POSTMASTER ||
 		    delayed) {
-			log_info("queue_id=%s sender is <>: no %s sent", env->id,
+			log_info("action=dsn qid=%s status=skipped "
+			    "reason=\"sender is <>: no %s sent\"", env->id,
 			    delayed ? "delay warning" : "bounce");
 			free(rc);
 			free(remote);
@@ -129,9 +130,9 @@ qbounce_send(struct qstate *qs, const char *path,
 		if (own_report(c, path, env)) {
 			/* Our own report to the postmaster failed: telling
 			 * the postmaster again would loop. */
-			log_warn("queue_id=%s a report from MAILER-DAEMON "
-			    "failed; dropped, not sent to %s", env->id,
-			    to.data);
+			log_warn("action=dsn qid=%s to=%s status=dropped "
+			    "reason=\"a report from MAILER-DAEMON failed\"",
+			    env->id, to.data);
 			buf_free(&to);
 			free(rc);
 			free(remote);
@@ -147,7 +148,8 @@ qbounce_send(struct qstate *qs, const char *path,
 		struct dsn_rcpt *d = &rc[nrc];
 
 		if (!wants(sr->notify, delayed)) {
-			log_info("queue_id=%s to=<%s> NOTIFY excludes a %s",
+			log_info("action=dsn qid=%s to=<%s> status=skipped "
+			    "reason=\"NOTIFY excludes a %s\"",
 			    env->id, sr->address, delayed ? "delay warning" :
 			    "bounce");
 			continue;
@@ -175,8 +177,8 @@ qbounce_send(struct qstate *qs, const char *path,
 	}
 	if (dsn_read_original(path, env->message_offset,
 	    env->ret == DSN_RET_FULL, &orig) < 0) {
-		log_error("queue_id=%s cannot read %s for the DSN: %s",
-		    env->id, path, strerror(errno));
+		log_error("action=dsn qid=%s status=failed path=%s "
+		    "error=\"%s\"", env->id, path, strerror(errno));
 		rcode = -1;
 		goto out;
 	}

@@ -290,8 +290,8 @@ connect_any(struct deliverer *dv)
 				return true;
 			if (err.code == 554)
 				goto fail;      /* a loop: no other host helps */
-			log_info("connect to %s: %s", dv->targets[t].name,
-			    err.text);
+			log_info("action=connect-failed relay=%s "
+			    "reason=\"%s\"", dv->targets[t].name, err.text);
 		}
 fail:
 	dv->conn_failed = true;
@@ -315,7 +315,8 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 
 	spool_path(dv->qs->conf, "queue", id, &path);
 	if (spool_read(path.data, &env, &err) < 0) {
-		log_warn("queue_id=%s: %s", id, buf_cstr(&err));
+		log_warn("event=read-failed qid=%s reason=\"%s\"", id,
+		    buf_cstr(&err));
 		goto out_noenv;
 	}
 #ifdef DMAIL_TEST_HOOKS
@@ -354,7 +355,8 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 	}
 	fd = open(path.data, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_warn("queue_id=%s: %s: %s", id, path.data, strerror(errno));
+		log_warn("event=read-failed qid=%s path=%s error=\"%s\"", id,
+		    path.data, strerror(errno));
 		goto out;
 	}
 	rcpts = xcalloc(n, sizeof(*rcpts));
@@ -385,7 +387,7 @@ deliver_job(struct deliverer *dv, unsigned entry, const char *id,
 		result(dv, entry, idx[k], res[k].code, status,
 		    smtpc_peer(dv->conn), res[k].text);
 	}
-	log_info("queue_id=%s relay=%s tls=%s rcpts=%zu", id,
+	log_info("action=relay qid=%s relay=%s tls=\"%s\" nrcpt=%zu", id,
 	    smtpc_peer(dv->conn), *smtpc_tls(dv->conn) ?
 	    smtpc_tls(dv->conn) : "none", n);
 	if (res[0].code == 0) {
@@ -434,9 +436,9 @@ read_msg(int fd, struct buf *in, struct qwire_down *msg)
 		buf_append(in, block, (size_t)got);
 	}
 	if (rc < 0 || qwire_parse_down(in->data, len, msg, &err) < 0) {
-		log_error("delivery process: from the queue manager: %s; "
-		    "stopping", rc < 0 ? "malformed line (longer than "
-		    "QWIRE_LINE_MAX)" : buf_cstr(&err));
+		log_error("event=wire-refused process=delivery reason=\"from "
+		    "the queue manager: %s; stopping\"", rc < 0 ? "malformed "
+		    "line (longer than QWIRE_LINE_MAX)" : buf_cstr(&err));
 		buf_free(&err);
 		return -1;
 	}
@@ -459,9 +461,9 @@ read_batch(struct deliverer *dv, int fd, struct buf *in, struct job *jobs,
 		struct job *j = &jobs[*njobs];
 
 		if (*njobs == QMGR_BATCH_MAX) {
-			log_error("delivery process: from the queue manager: "
-			    "more than %d jobs in a batch; stopping",
-			    QMGR_BATCH_MAX);
+			log_error("event=wire-refused process=delivery "
+			    "limit=%d reason=\"from the queue manager: too "
+			    "many jobs in a batch; stopping\"", QMGR_BATCH_MAX);
 			rc = -1;
 			break;
 		}

@@ -58,20 +58,22 @@ read_auth(const char *path, struct qstate *qs)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_error("relayhost_auth %s: %s", path, strerror(errno));
+		log_error("event=config-error path=%s error=\"%s\"", path,
+		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	close(fd);
 	if (st.st_mode & 077) {
-		log_error("relayhost_auth %s: readable by group or others "
-		    "(mode %04o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
+		log_error("event=config-error path=%s reason=\"relayhost_auth "
+		    "readable by group or others (mode %04o); chmod 600 it\"",
+		    path, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	if (read_file(path, &text, AUTH_FILE_MAX) < 0) {
-		log_error("relayhost_auth %s: %s", path, strerror(errno));
+		log_error("event=config-error path=%s error=\"%s\"", path,
+		    strerror(errno));
 		return -1;
 	}
 	for (line = strtok_r(text.data, "\n", &save); line != NULL;
@@ -93,8 +95,8 @@ read_auth(const char *path, struct qstate *qs)
 	explicit_bzero(text.data, text.len);
 	buf_free(&text);
 	if (qs->auth_user == NULL) {
-		log_error("relayhost_auth %s: expected a line 'USER PASSWORD'",
-		    path);
+		log_error("event=config-error path=%s reason=\"relayhost_auth: "
+		    "expected a line 'USER PASSWORD'\"", path);
 		return -1;
 	}
 	return 0;
@@ -111,14 +113,15 @@ qstate_dctx(struct qstate *qs)
 	if (qs->udb == NULL) {
 		/* Without it a local sender would look unknown and its
 		 * bounce be dropped: try again later instead. */
-		log_warn("user database: %s (bounces and maildrop wait)",
-		    buf_cstr(&err));
+		log_warn("event=userdb-failed reason=\"%s (bounces and "
+		    "maildrop wait)\"", buf_cstr(&err));
 		buf_free(&err);
 		return NULL;
 	}
 	qs->dctx = deliver_ctx_new(qs->conf, qs->udb, &err);
 	if (qs->dctx == NULL) {
-		log_error("delivery context: %s", buf_cstr(&err));
+		log_error("event=delivery-setup-failed reason=\"%s\"",
+		    buf_cstr(&err));
 		userdb_close(qs->udb);
 		qs->udb = NULL;
 	}
@@ -149,7 +152,8 @@ queued_init(const struct dmail_conf *conf)
 		qs->poison[k].dirfd = qs->poison[k].qdirfd = -1;
 	qs->tls = tls_client_ctx(0, &err);
 	if (qs->tls == NULL) {
-		log_error("TLS client context: %s", buf_cstr(&err));
+		log_error("event=tls-setup-failed reason=\"%s\"",
+		    buf_cstr(&err));
 		goto fail;
 	}
 	if (conf->relayhost_auth != NULL &&
@@ -193,14 +197,16 @@ open_fifo(const struct dmail_conf *conf, const char *name, mode_t mode)
 	if (lstat(p.data, &st) == 0 && !S_ISFIFO(st.st_mode))
 		(void)unlink(p.data);
 	if (mkfifo(p.data, mode) < 0 && errno != EEXIST) {
-		log_error("mkfifo %s: %s", p.data, strerror(errno));
+		log_error("event=mkfifo-failed path=%s error=\"%s\"", p.data,
+		    strerror(errno));
 		buf_free(&p);
 		return -1;
 	}
 	(void)chmod(p.data, mode);
 	fd = open(p.data, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		log_error("open %s: %s", p.data, strerror(errno));
+		log_error("event=open-failed path=%s error=\"%s\"", p.data,
+		    strerror(errno));
 	buf_free(&p);
 	return fd;
 }
@@ -274,8 +280,8 @@ take_queue(struct qstate *qs, const struct dmail_conf *conf)
 			break;
 		}
 		if (!said)
-			log_info("waiting for the previous queue manager to "
-			    "finish");
+			log_info("event=qmgr-wait reason=\"waiting for the "
+			    "previous queue manager to finish\"");
 		said = true;
 		usleep(100 * 1000);
 	}
@@ -293,8 +299,8 @@ stop_deliveries(struct qstate *qs, const struct dmail_conf *conf,
 	int64_t deadline = now_ms() + (int64_t)conf->shutdown_grace * 1000;
 	bool killed = false;
 
-	log_info("queue manager stopping, %zu delivery process(es) running",
-	    qmgr_children(qs->qm));
+	log_info("event=qmgr-stop count=%zu reason=\"delivery processes "
+	    "running\"", qmgr_children(qs->qm));
 	while (qmgr_children(qs->qm) > 0) {
 		size_t n;
 		qmgr_stop_children(qs->qm, false);
@@ -330,8 +336,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 		if (poison_open(&qs->poison[k], poison_spool_name(
 		    (enum poison_spool_id)k), path.data, q.data,
 		    conf->poison_attempts, &err) < 0)
-			log_error("%s; poison messages are not quarantined",
-			    buf_cstr(&err));
+			log_error("event=poison-failed reason=\"%s; poison "
+			    "messages are not quarantined\"", buf_cstr(&err));
 		poison_report(&qs->poison[k]);
 		buf_free(&q);
 	}
@@ -341,8 +347,8 @@ queued_run(void *state, const struct dmail_conf *conf)
 	last_scan = now_ms();
 	qpickup_scan(qs);
 	qmgr_scan(qs->qm);
-	log_info("queue manager started: %zu message(s) queued, scan took "
-	    "%lld ms", qmgr_count(qs->qm), (long long)(now_ms() - last_scan));
+	log_info("event=qmgr-start count=%zu ms=%lld", qmgr_count(qs->qm),
+	    (long long)(now_ms() - last_scan));
 
 	while (!worker_should_exit()) {
 		int wait = qmgr_schedule(qs->qm, true);

@@ -77,16 +77,18 @@ pickup_one(struct qstate *qs, const char *path, const char *name)
 	rc = deliver_maildrop(dctx, path, &env, &refused, &err);
 	if (rc == -1) {
 		if (err.len > 0)
-			log_warn("maildrop %s: %s; kept for a later try", name,
-			    err.data);
+			log_warn("action=pickup maildrop=%s status=deferred "
+			    "reason=\"%s\"", name, err.data);
 	} else if (rc == -2) {
-		log_warn("maildrop %s: %s; quarantined", name, buf_cstr(&err));
+		log_warn("action=pickup maildrop=%s status=quarantined "
+		    "reason=\"%s\"", name, buf_cstr(&err));
 		gone = poison_quarantine(&qs->poison[POISON_MAILDROP], name,
 		    "reason=not-a-maildrop-file") == 0;
 	} else {
 		bounce_refused(qs, path, &env, &refused);
 		if (unlink(path) < 0 && errno != ENOENT)
-			log_error("maildrop %s: %s", path, strerror(errno));
+			log_error("event=unlink-failed path=%s error=\"%s\"",
+			    path, strerror(errno));
 		else
 			gone = true;
 	}

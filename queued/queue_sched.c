@@ -170,8 +170,8 @@ save_info(struct qmgr *qm, struct qmsg *m)
 	info_path(qm, m, &p);
 	rc = qinfo_write(p.data, &m->info);
 	if (rc < 0)
-		log_error("queue_id=%s cannot write %s: %s", m->id, p.data,
-		    strerror(errno));
+		log_error("event=write-failed qid=%s path=%s error=\"%s\"",
+		    m->id, p.data, strerror(errno));
 	buf_free(&p);
 	return rc;
 }
@@ -434,10 +434,11 @@ park_corrupt(struct qmgr *qm, const char *id, const char *path,
 	spool_path(qm->conf, "corrupt", NULL, &dst);
 	(void)mkdir(dst.data, 0700);
 	buf_printf(&dst, "/%s", id);
-	log_error("queue_id=%s unreadable queue file: %s; moved to %s",
-	    id, why, dst.data);
+	log_error("event=queue-file-bad qid=%s path=%s reason=\"%s\"", id,
+	    dst.data, why);
 	if (rename(path, dst.data) < 0)
-		log_error("rename %s: %s", path, strerror(errno));
+		log_error("event=rename-failed qid=%s path=%s error=\"%s\"",
+		    id, path, strerror(errno));
 	buf_free(&dst);
 }
 
@@ -472,15 +473,15 @@ load_message(struct qmgr *qm, const char *id)
 	}
 	info_path(qm, m, &p);
 	if (qinfo_read(p.data, &m->info, m->env.rcpt_count) < 0)
-		log_warn("queue_id=%s cannot read %s: %s", id, p.data,
-		    strerror(errno));
+		log_warn("event=read-failed qid=%s path=%s error=\"%s\"", id,
+		    p.data, strerror(errno));
 	m->heap_idx = (size_t)-1;
 	msg_insert(qm, m);
 	if (m->info.hold)
 		m->state = Q_HOLD;
 	else
 		heap_push(qm, m);
-	log_debug("queue_id=%s loaded rcpts=%zu attempts=%u", id,
+	log_debug("event=queue-load qid=%s nrcpt=%zu attempts=%u", id,
 	    m->env.rcpt_count, m->info.attempts);
 out:
 	poison_end(&qm->qs->poison[POISON_QUEUE]);
@@ -495,7 +496,8 @@ qmgr_scan(struct qmgr *qm)
 	struct dirent *de;
 
 	if (dir == NULL) {
-		log_error("cannot read %s: %s", qm->qdir.data, strerror(errno));
+		log_error("event=read-failed path=%s error=\"%s\"",
+		    qm->qdir.data, strerror(errno));
 		return;
 	}
 	while ((de = readdir(dir)) != NULL) {
@@ -529,11 +531,11 @@ remove_message(struct qmgr *qm, struct qmsg *m, const char *why)
 
 	msg_path(qm, m, &p);
 	if (unlink(p.data) < 0 && errno != ENOENT)
-		log_error("queue_id=%s cannot remove %s: %s", m->id, p.data,
-		    strerror(errno));
+		log_error("event=remove-failed qid=%s path=%s error=\"%s\"",
+		    m->id, p.data, strerror(errno));
 	info_path(qm, m, &p);
 	(void)unlink(p.data);
-	log_info("queue_id=%s removed (%s)", m->id, why);
+	log_info("action=remove qid=%s reason=\"%s\"", m->id, why);
 	buf_free(&p);
 	heap_remove(qm, m);
 	msg_remove(qm, m);
@@ -652,13 +654,15 @@ finish_attempt_armed(struct qmgr *qm, struct qmsg *m)
 			if (m->env.rcpts[i].state == SPOOL_PENDING) {
 				if (spool_mark(p.data, &m->env, i,
 				    SPOOL_BOUNCED) < 0) {
-					log_error("queue_id=%s mark: %s", m->id,
+					log_error("event=write-failed qid=%s "
+					    "error=\"mark: %s\"", m->id,
 					    strerror(errno));
 					continue;
 				}
 				m->env.rcpts[i].state = SPOOL_BOUNCED;
 				pending--;
-				log_info("queue_id=%s to=<%s> status=expired",
+				log_info("action=expire qid=%s to=<%s> "
+				    "status=expired",
 				    m->id, m->env.rcpts[i].address);
 			}
 	}
@@ -693,10 +697,10 @@ finish_attempt_armed(struct qmgr *qm, struct qmsg *m)
 	save_info(qm, m);
 	if (m->info.hold) {
 		m->state = Q_HOLD;
-		log_info("queue_id=%s on hold", m->id);
+		log_info("action=hold qid=%s", m->id);
 	} else {
 		heap_push(qm, m);
-		log_info("queue_id=%s deferred pending=%zu attempts=%u "
+		log_info("action=defer qid=%s pending=%zu attempts=%u "
 		    "retry_in=%llds", m->id, pending, m->info.attempts,
 		    (long long)(m->info.next - now));
 	}
@@ -788,7 +792,7 @@ spawn(struct qmgr *qm, struct qdest *d)
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_error("fork: %s", strerror(errno));
+		log_error("event=fork-failed error=\"%s\"", strerror(errno));
 		close(down[0]);
 		close(down[1]);
 		close(up[0]);
@@ -823,7 +827,7 @@ spawn(struct qmgr *qm, struct qdest *d)
 	d->active++;
 	log_assert(qm->nchildren <= qm->conf->delivery_workers_max &&
 	    d->active <= qm->conf->smtp_dest_concurrency);
-	log_debug("delivery process pid=%d dest=%s", (int)pid, d->key);
+	log_debug("event=delivery-start pid=%d dest=%s", (int)pid, d->key);
 	return c;
 }
 
@@ -860,8 +864,8 @@ give_work(struct qmgr *qm, struct qchild *c)
 	}
 	qwire_fmt_go(&out);
 	if (write_all(c->to, out.data, out.len) < 0)
-		log_warn("delivery process pid=%d: %s", (int)c->pid,
-		    strerror(errno));
+		log_warn("event=delivery-pipe-failed pid=%d error=\"%s\"",
+		    (int)c->pid, strerror(errno));
 	c->idle = false;
 	buf_free(&out);
 }
@@ -895,22 +899,25 @@ record(struct qmgr *qm, struct qjob *j, size_t k, int code,
 		 * the whole transaction), see flush_marks(). */
 		m->env.rcpts[i].state = SPOOL_DELIVERED;
 		j->unmarked[k] = true;
-		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=sent (%s)",
+		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
+		    "status=sent reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
 		    status, text);
 	} else if (code / 100 == 5) {
 		/* The reason first, so the bounce can say it after a crash. */
 		save_info(qm, m);
 		if (spool_mark(p.data, &m->env, i, SPOOL_BOUNCED) < 0)
-			log_error("queue_id=%s cannot mark bounced: %s",
-			    m->id, strerror(errno));
+			log_error("event=write-failed qid=%s error=\"mark "
+			    "bounced: %s\"", m->id, strerror(errno));
 		else
 			m->env.rcpts[i].state = SPOOL_BOUNCED;
-		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=bounced (%s)",
+		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
+		    "status=bounced reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
 		    status, text);
 	} else {
-		log_info("queue_id=%s to=<%s> relay=%s dsn=%s status=deferred (%s)",
+		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
+		    "status=deferred reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
 		    status, text);
 	}
@@ -960,9 +967,9 @@ flush_marks(struct qmgr *qm, struct qjob *j)
 			close(fd);
 	}
 	if (fd != -2)
-		log_error("queue_id=%s cannot record deliveries in %s: %s "
-		    "(they may be repeated after a restart)", m->id, p.data,
-		    strerror(errno));
+		log_error("event=write-failed qid=%s path=%s error=\"%s\" "
+		    "reason=\"deliveries may be repeated after a restart\"",
+		    m->id, p.data, strerror(errno));
 	buf_free(&p);
 }
 
@@ -999,8 +1006,8 @@ unlink_job(struct qchild *c, struct qjob *j)
 static void
 child_refuse(struct qchild *c, const char *why)
 {
-	log_error("delivery process pid=%d dest=%s: %s; ending it",
-	    (int)c->pid, c->dest->key, why);
+	log_error("event=wire-refused process=delivery pid=%d dest=%s "
+	    "reason=\"%s; ending it\"", (int)c->pid, c->dest->key, why);
 	c->broken = true;
 	c->idle = false;
 	buf_reset(&c->in);
@@ -1082,8 +1089,9 @@ child_gone(struct qmgr *qm, struct qchild *c)
 	/* One that broke the protocol was ended by us, and said so. */
 	if (!c->broken && (WIFSIGNALED(status) || (WIFEXITED(status) &&
 	    WEXITSTATUS(status) != 0)))
-		log_warn("delivery process pid=%d ended abnormally (%s)",
-		    (int)c->pid, child_exit_text(status, how, sizeof(how)));
+		log_warn("event=delivery-crash pid=%d reason=\"ended "
+		    "abnormally (%s)\"", (int)c->pid,
+		    child_exit_text(status, how, sizeof(how)));
 	/* Killed (not by us) while on a job: the job at the head of its
 	 * list is the one it was working on. */
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
@@ -1092,8 +1100,8 @@ child_gone(struct qmgr *qm, struct qchild *c)
 
 		m->crashes++;
 		m->crash_sig = WTERMSIG(status);
-		log_warn("queue_id=%s delivery process pid=%d killed by signal "
-		    "%d on it (%u of poison_attempts %u)", m->id, (int)c->pid,
+		log_warn("event=delivery-crash qid=%s pid=%d signal=%d "
+		    "attempts=%u limit=%u", m->id, (int)c->pid,
 		    WTERMSIG(status), m->crashes, qm->conf->poison_attempts);
 	}
 	while (c->jobs != NULL) {
@@ -1323,7 +1331,7 @@ qmgr_command(struct qmgr *qm, const char *line, struct buf *out)
 			qm->heap[i]->info.next = 0;
 			k++;
 		}
-		log_info("flush: %zu message(s) due now", k);
+		log_info("action=flush count=%zu", k);
 		buf_printf(out, "flushed %zu\n", k);
 		return 0;
 	}
@@ -1357,7 +1365,7 @@ qmgr_command(struct qmgr *qm, const char *line, struct buf *out)
 			m->state = Q_HOLD;
 			save_info(qm, m);
 		}
-		log_info("queue_id=%s hold by operator", id);
+		log_info("action=hold qid=%s reason=operator", id);
 		buf_printf(out, "%s: on hold\n", id);
 		return 0;
 	}
@@ -1369,7 +1377,7 @@ qmgr_command(struct qmgr *qm, const char *line, struct buf *out)
 			save_info(qm, m);
 			heap_push(qm, m);
 		}
-		log_info("queue_id=%s released by operator", id);
+		log_info("action=release qid=%s reason=operator", id);
 		buf_printf(out, "%s: released\n", id);
 		return 0;
 	}

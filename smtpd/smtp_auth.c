@@ -80,7 +80,7 @@ auth_begin(struct smtp_session *ss, const char *mech, const char *account,
 	    NULL, account, a, &retry);
 	if (b == CLIENTTAB_OK)
 		return true;
-	log_info("sid=%s action=auth mech=%s user=%s client=%s "
+	log_info("action=auth sid=%s mech=%s user=%s client=%s "
 	    "status=refused reason=%s retry=%u", ss->ws->id, mech,
 	    account != NULL ? account : "-", ss->ws->peer_ip,
 	    b == CLIENTTAB_BLOCKED_IP ? "client-failures" :
@@ -121,7 +121,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	}
 	found = userdb_lookup(ss->sd->udb, address, &rec);
 	if (found < 0) {
-		log_error("sid=%s action=auth mech=%s user=%s status=tempfail "
+		log_error("action=auth sid=%s mech=%s user=%s status=tempfail "
 		    "reason=\"user database failure\"", ss->ws->id, mech,
 		    address);
 		smtp_reply(ss, 454, "4.7.0", "Temporary authentication failure");
@@ -135,7 +135,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 		clienttab_auth_success(ss->ws->clients, &att);
 		snprintf(ss->auth_user, sizeof(ss->auth_user), "%s", address);
 		explicit_bzero(&rec, sizeof(rec));
-		log_info("sid=%s action=auth mech=%s user=%s client=%s "
+		log_info("action=auth sid=%s mech=%s user=%s client=%s "
 		    "status=ok", ss->ws->id, mech, address, ss->ws->peer_ip);
 		smtp_reply(ss, 235, "2.7.0", "Authentication successful");
 		return;
@@ -144,7 +144,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 fail:
 	clienttab_auth_failure(ss->ws->clients, &att);
 	ss->auth_failures++;
-	log_info("sid=%s action=auth mech=%s user=\"%.64s\" client=%s "
+	log_info("action=auth sid=%s mech=%s user=\"%.64s\" client=%s "
 	    "status=failed reason=\"%s\"", ss->ws->id, mech, login,
 	    ss->ws->peer_ip, why);
 	smtp_reply(ss, 535, "5.7.8", "Authentication credentials invalid");

@@ -124,18 +124,18 @@ smtp_io_failed(struct smtp_session *ss, int rc, const char *where)
 {
 	switch (rc) {
 	case STREAM_TIMEOUT:
-		log_info("sid=%s action=timeout client=%s after=%s",
+		log_info("action=timeout sid=%s client=%s stage=%s",
 		    ss->ws->id, ss->ws->peer_ip, where);
 		stream_printf(ss->s, "421 4.4.2 %s Error: timeout exceeded\r\n",
 		    ss->conf->hostname);
 		stream_flush(ss->s);
 		break;
 	case STREAM_EOF:
-		log_info("sid=%s action=lost-connection client=%s after=%s",
+		log_info("action=lost-connection sid=%s client=%s stage=%s",
 		    ss->ws->id, ss->ws->peer_ip, where);
 		break;
 	default:
-		log_info("sid=%s action=io-error client=%s after=%s",
+		log_info("action=io-error sid=%s client=%s stage=%s",
 		    ss->ws->id, ss->ws->peer_ip, where);
 		break;
 	}
@@ -222,7 +222,7 @@ log_reject(struct smtp_session *ss, const char *stage, const char *rcpt,
     int code, const char *enhanced, const char *reason)
 {
 	/* At DATA the recipients are the accepted ones. */
-	log_info("sid=%s action=reject stage=%s client=%s helo=\"%s\" "
+	log_info("action=reject sid=%s stage=%s client=%s helo=\"%s\" "
 	    "from=<%s> to=%s%s%s reply=\"%d %s\" reason=\"%s\"", ss->ws->id,
 	    stage, ss->ws->peer_ip, ss->helo, ss->mail.from.addr,
 	    rcpt ? "<" : "", rcpt ? rcpt : buf_cstr(&ss->rcpts),
@@ -315,7 +315,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 	info.smtputf8 = ss->mail.smtputf8;
 	ss->dlv = delivery_begin(ss->sd->dctx, ss->mail.from.addr, &info);
 	if (ss->dlv == NULL) {
-		log_error("sid=%s action=tempfail stage=MAIL "
+		log_error("action=tempfail sid=%s stage=MAIL "
 		    "reason=\"cannot start delivery\"", ss->ws->id);
 		smtp_reply(ss, 451, "4.3.0", "Local error, try again later");
 		return;
@@ -468,16 +468,16 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		ss->messages++;
 		/* smtp_max_errors counts errors without delivering mail */
 		ss->errors = 0;
-		log_info("sid=%s action=accepted id=%s client=%s helo=\"%s\" "
+		log_info("action=accepted sid=%s qid=%s client=%s helo=\"%s\" "
 		    "from=<%s> nrcpt=%u to=%s size=%llu proto=%s tls=\"%s\" "
-		    "auth=%s status=250", ss->ws->id, id, ss->ws->peer_ip,
+		    "user=%s status=250", ss->ws->id, id, ss->ws->peer_ip,
 		    ss->helo, ss->mail.from.addr, ss->rcpt_count,
 		    buf_cstr(&ss->rcpts), (unsigned long long)res.size,
 		    protocol_name(ss), stream_tls_description(ss->s),
 		    ss->auth_user[0] ? ss->auth_user : "-");
 		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", id);
 	} else {
-		log_info("sid=%s action=not-accepted id=%s client=%s "
+		log_info("action=not-accepted sid=%s qid=%s client=%s "
 		    "from=<%s> nrcpt=%u size=%llu reply=\"%d %s %s\"",
 		    ss->ws->id, id, ss->ws->peer_ip, ss->mail.from.addr,
 		    ss->rcpt_count, (unsigned long long)res.size, r.code,
@@ -580,12 +580,12 @@ cmd_starttls(struct smtp_session *ss, const char *arg)
 	/* RFC 3207 4.2 / CVE-2011-0411: commands pipelined after STARTTLS
 	 * came in the clear and must not be executed. */
 	if (stream_buffered(ss->s) > 0)
-		log_info("sid=%s action=discard-pipelined client=%s bytes=%zu "
-		    "after=STARTTLS", ss->ws->id, ss->ws->peer_ip,
+		log_info("action=discard-pipelined sid=%s client=%s bytes=%zu "
+		    "stage=STARTTLS", ss->ws->id, ss->ws->peer_ip,
 		    stream_buffered(ss->s));
 	stream_discard_buffered(ss->s);
 	if (stream_tls_accept(ss->s, ss->sd->tls) != STREAM_OK) {
-		log_info("sid=%s action=tls-failed client=%s", ss->ws->id,
+		log_info("action=tls-failed sid=%s client=%s", ss->ws->id,
 		    ss->ws->peer_ip);
 		ss->state = SMTP_S_QUIT;
 		return;
@@ -596,7 +596,7 @@ cmd_starttls(struct smtp_session *ss, const char *arg)
 	ss->helo[0] = '\0';
 	ss->esmtp = false;
 	ss->auth_user[0] = '\0';
-	log_debug("sid=%s action=starttls tls=\"%s\"", ss->ws->id,
+	log_debug("action=starttls sid=%s tls=\"%s\"", ss->ws->id,
 	    stream_tls_description(ss->s));
 }
 
@@ -702,14 +702,14 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 	stream_set_timeout(ss.s, (int)conf->smtp_command_timeout * 1000);
 	stream_set_deadline(ss.s, ss.deadline);
 	stream_set_line_limit(ss.s, (int)conf->smtp_command_time_limit * 1000);
-	log_info("sid=%s action=connect client=%s port=%u role=%s", ws->id,
+	log_info("action=connect sid=%s client=%s port=%u role=%s", ws->id,
 	    ws->peer_ip, ws->peer_port, role_name(ws->role));
 
 	if (ws->role == ROLE_SMTPS) {
 		/* RFC 8314 implicit TLS: handshake before the greeting. */
 		if (sd->tls == NULL ||
 		    stream_tls_accept(ss.s, sd->tls) != STREAM_OK) {
-			log_info("sid=%s action=tls-failed client=%s",
+			log_info("action=tls-failed sid=%s client=%s",
 			    ws->id, ws->peer_ip);
 			goto out;
 		}
@@ -729,7 +729,7 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 		}
 		if (ss.state != SMTP_S_QUIT &&
 		    ss.errors >= conf->smtp_max_errors) {
-			log_info("sid=%s action=disconnect client=%s "
+			log_info("action=disconnect sid=%s client=%s "
 			    "reason=\"too many errors\" errors=%u", ws->id,
 			    ws->peer_ip, ss.errors);
 			smtp_reply(&ss, 421, "4.7.0", "%s Error: too many "
@@ -740,7 +740,7 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 	stream_flush(ss.s);
 out:
 	txn_reset(&ss);
-	log_info("sid=%s action=disconnect client=%s messages=%llu errors=%u",
+	log_info("action=disconnect sid=%s client=%s messages=%llu errors=%u",
 	    ws->id, ws->peer_ip, (unsigned long long)ss.messages, ss.errors);
 	buf_free(&ss.line);
 	buf_free(&ss.rcpts);

@@ -32,8 +32,8 @@ smtpd_init(const struct dmail_conf *conf)
 	if (conf->tls_cert != NULL) {
 		sd->tls = tls_server_ctx(conf->tls_cert, conf->tls_key, &err);
 		if (sd->tls == NULL) {
-			log_error("cannot load TLS certificate %s: %s",
-			    conf->tls_cert, buf_cstr(&err));
+			log_error("event=tls-setup-failed path=%s "
+			    "reason=\"%s\"", conf->tls_cert, buf_cstr(&err));
 			goto fail;
 		}
 	}
@@ -54,13 +54,14 @@ smtpd_open(struct smtpd *sd, const struct dmail_conf *conf)
 
 	if (sd->udb == NULL &&
 	    (sd->udb = userdb_open(conf, USERDB_READ, &err)) == NULL) {
-		log_error("cannot open user database: %s", buf_cstr(&err));
+		log_error("event=userdb-failed reason=\"%s\"", buf_cstr(&err));
 		buf_free(&err);
 		return false;
 	}
 	if (sd->dctx == NULL &&
 	    (sd->dctx = deliver_ctx_new(conf, sd->udb, &err)) == NULL) {
-		log_error("cannot set up delivery: %s", buf_cstr(&err));
+		log_error("event=delivery-setup-failed reason=\"%s\"",
+		    buf_cstr(&err));
 		buf_free(&err);
 		return false;
 	}

@@ -212,8 +212,8 @@ def test_loops_and_auto_replies():
         lc.dlist(srv, "subscribe", LIST, LIST)
         lc.send(srv, "alice@example.test", LIST, subject="echo test")
         lc.wait_message(srv, "bob@example.test", lc.subject_has("echo test"))
-        dt.wait_for(lambda: "loop (our own List-Id or X-Loop); dropped" in
-                    srv.log_text(), what="loop to be logged")
+        dt.wait_for(lambda: "status=dropped reason=\"loop (our own List-Id "
+                    "or X-Loop)\"" in srv.log_text(), what="loop to be logged")
         lc.settle(srv)
         assert len(posts(srv, "bob@example.test", "echo test")) == 1
         assert len(posts(srv, "alice@example.test", "echo test")) == 1

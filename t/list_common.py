@@ -197,7 +197,7 @@ def assert_workers_healthy(srv):
     """No list or SMTP worker died during the test (a crash would be
     hidden by the master restarting it)."""
     bad = [ln for ln in srv.log_text().splitlines()
-           if ("pool list:" in ln or "pool smtp:" in ln) and
+           if ("pool=list " in ln or "pool=smtp " in ln) and
            ("killed by signal" in ln or "exited with status" in ln)
            or "runtime error:" in ln or "AddressSanitizer" in ln]
     assert not bad, "\n".join(bad[:5])

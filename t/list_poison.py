@@ -113,11 +113,11 @@ def test_crash_is_quarantined():
         name = q[0]
         with open(os.path.join(quarantine_dir(srv), name), "rb") as f:
             assert b"X-DMail-Test-Crash: segv" in f.read()
-        dt.wait_for(lambda: "poison quarantined spool=list" in
+        dt.wait_for(lambda: "action=quarantine spool=list" in
                     srv.log_text(), 10, what="the quarantine log line")
         log = srv.log_text()
         lines = [ln for ln in log.splitlines()
-                 if "poison quarantined" in ln]
+                 if "action=quarantine " in ln]
         assert len(lines) == 1, lines
         assert "file=%s" % name in lines[0], lines[0]
         assert "signal=SIGSEGV" in lines[0], lines[0]
@@ -140,7 +140,7 @@ def test_crash_is_quarantined():
         dt.wait_for(lambda: list_crashes(srv) == 2, 10,
                     what="the released file to be tried again")
         dt.wait_for(lambda: len([ln for ln in srv.log_text().splitlines()
-                                 if "poison quarantined" in ln]) == 2, 10,
+                                 if "action=quarantine " in ln]) == 2, 10,
                     what="second quarantine")
         assert os.path.exists(os.path.join(quarantine_dir(srv), name))
 
@@ -165,7 +165,7 @@ def test_kill9_does_not_quarantine():
         dt.wait_for(lambda: not os.path.isdir(quarantine_dir(srv)) or
                     not os.listdir(quarantine_dir(srv)), 10,
                     what="no start counter left in quarantine/")
-        assert "poison quarantined" not in srv.log_text()
+        assert "action=quarantine " not in srv.log_text()
 
 
 def _sleeping_worker(srv):
@@ -193,10 +193,10 @@ def test_attempts_without_signal():
         lc.send(srv, "alice@example.test", LIST, subject="fine one")
         lc.wait_message(srv, "bob@example.test", lc.subject_has("fine one"),
                         timeout=30)
-        dt.wait_for(lambda: "poison quarantined spool=list" in
+        dt.wait_for(lambda: "action=quarantine spool=list" in
                     srv.log_text(), 20, what="quarantine after attempts")
         line = [ln for ln in srv.log_text().splitlines()
-                if "poison quarantined" in ln]
+                if "action=quarantine " in ln]
         assert len(line) == 1 and "attempts=2" in line[0], line
         assert list_crashes(srv) == 2, status(srv)["list"]
 
@@ -216,8 +216,9 @@ def test_crash_loop_is_throttled():
                 headers={"X-DMail-Test-Crash": "exit"})
         dt.wait_for(lambda: status(srv)["list"]["throttled"] == "yes", 20,
                     what="list pool reported throttled")
-        lines = re.findall(r"pool list: throttled for (\d+) ms: (\d+) "
-                           r"workers in a row died during a session",
+        lines = re.findall(r"event=throttle pool=list ms=(\d+) "
+                           r"reason=\"(\d+) workers in a row died during "
+                           r"a session",
                            srv.log_text())
         assert lines and lines[0] == ("1000", "5"), lines
         time.sleep(2)

@@ -91,9 +91,11 @@ def test_full_mailbox_keeps_the_message():
                      b"Subject: second\n\nwaits for room\n")
         assert r.returncode == 0, r.stderr
         (name,) = maildrop_files(srv)
-        dt.wait_for(lambda: "sid=%s rcpt=<alice@example.test>: 452 4.2.2"
-                    % name in srv.log_text(), 10, what="pickup deferred")
-        assert "kept for a later try" in srv.log_text(), srv.log_tail()
+        dt.wait_for(lambda: "action=defer sid=%s to=<alice@example.test> "
+                    "reply=\"452 4.2.2" % name in srv.log_text(), 10,
+                    what="pickup deferred")
+        assert "action=pickup maildrop=%s status=deferred" % name in \
+            srv.log_text(), srv.log_tail()
         assert maildrop_files(srv) == [name]
         assert len(srv.maildir_messages("alice@example.test")) == 1
         assert srv.maildir_messages("bob@example.test") == []

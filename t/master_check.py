@@ -63,7 +63,7 @@ def test_second_master_refused():
     with tw_server(workers=(1, 3, 10)) as srv:
         r = run("-f", "-c", srv.conf_path)
         assert r.returncode == 1
-        assert "another dmaild is running (pid %d" % srv.proc.pid \
+        assert "event=already-running pid=%d " % srv.proc.pid \
             in r.stderr, r.stderr
         assert srv.running()
 

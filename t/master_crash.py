@@ -49,7 +49,7 @@ def test_kill9_ends_only_its_session(spawn="template"):
         log = srv.log_text()
         assert "killed by signal 9 during a session" in log, log
         assert "killed by signal 11 during a session" in log
-        assert "throttled" not in log
+        assert "event=throttle " not in log
 
 
 def crash_loop_is_throttled(spawn):
@@ -59,13 +59,13 @@ def crash_loop_is_throttled(spawn):
                    env={"TESTWORKER_EXIT_AT_START": "1"}) as srv:
         time.sleep(4)
         log = srv.log_text()
-        starts = len(re.findall(r"pool smtp: started (?:template )?pid",
+        starts = len(re.findall(r"event=(?:template|worker)-start pool=smtp ",
                                 log))
-        assert "pool smtp: throttled for" in log, log
+        assert "event=throttle pool=smtp " in log, log
         # Without backoff this would be thousands of processes in 4s.
         assert 2 <= starts <= 20, "spawned %d workers in 4s" % starts
         delays = [int(x) for x in
-                  re.findall(r"pool smtp: throttled for (\d+) ms", log)]
+                  re.findall(r"event=throttle pool=smtp ms=(\d+)", log)]
         assert delays == sorted(delays) and delays[-1] > delays[0], delays
         st = status(srv)["smtp"]
         assert st["throttled"] == "yes", st
@@ -112,12 +112,13 @@ def test_session_crash_loop_is_throttled():
         for _ in range(4):
             crash_one()
         wait_figure(srv, "crashes", 8)
-        assert "throttled" not in srv.log_text()
+        assert "event=throttle " not in srv.log_text()
         crash_one()
         dt.wait_for(lambda: status(srv)["smtp"]["throttled"] == "yes",
                     timeout=10, what="smtp pool reported throttled")
         log = srv.log_text()
-        lines = re.findall(r"pool smtp: throttled for (\d+) ms: (\d+) "
+        lines = re.findall(r"event=throttle pool=smtp ms=(\d+) "
+                           r"reason=\"(\d+) "
                            r"workers in a row died during a session", log)
         assert lines == [("1000", "5")], lines
         out = srv.tell("status").stdout
@@ -149,8 +150,8 @@ def test_listenerless_quick_exit_is_throttled():
                     timeout=5, what="list pool reported throttled")
         time.sleep(3)
         log = srv.log_text()
-        starts = len(re.findall(r"pool list: started pid", log))
-        assert "pool list: throttled for" in log, log
+        starts = len(re.findall(r"event=worker-start pool=list ", log))
+        assert "event=throttle pool=list " in log, log
         assert 2 <= starts <= 8, "list pool started %d times in ~3s" % starts
         # The smtp pool is not affected.
         s = Session(srv.port("smtp"))
@@ -226,7 +227,7 @@ def test_grace_period_then_kill():
         stuck.close()
         assert no_processes_left(srv, master), srv.worker_pids()
         assert not alive(stuck.pid)
-        assert "grace period over: killing 1 workers" in srv.log_text()
+        assert "event=grace-over workers=1 " in srv.log_text()
 
 
 if __name__ == "__main__":

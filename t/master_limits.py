@@ -17,6 +17,7 @@
   with nothing of the message kept.
 """
 
+import re
 import socket
 import threading
 import time
@@ -129,7 +130,8 @@ def flood(role, greeting, refusal, n):
                   % (role, len(ok), n, len(bad), max(times),
                      sum(times) / len(times)), flush=True)
             log = srv.log_text()
-            assert "action=refuse client=127.0.0.1" in log
+            assert re.search(r"action=refuse sid=\S+ client=127\.0\.0\.1 ",
+                             log), log
             assert "reason=client_connection_limit" in log
         finally:
             t.close()
@@ -262,7 +264,7 @@ def test_data_time_limit():
         s.close()
         # The 421 came after the transaction was dropped.
         assert srv.maildir_messages(USER) == []
-        assert "after=DATA" in srv.log_text()
+        assert "stage=DATA" in srv.log_text()
 
 
 if __name__ == "__main__":

@@ -173,11 +173,12 @@ def test_no_socket_no_messages():
         sess = Session(srv.port("smtp"))
         sess.close()
         srv.reload()
-        dt.wait_for(lambda: "sd_notify to /nonexistent/notify failed"
-                    in srv.log_text(), what="one warning")
+        dt.wait_for(lambda: "event=sd-notify-failed "
+                    "socket=/nonexistent/notify" in srv.log_text(),
+                    what="one warning")
         assert srv.running()
         assert srv.stop() == 0
-        assert srv.log_text().count("sd_notify to") == 1
+        assert srv.log_text().count("event=sd-notify-failed") == 1
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_sighup_under_50_sessions():
                     what="every generation 1 worker gone")
         sys_msg = "reload took %.3fs under %d sessions" % (took, N)
         print(sys_msg)
-        assert "generation 2 in effect" in srv.log_text()
+        assert "event=reload-done generation=2 status=ok" in srv.log_text()
 
 
 IDLE = 100
@@ -132,14 +132,15 @@ def test_reload_answers_before_replacing_workers():
                 if pred(l):
                     return i
             raise AssertionError("no log line: %s" % what)
-        answered = first(lambda l: "control: answer sent" in l,
+        answered = first(lambda l: "event=control-answer " in l,
                          "answer sent")
-        in_effect = first(lambda l: "reload: generation 2 in effect" in l,
+        in_effect = first(lambda l: "event=reload-done generation=2 "
+                          "status=ok" in l,
                           "generation 2 in effect")
-        retired = first(lambda l: "closing template" in l and
-                        "generation 1" in l, "old template closed")
-        started = first(lambda l: "started pid" in l and
-                        "generation 2" in l, "new worker started")
+        retired = first(lambda l: "event=template-close " in l and
+                        "generation=1" in l, "old template closed")
+        started = first(lambda l: "event=worker-start " in l and
+                        "generation=2" in l, "new worker started")
         assert in_effect < answered < retired < started, \
             (in_effect, answered, retired, started)
 

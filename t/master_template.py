@@ -67,8 +67,8 @@ def test_template_kill9_pool_recovers():
             assert s.cmd("QUIT") == "+OK bye"
             s.close()
         log = srv.log_text()
-        assert "template process generation 1 killed by signal 9" in log, \
-            log
+        assert "event=template-exit pool=smtp generation=1 " \
+            "reason=\"killed by signal 9\"" in log, log
         st = status(srv)["smtp"]
         assert st["throttled"] == "no", st
 
@@ -85,7 +85,7 @@ def test_reload_replaces_template():
         s.close()
         new = one_template(srv)
         assert new != old
-        assert "template process" not in srv.log_text(), \
+        assert "event=template-exit" not in srv.log_text(), \
             "a template closed by reload is no failure"
 
 

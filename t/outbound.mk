@@ -50,3 +50,7 @@ crashhook_dmail_queued_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS) $(DB_LIBS) \
 # and the one Received: form of mail DMail generates itself.
 TESTS += maildrop_pickup.py
 EXTRA_DIST += maildrop_pickup.py
+# One grep of a queue id follows a message from receipt to delivery;
+# every line logged starts with action= or event= (common/log.h).
+TESTS += log_follow.py
+EXTRA_DIST += log_follow.py

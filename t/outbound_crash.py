@@ -129,8 +129,8 @@ def test_finished_queue_file_that_reappears_sends_nothing():
                     what="new queue manager")
         dt.wait_for(lambda: not oc.queue_ids(srv), 15,
                     what="the finished file removed")
-        assert "queue_id=%s removed (all recipients final)" % qid in \
-            srv.log_text()
+        assert "action=remove qid=%s reason=\"all recipients final\"" \
+            % qid in srv.log_text()
         assert sk.rcpt_log.count("ok@remote.test") == 1, sk.rcpt_log
         assert sk.rcpt_log.count("temp@remote.test") == tries, sk.rcpt_log
         assert sk.count == 1

@@ -74,7 +74,8 @@ def test_mx_routing():
                 [["bob@implicit.test"]]
             # The preferred MX was tried first and failed over.
             log = srv.log_text()
-            assert "connect to down.remote.test" in log, log[-3000:]
+            assert "action=connect-failed relay=down.remote.test " in log, \
+                log[-3000:]
             # Two bounces: null MX and NXDOMAIN, each with its status.
             dsns = srv.wait_messages("alice@example.test", 2, timeout=15)
             statuses = {}

@@ -60,7 +60,7 @@ def quarantined(srv, spool):
 
 def poison_lines(srv):
     return [ln for ln in srv.log_text().splitlines()
-            if "poison quarantined" in ln]
+            if "action=quarantine " in ln]
 
 
 def queue_crashes(srv):

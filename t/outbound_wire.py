@@ -19,8 +19,9 @@ from master_common import status  # noqa: E402
 from sink import Sink  # noqa: E402
 
 CRASHHOOK = dt.prog("t/crashhook/dmail-queued")
-REFUSED = re.compile(r"delivery process pid=\d+ dest=\S+: malformed line "
-                     r"\(recipient\): \"R 0 garbage\"; ending it")
+REFUSED = re.compile(r"event=wire-refused process=delivery pid=\d+ "
+                     r"dest=\S+ reason=\"malformed line \(recipient\): "
+                     r"\"R 0 garbage\"; ending it\"")
 
 
 def message(subject, header=""):

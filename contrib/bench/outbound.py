@@ -162,8 +162,8 @@ def scan(n):
     srv.start()
     try:
         m = dt.wait_for(lambda: re.search(
-            r"queue manager started: (\d+) message\(s\) queued, scan took "
-            r"(\d+) ms", srv.log_text()), 600, what="scan log line")
+            r"event=qmgr-start count=(\d+) ms=(\d+)", srv.log_text()), 600,
+            what="scan log line")
     finally:
         srv.stop()
     srv.cleanup()

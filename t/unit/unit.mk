@@ -31,3 +31,8 @@ unit_test_clienttab_LDADD = $(TESTLIBS)
 # module maps of the program headers name the files that define things.
 TESTS += conf_doc.py module_maps.py
 EXTRA_DIST += conf_doc.py module_maps.py
+
+# Every key a program logs is in the field table of common/log.h, and
+# every event line starts with action= or event=.
+TESTS += log_keys.py
+EXTRA_DIST += log_keys.py
