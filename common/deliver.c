@@ -64,6 +64,7 @@
 #include "listspool.h"
 #include "log.h"
 #include "maildir.h"
+#include "scoreboard.h"
 #include "spool.h"
 #include "sys.h"
 #include "util.h"
@@ -1170,6 +1171,7 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 	}
 	if (d->env.rcpt_count > 0 || d->lists.count > 0)
 		unlink(d->path.data);   /* otherwise it was moved */
+	scoreboard_count_n(SBC_DELIVERED_LOCAL, d->nlocal);
 	success_notices(d);
 done:
 	log_result(d, "sent", NULL);

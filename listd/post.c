@@ -34,6 +34,7 @@
 
 #include "listd.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "util.h"
 
 #define PROGRESS_EVERY 20
@@ -117,6 +118,7 @@ hold_post(struct listd *ld, const struct list_def *d, const char *sender,
 	}
 	log_info("listd: list=%s from=<%s> held token=%s reason=%s",
 	    d->address, sender, t.id, why);
+	scoreboard_count(SBC_LIST_HELD);
 
 	list_addr(d, "-request", &req);
 	list_addr(d, "-bounces", &bounces);
@@ -614,6 +616,7 @@ post_distribute(struct listd *ld, const struct list_def *d,
 		    "digest", d->address, sender);
 	if (ppath.len > 0)
 		unlink(ppath.data);
+	scoreboard_count(SBC_LIST_DISTRIBUTED);
 	log_info("listd: list=%s from=<%s> distributed local=%zu remote=%zu "
 	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
 	    nl, nr - skipped, ndigest, num, out.len,
