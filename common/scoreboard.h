@@ -2,8 +2,9 @@
  * scoreboard.h - the master's table of worker processes, in shared memory.
  *
  * The master creates the scoreboard (scoreboard_create) in a sealed memfd
- * and is its only writer. Every worker gets the memfd as fd 6
- * (DMAIL_FD_SCOREBOARD) and maps it read-only (scoreboard_attach): the one
+ * and is the only writer of its header and slots. Every worker gets the
+ * memfd as fd 6 (DMAIL_FD_SCOREBOARD) and maps those read-only
+ * (scoreboard_attach; the peers and counters below read-write): the one
  * thing a worker reads from it is the configuration generation counter,
  * which the master bumps on every successful reload. A worker whose own
  * generation differs from the counter retires after its current session.
