@@ -70,6 +70,7 @@
 #include "listspool.h"
 #include "log.h"
 #include "maildir.h"
+#include "scoreboard.h"
 #include "spool.h"
 #include "sys.h"
 #include "util.h"
@@ -1200,6 +1201,7 @@ commit_delivery(struct delivery *d, struct smtp_reply *reply,
 		return -1;
 	}
 	log_result(d, "sent", NULL);
+	scoreboard_count_n(SBC_DELIVERED_LOCAL, d->nlocal);
 	smtp_reply_set(reply, 250, "2.0.0", "Ok: queued as %s", d->id);
 	if (notice != NULL && !d->to_spool && !d->to_lists &&
 	    !success_notice(d, notice))

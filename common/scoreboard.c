@@ -3,12 +3,17 @@
  *
  * Layout of the memfd: a struct scoreboard_header, then nslots struct
  * scoreboard_slot, then (from the next page boundary) nslots struct
- * scoreboard_peer. The master maps it all read-write and seals its size;
+ * scoreboard_peer, then (from the next page boundary again) one struct
+ * scoreboard_stats. The master maps it all read-write and seals its size;
  * a worker maps the header and slots read-only, so a worker bug cannot
- * corrupt the master's view of the other workers, and only the peer
- * pages read-write. The generation counter, the high-water mark and a
- * peer's busy word are read and written with atomic builtins: they are
- * what processes read concurrently.
+ * corrupt the master's view of the other workers, and only the peer and
+ * counter pages read-write. The generation counter, the high-water mark,
+ * a peer's busy word and every counter are read and written with atomic
+ * builtins: they are what processes read concurrently.
+ *
+ * The counting side keeps one piece of per-process state, stats_me:
+ * where this process's events go (bound once by the worker runtime,
+ * inherited across fork), so a count is one line wherever it happens.
  */
 #include "config.h"
 
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "scoreboard.h"
@@ -32,6 +38,7 @@ struct scoreboard {
 	struct scoreboard_header *hdr;
 	struct scoreboard_slot *slots;
 	struct scoreboard_peer *peers;
+	struct scoreboard_stats *stats;
 	void *peer_map;          /* worker: its own read-write mapping */
 	size_t peer_off, peer_size;
 	/* master only: free list of slot numbers, a stack */
@@ -50,11 +57,21 @@ peer_offset(uint32_t nslots)
 	return (end + page - 1) / page * page;
 }
 
+/* Offset of the counters: the first page boundary after the peers. */
+static size_t
+stats_offset(uint32_t nslots)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t end = peer_offset(nslots) +
+	    (size_t)nslots * sizeof(struct scoreboard_peer);
+
+	return (end + page - 1) / page * page;
+}
+
 static size_t
 scoreboard_size(uint32_t nslots)
 {
-	return peer_offset(nslots) +
-	    (size_t)nslots * sizeof(struct scoreboard_peer);
+	return stats_offset(nslots) + sizeof(struct scoreboard_stats);
 }
 
 struct scoreboard *
@@ -95,6 +112,8 @@ scoreboard_create(uint32_t nslots)
 	sb->slots = (struct scoreboard_slot *)(sb->hdr + 1);
 	sb->peer_off = peer_offset(nslots);
 	sb->peers = (struct scoreboard_peer *)((char *)map + sb->peer_off);
+	sb->stats = (struct scoreboard_stats *)((char *)map +
+	    stats_offset(nslots));
 	sb->hdr->magic = SCOREBOARD_MAGIC;
 	sb->hdr->nslots = nslots;
 	__atomic_store_n(&sb->hdr->generation, 1, __ATOMIC_RELEASE);
@@ -148,6 +167,8 @@ scoreboard_attach(int fd)
 		return NULL;
 	}
 	sb->peers = sb->peer_map;
+	sb->stats = (struct scoreboard_stats *)((char *)sb->peer_map +
+	    (stats_offset(hdr->nslots) - sb->peer_off));
 	return sb;
 }
 
@@ -331,4 +352,106 @@ scoreboard_peer(const struct scoreboard *sb, int slot)
 	    __atomic_load_n(&sb->peers[slot].busy, __ATOMIC_ACQUIRE) == 0)
 		return NULL;
 	return &sb->peers[slot];
+}
+
+/* --- counters ----------------------------------------------------------- */
+
+static struct {
+	uint64_t *row;                 /* count[pool][role], NULL: unbound */
+	struct scoreboard_stats *stats;
+	uint32_t pool;
+} stats_me;
+
+void
+scoreboard_stats_bind(struct scoreboard *sb, uint32_t pool)
+{
+	if (sb == NULL || pool >= POOL_COUNT) {
+		memset(&stats_me, 0, sizeof(stats_me));
+		return;
+	}
+	stats_me.stats = sb->stats;
+	stats_me.pool = pool;
+	stats_me.row = sb->stats->count[pool][SB_ROLE_NONE];
+}
+
+void
+scoreboard_stats_role(unsigned role)
+{
+	if (stats_me.stats == NULL)
+		return;
+	if (role >= SB_ROLES)
+		role = SB_ROLE_NONE;
+	stats_me.row = stats_me.stats->count[stats_me.pool][role];
+}
+
+void
+scoreboard_count_n(enum sb_counter c, uint64_t n)
+{
+	if (stats_me.row != NULL && (unsigned)c < SBC_COUNT && n > 0)
+		__atomic_fetch_add(&stats_me.row[c], n, __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_count(enum sb_counter c)
+{
+	scoreboard_count_n(c, 1);
+}
+
+enum sb_counter
+scoreboard_reject_class(int code, const char *enhanced)
+{
+	unsigned cls = 0, subject = 0, detail = 0;
+
+	if (code >= 400 && code < 500)
+		return SBC_REJECT_TEMPFAIL;
+	if (enhanced == NULL ||
+	    sscanf(enhanced, "%u.%u.%u", &cls, &subject, &detail) != 3)
+		return SBC_REJECT_POLICY;
+	if (cls == 4)
+		return SBC_REJECT_TEMPFAIL;
+	if ((subject == 1 && (detail == 1 || detail == 2 || detail == 6)) ||
+	    (subject == 2 && detail == 1))
+		return SBC_REJECT_UNKNOWN_USER;
+	if (subject == 1 || subject == 5 || subject == 6)
+		return SBC_REJECT_SYNTAX;
+	if ((subject == 2 && (detail == 2 || detail == 3)) ||
+	    (subject == 3 && detail == 4))
+		return SBC_REJECT_SIZE;
+	return SBC_REJECT_POLICY;
+}
+
+void
+scoreboard_count_reject(int code, const char *enhanced)
+{
+	scoreboard_count(scoreboard_reject_class(code, enhanced));
+}
+
+void
+scoreboard_queue_publish(uint64_t messages, int64_t oldest)
+{
+	if (stats_me.stats == NULL)
+		return;
+	__atomic_store_n(&stats_me.stats->queue_oldest, oldest,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&stats_me.stats->queue_messages, messages,
+	    __ATOMIC_RELAXED);
+}
+
+uint64_t
+scoreboard_counter(const struct scoreboard *sb, uint32_t pool, unsigned role,
+    enum sb_counter c)
+{
+	if (pool >= POOL_COUNT || role >= SB_ROLES || (unsigned)c >= SBC_COUNT)
+		return 0;
+	return __atomic_load_n(&sb->stats->count[pool][role][c],
+	    __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_queue_get(const struct scoreboard *sb, uint64_t *messages,
+    int64_t *oldest)
+{
+	*messages = __atomic_load_n(&sb->stats->queue_messages,
+	    __ATOMIC_RELAXED);
+	*oldest = __atomic_load_n(&sb->stats->queue_oldest, __ATOMIC_RELAXED);
 }

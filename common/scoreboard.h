@@ -2,8 +2,9 @@
  * scoreboard.h - the master's table of worker processes, in shared memory.
  *
  * The master creates the scoreboard (scoreboard_create) in a sealed memfd
- * and is its only writer. Every worker gets the memfd as fd 6
- * (DMAIL_FD_SCOREBOARD) and maps it read-only (scoreboard_attach): the one
+ * and is the only writer of its header and slots. Every worker gets the
+ * memfd as fd 6 (DMAIL_FD_SCOREBOARD) and maps those read-only
+ * (scoreboard_attach; the peers and counters below read-write): the one
  * thing a worker reads from it is the configuration generation counter,
  * which the master bumps on every successful reload. A worker whose own
  * generation differs from the counter retires after its current session.
@@ -27,6 +28,22 @@
  * Slots are handed out by the master from a free list kept in its own
  * memory (scoreboard_slot_alloc / scoreboard_slot_free): O(1), no scan.
  *
+ * Counters: a third part, on its own pages after the peers and mapped
+ * read-write by workers like them, holds the event counters of
+ * "tellsmtp status --prometheus" (enum sb_counter) per pool and listener
+ * role, and the queue manager's gauges. They are shared atomics, added
+ * to with one relaxed atomic increment where the event happens and never
+ * reset while the master runs: a worker's counts stay when it exits, is
+ * killed, or is replaced by a reload, and no message to the master is
+ * needed. (Per-slot counters folded by the master would avoid the shared
+ * cache line, but an event costs a disk write or a network round trip;
+ * one atomic add beside it is noise.) A worker binds its process once
+ * (scoreboard_stats_bind, worker.c), names the role of each session
+ * (scoreboard_stats_role), and then counts with scoreboard_count();
+ * a process without a scoreboard (standalone -i, tools) counts nothing.
+ * The master reads them with scoreboard_counter() and
+ * scoreboard_queue_get().
+ *
  * Errors: scoreboard_create() and scoreboard_attach() return NULL with
  * errno set; nothing else fails.
  */
@@ -37,6 +54,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "conf.h"
 
 #define SCOREBOARD_MAGIC 0x444d5342u   /* "DMSB" */
 
@@ -64,6 +83,39 @@ struct scoreboard_peer {
 	                         * written after addr, cleared first */
 	uint32_t pad;
 	uint8_t addr[16];       /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+};
+
+/* Event counters (what each counts: dmaild(8), METRICS). */
+enum sb_counter {
+	SBC_ACCEPTED = 0,        /* SMTP: message answered 250 after DATA */
+	SBC_REJECT_RELAY,        /* SMTP refusals by reason class ... */
+	SBC_REJECT_UNKNOWN_USER,
+	SBC_REJECT_POLICY,
+	SBC_REJECT_SYNTAX,
+	SBC_REJECT_SIZE,
+	SBC_REJECT_TEMPFAIL,     /* ... the last one */
+	SBC_DELIVERED_LOCAL,     /* recipients placed in a local Maildir */
+	SBC_RELAYED,             /* queue: recipients a remote host took */
+	SBC_DEFERRED,            /* queue: temporary failures of recipients */
+	SBC_BOUNCED,             /* queue: recipients failed for good */
+	SBC_LOGIN_OK,            /* SMTP AUTH, POP3 logins */
+	SBC_LOGIN_FAILED,
+	SBC_TLS,                 /* TLS handshakes completed (inbound) */
+	SBC_LIST_DISTRIBUTED,    /* list posts sent to the members */
+	SBC_LIST_HELD,           /* list posts held for a moderator */
+	SBC_COUNT
+};
+
+/* Counter rows per pool: one per listener role, and ROLE_COUNT for work
+ * that belongs to no listener (queue manager, list worker). */
+#define SB_ROLE_NONE ROLE_COUNT
+#define SB_ROLES (ROLE_COUNT + 1)
+
+/* The counter part of the memfd. */
+struct scoreboard_stats {
+	uint64_t count[POOL_COUNT][SB_ROLES][SBC_COUNT];
+	uint64_t queue_messages;        /* messages in the queue */
+	int64_t queue_oldest;           /* arrival (Unix time) of the oldest */
 };
 
 struct scoreboard;
@@ -109,5 +161,30 @@ unsigned scoreboard_peer_count(const struct scoreboard *sb, uint32_t pool,
 /* The client of slot's session, or NULL when it serves none. */
 const struct scoreboard_peer *scoreboard_peer(const struct scoreboard *sb,
     int slot);
+
+/* Worker: count this process's events into pool's rows of sb (NULL:
+ * count nothing). Inherited by processes forked after it. */
+void scoreboard_stats_bind(struct scoreboard *sb, uint32_t pool);
+/* Worker: the listener role of the session now served (enum
+ * listen_role), or SB_ROLE_NONE. */
+void scoreboard_stats_role(unsigned role);
+/* One event of this process's pool and current role. */
+void scoreboard_count(enum sb_counter c);
+void scoreboard_count_n(enum sb_counter c, uint64_t n);
+/* An SMTP refusal, classed by its reply: 4xx tempfail; x.1.1, x.1.2,
+ * x.1.6, x.2.1 unknown_user; other x.1.x, x.5.x, x.6.x syntax; x.2.2,
+ * x.2.3, x.3.4 size; anything else policy. Relay denials are counted
+ * as SBC_REJECT_RELAY by the caller, which knows. */
+enum sb_counter scoreboard_reject_class(int code, const char *enhanced);
+void scoreboard_count_reject(int code, const char *enhanced);
+/* Queue manager: the queue's size and its oldest message's arrival. */
+void scoreboard_queue_publish(uint64_t messages, int64_t oldest);
+
+/* Anyone: a counter's value (0 when out of range). */
+uint64_t scoreboard_counter(const struct scoreboard *sb, uint32_t pool,
+    unsigned role, enum sb_counter c);
+/* The queue manager's last published figures. */
+void scoreboard_queue_get(const struct scoreboard *sb, uint64_t *messages,
+    int64_t *oldest);
 
 #endif

@@ -344,6 +344,7 @@ serve(void *state, const struct dmail_conf *conf, int fd,
 	const char *refused;
 
 	session_setup(&sess, fd, role);
+	scoreboard_stats_role(role);
 	sess.clients = w.clients;
 	sess.stream = stream_new(fd, wfd);
 	refused = admit(conf, &sess);
@@ -705,6 +706,7 @@ managed_setup(struct dmail_conf *conf, bool template)
 	if (w.sb == NULL)
 		log_fatal("scoreboard on fd %d: %s", DMAIL_FD_SCOREBOARD,
 		    strerror(errno));
+	scoreboard_stats_bind(w.sb, (uint32_t)w.svc->pool);
 	if (!template) {
 		w.channel = DMAIL_FD_CHANNEL;
 		fd_set_nonblock(w.channel, true);

@@ -25,3 +25,7 @@ apt_get install -y --no-install-recommends \
 apt_get install -y --no-install-recommends \
 	libsystemd-dev debhelper dpkg-dev fakeroot lintian devscripts \
 	systemd git adduser util-linux
+# Issue 11: promtool (from prometheus) checks the Prometheus text of
+# "tellsmtp status --prometheus" in t/master_metrics.py. Only the tool is
+# wanted; the package also enables a prometheus service DMail does not use.
+apt-get install -y --no-install-recommends prometheus

@@ -34,6 +34,7 @@
 
 #include "listd.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "util.h"
 
 #define PROGRESS_EVERY 20
@@ -128,6 +129,7 @@ hold_post(struct listd *ld, const struct list_def *d, const char *sender,
 		token_remove(ld, d, t.id);
 		goto out;
 	}
+	scoreboard_count(SBC_LIST_HELD);
 	log_info("action=post list=%s from=<%s> status=held token=%s "
 	    "reason=\"%s\"", d->address, sender, t.id, why);
 
@@ -677,6 +679,7 @@ post_distribute(struct listd *ld, const struct list_def *d,
 		    "queued for the digest\"", d->address, sender);
 	if (ppath.len > 0)
 		unlink(ppath.data);
+	scoreboard_count(SBC_LIST_DISTRIBUTED);
 	log_info("action=distribute list=%s from=<%s> local=%zu remote=%zu "
 	    "digest=%zu archive=%u size=%zu delay=%lldms", d->address, sender,
 	    f.nl, f.nr - skipped, f.ndigest, num, out.len,

@@ -9,6 +9,13 @@
  * generation in effect), throttled, uptime (seconds since the pool was
  * enabled).
  *
+ * Event counters and queue gauges (Prometheus text only), from the
+ * scoreboard's counter pages (scoreboard.h): one family per row of
+ * counter_metrics[], a sample per pool the row names and, for a pool
+ * with listeners, per listener role of that pool, zeros included, so
+ * every series exists from the start. What each counts: dmaild(8),
+ * METRICS.
+ *
  * master_report_top_clients(): the client addresses holding most sessions
  * of a pool, from the scoreboard's peer entries ("192.0.2.1=57
  * 198.51.100.7=3"), for the full-pool warning and both status texts.
@@ -203,6 +210,121 @@ static const struct metric pool_metrics[] = {
 	    "enabled." },
 };
 
+#define P(pool) (1u << (pool))
+
+/* Rows with the same name are one family (HELP and TYPE once): the
+ * refusal reasons. */
+static const struct counter_metric {
+	const char *name;
+	const char *help;
+	enum sb_counter counter;
+	unsigned pools;           /* P(pool) for each pool reported */
+	const char *reason;       /* value of a reason label, or NULL */
+} counter_metrics[] = {
+	{ "dmail_smtp_messages_accepted_total", "Messages accepted "
+	    "(250 after DATA).", SBC_ACCEPTED, P(POOL_SMTP), NULL },
+	{ "dmail_smtp_rejected_total", "MAIL, RCPT and DATA commands "
+	    "refused, by reason class.", SBC_REJECT_RELAY, P(POOL_SMTP),
+	    "relay" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_UNKNOWN_USER,
+	    P(POOL_SMTP), "unknown_user" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_POLICY, P(POOL_SMTP),
+	    "policy" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_SYNTAX, P(POOL_SMTP),
+	    "syntax" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_SIZE, P(POOL_SMTP),
+	    "size" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_TEMPFAIL,
+	    P(POOL_SMTP), "tempfail" },
+	{ "dmail_delivered_local_total", "Recipients delivered into a local "
+	    "Maildir.", SBC_DELIVERED_LOCAL,
+	    P(POOL_SMTP) | P(POOL_LIST) | P(POOL_QUEUE), NULL },
+	{ "dmail_queue_relayed_total", "Queued recipients accepted by a "
+	    "remote server.", SBC_RELAYED, P(POOL_QUEUE), NULL },
+	{ "dmail_queue_deferred_total", "Delivery attempts of queued "
+	    "recipients that failed temporarily.", SBC_DEFERRED,
+	    P(POOL_QUEUE), NULL },
+	{ "dmail_queue_bounced_total", "Queued recipients that failed for "
+	    "good (refused or expired).", SBC_BOUNCED, P(POOL_QUEUE), NULL },
+	{ "dmail_logins_succeeded_total", "Successful SMTP AUTH and POP3 "
+	    "logins.", SBC_LOGIN_OK, P(POOL_SMTP) | P(POOL_POP3), NULL },
+	{ "dmail_logins_failed_total", "Failed SMTP AUTH and POP3 logins, "
+	    "refused ones included.", SBC_LOGIN_FAILED,
+	    P(POOL_SMTP) | P(POOL_POP3), NULL },
+	{ "dmail_tls_sessions_total", "TLS handshakes completed by "
+	    "clients (STARTTLS, STLS, implicit TLS).", SBC_TLS,
+	    P(POOL_SMTP) | P(POOL_POP3), NULL },
+	{ "dmail_list_posts_distributed_total", "List posts sent to the "
+	    "members.", SBC_LIST_DISTRIBUTED, P(POOL_LIST), NULL },
+	{ "dmail_list_posts_held_total", "List posts held for a moderator.",
+	    SBC_LIST_HELD, P(POOL_LIST), NULL },
+};
+
+/* One sample: name{pool="P"[,role="R"][,reason="X"]} value. */
+static void
+counter_sample(struct master *m, struct buf *out,
+    const struct counter_metric *cm, enum pool_id pool, unsigned role)
+{
+	buf_printf(out, "%s{pool=\"%s\"", cm->name, pool_name(pool));
+	if (role != SB_ROLE_NONE)
+		buf_printf(out, ",role=\"%s\"",
+		    role_name((enum listen_role)role));
+	if (cm->reason != NULL)
+		buf_printf(out, ",reason=\"%s\"", cm->reason);
+	buf_printf(out, "} %llu\n", (unsigned long long)scoreboard_counter(
+	    m->sb, (uint32_t)pool, role, cm->counter));
+}
+
+static void
+report_counters(struct master *m, struct buf *out)
+{
+	for (size_t k = 0; k < sizeof(counter_metrics) /
+	    sizeof(counter_metrics[0]); k++) {
+		const struct counter_metric *cm = &counter_metrics[k];
+
+		if (cm->help != NULL)
+			buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n",
+			    cm->name, cm->help, cm->name);
+		for (int pool = 0; pool < POOL_COUNT; pool++) {
+			bool roles = false;
+
+			if (!(cm->pools & P(pool)))
+				continue;
+			for (int r = 0; r < ROLE_COUNT; r++)
+				if (role_pool((enum listen_role)r) ==
+				    (enum pool_id)pool) {
+					counter_sample(m, out, cm,
+					    (enum pool_id)pool, (unsigned)r);
+					roles = true;
+				}
+			if (!roles)
+				counter_sample(m, out, cm, (enum pool_id)pool,
+				    SB_ROLE_NONE);
+		}
+	}
+}
+
+/* The queue manager's gauges; the age from its oldest arrival. */
+static void
+report_queue(struct master *m, struct buf *out)
+{
+	uint64_t messages;
+	int64_t oldest, age = 0;
+
+	scoreboard_queue_get(m->sb, &messages, &oldest);
+	if (messages > 0 && oldest > 0 && (int64_t)time(NULL) > oldest)
+		age = (int64_t)time(NULL) - oldest;
+	buf_printf(out, "# HELP dmail_queue_messages Messages in the "
+	    "outbound queue.\n# TYPE dmail_queue_messages gauge\n"
+	    "dmail_queue_messages{pool=\"queue\"} %llu\n",
+	    (unsigned long long)messages);
+	buf_printf(out, "# HELP dmail_queue_oldest_message_age_seconds Age "
+	    "of the oldest message in the outbound queue.\n"
+	    "# TYPE dmail_queue_oldest_message_age_seconds gauge\n"
+	    "dmail_queue_oldest_message_age_seconds{pool=\"queue\"} %lld\n",
+	    (long long)age);
+}
+
 static unsigned long long
 pool_value(const struct master *m, const struct pool *p, size_t k,
     int64_t now)
@@ -262,4 +384,6 @@ master_report_prometheus(struct master *m, struct buf *out)
 			    text, top[j].sessions);
 		}
 	}
+	report_counters(m, out);
+	report_queue(m, out);
 }

@@ -53,6 +53,7 @@
 #include "log.h"
 #include "pop3d.h"
 #include "sasl.h"
+#include "scoreboard.h"
 #include "util.h"
 
 enum pop3_state { ST_AUTHORIZATION, ST_TRANSACTION };
@@ -190,6 +191,7 @@ attempt_begin(struct pop3 *p, const char *account,
 	    account, a, &retry);
 	if (b == CLIENTTAB_OK)
 		return true;
+	scoreboard_count(SBC_LOGIN_FAILED);
 	log_info("action=auth sid=%s client=%s user=%s status=refused "
 	    "reason=%s retry=%u", p->ws->id, p->ws->peer_ip,
 	    account != NULL ? account : "-", b == CLIENTTAB_BLOCKED_IP ?
@@ -213,6 +215,7 @@ login_failed(struct pop3 *p, const struct clienttab_attempt *att,
     const char *who, const char *why, const char *text)
 {
 	clienttab_auth_failure(p->ws->clients, att);
+	scoreboard_count(SBC_LOGIN_FAILED);
 	log_info("action=auth sid=%s client=%s user=\"%s\" status=failed "
 	    "reason=\"%s\"", p->ws->id, p->ws->peer_ip, who, why);
 	reply_err(p, text);
@@ -335,6 +338,7 @@ login(struct pop3 *p, const char *name, const char *secret, bool apop)
 	maildrop_mark_login(&p->md);
 	snprintf(p->account, sizeof(p->account), "%s", address);
 	p->state = ST_TRANSACTION;
+	scoreboard_count(SBC_LOGIN_OK);
 	log_info("action=auth sid=%s client=%s user=%s mech=%s status=ok "
 	    "messages=%zu size=%llu", p->ws->id, p->ws->peer_ip, address,
 	    apop ? "APOP" : "USER", p->md.count,
@@ -505,6 +509,7 @@ cmd_stls(struct pop3 *p, const struct pop3_cmd *c)
 		p->end = "tls-failed";
 		return;
 	}
+	scoreboard_count(SBC_TLS);
 	p->have_user = false;
 	p->user[0] = '\0';
 }
@@ -818,6 +823,8 @@ pop3_session(struct pop3_server *srv, const struct dmail_conf *conf,
 			p->done = true;
 			p->end = "tls-failed";
 		}
+		if (!p->done)
+			scoreboard_count(SBC_TLS);
 	}
 	make_timestamp(p);
 	if (!p->done)

@@ -396,6 +396,7 @@ queued_run(void *state, const struct dmail_conf *conf)
 			qmgr_scan(qs->qm);
 			last_scan = now;
 		}
+		qmgr_publish(qs->qm);
 		qstate_release(qs);
 	}
 

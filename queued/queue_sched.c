@@ -66,6 +66,7 @@
 #include "queued.h"
 #include "queue_info.h"
 #include "queue_wire.h"
+#include "scoreboard.h"
 #include "spool.h"
 #include "sys.h"
 #include "util.h"
@@ -134,6 +135,7 @@ struct qmgr {
 	size_t nchildren;
 	struct buf qdir, ddir;       /* spool/queue, spool/defer */
 	unsigned rr;                 /* round-robin start */
+	int64_t published;           /* now_ms() of qmgr_publish's last scan */
 };
 
 static void job_free(struct qjob *j);
@@ -661,6 +663,7 @@ finish_attempt_armed(struct qmgr *qm, struct qmsg *m)
 				}
 				m->env.rcpts[i].state = SPOOL_BOUNCED;
 				pending--;
+				scoreboard_count(SBC_BOUNCED);
 				log_info("action=expire qid=%s to=<%s> "
 				    "status=expired",
 				    m->id, m->env.rcpts[i].address);
@@ -899,6 +902,7 @@ record(struct qmgr *qm, struct qjob *j, size_t k, int code,
 		 * the whole transaction), see flush_marks(). */
 		m->env.rcpts[i].state = SPOOL_DELIVERED;
 		j->unmarked[k] = true;
+		scoreboard_count(SBC_RELAYED);
 		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
 		    "status=sent reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
@@ -911,11 +915,13 @@ record(struct qmgr *qm, struct qjob *j, size_t k, int code,
 			    "bounced: %s\"", m->id, strerror(errno));
 		else
 			m->env.rcpts[i].state = SPOOL_BOUNCED;
+		scoreboard_count(SBC_BOUNCED);
 		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
 		    "status=bounced reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
 		    status, text);
 	} else {
+		scoreboard_count(SBC_DEFERRED);
 		log_info("action=deliver qid=%s to=<%s> relay=%s dsn=%s "
 		    "status=deferred reply=\"%s\"",
 		    m->id, m->env.rcpts[i].address, remote ? remote : "-",
@@ -1196,6 +1202,22 @@ size_t
 qmgr_count(const struct qmgr *qm)
 {
 	return qm->count;
+}
+
+void
+qmgr_publish(struct qmgr *qm)
+{
+	int64_t now = now_ms(), oldest = 0;
+
+	if (now - qm->published < QMGR_PUBLISH_MS)
+		return;
+	qm->published = now;
+	for (size_t i = 0; i < qm->table_size; i++)
+		for (const struct qmsg *m = qm->table[i]; m != NULL;
+		    m = m->hnext)
+			if (oldest == 0 || m->env.arrival < oldest)
+				oldest = m->env.arrival;
+	scoreboard_queue_publish(qm->count, oldest);
 }
 
 size_t

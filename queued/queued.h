@@ -72,6 +72,8 @@
 #define QMGR_BATCH_MAX 50
 /* Full rescan of spool/queue at least this often (ms). */
 #define QMGR_RESCAN_MS 60000
+/* Queue size and age in the status at most this old (ms). */
+#define QMGR_PUBLISH_MS 1000
 
 struct qmgr;
 
@@ -125,6 +127,10 @@ void qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n);
 size_t qmgr_children(const struct qmgr *qm);
 /* Messages in the queue. */
 size_t qmgr_count(const struct qmgr *qm);
+/* Put the queue's size and oldest arrival in the scoreboard for the
+ * status (scoreboard_queue_publish), at most every QMGR_PUBLISH_MS: it
+ * looks at every message. */
+void qmgr_publish(struct qmgr *qm);
 /* Close idle children (all when force), signal busy ones when kill. */
 void qmgr_stop_children(struct qmgr *qm, bool kill_busy);
 /* Control commands; reply text into out; 0 or -1. */

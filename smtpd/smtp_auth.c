@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "sasl.h"
+#include "scoreboard.h"
 #include "smtpd.h"
 
 enum auth_step {
@@ -80,6 +81,7 @@ auth_begin(struct smtp_session *ss, const char *mech, const char *account,
 	    NULL, account, a, &retry);
 	if (b == CLIENTTAB_OK)
 		return true;
+	scoreboard_count(SBC_LOGIN_FAILED);
 	log_info("action=auth sid=%s mech=%s user=%s client=%s "
 	    "status=refused reason=%s retry=%u", ss->ws->id, mech,
 	    account != NULL ? account : "-", ss->ws->peer_ip,
@@ -133,6 +135,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 		why = "account disabled";
 	else if (userdb_check_password(&rec, password)) {
 		clienttab_auth_success(ss->ws->clients, &att);
+		scoreboard_count(SBC_LOGIN_OK);
 		snprintf(ss->auth_user, sizeof(ss->auth_user), "%s", address);
 		explicit_bzero(&rec, sizeof(rec));
 		log_info("action=auth sid=%s mech=%s user=%s client=%s "
@@ -143,6 +146,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	explicit_bzero(&rec, sizeof(rec));
 fail:
 	clienttab_auth_failure(ss->ws->clients, &att);
+	scoreboard_count(SBC_LOGIN_FAILED);
 	ss->auth_failures++;
 	log_info("action=auth sid=%s mech=%s user=\"%.64s\" client=%s "
 	    "status=failed reason=\"%s\"", ss->ws->id, mech, login,

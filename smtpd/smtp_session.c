@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "scoreboard.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -291,10 +292,12 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 
 	if (ss->auth_required && ss->auth_user[0] == '\0') {
 		smtp_reply(ss, 530, "5.7.0", "Authentication required");
+		scoreboard_count(SBC_REJECT_POLICY);
 		return;
 	}
 	if (smtp_parse_mail(arg, ss->esmtp, &ss->mail, &r) != 0) {
 		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 		return;
 	}
 	if (ss->mail.size_given &&
@@ -303,6 +306,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		log_reject(ss, "MAIL", NULL, 552, "5.3.4", "SIZE too big");
 		smtp_reply(ss, 552, "5.3.4",
 		    "Message size exceeds fixed maximum message size");
+		scoreboard_count(SBC_REJECT_SIZE);
 		return;
 	}
 	memset(&info, 0, sizeof(info));
@@ -318,6 +322,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		log_error("action=tempfail sid=%s stage=MAIL "
 		    "reason=\"cannot start delivery\"", ss->ws->id);
 		smtp_reply(ss, 451, "4.3.0", "Local error, try again later");
+		scoreboard_count(SBC_REJECT_TEMPFAIL);
 		return;
 	}
 	if (ss->mail.ret != DSN_RET_NONE || ss->mail.envid_given)
@@ -347,6 +352,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	if (smtp_parse_rcpt_dsn(arg, ss->esmtp, ss->mail.smtputf8, &mb, &dsn,
 	    &r) != 0) {
 		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 		return;
 	}
 	if (mb.postmaster) {
@@ -367,12 +373,14 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 		    "relay access denied");
 		smtp_reply(ss, 554, "5.7.1", "<%s>: Relay access denied",
 		    addr);
+		scoreboard_count(SBC_REJECT_RELAY);
 		return;
 	case RCPT_REJECT:
 	case RCPT_TEMPFAIL:
 	default:
 		log_reject(ss, "RCPT", addr, r.code, r.enhanced, r.text);
 		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 		return;
 	}
 	/* Only rfc822 original recipients can be reported or relayed
@@ -459,6 +467,7 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		log_reject(ss, "DATA", NULL, r.code, r.enhanced, why);
 		txn_reset(ss);
 		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 		return;
 	}
 	snprintf(id, sizeof(id), "%s", delivery_id(ss->dlv));
@@ -476,6 +485,7 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		    protocol_name(ss), stream_tls_description(ss->s),
 		    ss->auth_user[0] ? ss->auth_user : "-");
 		smtp_reply(ss, 250, "2.0.0", "Ok: queued as %s", id);
+		scoreboard_count(SBC_ACCEPTED);
 	} else {
 		log_info("action=not-accepted sid=%s qid=%s client=%s "
 		    "from=<%s> nrcpt=%u size=%llu reply=\"%d %s %s\"",
@@ -483,6 +493,7 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		    ss->rcpt_count, (unsigned long long)res.size, r.code,
 		    r.enhanced, r.text);
 		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 	}
 	txn_reset(ss);
 }
@@ -590,6 +601,7 @@ cmd_starttls(struct smtp_session *ss, const char *arg)
 		ss->state = SMTP_S_QUIT;
 		return;
 	}
+	scoreboard_count(SBC_TLS);
 	/* RFC 3207 4.2: forget everything learnt before TLS. */
 	txn_reset(ss);
 	ss->state = SMTP_S_CONNECTED;
@@ -713,6 +725,7 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 			    ws->id, ws->peer_ip);
 			goto out;
 		}
+		scoreboard_count(SBC_TLS);
 	}
 	stream_printf(ss.s, "220 %s ESMTP DMail\r\n", conf->hostname);
 

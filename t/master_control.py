@@ -14,8 +14,8 @@ import dmailtest as dt
 from master_common import (Session, no_processes_left, status, tw_server,
                            wait_figure)
 
-PROM_LINE = re.compile(r'^[a-z_]+(\{pool="[a-z0-9]+"(,client="[0-9a-f.:]+")?\})?'
-                       r' \d+$')
+PROM_LINE = re.compile(r'^[a-z_]+(\{pool="[a-z0-9]+"(,client="[0-9a-f.:]+")?'
+                       r'(,role="[a-z0-9]+")?(,reason="[a-z_]+")?\})? \d+$')
 
 
 def read_unix(path, request=None, timeout=5):

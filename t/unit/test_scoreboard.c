@@ -1,7 +1,9 @@
 /*
  * test_scoreboard.c - unit tests for the shared-memory scoreboard
  * (common/scoreboard.c): slot allocation, updates, the generation seen
- * through a worker's read-only mapping, seals, bad input.
+ * through a worker's read-only mapping, seals, bad input; the event
+ * counters (counted by worker processes that then die, read by the
+ * master) and the class of an SMTP refusal, as a table.
  */
 #include "config.h"
 
@@ -208,6 +210,115 @@ test_attach_rejects_foreign_fd(void **state)
 	assert_null(scoreboard_attach(-1));
 }
 
+/* Two worker processes count through their own mappings and exit (one
+ * killed by a signal): the master still reads every count, per pool and
+ * role, and a slot freed and reused resets nothing. */
+static void
+test_counters_outlive_workers(void **state)
+{
+	static const struct {
+		uint32_t pool;
+		unsigned role;
+		enum sb_counter c;
+		uint64_t want;
+	} rows[] = {
+		{ POOL_SMTP, SB_ROLE_NONE, SBC_DEFERRED, 1 },
+		{ POOL_SMTP, ROLE_SUBMISSION, SBC_ACCEPTED, 1 },
+		{ POOL_SMTP, ROLE_SUBMISSION, SBC_DELIVERED_LOCAL, 3 },
+		{ POOL_SMTP, ROLE_SUBMISSION, SBC_REJECT_UNKNOWN_USER, 1 },
+		{ POOL_SMTP, ROLE_SMTP, SBC_ACCEPTED, 0 },
+		{ POOL_QUEUE, SB_ROLE_NONE, SBC_DEFERRED, 1 },
+		{ POOL_QUEUE, ROLE_SUBMISSION, SBC_ACCEPTED, 1 },
+		{ POOL_COUNT, 0, SBC_ACCEPTED, 0 },       /* out of range */
+		{ POOL_SMTP, SB_ROLES, SBC_ACCEPTED, 0 },
+	};
+	struct scoreboard *sb = scoreboard_create(8);
+	int slot = scoreboard_slot_alloc(sb, 100, POOL_SMTP, 1);
+	uint64_t messages;
+	int64_t oldest;
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct scoreboard *view =
+			    scoreboard_attach(dup(scoreboard_fd(sb)));
+
+			if (view == NULL)
+				_exit(2);
+			scoreboard_stats_bind(view, k == 0 ? POOL_SMTP :
+			    POOL_QUEUE);
+			scoreboard_count(SBC_DEFERRED);    /* no role yet */
+			scoreboard_stats_role(ROLE_SUBMISSION);
+			scoreboard_count(SBC_ACCEPTED);
+			scoreboard_count_n(SBC_DELIVERED_LOCAL, 3);
+			scoreboard_count_reject(550, "5.1.1");
+			if (k == 1) {
+				scoreboard_queue_publish(5, 1700000000);
+				raise(SIGKILL);
+			}
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	}
+	scoreboard_slot_free(sb, slot);
+	assert_int_equal(scoreboard_slot_alloc(sb, 101, POOL_SMTP, 2), slot);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (scoreboard_counter(sb, rows[i].pool, rows[i].role,
+		    rows[i].c) != rows[i].want)
+			fail_msg("row %zu: pool %u role %u counter %d", i,
+			    rows[i].pool, rows[i].role, (int)rows[i].c);
+	scoreboard_queue_get(sb, &messages, &oldest);
+	assert_int_equal(messages, 5);
+	assert_int_equal(oldest, 1700000000);
+	/* This process has no scoreboard bound: counting does nothing. */
+	scoreboard_count(SBC_ACCEPTED);
+	assert_int_equal(scoreboard_counter(sb, POOL_SMTP, SB_ROLE_NONE,
+	    SBC_ACCEPTED), 0);
+	scoreboard_free(sb);
+}
+
+/* The class of each refusal the SMTP server sends. */
+static void
+test_reject_class_table(void **state)
+{
+	static const struct {
+		int code;
+		const char *enhanced;
+		enum sb_counter want;
+	} rows[] = {
+		{ 550, "5.1.1", SBC_REJECT_UNKNOWN_USER },  /* user unknown */
+		{ 550, "5.2.1", SBC_REJECT_UNKNOWN_USER },  /* disabled */
+		{ 550, "5.1.3", SBC_REJECT_SYNTAX },  /* needs a domain */
+		{ 553, "5.1.7", SBC_REJECT_SYNTAX },  /* bad sender */
+		{ 501, "5.5.4", SBC_REJECT_SYNTAX },
+		{ 555, "5.5.4", SBC_REJECT_SYNTAX },
+		{ 553, "5.6.7", SBC_REJECT_SYNTAX },  /* UTF-8 without SMTPUTF8 */
+		{ 554, "5.6.0", SBC_REJECT_SYNTAX },  /* bare LF, long line */
+		{ 552, "5.3.4", SBC_REJECT_SIZE },
+		{ 552, "5.2.2", SBC_REJECT_SIZE },    /* over quota */
+		{ 552, "5.2.3", SBC_REJECT_SIZE },
+		{ 452, "4.2.2", SBC_REJECT_TEMPFAIL },  /* mailbox full */
+		{ 451, "4.3.0", SBC_REJECT_TEMPFAIL },
+		{ 452, NULL, SBC_REJECT_TEMPFAIL },
+		{ 554, "5.4.6", SBC_REJECT_POLICY },  /* too many hops */
+		{ 530, "5.7.0", SBC_REJECT_POLICY },
+		{ 554, "5.7.1", SBC_REJECT_POLICY },  /* relay is the caller's */
+		{ 554, "5.5.1", SBC_REJECT_SYNTAX },
+		{ 550, NULL, SBC_REJECT_POLICY },
+		{ 550, "junk", SBC_REJECT_POLICY },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (scoreboard_reject_class(rows[i].code, rows[i].enhanced) !=
+		    rows[i].want)
+			fail_msg("row %zu: %d %s", i, rows[i].code,
+			    rows[i].enhanced ? rows[i].enhanced : "(none)");
+	}
+}
+
 int
 main(void)
 {
@@ -218,6 +329,8 @@ main(void)
 		cmocka_unit_test(test_worker_view_is_read_only_and_live),
 		cmocka_unit_test(test_attach_rejects_foreign_fd),
 		cmocka_unit_test(test_peers_counted_per_pool_and_cleared),
+		cmocka_unit_test(test_counters_outlive_workers),
+		cmocka_unit_test(test_reject_class_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
