@@ -244,6 +244,34 @@ parse_addresses(struct parser *p, const char *key, char *v,
 }
 
 static void
+parse_password(struct parser *p, struct list_def *d, const char *v)
+{
+	if (!list_valid_hash(v)) {
+		perr(p, "password: not a crypt(3) hash (set it with 'dlist "
+		    "passwd')");
+		return;
+	}
+	free(d->password);
+	d->password = xstrdup(v);
+}
+
+/* Where the value of a size key goes. */
+static uint64_t *
+size_field(struct list_def *d, enum lkey k)
+{
+	switch (k) {
+	case LK_DIGEST_MAX_SIZE:
+		return &d->digest_max_size;
+	case LK_FILE_MAX_SIZE:
+		return &d->file_max_size;
+	case LK_FILES_MAX_SIZE:
+		return &d->files_max_size;
+	default:
+		return &d->max_size;
+	}
+}
+
+static void
 parse_key(struct parser *p, struct list_def *d, unsigned *seen,
     const char *key, char *v)
 {
@@ -307,30 +335,16 @@ parse_key(struct parser *p, struct list_def *d, unsigned *seen,
 		d->subject_prefix = xstrdup(strcasecmp(v, "none") == 0 ? "" : v);
 		break;
 	case LK_PASSWORD:
-		if (!list_valid_hash(v)) {
-			perr(p, "password: not a crypt(3) hash (set it with "
-			    "'dlist passwd')");
-			break;
-		}
-		free(d->password);
-		d->password = xstrdup(v);
+		parse_password(p, d, v);
 		break;
 	case LK_MAX_SIZE:
 	case LK_DIGEST_MAX_SIZE:
 	case LK_FILE_MAX_SIZE:
 	case LK_FILES_MAX_SIZE:
-		if (parse_size(v, &size) < 0) {
+		if (parse_size(v, &size) < 0)
 			perr(p, "%s: '%s' is not a size", key, v);
-			break;
-		}
-		if (k == LK_MAX_SIZE)
-			d->max_size = size;
-		else if (k == LK_DIGEST_MAX_SIZE)
-			d->digest_max_size = size;
-		else if (k == LK_FILE_MAX_SIZE)
-			d->file_max_size = size;
 		else
-			d->files_max_size = size;
+			*size_field(d, (enum lkey)k) = size;
 		break;
 	case LK_DIGEST_INTERVAL:
 		if (parse_duration(v, &u) < 0 || u == 0)
