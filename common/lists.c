@@ -26,20 +26,23 @@
 #define LIST_DEFAULT_DIGEST_SIZE (40u * 1024)
 #define LIST_DEFAULT_DIGEST_INTERVAL (24u * 3600)
 #define LIST_DEFAULT_BOUNCE_THRESHOLD 5
+#define LIST_DEFAULT_FILE_MAX_SIZE (1024u * 1024)
+#define LIST_DEFAULT_FILES_MAX_SIZE (20u * 1024 * 1024)
 
 /* Keys of a list block; "seen" bits catch keys given twice. */
 enum lkey {
 	LK_OWNER, LK_MODERATOR, LK_DESCRIPTION, LK_SUBSCRIBE, LK_POST,
 	LK_REPLY_TO, LK_SUBJECT_PREFIX, LK_MAX_SIZE, LK_ARCHIVE, LK_DIGEST,
 	LK_DIGEST_MAX_SIZE, LK_DIGEST_INTERVAL, LK_HIDDEN, LK_VERP,
-	LK_BOUNCE_THRESHOLD, LK_DIGEST_FORMAT, LK_COUNT
+	LK_BOUNCE_THRESHOLD, LK_DIGEST_FORMAT, LK_PASSWORD, LK_FILE_MAX_SIZE,
+	LK_FILES_MAX_SIZE, LK_COUNT
 };
 
 static const char *const lkey_names[LK_COUNT] = {
 	"owner", "moderator", "description", "subscribe", "post", "reply_to",
 	"subject_prefix", "max_size", "archive", "digest", "digest_max_size",
 	"digest_interval", "hidden", "verp", "bounce_threshold",
-	"digest_format",
+	"digest_format", "password", "file_max_size", "files_max_size",
 };
 
 static const char *const sub_names[] = { "open", "confirm", "approve",
@@ -86,6 +89,21 @@ list_valid_address(const char *a)
 	}
 	if (strchr(a, '@') != at)
 		return false;
+	return true;
+}
+
+/* A crypt(3) hash as userdb_hash_password() makes: "$id$...", printable,
+ * no blanks, short enough for a user_record. */
+static bool
+list_valid_hash(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 4 || n >= 256 || v[0] != '$')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+			return false;
 	return true;
 }
 
@@ -165,6 +183,7 @@ list_def_free(struct list_def *d)
 	strlist_free(&d->moderators);
 	free(d->description);
 	free(d->subject_prefix);
+	free(d->password);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -198,6 +217,9 @@ list_def_init(struct list_def *d, const char *address, unsigned line)
 	d->digest_interval = LIST_DEFAULT_DIGEST_INTERVAL;
 	d->verp = true;
 	d->bounce_threshold = LIST_DEFAULT_BOUNCE_THRESHOLD;
+	d->password = xstrdup("");
+	d->file_max_size = LIST_DEFAULT_FILE_MAX_SIZE;
+	d->files_max_size = LIST_DEFAULT_FILES_MAX_SIZE;
 	d->line = line;
 }
 
@@ -218,6 +240,34 @@ parse_addresses(struct parser *p, const char *key, char *v,
 		str_lower(w);
 		if (!strlist_contains_ci(l, w))
 			strlist_add(l, w);
+	}
+}
+
+static void
+parse_password(struct parser *p, struct list_def *d, const char *v)
+{
+	if (!list_valid_hash(v)) {
+		perr(p, "password: not a crypt(3) hash (set it with 'dlist "
+		    "passwd')");
+		return;
+	}
+	free(d->password);
+	d->password = xstrdup(v);
+}
+
+/* Where the value of a size key goes. */
+static uint64_t *
+size_field(struct list_def *d, enum lkey k)
+{
+	switch (k) {
+	case LK_DIGEST_MAX_SIZE:
+		return &d->digest_max_size;
+	case LK_FILE_MAX_SIZE:
+		return &d->file_max_size;
+	case LK_FILES_MAX_SIZE:
+		return &d->files_max_size;
+	default:
+		return &d->max_size;
 	}
 }
 
@@ -284,16 +334,17 @@ parse_key(struct parser *p, struct list_def *d, unsigned *seen,
 		free(d->subject_prefix);
 		d->subject_prefix = xstrdup(strcasecmp(v, "none") == 0 ? "" : v);
 		break;
+	case LK_PASSWORD:
+		parse_password(p, d, v);
+		break;
 	case LK_MAX_SIZE:
 	case LK_DIGEST_MAX_SIZE:
-		if (parse_size(v, &size) < 0) {
+	case LK_FILE_MAX_SIZE:
+	case LK_FILES_MAX_SIZE:
+		if (parse_size(v, &size) < 0)
 			perr(p, "%s: '%s' is not a size", key, v);
-			break;
-		}
-		if (k == LK_MAX_SIZE)
-			d->max_size = size;
 		else
-			d->digest_max_size = size;
+			*size_field(d, (enum lkey)k) = size;
 		break;
 	case LK_DIGEST_INTERVAL:
 		if (parse_duration(v, &u) < 0 || u == 0)
@@ -651,25 +702,35 @@ is_list_line(const char *s, size_t n, const char *address)
 }
 
 int
-lists_block_remove(struct buf *text, const char *address)
+lists_block_find(const char *text, size_t len, const char *address,
+    size_t *start, size_t *stop)
 {
-	size_t pos = 0, start = SIZE_MAX, stop = text->len;
+	size_t pos = 0;
 
-	while (pos < text->len) {
-		const char *nl = memchr(text->data + pos, '\n', text->len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - (text->data + pos)) :
-		    text->len - pos;
+	*start = SIZE_MAX;
+	*stop = len;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
 
-		if (start == SIZE_MAX) {
-			if (is_list_line(text->data + pos, n, address))
-				start = pos;
-		} else if (is_list_line(text->data + pos, n, NULL)) {
-			stop = pos;
+		if (*start == SIZE_MAX) {
+			if (is_list_line(text + pos, n, address))
+				*start = pos;
+		} else if (is_list_line(text + pos, n, NULL)) {
+			*stop = pos;
 			break;
 		}
 		pos += n + (nl != NULL);
 	}
-	if (start == SIZE_MAX)
+	return *start != SIZE_MAX;
+}
+
+int
+lists_block_remove(struct buf *text, const char *address)
+{
+	size_t start, stop;
+
+	if (!lists_block_find(text->data, text->len, address, &start, &stop))
 		return 0;
 	/* Take the blank line before the block with it. */
 	if (start >= 2 && text->data[start - 1] == '\n' &&
@@ -678,6 +739,133 @@ lists_block_remove(struct buf *text, const char *address)
 	memmove(text->data + start, text->data + stop, text->len - stop);
 	buf_truncate(text, text->len - (stop - start));
 	return 1;
+}
+
+int
+lists_block_check(const char *address, const char *block, size_t len,
+    struct buf *err)
+{
+	struct lists l = { NULL, 0 };
+	int r = -1;
+
+	if (lists_parse("block", block, len, &l, err) < 0)
+		return -1;
+	if (l.count != 1)
+		buf_printf(err, "block: %zu lists; it must hold exactly one, "
+		    "opened by 'list %s'\n", l.count, address);
+	else if (strcasecmp(l.items[0].address, address) != 0)
+		buf_printf(err, "block: it opens list %s, not %s (a list "
+		    "cannot be renamed or added this way)\n",
+		    l.items[0].address, address);
+	else
+		r = 0;
+	lists_free(&l);
+	return r;
+}
+
+int
+lists_block_replace(struct buf *text, const char *address,
+    const char *block, size_t len)
+{
+	struct buf out = BUF_INIT;
+	size_t start, stop;
+
+	if (!lists_block_find(text->data, text->len, address, &start, &stop))
+		return 0;
+	buf_append(&out, text->data, start);
+	buf_append(&out, block, len);
+	if (len > 0 && block[len - 1] != '\n')
+		buf_append_char(&out, '\n');
+	buf_append(&out, text->data + stop, text->len - stop);
+	buf_reset(text);
+	buf_append(text, out.data, out.len);
+	buf_free(&out);
+	return 1;
+}
+
+/* Is the line at s (n bytes) "KEY value" (blanks around allowed)? */
+static bool
+is_key_line(const char *s, size_t n, const char *key)
+{
+	size_t i = 0, kl = strlen(key);
+
+	while (i < n && is_trimmed(s[i]))
+		i++;
+	return n - i >= kl && strncmp(s + i, key, kl) == 0 &&
+	    (n - i == kl || is_trimmed(s[i + kl]));
+}
+
+int
+lists_block_set_key(struct buf *text, const char *address, const char *key,
+    const char *value)
+{
+	struct buf block = BUF_INIT;
+	size_t start, stop, pos;
+	bool first = true;
+	int r;
+
+	if (!lists_block_find(text->data, text->len, address, &start, &stop))
+		return 0;
+	for (pos = start; pos < stop;) {
+		const char *ln = text->data + pos;
+		const char *nl = memchr(ln, '\n', stop - pos);
+		size_t n = nl != NULL ? (size_t)(nl - ln) : stop - pos;
+
+		if (first || !is_key_line(ln, n, key)) {
+			buf_append(&block, ln, n);
+			buf_append_char(&block, '\n');
+		}
+		if (first)
+			buf_printf(&block, "\t%s %s\n", key, value);
+		first = false;
+		pos += n + (nl != NULL);
+	}
+	r = lists_block_replace(text, address, block.data, block.len);
+	buf_free(&block);
+	return r;
+}
+
+int
+lists_file_lock(const char *lists_file, struct buf *err)
+{
+	struct buf p = BUF_INIT;
+	int fd;
+
+	buf_printf(&p, "%s.lock", lists_file);
+	/* Read-only and world-readable: root's dlist and the list worker
+	 * (run_as) lock the same file; flock needs no write access. */
+	fd = open(p.data, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0 && geteuid() == 0)
+		(void)fchmod(fd, 0644);          /* 0600 from older dlist */
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		buf_printf(err, "cannot lock %s: %s", p.data, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	buf_free(&p);
+	return fd;
+}
+
+int
+lists_file_write(const char *lists_file, const char *text, size_t len,
+    struct buf *err)
+{
+	struct lists check = { NULL, 0 };
+	struct stat st;
+	mode_t mode = 0644;
+
+	if (lists_parse(lists_file, text, len, &check, err) < 0)
+		return -1;
+	lists_free(&check);
+	if (stat(lists_file, &st) == 0)
+		mode = st.st_mode & 07777;
+	if (write_file_durable(lists_file, text, len, mode) < 0) {
+		buf_printf(err, "cannot write %s: %s\n", lists_file,
+		    strerror(errno));
+		return -2;
+	}
+	return 0;
 }
 
 void

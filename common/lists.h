@@ -79,6 +79,9 @@ struct list_def {
 	bool hidden;              /* not shown by "lists" */
 	bool verp;                /* one envelope per remote member */
 	unsigned bounce_threshold;/* bounce score that sets nomail */
+	char *password;           /* owner password, crypt(3); "" = none */
+	uint64_t file_max_size;   /* largest shared file (putfile) */
+	uint64_t files_max_size;  /* all shared files of the list */
 	unsigned line;            /* line of its "list" line in lists.dat */
 };
 
@@ -136,6 +139,30 @@ void lists_block_format(const char *address, const struct strlist *owners,
     const char *description, struct buf *out);
 /* Remove the block of address from text (in place). 1 removed, 0 none. */
 int lists_block_remove(struct buf *text, const char *address);
+/* Where the block of address is in text: from its "list" line (*start)
+ * to the next "list" line or the end (*stop). 1 found, 0 none. */
+int lists_block_find(const char *text, size_t len, const char *address,
+    size_t *start, size_t *stop);
+/* Is block (len bytes) a valid lists.dat block of exactly the list
+ * address? 0, or -1 with the reasons appended to err (lines "block:LINE:
+ * message"). Used before a block sent by mail (newconfig) replaces one. */
+int lists_block_check(const char *address, const char *block, size_t len,
+    struct buf *err);
+/* Replace the block of address in text by block. 1 done, 0 no block. */
+int lists_block_replace(struct buf *text, const char *address,
+    const char *block, size_t len);
+/* Set "KEY VALUE" in the block of address: earlier KEY lines go, the new
+ * line follows the "list" line. 1 done, 0 no block. */
+int lists_block_set_key(struct buf *text, const char *address,
+    const char *key, const char *value);
+/* Take the lock that serialises editors of lists.dat (LISTS_FILE.lock,
+ * flock): the fd to close when done, or -1 with err filled. */
+int lists_file_lock(const char *lists_file, struct buf *err);
+/* Replace lists.dat durably (write_file_durable(), the file's mode kept)
+ * with text, only when it parses. 0; -1 when it does not parse, -2 when
+ * it cannot be written; the reasons in err. */
+int lists_file_write(const char *lists_file, const char *text, size_t len,
+    struct buf *err);
 
 /* Lists cache that follows changes of the file (see above). */
 struct lists_cache {

@@ -342,8 +342,8 @@ mail_is_automatic(const struct mail *m)
 }
 
 /* The boundary parameter of a multipart Content-Type value. */
-static bool
-boundary_of(const char *ct, struct buf *out)
+bool
+mail_boundary(const char *ct, struct buf *out)
 {
 	const char *p = ct;
 
@@ -380,7 +380,7 @@ mail_text(const struct mail *m, struct buf *out)
 	buf_reset(out);
 	if (!mail_get(m, "Content-Type", &ct) ||
 	    strncasecmp(buf_cstr(&ct), "multipart/", 10) != 0 ||
-	    !boundary_of(ct.data, &bnd)) {
+	    !mail_boundary(ct.data, &bnd)) {
 		buf_append(out, m->body, m->body_len);
 		goto out;
 	}

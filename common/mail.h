@@ -54,5 +54,7 @@ void mail_display_name(const char *value, struct buf *out);
 bool mail_is_automatic(const struct mail *m);
 /* The text of the first text/plain part (the body when not MIME). */
 void mail_text(const struct mail *m, struct buf *out);
+/* The boundary parameter of a multipart Content-Type value into out. */
+bool mail_boundary(const char *ct, struct buf *out);
 
 #endif

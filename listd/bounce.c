@@ -8,7 +8,13 @@
  * member's bounce score; when the score reaches the list's
  * bounce_threshold the member is set to nomail and the owners are told.
  * Auto-replies (vacation messages) to the bounce address are not
- * bounces and are ignored.
+ * bounces and are ignored; a delivery status report (RFC 3464:
+ * multipart/report; report-type=delivery-status) is judged by its
+ * Action fields instead, whatever its Auto-Submitted says (DMail's own
+ * DSNs, sent when a member's MX refuses a post during the SMTP
+ * transaction, carry "Auto-Submitted: auto-replied"): it counts for the
+ * recipients whose Action is "failed", and a report of delays only is
+ * ignored.
  */
 #include "config.h"
 
@@ -59,6 +65,80 @@ dsn_recipients(const char *msg, size_t len, struct strlist *out)
 			free(a);
 		}
 		s += n + (nl != NULL);
+	}
+}
+
+/* Is the Content-Type value ct multipart/report with report-type
+ * delivery-status (parameter names and values ignoring case)? */
+static bool
+is_dsn_type(const char *ct)
+{
+	const char *p = ct;
+
+	if (strncasecmp(ct, "multipart/report", 16) != 0)
+		return false;
+	while ((p = strchr(p, ';')) != NULL) {
+		p++;
+		p += strspn(p, " \t");
+		if (strncasecmp(p, "report-type", 11) != 0)
+			continue;
+		p += 11;
+		p += strspn(p, " \t");
+		if (*p++ != '=')
+			return false;
+		p += strspn(p, " \t\"");
+		return strncasecmp(p, "delivery-status", 15) == 0 &&
+		    strchr(" \t;\"", p[15]) != NULL;
+	}
+	return false;
+}
+
+/* Is the line at s (l bytes) "Action: failed"? */
+static bool
+is_action_failed(const char *s, size_t l)
+{
+	size_t b = 7;
+
+	if (!mem_prefix_ci(s, l, "action:"))
+		return false;
+	while (b < l && (s[b] == ' ' || s[b] == '\t'))
+		b++;
+	return mem_prefix_ci(s + b, l - b, "failed");
+}
+
+/* Per-recipient blocks of a delivery-status report (fields separated by
+ * blank lines): the recipients of the blocks whose Action is "failed"
+ * added to out. Returns how many blocks failed. */
+static unsigned
+dsn_failed(const char *msg, size_t len, struct strlist *out)
+{
+	const char *s = msg, *end = msg + len;
+	struct strlist block = { NULL, 0 };
+	bool failed = false;
+	unsigned n = 0;
+
+	for (;;) {
+		const char *nl = s < end ? memchr(s, '\n', (size_t)(end - s)) :
+		    NULL;
+		size_t l = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+
+		if (l > 0 && s[l - 1] == '\r')
+			l--;
+		if (l > 0 && is_action_failed(s, l))
+			failed = true;
+		else if (l > 0)
+			dsn_recipients(s, l, &block);
+		if (l == 0 || nl == NULL) {            /* end of a block */
+			for (size_t i = 0; failed && i < block.count; i++)
+				if (!strlist_contains_ci(out, block.items[i]))
+					strlist_add(out, block.items[i]);
+			n += failed ? 1 : 0;
+			strlist_free(&block);
+			failed = false;
+		}
+		if (nl == NULL)
+			return n;
+		s = nl + 1;
 	}
 }
 
@@ -122,26 +202,37 @@ bounce_handle(struct listd *ld, const struct list_def *d, const char *member,
 	struct listdb *db;
 	struct buf err = BUF_INIT;
 	struct mail m;
+	struct buf v = BUF_INIT;
+	bool report, vacation;
+	unsigned failed = 0;
 	int r = 0;
 
 	mail_parse(msg, len, &m);
-	{
-		struct buf v = BUF_INIT;
-		bool vacation = mail_get(&m, "Auto-Submitted", &v) &&
-		    strncasecmp(buf_cstr(&v), "auto-replied", 12) == 0;
-		buf_free(&v);
-		mail_free(&m);
-		if (vacation) {
-			log_info("action=bounce list=%s status=ignored "
-			    "reason=\"auto-reply to the bounce address\"",
-			    d->address);
-			return 0;
-		}
+	report = mail_get(&m, "Content-Type", &v) && is_dsn_type(v.data);
+	vacation = !report && mail_get(&m, "Auto-Submitted", &v) &&
+	    strncasecmp(buf_cstr(&v), "auto-replied", 12) == 0;
+	if (report)
+		failed = dsn_failed(m.body, m.body_len, &who);
+	buf_free(&v);
+	mail_free(&m);
+	if (vacation) {
+		log_info("action=bounce list=%s status=ignored "
+		    "reason=\"auto-reply to the bounce address\"",
+		    d->address);
+		return 0;
 	}
-	if (*member != '\0')
+	if (report && failed == 0) {
+		log_info("action=bounce list=%s status=ignored reason=\"delivery "
+		    "report without a failed recipient\"", d->address);
+		strlist_free(&who);
+		return 0;
+	}
+	if (*member != '\0') {
+		strlist_free(&who);         /* VERP names the member */
 		strlist_add(&who, member);
-	else
+	} else if (!report) {
 		dsn_recipients(msg, len, &who);
+	}
 	if (who.count == 0) {
 		log_info("action=bounce list=%s status=ignored "
 		    "reason=\"no recognisable member\"", d->address);

@@ -13,33 +13,51 @@
 #include "listd.h"
 #include "util.h"
 
+/* pw: bits of the arguments that are passwords, counted in the full
+ * form (LIST given); with the LIST left out they shift down by one. */
 static const struct {
 	const char *name;
 	enum cmd_kind kind;
 	size_t min_args, max_args;
+	unsigned pw;
 } commands[] = {
-	{ "help", CMD_HELP, 0, 0 },
-	{ "lists", CMD_LISTS, 0, 0 },
-	{ "info", CMD_INFO, 0, 1 },
-	{ "subscribe", CMD_SUBSCRIBE, 0, 2 },
-	{ "join", CMD_SUBSCRIBE, 0, 2 },
-	{ "unsubscribe", CMD_UNSUBSCRIBE, 0, 2 },
-	{ "leave", CMD_UNSUBSCRIBE, 0, 2 },
-	{ "signoff", CMD_UNSUBSCRIBE, 0, 2 },
-	{ "who", CMD_WHO, 0, 1 },
-	{ "set", CMD_SET, 1, 2 },
-	{ "index", CMD_INDEX, 0, 1 },
-	{ "get", CMD_GET, 1, 2 },
-	{ "end", CMD_END, 0, 0 },
-	{ "confirm", CMD_CONFIRM, 1, 1 },
-	{ "approve", CMD_APPROVE, 1, 1 },
-	{ "reject", CMD_REJECT, 1, 1 },
+	{ "help", CMD_HELP, 0, 0, 0 },
+	{ "lists", CMD_LISTS, 0, 0, 0 },
+	{ "info", CMD_INFO, 0, 1, 0 },
+	{ "subscribe", CMD_SUBSCRIBE, 0, 2, 0 },
+	{ "join", CMD_SUBSCRIBE, 0, 2, 0 },
+	{ "unsubscribe", CMD_UNSUBSCRIBE, 0, 2, 0 },
+	{ "leave", CMD_UNSUBSCRIBE, 0, 2, 0 },
+	{ "signoff", CMD_UNSUBSCRIBE, 0, 2, 0 },
+	{ "who", CMD_WHO, 0, 1, 0 },
+	{ "set", CMD_SET, 1, 2, 0 },
+	{ "index", CMD_INDEX, 0, 1, 0 },
+	{ "get", CMD_GET, 1, 2, 0 },
+	{ "end", CMD_END, 0, 0, 0 },
+	{ "confirm", CMD_CONFIRM, 1, 1, 0 },
+	{ "approve", CMD_APPROVE, 1, 1, 0 },
+	{ "reject", CMD_REJECT, 1, 1, 0 },
+	{ "which", CMD_WHICH, 0, 1, 0 },
+	{ "intro", CMD_INTRO, 0, 1, 0 },
+	{ "newinfo", CMD_NEWINFO, 1, 2, 2 },
+	{ "newintro", CMD_NEWINTRO, 1, 2, 2 },
+	{ "config", CMD_CONFIG, 1, 2, 2 },
+	{ "newconfig", CMD_NEWCONFIG, 1, 2, 2 },
+	{ "writelist", CMD_WRITELIST, 1, 2, 2 },
+	{ "mkdigest", CMD_MKDIGEST, 1, 2, 2 },
+	{ "passwd", CMD_PASSWD, 2, 3, 6 },
+	{ "files", CMD_FILES, 0, 1, 0 },
+	{ "getfile", CMD_GETFILE, 1, 2, 0 },
+	{ "putfile", CMD_PUTFILE, 2, 3, 2 },
+	{ "delfile", CMD_DELFILE, 2, 3, 2 },
 };
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 const char *
 cmd_name(enum cmd_kind k)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (commands[i].kind == k)
 			return commands[i].name;
 	return k == CMD_NONE ? "" : "unknown";
@@ -48,8 +66,8 @@ cmd_name(enum cmd_kind k)
 void
 cmd_parse_line(const char *line, size_t len, struct cmd *out)
 {
-	char words[CMD_MAX_ARGS + 2][CMD_ARG_MAX];
-	size_t nw = 0, i = 0;
+	char words[CMD_MAX_ARGS + 3][CMD_ARG_MAX];
+	size_t nw = 0, i = 0, w0 = 0;
 
 	memset(out, 0, sizeof(*out));
 	/* Words are C strings below: a line with a NUL is no command. */
@@ -68,7 +86,7 @@ cmd_parse_line(const char *line, size_t len, struct cmd *out)
 		while (i < len && !isspace((unsigned char)line[i]))
 			i++;
 		n = i - start;
-		if (nw == CMD_MAX_ARGS + 1 || n >= CMD_ARG_MAX) {
+		if (nw == CMD_MAX_ARGS + 3 || n >= CMD_ARG_MAX) {
 			out->kind = CMD_UNKNOWN;
 			return;
 		}
@@ -81,19 +99,60 @@ cmd_parse_line(const char *line, size_t len, struct cmd *out)
 		return;
 	}
 	out->kind = CMD_UNKNOWN;
-	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
-		if (strcasecmp(words[0], commands[c].name) != 0)
+	/* majordomo's "approve PASSWORD subscribe|unsubscribe ..." */
+	if (nw >= 3 && strcasecmp(words[0], "approve") == 0) {
+		out->approved = true;
+		memcpy(out->password, words[1], strlen(words[1]) + 1);
+		w0 = 2;
+	}
+	for (size_t c = 0; c < NCOMMANDS; c++) {
+		if (strcasecmp(words[w0], commands[c].name) != 0)
 			continue;
-		if (nw - 1 < commands[c].min_args ||
-		    nw - 1 > commands[c].max_args)
+		out->known_word = true;
+		if (nw - w0 - 1 < commands[c].min_args ||
+		    nw - w0 - 1 > commands[c].max_args || (out->approved &&
+		    commands[c].kind != CMD_SUBSCRIBE &&
+		    commands[c].kind != CMD_UNSUBSCRIBE))
 			return;
 		out->kind = commands[c].kind;
-		out->nargs = nw - 1;
+		out->nargs = nw - w0 - 1;
 		for (size_t a = 0; a < out->nargs; a++)
-			memcpy(out->args[a], words[a + 1],
-			    strlen(words[a + 1]) + 1);
+			memcpy(out->args[a], words[w0 + a + 1],
+			    strlen(words[w0 + a + 1]) + 1);
 		return;
 	}
+}
+
+void
+cmd_format(const struct cmd *cmd, struct buf *out)
+{
+	unsigned pw = 0;
+
+	buf_reset(out);
+	for (size_t c = 0; c < NCOMMANDS; c++)
+		if (commands[c].kind == cmd->kind) {
+			pw = commands[c].pw >>
+			    (commands[c].max_args - cmd->nargs);
+			break;
+		}
+	if (cmd->approved)
+		buf_append_str(out, "approve ******** ");
+	buf_append_str(out, cmd_name(cmd->kind));
+	for (size_t a = 0; a < cmd->nargs; a++)
+		buf_printf(out, " %s", (pw & (1u << a)) ? "********" :
+		    cmd->args[a]);
+}
+
+bool
+cmd_same(const struct cmd *a, const struct cmd *b)
+{
+	if (a->kind != b->kind || a->nargs != b->nargs ||
+	    a->approved != b->approved)
+		return false;
+	for (size_t i = 0; i < a->nargs; i++)
+		if (strcasecmp(a->args[i], b->args[i]) != 0)
+			return false;
+	return true;
 }
 
 unsigned

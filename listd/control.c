@@ -9,14 +9,23 @@
  *      so a plain reply works) is carried out;
  *   3. the Subject, if it is a command, then each body line that is not
  *      quoted ('>'), up to "end", a signature ("-- ") or
- *      LISTD_MAX_BAD_LINES lines that are not commands;
+ *      LISTD_MAX_BAD_LINES lines that are not commands, each of which
+ *      is named in the reply (">>> LINE", "**** unknown command"); a
+ *      body line repeating the Subject's command is not run twice, and
+ *      newinfo/newintro/newconfig take the lines after theirs up to
+ *      "EOF" (ctl_take_text());
  *   4. "approve TOKEN"/"reject TOKEN" in the Subject count only when the
  *      body held no approve/reject line (a reply to a moderator notice);
  *   5. one reply to the requester summarising each command.
  *
  * The requester is the From: address (else the envelope sender).
  * Subscribing and unsubscribing an address need a confirmation from that
- * address, except subscribing yourself to an "open" list.
+ * address, except subscribing yourself to an "open" list, and except
+ * for owners: "approve PASSWORD subscribe LIST ADDR" (the list password,
+ * owner.c) acts at once, and an owner's plain "subscribe LIST ADDR"
+ * waits for "approve TOKEN" from the owner's own mailbox. From: alone
+ * never authenticates an owner. The owners' other commands are in
+ * owner.c, the shared files in files.c.
  */
 #include "config.h"
 
@@ -32,90 +41,10 @@
 #include "log.h"
 #include "util.h"
 
-struct ctl {
-	struct listd *ld;
-	const struct list_def *deflist;   /* LIST-request's list, or NULL */
-	const char *domain;
-	char requester[LIST_ADDRESS_MAX + 1];
-	struct buf reply;
-	unsigned commands;
-	bool saw_moderation;              /* approve/reject line in body */
-};
-
 static const char *const sub_policy[] = { "open", "confirm", "approve",
 	"closed" };
 static const char *const post_policy[] = { "members", "anyone",
 	"moderated", "announce" };
-
-static void __attribute__((format(printf, 2, 3)))
-say(struct ctl *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&c->reply, fmt, ap);
-	va_end(ap);
-}
-
-/* A list named by a command argument: full address, or a name in the
- * domain the command was sent to. */
-static const struct list_def *
-resolve_list(struct ctl *c, const char *w)
-{
-	const struct lists *l = c->ld->cur;
-
-	if (strchr(w, '@') != NULL)
-		return lists_find(l, w);
-	for (size_t i = 0; i < l->count; i++)
-		if (strcasecmp(l->items[i].name, w) == 0 &&
-		    strcasecmp(l->items[i].domain, c->domain) == 0)
-			return &l->items[i];
-	return NULL;
-}
-
-/* Split args into list and rest: the first argument names a list when
- * it resolves to one; otherwise the default list is used. Returns the
- * list (NULL after saying why) and the index of the next argument. */
-static const struct list_def *
-list_arg(struct ctl *c, const struct cmd *cmd, size_t *next)
-{
-	const struct list_def *d;
-
-	*next = 0;
-	if (cmd->nargs > 0 && (d = resolve_list(c, cmd->args[0])) != NULL) {
-		*next = 1;
-		return d;
-	}
-	if (c->deflist != NULL)
-		return c->deflist;
-	if (cmd->nargs > 0)
-		say(c, "No list called %s here. Send \"lists\" for the "
-		    "lists.\n", cmd->args[0]);
-	else
-		say(c, "Which list? Give its name, e.g. \"%s LIST\".\n",
-		    cmd_name(cmd->kind));
-	return NULL;
-}
-
-static int
-member_get(struct ctl *c, const struct list_def *d, const char *a,
-    struct list_member *m)
-{
-	struct buf err = BUF_INIT;
-	struct listdb *db = listdb_open(c->ld->conf, d, &err);
-	int r;
-
-	if (db == NULL) {
-		log_error("event=list-failed list=%s reason=\"%s\"",
-		    d->address, err.data);
-		buf_free(&err);
-		return -1;
-	}
-	r = listdb_get(db, a, m);
-	listdb_close(db);
-	buf_free(&err);
-	return r;
-}
 
 /* Store (m != NULL) or delete address. 0 or -1. */
 static int
@@ -139,32 +68,18 @@ member_write(struct ctl *c, const struct list_def *d,
 }
 
 static void
-notice_from_list(struct ctl *c, const struct list_def *d, const char *to,
-    const char *subject, const char *body, bool reply_to_request)
-{
-	struct buf req = BUF_INIT, bounces = BUF_INIT, hdr = BUF_INIT;
-
-	list_addr(d, "-request", &req);
-	list_addr(d, "-bounces", &bounces);
-	if (reply_to_request)
-		buf_printf(&hdr, "Reply-To: %s\n", req.data);
-	(void)send_notice(c->ld, bounces.data, req.data, to, subject,
-	    hdr.len ? hdr.data : NULL, body);
-	buf_free(&req);
-	buf_free(&bounces);
-	buf_free(&hdr);
-}
-
-static void
 welcome(struct ctl *c, const struct list_def *d, const char *addr)
 {
-	struct buf body = BUF_INIT, subj = BUF_INIT;
+	struct buf body = BUF_INIT, subj = BUF_INIT, intro = BUF_INIT;
 
 	buf_printf(&body, "Welcome to %s%s%s.\n\nPost to the list: %s\n"
 	    "Leave it: send \"unsubscribe\" to %s-request@%s\n"
 	    "Help: send \"help\" to %s-request@%s\n", d->address,
 	    *d->description ? " - " : "", d->description, d->address,
 	    d->name, d->domain, d->name, d->domain);
+	if (list_text_get(c->ld, d, "intro", &intro) == 1)
+		buf_printf(&body, "\n%s", intro.data);
+	buf_free(&intro);
 	buf_printf(&subj, "Welcome to %s", d->address);
 	notice_from_list(c, d, addr, subj.data, body.data, false);
 	buf_free(&body);
@@ -185,6 +100,60 @@ add_member(struct ctl *c, const struct list_def *d, const char *addr)
 	    d->address, addr);
 	say(c, "%s is now subscribed to %s.\n", addr, d->address);
 	welcome(c, d, addr);
+}
+
+/* Remove addr (a member) and tell it when someone else asked. */
+static void
+remove_member(struct ctl *c, const struct list_def *d, const char *addr)
+{
+	struct buf body = BUF_INIT, subj = BUF_INIT;
+
+	if (member_write(c, d, NULL, addr) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+		return;
+	}
+	log_info("action=unsubscribe list=%s member=<%s> status=ok",
+	    d->address, addr);
+	say(c, "%s has left %s.\n", addr, d->address);
+	buf_printf(&subj, "You have left %s", d->address);
+	buf_printf(&body, "%s no longer gets mail from %s.\n", addr,
+	    d->address);
+	if (strcasecmp(addr, c->requester) != 0)
+		notice_from_list(c, d, addr, subj.data, body.data, false);
+	buf_free(&body);
+	buf_free(&subj);
+}
+
+/* An owner (From:) changes another address without a password: the
+ * change waits for "approve TOKEN" from the owner's own mailbox, so a
+ * forged From: alone changes nothing. */
+static void
+ask_owner_approval(struct ctl *c, const struct list_def *d, bool sub,
+    const char *addr)
+{
+	struct token t;
+	struct buf body = BUF_INIT, subj = BUF_INIT;
+
+	if (token_create(c->ld, d, sub ? TOKEN_SUB_APPROVE :
+	    TOKEN_UNSUB_APPROVE, addr, LISTD_CONFIRM_TTL, &t) < 0) {
+		say(c, "Temporary failure; please try again later.\n");
+		return;
+	}
+	buf_printf(&body, "You (an owner of %s) asked to %s %s.\n\nTo do "
+	    "it, reply to this message, or send this line to "
+	    "%s-request@%s:\n\n    approve %s\n\nIf you did not ask, "
+	    "ignore this message.\n", d->address, sub ? "subscribe" :
+	    "unsubscribe", addr, d->name, d->domain, t.id);
+	buf_printf(&subj, "%s: %s %s (approve %s)", d->name, sub ?
+	    "subscribe" : "unsubscribe", addr, t.id);
+	notice_from_list(c, d, c->requester, subj.data, body.data, true);
+	log_info("action=%s list=%s member=<%s> requester=<%s> token=%s "
+	    "status=awaiting-owner", sub ? "subscribe" : "unsubscribe",
+	    d->address, addr, c->requester, t.id);
+	say(c, "An approval request was sent to you (%s); reply to it to %s "
+	    "%s.\n", c->requester, sub ? "subscribe" : "unsubscribe", addr);
+	buf_free(&body);
+	buf_free(&subj);
 }
 
 /* Ask addr to confirm (un)subscribing. */
@@ -252,6 +221,20 @@ cmd_subscribe(struct ctl *c, const struct cmd *cmd, bool sub)
 		say(c, "%s is not subscribed to %s.\n", addr, d->address);
 		return;
 	}
+	if (cmd->approved) {           /* "approve PASSWORD subscribe" */
+		if (!owner_auth(c, d, cmd->password))
+			return;
+		if (sub)
+			add_member(c, d, addr);
+		else
+			remove_member(c, d, addr);
+		return;
+	}
+	if (list_is_owner(d, c->requester) &&
+	    strcasecmp(addr, c->requester) != 0) {
+		ask_owner_approval(c, d, sub, addr);
+		return;
+	}
 	if (sub && d->subscribe == LIST_SUB_CLOSED) {
 		say(c, "%s is closed; ask its owner (%s-owner@%s).\n",
 		    d->address, d->name, d->domain);
@@ -294,7 +277,7 @@ do_confirm(struct ctl *c, const char *id)
 	struct token t;
 	struct buf body = BUF_INIT, subj = BUF_INIT;
 
-	say(c, "> confirm %s\n", id);
+	say(c, ">>> confirm %s\n", id);
 	if ((d = find_token(c, id, &t)) == NULL) {
 		say(c, "Unknown or expired confirmation.\n\n");
 		return;
@@ -328,22 +311,11 @@ do_confirm(struct ctl *c, const char *id)
 		token_remove(c->ld, d, t.id);
 		break;
 	case TOKEN_UNSUBSCRIBE:
-		if (member_write(c, d, NULL, t.address) < 0) {
-			say(c, "Temporary failure.\n\n");
-			return;
-		}
+		remove_member(c, d, t.address);
 		token_remove(c->ld, d, t.id);
-		log_info("action=unsubscribe list=%s member=<%s> status=ok",
-		    d->address, t.address);
-		say(c, "%s has left %s.\n", t.address, d->address);
-		buf_printf(&subj, "You have left %s", d->address);
-		buf_printf(&body, "%s no longer gets mail from %s.\n",
-		    t.address, d->address);
-		if (strcasecmp(t.address, c->requester) != 0)
-			notice_from_list(c, d, t.address, subj.data,
-			    body.data, false);
 		break;
 	case TOKEN_SUB_APPROVE:
+	case TOKEN_UNSUB_APPROVE:
 	case TOKEN_POST:
 		say(c, "This needs \"approve %s\" from an owner or "
 		    "moderator.\n", id);
@@ -386,6 +358,14 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 			notice_from_list(c, d, t.address, "Subscription "
 			    "refused", body.data, false);
 		}
+		token_remove(c->ld, d, id);
+		goto out;
+	}
+	if (t.action == TOKEN_UNSUB_APPROVE) {
+		if (approve)
+			remove_member(c, d, t.address);
+		else
+			say(c, "%s stays on %s.\n", t.address, d->address);
 		token_remove(c->ld, d, id);
 		goto out;
 	}
@@ -436,6 +416,7 @@ static void
 cmd_info(struct ctl *c, const struct cmd *cmd)
 {
 	const struct list_def *d;
+	struct buf text = BUF_INIT;
 	size_t next;
 
 	if ((d = list_arg(c, cmd, &next)) == NULL)
@@ -447,22 +428,9 @@ cmd_info(struct ctl *c, const struct cmd *cmd)
 	    sub_policy[d->subscribe], post_policy[d->post],
 	    d->archive ? "yes" : "no", d->digest ? "yes" : "no", d->name,
 	    d->domain);
-}
-
-/* Members and owners may see who/index/get; hidden lists: owners only
- * for who. */
-static bool
-may_read(struct ctl *c, const struct list_def *d, bool who)
-{
-	struct list_member m;
-	int r;
-
-	if (list_is_moderator(d, c->requester))
-		return true;
-	if (who && d->hidden)
-		return false;
-	r = member_get(c, d, c->requester, &m);
-	return r == 1;
+	if (list_text_get(c->ld, d, "info", &text) == 1)
+		say(c, "\n%s", text.data);
+	buf_free(&text);
 }
 
 static void
@@ -656,20 +624,107 @@ cmd_help(struct ctl *c)
 	    "  set LIST digest|nomail|mail how you get the list\n"
 	    "  index LIST                  the archive\n"
 	    "  get LIST N                  archived message N\n"
+	    "  which [ADDRESS]             the lists you (or ADDRESS) are on\n"
+	    "  intro LIST                  the introduction for members\n"
+	    "  files LIST                  the list's shared files\n"
+	    "  getfile LIST NAME           a shared file, as an attachment\n"
 	    "  end                         stop reading here\n"
+	    "Owners, with the list password:\n"
+	    "  approve PASSWORD subscribe|unsubscribe LIST ADDRESS\n"
+	    "  newinfo|newintro LIST PASSWORD   new text follows, up to EOF\n"
+	    "  config LIST PASSWORD        the list's lists.dat block\n"
+	    "  newconfig LIST PASSWORD     new block follows, up to EOF\n"
+	    "  writelist LIST PASSWORD     write members.txt on the server\n"
+	    "  mkdigest LIST PASSWORD      send the digest now\n"
+	    "  passwd LIST OLD NEW         change the list password\n"
+	    "  putfile LIST PASSWORD NAME  store the attached file as NAME\n"
+	    "  delfile LIST PASSWORD NAME  remove a shared file\n"
 	    "Sent to LIST-request@, the LIST argument may be left out.\n");
+}
+
+/* A line that is not a command: named in the reply. */
+static void
+unknown_line(struct ctl *c, const char *line, size_t n, const struct cmd *cmd)
+{
+	c->commands++;
+	say(c, ">>> %.*s\n", (int)(n > 200 ? 200 : n), line);
+	if (cmd->known_word)
+		say(c, "**** wrong arguments; send \"help\" for the "
+		    "commands\n\n");
+	else
+		say(c, "**** unknown command\n\n");
+}
+
+static bool run(struct ctl *c, const struct cmd *cmd);
+
+/* Step 3: the Subject when it is a command, then each body line that
+ * is not quoted, up to "end" or a signature. A body line that repeats
+ * the Subject's command (a client putting it in both) is not run again.
+ * A command may consume the text after its line (c->pos). */
+static void
+read_commands(struct ctl *c, const struct buf *subject, const struct buf *text)
+{
+	struct cmd cmd, subj_cmd;
+	bool stop = false, subj_ran = false;
+	unsigned bad = 0;
+
+	c->pos = text->data != NULL ? text->data : "";
+	c->end = c->pos + text->len;
+	if (subject->len > 0) {
+		cmd_parse_line(subject->data, subject->len, &subj_cmd);
+		if (subj_cmd.kind != CMD_NONE && subj_cmd.kind != CMD_UNKNOWN) {
+			subj_ran = true;
+			stop = !run(c, &subj_cmd);
+		}
+	}
+	while (!stop && c->pos < c->end && c->commands < LISTD_MAX_COMMANDS) {
+		const char *nl = memchr(c->pos, '\n', (size_t)(c->end - c->pos));
+		size_t n = nl != NULL ? (size_t)(nl - c->pos) :
+		    (size_t)(c->end - c->pos);
+		const char *line = c->pos;
+
+		c->pos += n + (nl != NULL);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > 0 && line[0] == '>')
+			continue;
+		if ((n == 3 && memcmp(line, "-- ", 3) == 0) ||
+		    (n == 2 && memcmp(line, "--", 2) == 0))
+			break;
+		cmd_parse_line(line, n, &cmd);
+		if (cmd.kind == CMD_NONE)
+			continue;
+		if (subj_ran && cmd_same(&cmd, &subj_cmd)) {
+			subj_ran = false;
+			continue;
+		}
+		if (cmd.kind == CMD_UNKNOWN) {
+			unknown_line(c, line, n, &cmd);
+			if (++bad >= LISTD_MAX_BAD_LINES) {
+				say(c, "(%u lines that are not commands; the "
+				    "rest was ignored)\n\n", bad);
+				break;
+			}
+			continue;
+		}
+		stop = !run(c, &cmd);
+	}
 }
 
 /* Run one parsed command; false to stop reading. */
 static bool
-run(struct ctl *c, const char *line, size_t len, const struct cmd *cmd)
+run(struct ctl *c, const struct cmd *cmd)
 {
+	struct buf echo = BUF_INIT;
+
 	if (cmd->kind == CMD_END)
 		return false;
 	if (cmd->kind == CMD_CONFIRM)     /* done in the token pass */
 		return true;
 	c->commands++;
-	say(c, "> %.*s\n", (int)(len > 200 ? 200 : len), line);
+	cmd_format(cmd, &echo);
+	say(c, ">>> %s\n", echo.data);
+	buf_free(&echo);
 	switch (cmd->kind) {
 	case CMD_HELP:
 		cmd_help(c);
@@ -712,6 +767,23 @@ run(struct ctl *c, const char *line, size_t len, const struct cmd *cmd)
 		do_moderate(c, id, cmd->kind == CMD_APPROVE);
 		break;
 	}
+	case CMD_WHICH:
+	case CMD_INTRO:
+	case CMD_NEWINFO:
+	case CMD_NEWINTRO:
+	case CMD_CONFIG:
+	case CMD_NEWCONFIG:
+	case CMD_WRITELIST:
+	case CMD_MKDIGEST:
+	case CMD_PASSWD:
+		owner_command(c, cmd);
+		break;
+	case CMD_FILES:
+	case CMD_GETFILE:
+	case CMD_PUTFILE:
+	case CMD_DELFILE:
+		files_command(c, cmd);
+		break;
 	default:
 		say(c, "Not understood. Send \"help\" for the commands.\n");
 		break;
@@ -738,50 +810,6 @@ confirm_all(struct ctl *c, const struct buf *subject, const struct buf *text)
 	buf_free(&all);
 }
 
-/* Step 3: the Subject if it is a command, then the body's lines. */
-static void
-run_lines(struct ctl *c, const struct buf *subject, const struct buf *text)
-{
-	struct cmd cmd;
-	unsigned bad = 0;
-	const char *s, *end;
-	bool stop = false;
-
-	if (subject->len > 0) {
-		cmd_parse_line(subject->data, subject->len, &cmd);
-		if (cmd.kind != CMD_NONE && cmd.kind != CMD_UNKNOWN)
-			stop = !run(c, subject->data, subject->len, &cmd);
-	}
-	s = text->data != NULL ? text->data : "";
-	end = s + text->len;
-	while (!stop && s < end && c->commands < LISTD_MAX_COMMANDS) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t n = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
-		const char *line = s;
-
-		s += n + (nl != NULL);
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (n > 0 && line[0] == '>')
-			continue;
-		if ((n == 3 && memcmp(line, "-- ", 3) == 0) ||
-		    (n == 2 && memcmp(line, "--", 2) == 0))
-			break;
-		cmd_parse_line(line, n, &cmd);
-		if (cmd.kind == CMD_NONE)
-			continue;
-		if (cmd.kind == CMD_UNKNOWN) {
-			if (++bad >= LISTD_MAX_BAD_LINES) {
-				say(c, "(%u lines that are not commands; the "
-				    "rest was ignored)\n\n", bad);
-				break;
-			}
-			continue;
-		}
-		stop = !run(c, line, n, &cmd);
-	}
-}
-
 /* Step 4: approve/reject in the Subject of a reply. */
 static void
 moderate_subject(struct ctl *c, const struct buf *subject)
@@ -796,7 +824,7 @@ moderate_subject(struct ctl *c, const struct buf *subject)
 		cmd_find_tokens(subject->data, subject->len, words[w], &st);
 		for (size_t i = 0; i < st.count; i++) {
 			c->commands++;
-			say(c, "> %s\n", st.items[i]);
+			say(c, ">>> %s\n", st.items[i]);
 			do_moderate(c, st.items[i] + strlen(words[w]) + 1,
 			    w == 0);
 			say(c, "\n");
@@ -861,7 +889,8 @@ control_handle(struct listd *ld, const struct list_def *d,
 	mail_text(&m, &text);
 
 	confirm_all(&c, &subject, &text);
-	run_lines(&c, &subject, &text);
+	c.msg = &m;
+	read_commands(&c, &subject, &text);
 	moderate_subject(&c, &subject);
 	send_reply(&c, &subject);
 	log_info("action=command list=%s@%s commands=%u requester=<%s>",

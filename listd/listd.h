@@ -13,6 +13,15 @@
  *              and moderator checks are common/lists.h's.)
  *   control.c  LIST-request@ and dlist@: control_handle(): commands,
  *              confirm/approve/reject
+ *   owner.c    the owners' commands (list password): owner_command():
+ *              which, intro, newinfo/newintro, config/newconfig,
+ *              writelist, mkdigest, passwd; owner_auth()
+ *   files.c    the shared files by mail: files_command(): files,
+ *              getfile, putfile, delfile (listfiles.h); mail_attachment()
+ *   ctl.c      the control message being worked through (struct ctl):
+ *              the reply (say()), list arguments (list_arg()), member
+ *              look-ups, notices, the text after a command
+ *              (ctl_take_text())
  *   post.c     LIST@: post_handle(): loop checks, post policy,
  *              moderation; post_distribute(); post_held_expired():
  *              telling a poster that a held post expired
@@ -56,7 +65,8 @@
 #define LISTD_CONFIRM_TTL (3 * 24 * 3600)
 #define LISTD_HELD_TTL (7 * 24 * 3600)
 #define LISTD_MAX_COMMANDS 50
-#define LISTD_MAX_BAD_LINES 5
+#define LISTD_MAX_BAD_LINES 10
+#define LISTD_TEXT_MAX (64u * 1024)     /* newinfo/newintro/newconfig */
 #define LISTD_CMD_LINE_MAX 1000
 
 struct dns_resolver;
@@ -95,6 +105,7 @@ enum token_action {
 	TOKEN_UNSUBSCRIBE,       /* address confirms leaving */
 	TOKEN_SUB_APPROVE,       /* owner approves a subscription */
 	TOKEN_POST,              /* moderator approves a held post */
+	TOKEN_UNSUB_APPROVE,     /* owner confirms removing a member */
 };
 
 struct token {
@@ -137,6 +148,9 @@ enum cmd_kind {
 	CMD_HELP, CMD_LISTS, CMD_INFO, CMD_SUBSCRIBE, CMD_UNSUBSCRIBE,
 	CMD_WHO, CMD_SET, CMD_INDEX, CMD_GET, CMD_END,
 	CMD_CONFIRM, CMD_APPROVE, CMD_REJECT,
+	CMD_WHICH, CMD_INTRO, CMD_NEWINFO, CMD_NEWINTRO, CMD_CONFIG,
+	CMD_NEWCONFIG, CMD_WRITELIST, CMD_MKDIGEST, CMD_PASSWD,
+	CMD_FILES, CMD_GETFILE, CMD_PUTFILE, CMD_DELFILE,
 };
 
 #define CMD_MAX_ARGS 3
@@ -146,18 +160,87 @@ struct cmd {
 	enum cmd_kind kind;
 	size_t nargs;
 	char args[CMD_MAX_ARGS][CMD_ARG_MAX];
+	bool known_word;     /* UNKNOWN: a command name, wrong arguments */
+	bool approved;       /* "approve PASSWORD subscribe ..." */
+	char password[CMD_ARG_MAX];
 };
 
 /* Parse one line ("subscribe club bob@x.test"); leading "Re:" etc. and
- * quoting are not stripped here. Extra words are an error (UNKNOWN). */
+ * quoting are not stripped here. Extra words are an error (UNKNOWN).
+ * "approve PASSWORD COMMAND..." (majordomo's owner form, for subscribe
+ * and unsubscribe) sets approved and password. */
 void cmd_parse_line(const char *line, size_t len, struct cmd *out);
 const char *cmd_name(enum cmd_kind k);
+/* The command as text for the reply, passwords shown as "********". */
+void cmd_format(const struct cmd *cmd, struct buf *out);
+/* Same command and arguments (names and arguments ignoring case)? */
+bool cmd_same(const struct cmd *a, const struct cmd *b);
 /* Every "WORD TOKEN" (WORD = confirm/approve/reject) in text, in order,
  * without duplicates; tokens appended to out as "WORD TOKEN\n". */
 unsigned cmd_find_tokens(const char *text, size_t len, const char *word,
     struct strlist *out);
 /* Strip "Re:", "Fwd:", "AW:" prefixes and blanks from a subject. */
 const char *cmd_subject_text(const char *subject);
+
+/* --- ctl.c ---------------------------------------------------------- */
+
+/* One control message being worked through (control.c), shared with
+ * the command modules owner.c and files.c. */
+struct ctl {
+	struct listd *ld;
+	const struct list_def *deflist;   /* LIST-request's list, or NULL */
+	const char *domain;
+	char requester[LIST_ADDRESS_MAX + 1];
+	struct buf reply;
+	unsigned commands;
+	bool saw_moderation;              /* approve/reject line in body */
+	const struct mail *msg;           /* the whole message */
+	const char *pos, *end;            /* body text after the command */
+};
+
+/* Append to the reply. */
+void say(struct ctl *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The list a command names (first argument) or the default list; NULL
+ * after saying why. *next: index of the next argument. */
+const struct list_def *list_arg(struct ctl *c, const struct cmd *cmd,
+    size_t *next);
+/* Member record of a: 1 found, 0 not a member, -1 error (logged). */
+int member_get(struct ctl *c, const struct list_def *d, const char *a,
+    struct list_member *m);
+/* May the requester read the list's members (who) or archive/files? */
+bool may_read(struct ctl *c, const struct list_def *d, bool who);
+/* A notice from LIST-request (envelope LIST-bounces). */
+void notice_from_list(struct ctl *c, const struct list_def *d,
+    const char *to, const char *subject, const char *body,
+    bool reply_to_request);
+/* The text after the command line up to a line "EOF" into out (LF line
+ * ends). With an EOF line the text is consumed (not read as commands)
+ * and true returned, or false when it exceeds max bytes; without one,
+ * nothing is consumed and false returned. */
+bool ctl_take_text(struct ctl *c, size_t max, struct buf *out);
+
+/* --- owner.c -------------------------------------------------------- */
+
+/* Is password the owner password of d? Says why not. */
+bool owner_auth(struct ctl *c, const struct list_def *d,
+    const char *password);
+/* Run one of the owner commands (by cmd->kind). */
+void owner_command(struct ctl *c, const struct cmd *cmd);
+/* The list's text (INFO "info" or "intro") into out; 1 there, 0 none,
+ * -1 error. */
+int list_text_get(struct listd *ld, const struct list_def *d,
+    const char *which, struct buf *out);
+
+/* --- files.c -------------------------------------------------------- */
+
+/* Run one of the shared-file commands (by cmd->kind). */
+void files_command(struct ctl *c, const struct cmd *cmd);
+/* The file attached to m (the first attachment, or the first part that
+ * is not text/plain), decoded, at most max bytes. 0, or -1 with why
+ * filled. */
+int mail_attachment(const struct mail *m, size_t max, struct buf *out,
+    struct buf *why);
 
 /* --- control.c, post.c, bounce.c, archive.c -------------------------- */
 

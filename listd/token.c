@@ -6,7 +6,7 @@
  * the mail that carried it. Each token is one small text file
  * state_dir/lists/LIST/tokens/ID written durably:
  *
- *     action subscribe|unsubscribe|sub-approve|post
+ *     action subscribe|unsubscribe|sub-approve|post|unsub-approve
  *     address bob@example.org
  *     expires 1732412345
  *
@@ -32,12 +32,13 @@
 #include "util.h"
 
 static const char *const action_names[] = { "subscribe", "unsubscribe",
-	"sub-approve", "post" };
+	"sub-approve", "post", "unsub-approve" };
+#define NACTIONS (sizeof(action_names) / sizeof(action_names[0]))
 
 const char *
 token_action_name(enum token_action a)
 {
-	return (unsigned)a < 4 ? action_names[a] : "?";
+	return (unsigned)a < NACTIONS ? action_names[a] : "?";
 }
 
 void
@@ -97,11 +98,11 @@ token_parse(const char *text, size_t len, struct token *t)
 		line[n] = '\0';
 		s += n + (nl != NULL);
 		if (strncmp(line, "action ", 7) == 0) {
-			int a;
-			for (a = 0; a < 4; a++)
+			unsigned a;
+			for (a = 0; a < NACTIONS; a++)
 				if (strcmp(line + 7, action_names[a]) == 0)
 					break;
-			if (a == 4)
+			if (a == NACTIONS)
 				return -1;
 			t->action = (enum token_action)a;
 			have |= 1;

@@ -12,6 +12,15 @@
  *   dlist [-c FILE] lists
  *   dlist [-c FILE] check                       (validate lists.dat)
  *   dlist [-c FILE] oneclick LIST ADDR TOKEN    (RFC 8058 unsubscribe)
+ *   dlist [-c FILE] passwd LIST [PASSWORD]      (owner password; stdin)
+ *   dlist [-c FILE] files LIST                  (the shared files)
+ *   dlist [-c FILE] putfile LIST NAME FILE      (FILE "-": stdin)
+ *   dlist [-c FILE] delfile LIST NAME
+ *
+ * passwd stores a crypt(3) hash (password_scheme of dmail.conf) as the
+ * list's "password" in lists.dat; owners give the password in mail
+ * commands (see dlist(8)). The file commands share listfiles.h with the
+ * list worker: the same name rules, size limits and durable writes.
  *
  * oneclick is for the web service behind list_web_url: it receives the
  * POST to URL?list=LIST&member=ADDR&token=TOKEN (the List-Unsubscribe of
@@ -44,9 +53,11 @@
 #include "buf.h"
 #include "conf.h"
 #include "listdb.h"
+#include "listfiles.h"
 #include "lists.h"
 #include "log.h"
 #include "sys.h"
+#include "userdb.h"
 #include "util.h"
 
 #ifndef DMAIL_SYSCONFDIR
@@ -68,7 +79,11 @@ usage(void)
 	    "       dlist [-c FILE] import LIST FILE\n"
 	    "       dlist [-c FILE] lists\n"
 	    "       dlist [-c FILE] check\n"
-	    "       dlist [-c FILE] oneclick LIST ADDR TOKEN\n");
+	    "       dlist [-c FILE] oneclick LIST ADDR TOKEN\n"
+	    "       dlist [-c FILE] passwd LIST [PASSWORD]\n"
+	    "       dlist [-c FILE] files LIST\n"
+	    "       dlist [-c FILE] putfile LIST NAME FILE\n"
+	    "       dlist [-c FILE] delfile LIST NAME\n");
 	exit(2);
 }
 
@@ -139,23 +154,18 @@ open_db(const struct list_def *d)
 static void
 write_lists(const struct buf *text)
 {
-	struct lists check = { NULL, 0 };
 	struct buf err = BUF_INIT;
-	struct stat st;
-	mode_t mode = 0644;
 
-	if (lists_parse(conf.lists_file, text->data ? text->data : "",
-	    text->len, &check, &err) < 0) {
+	int r = lists_file_write(conf.lists_file, text->data ? text->data :
+	    "", text->len, &err);
+
+	if (r == -2)
+		die("%s", str_trim(err.data));
+	if (r < 0) {
 		fprintf(stderr, "dlist: the result would not be valid, "
 		    "nothing written:\n%s", err.data);
 		exit(1);
 	}
-	lists_free(&check);
-	if (stat(conf.lists_file, &st) == 0)
-		mode = st.st_mode & 07777;
-	if (write_file_durable(conf.lists_file, text->data ? text->data : "",
-	    text->len, mode) < 0)
-		die("cannot write %s: %s", conf.lists_file, strerror(errno));
 	buf_free(&err);
 }
 
@@ -163,14 +173,11 @@ write_lists(const struct buf *text)
 static int
 lock_lists(void)
 {
-	struct buf p = BUF_INIT;
-	int fd;
+	struct buf err = BUF_INIT;
+	int fd = lists_file_lock(conf.lists_file, &err);
 
-	buf_printf(&p, "%s.lock", conf.lists_file);
-	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0)
-		die("cannot lock %s: %s", p.data, strerror(errno));
-	buf_free(&p);
+	if (fd < 0)
+		die("%s", err.data);
 	return fd;
 }
 
@@ -489,6 +496,107 @@ cmd_oneclick(int argc, char **argv)
 	return 0;
 }
 
+/* The owner password of a list: its crypt(3) hash in lists.dat. */
+static int
+cmd_passwd(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf text = BUF_INIT, pw = BUF_INIT;
+	const struct list_def *d;
+	char hash[256];
+	int lk;
+
+	if (argc != 2 && argc != 3)
+		usage();
+	if (argc == 3) {
+		buf_set(&pw, argv[2]);
+	} else {
+		char line[1024];
+
+		if (fgets(line, sizeof(line), stdin) == NULL)
+			die("no password on standard input");
+		buf_set(&pw, str_trim(line));
+		explicit_bzero(line, sizeof(line));
+	}
+	if (pw.len < 8 || strpbrk(pw.data, " \t") != NULL)
+		die("a list password has at least 8 characters and no blanks");
+	if (userdb_hash_password(conf.password_scheme, pw.data, hash,
+	    sizeof(hash)) < 0)
+		die("cannot hash the password (password_scheme %s)",
+		    conf.password_scheme);
+	explicit_bzero(pw.data, pw.len);
+	lk = lock_lists();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	read_lists_text(&text);
+	if (lists_block_set_key(&text, d->address, "password", hash) != 1)
+		die("cannot find the block of %s in %s", d->address,
+		    conf.lists_file);
+	write_lists(&text);
+	close(lk);
+	printf("password of %s set\n", d->address);
+	lists_free(&l);
+	buf_free(&text);
+	buf_free(&pw);
+	return 0;
+}
+
+static int
+cmd_files(int argc, char **argv)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT, line = BUF_INIT;
+	const struct list_def *d;
+	struct list_file *fs;
+	size_t n;
+
+	if (argc != 2)
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	become_run_as(d);
+	if (list_files_all(&conf, d, &fs, &n, &err) < 0)
+		die("%s", err.data);
+	for (size_t i = 0; i < n; i++)
+		list_file_line(&fs[i], &line);
+	fputs(buf_cstr(&line), stdout);
+	buf_free(&line);
+	free(fs);
+	lists_free(&l);
+	return 0;
+}
+
+/* putfile LIST NAME FILE / delfile LIST NAME */
+static int
+cmd_putfile(int argc, char **argv, bool put)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT, data = BUF_INIT;
+	const struct list_def *d;
+	int r;
+
+	if (argc != (put ? 4 : 3))
+		usage();
+	load_lists(&l);
+	d = need_list(&l, argv[1]);
+	if (put && read_file(strcmp(argv[3], "-") == 0 ? "/dev/stdin" :
+	    argv[3], &data, (size_t)d->file_max_size) < 0)
+		die("cannot read %s: %s", argv[3], errno == EFBIG ?
+		    "larger than the list's file_max_size" : strerror(errno));
+	become_run_as(d);
+	r = put ? list_file_put(&conf, d, argv[2], data.data ? data.data : "",
+	    data.len, &err) : list_file_delete(&conf, d, argv[2], &err);
+	if (r == 0 && !put)
+		die("%s has no file %s", d->address, argv[2]);
+	if (r < 0)
+		die("%s", err.data);
+	printf("%s: %s %s\n", d->address, put ? "stored" : "deleted",
+	    argv[2]);
+	lists_free(&l);
+	buf_free(&data);
+	return 0;
+}
+
 static int
 cmd_lists(void)
 {
@@ -549,6 +657,14 @@ main(int argc, char **argv)
 		return cmd_import(argc, argv);
 	if (strcmp(argv[0], "oneclick") == 0)
 		return cmd_oneclick(argc, argv);
+	if (strcmp(argv[0], "passwd") == 0)
+		return cmd_passwd(argc, argv);
+	if (strcmp(argv[0], "files") == 0)
+		return cmd_files(argc, argv);
+	if (strcmp(argv[0], "putfile") == 0)
+		return cmd_putfile(argc, argv, true);
+	if (strcmp(argv[0], "delfile") == 0)
+		return cmd_putfile(argc, argv, false);
 	if (strcmp(argv[0], "lists") == 0 && argc == 1)
 		return cmd_lists();
 	if (strcmp(argv[0], "check") == 0 && argc == 1) {

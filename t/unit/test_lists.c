@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "listdb.h"
+#include "listfiles.h"
 #include "lists.h"
 #include "../../listd/listd.h"
 
@@ -777,6 +778,168 @@ test_dmarc_record(void **state)
 	assert_int_equal(dmarc_policy_strict("v=DMARC1; np=reject", false), 0);
 }
 
+/* Shared file names (listfiles.h): the table a reviewer reads. */
+static void
+test_file_names(void **state)
+{
+	static const struct { const char *name; bool ok; } rows[] = {
+		{ "rules.txt", true }, { "a", true }, { "FAQ-1.2_x", true },
+		{ "", false }, { ".hidden", false }, { "..", false },
+		{ "a..b", false }, { "../etc", false }, { "a/b", false },
+		{ "a\\b", false }, { "a b", false }, { "a\tb", false },
+		{ "quo\"te", false }, { "caf\xc3\xa9", false },
+		{ "ctl\x01", false }, { "del\x7f", false },
+	};
+	char longname[LIST_FILE_NAME_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (list_file_name_ok(rows[i].name) != rows[i].ok)
+			fail_msg("name '%s': expected %s", rows[i].name,
+			    rows[i].ok ? "ok" : "refused");
+	}
+	memset(longname, 'x', sizeof(longname));
+	longname[LIST_FILE_NAME_MAX] = '\0';
+	assert_true(list_file_name_ok(longname));
+	longname[LIST_FILE_NAME_MAX] = 'x';
+	longname[LIST_FILE_NAME_MAX + 1] = '\0';
+	assert_false(list_file_name_ok(longname));
+}
+
+/* A block sent by newconfig: valid, or refused with the reason. */
+static void
+test_block_check(void **state)
+{
+	static const struct { const char *block; const char *why; } rows[] = {
+		{ "list club@example.test\n owner a@example.test\n", NULL },
+		{ "# comment\nlist Club@Example.Test\n owner a@example.test\n"
+		  " file_max_size 2M\n files_max_size 10M\n", NULL },
+		{ "list club@example.test\n owner a@example.test\n colour x\n",
+		  "unknown key 'colour'" },
+		{ "list club@example.test\n subscribe open\n", "has no owner" },
+		{ "list other@example.test\n owner a@example.test\n",
+		  "not club@example.test" },
+		{ "list club@example.test\n owner a@example.test\nlist "
+		  "x@example.test\n owner a@example.test\n", "2 lists" },
+		{ "", "0 lists" },
+		{ "list club@example.test\n owner a@example.test\n password "
+		  "plain\n", "not a crypt(3) hash" },
+		{ "list club@example.test\n owner a@example.test\n "
+		  "file_max_size lots\n", "'lots' is not a size" },
+	};
+	struct buf err = BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
+
+		buf_reset(&err);
+		r = lists_block_check("club@example.test", rows[i].block,
+		    strlen(rows[i].block), &err);
+		if (rows[i].why == NULL && r != 0)
+			fail_msg("row %zu refused: %s", i, err.data);
+		if (rows[i].why != NULL && (r == 0 ||
+		    strstr(buf_cstr(&err), rows[i].why) == NULL))
+			fail_msg("row %zu: want '%s', got '%s'", i,
+			    rows[i].why, buf_cstr(&err));
+	}
+	buf_free(&err);
+}
+
+static void
+test_block_set_replace(void **state)
+{
+	struct buf t = BUF_INIT;
+	struct lists l;
+	struct buf err = BUF_INIT;
+	size_t start, stop;
+
+	(void)state;
+	buf_set(&t, "list a@example.test\n\towner o@example.test\n"
+	    "\tpassword $6$old\n\nlist b@example.test\n\towner "
+	    "o@example.test\n");
+	assert_int_equal(lists_block_set_key(&t, "a@example.test", "password",
+	    "$6$new"), 1);
+	assert_string_equal(t.data, "list a@example.test\n\tpassword $6$new\n"
+	    "\towner o@example.test\n\nlist b@example.test\n\towner "
+	    "o@example.test\n");
+	assert_int_equal(lists_block_set_key(&t, "b@example.test", "password",
+	    "$6$b"), 1);
+	assert_non_null(strstr(t.data, "list b@example.test\n\tpassword "
+	    "$6$b\n\towner o@example.test\n"));
+	assert_int_equal(lists_block_set_key(&t, "c@example.test", "x", "y"),
+	    0);
+	assert_int_equal(lists_block_find(t.data, t.len, "b@example.test",
+	    &start, &stop), 1);
+	assert_int_equal(stop, t.len);
+	assert_int_equal(lists_block_replace(&t, "a@example.test",
+	    "list a@example.test\n\towner n@example.test", 41), 1);
+	assert_int_equal(parse(t.data, &l, &err), 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.items[0].owners.items[0], "n@example.test");
+	assert_string_equal(l.items[0].password, "");
+	assert_string_equal(l.items[1].password, "$6$b");
+	assert_int_equal(l.items[1].file_max_size, 1024 * 1024);
+	assert_int_equal(l.items[1].files_max_size, 20 * 1024 * 1024);
+	lists_free(&l);
+	buf_free(&t);
+	buf_free(&err);
+}
+
+/* majordomo's owner forms: approve-prefix, passwords masked in echoes,
+ * Subject/body duplicates. */
+static void
+test_cmd_owner_forms(void **state)
+{
+	struct cmd a, b;
+	struct buf out = BUF_INIT;
+	static const char *const lines[] = {
+		"approve pw subscribe club bob@x.test", "passwd club old new",
+		"passwd old new", "putfile club pw f.txt", "newinfo club pw",
+		"newinfo pw", "which", "which bob@x.test", "files club",
+		"getfile club f.txt", "mkdigest club pw",
+	};
+	static const char *const echoes[] = {
+		"approve ******** subscribe club bob@x.test",
+		"passwd club ******** ********", "passwd ******** ********",
+		"putfile club ******** f.txt", "newinfo club ********",
+		"newinfo ********", "which", "which bob@x.test", "files club",
+		"getfile club f.txt", "mkdigest club ********",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		cmd_parse_line(lines[i], strlen(lines[i]), &a);
+		assert_int_not_equal(a.kind, CMD_UNKNOWN);
+		cmd_format(&a, &out);
+		assert_string_equal(out.data, echoes[i]);
+	}
+	cmd_parse_line("approve pw subscribe club bob@x.test", 36, &a);
+	assert_true(a.approved);
+	assert_string_equal(a.password, "pw");
+	assert_int_equal(a.kind, CMD_SUBSCRIBE);
+	assert_int_equal(a.nargs, 2);
+	/* the prefix only for (un)subscribe; "approve TOKEN" unchanged */
+	cmd_parse_line("approve pw who club", 19, &a);
+	assert_int_equal(a.kind, CMD_UNKNOWN);
+	assert_true(a.known_word);
+	cmd_parse_line("approve 0123456789abcdef01234567", 32, &a);
+	assert_int_equal(a.kind, CMD_APPROVE);
+	assert_false(a.approved);
+	cmd_parse_line("frobnicate club", 15, &a);
+	assert_int_equal(a.kind, CMD_UNKNOWN);
+	assert_false(a.known_word);
+	cmd_parse_line("passwd club", 11, &a);
+	assert_int_equal(a.kind, CMD_UNKNOWN);
+	assert_true(a.known_word);
+	cmd_parse_line("WHO Club", 8, &a);
+	cmd_parse_line("who club", 8, &b);
+	assert_true(cmd_same(&a, &b));
+	cmd_parse_line("who other", 9, &b);
+	assert_false(cmd_same(&a, &b));
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -796,6 +959,10 @@ main(void)
 		cmocka_unit_test(test_mail_helpers),
 		cmocka_unit_test(test_mail_parse_table),
 		cmocka_unit_test(test_dmarc_record),
+		cmocka_unit_test(test_file_names),
+		cmocka_unit_test(test_block_check),
+		cmocka_unit_test(test_block_set_replace),
+		cmocka_unit_test(test_cmd_owner_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
