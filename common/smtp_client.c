@@ -35,17 +35,6 @@
 #define T_DOT 600
 #define T_OTHER 300
 
-/* Reply lines: RFC 5321 says 512, be lenient with what peers send. */
-#define REPLY_LINE_MAX 2048
-#define REPLY_LINES_MAX 200
-
-#define EXT_PIPELINING 0x01
-#define EXT_STARTTLS 0x02
-#define EXT_SIZE 0x04
-#define EXT_AUTH_PLAIN 0x08
-#define EXT_8BITMIME 0x10
-#define EXT_DSN 0x20
-
 struct smtpc {
 	const struct smtpc_conf *conf;
 	int fd;
@@ -56,6 +45,7 @@ struct smtpc {
 	char name[DNS_NAME_MAX + 1];
 	bool broken;
 	unsigned messages;
+	char why[SMTPC_TEXT_MAX];    /* the last protocol error, or "" */
 };
 
 static void
@@ -71,133 +61,229 @@ set_timeout(struct smtpc *c, int seconds)
 static void
 net_error(struct smtpc *c, struct smtpc_reply *r, const char *what, int st)
 {
-	r->code = 0;
-	snprintf(r->text, sizeof(r->text), "%s with %s: %s", what, c->peer,
+	struct buf t = BUF_INIT;
+
+	buf_printf(&t, "%s with %s: %s", what, c->peer,
 	    st == STREAM_TIMEOUT ? "timed out" :
 	    st == STREAM_EOF ? "connection closed by peer" :
-	    "connection error");
+	    c->why[0] != '\0' ? c->why : "connection error");
+	r->code = 0;
+	r->at = SMTPC_AT_SESSION;
+	snprintf(r->text, sizeof(r->text), "%s", t.data);
+	buf_free(&t);
 	c->broken = true;
 }
 
+/* RFC 5321 4.2: %x32-35 %x30-35 %x30-39. */
+static int
+reply_code(const char *p, size_t len)
+{
+	if (len < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '5' ||
+	    p[2] < '0' || p[2] > '9')
+		return -1;
+	return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+static int
+reply_error(struct smtpc_reply *r, unsigned n, const char *why)
+{
+	r->code = 0;
+	snprintf(r->text, sizeof(r->text), "protocol error in reply line %u: "
+	    "%s", n + 1, why);
+	return -1;
+}
+
+/* Append text to r->text (used octets so far), HT as a space. */
+static void
+reply_text(struct smtpc_reply *r, const char *p, size_t len)
+{
+	size_t used = strlen(r->text);
+
+	for (size_t i = 0; i < len && used + 1 < sizeof(r->text); i++)
+		r->text[used++] = p[i] == '\t' ? ' ' : p[i];
+	r->text[used] = '\0';
+}
+
+int
+smtpc_reply_line(struct smtpc_reply *r, unsigned n, const char *p,
+    size_t len)
+{
+	int code = reply_code(p, len);
+	bool last;
+
+	if (code < 0)
+		return reply_error(r, n, "no reply code");
+	if (len > SMTPC_REPLY_LINE_MAX)
+		return reply_error(r, n, "line too long");
+	if (len > 3 && p[3] != ' ' && p[3] != '-')
+		return reply_error(r, n, "no SP or - after the code");
+	for (size_t i = 4; i < len; i++)
+		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') ||
+		    p[i] == 0x7f)
+			return reply_error(r, n, "control character");
+	if (n > 0 && code != r->code)
+		return reply_error(r, n, "lines with different codes");
+	last = len == 3 || p[3] == ' ';
+	if (!last && n + 1 >= SMTPC_REPLY_LINES_MAX)
+		return reply_error(r, n, "too many lines");
+	if (n == 0) {
+		r->code = code;
+		r->text[0] = '\0';
+		reply_text(r, p, len);
+	} else if (len > 4) {
+		reply_text(r, " ", 1);
+		reply_text(r, p + 4, len - 4);
+	}
+	return last ? 1 : 0;
+}
+
 /*
- * Read one (possibly multi-line) reply. The text keeps the first line's
- * code and joins continuation lines' text with spaces. On EHLO, lines
- * are also handed to ehlo_line(). Returns the code (> 0) or a stream
- * status (< 0).
+ * Read one (possibly multi-line) reply with smtpc_reply_line(). On EHLO,
+ * the lines after the first are also handed to ehlo_line(). Returns the
+ * code (> 0) or a stream status (< 0; STREAM_ERROR for a protocol error,
+ * whose reason is in r->text).
  */
 static int
 read_reply(struct smtpc *c, struct smtpc_reply *r,
-    void (*ehlo_line)(struct smtpc *, const char *))
+    void (*ehlo_line)(struct smtpc *, const char *, size_t))
 {
 	struct buf line = BUF_INIT;
 	enum line_ending end;
-	int code = -1;
-	unsigned n;
-	size_t used = 0;
+	int st = 0, more = 0;
 
 	r->code = 0;
 	r->text[0] = '\0';
-	for (n = 0; n < REPLY_LINES_MAX; n++) {
-		int st = stream_read_line(c->st, &line, REPLY_LINE_MAX, &end);
-		const char *p = buf_cstr(&line);
-		int this;
-
+	for (unsigned n = 0; more == 0; n++) {
+		st = stream_read_line(c->st, &line, SMTPC_REPLY_LINE_MAX, &end);
 		if (st == STREAM_TOOLONG)
-			st = STREAM_OK;         /* keep the first part */
-		if (st != STREAM_OK) {
-			buf_free(&line);
-			return st;
-		}
-		if (line.len < 3 || !isdigit((unsigned char)p[0]) ||
-		    !isdigit((unsigned char)p[1]) ||
-		    !isdigit((unsigned char)p[2]) ||
-		    (line.len > 3 && p[3] != ' ' && p[3] != '-')) {
-			buf_free(&line);
-			return STREAM_ERROR;    /* not SMTP */
-		}
-		this = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-		if (code < 0)
-			code = this;
-		if (ehlo_line != NULL && n > 0 && line.len > 4)
-			ehlo_line(c, p + 4);
-		/* Collect the text: "CODE text text2 ...". */
-		if (used == 0) {
-			used = (size_t)snprintf(r->text, sizeof(r->text),
-			    "%.*s", (int)line.len, p);
-		} else if (ehlo_line == NULL && line.len > 4 &&
-		    used + 2 < sizeof(r->text)) {
-			used += (size_t)snprintf(r->text + used,
-			    sizeof(r->text) - used, " %s", p + 4);
-		}
-		if (used >= sizeof(r->text))
-			used = sizeof(r->text) - 1;
-		if (line.len == 3 || p[3] == ' ')
+			(void)reply_error(r, n, "line too long");
+		if (st != STREAM_OK)
 			break;
+		if (c->conf != NULL && c->conf->trace != NULL)
+			c->conf->trace(false, buf_cstr(&line), line.len);
+		more = smtpc_reply_line(r, n, buf_cstr(&line), line.len);
+		if (more >= 0 && ehlo_line != NULL && n > 0 && line.len > 4)
+			ehlo_line(c, line.data + 4, line.len - 4);
 	}
 	buf_free(&line);
-	if (n == REPLY_LINES_MAX)
-		return STREAM_ERROR;
-	/* Printable text only: it ends up in logs and DSNs. */
-	for (char *q = r->text; *q != '\0'; q++)
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q == 0x7f)
-			*q = ' ';
-	r->code = code;
-	return code;
+	if (st != STREAM_OK || more < 0) {
+		if (r->text[0] != '\0')        /* a protocol error */
+			snprintf(c->why, sizeof(c->why), "%s", r->text);
+		r->code = 0;
+		return st == STREAM_TOOLONG || st == STREAM_OK ? STREAM_ERROR :
+		    st;
+	}
+	return r->code;
+}
+
+/* A keyword is word (any case) alone or followed by SP or '=' (AUTH=,
+ * old servers). */
+static bool
+keyword_is(const char *kw, size_t len, const char *word, bool eq)
+{
+	size_t n = strlen(word);
+
+	return len >= n && strncasecmp(kw, word, n) == 0 && (len == n ||
+	    kw[n] == ' ' || (eq && kw[n] == '='));
+}
+
+unsigned
+smtpc_ehlo_keyword(const char *kw, size_t len, uint64_t *size_limit)
+{
+	if (keyword_is(kw, len, "PIPELINING", false))
+		return SMTPC_EXT_PIPELINING;
+	if (keyword_is(kw, len, "STARTTLS", false))
+		return SMTPC_EXT_STARTTLS;
+	if (keyword_is(kw, len, "8BITMIME", false))
+		return SMTPC_EXT_8BITMIME;
+	if (keyword_is(kw, len, "DSN", false))
+		return SMTPC_EXT_DSN;
+	if (keyword_is(kw, len, "SIZE", false)) {
+		char digits[24];
+		size_t n = len > 5 ? len - 5 : 0;
+
+		if (n >= sizeof(digits))
+			n = sizeof(digits) - 1;
+		memcpy(digits, kw + 5, n);
+		digits[n] = '\0';
+		*size_limit = n > 0 ? strtoull(digits, NULL, 10) : 0;
+		return SMTPC_EXT_SIZE;
+	}
+	if (keyword_is(kw, len, "AUTH", true)) {
+		for (size_t i = 5; i < len;) {
+			size_t w = i;
+
+			while (w < len && kw[w] != ' ')
+				w++;
+			if (w - i == 5 && strncasecmp(kw + i, "PLAIN", 5) == 0)
+				return SMTPC_EXT_AUTH_PLAIN;
+			i = w + 1;
+		}
+	}
+	return 0;
 }
 
 static void
-ehlo_keyword(struct smtpc *c, const char *kw)
+ehlo_keyword(struct smtpc *c, const char *kw, size_t len)
 {
-	if (strncasecmp(kw, "PIPELINING", 10) == 0 &&
-	    (kw[10] == '\0' || kw[10] == ' '))
-		c->ext |= EXT_PIPELINING;
-	else if (strncasecmp(kw, "STARTTLS", 8) == 0 &&
-	    (kw[8] == '\0' || kw[8] == ' '))
-		c->ext |= EXT_STARTTLS;
-	else if (strncasecmp(kw, "8BITMIME", 8) == 0)
-		c->ext |= EXT_8BITMIME;
-	else if (strncasecmp(kw, "DSN", 3) == 0 &&
-	    (kw[3] == '\0' || kw[3] == ' '))
-		c->ext |= EXT_DSN;
-	else if (strncasecmp(kw, "SIZE", 4) == 0 &&
-	    (kw[4] == '\0' || kw[4] == ' ')) {
-		c->ext |= EXT_SIZE;
-		if (kw[4] == ' ')
-			c->size_limit = strtoull(kw + 5, NULL, 10);
-	} else if (strncasecmp(kw, "AUTH", 4) == 0 &&
-	    (kw[4] == ' ' || kw[4] == '=')) {
-		const char *p = kw + 5;
-		while (*p != '\0') {
-			size_t n = strcspn(p, " ");
-			if (n == 5 && strncasecmp(p, "PLAIN", 5) == 0)
-				c->ext |= EXT_AUTH_PLAIN;
-			p += n;
-			p += strspn(p, " ");
-		}
+	c->ext |= smtpc_ehlo_keyword(kw, len, &c->size_limit);
+}
+
+/* Write one command line (CRLF added), traced when asked. */
+static int
+put_vcmd(struct smtpc *c, const char *fmt, va_list ap)
+{
+	struct buf cmd = BUF_INIT;
+	int st;
+
+	buf_vprintf(&cmd, fmt, ap);
+	if (c->conf->trace != NULL) {
+		/* Never show the credentials. */
+		size_t len = strncmp(cmd.data, "AUTH PLAIN ", 11) == 0 ? 10 :
+		    cmd.len;
+		c->conf->trace(true, cmd.data, len);
 	}
+	buf_append_str(&cmd, "\r\n");
+	st = stream_write(c->st, cmd.data, cmd.len);
+	buf_free(&cmd);
+	return st;
+}
+
+static int
+put_cmd(struct smtpc *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+put_cmd(struct smtpc *c, const char *fmt, ...)
+{
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	st = put_vcmd(c, fmt, ap);
+	va_end(ap);
+	return st;
 }
 
 /* Send a command and wait for its reply; code or stream status. */
 static int
 command(struct smtpc *c, struct smtpc_reply *r, int timeout,
-    void (*ehlo_line)(struct smtpc *, const char *), const char *fmt, ...)
+    void (*ehlo_line)(struct smtpc *, const char *, size_t),
+    const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
 static int
 command(struct smtpc *c, struct smtpc_reply *r, int timeout,
-    void (*ehlo_line)(struct smtpc *, const char *), const char *fmt, ...)
+    void (*ehlo_line)(struct smtpc *, const char *, size_t),
+    const char *fmt, ...)
 {
-	struct buf cmd = BUF_INIT;
 	va_list ap;
 	int st;
 
-	va_start(ap, fmt);
-	buf_vprintf(&cmd, fmt, ap);
-	va_end(ap);
-	buf_append_str(&cmd, "\r\n");
 	set_timeout(c, timeout);
-	st = stream_write(c->st, cmd.data, cmd.len);
-	buf_free(&cmd);
+	va_start(ap, fmt);
+	st = put_vcmd(c, fmt, ap);
+	va_end(ap);
 	if (st != STREAM_OK)
 		return st;
 	return read_reply(c, r, ehlo_line);
@@ -339,6 +425,7 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 	char ip[INET6_ADDRSTRLEN];
 	int st;
 
+	err->at = SMTPC_AT_SESSION;
 	c->conf = conf;
 	c->fd = -1;
 	addr_text(addr, ip, sizeof(ip));
@@ -360,7 +447,7 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 		return open_fail(c, err, &r, st, "reading greeting");
 	if (st != 220)
 		return open_fail(c, err, &r, st, "greeting");
-	if (greets_as(r.text, conf->helo)) {
+	if (!conf->peer_is_self && greets_as(r.text, conf->helo)) {
 		/* An MX or route pointing back at us (RFC 5321 5.1). */
 		err->code = 554;
 		snprintf(err->text, sizeof(err->text), "554 5.4.6 mail for "
@@ -373,7 +460,7 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 		return open_fail(c, err, &r, st, "EHLO");
 	if (st != 250)
 		return open_fail(c, err, &r, st, "EHLO");
-	if ((c->ext & EXT_STARTTLS) && conf->tls != NULL) {
+	if ((c->ext & SMTPC_EXT_STARTTLS) && conf->tls != NULL) {
 		st = command(c, &r, T_OTHER, NULL, "STARTTLS");
 		if (st == 220) {
 			set_timeout(c, T_OTHER);
@@ -411,7 +498,7 @@ smtpc_open(const struct smtpc_conf *conf, const struct dns_addr *addr,
 			smtpc_close(c, true);
 			return NULL;
 		}
-		if (!(c->ext & EXT_AUTH_PLAIN)) {
+		if (!(c->ext & SMTPC_EXT_AUTH_PLAIN)) {
 			err->code = 0;
 			snprintf(err->text, sizeof(err->text), "4.7.0 %s does "
 			    "not offer AUTH PLAIN%s", c->peer,
@@ -529,26 +616,229 @@ xtext(struct buf *out, const char *s)
 	}
 }
 
+/* One transaction in progress (smtpc_send()). */
+struct txn {
+	struct smtpc *c;
+	const char *sender;
+	const char *const *rcpts;
+	size_t n;
+	int fd;
+	off_t off;
+	const struct smtpc_dsn *dsn;     /* NULL: none, or not offered */
+	struct smtpc_reply *res;
+	bool *done;                      /* res[i] is final */
+	size_t accepted;                 /* RCPT answered 2xx */
+};
+
+/* Give r to every recipient still without a final answer. */
 static void
-copy_reply(struct smtpc_reply *dst, const struct smtpc_reply *src)
+answer_open(struct txn *t, const struct smtpc_reply *r)
 {
-	dst->code = src->code;
-	memcpy(dst->text, src->text, sizeof(dst->text));
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->done[i])
+			t->res[i] = *r;
 }
 
-/* Mark every recipient still without an answer as a network failure. */
+/* The connection broke: every recipient still without a final answer
+ * gets code 0. Returns -1. */
 static int
-broken(struct smtpc *c, struct smtpc_reply *res, size_t n, bool *done,
-    const char *step, int st)
+broken(struct txn *t, enum smtpc_at at, const char *step, int st)
 {
 	struct smtpc_reply e;
 
-	net_error(c, &e, step, st);
-	for (size_t i = 0; i < n; i++)
-		if (!done[i])
-			copy_reply(&res[i], &e);
-	free(done);
+	net_error(t->c, &e, step, st);
+	e.at = at;
+	answer_open(t, &e);
 	return -1;
+}
+
+/* The MAIL FROM parameters. False (every res filled with 552) when the
+ * message is over the peer's SIZE limit. */
+static bool
+mail_params(struct txn *t, struct buf *params)
+{
+	struct smtpc *c = t->c;
+	uint64_t size = 0;
+
+	if ((c->ext & SMTPC_EXT_SIZE) && message_size(t->fd, t->off, &size) ==
+	    0) {
+		if (c->size_limit > 0 && size > c->size_limit) {
+			for (size_t i = 0; i < t->n; i++) {
+				t->res[i].code = 552;
+				t->res[i].at = SMTPC_AT_MAIL;
+				snprintf(t->res[i].text, sizeof(t->res[i].text),
+				    "552 5.3.4 message size %llu exceeds the "
+				    "limit %llu of %s", (unsigned long long)size,
+				    (unsigned long long)c->size_limit, c->peer);
+			}
+			return false;
+		}
+		buf_printf(params, " SIZE=%llu", (unsigned long long)size);
+	}
+	if ((c->ext & SMTPC_EXT_8BITMIME) && message_8bit(t->fd, t->off))
+		buf_append_str(params, " BODY=8BITMIME");
+	if (t->dsn != NULL && t->dsn->ret != NULL)
+		buf_printf(params, " RET=%s", t->dsn->ret);
+	if (t->dsn != NULL && t->dsn->envid != NULL) {
+		buf_append_str(params, " ENVID=");
+		xtext(params, t->dsn->envid);
+	}
+	return true;
+}
+
+/* Write RCPT TO for recipient i, with its DSN parameters. */
+static int
+put_rcpt(struct txn *t, size_t i)
+{
+	const struct smtpc_dsn *dsn = t->dsn;
+	struct buf rp = BUF_INIT;
+	int st;
+
+	if (dsn != NULL && dsn->notify != NULL && dsn->notify[i] != NULL &&
+	    *dsn->notify[i] != '\0')
+		buf_printf(&rp, " NOTIFY=%s", dsn->notify[i]);
+	if (dsn != NULL && dsn->orcpt != NULL && dsn->orcpt[i] != NULL &&
+	    *dsn->orcpt[i] != '\0') {
+		buf_append_str(&rp, " ORCPT=rfc822;");
+		xtext(&rp, dsn->orcpt[i]);
+	}
+	set_timeout(t->c, T_RCPT);
+	st = put_cmd(t->c, "RCPT TO:<%s>%s", t->rcpts[i], buf_cstr(&rp));
+	buf_free(&rp);
+	return st;
+}
+
+/* Note recipient i's RCPT reply (in res[i]). */
+static void
+rcpt_result(struct txn *t, size_t i)
+{
+	t->res[i].at = SMTPC_AT_RCPT;
+	t->done[i] = t->res[i].code / 100 != 2;
+	t->accepted += !t->done[i];
+}
+
+/*
+ * RFC 2920: MAIL, every RCPT and DATA written at once (the stream
+ * flushes by itself before it waits for a reply), then their replies
+ * read in order. The reply to DATA goes to *r. Returns 0, or -1 when the
+ * connection broke.
+ */
+static int
+envelope_pipelined(struct txn *t, const char *params, struct smtpc_reply *r)
+{
+	struct smtpc *c = t->c;
+	struct smtpc_reply mail;
+	int st;
+
+	set_timeout(c, T_MAIL);
+	st = put_cmd(c, "MAIL FROM:<%s>%s", t->sender, params);
+	for (size_t i = 0; i < t->n && st == STREAM_OK; i++)
+		st = put_rcpt(t, i);
+	if (st == STREAM_OK)
+		st = put_cmd(c, "DATA");
+	set_timeout(c, T_MAIL);
+	if (st == STREAM_OK)
+		st = read_reply(c, &mail, NULL);
+	if (st < 0)
+		return broken(t, SMTPC_AT_MAIL, "MAIL FROM", st);
+	mail.at = SMTPC_AT_MAIL;
+	for (size_t i = 0; i < t->n; i++) {
+		set_timeout(c, T_RCPT);
+		st = read_reply(c, &t->res[i], NULL);
+		if (st < 0)
+			return broken(t, SMTPC_AT_RCPT, "RCPT TO", st);
+		if (mail.code / 100 == 2) {
+			rcpt_result(t, i);
+		} else {
+			t->res[i] = mail;
+			t->done[i] = true;
+		}
+	}
+	set_timeout(c, T_DATA);
+	st = read_reply(c, r, NULL);
+	if (st < 0)
+		return broken(t, SMTPC_AT_DATA, "DATA", st);
+	r->at = SMTPC_AT_DATA;
+	return 0;
+}
+
+/* MAIL, each RCPT and DATA waiting for each reply. The reply to DATA
+ * goes to *r. Returns 0, 1 when the transaction ended before DATA, or
+ * -1 when the connection broke. */
+static int
+envelope_lockstep(struct txn *t, const char *params, struct smtpc_reply *r)
+{
+	struct smtpc *c = t->c;
+	struct smtpc_reply mail;
+	int st;
+
+	st = command(c, &mail, T_MAIL, NULL, "MAIL FROM:<%s>%s", t->sender,
+	    params);
+	if (st < 0)
+		return broken(t, SMTPC_AT_MAIL, "MAIL FROM", st);
+	if (mail.code / 100 != 2) {
+		mail.at = SMTPC_AT_MAIL;
+		answer_open(t, &mail);
+		return 1;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		st = put_rcpt(t, i);
+		if (st == STREAM_OK)
+			st = read_reply(c, &t->res[i], NULL);
+		if (st < 0)
+			return broken(t, SMTPC_AT_RCPT, "RCPT TO", st);
+		rcpt_result(t, i);
+	}
+	if (t->accepted == 0)
+		return 1;
+	st = command(c, r, T_DATA, NULL, "DATA");
+	if (st < 0)
+		return broken(t, SMTPC_AT_DATA, "DATA", st);
+	r->at = SMTPC_AT_DATA;
+	return 0;
+}
+
+/* After the reply r to DATA: the message and the final dot. Returns 0
+ * when it was sent, 1 when the transaction ended without it, -1 when the
+ * connection broke. */
+static int
+data_and_dot(struct txn *t, struct smtpc_reply *r)
+{
+	struct smtpc *c = t->c;
+	int st;
+
+	if (r->code != 354) {
+		if (r->code >= 400 || t->accepted > 0)
+			answer_open(t, r);
+		return 1;
+	}
+	if (t->accepted == 0) {
+		/* A peer that says 354 with no recipient: end it empty. */
+		st = put_cmd(c, ".");
+		if (st == STREAM_OK)
+			st = read_reply(c, r, NULL);
+		return st < 0 ? broken(t, SMTPC_AT_DOT, "end of DATA", st) : 1;
+	}
+	st = send_data(c, t->fd, t->off);
+	if (st == STREAM_OK)
+		st = read_reply(c, r, NULL);
+	if (st < 0)
+		return broken(t, SMTPC_AT_DOT, "end of DATA", st);
+	r->at = SMTPC_AT_DOT;
+	answer_open(t, r);
+	c->messages++;
+	return 0;
+}
+
+/* The transaction failed: leave the peer in a clean state. */
+static void
+reset(struct smtpc *c)
+{
+	struct smtpc_reply r;
+	int st = command(c, &r, T_OTHER, NULL, "RSET");
+
+	if (st < 0 || r.code != 250)
+		c->broken = true;
 }
 
 int
@@ -556,151 +846,30 @@ smtpc_send(struct smtpc *c, const char *sender, const char *const *rcpts,
     size_t n, int fd, off_t off, const struct smtpc_dsn *dsn,
     struct smtpc_reply *res)
 {
-	bool pipe = (c->ext & EXT_PIPELINING) != 0;
-	bool *done = xcalloc(n ? n : 1, sizeof(bool));
+	struct txn t = { c, sender, rcpts, n, fd, off,
+		(c->ext & SMTPC_EXT_DSN) ? dsn : NULL, res,
+		xcalloc(n ? n : 1, sizeof(bool)), 0 };
 	struct buf params = BUF_INIT;
-	struct smtpc_reply mail, r;
-	size_t i, accepted = 0;
-	uint64_t size = 0;
-	int st;
+	struct smtpc_reply r;
+	int rc = 0;
 
 	if (c->broken)
-		return broken(c, res, n, done, "reusing connection",
+		rc = broken(&t, SMTPC_AT_SESSION, "reusing connection",
 		    STREAM_ERROR);
-	if ((c->ext & EXT_SIZE) && message_size(fd, off, &size) == 0) {
-		if (c->size_limit > 0 && size > c->size_limit) {
-			for (i = 0; i < n; i++) {
-				res[i].code = 552;
-				snprintf(res[i].text, sizeof(res[i].text),
-				    "552 5.3.4 message size %llu exceeds the "
-				    "limit %llu of %s", (unsigned long long)size,
-				    (unsigned long long)c->size_limit, c->peer);
-			}
-			free(done);
-			return 0;
+	else if (mail_params(&t, &params)) {
+		rc = (c->ext & SMTPC_EXT_PIPELINING) ?
+		    envelope_pipelined(&t, buf_cstr(&params), &r) :
+		    envelope_lockstep(&t, buf_cstr(&params), &r);
+		if (rc == 0)
+			rc = data_and_dot(&t, &r);
+		if (rc == 1) {
+			reset(c);
+			rc = 0;
 		}
-		buf_printf(&params, " SIZE=%llu", (unsigned long long)size);
 	}
-	if ((c->ext & EXT_8BITMIME) && message_8bit(fd, off))
-		buf_append_str(&params, " BODY=8BITMIME");
-	if (!(c->ext & EXT_DSN))
-		dsn = NULL;
-	if (dsn != NULL && dsn->ret != NULL)
-		buf_printf(&params, " RET=%s", dsn->ret);
-	if (dsn != NULL && dsn->envid != NULL) {
-		buf_append_str(&params, " ENVID=");
-		xtext(&params, dsn->envid);
-	}
-
-	/* MAIL, RCPT..., DATA: all written before reading when pipelining;
-	 * the stream flushes by itself before it waits for a reply. */
-	set_timeout(c, T_MAIL);
-	st = stream_printf(c->st, "MAIL FROM:<%s>%s\r\n", sender,
-	    buf_cstr(&params));
 	buf_free(&params);
-	if (st == STREAM_OK && !pipe)
-		st = read_reply(c, &mail, NULL);
-	if (st < 0)
-		return broken(c, res, n, done, "MAIL FROM", st);
-	if (!pipe && mail.code / 100 != 2) {
-		for (i = 0; i < n; i++)
-			copy_reply(&res[i], &mail);
-		free(done);
-		goto reset;
-	}
-	for (i = 0; i < n; i++) {
-		struct buf rp = BUF_INIT;
-
-		if (dsn != NULL && dsn->notify != NULL &&
-		    dsn->notify[i] != NULL && *dsn->notify[i] != '\0')
-			buf_printf(&rp, " NOTIFY=%s", dsn->notify[i]);
-		if (dsn != NULL && dsn->orcpt != NULL &&
-		    dsn->orcpt[i] != NULL && *dsn->orcpt[i] != '\0') {
-			buf_append_str(&rp, " ORCPT=rfc822;");
-			xtext(&rp, dsn->orcpt[i]);
-		}
-		set_timeout(c, T_RCPT);
-		st = stream_printf(c->st, "RCPT TO:<%s>%s\r\n", rcpts[i],
-		    buf_cstr(&rp));
-		buf_free(&rp);
-		if (st == STREAM_OK && !pipe) {
-			st = read_reply(c, &res[i], NULL);
-			if (st > 0) {
-				done[i] = res[i].code / 100 != 2;
-				accepted += res[i].code / 100 == 2;
-			}
-		}
-		if (st < 0)
-			return broken(c, res, n, done, "RCPT TO", st);
-	}
-	if (pipe) {
-		st = stream_puts(c->st, "DATA\r\n");
-		if (st == STREAM_OK)
-			st = read_reply(c, &mail, NULL);
-		if (st < 0)
-			return broken(c, res, n, done, "MAIL FROM", st);
-		for (i = 0; i < n; i++) {
-			set_timeout(c, T_RCPT);
-			st = read_reply(c, &res[i], NULL);
-			if (st < 0)
-				return broken(c, res, n, done, "RCPT TO", st);
-			if (mail.code / 100 != 2)
-				copy_reply(&res[i], &mail);
-			done[i] = res[i].code / 100 != 2;
-			accepted += res[i].code / 100 == 2;
-		}
-		set_timeout(c, T_DATA);
-		st = read_reply(c, &r, NULL);
-		if (st < 0)
-			return broken(c, res, n, done, "DATA", st);
-	} else {
-		if (accepted == 0) {
-			free(done);
-			goto reset;
-		}
-		set_timeout(c, T_DATA);
-		st = command(c, &r, T_DATA, NULL, "DATA");
-		if (st < 0)
-			return broken(c, res, n, done, "DATA", st);
-	}
-	if (r.code != 354) {
-		if (r.code >= 400 || accepted > 0) {
-			for (i = 0; i < n; i++)
-				if (!done[i])
-					copy_reply(&res[i], &r);
-		}
-		free(done);
-		goto reset;
-	}
-	if (accepted == 0) {
-		/* A peer that says 354 with no recipient: end it empty. */
-		st = stream_puts(c->st, ".\r\n");
-		if (st == STREAM_OK)
-			st = read_reply(c, &r, NULL);
-		free(done);
-		if (st < 0) {
-			c->broken = true;
-			return -1;
-		}
-		goto reset;
-	}
-	st = send_data(c, fd, off);
-	if (st == STREAM_OK)
-		st = read_reply(c, &r, NULL);
-	if (st < 0)
-		return broken(c, res, n, done, "end of DATA", st);
-	for (i = 0; i < n; i++)
-		if (!done[i])
-			copy_reply(&res[i], &r);
-	free(done);
-	c->messages++;
-	return 0;
-reset:
-	/* The transaction failed: leave the peer in a clean state. */
-	st = command(c, &r, T_OTHER, NULL, "RSET");
-	if (st < 0 || r.code != 250)
-		c->broken = true;
-	return 0;
+	free(t.done);
+	return rc;
 }
 
 void
@@ -733,7 +902,7 @@ smtpc_tls(const struct smtpc *c)
 bool
 smtpc_has_dsn(const struct smtpc *c)
 {
-	return (c->ext & EXT_DSN) != 0;
+	return (c->ext & SMTPC_EXT_DSN) != 0;
 }
 
 unsigned

@@ -20,9 +20,24 @@
  * by conf->timeout_cap_ms when that is not 0 (tests, impatient sites).
  *
  * Replies: code is the SMTP reply code, or 0 when no reply came
- * (connection refused or lost, timeout, TLS failure); text is the reply
- * as one line ("550 5.1.1 <bob@x>: user unknown"), or for code 0 a
- * description of the failure.
+ * (connection refused or lost, timeout, TLS failure, a reply that broke
+ * the protocol); text is the reply as one line ("550 5.1.1 <bob@x>: user
+ * unknown"), or for code 0 a description of the failure; at says which
+ * command the reply answered.
+ *
+ * The reply parser, smtpc_reply_line(), is the only reader of SMTP
+ * replies in DMail (this client, dmail-sendmail through it, dmail-bench
+ * line by line on its own buffers, fuzz/fuzz_smtp_reply.c). It follows
+ * RFC 5321 4.2 and 4.2.1: every line is a code (first digit 2-5, second
+ * 0-5, third 0-9), then "-" on all lines but the last, or SP or nothing
+ * on the last, then text (HT and printable characters; octets above 127
+ * are let through, as servers put UTF-8 in their text). Every line of a
+ * multi-line reply carries the same code. A reply that breaks any of
+ * these rules, a line longer than SMTPC_REPLY_LINE_MAX octets or a reply
+ * of more than SMTPC_REPLY_LINES_MAX lines is a protocol error: no code
+ * is guessed from it. The reply's text is the first line whole followed
+ * by the text of the other lines, joined with spaces, cut to
+ * SMTPC_TEXT_MAX - 1 octets; a HT becomes a space.
  */
 #ifndef DMAIL_SMTP_CLIENT_H
 #define DMAIL_SMTP_CLIENT_H
@@ -37,6 +52,18 @@
 #include "dns.h"
 
 #define SMTPC_TEXT_MAX 512
+/* Reply limits. RFC 5321 4.5.3.1.5 allows 512 octets a line with CRLF;
+ * peers send longer ones, so take four times that, CRLF excluded. */
+#define SMTPC_REPLY_LINE_MAX 2048
+#define SMTPC_REPLY_LINES_MAX 200
+
+/* EHLO keywords the client knows (smtpc_ehlo_keyword()). */
+#define SMTPC_EXT_PIPELINING 0x01
+#define SMTPC_EXT_STARTTLS 0x02
+#define SMTPC_EXT_SIZE 0x04
+#define SMTPC_EXT_AUTH_PLAIN 0x08
+#define SMTPC_EXT_8BITMIME 0x10
+#define SMTPC_EXT_DSN 0x20
 
 struct smtpc_conf {
 	const char *helo;            /* our host name for EHLO */
@@ -46,10 +73,27 @@ struct smtpc_conf {
 	const char *auth_pass;
 	int connect_timeout_ms;
 	int timeout_cap_ms;          /* 0: RFC 5321 values unchanged */
+	/* The peer is our own server (dmail-sendmail): a greeting with our
+	 * own name is no mail loop. */
+	bool peer_is_self;
+	/* NULL, or called with every command sent (sent true; AUTH
+	 * credentials masked) and every reply line received, without CRLF;
+	 * the message data is not shown. */
+	void (*trace)(bool sent, const char *line, size_t len);
+};
+
+/* Which command a reply answered. */
+enum smtpc_at {
+	SMTPC_AT_SESSION = 0,        /* connect, greeting, EHLO, TLS, AUTH */
+	SMTPC_AT_MAIL,               /* MAIL (and the SIZE check before it) */
+	SMTPC_AT_RCPT,
+	SMTPC_AT_DATA,
+	SMTPC_AT_DOT                 /* the end of the data */
 };
 
 struct smtpc_reply {
 	int code;                    /* 0: no reply (network trouble) */
+	enum smtpc_at at;
 	char text[SMTPC_TEXT_MAX];
 };
 
@@ -93,6 +137,20 @@ const char *smtpc_peer(const struct smtpc *c);
 const char *smtpc_tls(const struct smtpc *c);
 /* Messages sent over this connection so far. */
 unsigned smtpc_messages(const struct smtpc *c);
+
+/*
+ * Parse line n (0 for the first) of a reply, without its CRLF or LF,
+ * into r (r->code and r->text; r->at is left alone). Returns 1 when it
+ * was the reply's last line, 0 when more lines follow, -1 on a protocol
+ * error (see above), with r->code 0 and the reason in r->text.
+ */
+int smtpc_reply_line(struct smtpc_reply *r, unsigned n, const char *line,
+    size_t len);
+
+/* The SMTPC_EXT_* flag of one EHLO keyword line of len octets ("SIZE
+ * 1000", the text after "250-"), or 0 for others; SIZE's limit is stored
+ * in *size_limit (0 when none is given). */
+unsigned smtpc_ehlo_keyword(const char *kw, size_t len, uint64_t *size_limit);
 
 /* Test hook (fuzz/): read one reply from s as after a command, or after
  * EHLO when ehlo is true (keywords recorded in *ext and *size_limit).

@@ -5,6 +5,16 @@
  * SIZE refusal before sending, multi-line and malformed replies, AUTH
  * refused without TLS to a non-loopback peer is covered in t/, and the
  * side-file format (common/queue_info.c) round trip.
+ *
+ * The reply parser smtpc_reply_line() from a table (test_reply_table):
+ * each row is what a server sends and what the one parser makes of it,
+ * read line by line and through a stream as on a socket. The rows are
+ * the cases where the three readers this parser replaced disagreed:
+ * the client's (first line's code, over-long lines cut, 200 lines),
+ * dmail-sendmail's (last line's code by atoi(), any first digit) and
+ * dmail-bench's (last line's code, first digit 1-5, 64 KiB lines).
+ * test_reply_limits checks the line length and line count limits,
+ * test_ehlo_keywords the EHLO keyword table.
  */
 #include "config.h"
 
@@ -29,6 +39,7 @@
 #include "dns.h"
 #include "queue_info.h"
 #include "smtp_client.h"
+#include "stream.h"
 
 /* The scripted server: replies sent in order, one per line received
  * (the greeting first, without waiting); "354" switches to data mode
@@ -282,6 +293,213 @@ test_qinfo_round_trip(void **state)
 	rmdir(dir);
 }
 
+/* What a server sends, and the reply expected: code, or 0 for a
+ * protocol error, and the text. Lines end in CRLF or LF. */
+struct reply_row {
+	const char *in;
+	int code;
+	const char *text;
+};
+
+static const struct reply_row reply_rows[] = {
+	{ "250 ok\r\n", 250, "250 ok" },
+	{ "250 ok\n", 250, "250 ok" },
+	{ "221\r\n", 221, "221" },
+	{ "250 \r\n", 250, "250 " },
+	/* Multi-line: the text is joined (sendmail and bench kept only
+	 * the last line). */
+	{ "250-first\r\n250-\r\n250 last\r\n", 250, "250-first last" },
+	/* Lines that disagree: the client took the first code, sendmail
+	 * and bench the last; RFC 5321 4.2.1 wants one code. */
+	{ "250-accepted\r\n550 5.1.1 no\r\n", 0, NULL },
+	{ "451-wait\r\n250 ok\r\n", 0, NULL },
+	{ "250-a\r\n250-b\r\n251 c\r\n", 0, NULL },
+	/* The code: %x32-35 %x30-35 %x30-39 (sendmail took any digits
+	 * by atoi(), the client any first digit, bench 1 to 5). */
+	{ "199 wait\r\n", 0, NULL },
+	{ "099 x\r\n", 0, NULL },
+	{ "600 x\r\n", 0, NULL },
+	{ "260 x\r\n", 0, NULL },
+	{ "2a0 x\r\n", 0, NULL },
+	{ "25\r\n", 0, NULL },
+	{ "\r\n", 0, NULL },
+	{ "HTTP/1.1 400 Bad\r\n", 0, NULL },
+	/* After the code: SP, "-" or the end (sendmail took "250x" as a
+	 * last line with code 250). */
+	{ "250x\r\n", 0, NULL },
+	{ "250-ok\r\n250x\r\n", 0, NULL },
+	/* Text: HT and printable (the client turned controls into
+	 * blanks); octets above 127 pass (UTF-8 from servers). */
+	{ "250 a\tb\r\n", 250, "250 a b" },
+	{ "250 a\001b\r\n", 0, NULL },
+	{ "250 a\rb\r\n", 0, NULL },
+	{ "250 caf\303\251\r\n", 250, "250 caf\303\251" },
+	{ "554 5.7.1 go away\r\n", 554, "554 5.7.1 go away" },
+	{ "354 go ahead\r\n", 354, "354 go ahead" },
+};
+
+/* Feed in line by line to smtpc_reply_line(): the code, or 0 after a
+ * protocol error; -1 when the input ended before the reply did. */
+static int
+parse_lines(const char *in, size_t len, struct smtpc_reply *r)
+{
+	unsigned n = 0;
+
+	for (size_t off = 0; off < len; n++) {
+		const char *nl = memchr(in + off, '\n', len - off);
+		size_t l;
+		int rc;
+
+		if (nl == NULL)
+			return -1;
+		l = (size_t)(nl - (in + off));
+		if (l > 0 && in[off + l - 1] == '\r')
+			l--;
+		rc = smtpc_reply_line(r, n, in + off, l);
+		off = (size_t)(nl - in) + 1;
+		if (rc < 0) {
+			assert_int_equal(r->code, 0);
+			return 0;
+		}
+		if (rc == 1) {
+			assert_int_equal(off, len);   /* one reply a row */
+			return r->code;
+		}
+	}
+	return -1;
+}
+
+/* The same through a stream, as the client reads from a socket. */
+static int
+parse_stream(const char *in, size_t len, struct smtpc_reply *r)
+{
+	int fd = memfd_create("reply", MFD_CLOEXEC);
+	struct stream *s;
+	unsigned ext;
+	uint64_t limit;
+	int code;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, in, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	s = stream_new(fd, fd);
+	code = smtpc_read_reply_from(s, false, r, &ext, &limit);
+	stream_free(s);
+	close(fd);
+	return code < 0 ? 0 : code;
+}
+
+static void
+check_reply(const char *in, size_t len, int code, const char *text)
+{
+	struct smtpc_reply r;
+
+	assert_int_equal(parse_lines(in, len, &r), code);
+	if (text != NULL)
+		assert_string_equal(r.text, text);
+	assert_int_equal(parse_stream(in, len, &r), code);
+	if (text != NULL)
+		assert_string_equal(r.text, text);
+}
+
+static void
+test_reply_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(reply_rows) / sizeof(reply_rows[0]);
+	    i++) {
+		const struct reply_row *row = &reply_rows[i];
+
+		print_message("row %zu\n", i);
+		check_reply(row->in, strlen(row->in), row->code, row->text);
+	}
+}
+
+/* A reply of lines lines ("250-line", then "250 last"), or when len is
+ * not 0 of one line of len octets ("250 xxx..."). */
+static void
+make_reply(struct buf *in, unsigned lines, size_t len)
+{
+	buf_reset(in);
+	if (len > 0) {
+		buf_append_str(in, "250 ");
+		while (in->len < len)
+			buf_append_char(in, 'x');
+		buf_append_str(in, "\r\n");
+		return;
+	}
+	for (unsigned n = 1; n < lines; n++)
+		buf_append_str(in, "250-line\r\n");
+	buf_append_str(in, "250 last\r\n");
+}
+
+/* Line length and line count: the client cut long lines and kept 200
+ * lines, sendmail refused lines over 2048 octets and had no line limit,
+ * bench allowed 64 KiB lines and no line limit. */
+static void
+test_reply_limits(void **state)
+{
+	struct buf in = BUF_INIT;
+	struct smtpc_reply r;
+	char expect[SMTPC_TEXT_MAX];
+
+	(void)state;
+	/* A line of SMTPC_REPLY_LINE_MAX octets: fine, text cut; one octet
+	 * more: a protocol error. */
+	make_reply(&in, 1, SMTPC_REPLY_LINE_MAX);
+	memcpy(expect, in.data, sizeof(expect) - 1);
+	expect[sizeof(expect) - 1] = '\0';
+	check_reply(in.data, in.len, 250, expect);
+	make_reply(&in, 1, SMTPC_REPLY_LINE_MAX + 1);
+	check_reply(in.data, in.len, 0, NULL);
+	/* SMTPC_REPLY_LINES_MAX lines: fine; one more: an error. */
+	make_reply(&in, SMTPC_REPLY_LINES_MAX, 0);
+	check_reply(in.data, in.len, 250, NULL);
+	assert_int_equal(parse_lines(in.data, in.len, &r), 250);
+	assert_int_equal(strlen(r.text), SMTPC_TEXT_MAX - 1);
+	assert_memory_equal(r.text, "250-line line last", 13);
+	make_reply(&in, SMTPC_REPLY_LINES_MAX + 1, 0);
+	check_reply(in.data, in.len, 0, NULL);
+	buf_free(&in);
+}
+
+static void
+test_ehlo_keywords(void **state)
+{
+	static const struct {
+		const char *kw;
+		unsigned ext;
+		uint64_t size;
+	} rows[] = {
+		{ "PIPELINING", SMTPC_EXT_PIPELINING, 0 },
+		{ "pipelining", SMTPC_EXT_PIPELINING, 0 },
+		{ "PIPELININGX", 0, 0 },
+		{ "STARTTLS", SMTPC_EXT_STARTTLS, 0 },
+		{ "8BITMIME", SMTPC_EXT_8BITMIME, 0 },
+		{ "DSN", SMTPC_EXT_DSN, 0 },
+		{ "DSNX", 0, 0 },
+		{ "SIZE 10240000", SMTPC_EXT_SIZE, 10240000 },
+		{ "SIZE", SMTPC_EXT_SIZE, 0 },
+		{ "AUTH LOGIN PLAIN", SMTPC_EXT_AUTH_PLAIN, 0 },
+		{ "AUTH=PLAIN", SMTPC_EXT_AUTH_PLAIN, 0 },
+		{ "AUTH LOGIN", 0, 0 },
+		{ "AUTH PLAINX", 0, 0 },
+		{ "ENHANCEDSTATUSCODES", 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t size = 7;
+		unsigned ext = smtpc_ehlo_keyword(rows[i].kw,
+		    strlen(rows[i].kw), &size);
+
+		print_message("row %zu\n", i);
+		assert_int_equal(ext, rows[i].ext);
+		if (ext == SMTPC_EXT_SIZE)
+			assert_int_equal(size, rows[i].size);
+	}
+}
+
 int
 main(void)
 {
@@ -290,6 +508,9 @@ main(void)
 		cmocka_unit_test(test_size_refused_before_data),
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_qinfo_round_trip),
+		cmocka_unit_test(test_reply_table),
+		cmocka_unit_test(test_reply_limits),
+		cmocka_unit_test(test_ehlo_keywords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
