@@ -57,34 +57,41 @@
 #include "lists.h"
 #include "log.h"
 #include "sys.h"
+#include "tool.h"
 #include "userdb.h"
 #include "util.h"
 
-#ifndef DMAIL_SYSCONFDIR
-#define DMAIL_SYSCONFDIR "/etc"
-#endif
-
 static struct dmail_conf conf;
+
+static const char *const usage_lines[] = {
+	"[-c FILE] create LIST@DOMAIN --owner ADDR [--owner ADDR] "
+	    "[--description TEXT]",
+	"[-c FILE] delete LIST@DOMAIN",
+	"[-c FILE] subscribe|unsubscribe LIST ADDR...",
+	"[-c FILE] set LIST ADDR digest|nomail|mail",
+	"[-c FILE] members LIST",
+	"[-c FILE] import LIST FILE",
+	"[-c FILE] lists",
+	"[-c FILE] check",
+	"[-c FILE] oneclick LIST ADDR TOKEN",
+	"[-c FILE] passwd LIST [PASSWORD]",
+	"[-c FILE] files LIST",
+	"[-c FILE] putfile LIST NAME FILE",
+	"[-c FILE] delfile LIST NAME",
+	NULL };
+
+static struct tool tool = {
+	.name = "dlist",
+	.usage = usage_lines,
+	.usage_status = 2,
+	.conf_status = 1,
+	.log_level = LOG_LEVEL_WARN,
+};
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: dlist [-c FILE] create LIST@DOMAIN --owner ADDR "
-	    "[--owner ADDR] [--description TEXT]\n"
-	    "       dlist [-c FILE] delete LIST@DOMAIN\n"
-	    "       dlist [-c FILE] subscribe|unsubscribe LIST ADDR...\n"
-	    "       dlist [-c FILE] set LIST ADDR digest|nomail|mail\n"
-	    "       dlist [-c FILE] members LIST\n"
-	    "       dlist [-c FILE] import LIST FILE\n"
-	    "       dlist [-c FILE] lists\n"
-	    "       dlist [-c FILE] check\n"
-	    "       dlist [-c FILE] oneclick LIST ADDR TOKEN\n"
-	    "       dlist [-c FILE] passwd LIST [PASSWORD]\n"
-	    "       dlist [-c FILE] files LIST\n"
-	    "       dlist [-c FILE] putfile LIST NAME FILE\n"
-	    "       dlist [-c FILE] delfile LIST NAME\n");
-	exit(2);
+	tool_usage(&tool);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -92,11 +99,9 @@ die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "dlist: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_verror(&tool, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -615,30 +620,16 @@ cmd_lists(void)
 int
 main(int argc, char **argv)
 {
-	const char *path = DMAIL_SYSCONFDIR "/dmail.conf";
-	struct buf err = BUF_INIT;
-	int ch;
+	const char *path = TOOL_CONF_PATH;
+	int first;
 
-	log_open("dlist", LOG_TO_STDERR, LOG_LEVEL_WARN);
-	sys_fault_init();
-	version_option(argc, argv, "dlist");
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	tool_start(&tool, argc, argv);
+	first = tool_conf_option(&tool, argc, argv, &path);
+	argc -= first;
+	argv += first;
 	if (argc < 1)
 		usage();
-	if (conf_load_file(path, &conf, &err) < 0) {
-		fprintf(stderr, "%s", err.data);
-		return 1;
-	}
+	tool_conf_load(&tool, path, &conf);
 	if (conf.lists_file == NULL)
 		die("%s has no lists_file", path);
 	if (strcmp(argv[0], "create") == 0)

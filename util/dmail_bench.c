@@ -69,10 +69,12 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "smtp_client.h"
+#include "tool.h"
 #include "util.h"
 
 #define READ_CHUNK 65536
-#define MAX_LINE 65536          /* a reply line longer than this is garbage */
+#define LINE_MAX_OTHER 65536    /* POP3 and idle: longer lines are garbage */
 #define CONNECT_BURST 256       /* connects in progress at once */
 
 enum mode { MODE_SMTP, MODE_POP3, MODE_IDLE };
@@ -568,16 +570,16 @@ conn_event(struct conn *c, uint32_t ev)
 /* ---- reply parsing ----------------------------------------------------------- */
 
 /* Next complete line at in_off: start and length without CRLF/LF. 1 found,
- * 0 need more input, -1 line too long. */
+ * 0 need more input, -1 line longer than max. */
 static int
-next_line(struct conn *c, const char **line, size_t *len)
+next_line(struct conn *c, size_t max, const char **line, size_t *len)
 {
 	const char *p = c->in.data + c->in_off;
 	size_t avail = c->in.len - c->in_off;
 	const char *nl = memchr(p, '\n', avail);
 
 	if (nl == NULL)
-		return avail > MAX_LINE ? -1 : 0;
+		return avail > max + 1 ? -1 : 0;
 	*line = p;
 	*len = (size_t)(nl - p);
 	if (*len > 0 && p[*len - 1] == '\r')
@@ -586,37 +588,33 @@ next_line(struct conn *c, const char **line, size_t *len)
 	return 1;
 }
 
-/* A complete SMTP reply (all its lines): code, and whether any line is
- * the EHLO keyword PIPELINING. 1 found, 0 need more, -1 garbage. */
+/* A complete SMTP reply (all its lines, read by the client's parser,
+ * smtp_client.h): code and text in r, and whether a line is the EHLO
+ * keyword PIPELINING. 1 found, 0 need more, -1 protocol error. */
 static int
-smtp_reply(struct conn *c, int *code, bool *pipelining, char *text,
-    size_t textlen)
+smtp_reply(struct conn *c, struct smtpc_reply *r, bool *pipelining)
 {
 	size_t save = c->in_off;
+	uint64_t size;
 
 	*pipelining = false;
-	for (;;) {
+	for (unsigned n = 0;; n++) {
 		const char *l;
 		size_t len;
-		int r = next_line(c, &l, &len);
-		if (r <= 0) {
+		int more, got = next_line(c, SMTPC_REPLY_LINE_MAX, &l,
+		    &len);
+
+		if (got <= 0) {
 			c->in_off = save;
-			return r;
+			return got;
 		}
-		if (len < 3 || l[0] < '1' || l[0] > '5' || l[1] < '0' ||
-		    l[1] > '9' || l[2] < '0' || l[2] > '9' ||
-		    (len > 3 && l[3] != ' ' && l[3] != '-'))
+		more = smtpc_reply_line(r, n, l, len);
+		if (more < 0)
 			return -1;
-		*code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-		if (len >= 14 && strncasecmp(l + 4, "PIPELINING", 10) == 0 &&
-		    (len == 14 || l[14] == ' '))
+		if (n > 0 && len > 4 && smtpc_ehlo_keyword(l + 4, len - 4,
+		    &size) == SMTPC_EXT_PIPELINING)
 			*pipelining = true;
-		if (text != NULL) {
-			size_t n = len < textlen - 1 ? len : textlen - 1;
-			memcpy(text, l, n);
-			text[n] = '\0';
-		}
-		if (len == 3 || l[3] == ' ')
+		if (more == 1)
 			return 1;
 	}
 }
@@ -742,15 +740,16 @@ static int
 smtp_input(struct conn *c)
 {
 	for (;;) {
-		int code;
+		struct smtpc_reply reply;
 		bool pipe;
-		char text[256];
-		int r = smtp_reply(c, &code, &pipe, text, sizeof(text));
+		int r = smtp_reply(c, &reply, &pipe);
+		int code = reply.code;
+		const char *text = reply.text;
 
 		if (r == 0)
 			break;
 		if (r < 0) {
-			say_error(c, "malformed reply");
+			say_error(c, "malformed reply: %s", reply.text);
 			conn_close(c, true);
 			return -1;
 		}
@@ -858,7 +857,7 @@ pop3_multiline(struct conn *c, bool *ok, size_t *octets)
 	const char *nl = memchr(p, '\n', avail), *end;
 
 	if (nl == NULL)
-		return avail > MAX_LINE ? -1 : 0;
+		return avail > LINE_MAX_OTHER ? -1 : 0;
 	if (avail >= 4 && memcmp(p, "-ERR", 4) == 0) {
 		*ok = false;
 		*octets = 0;
@@ -933,7 +932,7 @@ pop3_input(struct conn *c)
 			}
 			continue;
 		}
-		r = next_line(c, &l, &len);
+		r = next_line(c, LINE_MAX_OTHER, &l, &len);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -1001,7 +1000,7 @@ idle_input(struct conn *c)
 {
 	const char *l;
 	size_t len;
-	int r = next_line(c, &l, &len);
+	int r = next_line(c, LINE_MAX_OTHER, &l, &len);
 
 	if (r == 0)
 		return 0;
@@ -1318,23 +1317,30 @@ run_idle(void)
 
 /* ---- options ----------------------------------------------------------- */
 
-static void
+static const char *const usage_lines[] = {
+	"smtp -H HOST -p PORT -c SESSIONS -n MESSAGES -s SIZE",
+	"           -r RCPT[,RCPT...] [-f FROM] [-k RCPTS_PER_MESSAGE]",
+	"           [--wait-maildir DIR[,DIR...]] [--wait-timeout SEC] "
+	    "[--no-pipelining]",
+	"           [--per-connection N]",
+	"pop3 -H HOST -p PORT -c CLIENTS -u USERFMT -w PASSWORD",
+	"           [--tls] [--user-base N] [-l LOOPS] [-P WINDOW]",
+	"idle -H HOST -p PORT -c SESSIONS [-t SECONDS] [--tls]",
+	"  common: [-T TIMEOUT_SEC] [-v]",
+	NULL };
+
+static struct tool tool = {
+	.name = "dmail-bench",
+	.usage = usage_lines,
+	.usage_status = 2,
+	.log_level = LOG_LEVEL_WARN,
+	.no_faults = true,
+};
+
+static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: dmail-bench smtp -H HOST -p PORT -c SESSIONS -n MESSAGES "
-	    "-s SIZE\n"
-	    "           -r RCPT[,RCPT...] [-f FROM] [-k RCPTS_PER_MESSAGE]\n"
-	    "           [--wait-maildir DIR[,DIR...]] [--wait-timeout SEC] "
-	    "[--no-pipelining]\n"
-	    "           [--per-connection N]\n"
-	    "       dmail-bench pop3 -H HOST -p PORT -c CLIENTS -u USERFMT "
-	    "-w PASSWORD\n"
-	    "           [--tls] [--user-base N] [-l LOOPS] [-P WINDOW]\n"
-	    "       dmail-bench idle -H HOST -p PORT -c SESSIONS "
-	    "[-t SECONDS] [--tls]\n"
-	    "common: [-T TIMEOUT_SEC] [-v]\n");
-	exit(2);
+	tool_usage(&tool);
 }
 
 static char **
@@ -1461,7 +1467,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	int rc;
 
-	version_option(argc, argv, "dmail-bench");
+	tool_start(&tool, argc, argv);
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	/* Many sessions need many descriptors. */

@@ -26,20 +26,19 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
-#include "sys.h"
+#include "tool.h"
 #include "util.h"
 
-#ifndef DMAIL_SYSCONFDIR
-#define DMAIL_SYSCONFDIR "/etc/dmail"
-#endif
+static const char *const usage_lines[] = { "[-C FILE] [-f ALIASES] [-n]",
+	NULL };
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: dmail-newaliases [-C FILE] [-f ALIASES] "
-	    "[-n]\n");
-	exit(EX_USAGE);
-}
+static struct tool tool = {
+	.name = "dmail-newaliases",
+	.usage = usage_lines,
+	.usage_status = EX_USAGE,
+	.conf_status = EX_CONFIG,
+	.log_level = LOG_LEVEL_WARN,
+};
 
 static int
 count_only(const char *alias, const char *targets, unsigned line,
@@ -55,7 +54,7 @@ count_only(const char *alias, const char *targets, unsigned line,
 int
 main(int argc, char **argv)
 {
-	const char *conf_path = DMAIL_SYSCONFDIR "/dmail.conf";
+	const char *conf_path = TOOL_CONF_PATH;
 	const char *source = NULL;
 	struct dmail_conf conf;
 	struct buf err = BUF_INIT, db = BUF_INIT, text = BUF_INIT;
@@ -63,9 +62,7 @@ main(int argc, char **argv)
 	size_t count = 0;
 	int ch, status = 0;
 
-	log_open("dmail-newaliases", LOG_TO_STDERR, LOG_LEVEL_WARN);
-	sys_fault_init();
-	version_option(argc, argv, "dmail-newaliases");
+	tool_start(&tool, argc, argv);
 	while ((ch = getopt(argc, argv, "C:c:f:n")) != -1) {
 		switch (ch) {
 		case 'C':
@@ -79,17 +76,13 @@ main(int argc, char **argv)
 			check_only = true;
 			break;
 		default:
-			usage();
+			tool_usage(&tool);
 		}
 	}
 	if (optind != argc)
-		usage();
+		tool_usage(&tool);
 	if (source == NULL) {
-		if (conf_load_file(conf_path, &conf, &err) != 0) {
-			fprintf(stderr, "dmail-newaliases: %s", err.data);
-			buf_free(&err);
-			return EX_CONFIG;
-		}
+		tool_conf_load(&tool, conf_path, &conf);
 		have_conf = true;
 		if (conf.aliases_file == NULL) {
 			fprintf(stderr, "dmail-newaliases: %s: no aliases_file "

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mbox.h"
+#include "tool.h"
 #include "userdb.h"
 #include "util.h"
 #include "vacation.h"
@@ -43,27 +44,39 @@
 #define EXIT_EXISTS 4
 #define EXIT_INVALID 5
 
-static const char *progname = "dmail-user";
+static const char *const usage_lines[] = {
+	"[-c FILE] COMMAND ...",
+	"  add USER@DOMAIN [--hash HASH] [--quota-bytes N] "
+	    "[--quota-messages N] [--force]",
+	"  passwd USER@DOMAIN [--hash HASH]",
+	"  apop USER@DOMAIN          (secret from stdin, empty clears)",
+	"  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]",
+	"  del | show | disable | enable USER@DOMAIN",
+	"  list",
+	"  import FILE               (lines user@domain:hash)",
+	"  import-mbox USER@DOMAIN FILE",
+	"  import-mbox --all DIR [--domain DOMAIN]",
+	"  vacation USER@DOMAIN [on --file FILE [--subject TEXT] [--days N] "
+	    "| off]",
+	NULL };
+
+/* No fault injection: DMAIL_FAULT (sys.h) aims at the server's mail
+ * path, and tests that set it for a server create that server's
+ * accounts with this tool in the same environment. The database's own
+ * full-disk behaviour is tested on a real full file system. */
+static struct tool tool = {
+	.name = "dmail-user",
+	.usage = usage_lines,
+	.usage_status = EXIT_USAGE,
+	.conf_status = EXIT_FAIL,
+	.log_level = LOG_LEVEL_WARN,
+	.no_faults = true,
+};
 
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: %s [-c FILE] COMMAND ...\n"
-	    "  add USER@DOMAIN [--hash HASH] [--quota-bytes N] "
-	    "[--quota-messages N] [--force]\n"
-	    "  passwd USER@DOMAIN [--hash HASH]\n"
-	    "  apop USER@DOMAIN          (secret from stdin, empty clears)\n"
-	    "  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]\n"
-	    "  del | show | disable | enable USER@DOMAIN\n"
-	    "  list\n"
-	    "  import FILE               (lines user@domain:hash)\n"
-	    "  import-mbox USER@DOMAIN FILE\n"
-	    "  import-mbox --all DIR [--domain DOMAIN]\n"
-	    "  vacation USER@DOMAIN [on --file FILE [--subject TEXT] "
-	    "[--days N] | off]\n",
-	    progname);
-	exit(EXIT_USAGE);
+	tool_usage(&tool);
 }
 
 static void __attribute__((format(printf, 1, 2)))
@@ -71,11 +84,9 @@ errmsg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tool_verror(&tool, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* One line from stdin without its line end; -1 at EOF before any byte. */
@@ -298,7 +309,7 @@ parse_opts(int argc, char **argv, struct opts *o, bool allow_hash,
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
+	optind = 0;     /* glibc: start afresh after tool_conf_option() */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -585,29 +596,16 @@ cmd_show(const struct dmail_conf *conf, const char *address)
 	return 0;
 }
 
-/* import: validate the whole file first, then store every account in one
- * new version of the database (all or nothing). Existing
- * accounts get the new hash and keep everything else. */
+/* Import pass 1: check every line of f. *total gets the number of
+ * accounts; returns 0, or an exit status (said why). */
 static int
-cmd_import(const struct dmail_conf *conf, const char *file)
+import_check(FILE *f, const char *file, size_t *total)
 {
-	struct user_record *rec = NULL;
-	struct buf mbox = BUF_INIT, err = BUF_INIT;
-	struct userdb *db = NULL;
-	int rc = 0;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0, bad = 0, total = 0;
-	ssize_t len;
-	FILE *f;
+	size_t cap = 0, lineno = 0, bad = 0;
 
-	if (strcmp(file, "-") == 0)
-		f = stdin;
-	else if ((f = fopen(file, "r")) == NULL) {
-		errmsg("cannot open %s: %s", file, strerror(errno));
-		return EXIT_FAIL;
-	}
-	/* Pass 1: check every line. */
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	*total = 0;
+	while (getline(&line, &cap, f) >= 0) {
 		char *colon, *hash, *end, *l;
 
 		lineno++;
@@ -634,41 +632,72 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 			    "verify", file, lineno);
 			bad++;
 		}
-		total++;
+		(*total)++;
 	}
+	free(line);
 	if (ferror(f)) {
 		errmsg("reading %s: %s", file, strerror(errno));
-		rc = EXIT_FAIL;
-		goto out;
+		return EXIT_FAIL;
 	}
 	if (bad > 0) {
 		errmsg("%zu invalid line%s, nothing imported", bad,
 		    bad == 1 ? "" : "s");
-		rc = EXIT_INVALID;
-		goto out;
+		return EXIT_INVALID;
 	}
-	if (f == stdin) {
-		if (total > 0) {
-			errmsg("import from stdin needs a file (two passes)");
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	} else
-		rewind(f);
-	/* Pass 2: store, all in one new version of the database. */
-	db = open_db(conf, USERDB_WRITE);
-	rec = xcalloc(1, sizeof(*rec));
+	return 0;
+}
+
+/* Store account address with hash (in rec, read or made here). */
+static int
+import_one(const struct dmail_conf *conf, struct userdb *db,
+    struct user_record *rec, const char *address, const char *hash)
+{
+	struct buf mbox = BUF_INIT, err = BUF_INIT;
+	/* Sees the lines stored before: a repeated address keeps one
+	 * account, with the last hash. */
+	int r = userdb_lookup(db, address, rec);
+
+	if (r < 0) {
+		errmsg("database lookup of %s failed (nothing imported)",
+		    address);
+		return EXIT_FAIL;
+	}
+	if (r == 0) {
+		memset(rec, 0, sizeof(*rec));
+		snprintf(rec->address, sizeof(rec->address), "%s", address);
+		userdb_default_mailbox(conf, address, &mbox);
+		snprintf(rec->mailbox, sizeof(rec->mailbox), "%s", mbox.data);
+		rec->enabled = true;
+		make_maildir(rec->mailbox);
+	}
+	snprintf(rec->hash, sizeof(rec->hash), "%s", hash);
+	r = userdb_put(db, rec, &err) < 0 ? EXIT_FAIL : 0;
+	if (r != 0)
+		errmsg("%s (nothing imported)", buf_cstr(&err));
+	buf_free(&mbox);
+	buf_free(&err);
+	return r;
+}
+
+/* Import pass 2: store every line of f (checked), all in one new
+ * version of the database. 0 or an exit status (said why). */
+static int
+import_store(const struct dmail_conf *conf, FILE *f)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct userdb *db = open_db(conf, USERDB_WRITE);
+	struct buf err = BUF_INIT;
+	char *line = NULL;
+	size_t cap = 0, total = 0;
+	int rc = 0;
+
 	if (userdb_begin(db, &err) < 0) {
 		errmsg("%s (nothing imported)", buf_cstr(&err));
 		rc = EXIT_FAIL;
-		goto out;
 	}
-	total = 0;
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *colon, *end, *l;
-		int r;
+	while (rc == 0 && getline(&line, &cap, f) >= 0) {
+		char *colon, *end, *l = str_trim(line);
 
-		l = str_trim(line);
 		if (l[0] == '\0' || l[0] == '#')
 			continue;
 		colon = strchr(l, ':');
@@ -676,47 +705,50 @@ cmd_import(const struct dmail_conf *conf, const char *file)
 		if ((end = strchr(colon + 1, ':')) != NULL)
 			*end = '\0';
 		str_lower(l);
-		/* Sees the lines stored before: a repeated address keeps
-		 * one account, with the last hash. */
-		r = userdb_lookup(db, l, rec);
-		if (r < 0) {
-			errmsg("database lookup of %s failed (nothing "
-			    "imported)", l);
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		if (r == 0) {
-			memset(rec, 0, sizeof(*rec));
-			snprintf(rec->address, sizeof(rec->address), "%s",
-			    l);
-			userdb_default_mailbox(conf, l, &mbox);
-			snprintf(rec->mailbox, sizeof(rec->mailbox), "%s",
-			    mbox.data);
-			rec->enabled = true;
-			make_maildir(rec->mailbox);
-		}
-		snprintf(rec->hash, sizeof(rec->hash), "%s", colon + 1);
-		if (userdb_put(db, rec, &err) < 0) {
-			errmsg("%s (nothing imported)", buf_cstr(&err));
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		total++;
+		rc = import_one(conf, db, rec, l, colon + 1);
+		total += rc == 0;
 	}
-	if (userdb_commit(db, &err) < 0) {
+	if (rc == 0 && userdb_commit(db, &err) < 0) {
 		errmsg("%s (nothing imported)", buf_cstr(&err));
 		rc = EXIT_FAIL;
-		goto out;
 	}
-	printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
-out:
+	if (rc == 0)
+		printf("imported %zu account%s\n", total, total == 1 ? "" : "s");
 	close_db();
-	if (f != stdin)
-		fclose(f);
 	free(line);
 	free(rec);
-	buf_free(&mbox);
 	buf_free(&err);
+	return rc;
+}
+
+/* import: validate the whole file first, then store every account in one
+ * new version of the database (all or nothing). Existing
+ * accounts get the new hash and keep everything else. */
+static int
+cmd_import(const struct dmail_conf *conf, const char *file)
+{
+	size_t total;
+	int rc;
+	FILE *f;
+
+	if (strcmp(file, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(file, "r")) == NULL) {
+		errmsg("cannot open %s: %s", file, strerror(errno));
+		return EXIT_FAIL;
+	}
+	rc = import_check(f, file, &total);
+	if (rc == 0 && f == stdin && total > 0) {
+		errmsg("import from stdin needs a file (two passes)");
+		rc = EXIT_USAGE;
+	}
+	if (rc == 0) {
+		if (f != stdin)
+			rewind(f);
+		rc = import_store(conf, f);
+	}
+	if (f != stdin)
+		fclose(f);
 	return rc;
 }
 
@@ -1002,32 +1034,17 @@ dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
 int
 main(int argc, char **argv)
 {
-	const char *conf_path = DMAIL_SYSCONFDIR "/dmail.conf";
+	const char *conf_path = TOOL_CONF_PATH;
 	struct dmail_conf conf;
-	struct buf err = BUF_INIT;
 	const char *cmd;
-	int i = 1, rc;
+	int i, rc;
 
-	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
-	/* No sys_fault_init(): DMAIL_FAULT (sys.h) aims at the server's mail
-	 * path, and tests that set it for a server create that server's
-	 * accounts with this tool in the same environment. The database's
-	 * own full-disk behaviour is tested on a real full file system. */
-	version_option(argc, argv, progname);
-	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
-		conf_path = argv[2];
-		i = 3;
-	}
+	tool_start(&tool, argc, argv);
+	i = tool_conf_option(&tool, argc, argv, &conf_path);
 	if (i >= argc)
 		usage();
 	cmd = argv[i++];
-	if (conf_load_file(conf_path, &conf, &err) < 0) {
-		fprintf(stderr, "%s", buf_cstr(&err));
-		if (err.len > 0 && err.data[err.len - 1] != '\n')
-			fputc('\n', stderr);
-		return EXIT_FAIL;
-	}
-	buf_free(&err);
+	tool_conf_load(&tool, conf_path, &conf);
 	umask(022);
 	rc = dispatch(&conf, cmd, i, argc, argv);
 	conf_free(&conf);

@@ -32,27 +32,26 @@
 #include "conf.h"
 #include "log.h"
 #include "queue_cmds.h"
+#include "tool.h"
 #include "util.h"
-
-#ifndef DMAIL_SYSCONFDIR
-#define DMAIL_SYSCONFDIR "/etc"
-#endif
 
 #define TELL_TIMEOUT_MS 30000
 #define TELL_REPLY_MAX (4 * 1024 * 1024)
 
-static const char *progname = "tellsmtp";
+static const char *const usage_lines[] = {
+	"[-c FILE] reload|shutdown|status [--prometheus]",
+	"[-c FILE] queue|quarantine|flush|delete ID|hold ID|release ID|NAME",
+	NULL };
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: %s [-c FILE] reload|shutdown|"
-	    "status [--prometheus]\n"
-	    "       %s [-c FILE] queue|quarantine|flush|delete ID|hold ID|"
-	    "release ID|NAME\n",
-	    progname, progname);
-	exit(2);
-}
+static struct tool tool = {
+	.name = "tellsmtp",
+	.name_from_argv0 = true,
+	.usage = usage_lines,
+	.usage_status = 2,
+	.conf_status = 2,
+	.log_level = LOG_LEVEL_WARN,
+	.no_faults = true,
+};
 
 /* Wait until fd is ready for events; false on timeout or error. */
 static bool
@@ -86,8 +85,7 @@ load_socket_path(const char *path, struct dmail_conf *conf)
 	int rc;
 
 	if (read_file(path, &text, 16 * 1024 * 1024) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", progname, path,
-		    strerror(errno));
+		tool_error(&tool, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (s = buf_cstr(&text); *s != '\0'; s = end) {
@@ -113,84 +111,43 @@ load_socket_path(const char *path, struct dmail_conf *conf)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Connect to the master's control socket: the fd, or (said why) -2 for
+ * a path too long, -1 when the master cannot be reached. */
+static int
+connect_master(const struct dmail_conf *conf)
 {
-	const char *path = DMAIL_SYSCONFDIR "/dmail.conf";
-	struct dmail_conf conf;
-	struct buf req = BUF_INIT, reply = BUF_INIT;
 	struct sockaddr_un sun;
-	const char *cmd, *body;
-	bool prometheus = false;
-	int64_t deadline;
-	int ch, fd = -1, rc;
+	int fd;
 
-	if (argv[0] != NULL) {
-		const char *slash = strrchr(argv[0], '/');
-		progname = slash != NULL ? slash + 1 : argv[0];
-	}
-	version_option(argc, argv, progname);
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc >= 1 && queue_command_known(argv[0])) {
-		struct buf err = BUF_INIT;
-
-		log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
-		if (conf_load_file(path, &conf, &err) < 0) {
-			fputs(buf_cstr(&err), stderr);
-			buf_free(&err);
-			return 2;
-		}
-		rc = queue_command(&conf, argc, argv);
-		conf_free(&conf);
-		return rc;
-	}
-	if (argc < 1 || argc > 2)
-		usage();
-	cmd = argv[0];
-	if (argc == 2) {
-		if (strcmp(cmd, "status") != 0 ||
-		    strcmp(argv[1], "--prometheus") != 0)
-			usage();
-		prometheus = true;
-	}
-	if (strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0 &&
-	    strcmp(cmd, "status") != 0)
-		usage();
-
-	log_open(progname, LOG_TO_STDERR, LOG_LEVEL_WARN);
-	if (load_socket_path(path, &conf) < 0)
-		return 2;
-	if (strlen(conf.control_socket) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "%s: %s: path too long\n", progname,
-		    conf.control_socket);
-		rc = 2;
-		goto out;
+	if (strlen(conf->control_socket) >= sizeof(sun.sun_path)) {
+		tool_error(&tool, "%s: path too long", conf->control_socket);
+		return -2;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, conf.control_socket, strlen(conf.control_socket));
+	memcpy(sun.sun_path, conf->control_socket,
+	    strlen(conf->control_socket));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "%s: dmaild is not running (%s: %s)\n",
-		    progname, conf.control_socket, strerror(errno));
-		rc = 1;
-		goto out;
+		tool_error(&tool, "dmaild is not running (%s: %s)",
+		    conf->control_socket, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
 	fd_set_nonblock(fd, true);
-	deadline = now_ms() + TELL_TIMEOUT_MS;
-	buf_printf(&req, "%s%s\n", cmd, prometheus ? " prometheus" : "");
-	for (size_t off = 0; off < req.len;) {
-		ssize_t n = send(fd, req.data + off, req.len - off,
+	return fd;
+}
+
+/* Send the request and read the whole answer (until the master closes
+ * the connection). 0, or -1 (said why). */
+static int
+exchange(int fd, const struct buf *req, struct buf *reply)
+{
+	int64_t deadline = now_ms() + TELL_TIMEOUT_MS;
+
+	for (size_t off = 0; off < req->len;) {
+		ssize_t n = send(fd, req->data + off, req->len - off,
 		    MSG_NOSIGNAL);
 		if (n > 0) {
 			off += (size_t)n;
@@ -199,40 +156,43 @@ main(int argc, char **argv)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
 		    wait_fd(fd, POLLOUT, deadline))
 			continue;
-		fprintf(stderr, "%s: sending to dmaild: %s\n", progname,
+		tool_error(&tool, "sending to dmaild: %s",
 		    n < 0 ? strerror(errno) : "connection closed");
-		rc = 1;
-		goto out;
+		return -1;
 	}
 	for (;;) {
 		char chunk[8192];
 		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 
 		if (n > 0) {
-			if (reply.len + (size_t)n > TELL_REPLY_MAX) {
-				fprintf(stderr, "%s: answer too long\n",
-				    progname);
-				rc = 1;
-				goto out;
+			if (reply->len + (size_t)n > TELL_REPLY_MAX) {
+				tool_error(&tool, "answer too long");
+				return -1;
 			}
-			buf_append(&reply, chunk, (size_t)n);
+			buf_append(reply, chunk, (size_t)n);
 			continue;
 		}
 		if (n == 0)
-			break;
+			return 0;
 		if ((errno == EAGAIN || errno == EINTR) &&
 		    wait_fd(fd, POLLIN, deadline))
 			continue;
-		fprintf(stderr, "%s: reading from dmaild: %s\n", progname,
+		tool_error(&tool, "reading from dmaild: %s",
 		    errno == EAGAIN ? "timed out" : strerror(errno));
-		rc = 1;
-		goto out;
+		return -1;
 	}
+}
 
-	body = strchr(buf_cstr(&reply), '\n');
+/* Print the master's answer: 0 for +OK, 1 for anything else. */
+static int
+print_answer(const struct dmail_conf *conf, const char *cmd,
+    bool prometheus, const struct buf *reply)
+{
+	const char *body = strchr(buf_cstr(reply), '\n');
+
 	body = body != NULL ? body + 1 : "";
-	if (strncmp(buf_cstr(&reply), "+OK", 3) == 0) {
-		const char *first = reply.data + 3;
+	if (strncmp(buf_cstr(reply), "+OK", 3) == 0) {
+		const char *first = reply->data + 3;
 
 		first += strspn(first, " ");
 		if (*body != '\0')
@@ -241,21 +201,72 @@ main(int argc, char **argv)
 			printf("%.*s\n", (int)strcspn(first, "\n"), first);
 		/* Poison messages are files, not master state. */
 		if (strcmp(cmd, "status") == 0 && !prometheus)
-			queue_quarantine_summary(&conf);
-		rc = 0;
+			queue_quarantine_summary(conf);
+		return 0;
+	}
+	if (reply->len == 0)
+		tool_error(&tool, "dmaild closed the connection without "
+		    "answering");
+	else
+		fprintf(stderr, "%s: %s", tool.name, buf_cstr(reply));
+	return 1;
+}
+
+/* reload, shutdown, status [--prometheus]: a request to the master. */
+static int
+master_request(const char *path, int argc, char **argv)
+{
+	struct dmail_conf conf;
+	struct buf req = BUF_INIT, reply = BUF_INIT;
+	const char *cmd = argv[0];
+	bool prometheus = false;
+	int fd, rc = 1;
+
+	if (argc < 1 || argc > 2)
+		tool_usage(&tool);
+	if (argc == 2) {
+		if (strcmp(cmd, "status") != 0 ||
+		    strcmp(argv[1], "--prometheus") != 0)
+			tool_usage(&tool);
+		prometheus = true;
+	}
+	if (strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0 &&
+	    strcmp(cmd, "status") != 0)
+		tool_usage(&tool);
+	if (load_socket_path(path, &conf) < 0)
+		return 2;
+	fd = connect_master(&conf);
+	if (fd < 0) {
+		rc = fd == -2 ? 2 : 1;
 		goto out;
 	}
-	if (reply.len == 0)
-		fprintf(stderr, "%s: dmaild closed the connection without "
-		    "answering\n", progname);
-	else
-		fprintf(stderr, "%s: %s", progname, buf_cstr(&reply));
-	rc = 1;
+	buf_printf(&req, "%s%s\n", cmd, prometheus ? " prometheus" : "");
+	if (exchange(fd, &req, &reply) == 0)
+		rc = print_answer(&conf, cmd, prometheus, &reply);
+	close(fd);
 out:
-	if (fd >= 0)
-		close(fd);
 	conf_free(&conf);
 	buf_free(&req);
 	buf_free(&reply);
 	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = TOOL_CONF_PATH;
+	struct dmail_conf conf;
+	int first, rc;
+
+	tool_start(&tool, argc, argv);
+	first = tool_conf_option(&tool, argc, argv, &path);
+	argc -= first;
+	argv += first;
+	if (argc >= 1 && queue_command_known(argv[0])) {
+		tool_conf_load(&tool, path, &conf);
+		rc = queue_command(&conf, argc, argv);
+		conf_free(&conf);
+		return rc;
+	}
+	return master_request(path, argc, argv);
 }
