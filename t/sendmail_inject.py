@@ -3,12 +3,18 @@
 run without root, -t with Bcc removed, -i and the lone dot, headers added
 when missing, sendmail flags ignored, unknown users reported with exit 67,
 and the maildrop fallback when the server is down (never lost, listed by
--bp)."""
+-bp in the format of "tellsmtp queue": both print the same listing).
+Submission goes through the SMTP client (common/smtp_client.c): -v shows
+its dialogue, and a reply whose lines carry different codes is a protocol
+error (the recipient waits in the maildrop) instead of being read by the
+code of its last line."""
 
 import os
 import pwd
+import socket
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
@@ -140,24 +146,95 @@ def test_server_down_goes_to_maildrop():
         r = sendmail(srv, ["-bp"], b"", unprivileged=False)
         assert r.returncode == 0, r.stderr
         out = r.stdout.decode()
-        assert files[0] in out and "alice@example.test" in out, out
-        assert "far@remote.test" in out and "<>" in out, out
+        assert files[0] in out and "alice@example.test  pending" in out, out
+        assert "far@remote.test  pending" in out and "<>" in out, out
+        assert "(maildrop)" in out, out
         # A queued message shows the queue manager's last error and hold.
         queue = os.path.join(spool, "queue")
         defer = os.path.join(spool, "defer")
         os.makedirs(queue, exist_ok=True)
         os.makedirs(defer, exist_ok=True)
-        with open(os.path.join(queue, files[0]), "wb") as f:
-            f.write(data)
+        # An old arrival, so that both listings show the same age.
+        head, rest = data.split(b"\n\n", 1)
+        head = b"\n".join(b"arrival 1000000000" if x.startswith(b"arrival ")
+                          else x for x in head.split(b"\n"))
+        for d in (queue, drop):
+            with open(os.path.join(d, files[0]), "wb") as f:
+                f.write(head + b"\n\n" + rest)
         with open(os.path.join(defer, files[0]), "w") as f:
             f.write("attempts 1\nnext 0\nhold 1\nwarned 0\n"
                     "r 1 N 451 4.4.1\tmx.remote.test[192.0.2.9]\t"
                     "451 4.4.1 try later\n")
         r = sendmail(srv, ["-bp"], b"", unprivileged=False)
         out = r.stdout.decode()
-        assert "(on hold)" in out, out
-        assert "(451 4.4.1 try later from mx.remote.test[192.0.2.9])" in out, out
-        assert "2 messages in the queue" in out, out
+        assert "(on hold)" in out and "attempts=1" in out, out
+        assert ("far@remote.test  pending: 451 4.4.1 try later from "
+                "mx.remote.test[192.0.2.9]") in out, out
+        assert "-- 2 message(s)" in out, out
+        assert "1 in the maildrop" in out, out
+        # mailq and tellsmtp queue: one listing.
+        t = srv.tell("queue")
+        assert t.returncode == 0, t.stderr
+        assert t.stdout == out, (t.stdout, out)
+
+
+class ScriptedSMTP:
+    """A server on the smtp_listen port that answers each line with the
+    next reply of a script (the greeting first); what it got is kept."""
+
+    def __init__(self, port, replies):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(1)
+        self.replies = list(replies)
+        self.got = b""
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            f = conn.makefile("rb")
+            conn.sendall(self.replies.pop(0))
+            for line in f:
+                self.got += line
+                if not self.replies:
+                    break
+                conn.sendall(self.replies.pop(0))
+
+    def close(self):
+        self.thread.join(10)
+        self.sock.close()
+
+
+def test_disagreeing_reply_is_a_protocol_error():
+    with server(users=["alice@example.test"]) as srv:
+        # The server makes the maildrop; then a script takes its port.
+        r = sendmail(srv, ["alice@example.test"], b"Subject: up\n\nup\n")
+        assert r.returncode == 0, r.stderr
+        srv.stop()
+        sk = ScriptedSMTP(srv.port("smtp"), [
+            b"220 scripted ESMTP\r\n", b"250 scripted\r\n",
+            b"250 2.1.0 ok\r\n",
+            # First line 250, last 550: which code? Neither (RFC 5321
+            # 4.2.1); the old reader took 550 and refused the recipient.
+            b"250-2.1.5 accepted\r\n550 5.1.1 unknown\r\n"])
+        try:
+            r = sendmail(srv, ["-v", "bob@example.test"],
+                         b"Subject: odd\n\nodd\n")
+        finally:
+            sk.close()
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        err = r.stderr.decode()
+        assert ">>> MAIL FROM:<" in err and "<<< 250 2.1.0 ok" in err, err
+        assert "lines with different codes" in err, err
+        assert b"RCPT TO:<bob@example.test>" in sk.got, sk.got
+        drop = os.path.join(srv.state_dir, "spool", "maildrop")
+        files = [n for n in os.listdir(drop) if not n.startswith(".")]
+        assert len(files) == 1, os.listdir(drop)
+        assert b"rcpt P\tbob@example.test" in read(os.path.join(drop,
+                                                                 files[0]))
 
 
 def test_long_lines_are_split_not_refused():
@@ -184,4 +261,5 @@ if __name__ == "__main__":
              test_unknown_recipient_exit_67,
              test_no_recipients_is_usage_error,
              test_long_lines_are_split_not_refused,
-             test_server_down_goes_to_maildrop])
+             test_server_down_goes_to_maildrop,
+             test_disagreeing_reply_is_a_protocol_error])

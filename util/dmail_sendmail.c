@@ -34,7 +34,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -44,8 +43,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,18 +52,15 @@
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
-#include "queue_info.h"
+#include "queue_cmds.h"
+#include "smtp_client.h"
 #include "spool.h"
-#include "stream.h"
 #include "sys.h"
+#include "tool.h"
 #include "util.h"
 
-#ifndef DMAIL_SYSCONFDIR
-#define DMAIL_SYSCONFDIR "/etc/dmail"
-#endif
-
-#define SMTP_TIMEOUT_MS 120000
-#define REPLY_LINE_MAX 2048
+#define SMTP_TIMEOUT_MS 120000   /* each wait of the SMTP dialogue */
+#define CONNECT_TIMEOUT_MS 10000
 #define LINE_SPLIT 990           /* longer input lines are split */
 
 enum rcpt_fate { FATE_NONE = 0, FATE_SENT, FATE_DROP, FATE_REFUSED };
@@ -89,13 +85,23 @@ static struct rcpt *rcpts;
 static size_t nrcpts;
 static const char *default_domain = "localhost";
 
-static void
+static const char *const usage_lines[] = {
+	"[-C FILE] [-t] [-i] [-f FROM] [-F NAME] [RCPT...]",
+	"[-C FILE] -bp",
+	NULL };
+
+static struct tool tool = {
+	.name = "dmail-sendmail",
+	.usage = usage_lines,
+	.usage_status = EX_USAGE,
+	.conf_status = EX_CONFIG,
+	.log_level = LOG_LEVEL_ERROR,
+};
+
+static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: dmail-sendmail [-C FILE] [-t] [-i] "
-	    "[-f FROM] [-F NAME] [RCPT...]\n"
-	    "       dmail-sendmail [-C FILE] -bp\n");
-	exit(EX_USAGE);
+	tool_usage(&tool);
 }
 
 static void
@@ -428,154 +434,148 @@ append_phrase(struct buf *b, const char *name)
 
 /* --- submission over SMTP ------------------------------------------- */
 
-/* Read a (multi-line) reply; returns the code, 0 on trouble. */
-static int
-smtp_reply(struct stream *s, char *text, size_t len)
+/* -v: the SMTP dialogue on stderr. */
+static void
+trace_stderr(bool sent, const char *line, size_t len)
 {
-	struct buf line = BUF_INIT;
-	enum line_ending e;
-	int code = 0;
-
-	text[0] = '\0';
-	for (;;) {
-		if (stream_read_line(s, &line, REPLY_LINE_MAX, &e) != STREAM_OK ||
-		    line.len < 3 || !isdigit((unsigned char)line.data[0])) {
-			code = 0;
-			break;
-		}
-		code = atoi(line.data);
-		snprintf(text, len, "%s", line.data);
-		if (line.len == 3 || line.data[3] != '-')
-			break;
-	}
-	buf_free(&line);
-	return code;
+	fprintf(stderr, "%s %.*s\n", sent ? ">>>" : "<<<", (int)len, line);
 }
 
-static int
-connect_smtp(const struct dmail_conf *conf)
+/* The address of a listener: a wildcard one is reached on loopback. */
+static void
+listener_addr(const struct listen_addr *la, struct dns_addr *a)
 {
-	for (size_t i = 0; i < conf->listen_count; i++) {
-		const struct listen_addr *la = &conf->listen[i];
-		struct sockaddr_storage ss = la->ss;
-		struct timeval tv = { 10, 0 };
-		int fd;
-
-		if (la->role != ROLE_SMTP)
-			continue;
-		/* A wildcard listener is reached on loopback. */
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-			if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
-				sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-			if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
-				s6->sin6_addr = in6addr_loopback;
-		}
-		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (connect(fd, (struct sockaddr *)&ss, la->sslen) == 0)
-			return fd;
-		close(fd);
+	memset(a, 0, sizeof(*a));
+	a->ss = la->ss;
+	a->len = la->sslen;
+	if (a->ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (a->ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+		if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			s6->sin6_addr = in6addr_loopback;
 	}
-	return -1;
+}
+
+/* A session with the first smtp_listen address that greets us; NULL
+ * with the last failure in *err. */
+static struct smtpc *
+open_local(const struct dmail_conf *conf, const struct smtpc_conf *cc,
+    struct smtpc_reply *err)
+{
+	err->code = 0;
+	err->at = SMTPC_AT_SESSION;
+	snprintf(err->text, sizeof(err->text), "no smtp_listen address");
+	for (size_t i = 0; i < conf->listen_count; i++) {
+		struct dns_addr a;
+		struct smtpc *c;
+
+		if (conf->listen[i].role != ROLE_SMTP)
+			continue;
+		listener_addr(&conf->listen[i], &a);
+		c = smtpc_open(cc, &a, "localhost", err);
+		if (c != NULL || err->code / 100 == 5)
+			return c;
+	}
+	return NULL;
+}
+
+/* The message in a memory file for smtpc_send(); -1 with errno. */
+static int
+message_memfd(const struct buf *msg)
+{
+	int fd = memfd_create("dmail-sendmail", MFD_CLOEXEC);
+
+	if (fd >= 0 && write_all(fd, msg->data != NULL ? msg->data : "",
+	    msg->len) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 /*
- * Submit to the local server. Sets each recipient's fate. Returns 0 when
- * the conversation ended normally (some recipients may be left for the
- * maildrop), -1 when the server is unusable (everything not refused goes
- * to the maildrop), -2 when the server refused the message itself
- * (5xx after MAIL or DATA; reply in why).
+ * A recipient's fate from its final reply. The message itself refused
+ * (5xx to MAIL, DATA or the final dot) returns true with the reply in
+ * why. A recipient refused as unknown is FATE_REFUSED; one refused for
+ * relaying (5.7.1: a local user may send anywhere, the queue manager
+ * takes it) or answered 4xx or not at all stays FATE_NONE, for the
+ * maildrop.
+ */
+static bool
+rcpt_fate(struct rcpt *r, const struct smtpc_reply *res, char *why,
+    size_t whylen)
+{
+	snprintf(r->reply, sizeof(r->reply), "%.255s", res->text);
+	if (res->code / 100 == 2) {
+		r->fate = FATE_SENT;
+	} else if (res->code / 100 == 5 && res->at != SMTPC_AT_RCPT) {
+		snprintf(why, whylen, "%s", res->text);
+		return true;
+	} else if (res->code / 100 == 5 && strstr(res->text, "5.7.1") ==
+	    NULL) {
+		r->fate = FATE_REFUSED;
+	} else if (res->code == 0) {
+		snprintf(why, whylen, "%s", res->text);
+	}
+	return false;
+}
+
+/*
+ * Submit to the local server through the SMTP client (smtp_client.h).
+ * Sets each recipient's fate. Returns 0 when the conversation ended
+ * normally (some recipients may be left for the maildrop), -1 when the
+ * server is unusable (everything not refused goes to the maildrop; the
+ * reason in why), -2 when the server refused the message itself (5xx to
+ * the greeting, EHLO, MAIL, DATA or the final dot; the reply in why).
  */
 static int
 smtp_submit(const struct dmail_conf *conf, const char *sender,
     const struct buf *msg, bool verbose, char *why, size_t whylen)
 {
-	struct stream *s;
-	char text[REPLY_LINE_MAX + 1];
-	size_t accepted = 0;
-	int fd, code, rc = -1;
+	struct smtpc_conf cc = {
+		.helo = conf->hostname,
+		.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+		.timeout_cap_ms = SMTP_TIMEOUT_MS,
+		.peer_is_self = true,
+		.trace = verbose ? trace_stderr : NULL,
+	};
+	const char **to = xcalloc(nrcpts + 1, sizeof(*to));
+	struct smtpc_reply err, *res = xcalloc(nrcpts + 1, sizeof(*res));
+	size_t *idx = xcalloc(nrcpts + 1, sizeof(*idx)), n = 0;
+	struct smtpc *c = open_local(conf, &cc, &err);
+	int fd = -1, rc = -1;
 
-	fd = connect_smtp(conf);
-	if (fd < 0)
-		return -1;
-	s = stream_new(fd, fd);
-	stream_set_timeout(s, SMTP_TIMEOUT_MS);
-#define EXPECT(cls) do {                                                    \
-		code = smtp_reply(s, text, sizeof(text));                   \
-		if (verbose)                                                \
-			fprintf(stderr, "<<< %s\n", text);                  \
-		if (code / 100 != (cls))                                    \
-			goto bad_reply;                                     \
-	} while (0)
-	EXPECT(2);
-	stream_printf(s, "EHLO %s\r\n", conf->hostname);
-	EXPECT(2);
-	stream_printf(s, "MAIL FROM:<%s>\r\n", sender);
-	EXPECT(2);
-	for (size_t i = 0; i < nrcpts; i++) {
-		if (rcpts[i].fate != FATE_NONE)
-			continue;
-		stream_printf(s, "RCPT TO:<%s>\r\n", rcpts[i].addr);
-		code = smtp_reply(s, text, sizeof(text));
-		if (verbose)
-			fprintf(stderr, "<<< %s\n", text);
-		snprintf(rcpts[i].reply, sizeof(rcpts[i].reply), "%.255s", text);
-		if (code / 100 == 2) {
-			rcpts[i].fate = FATE_SENT;
-			accepted++;
-		} else if (code / 100 == 5 && strstr(text, "5.7.1") == NULL) {
-			rcpts[i].fate = FATE_REFUSED;
-		} else if (code == 0) {
-			goto bad_reply;
-		}
-		/* 4xx and relay refusals stay FATE_NONE: maildrop */
-	}
-	if (accepted == 0) {
-		stream_printf(s, "QUIT\r\n");
-		stream_flush(s);
-		rc = 0;
+	if (c == NULL) {
+		snprintf(why, whylen, "%s", err.text);
+		rc = err.code / 100 == 5 ? -2 : -1;
 		goto out;
 	}
-	stream_printf(s, "DATA\r\n");
-	EXPECT(3);
-	for (size_t off = 0; off < msg->len;) {
-		const char *l = msg->data + off;
-		const char *nl = memchr(l, '\n', msg->len - off);
-		size_t n = nl != NULL ? (size_t)(nl - l) : msg->len - off;
-
-		if (n > 0 && l[0] == '.')
-			stream_write(s, ".", 1);
-		stream_write(s, l, n);
-		stream_write(s, "\r\n", 2);
-		off += n + 1;
+	if ((fd = message_memfd(msg)) < 0) {
+		snprintf(why, whylen, "memfd: %s", strerror(errno));
+		goto out;
 	}
-	stream_printf(s, ".\r\n");
-	EXPECT(2);
-	stream_printf(s, "QUIT\r\n");
-	stream_flush(s);
-	rc = 0;
-	goto out;
-bad_reply:
-	if (code / 100 == 5) {
-		snprintf(why, whylen, "%s", text);
-		rc = -2;
-	} else {
-		/* Nothing was accepted for good: the maildrop takes all. */
-		for (size_t i = 0; i < nrcpts; i++)
-			if (rcpts[i].fate == FATE_SENT)
-				rcpts[i].fate = FATE_NONE;
-		snprintf(why, whylen, "%s", code ? text : "connection failed");
-		rc = -1;
-	}
+	for (size_t i = 0; i < nrcpts; i++)
+		if (rcpts[i].fate == FATE_NONE) {
+			idx[n] = i;
+			to[n++] = rcpts[i].addr;
+		}
+	rc = smtpc_send(c, sender, to, n, fd, 0, NULL, res) < 0 ? -1 : 0;
+	for (size_t k = 0; k < n; k++)
+		if (rcpt_fate(&rcpts[idx[k]], &res[k], why, whylen))
+			rc = -2;
 out:
-#undef EXPECT
-	stream_free(s);
-	close(fd);
+	if (c != NULL)
+		smtpc_close(c, true);
+	if (fd >= 0)
+		close(fd);
+	free(to);
+	free(res);
+	free(idx);
 	return rc;
 }
 
@@ -645,267 +645,228 @@ fail:
 	return -1;
 }
 
-/* --- -bp ------------------------------------------------------------ */
+/* --- main ----------------------------------------------------------- */
 
-static void
-list_dir(const struct dmail_conf *conf, const char *sub, size_t *total,
-    int *status)
-{
-	struct buf dir = BUF_INIT, path = BUF_INIT, err = BUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	time_t now = time(NULL);
-
-	spool_path(conf, sub, NULL, &dir);
-	if ((d = opendir(dir.data)) == NULL) {
-		if (errno != ENOENT) {
-			fprintf(stderr, "dmail-sendmail: %s: %s\n", dir.data,
-			    strerror(errno));
-			*status = EX_NOPERM;
-		}
-		buf_free(&dir);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct spool_envelope env;
-		struct qinfo qi;
-		struct stat st;
-		char when[32];
-		time_t arr;
-		struct tm tm;
-
-		if (de->d_name[0] == '.')
-			continue;
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir.data, de->d_name);
-		buf_reset(&err);
-		if (stat(path.data, &st) < 0 ||
-		    spool_read(path.data, &env, &err) < 0) {
-			fprintf(stderr, "dmail-sendmail: %s\n", err.len ?
-			    err.data : strerror(errno));
-			continue;
-		}
-		arr = (time_t)env.arrival;
-		localtime_r(&arr, &tm);
-		strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-		printf("%-22s%c %9lld  %s  age %llds  %s\n", env.id,
-		    strcmp(sub, "maildrop") == 0 ? '!' : ' ',
-		    (long long)(st.st_size - env.message_offset), when,
-		    (long long)(now - arr), *env.sender ? env.sender : "<>");
-		/* The queue manager's side file: last error, hold. */
-		if (strcmp(sub, "queue") == 0) {
-			spool_path(conf, "defer", env.id, &path);
-			(void)qinfo_read(path.data, &qi, env.rcpt_count);
-		} else {
-			qinfo_init(&qi, env.rcpt_count);
-		}
-		if (qi.hold)
-			printf("%48s(on hold)\n", "");
-		for (size_t i = 0; i < env.rcpt_count; i++) {
-			const struct qinfo_rcpt *qr = &qi.rcpts[i];
-
-			if (env.rcpts[i].state != SPOOL_PENDING)
-				continue;
-			printf("%48s%s\n", "", env.rcpts[i].address);
-			if (qr->text != NULL)
-				printf("%48s  (%s%s%s)\n", "", qr->text,
-				    qr->remote ? " from " : "",
-				    qr->remote ? qr->remote : "");
-		}
-		qinfo_free(&qi);
-		printf("\n");
-		(*total)++;
-		spool_envelope_free(&env);
-	}
-	closedir(d);
-	buf_free(&dir);
-	buf_free(&path);
-	buf_free(&err);
-}
-
+/* -bp, or run as "mailq": the listing of tellsmtp queue (queue_cmds.h). */
 static int
 list_queue(const struct dmail_conf *conf)
 {
-	size_t total = 0;
-	int status = 0;
+	char *args[] = { (char *)"mailq", NULL };
 
-	list_dir(conf, "queue", &total, &status);
-	list_dir(conf, "maildrop", &total, &status);
-	if (total == 0 && status == 0)
-		printf("Mail queue is empty\n");
-	else if (total > 0)
-		printf("-- %zu message%s in the queue ('!': in the maildrop, "
-		    "not yet picked up)\n", total, total == 1 ? "" : "s");
-	return status;
+	return queue_command(conf, 1, args) == 0 ? 0 : EX_NOPERM;
 }
 
-/* --- main ----------------------------------------------------------- */
-
-int
-main(int argc, char **argv)
+/* The envelope sender: -f (angle brackets taken off) or login@domain.
+ * -1 (said why) when it cannot be an address. */
+static int
+envelope_sender(const struct opts *o, const char *login, const char *domain,
+    struct buf *sender)
 {
-	struct opts o = { DMAIL_SYSCONFDIR "/dmail.conf", NULL, NULL, false,
-		false, false, false };
-	struct dmail_conf conf;
-	struct buf err = BUF_INIT, msg = BUF_INIT, out = BUF_INIT,
-	    sender = BUF_INIT, hdrs = BUF_INIT, date = BUF_INIT;
-	struct passwd *pw = getpwuid(getuid());
-	const char *login = pw != NULL ? pw->pw_name : "nobody";
-	const char *domain;
-	char why[REPLY_LINE_MAX + 1] = "", id[SPOOL_ID_MAX];
-	size_t hlen, refused = 0, dropped = 0;
-	bool blank;
-	int first, rc, status = 0;
-
-	log_open("dmail-sendmail", LOG_TO_STDERR, LOG_LEVEL_ERROR);
-	sys_fault_init();
-	version_option(argc, argv, "dmail-sendmail");
-	first = parse_args(argc, argv, &o);
-	{
-		/* Installed as "mailq": list the queue, as sendmail does. */
-		const char *base = strrchr(argv[0], '/');
-		base = base != NULL ? base + 1 : argv[0];
-		if (strcmp(base, "mailq") == 0)
-			o.list_queue = true;
-	}
-	if (conf_load_file(o.conf_path, &conf, &err) != 0) {
-		fprintf(stderr, "dmail-sendmail: %s", err.data);
-		buf_free(&err);
-		return EX_CONFIG;
-	}
-	if (o.list_queue) {
-		status = list_queue(&conf);
-		goto out;
-	}
-	domain = conf.local_domains.count > 0 ? conf.local_domains.items[0] :
-	    conf.hostname;
-	default_domain = domain;
-	for (int i = first; i < argc; i++)
-		parse_address_list(argv[i]);
-	if (o.from != NULL) {
-		const char *f = o.from;
+	if (o->from != NULL) {
+		const char *f = o->from;
 		size_t n = strlen(f);
 		if (n >= 2 && f[0] == '<' && f[n - 1] == '>')
-			buf_append(&sender, f + 1, n - 2);
+			buf_append(sender, f + 1, n - 2);
 		else
-			buf_set(&sender, f);
+			buf_set(sender, f);
 	} else {
-		buf_printf(&sender, "%s@%s", login, domain);
+		buf_printf(sender, "%s@%s", login, domain);
 	}
-	if (strpbrk(sender.data, "\r\n<> ") != NULL) {
-		fprintf(stderr, "dmail-sendmail: bad sender address '%s'\n",
-		    sender.data);
-		status = EX_USAGE;
-		goto out;
+	if (strpbrk(sender->data, "\r\n<> ") != NULL) {
+		tool_error(&tool, "bad sender address '%s'", sender->data);
+		return -1;
 	}
+	return 0;
+}
 
-	rc = read_message(o.ignore_dots, conf.max_message_size, &msg);
+/* Read the message from stdin into msg; 0 or an exit status (said
+ * why). */
+static int
+read_input(const struct opts *o, const struct dmail_conf *conf,
+    struct buf *msg)
+{
+	int rc = read_message(o->ignore_dots, conf->max_message_size, msg);
+
 	if (rc == -1) {
-		fprintf(stderr, "dmail-sendmail: message larger than "
-		    "max_message_size (%llu bytes)\n",
-		    (unsigned long long)conf.max_message_size);
-		status = EX_DATAERR;
-		goto out;
+		tool_error(&tool, "message larger than max_message_size (%llu "
+		    "bytes)", (unsigned long long)conf->max_message_size);
+		return EX_DATAERR;
 	}
 	if (rc == -2) {
-		fprintf(stderr, "dmail-sendmail: reading the message: %s\n",
-		    strerror(errno));
-		status = EX_IOERR;
-		goto out;
+		tool_error(&tool, "reading the message: %s", strerror(errno));
+		return EX_IOERR;
 	}
 	/* An mbox "From " line (scripts piping mailbox text) is dropped,
 	 * as sendmail does. */
-	if (msg.len > 5 && strncmp(msg.data, "From ", 5) == 0) {
-		const char *nl = memchr(msg.data, '\n', msg.len);
-		buf_consume(&msg, nl != NULL ? (size_t)(nl - msg.data) + 1 :
-		    msg.len);
+	if (msg->len > 5 && strncmp(msg->data, "From ", 5) == 0) {
+		const char *nl = memchr(msg->data, '\n', msg->len);
+		buf_consume(msg, nl != NULL ? (size_t)(nl - msg->data) + 1 :
+		    msg->len);
 	}
-	hlen = header_length(msg.data != NULL ? msg.data : "", msg.len,
-	    &blank);
-	process_headers(buf_cstr(&msg), hlen, o.extract, &hdrs);
-	if (nrcpts == 0) {
-		fprintf(stderr, "dmail-sendmail: no recipients given%s\n",
-		    o.extract ? " (and none in To/Cc/Bcc)" : "");
-		status = EX_USAGE;
-		goto out;
-	}
+	return 0;
+}
 
-	/* The message as submitted: our Received, the client's header,
-	 * what was missing, the body. */
+/* The From: field when the message has none: the -F name, else the
+ * GECOS name, and the sender. */
+static void
+add_from(struct buf *out, const struct opts *o, const struct passwd *pw,
+    const char *sender)
+{
+	const char *name = o->full_name;
+	char gecos[256] = "";
+
+	if (name == NULL && pw != NULL && pw->pw_gecos != NULL) {
+		snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos);
+		gecos[strcspn(gecos, ",")] = '\0';
+		name = gecos;
+	}
+	buf_append_str(out, "From: ");
+	if (name != NULL && *name) {
+		append_phrase(out, name);
+		buf_printf(out, " <%s>\n", *sender ? sender : "MAILER-DAEMON");
+	} else {
+		buf_printf(out, "%s\n", *sender ? sender : "MAILER-DAEMON");
+	}
+}
+
+/*
+ * The message as submitted into out: our Received, the client's header
+ * (hdrs: Bcc gone), what was missing (Date, Message-ID, From), the body
+ * of msg (whose header section is hlen octets, then a blank line when
+ * blank).
+ */
+static void
+compose(const struct dmail_conf *conf, const struct opts *o,
+    const struct passwd *pw, const char *sender, const struct buf *msg,
+    size_t hlen, bool blank, const struct buf *hdrs, struct buf *out)
+{
+	struct buf date = BUF_INIT;
+
 	rfc5322_date(time(NULL), false, &date);
-	buf_printf(&out, "Received: by %s (dmail-sendmail, from uid %ld);\n"
-	    "\t%s\n", conf.hostname, (long)getuid(), date.data);
-	buf_append(&out, hdrs.data != NULL ? hdrs.data : "", hdrs.len);
-	if (!has_field(buf_cstr(&msg), hlen, "Date"))
-		buf_printf(&out, "Date: %s\n", date.data);
-	if (!has_field(buf_cstr(&msg), hlen, "Message-ID")) {
-		buf_append_str(&out, "Message-ID: ");
-		message_id(conf.hostname, &out);
-		buf_append_char(&out, '\n');
+	buf_printf(out, "Received: by %s (dmail-sendmail, from uid %ld);\n"
+	    "\t%s\n", conf->hostname, (long)getuid(), date.data);
+	buf_append(out, hdrs->data != NULL ? hdrs->data : "", hdrs->len);
+	if (!has_field(buf_cstr(msg), hlen, "Date"))
+		buf_printf(out, "Date: %s\n", date.data);
+	if (!has_field(buf_cstr(msg), hlen, "Message-ID")) {
+		buf_append_str(out, "Message-ID: ");
+		message_id(conf->hostname, out);
+		buf_append_char(out, '\n');
 	}
-	if (!has_field(buf_cstr(&msg), hlen, "From")) {
-		const char *name = o.full_name;
-		char gecos[256] = "";
+	if (!has_field(buf_cstr(msg), hlen, "From"))
+		add_from(out, o, pw, sender);
+	buf_append_char(out, '\n');
+	if (msg->len > hlen)
+		buf_append(out, msg->data + hlen + (blank ? 1 : 0),
+		    msg->len - hlen - (blank ? 1 : 0));
+	buf_free(&date);
+}
 
-		if (name == NULL && pw != NULL && pw->pw_gecos != NULL) {
-			snprintf(gecos, sizeof(gecos), "%s", pw->pw_gecos);
-			gecos[strcspn(gecos, ",")] = '\0';
-			name = gecos;
-		}
-		buf_append_str(&out, "From: ");
-		if (name != NULL && *name) {
-			append_phrase(&out, name);
-			buf_printf(&out, " <%s>\n",
-			    *sender.data ? sender.data : "MAILER-DAEMON");
-		} else {
-			buf_printf(&out, "%s\n", *sender.data ? sender.data :
-			    "MAILER-DAEMON");
-		}
-	}
-	buf_append_char(&out, '\n');
-	if (msg.len > hlen)
-		buf_append(&out, msg.data + hlen + (blank ? 1 : 0),
-		    msg.len - hlen - (blank ? 1 : 0));
+/* Submit, report refused recipients, queue the rest in the maildrop.
+ * Returns the exit status. */
+static int
+submit(const struct dmail_conf *conf, const struct opts *o,
+    const char *sender, const struct buf *out)
+{
+	char why[SMTPC_TEXT_MAX] = "", id[SPOOL_ID_MAX];
+	size_t refused = 0, dropped = 0;
+	int status = 0;
 
-	rc = smtp_submit(&conf, sender.data, &out, o.verbose, why,
-	    sizeof(why));
-	if (rc == -2) {
-		fprintf(stderr, "dmail-sendmail: the server refused the "
-		    "message: %s\n", why);
-		status = EX_UNAVAILABLE;
-		goto out;
+	if (smtp_submit(conf, sender, out, o->verbose, why, sizeof(why)) ==
+	    -2) {
+		tool_error(&tool, "the server refused the message: %s", why);
+		return EX_UNAVAILABLE;
 	}
 	for (size_t i = 0; i < nrcpts; i++) {
 		if (rcpts[i].fate == FATE_REFUSED) {
-			fprintf(stderr, "dmail-sendmail: <%s>: %s\n",
-			    rcpts[i].addr, rcpts[i].reply);
+			tool_error(&tool, "<%s>: %s", rcpts[i].addr,
+			    rcpts[i].reply);
 			refused++;
 		} else if (rcpts[i].fate == FATE_NONE) {
 			dropped++;
 		}
 	}
 	if (dropped > 0) {
-		if (o.verbose)
-			fprintf(stderr, "dmail-sendmail: queueing %zu "
-			    "recipient(s) in the maildrop (%s)\n", dropped,
+		if (o->verbose)
+			tool_error(&tool, "queueing %zu recipient(s) in the "
+			    "maildrop (%s)", dropped,
 			    *why ? why : "deferred by the server");
-		if (maildrop_write(&conf, sender.data, &out, id) < 0)
+		if (maildrop_write(conf, sender, out, id) < 0)
 			status = EX_TEMPFAIL;
-		else if (o.verbose)
-			fprintf(stderr, "dmail-sendmail: queued as %s\n", id);
+		else if (o->verbose)
+			tool_error(&tool, "queued as %s", id);
 	}
 	if (status == 0 && refused > 0)
 		status = EX_NOUSER;
+	return status;
+}
+
+/* Recipients, sender and message; then submit. The exit status. */
+static int
+sendmail(const struct dmail_conf *conf, const struct opts *o, int argc,
+    char **argv, int first)
+{
+	struct buf msg = BUF_INIT, out = BUF_INIT, sender = BUF_INIT,
+	    hdrs = BUF_INIT;
+	struct passwd *pw = getpwuid(getuid());
+	const char *domain = conf->local_domains.count > 0 ?
+	    conf->local_domains.items[0] : conf->hostname;
+	size_t hlen;
+	bool blank;
+	int status;
+
+	default_domain = domain;
+	for (int i = first; i < argc; i++)
+		parse_address_list(argv[i]);
+	if (envelope_sender(o, pw != NULL ? pw->pw_name : "nobody", domain,
+	    &sender) < 0) {
+		status = EX_USAGE;
+		goto out;
+	}
+	if ((status = read_input(o, conf, &msg)) != 0)
+		goto out;
+	hlen = header_length(msg.data != NULL ? msg.data : "", msg.len,
+	    &blank);
+	process_headers(buf_cstr(&msg), hlen, o->extract, &hdrs);
+	if (nrcpts == 0) {
+		tool_error(&tool, "no recipients given%s", o->extract ?
+		    " (and none in To/Cc/Bcc)" : "");
+		status = EX_USAGE;
+		goto out;
+	}
+	compose(conf, o, pw, sender.data, &msg, hlen, blank, &hdrs, &out);
+	status = submit(conf, o, sender.data, &out);
 out:
-	for (size_t i = 0; i < nrcpts; i++)
-		free(rcpts[i].addr);
-	free(rcpts);
-	conf_free(&conf);
-	buf_free(&err);
 	buf_free(&msg);
 	buf_free(&out);
 	buf_free(&sender);
 	buf_free(&hdrs);
-	buf_free(&date);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { TOOL_CONF_PATH, NULL, NULL, false, false, false,
+		false };
+	struct dmail_conf conf;
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	int first, status;
+
+	tool_start(&tool, argc, argv);
+	first = parse_args(argc, argv, &o);
+	/* Installed as "mailq": list the queue, as sendmail does. */
+	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(base, "mailq") == 0)
+		o.list_queue = true;
+	tool_conf_load(&tool, o.conf_path, &conf);
+	if (o.list_queue)
+		status = list_queue(&conf);
+	else
+		status = sendmail(&conf, &o, argc, argv, first);
+	for (size_t i = 0; i < nrcpts; i++)
+		free(rcpts[i].addr);
+	free(rcpts);
+	conf_free(&conf);
 	return status;
 }

@@ -74,90 +74,155 @@ id_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
-list_queue(const struct dmail_conf *c)
+static void
+free_ids(char **ids, size_t n)
 {
-	struct buf dir = BUF_INIT, p = BUF_INIT, err = BUF_INIT;
-	char **ids = NULL;
-	size_t nids = 0, total = 0, listed = 0;
-	DIR *d;
-	struct dirent *de;
-	int64_t now = (int64_t)time(NULL);
+	for (size_t k = 0; k < n; k++)
+		free(ids[k]);
+	free(ids);
+}
 
-	spool_path(c, "queue", NULL, &dir);
+/* The message ids in spool directory sub, sorted. A missing directory
+ * has none; -1 (message on stderr) when it cannot be read. */
+static int
+spool_ids(const struct dmail_conf *c, const char *sub, char ***ids,
+    size_t *n)
+{
+	struct buf dir = BUF_INIT;
+	struct dirent *de;
+	DIR *d;
+
+	*ids = NULL;
+	*n = 0;
+	spool_path(c, sub, NULL, &dir);
 	d = opendir(dir.data);
 	if (d == NULL) {
-		if (errno == ENOENT) {
-			printf("Mail queue is empty\n");
-			buf_free(&dir);
-			return 0;
-		}
-		fprintf(stderr, "%s: %s\n", dir.data, strerror(errno));
+		int rc = errno == ENOENT ? 0 : -1;
+
+		if (rc < 0)
+			fprintf(stderr, "%s: %s\n", dir.data, strerror(errno));
 		buf_free(&dir);
-		return 1;
+		return rc;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !valid_id(de->d_name))
 			continue;
-		ids = xrealloc(ids, (nids + 1) * sizeof(*ids));
-		ids[nids++] = xstrdup(de->d_name);
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		(*ids)[(*n)++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	if (nids > 1)
-		qsort(ids, nids, sizeof(*ids), id_cmp);
-	for (size_t k = 0; k < nids; k++) {
-		struct spool_envelope env;
-		struct qinfo qi;
-		struct stat st;
-		char age[32];
-		uint64_t size;
-
-		spool_path(c, "queue", ids[k], &p);
-		buf_reset(&err);
-		if (stat(p.data, &st) < 0 || spool_read(p.data, &env, &err) < 0)
-			continue;     /* delivered meanwhile, or unreadable */
-		size = (uint64_t)st.st_size > (uint64_t)env.message_offset ?
-		    (uint64_t)st.st_size - (uint64_t)env.message_offset : 0;
-		spool_path(c, "defer", ids[k], &p);
-		(void)qinfo_read(p.data, &qi, env.rcpt_count);
-		age_text(now - env.arrival, age, sizeof(age));
-		if (listed == 0)
-			printf("%-24s %10s %6s  %s\n", "QUEUE ID", "SIZE", "AGE",
-			    "SENDER / RECIPIENTS");
-		printf("%-24s %10llu %6s  <%s>%s", env.id,
-		    (unsigned long long)size, age, env.sender,
-		    qi.hold ? "  (on hold)" : "");
-		if (qi.attempts > 0)
-			printf("  attempts=%u", qi.attempts);
-		printf("\n");
-		for (size_t i = 0; i < env.rcpt_count; i++) {
-			const struct qinfo_rcpt *r = &qi.rcpts[i];
-			const char *state = env.rcpts[i].state ==
-			    SPOOL_PENDING ? "pending" : env.rcpts[i].state ==
-			    SPOOL_DELIVERED ? "delivered" : "bounced";
-			printf("%37s  %s  %s", "", env.rcpts[i].address, state);
-			if (r->text != NULL)
-				printf(": %s%s%s", r->text, r->remote ?
-				    " from " : "", r->remote ? r->remote : "");
-			printf("\n");
-		}
-		total += size;
-		listed++;
-		spool_envelope_free(&env);
-		qinfo_free(&qi);
-	}
-	if (listed == 0)
-		printf("Mail queue is empty\n");
-	else
-		printf("-- %zu message(s), %zu bytes\n", listed, total);
-	(void)list_quarantine(c, false);
-	for (size_t k = 0; k < nids; k++)
-		free(ids[k]);
-	free(ids);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(**ids), id_cmp);
 	buf_free(&dir);
+	return 0;
+}
+
+/* What the listing has printed so far. */
+struct listing {
+	size_t listed;              /* messages */
+	size_t dropped;             /* of them in the maildrop */
+	uint64_t bytes;
+	int64_t now;
+};
+
+static void
+list_recipients(const struct spool_envelope *env, const struct qinfo *qi)
+{
+	for (size_t i = 0; i < env->rcpt_count; i++) {
+		const struct qinfo_rcpt *r = &qi->rcpts[i];
+		const char *state = env->rcpts[i].state == SPOOL_PENDING ?
+		    "pending" : env->rcpts[i].state == SPOOL_DELIVERED ?
+		    "delivered" : "bounced";
+
+		printf("%37s  %s  %s", "", env->rcpts[i].address, state);
+		if (r->text != NULL)
+			printf(": %s%s%s", r->text, r->remote ? " from " : "",
+			    r->remote ? r->remote : "");
+		printf("\n");
+	}
+}
+
+/* One message of spool sub ("queue" or "maildrop"): its line and its
+ * recipients. A file gone meanwhile (delivered) is skipped. */
+static void
+list_message(const struct dmail_conf *c, const char *sub, const char *id,
+    struct listing *l)
+{
+	bool maildrop = strcmp(sub, "maildrop") == 0;
+	struct buf p = BUF_INIT, err = BUF_INIT;
+	struct spool_envelope env;
+	struct qinfo qi;
+	struct stat st;
+	char age[32];
+	uint64_t size;
+
+	spool_path(c, sub, id, &p);
+	if (stat(p.data, &st) < 0 || spool_read(p.data, &env, &err) < 0) {
+		buf_free(&p);
+		buf_free(&err);
+		return;     /* delivered meanwhile, or unreadable */
+	}
+	size = (uint64_t)st.st_size > (uint64_t)env.message_offset ?
+	    (uint64_t)st.st_size - (uint64_t)env.message_offset : 0;
+	/* The queue manager's side file: attempts, last errors, hold. */
+	spool_path(c, "defer", id, &p);
+	if (maildrop)
+		qinfo_init(&qi, env.rcpt_count);
+	else
+		(void)qinfo_read(p.data, &qi, env.rcpt_count);
+	age_text(l->now - env.arrival, age, sizeof(age));
+	if (l->listed == 0)
+		printf("%-24s %10s %6s  %s\n", "QUEUE ID", "SIZE", "AGE",
+		    "SENDER / RECIPIENTS");
+	printf("%-24s %10llu %6s  <%s>%s%s", env.id, (unsigned long long)size,
+	    age, env.sender, qi.hold ? "  (on hold)" : "",
+	    maildrop ? "  (maildrop)" : "");
+	if (qi.attempts > 0)
+		printf("  attempts=%u", qi.attempts);
+	printf("\n");
+	list_recipients(&env, &qi);
+	l->bytes += size;
+	l->listed++;
+	l->dropped += maildrop;
+	spool_envelope_free(&env);
+	qinfo_free(&qi);
 	buf_free(&p);
 	buf_free(&err);
-	return 0;
+}
+
+/* The queue, then the maildrop (messages not yet picked up by the queue
+ * manager), then the quarantine. 1 when a spool cannot be read. */
+static int
+list_queue(const struct dmail_conf *c)
+{
+	static const char *const subs[] = { "queue", "maildrop" };
+	struct listing l = { 0, 0, 0, (int64_t)time(NULL) };
+	int rc = 0;
+
+	for (size_t s = 0; s < sizeof(subs) / sizeof(subs[0]); s++) {
+		char **ids;
+		size_t n;
+
+		if (spool_ids(c, subs[s], &ids, &n) < 0) {
+			rc = 1;
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			list_message(c, subs[s], ids[k], &l);
+		free_ids(ids, n);
+	}
+	if (l.listed == 0 && rc == 0)
+		printf("Mail queue is empty\n");
+	else if (l.listed > 0)
+		printf("-- %zu message(s), %llu bytes", l.listed,
+		    (unsigned long long)l.bytes);
+	if (l.dropped > 0)
+		printf("; %zu in the maildrop, not yet picked up by the queue "
+		    "manager", l.dropped);
+	if (l.listed > 0)
+		printf("\n");
+	(void)list_quarantine(c, false);
+	return rc;
 }
 
 /* The quarantined files of every spool (poison.h), after the queue. */

@@ -1,10 +1,13 @@
 /*
- * queue_cmds.h - the outbound queue commands of tellsmtp (dmail-sendmail
- * -bp / mailq has its own listing, in util/dmail_sendmail.c):
+ * queue_cmds.h - the outbound queue commands of tellsmtp (the listing
+ * also of dmail-sendmail -bp and mailq, which call queue_command() with
+ * "mailq"):
  *
- *     queue              list queued messages: queue id, size, age,
- *                        sender, hold state, and every pending recipient
- *                        with its last error
+ *     queue, mailq       list the messages of the queue, then those of
+ *                        the maildrop not yet picked up (marked
+ *                        "(maildrop)"): queue id, size, age, sender, hold
+ *                        state, attempts, and every recipient with its
+ *                        state and last error; then the quarantine
  *     flush              retry every deferred message now
  *     delete QUEUEID     remove a message (no bounce)
  *     hold QUEUEID       stop delivery attempts until released
