@@ -1,6 +1,8 @@
 /*
- * smtp_client.h - the SMTP client side (RFC 5321) used by the outbound
- * delivery processes of dmail-queued.
+ * smtp_client.h - the SMTP client side (RFC 5321), the one in DMail: the
+ * outbound delivery processes of dmail-queued and dmail-sendmail's
+ * submission to the local server use it; dmail-bench uses its reply
+ * parser.
  *
  * smtpc_open() connects to one address, reads the greeting, says EHLO
  * (HELO if EHLO is refused), starts TLS when the peer offers STARTTLS
@@ -38,6 +40,10 @@
  * is guessed from it. The reply's text is the first line whole followed
  * by the text of the other lines, joined with spaces, cut to
  * SMTPC_TEXT_MAX - 1 octets; a HT becomes a space.
+ *
+ * Nothing here is fatal: every failure of the peer or the network is a
+ * reply with code 0 (running out of memory aborts, as with xmalloc()
+ * everywhere).
  */
 #ifndef DMAIL_SMTP_CLIENT_H
 #define DMAIL_SMTP_CLIENT_H
@@ -152,7 +158,7 @@ int smtpc_reply_line(struct smtpc_reply *r, unsigned n, const char *line,
  * in *size_limit (0 when none is given). */
 unsigned smtpc_ehlo_keyword(const char *kw, size_t len, uint64_t *size_limit);
 
-/* Test hook (fuzz/): read one reply from s as after a command, or after
+/* Test hook (fuzz/, t/unit/test_smtpc.c): read one reply from s as after a command, or after
  * EHLO when ehlo is true (keywords recorded in *ext and *size_limit).
  * Returns the reply code, or a stream status (< 0). */
 struct stream;
