@@ -57,21 +57,30 @@ def crash_loop_is_throttled(spawn):
     # and is what gets restarted; exec: each worker fails.
     with tw_server(workers=(2, 10, 100), extra="worker_spawn %s\n" % spawn,
                    env={"TESTWORKER_EXIT_AT_START": "1"}) as srv:
-        time.sleep(4)
-        log = srv.log_text()
-        starts = len(re.findall(r"event=(?:template|worker)-start pool=smtp ",
-                                log))
-        assert "event=throttle pool=smtp " in log, log
-        # Without backoff this would be thousands of processes in 4s.
-        assert 2 <= starts <= 20, "spawned %d workers in 4s" % starts
-        delays = [int(x) for x in
-                  re.findall(r"event=throttle pool=smtp ms=(\d+)", log)]
+        def throttles():
+            return [int(x) for x in re.findall(
+                r"event=throttle pool=smtp ms=(\d+)", srv.log_text())]
+
+        def starts():
+            return len(re.findall(r"event=(?:template|worker)-start "
+                                  r"pool=smtp ", srv.log_text()))
+        # Two throttle periods, the second longer: the back-off works.
+        # (Without it there is no throttle line, and thousands of
+        # processes would have been started by now.)
+        dt.wait_for(lambda: len(throttles()) >= 2, 60,
+                    what="two throttle periods")
+        delays = throttles()
         assert delays == sorted(delays) and delays[-1] > delays[0], delays
+        before = starts()
+        assert 2 <= before <= 20, "spawned %d workers" % before
         st = status(srv)["smtp"]
-        assert st["throttled"] == "yes", st
-        assert int(st["crashes"]) == starts
-        prom = srv.tell("status", "--prometheus").stdout
-        assert 'dmail_pool_throttled{pool="smtp"} 1' in prom
+        assert before <= int(st["crashes"]) <= starts(), st
+        # Throttled now, or again in the next (longer) period.
+        dt.wait_for(lambda: status(srv)["smtp"]["throttled"] == "yes", 60,
+                    what="pool reported throttled")
+        dt.wait_for(lambda: 'dmail_pool_throttled{pool="smtp"} 1' in
+                    srv.tell("status", "--prometheus").stdout, 60,
+                    what="throttle in the metrics")
         # The master itself is unharmed and still answers.
         assert srv.running()
 
@@ -148,11 +157,13 @@ def test_listenerless_quick_exit_is_throttled():
         # sample once at a fixed instant.
         dt.wait_for(lambda: status(srv)["list"]["throttled"] == "yes",
                     timeout=5, what="list pool reported throttled")
-        time.sleep(3)
-        log = srv.log_text()
-        starts = len(re.findall(r"event=worker-start pool=list ", log))
-        assert "event=throttle pool=list " in log, log
-        assert 2 <= starts <= 8, "list pool started %d times in ~3s" % starts
+        # Two throttle periods: without the back-off there would be
+        # none, and thousands of starts.
+        dt.wait_for(lambda: srv.log_text().count("event=throttle pool=list ")
+                    >= 2, 60, what="two throttle periods")
+        starts = len(re.findall(r"event=worker-start pool=list ",
+                                srv.log_text()))
+        assert 2 <= starts <= 20, "list pool started %d times" % starts
         # The smtp pool is not affected.
         s = Session(srv.port("smtp"))
         assert s.cmd("ECHO fine") == "+OK fine"
@@ -187,7 +198,6 @@ def test_sigterm_leaves_no_process(spawn="template"):
         busy.file.flush()
         time.sleep(0.2)
         master = srv.proc.pid
-        t0 = time.monotonic()
         srv.signal(signal.SIGTERM)
         # Listeners close at once: new connections are refused...
         dt.wait_for(lambda: not dt.port_listening(port), 2,
@@ -196,8 +206,10 @@ def test_sigterm_leaves_no_process(spawn="template"):
         assert busy.file.readline() == b"+OK slept\r\n"
         assert busy.cmd("ECHO done") == "+OK done"
         busy.close()
-        assert srv.proc.wait(10) == 0
-        assert time.monotonic() - t0 < 5, "must not wait for the grace"
+        assert srv.proc.wait(60) == 0
+        # Done when the session was: no grace period waited, nothing
+        # killed.
+        assert "event=grace-over" not in srv.log_text()
         assert no_processes_left(srv, master), srv.worker_pids(True)
         assert not os.path.exists(srv.control_socket())
 
@@ -219,10 +231,10 @@ def test_grace_period_then_kill():
         master = srv.proc.pid
         t0 = time.monotonic()
         srv.signal(signal.SIGINT)
-        assert srv.proc.wait(15) == 0
+        assert srv.proc.wait(60) == 0
         took = time.monotonic() - t0
-        # shutdown_grace is 5 s in the harness.
-        assert 4.5 <= took < 8, took
+        # shutdown_grace is 5 s in the harness: not before it.
+        assert took >= 4.5, took
         assert stuck.file.readline() == b""
         stuck.close()
         assert no_processes_left(srv, master), srv.worker_pids()

@@ -27,28 +27,37 @@
 
 #include "buf.h"
 #include "dkim.h"
+#include "tool.h"
 #include "util.h"
 
 #define DKIM_MESSAGE_MAX (64 * 1024 * 1024)
 #define TXT_STRING_MAX 255      /* one character-string of a TXT record */
 
-static const char *progname = "dmail-dkim";
+static const char *const usage_lines[] = {
+	"keygen DOMAIN SELECTOR [--type rsa|ed25519] [--bits N] [--out FILE]",
+	"record KEYFILE DOMAIN SELECTOR",
+	"sign KEYFILE DOMAIN SELECTOR < MESSAGE",
+	NULL
+};
+
+static struct tool tool = {
+	.name = "dmail-dkim",
+	.usage = usage_lines,
+	.usage_status = 2,
+	.conf_status = 1,
+	.log_level = LOG_LEVEL_WARN,
+};
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s keygen DOMAIN SELECTOR [--type rsa|ed25519] "
-	    "[--bits N] [--out FILE]\n"
-	    "       %s record KEYFILE DOMAIN SELECTOR\n"
-	    "       %s sign KEYFILE DOMAIN SELECTOR < MESSAGE\n", progname,
-	    progname, progname);
-	exit(2);
+	tool_usage(&tool);
 }
 
 static void
 fail(const char *what, const struct buf *err)
 {
-	fprintf(stderr, "%s: %s: %s\n", progname, what, buf_cstr(err));
+	tool_error(&tool, "%s: %s", what, buf_cstr(err));
 	exit(1);
 }
 
@@ -98,17 +107,16 @@ cmd_keygen(int argc, char **argv)
 	else
 		buf_append_str(&path, out);
 	if (stat(path.data, &st) == 0) {
-		fprintf(stderr, "%s: %s exists; not overwritten\n", progname,
-		    path.data);
+		tool_error(&tool, "%s exists; not overwritten", path.data);
+		buf_free(&path);
 		return 1;
 	}
 	if ((k = dkim_key_generate(type, bits, &err)) == NULL)
 		fail("keygen", &err);
 	if (dkim_key_save(k, path.data, &err) < 0)
 		fail("keygen", &err);
-	fprintf(stderr, "%s: private key in %s (keep it secret; the "
-	    "server's run_as user must be able to read it)\n", progname,
-	    path.data);
+	tool_error(&tool, "private key in %s (keep it secret; the server's "
+	    "run_as user must be able to read it)", path.data);
 	print_record(k, argv[0], argv[1]);
 	dkim_key_free(k);
 	buf_free(&path);
@@ -139,8 +147,7 @@ cmd_sign(int argc, char **argv)
 	k = load(argv[0]);
 	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
 		if (msg.len + n > DKIM_MESSAGE_MAX) {
-			fprintf(stderr, "%s: message larger than 64 MB\n",
-			    progname);
+			tool_error(&tool, "message larger than 64 MB");
 			return 1;
 		}
 		buf_append(&msg, chunk, n);
@@ -159,7 +166,7 @@ cmd_sign(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	version_option(argc, argv, progname);
+	tool_start(&tool, argc, argv);
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[1], "keygen") == 0)

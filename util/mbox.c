@@ -133,6 +133,8 @@ names_free(struct names *n)
 static bool
 names_have(const struct names *im, const char *name)
 {
+	if (im->nnames == 0)
+		return false;
 	return bsearch(&name, im->names, im->nnames, sizeof(char *),
 	    cmp_str) != NULL;
 }

@@ -1,6 +1,7 @@
 /*
  * tool.h - the start-up every operator tool in util/ shares (dlist,
- * dmail-bench, dmail-newaliases, dmail-sendmail, dmail-user, tellsmtp):
+ * dmail-dkim, dmail-bench, dmail-newaliases, dmail-sendmail, dmail-user,
+ * tellsmtp):
  * its name in messages, logging to stderr, the fault-injection table
  * (sys.h), --version, the usage message and reading dmail.conf.
  *
