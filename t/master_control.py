@@ -8,7 +8,6 @@ import re
 import socket
 import stat
 import subprocess
-import time
 
 import dmailtest as dt
 from master_common import (Session, no_processes_left, status, tw_server,
