@@ -116,7 +116,8 @@ scoreboard_create(uint32_t nslots)
 	    stats_offset(nslots));
 	sb->hdr->magic = SCOREBOARD_MAGIC;
 	sb->hdr->nslots = nslots;
-	__atomic_store_n(&sb->hdr->generation, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < POOL_COUNT; i++)
+		__atomic_store_n(&sb->hdr->generation[i], 1, __ATOMIC_RELEASE);
 	sb->free_stack = xcalloc(nslots, sizeof(uint32_t));
 	/* Lowest slot numbers on top, so a small pool uses a few pages. */
 	for (uint32_t i = 0; i < nslots; i++)
@@ -199,15 +200,19 @@ scoreboard_nslots(const struct scoreboard *sb)
 }
 
 uint32_t
-scoreboard_generation(const struct scoreboard *sb)
+scoreboard_generation(const struct scoreboard *sb, uint32_t pool)
 {
-	return __atomic_load_n(&sb->hdr->generation, __ATOMIC_ACQUIRE);
+	if (pool >= POOL_COUNT)
+		return 0;
+	return __atomic_load_n(&sb->hdr->generation[pool], __ATOMIC_ACQUIRE);
 }
 
 void
-scoreboard_set_generation(struct scoreboard *sb, uint32_t gen)
+scoreboard_set_generation(struct scoreboard *sb, uint32_t pool, uint32_t gen)
 {
-	__atomic_store_n(&sb->hdr->generation, gen, __ATOMIC_RELEASE);
+	if (pool < POOL_COUNT)
+		__atomic_store_n(&sb->hdr->generation[pool], gen,
+		    __ATOMIC_RELEASE);
 }
 
 int

@@ -5,9 +5,11 @@
  * and is the only writer of its header and slots. Every worker gets the
  * memfd as fd 6 (DMAIL_FD_SCOREBOARD) and maps those read-only
  * (scoreboard_attach; the peers and counters below read-write): the one
- * thing a worker reads from it is the configuration generation counter,
- * which the master bumps on every successful reload. A worker whose own
- * generation differs from the counter retires after its current session.
+ * thing a worker reads from it is its pool's configuration generation
+ * counter, which the master bumps on every successful reload of that
+ * pool (one per pool: "tellpop reload" leaves the smtp workers alone). A
+ * worker whose own generation differs from its pool's counter retires
+ * after its current session.
  *
  * One slot per worker process holds its pid, pool, generation, state and
  * sessions served; the master fills slots from status pipe messages, so
@@ -72,9 +74,11 @@ struct scoreboard_slot {
 struct scoreboard_header {
 	uint32_t magic;
 	uint32_t nslots;
-	uint32_t generation;    /* read with scoreboard_generation() */
 	uint32_t high;          /* slots >= high were never used: scans stop
 	                         * here (master-written, atomic) */
+	/* Per pool (enum pool_id), read with scoreboard_generation(): a
+	 * reload of one pool leaves the others' workers alone. */
+	uint32_t generation[POOL_COUNT];
 };
 
 /* A worker's client, in its slot's entry of the peer array. */
@@ -120,7 +124,8 @@ struct scoreboard_stats {
 
 struct scoreboard;
 
-/* Master: a new scoreboard with nslots slots, generation 1. */
+/* Master: a new scoreboard with nslots slots, generation 1 for every
+ * pool. */
 struct scoreboard *scoreboard_create(uint32_t nslots);
 /* Worker: map the master's scoreboard memfd read-only. */
 struct scoreboard *scoreboard_attach(int fd);
@@ -128,9 +133,12 @@ void scoreboard_free(struct scoreboard *sb);
 
 int scoreboard_fd(const struct scoreboard *sb);
 uint32_t scoreboard_nslots(const struct scoreboard *sb);
-uint32_t scoreboard_generation(const struct scoreboard *sb);
+/* The configuration generation pool's workers must run (0 when pool is
+ * out of range). */
+uint32_t scoreboard_generation(const struct scoreboard *sb, uint32_t pool);
 /* Master only. */
-void scoreboard_set_generation(struct scoreboard *sb, uint32_t gen);
+void scoreboard_set_generation(struct scoreboard *sb, uint32_t pool,
+    uint32_t gen);
 
 /* Master only: take a free slot (cleared, pid set), or -1 when full. */
 int scoreboard_slot_alloc(struct scoreboard *sb, pid_t pid, uint32_t pool,

@@ -8,7 +8,7 @@
  *     EPOLLEXCLUSIVE on the shared listeners so one idle worker wakes per
  *     connection instead of all of them), accept, serve, report, until
  *     max_use, retirement (end-of-file on its channel) or a configuration
- *     generation newer than its own;
+ *     generation of its pool newer than its own;
  *   standalone ("-c FILE -i [-r ROLE]"): one session on stdin/stdout.
  *
  * Every state change is reported to the master as one fixed-size struct
@@ -172,7 +172,8 @@ worker_should_exit(void)
 	check_channel();
 	if (w.retire)
 		return true;
-	if (w.sb != NULL && scoreboard_generation(w.sb) != w.generation)
+	if (w.sb != NULL && scoreboard_generation(w.sb,
+	    (uint32_t)w.svc->pool) != w.generation)
 		return true;
 	return false;
 }
@@ -728,8 +729,14 @@ listen_epoll(size_t nlisten)
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN | (i < nlisten ? EPOLLEXCLUSIVE : 0);
 		ev.data.u32 = (uint32_t)i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			/* Retired while starting (a reload, a pool stopped):
+			 * channel_closed() closed the listeners, and the
+			 * accept loop ends at once. Not a crash. */
+			if (errno == EBADF && listeners_closed)
+				continue;
 			log_fatal("epoll_ctl fd %d: %s", fd, strerror(errno));
+		}
 	}
 	return ep;
 }

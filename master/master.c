@@ -217,14 +217,13 @@ run(struct master *m)
 		if ((sigs & MASTER_SIG_RELOAD) && !m->stopping) {
 			log_info("event=reload-request reason=SIGHUP");
 			buf_reset(&msg);
-			master_reload(m, &msg);
+			master_reload(m, POOL_ALL, &msg);
 		}
 		/* A "reload" of this turn is answered: now the work. */
 		master_reload_finish(m);
 		master_client_timeouts(m);
-		if (m->stopping)
-			master_shutdown_tick(m);
-		else
+		master_shutdown_tick(m);
+		if (!m->stopping)
 			master_pool_maintain(m);
 		master_notify_tick(m);
 	}
@@ -236,6 +235,7 @@ main(int argc, char **argv)
 {
 	static struct master master;
 	struct master *m = &master;
+	struct dmail_conf conf;
 	const char *path = DMAIL_SYSCONFDIR "/dmail.conf";
 	bool check = false;
 	struct buf err = BUF_INIT;
@@ -271,14 +271,17 @@ main(int argc, char **argv)
 		return check_only(path);
 
 	m->conf_path = absolute_path(path);
-	m->conf = xcalloc(1, sizeof(*m->conf));
 	m->control_fd = m->status_fd = m->pid_fd = -1;
-	if (master_conf_load(m->conf_path, m->conf, &err) < 0) {
+	if (master_conf_load(m->conf_path, &conf, &err) < 0) {
 		fputs(buf_cstr(&err), stderr);
 		buf_free(&err);
 		return 1;
 	}
 	buf_free(&err);
+	m->mc = master_mconf_new(&conf, 1);
+	if (m->mc == NULL)
+		log_fatal("configuration memfd: %s", strerror(errno));
+	m->conf = &m->mc->conf;
 	log_set_level(m->conf->log_level);
 	if (m->conf->admin_address == NULL && m->conf->local_domains.count > 0)
 		log_warn("event=config-warning reason=\"admin_address is not "
@@ -301,21 +304,18 @@ main(int argc, char **argv)
 	m->signal_ev.obj = (void *)(intptr_t)sigfd;
 	if (master_ep_add(m, sigfd, EPOLLIN, &m->signal_ev) < 0)
 		log_fatal("epoll: %s", strerror(errno));
-	if (master_listen_sync(m, m->conf, &err, false) < 0) {
+	if (master_listen_sync(m, m->conf, POOL_ALL, &err, false) < 0) {
 		fputs(buf_cstr(&err), stderr);
 		buf_free(&err);
 		return 1;
 	}
-	master_listen_sync(m, m->conf, &err, true);
+	master_listen_sync(m, m->conf, POOL_ALL, &err, true);
 	buf_free(&err);
 	m->sb = scoreboard_create(MASTER_SCOREBOARD_SLOTS);
 	if (m->sb == NULL)
 		log_fatal("scoreboard: %s", strerror(errno));
 	m->by_slot = xcalloc(MASTER_SCOREBOARD_SLOTS, sizeof(*m->by_slot));
 	m->by_pid = xcalloc(MASTER_PID_BUCKETS, sizeof(*m->by_pid));
-	m->conf_fd = master_conf_memfd(m->conf);
-	if (m->conf_fd < 0)
-		log_fatal("configuration memfd: %s", strerror(errno));
 	if (master_control_open(m) < 0)
 		return 1;
 
@@ -333,7 +333,7 @@ main(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_fatal("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 	master_pool_init(m);
-	master_pool_configure(m);
+	master_pool_configure(m, POOL_ALL);
 	log_info("event=start pid=%ld path=%s generation=%u",
 	    (long)getpid(), m->conf_path, m->generation);
 	master_pool_maintain(m);

@@ -18,14 +18,19 @@
  *                    (Prometheus text for any reader); bounded,
  *                    non-blocking clients.
  *   master_conf.c    master_conf_load(): parse + master-level checks
- *                    (run_as when root); master_conf_memfd(): the sealed
- *                    memfd workers read their configuration from;
- *                    master_state_dirs(); master_reload(): staging parse,
- *                    swap only when valid, bump the generation;
- *                    master_reload_finish(): retire the old generation,
- *                    after the answer.
+ *                    (run_as when root); master_mconf_new() /
+ *                    master_mconf_put(): a configuration in effect, with
+ *                    the sealed memfd workers read it from, shared by the
+ *                    pools that run it; master_state_dirs();
+ *                    master_reload(): staging parse, swap only when
+ *                    valid, a new generation for the pools reloaded;
+ *                    master_pool_names();
+ *                    master_reload_finish(): retire their old
+ *                    generation, after the answer.
  *   master_shutdown.c master_begin_shutdown(): close the listeners,
  *                    retire the workers, start the grace period;
+ *                    master_pools_stop() / master_pools_start(): the
+ *                    same for some pools while the others serve on;
  *                    master_live_workers(); master_shutdown_tick(): kill
  *                    what is left after shutdown_grace.
  *   master_status.c  master_status_read(): drain a pool's status pipe into
@@ -43,8 +48,9 @@
  *                    pool's template process; master_reap(): collect dead
  *                    children (templates, and workers re-parented to the
  *                    master, a child subreaper) and account for them;
- *                    master_kill_all(), master_worker_retire(),
- *                    master_worker_adopt(), master_template_*().
+ *                    master_kill_all(), master_kill_pool(),
+ *                    master_worker_retire(), master_worker_adopt(),
+ *                    master_template_*().
  *   master_account.c master_pool_account(): a pool's starting/idle/busy
  *                    counters; master_pool_worker_died(),
  *                    master_pool_early_death(), master_pool_session_done():
@@ -73,17 +79,25 @@
  *   ended by LF: a command word and optional arguments separated by
  *   blanks. The master answers and closes the connection. The first line
  *   of every answer is "+OK" or "-ERR" followed by a short text; more
- *   lines of detail may follow. Commands:
- *     reload             re-read the configuration ("+OK reloaded
- *                        generation N", or "-ERR configuration invalid"
- *                        and one error per line; the old one stays)
- *     shutdown           "+OK shutting down", then graceful shutdown
+ *   lines of detail may follow. POOLS below is one or more of smtp,
+ *   pop3, list, queue, or "all"; left out it means all. Commands:
+ *     reload [POOLS]     re-read the configuration and apply it to POOLS
+ *                        only ("+OK reloaded generation N", or "-ERR
+ *                        configuration invalid" and one error per line;
+ *                        nothing changes); the others keep theirs
+ *     shutdown [POOLS]   stop POOLS: close their listeners, retire their
+ *                        workers (sessions finish, up to shutdown_grace);
+ *                        "+OK stopping POOLS". When no pool is left
+ *                        running (or for "all"), the master shuts down
+ *                        ("+OK shutting down") and exits
+ *     start POOLS        bring stopped POOLS back, listeners re-bound on
+ *                        the same addresses ("+OK started POOLS")
  *     status             "+OK status", then the table per pool
  *     status prometheus  "+OK status", then Prometheus text format
- *   Unknown commands get "-ERR unknown command". A client has 5 seconds
- *   to send its line and read the answer; at most MASTER_MAX_CLIENTS are
- *   served at once. New commands are rows in control_commands[] in
- *   master_control.c.
+ *   Unknown commands get "-ERR unknown command", unknown pools "-ERR
+ *   unknown pool NAME". A client has 5 seconds to send its line and read
+ *   the answer; at most MASTER_MAX_CLIENTS are served at once. New
+ *   commands are rows in control_commands[] in master_control.c.
  * Status socket (status_socket, mode 0666): whoever connects reads the
  *   Prometheus text (no request) until the master closes.
  */
@@ -177,8 +191,27 @@ struct worker {
 	struct worker *hnext;             /* pid hash chain */
 };
 
+/* A configuration in effect (master.c keeps the newest full one, each
+ * pool the one it runs): the parsed file, the sealed memfd its workers
+ * read, and its generation. Shared; freed with its last reference. */
+struct mconf {
+	struct dmail_conf conf;
+	int fd;
+	uint32_t generation;
+	unsigned refs;
+};
+
+/* Pool bits for the functions that act on some pools. */
+#define POOL_BIT(id) (1u << (id))
+#define POOL_ALL ((1u << POOL_COUNT) - 1)
+
 struct pool {
 	enum pool_id id;
+	struct mconf *mc;         /* its configuration and generation */
+	bool stopped;             /* "shutdown POOL": no listeners, no
+	                           * workers started until "start POOL" */
+	int64_t stop_deadline;    /* stopped: kill what is left then */
+	bool stop_killed;
 	struct ev ev;             /* status pipe */
 	int status_rd, status_wr;
 	unsigned char carry[sizeof(struct worker_status)];
@@ -220,9 +253,10 @@ struct client {
 
 struct master {
 	char *conf_path;          /* absolute */
-	struct dmail_conf *conf;
-	uint32_t generation;
-	int conf_fd;              /* sealed memfd with conf->text */
+	struct mconf *mc;         /* newest full configuration: the master's
+	                           * own settings (log, sockets, grace) */
+	struct dmail_conf *conf;  /* &mc->conf */
+	uint32_t generation;      /* newest generation handed out */
 	struct scoreboard *sb;
 	struct worker **by_slot;
 	struct worker **by_pid;   /* hash buckets */
@@ -245,7 +279,8 @@ struct master {
 	struct tmpl *templates;   /* every template not yet reaped + closed */
 	int pid_fd;
 	char *pid_path;
-	bool reload_pending;      /* swapped; old workers not yet retired */
+	unsigned reload_pending;  /* POOL_BITs swapped; old workers not yet
+	                           * retired */
 };
 
 #define MASTER_PID_BUCKETS 8192
@@ -257,23 +292,28 @@ void master_ep_del(struct master *m, int fd);
 
 /* master_shutdown.c */
 void master_begin_shutdown(struct master *m, const char *why);
+bool master_pools_stop(struct master *m, unsigned pools);
+int master_pools_start(struct master *m, unsigned pools, struct buf *err);
 unsigned master_live_workers(const struct master *m);
 void master_shutdown_tick(struct master *m);
 
 /* master_conf.c */
 int master_conf_load(const char *path, struct dmail_conf *out,
     struct buf *err);
-int master_conf_memfd(const struct dmail_conf *conf);
+struct mconf *master_mconf_new(struct dmail_conf *conf, uint32_t generation);
+void master_mconf_put(struct mconf *mc);
 bool master_log_syslog(const struct master *m);
 void master_log_open(struct master *m);
 int master_state_dirs(const struct dmail_conf *conf);
-int master_reload(struct master *m, struct buf *msg);
+int master_reload(struct master *m, unsigned pools, struct buf *msg);
 void master_reload_finish(struct master *m);
+void master_pool_names(unsigned mask, const char *sep, struct buf *out);
 
 /* master_listen.c */
 int master_listen_sync(struct master *m, const struct dmail_conf *conf,
-    struct buf *err, bool commit);
+    unsigned pools, struct buf *err, bool commit);
 void master_listen_close_all(struct master *m);
+void master_listen_close_pools(struct master *m, unsigned pools);
 void master_listen_watch(struct master *m, enum pool_id pool, bool on);
 unsigned master_listen_count(const struct master *m, enum pool_id pool);
 unsigned master_listen_queued(const struct master *m, enum pool_id pool);
@@ -282,6 +322,7 @@ unsigned master_listen_queued(const struct master *m, enum pool_id pool);
 int master_spawn(struct master *m, struct pool *p);
 void master_reap(struct master *m);
 void master_kill_all(struct master *m, int sig);
+void master_kill_pool(struct master *m, struct pool *p, int sig);
 void master_worker_retire(struct master *m, struct worker *w);
 struct worker *master_worker_by_pid(struct master *m, pid_t pid);
 void master_template_read(struct master *m, struct tmpl *t);
@@ -292,9 +333,11 @@ void master_worker_adopt(struct master *m, struct worker *w, pid_t pid);
 
 /* master_pool.c */
 void master_pool_init(struct master *m);
-void master_pool_configure(struct master *m);
+void master_pool_configure(struct master *m, unsigned pools);
 void master_pool_maintain(struct master *m);
 void master_pool_retire_all(struct master *m);
+void master_pool_retire(struct master *m, unsigned pools);
+bool master_pool_running(const struct master *m);
 void master_pool_demand(struct master *m, enum pool_id id);
 int master_pool_next_timer(struct master *m);
 

@@ -82,7 +82,7 @@ master_pool_worker_died(struct master *m, struct pool *p, struct worker *w,
 	    (!p->listening && now_ms() - w->started_ms < 1000));
 	char how[CHILD_EXIT_TEXT_MAX];
 
-	if (m->stopping) {
+	if (m->stopping || p->stopped) {
 		log_debug("event=worker-exit pool=%s pid=%ld",
 		    pool_name(p->id), (long)w->pid);
 		return;

@@ -7,9 +7,11 @@
  * the program of every pool that has listeners must be executable).
  * Returns 0, or -1 with every error in err, one per line.
  *
- * master_conf_memfd() returns a sealed, close-on-exec memfd holding the
- * validated text: workers read exactly what the master checked, even if
- * the file changes on disk later. -1 with errno on failure.
+ * master_mconf_new() wraps a loaded configuration (taking it over) with a
+ * sealed, close-on-exec memfd holding the validated text: workers read
+ * exactly what the master checked, even if the file changes on disk
+ * later. NULL with errno on failure (conf is then still the caller's).
+ * master_mconf_put() drops one reference (the last frees it).
  *
  * master_state_dirs() creates state_dir and spool/, mail/, db/, run/
  * below it; as root, spool/ mail/ db/ go to run_as. -1 after logging.
@@ -20,15 +22,19 @@
  * syslog), and master_log_syslog() tells spawning to make the workers do
  * the same.
  *
- * master_reload() parses into a staging struct; if anything is wrong
- * (syntax, checks, a listener that cannot be bound) it logs every error,
- * puts them in msg and keeps the running configuration. Otherwise it
- * swaps and bumps the generation (from then on no old worker accepts a
- * connection: each checks the scoreboard's generation first), puts the
- * answer in msg and returns 0; the work that grows with the pools,
- * retiring every old worker and starting new ones, is left to
- * master_reload_finish(), which the event loop calls once the answer is
- * on its way. A reload is answered in the same time with 10 or 10,000
+ * master_reload(m, pools, msg) parses into a staging struct; if anything
+ * is wrong (syntax, checks, a listener that cannot be bound) it logs
+ * every error, puts them in msg and keeps the running configuration.
+ * Otherwise the pools of the mask (POOL_BITs) take the new configuration
+ * under a new generation (from then on no old worker of theirs accepts a
+ * connection: each checks its pool's generation in the scoreboard
+ * first), and only their listeners are synced; the other pools keep
+ * their configuration, generation and workers. The master's own
+ * settings (log, sockets, shutdown_grace) change only when every pool
+ * is reloaded (SIGHUP, "reload all"). It puts the answer in msg and
+ * returns 0; the work that grows with the pools, retiring the old
+ * workers and starting new ones, is left to master_reload_finish(),
+ * which the event loop calls once the answer is on its way. A reload is answered in the same time with 10 or 10,000
  * workers. Returns 0 or -1.
  */
 #include "config.h"
@@ -104,8 +110,8 @@ master_conf_load(const char *path, struct dmail_conf *out, struct buf *err)
 	return 0;
 }
 
-int
-master_conf_memfd(const struct dmail_conf *conf)
+static int
+conf_memfd(const struct dmail_conf *conf)
 {
 	int fd = memfd_create("dmail.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
@@ -120,6 +126,32 @@ master_conf_memfd(const struct dmail_conf *conf)
 		return -1;
 	}
 	return fd;
+}
+
+struct mconf *
+master_mconf_new(struct dmail_conf *conf, uint32_t generation)
+{
+	struct mconf *mc;
+	int fd = conf_memfd(conf);
+
+	if (fd < 0)
+		return NULL;
+	mc = xcalloc(1, sizeof(*mc));
+	mc->conf = *conf;
+	mc->fd = fd;
+	mc->generation = generation;
+	mc->refs = 1;
+	return mc;
+}
+
+void
+master_mconf_put(struct mconf *mc)
+{
+	if (mc == NULL || --mc->refs > 0)
+		return;
+	close(mc->fd);
+	conf_free(&mc->conf);
+	free(mc);
 }
 
 int
@@ -205,49 +237,96 @@ master_log_open(struct master *m)
 		log_open("dmaild", m->conf->log_target, m->conf->log_level);
 }
 
-int
-master_reload(struct master *m, struct buf *msg)
+/* The pools of mask by name, joined by sep ("smtp,queue"). */
+void
+master_pool_names(unsigned mask, const char *sep, struct buf *out)
 {
-	struct dmail_conf *next = xcalloc(1, sizeof(*next));
-	struct buf err = BUF_INIT;
-	int fd;
+	for (int i = 0; i < POOL_COUNT; i++)
+		if (mask & POOL_BIT(i))
+			buf_printf(out, "%s%s", out->len > 0 ? sep : "",
+			    pool_name((enum pool_id)i));
+}
 
-	log_info("event=reload path=%s", m->conf_path);
+/* Valid: hand mc to the pools of mask (and to the master itself when
+ * all are reloaded). Cannot fail. */
+static void
+reload_commit(struct master *m, struct mconf *mc, unsigned pools,
+    unsigned bind)
+{
+	struct buf err = BUF_INIT;
+
+	master_listen_sync(m, &mc->conf, bind, &err, true);
+	buf_free(&err);
+	m->generation = mc->generation;
+	for (int i = 0; i < POOL_COUNT; i++) {
+		struct pool *p = &m->pools[i];
+
+		if (!(pools & POOL_BIT(i)))
+			continue;
+		master_mconf_put(p->mc);
+		p->mc = mc;
+		mc->refs++;
+		scoreboard_set_generation(m->sb, (uint32_t)i, mc->generation);
+	}
+	if (pools == POOL_ALL) {
+		master_mconf_put(m->mc);
+		m->mc = mc;
+		mc->refs++;
+		m->conf = &mc->conf;
+		if (!m->foreground)
+			master_log_open(m);
+		else
+			log_set_level(m->conf->log_level);
+	}
+	m->reload_pending |= pools;
+}
+
+int
+master_reload(struct master *m, unsigned pools, struct buf *msg)
+{
+	struct dmail_conf next;
+	struct mconf *mc = NULL;
+	struct buf err = BUF_INIT, names = BUF_INIT;
+	unsigned bind = pools;
+
+	/* A stopped pool takes the new configuration but binds nothing
+	 * until it is started. */
+	for (int i = 0; i < POOL_COUNT; i++)
+		if (m->pools[i].stopped)
+			bind &= ~POOL_BIT(i);
+	master_pool_names(pools, ",", &names);
+	log_info("event=reload path=%s pool=%s", m->conf_path,
+	    buf_cstr(&names));
 	master_notify_reloading();
-	if (master_conf_load(m->conf_path, next, &err) < 0 ||
-	    master_state_dirs(next) < 0 ||
-	    master_listen_sync(m, next, &err, false) < 0) {
+	if (master_conf_load(m->conf_path, &next, &err) < 0)
+		goto invalid;
+	if (master_state_dirs(&next) < 0) {
+		conf_free(&next);
 		goto invalid;
 	}
-	fd = master_conf_memfd(next);
-	if (fd < 0) {
+	mc = master_mconf_new(&next, m->generation + 1);
+	if (mc == NULL) {
 		buf_printf(&err, "configuration memfd: %s\n", strerror(errno));
+		conf_free(&next);
+		goto invalid;
+	}
+	if (master_listen_sync(m, &mc->conf, bind, &err, false) < 0) {
+		master_mconf_put(mc);
 		goto invalid;
 	}
 	/* Valid: from here on nothing may fail. */
-	master_listen_sync(m, next, &err, true);
-	close(m->conf_fd);
-	m->conf_fd = fd;
-	conf_free(m->conf);
-	free(m->conf);
-	m->conf = next;
-	m->generation++;
-	scoreboard_set_generation(m->sb, m->generation);
-	if (!m->foreground)
-		master_log_open(m);
-	else
-		log_set_level(m->conf->log_level);
-	m->reload_pending = true;
-	log_info("event=reload-done generation=%u status=ok", m->generation);
-	buf_printf(msg, "+OK reloaded generation %u\n", m->generation);
+	reload_commit(m, mc, pools, bind);
+	master_mconf_put(mc);
+	log_info("event=reload-done generation=%u status=ok pool=%s",
+	    m->generation, buf_cstr(&names));
+	buf_printf(msg, "+OK reloaded generation %u (%s)\n", m->generation,
+	    pools == POOL_ALL ? "all pools" : buf_cstr(&names));
 	buf_free(&err);
+	buf_free(&names);
 	master_notify_reloaded(m);
 	return 0;
 
 invalid:
-	if (next->path != NULL)
-		conf_free(next);
-	free(next);
 	if (err.len == 0)
 		buf_printf(&err, "%s: cannot prepare state directories\n",
 		    m->conf_path);
@@ -258,6 +337,7 @@ invalid:
 	buf_printf(msg, "-ERR configuration invalid; keeping generation %u\n"
 	    "%s", m->generation, buf_cstr(&err));
 	buf_free(&err);
+	buf_free(&names);
 	master_notify_reloaded(m);
 	return -1;
 }
@@ -265,13 +345,15 @@ invalid:
 void
 master_reload_finish(struct master *m)
 {
-	if (!m->reload_pending)
+	unsigned pools = m->reload_pending;
+
+	if (pools == 0)
 		return;
-	m->reload_pending = false;
+	m->reload_pending = 0;
 	/* Old workers: idle ones leave now, busy ones after their session.
 	 * Their sockets stay open in them until then, so nothing is lost.
 	 * One close() per worker; the pools then grow back in batches
 	 * (master_pool_maintain). */
-	master_pool_retire_all(m);
-	master_pool_configure(m);
+	master_pool_retire(m, pools);
+	master_pool_configure(m, pools);
 }

@@ -12,7 +12,9 @@
  *
  * New commands (issue 5: "queue", "flush", ...) are rows in
  * control_commands[]: a name and a handler that appends the answer
- * ("+OK ..." or "-ERR ..." first line) to out.
+ * ("+OK ..." or "-ERR ..." first line) to out. reload, shutdown and
+ * start take pool names (parse_pools()) and act on those pools only
+ * (master_reload(), master_pools_stop(), master_pools_start()).
  */
 #include "config.h"
 
@@ -32,28 +34,99 @@
 typedef void control_fn(struct master *m, struct client *c, const char *args,
     struct buf *out);
 
+/* POOLS of a request: pool names or "all"; none means all. 0 after
+ * putting "-ERR ..." in out. */
+static unsigned
+parse_pools(const char *args, struct buf *out)
+{
+	unsigned mask = 0;
+
+	while (*args != '\0') {
+		size_t len = strcspn(args, " \t");
+		int i;
+
+		for (i = 0; i < POOL_COUNT; i++)
+			if (strlen(pool_name((enum pool_id)i)) == len &&
+			    strncmp(pool_name((enum pool_id)i), args, len) == 0)
+				break;
+		if (i < POOL_COUNT)
+			mask |= POOL_BIT(i);
+		else if (len == 3 && strncmp(args, "all", 3) == 0)
+			mask = POOL_ALL;
+		else {
+			buf_printf(out, "-ERR unknown pool %.*s (smtp, pop3, "
+			    "list, queue or all)\n", (int)len, args);
+			return 0;
+		}
+		args += len;
+		args += strspn(args, " \t");
+	}
+	return mask != 0 ? mask : POOL_ALL;
+}
+
 static void
 cmd_reload(struct master *m, struct client *c, const char *args,
     struct buf *out)
 {
+	unsigned pools;
+
 	(void)c;
-	(void)args;
 	if (m->stopping) {
 		buf_append_str(out, "-ERR shutting down\n");
 		return;
 	}
+	if ((pools = parse_pools(args, out)) == 0)
+		return;
 	log_info("event=reload-request reason=\"control socket\"");
-	master_reload(m, out);
+	master_reload(m, pools, out);
 }
 
 static void
 cmd_shutdown(struct master *m, struct client *c, const char *args,
     struct buf *out)
 {
-	(void)m;
-	(void)args;
-	buf_append_str(out, "+OK shutting down\n");
-	c->shutdown_after = true;
+	struct buf names = BUF_INIT;
+	unsigned pools = parse_pools(args, out);
+
+	if (pools == 0)
+		return;
+	if (pools == POOL_ALL || m->stopping || !master_pools_stop(m, pools)) {
+		buf_append_str(out, "+OK shutting down\n");
+		c->shutdown_after = true;
+		return;
+	}
+	master_pool_names(pools, " ", &names);
+	buf_printf(out, "+OK stopping %s\n", buf_cstr(&names));
+	buf_free(&names);
+}
+
+static void
+cmd_start(struct master *m, struct client *c, const char *args,
+    struct buf *out)
+{
+	struct buf names = BUF_INIT, err = BUF_INIT;
+	unsigned pools;
+
+	(void)c;
+	if (m->stopping) {
+		buf_append_str(out, "-ERR shutting down\n");
+		return;
+	}
+	if (*args == '\0') {
+		buf_append_str(out, "-ERR usage: start smtp|pop3|list|queue|"
+		    "all ...\n");
+		return;
+	}
+	if ((pools = parse_pools(args, out)) == 0)
+		return;
+	if (master_pools_start(m, pools, &err) < 0) {
+		buf_printf(out, "-ERR cannot start\n%s", buf_cstr(&err));
+	} else {
+		master_pool_names(pools, " ", &names);
+		buf_printf(out, "+OK started %s\n", buf_cstr(&names));
+	}
+	buf_free(&names);
+	buf_free(&err);
 }
 
 static void
@@ -78,6 +151,7 @@ static const struct {
 } control_commands[] = {
 	{ "reload", cmd_reload },
 	{ "shutdown", cmd_shutdown },
+	{ "start", cmd_start },
 	{ "status", cmd_status },
 };
 
@@ -135,11 +209,13 @@ open_unix(const char *path, mode_t mode)
 int
 master_control_open(struct master *m)
 {
-	m->control_fd = open_unix(m->conf->control_socket, 0600);
-	if (m->control_fd < 0)
-		return -1;
+	/* The control socket last: once it exists, both serve (what
+	 * scripts and the tests wait for). */
 	m->status_fd = open_unix(m->conf->status_socket, 0666);
 	if (m->status_fd < 0)
+		return -1;
+	m->control_fd = open_unix(m->conf->control_socket, 0600);
+	if (m->control_fd < 0)
 		return -1;
 	m->control_ev.kind = EV_CONTROL;
 	m->status_ev.kind = EV_STATUS_SOCKET;

@@ -6,10 +6,13 @@
  * that one socket. A reload keeps the sockets whose role and address did
  * not change, binds the new ones and closes the removed ones.
  *
- * master_listen_sync(m, conf, err, false) binds what conf adds and keeps
- * the new sockets aside in m->staged; on failure it closes them, appends
- * the reasons to err and returns -1. master_listen_sync(m, conf, err, true) then
- * applies the change (cannot fail). A removed socket is shut down, not
+ * master_listen_sync(m, conf, pools, err, false) binds what conf adds
+ * for the pools of the mask (POOL_BITs; listeners of other pools are
+ * left as they are) and keeps the new sockets aside in m->staged; on
+ * failure it closes them, appends the reasons to err and returns -1.
+ * master_listen_sync(m, conf, pools, err, true) then applies the change
+ * (cannot fail). master_listen_close_pools() closes the listeners of
+ * some pools ("shutdown pop3"); a later sync binds them again. A removed socket is shut down, not
  * only closed: workers still hold it, and shutdown() stops the kernel
  * from queueing new connections on it for them.
  *
@@ -96,9 +99,16 @@ listener_free(struct master *m, struct listener *l)
 	free(l);
 }
 
+/* Does the sync of pools touch this role? */
+static bool
+in_pools(enum listen_role role, unsigned pools)
+{
+	return (pools & POOL_BIT(role_pool(role))) != 0;
+}
+
 int
 master_listen_sync(struct master *m, const struct dmail_conf *conf,
-    struct buf *err, bool commit)
+    unsigned pools, struct buf *err, bool commit)
 {
 	struct listener **pp, *l;
 
@@ -109,7 +119,8 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 			const struct listen_addr *la = &conf->listen[i];
 			int fd;
 
-			if (find(m->listeners, la) != NULL ||
+			if (!in_pools(la->role, pools) ||
+			    find(m->listeners, la) != NULL ||
 			    find(m->staged, la) != NULL)
 				continue;
 			fd = bind_one(la, conf->listen_backlog, err);
@@ -139,8 +150,12 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 
 	/* Drop listeners the new configuration does not name. */
 	for (pp = &m->listeners; (l = *pp) != NULL;) {
-		bool keep = false;
+		bool keep = !in_pools(l->role, pools);
 
+		if (keep) {
+			pp = &l->next;
+			continue;
+		}
 		for (size_t i = 0; i < conf->listen_count && !keep; i++)
 			keep = l->role == conf->listen[i].role &&
 			    same_addr(&l->ss, &conf->listen[i].ss);
@@ -159,6 +174,8 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 	for (size_t i = 0; i < conf->listen_count; i++) {
 		struct listener **sp;
 
+		if (!in_pools(conf->listen[i].role, pools))
+			continue;
 		for (sp = &m->staged; (l = *sp) != NULL; sp = &l->next)
 			if (l->role == conf->listen[i].role &&
 			    same_addr(&l->ss, &conf->listen[i].ss))
@@ -179,10 +196,22 @@ master_listen_sync(struct master *m, const struct dmail_conf *conf,
 void
 master_listen_close_all(struct master *m)
 {
-	struct listener *l;
+	master_listen_close_pools(m, POOL_ALL);
+}
 
-	while ((l = m->listeners) != NULL) {
-		m->listeners = l->next;
+void
+master_listen_close_pools(struct master *m, unsigned pools)
+{
+	struct listener **pp, *l;
+
+	for (pp = &m->listeners; (l = *pp) != NULL;) {
+		if (!in_pools(l->role, pools)) {
+			pp = &l->next;
+			continue;
+		}
+		log_info("event=listener-closed role=%s listen=%s",
+		    role_name(l->role), l->text);
+		*pp = l->next;
 		listener_free(m, l);
 	}
 }

@@ -16,6 +16,11 @@
  * program exists. Workers retired by a reload do not count towards
  * workers_max: they are finishing old sessions while new workers serve.
  *
+ * A stopped pool ("shutdown pop3", master_shutdown.c) starts nothing
+ * until it is started again; master_pool_running() tells whether any
+ * pool still serves. Each pool runs the configuration of its own
+ * generation (p->mc), so a reload of one pool leaves the others alone.
+ *
  * Crash isolation: a dead worker is replaced by the policy above; the
  * counting of deaths and the throttle that stops a crash loop are in
  * master_account.c, below this file and master_spawn.c.
@@ -63,6 +68,8 @@ master_pool_init(struct master *m)
 
 		memset(p, 0, sizeof(*p));
 		p->id = (enum pool_id)i;
+		p->mc = m->mc;
+		m->mc->refs++;
 		p->ev.kind = EV_STATUS;
 		p->ev.obj = p;
 		if (pipe2(fds, O_CLOEXEC) < 0)
@@ -78,15 +85,18 @@ master_pool_init(struct master *m)
 }
 
 void
-master_pool_configure(struct master *m)
+master_pool_configure(struct master *m, unsigned pools)
 {
 	int64_t now = now_ms();
 
 	for (int i = 0; i < POOL_COUNT; i++) {
 		struct pool *p = &m->pools[i];
-		const char *prog = m->conf->pool[i].program;
+		const char *prog = p->mc->conf.pool[i].program;
 		bool was = p->enabled;
 
+		/* A stopped pool keeps its state until it is started. */
+		if (!(pools & POOL_BIT(i)) || p->stopped)
+			continue;
 		p->listening = i == POOL_SMTP || i == POOL_POP3;
 		if (p->listening) {
 			p->enabled = master_listen_count(m, p->id) > 0;
@@ -112,8 +122,8 @@ master_pool_configure(struct master *m)
 static void
 pool_shrink(struct master *m, struct pool *p, int64_t now)
 {
-	unsigned min = m->conf->pool[p->id].workers_min;
-	int64_t limit = (int64_t)m->conf->worker_idle_timeout * 1000;
+	unsigned min = p->mc->conf.pool[p->id].workers_min;
+	int64_t limit = (int64_t)p->mc->conf.worker_idle_timeout * 1000;
 	unsigned excess;
 
 	if (p->idle <= min)
@@ -134,14 +144,15 @@ pool_shrink(struct master *m, struct pool *p, int64_t now)
 static void
 pool_maintain(struct master *m, struct pool *p, int64_t now, bool tick)
 {
-	const struct pool_conf *pc = &m->conf->pool[p->id];
+	const struct pool_conf *pc = &p->mc->conf.pool[p->id];
 	unsigned active, ready, want = 0;
 
-	if (p->tmpl != NULL && (m->stopping || !p->enabled ||
-	    p->tmpl->generation != m->generation ||
-	    m->conf->worker_spawn != WORKER_SPAWN_TEMPLATE))
+	if (p->tmpl != NULL && (m->stopping || !p->enabled || p->stopped ||
+	    p->tmpl->generation != p->mc->generation ||
+	    p->mc->conf.worker_spawn != WORKER_SPAWN_TEMPLATE))
 		master_template_close(m, p);
-	if (m->stopping || !p->enabled || now < p->throttle_until) {
+	if (m->stopping || !p->enabled || p->stopped ||
+	    now < p->throttle_until) {
 		master_listen_watch(m, p->id, false);
 		p->spawn_more = false;
 		return;
@@ -214,11 +225,12 @@ void
 master_pool_demand(struct master *m, enum pool_id id)
 {
 	struct pool *p = &m->pools[id];
-	const struct pool_conf *pc = &m->conf->pool[id];
+	const struct pool_conf *pc = &p->mc->conf.pool[id];
 	unsigned active = p->starting + p->idle + p->busy;
 	unsigned want = master_listen_queued(m, id);
 
-	if (m->stopping || !p->enabled || now_ms() < p->throttle_until ||
+	if (m->stopping || !p->enabled || p->stopped ||
+	    now_ms() < p->throttle_until ||
 	    p->starting + p->idle > 0)
 		return;
 	if (want == 0)
@@ -275,9 +287,17 @@ hold_channels(void)
 void
 master_pool_retire_all(struct master *m)
 {
+	master_pool_retire(m, POOL_ALL);
+}
+
+void
+master_pool_retire(struct master *m, unsigned pools)
+{
 	int holder = hold_channels();
 
 	for (int i = 0; i < POOL_COUNT; i++) {
+		if (!(pools & POOL_BIT(i)))
+			continue;
 		for (struct worker *w = m->pools[i].workers; w != NULL;
 		    w = w->next)
 			master_worker_retire(m, w);
@@ -286,6 +306,16 @@ master_pool_retire_all(struct master *m)
 	}
 	if (holder >= 0)
 		close(holder);
+}
+
+/* Is any pool serving (enabled and not stopped)? */
+bool
+master_pool_running(const struct master *m)
+{
+	for (int i = 0; i < POOL_COUNT; i++)
+		if (m->pools[i].enabled && !m->pools[i].stopped)
+			return true;
+	return false;
 }
 
 int
@@ -303,6 +333,12 @@ master_pool_next_timer(struct master *m)
 			timeout = (int)r;
 		if (m->pools[i].spawn_more && r <= 0)
 			timeout = 0;
+		if (m->pools[i].stopped && !m->pools[i].stop_killed &&
+		    m->pools[i].total > 0) {
+			int64_t k = m->pools[i].stop_deadline - now;
+			if (k < timeout)
+				timeout = k > 0 ? (int)k : 0;
+		}
 	}
 	if (m->stopping && m->stop_deadline - now < timeout)
 		timeout = m->stop_deadline > now ?

@@ -5,9 +5,11 @@
  *
  * Figures per pool: workers (live processes, retiring ones included),
  * busy, idle, sessions (completed, since the master started), crashes
- * (deaths by signal or non-zero exit), generation (configuration
- * generation in effect), throttled, uptime (seconds since the pool was
- * enabled).
+ * (deaths by signal or non-zero exit), generation (the configuration
+ * generation the pool runs: pools are reloaded one by one), throttled,
+ * uptime (seconds since the pool was enabled), state (running, or
+ * stopped by "shutdown POOL"). The header line's generation is the
+ * newest one handed out.
  *
  * Event counters and queue gauges (Prometheus text only), from the
  * scoreboard's counter pages (scoreboard.h): one family per row of
@@ -150,9 +152,9 @@ master_report_table(struct master *m, struct buf *out)
 	fmt_duration(out, (now - m->started_ms) / 1000);
 	buf_printf(out, " config %s%s\n", m->conf_path,
 	    m->stopping ? " (shutting down)" : "");
-	buf_printf(out, "%-6s %7s %5s %5s %10s %7s %10s %9s %8s\n", "pool",
+	buf_printf(out, "%-6s %7s %5s %5s %10s %7s %10s %9s %8s %s\n", "pool",
 	    "workers", "busy", "idle", "sessions", "crashes", "generation",
-	    "throttled", "uptime");
+	    "throttled", "uptime", "state");
 	for (int i = 0; i < POOL_COUNT; i++) {
 		const struct pool *p = &m->pools[i];
 		struct buf up = BUF_INIT;
@@ -162,11 +164,12 @@ master_report_table(struct master *m, struct buf *out)
 			continue;
 		}
 		fmt_duration(&up, pool_uptime(m, p, now));
-		buf_printf(out, "%-6s %7u %5u %5u %10llu %7llu %10u %9s %8s\n",
+		buf_printf(out, "%-6s %7u %5u %5u %10llu %7llu %10u %9s %8s %s\n",
 		    pool_name(p->id), p->total, p->busy, p->idle,
 		    (unsigned long long)p->sessions,
-		    (unsigned long long)p->crashes, m->generation,
-		    now < p->throttle_until ? "yes" : "no", buf_cstr(&up));
+		    (unsigned long long)p->crashes, p->mc->generation,
+		    now < p->throttle_until ? "yes" : "no", buf_cstr(&up),
+		    p->stopped ? "stopped" : "running");
 		buf_free(&up);
 	}
 	for (int i = 0; i < POOL_COUNT; i++) {
@@ -208,6 +211,10 @@ static const struct metric pool_metrics[] = {
 	    "after start-up failures." },
 	{ "dmail_pool_uptime_seconds", "gauge", "Seconds since the pool was "
 	    "enabled." },
+	{ "dmail_pool_generation", "gauge", "Configuration generation the "
+	    "pool runs." },
+	{ "dmail_pool_stopped", "gauge", "1 while the pool is stopped "
+	    "(tellpop shutdown, ...)." },
 };
 
 #define P(pool) (1u << (pool))
@@ -337,7 +344,9 @@ pool_value(const struct master *m, const struct pool *p, size_t k,
 	case 4: return p->sessions;
 	case 5: return p->crashes;
 	case 6: return now < p->throttle_until;
-	default: return (unsigned long long)pool_uptime(m, p, now);
+	case 7: return (unsigned long long)pool_uptime(m, p, now);
+	case 8: return p->mc->generation;
+	default: return p->stopped;
 	}
 }
 

@@ -96,14 +96,14 @@ static pid_t
 spawn_exec(struct master *m, struct pool *p, int slot, int chan,
     bool template)
 {
-	const struct pool_conf *pc = &m->conf->pool[p->id];
+	const struct pool_conf *pc = &p->mc->conf.pool[p->id];
 	int src[SPAWN_MAX_FDS], nfds = 0, base = 0;
 	char **envp, *argv[2];
 	struct buf listen = BUF_INIT, tmp = BUF_INIT;
 	size_t nenv = 0, own, i;
 	pid_t pid;
 
-	src[nfds++] = m->conf_fd;
+	src[nfds++] = p->mc->fd;
 	src[nfds++] = p->status_wr;
 	src[nfds++] = chan;
 	src[nfds++] = scoreboard_fd(m->sb);
@@ -134,7 +134,7 @@ spawn_exec(struct master *m, struct pool *p, int slot, int chan,
 	envp[nenv++] = buf_steal(&tmp);
 	buf_printf(&tmp, "DMAIL_SLOT=%d", slot);
 	envp[nenv++] = buf_steal(&tmp);
-	buf_printf(&tmp, "DMAIL_GENERATION=%u", m->generation);
+	buf_printf(&tmp, "DMAIL_GENERATION=%u", p->mc->generation);
 	envp[nenv++] = buf_steal(&tmp);
 	if (m->foreground)
 		envp[nenv++] = xstrdup("DMAIL_LOG_STDERR=1");
@@ -188,9 +188,10 @@ spawn_exec(struct master *m, struct pool *p, int slot, int chan,
 }
 
 static bool
-use_template(const struct master *m, const struct pool *p)
+use_template(const struct pool *p)
 {
-	return p->listening && m->conf->worker_spawn == WORKER_SPAWN_TEMPLATE;
+	return p->listening &&
+	    p->mc->conf.worker_spawn == WORKER_SPAWN_TEMPLATE;
 }
 
 unsigned
@@ -229,7 +230,7 @@ template_get(struct master *m, struct pool *p)
 	int sv[2];
 	pid_t pid;
 
-	if (t != NULL && t->generation == m->generation && t->fd >= 0 &&
+	if (t != NULL && t->generation == p->mc->generation && t->fd >= 0 &&
 	    t->pid > 0)
 		return t;
 	master_template_close(m, p);
@@ -251,14 +252,14 @@ template_get(struct master *m, struct pool *p)
 	t->pool = p->id;
 	t->pid = pid;
 	t->fd = sv[0];
-	t->generation = m->generation;
+	t->generation = p->mc->generation;
 	if (master_ep_add(m, t->fd, EPOLLIN, &t->ev) < 0)
 		log_fatal("epoll: %s", strerror(errno));
 	t->next = m->templates;
 	m->templates = t;
 	p->tmpl = t;
 	log_debug("event=template-start pool=%s pid=%ld generation=%u",
-	    pool_name(p->id), (long)pid, m->generation);
+	    pool_name(p->id), (long)pid, p->mc->generation);
 	return t;
 }
 
@@ -300,7 +301,7 @@ worker_add(struct master *m, struct pool *p, pid_t pid, int slot, int chan)
 
 	w->slot = slot;
 	w->pool = p->id;
-	w->generation = m->generation;
+	w->generation = p->mc->generation;
 	w->state = WORKER_STARTING;
 	w->channel = chan;
 	w->started_ms = now_ms();
@@ -350,9 +351,9 @@ master_spawn(struct master *m, struct pool *p)
 	pid_t pid = 0;
 	struct tmpl *t = NULL;
 
-	if (use_template(m, p) && (t = template_get(m, p)) == NULL)
+	if (use_template(p) && (t = template_get(m, p)) == NULL)
 		return -1;
-	slot = scoreboard_slot_alloc(m->sb, -1, p->id, m->generation);
+	slot = scoreboard_slot_alloc(m->sb, -1, p->id, p->mc->generation);
 	if (slot < 0) {
 		log_warn("event=scoreboard-full pool=%s limit=%u reason=\"not "
 		    "starting a worker\"", pool_name(p->id),
@@ -366,7 +367,7 @@ master_spawn(struct master *m, struct pool *p)
 		return -1;
 	}
 	if (t != NULL) {
-		if (template_request(t, slot, m->generation, chan[0]) < 0) {
+		if (template_request(t, slot, p->mc->generation, chan[0]) < 0) {
 			log_warn("event=template-request-failed pool=%s "
 			    "pid=%ld error=\"%s\"",
 			    pool_name(p->id), (long)t->pid, strerror(errno));
@@ -556,11 +557,17 @@ void
 master_kill_all(struct master *m, int sig)
 {
 	for (int i = 0; i < POOL_COUNT; i++)
-		for (struct worker *w = m->pools[i].workers; w != NULL;
-		    w = w->next)
-			if (w->pid > 0)
-				kill(w->pid, sig);
+		master_kill_pool(m, &m->pools[i], sig);
+}
+
+/* Every worker and template process of one pool. */
+void
+master_kill_pool(struct master *m, struct pool *p, int sig)
+{
+	for (struct worker *w = p->workers; w != NULL; w = w->next)
+		if (w->pid > 0)
+			kill(w->pid, sig);
 	for (struct tmpl *t = m->templates; t != NULL; t = t->next)
-		if (t->pid > 0)
+		if (t->pool == p->id && t->pid > 0)
 			kill(t->pid, sig);
 }

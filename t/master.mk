@@ -14,6 +14,6 @@ unit_test_scoreboard_LDADD = $(TESTLIBS)
 MASTER_TESTS = master_check.py master_pools.py master_reload.py \
 	master_crash.py master_control.py master_template.py \
 	master_restart.py master_limits.py master_notify.py version.py \
-	master_metrics.py
+	master_metrics.py master_pool_control.py
 TESTS += $(MASTER_TESTS)
 EXTRA_DIST += $(MASTER_TESTS) master_common.py

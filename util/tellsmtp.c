@@ -1,9 +1,13 @@
 /*
  * tellsmtp.c - talk to a running dmaild over its control socket.
- * Installed as tellsmtp, tellpop and telllist (one program, three names:
- * the master serves every pool, so they do the same thing).
+ * Installed as tellsmtp, tellpop and telllist: one program, and its name
+ * says which server reload, shutdown and start act on (tellsmtp: the
+ * smtp and queue pools; tellpop: pop3; telllist: list); --all acts on
+ * every pool (and "shutdown --all" stops the master). status is the same
+ * under every name.
  *
- * usage: tellsmtp [-c FILE] reload|shutdown|status [--prometheus]
+ * usage: tellsmtp [-c FILE] reload|shutdown|start [--all]
+ *        tellsmtp [-c FILE] status [--prometheus]
  *        tellsmtp [-c FILE] queue|quarantine|flush|delete ID|hold ID|
  *                           release ID|NAME
  *
@@ -14,17 +18,21 @@
  * prints the master's answer without its "+OK"/"-ERR" first line (for
  * errors, that line goes to stderr too), and exits:
  *   0  the master answered +OK
- *   1  the master is not running, cannot be reached, or answered -ERR
+ *   1  the master is not running, cannot be reached (no rights to the
+ *      control socket: said so), or answered -ERR
  *   2  usage error, or the configuration file cannot be read
  */
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,7 +47,8 @@
 #define TELL_REPLY_MAX (4 * 1024 * 1024)
 
 static const char *const usage_lines[] = {
-	"[-c FILE] reload|shutdown|status [--prometheus]",
+	"[-c FILE] reload|shutdown|start [--all]",
+	"[-c FILE] status [--prometheus]",
 	"[-c FILE] queue|quarantine|flush|delete ID|hold ID|release ID|NAME",
 	NULL };
 
@@ -111,6 +120,30 @@ load_socket_path(const char *path, struct dmail_conf *conf)
 	return rc;
 }
 
+/* connect() was refused for lack of rights: say who may. */
+static void
+no_rights(const char *sock)
+{
+	struct stat st;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (stat(sock, &st) < 0) {
+		tool_error(&tool, "permission denied on %s: run as root or "
+		    "the user dmaild runs as", sock);
+		return;
+	}
+	pw = getpwuid(st.st_uid);
+	gr = getgrgid(st.st_gid);
+	if ((st.st_mode & S_IWGRP) && gr != NULL)
+		tool_error(&tool, "permission denied on %s: run as %s or a "
+		    "member of %s", sock, pw != NULL ? pw->pw_name : "root",
+		    gr->gr_name);
+	else
+		tool_error(&tool, "permission denied on %s: run as %s", sock,
+		    pw != NULL ? pw->pw_name : "root");
+}
+
 /* Connect to the master's control socket: the fd, or (said why) -2 for
  * a path too long, -1 when the master cannot be reached. */
 static int
@@ -129,8 +162,11 @@ connect_master(const struct dmail_conf *conf)
 	    strlen(conf->control_socket));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		tool_error(&tool, "dmaild is not running (%s: %s)",
-		    conf->control_socket, strerror(errno));
+		if (errno == EACCES || errno == EPERM)
+			no_rights(conf->control_socket);
+		else
+			tool_error(&tool, "dmaild is not running (%s: %s)",
+			    conf->control_socket, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -212,7 +248,41 @@ print_answer(const struct dmail_conf *conf, const char *cmd,
 	return 1;
 }
 
-/* reload, shutdown, status [--prometheus]: a request to the master. */
+/*
+ * The request line for cmd and its option (or NULL): "status [prometheus]",
+ * or "reload|shutdown|start POOLS" with this program's pools (or "all").
+ * -1 on a usage error.
+ */
+static int
+tell_request(const char *cmd, const char *opt, struct buf *req,
+    bool *prometheus)
+{
+	const char *pools = "smtp queue";
+
+	if (strcmp(cmd, "status") == 0) {
+		if (opt != NULL && strcmp(opt, "--prometheus") != 0)
+			return -1;
+		*prometheus = opt != NULL;
+		buf_printf(req, "status%s\n", *prometheus ? " prometheus" : "");
+		return 0;
+	}
+	if (strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0 &&
+	    strcmp(cmd, "start") != 0)
+		return -1;
+	if (opt != NULL && strcmp(opt, "--all") != 0)
+		return -1;
+	if (opt != NULL)
+		pools = "all";
+	else if (strstr(tool.name, "pop") != NULL)
+		pools = "pop3";
+	else if (strstr(tool.name, "list") != NULL)
+		pools = "list";
+	buf_printf(req, "%s %s\n", cmd, pools);
+	return 0;
+}
+
+/* reload, shutdown, start [--all], status [--prometheus]: a request to
+ * the master. */
 static int
 master_request(const char *path, int argc, char **argv)
 {
@@ -222,16 +292,9 @@ master_request(const char *path, int argc, char **argv)
 	bool prometheus = false;
 	int fd, rc = 1;
 
-	if (argc < 1 || argc > 2)
-		tool_usage(&tool);
-	if (argc == 2) {
-		if (strcmp(cmd, "status") != 0 ||
-		    strcmp(argv[1], "--prometheus") != 0)
-			tool_usage(&tool);
-		prometheus = true;
-	}
-	if (strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0 &&
-	    strcmp(cmd, "status") != 0)
+	if (argc < 1 || argc > 2 ||
+	    tell_request(cmd, argc == 2 ? argv[1] : NULL, &req,
+	    &prometheus) < 0)
 		tool_usage(&tool);
 	if (load_socket_path(path, &conf) < 0)
 		return 2;
@@ -240,7 +303,6 @@ master_request(const char *path, int argc, char **argv)
 		rc = fd == -2 ? 2 : 1;
 		goto out;
 	}
-	buf_printf(&req, "%s%s\n", cmd, prometheus ? " prometheus" : "");
 	if (exchange(fd, &req, &reply) == 0)
 		rc = print_answer(&conf, cmd, prometheus, &reply);
 	close(fd);

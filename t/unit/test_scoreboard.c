@@ -34,7 +34,9 @@ test_create_defaults(void **state)
 	(void)state;
 	assert_non_null(sb);
 	assert_int_equal(scoreboard_nslots(sb), 8);
-	assert_int_equal(scoreboard_generation(sb), 1);
+	for (uint32_t i = 0; i < POOL_COUNT; i++)
+		assert_int_equal(scoreboard_generation(sb, i), 1);
+	assert_int_equal(scoreboard_generation(sb, POOL_COUNT), 0);
 	assert_int_equal(scoreboard_used(sb), 0);
 	assert_true(scoreboard_fd(sb) >= 0);
 	for (int i = 0; i < 8; i++)
@@ -114,9 +116,11 @@ test_worker_view_is_read_only_and_live(void **state)
 	view = scoreboard_attach(fd);
 	assert_non_null(view);
 	assert_int_equal(scoreboard_nslots(view), 16);
-	assert_int_equal(scoreboard_generation(view), 1);
-	scoreboard_set_generation(sb, 7);
-	assert_int_equal(scoreboard_generation(view), 7);
+	assert_int_equal(scoreboard_generation(view, POOL_POP3), 1);
+	/* One pool's generation moves, the others' stay. */
+	scoreboard_set_generation(sb, POOL_POP3, 7);
+	assert_int_equal(scoreboard_generation(view, POOL_POP3), 7);
+	assert_int_equal(scoreboard_generation(view, POOL_SMTP), 1);
 	assert_int_equal(scoreboard_slot_alloc(sb, 42, 0, 7), 0);
 	assert_int_equal(scoreboard_slot(view, 0)->pid, 42);
 	/* A worker cannot allocate or update. */
