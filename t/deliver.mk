@@ -19,3 +19,5 @@ TESTS += deliver_smtp.py
 EXTRA_DIST += deliver_smtp.py
 TESTS += sendmail_inject.py
 EXTRA_DIST += sendmail_inject.py
+TESTS += quota_smtp.py mailbox_features.py
+EXTRA_DIST += quota_smtp.py mailbox_features.py
