@@ -40,9 +40,15 @@
  * or disabled accounts inside an alias expansion are skipped with a
  * warning; if nothing deliverable remains the recipient gets 550 5.1.1.
  *
- * Quota is checked at RCPT time with the SIZE= hint (452 4.2.2 when the
- * mailbox is full, 552 5.2.2 when the message is larger than the whole
- * quota); an accepted message may overrun the quota by itself. *
+ * Quota (quota.h) is checked at RCPT time with the SIZE= hint (452
+ * 4.2.2 when the mailbox is full, 552 5.2.2 when the message is larger
+ * than the whole quota) and again at the commit with the real size
+ * (split_over_quota(): mailboxes over quota get a maildrop copy, or the
+ * whole message is refused; deliver.h, delivery_commit()). After the
+ * commit, postdeliver.h sends quota warnings and vacation replies.
+ * Unknown local parts fall back to plus addressing
+ * (recipient_delimiter) and the "@domain" catch-all (resolve_local()).
+ *
  * Sections: recipient resolution (resolve() and its parts), one message
  * (headers, the store file), the commit (sync, placement into Maildirs,
  * list and queue copies, the success notice built and submitted after
@@ -626,8 +632,9 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	}
 	rc = resolve(d->ctx, address, 0, &reply, d);
 	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
-		/* Checked at RCPT time and changed since (quota filled up,
-		 * user removed): keep the message rather than lose it. */
+		/* Checked at RCPT time and changed since (user removed,
+		 * disabled; quota waits for the commit): keep the message
+		 * rather than lose it. */
 		log_warn("action=redirect sid=%s qid=%s to=<%s> "
 		    "reply=\"%d %s\" reason=\"delivering to the postmaster "
 		    "instead\"",
