@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import outbound_common as oc  # noqa: E402
 import list_common as lc  # noqa: E402
+from maildrop_pickup import maildrop_files as maildrop, wakeup  # noqa: E402,E501
 
 SMALL = "small@example.test"
 ALICE = "alice@example.test"
@@ -31,11 +32,6 @@ def smtp(srv):
     return s
 
 
-def maildrop(srv):
-    d = os.path.join(srv.state_dir, "spool", "maildrop")
-    return sorted(n for n in os.listdir(d) if not n.startswith("."))
-
-
 def send_without_size(s, sender, rcpts, msg):
     """MAIL without SIZE= (smtplib's sendmail adds it): the quota is
     only known to be exceeded after DATA."""
@@ -43,13 +39,6 @@ def send_without_size(s, sender, rcpts, msg):
     for r in rcpts:
         assert s.rcpt(r)[0] == 250, r
     return s.data(msg)
-
-
-def wakeup(srv):
-    fd = os.open(os.path.join(srv.state_dir, "spool", "wakeup"),
-                 os.O_WRONLY | os.O_NONBLOCK)
-    os.write(fd, b"w")
-    os.close(fd)
 
 
 def test_size_at_rcpt_and_real_size_after_data():
