@@ -74,7 +74,7 @@ struct conf_key {
 static conf_setter set_string, set_path, set_uint, set_size, set_duration,
     set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
     set_enum, set_enum_string;
-static conf_check check_hostport;
+static conf_check check_hostport, check_percent, check_delimiter;
 
 static const struct conf_type
 	t_string = { set_string, false },         /* rest of line */
@@ -141,6 +141,8 @@ static const struct conf_key conf_keys[] = {
 	{ "alias", &t_pair, OFF(aliases), 0, NULL, NULL },
 	{ "forward", &t_pair, OFF(forwards), 0, NULL, NULL },
 	{ "aliases_file", &t_path, OFF(aliases_file), 0, NULL, NULL },
+	{ "recipient_delimiter", &t_string, OFF(recipient_delimiter), 0, NULL, check_delimiter },
+	{ "quota_warning_percent", &t_uint, OFF(quota_warning_percent), 0, NULL, check_percent },
 	{ "pop3_plaintext_auth", &t_bool, OFF(pop3_plaintext_auth), 0, NULL, NULL },
 	{ "pop3_login_delay", &t_duration, OFF(pop3_login_delay), 0, NULL, NULL },
 	{ "pop3_max_failed_logins", &t_uint, OFF(pop3_max_failed_logins), 1, NULL, NULL },
@@ -519,6 +521,8 @@ key_field(struct parse_ctx *p, const struct conf_key *k)
 static void
 set_string(struct parse_ctx *p, const struct conf_key *k, char *value)
 {
+	if (k->check != NULL && !k->check(p, k, value))
+		return;
 	*(char **)key_field(p, k) = xstrdup(value);
 }
 
@@ -546,6 +550,8 @@ set_uint(struct parse_ctx *p, const struct conf_key *k, char *value)
 		conf_error(p, "key '%s': must be at least %d", k->name, k->arg);
 		return;
 	}
+	if (k->check != NULL && !k->check(p, k, value))
+		return;
 	*(unsigned *)key_field(p, k) = (unsigned)v;
 }
 
@@ -710,6 +716,35 @@ check_hostport(struct parse_ctx *p, const struct conf_key *k,
 		    value);
 		return false;
 	}
+	return true;
+}
+
+/* quota_warning_percent: 0 (off) to 100. */
+static bool
+check_percent(struct parse_ctx *p, const struct conf_key *k,
+    const char *value)
+{
+	if (strtoul(value, NULL, 10) > 100) {
+		conf_error(p, "key '%s': '%s' is more than 100", k->name,
+		    value);
+		return false;
+	}
+	return true;
+}
+
+/* recipient_delimiter: characters that may end a local part's base
+ * (Postfix), none of them '@', a quote, a blank or a control. */
+static bool
+check_delimiter(struct parse_ctx *p, const struct conf_key *k,
+    const char *value)
+{
+	for (const char *c = value; *c; c++)
+		if (*c == '@' || *c == '"' || *c == '\\' ||
+		    (unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
+			conf_error(p, "key '%s': '%c' cannot be a delimiter",
+			    k->name, *c);
+			return false;
+		}
 	return true;
 }
 
@@ -1019,6 +1054,7 @@ conf_free(struct dmail_conf *c)
 	free(c->tls_key);
 	free(c->relay_networks);
 	free(c->admin_address);
+	free(c->recipient_delimiter);
 	free(c->client_limit_exempt);
 	pairlist_free(&c->aliases);
 	pairlist_free(&c->forwards);

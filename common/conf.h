@@ -144,6 +144,8 @@ struct dmail_conf {
 	struct pairlist aliases;       /* key: "name" or "name@domain" */
 	struct pairlist forwards;      /* key: full address */
 	char *aliases_file;            /* text source; compiled to FILE.db */
+	char *recipient_delimiter;     /* plus addressing: NULL = off */
+	unsigned quota_warning_percent; /* 0: no quota warnings */
 
 	/* DPOP */
 	bool pop3_plaintext_auth;

@@ -40,9 +40,15 @@
  * or disabled accounts inside an alias expansion are skipped with a
  * warning; if nothing deliverable remains the recipient gets 550 5.1.1.
  *
- * Quota is checked at RCPT time with the SIZE= hint (452 4.2.2 when the
- * mailbox is full, 552 5.2.2 when the message is larger than the whole
- * quota); an accepted message may overrun the quota by itself. *
+ * Quota (quota.h) is checked at RCPT time with the SIZE= hint (452
+ * 4.2.2 when the mailbox is full, 552 5.2.2 when the message is larger
+ * than the whole quota) and again at the commit with the real size
+ * (split_over_quota(): mailboxes over quota get a maildrop copy, or the
+ * whole message is refused; deliver.h, delivery_commit()). After the
+ * commit, postdeliver.h sends quota warnings and vacation replies.
+ * Unknown local parts fall back to plus addressing
+ * (recipient_delimiter) and the "@domain" catch-all (resolve_local()).
+ *
  * Sections: recipient resolution (resolve() and its parts), one message
  * (headers, the store file), the commit (sync, placement into Maildirs,
  * list and queue copies, the success notice built and submitted after
@@ -70,6 +76,8 @@
 #include "listspool.h"
 #include "log.h"
 #include "maildir.h"
+#include "postdeliver.h"
+#include "quota.h"
 #include "scoreboard.h"
 #include "spool.h"
 #include "sys.h"
@@ -97,6 +105,9 @@ struct local_dest {
 	char *orcpt;            /* as given in RCPT TO (or its ORCPT) */
 	char *placed;           /* new/ path once linked */
 	unsigned char notify;   /* RFC 3461 NOTIFY (DSN_NOTIFY_*) */
+	struct quota quota;     /* the owner's (none for postmaster's) */
+	uint64_t used;          /* usage before this message, at commit */
+	enum quota_verdict verdict;   /* at commit */
 };
 
 struct delivery {
@@ -110,6 +121,10 @@ struct delivery {
 
 	struct local_dest *locals;
 	size_t nlocal;
+	struct local_dest *over;     /* over quota at commit (quota.h) */
+	size_t nover;
+	bool keep_over;              /* even when nothing else remains */
+	struct buf kept;             /* their maildrop copy, once written */
 	struct spool_envelope env;   /* remote recipients */
 	size_t nrcpt;                /* RCPT TO addresses accepted */
 	struct strlist lists;        /* list addresses (listspool.h) */
@@ -176,37 +191,33 @@ deliver_ctx_free(struct deliver_ctx *ctx)
 
 /* --- recipient resolution ------------------------------------------ */
 
+/* The quota check of the RCPT stage (hint: SIZE= or 0). While a
+ * delivery records its destinations (d set) there is no check: the
+ * commit checks again with the real size (split_over_quota()). */
 static bool
 has_quota_room(const struct user_record *u, uint64_t hint,
-    struct smtp_reply *reply, const char *orig)
+    struct smtp_reply *reply, const char *orig, const struct delivery *d)
 {
-	uint64_t bytes, msgs;
+	const struct quota q = { u->quota_bytes, u->quota_messages };
+	enum quota_verdict v;
+	uint64_t used;
 
-	if (u->quota_bytes == 0 && u->quota_messages == 0)
+	if (d != NULL)
 		return true;
-	if (u->quota_bytes != 0 && hint > u->quota_bytes) {
-		smtp_reply_set(reply, 552, "5.2.2", "<%s>: message larger than "
-		    "the mailbox quota", orig);
-		return false;
-	}
-	if (maildir_usage(u->mailbox, &bytes, &msgs) < 0) {
+	v = quota_check(u->mailbox, &q, hint, &used);
+	if (v == QUOTA_UNKNOWN)
 		log_warn("event=quota-unknown path=%s error=\"%s\"",
 		    u->mailbox, strerror(errno));
+	if (v == QUOTA_OK || v == QUOTA_UNKNOWN)
 		return true;
-	}
-	if ((u->quota_bytes != 0 && (bytes >= u->quota_bytes ||
-	    bytes + hint > u->quota_bytes)) ||
-	    (u->quota_messages != 0 && msgs >= u->quota_messages)) {
-		smtp_reply_set(reply, 452, "4.2.2", "<%s>: mailbox full", orig);
-		return false;
-	}
-	return true;
+	quota_reply(v, orig, reply);
+	return false;
 }
 
 /* Add a local destination to d unless its mailbox is already there. */
 static void
 add_local(struct delivery *d, const char *mailbox, const char *account,
-    const char *orcpt)
+    const char *orcpt, const struct user_record *u)
 {
 	struct local_dest *l;
 
@@ -219,6 +230,10 @@ add_local(struct delivery *d, const char *mailbox, const char *account,
 	l->mailbox = xstrdup(mailbox);
 	l->account = xstrdup(account);
 	l->orcpt = xstrdup(orcpt);
+	if (u != NULL) {
+		l->quota.bytes = u->quota_bytes;
+		l->quota.messages = u->quota_messages;
+	}
 }
 
 static void
@@ -278,10 +293,10 @@ admin_target(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 		    "failure", address);
 		return RCPT_TEMPFAIL;
 	}
-	if (!has_quota_room(&u, hint, reply, address))
+	if (!has_quota_room(&u, hint, reply, address, d))
 		return RCPT_REJECT;
 	if (d != NULL)
-		add_local(d, u.mailbox, u.address, orcpt);
+		add_local(d, u.mailbox, u.address, orcpt, &u);
 	return RCPT_LOCAL;
 }
 
@@ -341,7 +356,7 @@ resolve_role(struct deliver_ctx *ctx, const char *address, const char *addr,
 		 * postmaster@DOMAIN gets once it is created. */
 		userdb_default_mailbox(conf, lower, &mb);
 		if (d != NULL)
-			add_local(d, mb.data, lower, addr);
+			add_local(d, mb.data, lower, addr, NULL);
 		buf_free(&mb);
 		(*usable)++;
 	}
@@ -408,10 +423,10 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 			return RCPT_LOCAL;
 		}
 		if (found == 1) {
-			if (!has_quota_room(&u, hint, reply, address))
+			if (!has_quota_room(&u, hint, reply, address, d))
 				return RCPT_REJECT;
 			if (d != NULL)
-				add_local(d, u.mailbox, u.address, addr);
+				add_local(d, u.mailbox, u.address, addr, &u);
 			(*usable)++;
 			return RCPT_LOCAL;
 		}
@@ -462,6 +477,49 @@ resolve_expansion(struct deliver_ctx *ctx, const char *address,
 	return rc;
 }
 
+/* True when rc/reply say that addr is nobody's: no alias, no account,
+ * no role mailbox (550 5.1.1). */
+static bool
+is_unknown(enum rcpt_check rc, const struct smtp_reply *reply)
+{
+	return rc == RCPT_REJECT && strcmp(reply->enhanced, "5.1.1") == 0;
+}
+
+/*
+ * An address of a local domain: its own aliases and account first, then
+ * (Postfix semantics) with recipient_delimiter the base address of
+ * "base+ext@domain" (its aliases and account), then the catch-all alias
+ * "@domain". Only a local part that is nobody's falls through.
+ */
+static enum rcpt_check
+resolve_local(struct deliver_ctx *ctx, const char *address, const char *addr,
+    uint64_t hint, struct smtp_reply *reply, struct delivery *d)
+{
+	const char *delim = ctx->conf->recipient_delimiter;
+	const char *at = strrchr(addr, '@');
+	struct buf other = BUF_INIT;
+	enum rcpt_check rc;
+	size_t base;
+
+	rc = resolve_expansion(ctx, address, addr, hint, reply, d);
+	if (!is_unknown(rc, reply))
+		return rc;
+	base = delim != NULL ? strcspn(addr, delim) : 0;
+	if (delim != NULL && base > 0 && addr + base < at) {
+		buf_append(&other, addr, base);
+		buf_append_str(&other, at);
+		rc = resolve_expansion(ctx, address, other.data, hint, reply,
+		    d);
+	}
+	if (is_unknown(rc, reply)) {
+		buf_set(&other, at);         /* "@domain" */
+		rc = resolve_expansion(ctx, address, other.data, hint, reply,
+		    d);
+	}
+	buf_free(&other);
+	return rc;
+}
+
 /*
  * Resolve one RCPT TO address. With d == NULL only check; otherwise also
  * record the destinations in d. Fills reply for REJECT and TEMPFAIL.
@@ -505,7 +563,7 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 		else if (d != NULL)
 			strlist_add(&d->lists, addr.data);
 	} else {
-		rc = resolve_expansion(ctx, address, addr.data, hint, reply, d);
+		rc = resolve_local(ctx, address, addr.data, hint, reply, d);
 	}
 	buf_free(&err);
 	buf_free(&value);
@@ -574,8 +632,9 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	}
 	rc = resolve(d->ctx, address, 0, &reply, d);
 	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
-		/* Checked at RCPT time and changed since (quota filled up,
-		 * user removed): keep the message rather than lose it. */
+		/* Checked at RCPT time and changed since (user removed,
+		 * disabled; quota waits for the commit): keep the message
+		 * rather than lose it. */
 		log_warn("action=redirect sid=%s qid=%s to=<%s> "
 		    "reply=\"%d %s\" reason=\"delivering to the postmaster "
 		    "instead\"",
@@ -859,17 +918,25 @@ delivery_hops(const struct delivery *d)
 }
 
 static void
+free_locals(struct local_dest *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(l[i].mailbox);
+		free(l[i].account);
+		free(l[i].orcpt);
+		free(l[i].placed);
+	}
+	free(l);
+}
+
+static void
 delivery_free(struct delivery *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
-	for (size_t i = 0; i < d->nlocal; i++) {
-		free(d->locals[i].mailbox);
-		free(d->locals[i].account);
-		free(d->locals[i].orcpt);
-		free(d->locals[i].placed);
-	}
-	free(d->locals);
+	free_locals(d->locals, d->nlocal);
+	free_locals(d->over, d->nover);
+	buf_free(&d->kept);
 	strlist_free(&d->lists);
 	spool_envelope_free(&d->env);
 	free(d->sender);
@@ -904,6 +971,10 @@ delivery_abort(struct delivery *d)
 static void
 undo(struct delivery *d)
 {
+	if (d->kept.len > 0) {
+		unlink(d->kept.data);
+		buf_reset(&d->kept);
+	}
 	for (size_t i = 0; i < d->nlocal; i++) {
 		if (d->locals[i].placed != NULL) {
 			unlink(d->locals[i].placed);
@@ -1086,7 +1157,7 @@ place_locals(struct delivery *d, const char **step)
 		 * one directory operation, link + unlink two) unless it is
 		 * still to be copied into a queue or list spool file. */
 		bool move = i + 1 == d->nlocal && d->env.rcpt_count == 0 &&
-		    d->lists.count == 0;
+		    d->lists.count == 0 && d->nover == 0;
 
 		if (maildir_place(d->path.data, l->mailbox, name.data,
 		    move) < 0) {
@@ -1115,14 +1186,95 @@ out:
 	return rc;
 }
 
-/* Make the stored copy durable where it belongs: the queue file itself,
- * the list spool (plus a queue copy), or the Maildirs (plus list and
- * queue copies). -1 with *step naming what failed; undone. */
+/*
+ * After DATA: the real size against the quota of each local mailbox
+ * (quota.h). A mailbox over it leaves d->locals for d->over: the others
+ * get the message, those get a maildrop copy (keep_over_quota()) that
+ * the queue manager's pickup delivers when there is room, or bounces
+ * (552 5.2.2 at once, 452 4.2.2 after queue_lifetime). -1 when nothing
+ * else remains and the delivery does not keep (an SMTP client): reply
+ * is 552 5.2.2 when the message is too big for every one of them, else
+ * 452 4.2.2, and the client keeps the message.
+ */
+static int
+split_over_quota(struct delivery *d, struct smtp_reply *reply)
+{
+	size_t k = 0, too_big = 0;
+
+	for (size_t i = 0; i < d->nlocal; i++) {
+		struct local_dest *l = &d->locals[i];
+
+		l->verdict = quota_check(l->mailbox, &l->quota, d->disk_bytes,
+		    &l->used);
+		if (l->verdict == QUOTA_UNKNOWN)
+			log_warn("event=quota-unknown path=%s error=\"%s\"",
+			    l->mailbox, strerror(errno));
+		if (l->verdict != QUOTA_FULL && l->verdict != QUOTA_TOO_BIG) {
+			d->locals[k++] = *l;
+			continue;
+		}
+		too_big += l->verdict == QUOTA_TOO_BIG;
+		d->over = xrealloc(d->over, (d->nover + 1) * sizeof(*l));
+		d->over[d->nover++] = *l;
+	}
+	d->nlocal = k;
+	if (d->nover == 0 || k > 0 || d->env.rcpt_count > 0 ||
+	    d->lists.count > 0 || d->keep_over)
+		return 0;
+	quota_reply(too_big == d->nover ? QUOTA_TOO_BIG : QUOTA_FULL,
+	    d->nover == 1 ? d->over[0].orcpt : "all recipients", reply);
+	return -1;
+}
+
+/* The maildrop copy (spool.h) of the stored message for the mailboxes
+ * in d->over, addressed to their accounts (not to the alias that led
+ * there: expanding it again would deliver twice). */
+static int
+keep_over_quota(struct delivery *d)
+{
+	struct spool_envelope e;
+	int fd = open(d->path.data, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	spool_envelope_init(&e);
+	spool_new_id(e.id);
+	e.arrival = d->arrival;
+	e.sender = xstrdup(d->sender);
+	e.ret = d->env.ret;
+	e.envid = d->env.envid != NULL ? xstrdup(d->env.envid) : NULL;
+	for (size_t i = 0; i < d->nover; i++) {
+		spool_envelope_add_rcpt(&e, d->over[i].account,
+		    d->over[i].orcpt);
+		e.rcpts[i].notify = d->over[i].notify;
+	}
+	if (fd >= 0 && spool_write_maildrop_from_fd(d->ctx->conf, &e, fd,
+	    d->received_offset) == 0) {
+		spool_path(d->ctx->conf, "maildrop", e.id, &d->kept);
+		rc = 0;
+	} else {
+		fail(d, errno);
+	}
+	for (size_t i = 0; i < d->nover && rc == 0; i++) {
+		const struct local_dest *l = &d->over[i];
+
+		log_info("action=defer sid=%s qid=%s to=<%s> "
+		    "reply=\"%s\" maildrop=%s reason=\"over quota: kept for "
+		    "a later try\"", d->session_id ? d->session_id : "-", d->id,
+		    l->account, l->verdict == QUOTA_TOO_BIG ?
+		    "552 5.2.2" : "452 4.2.2", e.id);
+	}
+	if (fd >= 0)
+		close(fd);
+	spool_envelope_free(&e);
+	return rc;
+}
+
+/* Make the stored copy (synced) durable where it belongs: the queue
+ * file itself, the list spool (plus a queue copy), or the Maildirs (plus
+ * list, maildrop and queue copies). -1 with *step naming what failed;
+ * undone. */
 static int
 commit_store(struct delivery *d, const char **step)
 {
-	if (sync_store(d, step) < 0)
-		return -1;
 	if (d->to_spool) {
 		*step = "queue";
 		if (spool_publish(d->ctx->conf, d->path.data, d->id) < 0) {
@@ -1149,10 +1301,14 @@ commit_store(struct delivery *d, const char **step)
 	*step = "list spool";
 	if (d->lists.count > 0 && copy_to_lists(d) < 0)
 		goto undo;
+	*step = "maildrop";
+	if (d->nover > 0 && keep_over_quota(d) < 0)
+		goto undo;
 	*step = "queue";
 	if (d->env.rcpt_count > 0 && copy_to_queue(d) < 0)
 		goto undo;
-	if (d->env.rcpt_count > 0 || d->lists.count > 0)
+	if (d->nlocal == 0 || d->env.rcpt_count > 0 || d->lists.count > 0 ||
+	    d->nover > 0)
 		unlink(d->path.data);   /* otherwise it was moved */
 	return 0;
 undo:
@@ -1191,10 +1347,20 @@ commit_failed(struct delivery *d, const char *step, struct smtp_reply *reply)
  * not NULL) before the delivery is freed. */
 static int
 commit_delivery(struct delivery *d, struct smtp_reply *reply,
-    struct buf *notice)
+    struct buf *notice, struct postdeliver *pd)
 {
 	const char *step = "write";
 
+	if (sync_store(d, &step) < 0 || split_over_quota(d, reply) < 0) {
+		if (d->error != 0) {
+			commit_failed(d, step, reply);
+		} else {
+			unlink(d->path.data);
+			log_result(d, "deferred", "over_quota");
+		}
+		delivery_free(d);
+		return -1;
+	}
 	if (commit_store(d, &step) < 0) {
 		commit_failed(d, step, reply);
 		delivery_free(d);
@@ -1202,6 +1368,10 @@ commit_delivery(struct delivery *d, struct smtp_reply *reply,
 	}
 	log_result(d, "sent", NULL);
 	scoreboard_count_n(SBC_DELIVERED_LOCAL, d->nlocal);
+	for (size_t i = 0; i < d->nlocal; i++)
+		postdeliver_add(pd, d->locals[i].mailbox, d->locals[i].account,
+		    d->locals[i].orcpt, d->locals[i].placed, &d->locals[i].quota,
+		    d->locals[i].used + d->disk_bytes);
 	smtp_reply_set(reply, 250, "2.0.0", "Ok: queued as %s", d->id);
 	if (notice != NULL && !d->to_spool && !d->to_lists &&
 	    !success_notice(d, notice))
@@ -1215,22 +1385,23 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 {
 	struct deliver_ctx *ctx = d->ctx;
 	struct buf notice = BUF_INIT;
+	struct postdeliver pd;
 	char *sender = xstrdup(d->sender), id[SPOOL_ID_MAX];
 	int rc;
 
 	memcpy(id, d->id, sizeof(id));
-	rc = commit_delivery(d, reply, &notice);
+	postdeliver_init(&pd, id, sender, d->session_id);
+	rc = commit_delivery(d, reply, &notice, &pd);
 	if (rc == 0 && notice.len > 0) {
 		/* The delivery is finished: the notice is a new message. */
-		const char *to[1] = { sender };
-		struct submission s = { id, "", to, 1, notice.data,
-			notice.len, notice.len, false, NULL };
 		struct smtp_reply nr;
 
-		if (delivery_submit(ctx, &s, &nr) == 1)
+		if (delivery_submit_notice(ctx, id, sender, &notice, false,
+		    &nr) == 1)
 			log_info("action=dsn qid=%s to=<%s> status=sent "
 			    "dsn_qid=%s", id, sender, nr.text);
 	}
+	postdeliver_run(ctx, ctx->conf, &pd);
 	buf_free(&notice);
 	free(sender);
 	return rc;
@@ -1264,8 +1435,12 @@ delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
 		"local", "", NULL, false };
 	const char *sid = s->log_id != NULL ? s->log_id : "-";
 	struct delivery *d = delivery_begin(ctx, s->sender, &info);
+	struct postdeliver pd;
 	struct smtp_reply r;
 	size_t taken = 0;
+	int rc = 1;
+
+	d->keep_over = !s->defer_4xx && !s->final_try;
 
 	smtp_reply_set(reply, 554, "5.5.1", "No valid recipients");
 	for (size_t i = 0; i < s->rcpt_count; i++) {
@@ -1273,7 +1448,9 @@ delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
 		enum rcpt_check chk = deliver_check_rcpt(ctx, a, s->size_hint,
 		    &r);
 
-		if (chk == RCPT_LOCAL || chk == RCPT_REMOTE) {
+		if (chk == RCPT_LOCAL || chk == RCPT_REMOTE ||
+		    (d->keep_over && quota_is_refusal(&r))) {
+			/* Over quota: the commit keeps a copy for later. */
 			delivery_add_rcpt(d, a);
 			taken++;
 			smtp_reply_set(&r, 250, "2.1.5", "<%s>: ok", a);
@@ -1299,9 +1476,31 @@ delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
 		return 0;
 	}
 	write_message(d, s->message, s->message_len);
-	if (commit_delivery(d, reply, NULL) < 0)
-		return reply->code >= 500 ? -2 : -1;
-	return 1;
+	postdeliver_init(&pd, delivery_id(d), s->sender, sid);
+	if (commit_delivery(d, reply, NULL, &pd) < 0)
+		rc = reply->code >= 500 ? -2 : -1;
+	postdeliver_run(ctx, ctx->conf, &pd);
+	return rc;
+}
+
+int
+delivery_submit_notice(struct deliver_ctx *ctx, const char *log_id,
+    const char *to, const struct buf *msg, bool final_try,
+    struct smtp_reply *reply)
+{
+	const char *rcpts[1] = { to };
+	struct submission s;
+
+	memset(&s, 0, sizeof(s));
+	s.log_id = log_id;
+	s.sender = "";
+	s.rcpts = rcpts;
+	s.rcpt_count = 1;
+	s.message = msg->data;
+	s.message_len = msg->len;
+	s.size_hint = msg->len;
+	s.final_try = final_try;
+	return delivery_submit(ctx, &s, reply);
 }
 
 /* --- maildrop pickup ------------------------------------------------- */
@@ -1329,6 +1528,10 @@ submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
 	size_t *idx = xcalloc(env->rcpt_count + 1, sizeof(*idx)), n = 0;
 	struct smtp_reply *replies, reply;
 	struct submission s;
+	/* Past queue_lifetime a recipient refused for now (mailbox still
+	 * full) is refused for good: bounced, as a queued message is. */
+	bool expired = (int64_t)time(NULL) - env->arrival >
+	    (int64_t)ctx->conf->queue_lifetime;
 	int rc;
 
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -1345,14 +1548,21 @@ submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
 	s.message = data->data + env->message_offset;
 	s.message_len = data->len - (size_t)env->message_offset;
 	s.size_hint = size;
-	s.defer_4xx = true;       /* a full mailbox keeps the file */
+	s.defer_4xx = !expired;   /* a full mailbox keeps the file */
+	s.final_try = expired;
 	s.replies = replies;
 	rc = delivery_submit(ctx, &s, &reply);   /* logs a deferral */
-	for (size_t k = 0; k < n && rc != -1; k++)
-		if (rc == -2)
+	for (size_t k = 0; k < n && rc != -1; k++) {
+		if (rc == -2) {
 			refuse(env, refused, idx[k], &reply);
-		else if (replies[k].code >= 500)
+		} else if (replies[k].code >= 500) {
 			refuse(env, refused, idx[k], &replies[k]);
+		} else if (replies[k].code >= 400) {
+			replies[k].code += 100;     /* expired: 4.x.x to 5.x.x */
+			replies[k].enhanced[0] = '5';
+			refuse(env, refused, idx[k], &replies[k]);
+		}
+	}
 	free(rcpts);
 	free(idx);
 	free(replies);

@@ -109,7 +109,20 @@ uint64_t delivery_size(const struct delivery *d);
 /* Number of Received: headers seen so far (hop count, RFC 5321 6.3). */
 unsigned delivery_hops(const struct delivery *d);
 /* Make it durable. 0 (reply is 250 with the queue id) or -1 (reply says
- * why: 4xx temporary, 5xx permanent). The delivery is freed either way. */
+ * why: 4xx temporary, 5xx permanent). The delivery is freed either way.
+ *
+ * Quota after DATA: each local mailbox is checked again with the real
+ * size (quota.h). When no mailbox is over, or none is left, the one
+ * reply says it all: 250, or 452 4.2.2 (552 5.2.2 when the message is
+ * larger than every one of those quotas) and nothing is delivered. When
+ * only some are over, the others get the message and 250 is the reply;
+ * those over get a copy in spool/maildrop/ (spool.h) addressed to their
+ * accounts, which the queue manager's pickup delivers once there is
+ * room, bounces at once with 552 5.2.2 (message larger than the quota),
+ * or bounces after queue_lifetime (still full): the Postfix way with a
+ * Dovecot LMTP that answers per recipient, as seen from the sender.
+ * After a local delivery, postdeliver.h sends a due quota warning and
+ * vacation reply (never failing the delivery). */
 int delivery_commit(struct delivery *d, struct smtp_reply *reply);
 /* Drop a message in progress (RSET, QUIT, lost connection, too big). */
 void delivery_abort(struct delivery *d);
@@ -120,8 +133,12 @@ void delivery_abort(struct delivery *d);
  * recipient is checked as at RCPT time (size_hint as SIZE= for the
  * quota; 0 when unknown). A recipient refused for good (5xx) is
  * skipped and logged; one refused for now (4xx: mailbox full, lookup
- * trouble) defers the whole message when defer_4xx is set, else it is
- * skipped like a 5xx. replies, when not NULL, gets each recipient's
+ * trouble) defers the whole message when defer_4xx is set. Without
+ * defer_4xx (list posts, DSNs, notices), a mailbox over quota (452
+ * 4.2.2, 552 5.2.2, also found only at the commit) gets a maildrop copy
+ * that the queue manager delivers once there is room or bounces (see
+ * delivery_commit()), and other 4xx refusals are skipped like a 5xx;
+ * with final_try they are all skipped, nothing is kept. replies, when not NULL, gets each recipient's
  * outcome (250, or the refusal). log_id names what the message is about
  * in the log lines (the original's queue id, "listd", a maildrop file).
  */
@@ -135,12 +152,18 @@ struct submission {
 	uint64_t size_hint;
 	bool defer_4xx;
 	struct smtp_reply *replies;  /* NULL, or rcpt_count entries */
+	bool final_try;              /* 4xx refused like 5xx, none kept */
 };
 /* 1 committed (reply: 250 with the queue id); 0 nothing to send, every
  * recipient refused for good; -1 temporary failure, nothing delivered
  * (reply says why: try again later); -2 permanent failure of the commit
  * (reply 5xx). Each outcome other than 1 is logged here. */
 int delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
+    struct smtp_reply *reply);
+/* delivery_submit() of msg (LF lines) from <> to one address: the
+ * shape of every notice (DSNs, quota warnings, vacation replies). */
+int delivery_submit_notice(struct deliver_ctx *ctx, const char *log_id,
+    const char *to, const struct buf *msg, bool final_try,
     struct smtp_reply *reply);
 
 /*

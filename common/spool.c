@@ -227,8 +227,8 @@ spool_publish(const struct dmail_conf *conf, const char *tmp_path,
 	return rc;
 }
 
-int
-spool_write_from_fd(const struct dmail_conf *conf,
+static int
+write_from_fd(const struct dmail_conf *conf, const char *sub,
     const struct spool_envelope *env, int src_fd, off_t src_offset)
 {
 	struct buf path = BUF_INIT, head = BUF_INIT, dst = BUF_INIT;
@@ -250,7 +250,7 @@ spool_write_from_fd(const struct dmail_conf *conf,
 			goto fail;
 		off += n;
 	}
-	spool_path(conf, "queue", env->id, &dst);
+	spool_path(conf, sub, env->id, &dst);
 	rc = durable_publish(fd, path.data, dst.data, false);
 	if (rc == 0)
 		spool_wakeup(conf);
@@ -267,6 +267,20 @@ out:
 	buf_free(&dst);
 	errno = saved;
 	return rc;
+}
+
+int
+spool_write_from_fd(const struct dmail_conf *conf,
+    const struct spool_envelope *env, int src_fd, off_t src_offset)
+{
+	return write_from_fd(conf, "queue", env, src_fd, src_offset);
+}
+
+int
+spool_write_maildrop_from_fd(const struct dmail_conf *conf,
+    const struct spool_envelope *env, int src_fd, off_t src_offset)
+{
+	return write_from_fd(conf, "maildrop", env, src_fd, src_offset);
 }
 
 static char *

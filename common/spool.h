@@ -142,6 +142,10 @@ int spool_publish(const struct dmail_conf *conf, const char *tmp_path,
  * src_offset (pread), fsync, publish. -1 with errno; nothing left. */
 int spool_write_from_fd(const struct dmail_conf *conf,
     const struct spool_envelope *env, int src_fd, off_t src_offset);
+/* The same into maildrop/ID: a copy for the queue manager's pickup to
+ * deliver again later (a local mailbox over quota, deliver.h). */
+int spool_write_maildrop_from_fd(const struct dmail_conf *conf,
+    const struct spool_envelope *env, int src_fd, off_t src_offset);
 
 /* Parse the header of a queue (or maildrop) file. 0, or -1 with err
  * filled (not a queue file, truncated, bad line). */

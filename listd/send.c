@@ -26,8 +26,10 @@ send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
 	struct submission s;
 	struct smtp_reply reply;
 
-	/* A recipient refused for good or for now is skipped (logged by
-	 * delivery_submit()); only lookup trouble retries the whole. */
+	/* A recipient refused for good is skipped (logged by
+	 * delivery_submit()); a local member over quota gets a maildrop
+	 * copy, delivered when there is room or bounced to the sender
+	 * (deliver.h); only lookup trouble retries the whole. */
 	memset(&s, 0, sizeof(s));
 	s.log_id = "listd";
 	s.sender = sender;
@@ -35,6 +37,7 @@ send_mail(struct listd *ld, const char *sender, const char *const *rcpts,
 	s.rcpt_count = n;
 	s.message = msg;
 	s.message_len = len;
+	s.size_hint = len;
 	return delivery_submit(ld->dctx, &s, &reply) == -1 ? -1 : 0;
 }
 

@@ -80,22 +80,12 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
     const char *orig_id)
 {
 	struct deliver_ctx *dctx = qstate_dctx(qs);
-	const char *rcpts[1] = { to };
-	struct submission s;
 	struct smtp_reply reply;
 	int rc;
 
 	if (dctx == NULL)
 		return -1;
-	memset(&s, 0, sizeof(s));
-	s.log_id = orig_id;
-	s.sender = "";
-	s.rcpts = rcpts;
-	s.rcpt_count = 1;
-	s.message = msg->data;
-	s.message_len = msg->len;
-	s.size_hint = msg->len;
-	rc = delivery_submit(dctx, &s, &reply);
+	rc = delivery_submit_notice(dctx, orig_id, to, msg, false, &reply);
 	if (rc == 1)
 		log_info("action=dsn qid=%s to=<%s> status=sent dsn_qid=%s",
 		    orig_id, to, reply.text);

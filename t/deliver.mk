@@ -14,8 +14,14 @@ check_PROGRAMS += unit/test_vacation
 TESTS += unit/test_vacation
 unit_test_vacation_SOURCES = unit/test_vacation.c
 unit_test_vacation_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_quota
+TESTS += unit/test_quota
+unit_test_quota_SOURCES = unit/test_quota.c
+unit_test_quota_LDADD = $(TESTLIBS)
 # Integration: delivery through a running dmaild.
 TESTS += deliver_smtp.py
 EXTRA_DIST += deliver_smtp.py
 TESTS += sendmail_inject.py
 EXTRA_DIST += sendmail_inject.py
+TESTS += quota_smtp.py mailbox_features.py
+EXTRA_DIST += quota_smtp.py mailbox_features.py

@@ -656,7 +656,8 @@ list_queue(const struct dmail_conf *conf)
 	return queue_command(conf, 1, args) == 0 ? 0 : EX_NOPERM;
 }
 
-/* The envelope sender: -f (angle brackets taken off) or login@domain.
+/* The envelope sender: -f (angle brackets taken off; a bare name gets
+ * @domain) or login@domain.
  * -1 (said why) when it cannot be an address. */
 static int
 envelope_sender(const struct opts *o, const char *login, const char *domain,
@@ -669,6 +670,10 @@ envelope_sender(const struct opts *o, const char *login, const char *domain,
 			buf_append(sender, f + 1, n - 2);
 		else
 			buf_set(sender, f);
+		/* A bare local name ("-f root", as cron gives) is qualified
+		 * with the first local domain, as sendmail and Postfix do. */
+		if (sender->len > 0 && strchr(sender->data, '@') == NULL)
+			buf_printf(sender, "@%s", domain);
 	} else {
 		buf_printf(sender, "%s@%s", login, domain);
 	}

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -76,7 +77,11 @@ setup(void **state)
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	buf_printf(&text, "state_dir %s\nlocal_domains example.test "
-	    "other.test\nhostname mx.example.test\n"
+	    "other.test catch.test\nhostname mx.example.test\n"
+	    "recipient_delimiter +-\n"
+	    "alias @catch.test bob@example.test\n"
+	    "alias known@catch.test alice@example.test\n"
+	    "alias team-lead@example.test bob@example.test\n"
 	    "alias staff alice, bob\n"
 	    "alias loop1 loop2\nalias loop2 loop1\n"
 	    "alias gone nosuchuser\n"
@@ -96,6 +101,8 @@ setup(void **state)
 	add_user("bob@example.test", true, 0);
 	add_user("carol@example.test", false, 0);
 	add_user("small@example.test", true, 1000);
+	add_user("alice+own@example.test", true, 0);
+	add_user("carl@catch.test", true, 0);
 	ctx = deliver_ctx_new(conf, udb, &err);
 	buf_free(&text);
 	buf_free(&err);
@@ -239,22 +246,20 @@ test_check_rcpt(void **state)
 	assert_string_equal(r.enhanced, "5.1.1");
 }
 
-/* Fill small@ (quota 1000 bytes) past its quota. */
+/* Fill small@ (quota 1000 bytes) past its quota: one message of 1200
+ * bytes (by its S= size) put there directly, as an old delivery that
+ * predates the quota would have. */
 static void
 fill_small(void)
 {
-	struct smtp_reply r;
-	struct delivery *d;
-	char line[200];
+	struct buf mb = BUF_INIT, p = BUF_INIT;
 
-	d = delivery_begin(ctx, "", &info);
-	delivery_add_rcpt(d, "small@example.test");
-	memset(line, 'x', sizeof(line) - 1);
-	line[sizeof(line) - 1] = '\0';
-	for (int i = 0; i < 6; i++)
-		assert_int_equal(delivery_write_line(d, line, strlen(line)),
-		    0);
-	assert_int_equal(delivery_commit(d, &r), 0);
+	userdb_default_mailbox(conf, "small@example.test", &mb);
+	assert_int_equal(maildir_create(mb.data), 0);
+	buf_printf(&p, "%s/new/1700000000.M1P1Q1.old,S=1200,W=1230", mb.data);
+	assert_int_equal(write_file_durable(p.data, "x\n", 2, 0600), 0);
+	buf_free(&mb);
+	buf_free(&p);
 }
 
 static void
@@ -440,6 +445,9 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(count_in("spool/queue"), 0);
 }
 
+/* Age of the maildrop files write_maildrop() writes, in seconds. */
+static time_t maildrop_age;
+
 /* Write a maildrop file for rcpts with body tail; its path into path. */
 static void
 write_maildrop(const char *const *rcpts, size_t n, const char *tail,
@@ -450,7 +458,7 @@ write_maildrop(const char *const *rcpts, size_t n, const char *tail,
 
 	spool_envelope_init(&env);
 	spool_new_id(env.id);
-	env.arrival = 1700000000;
+	env.arrival = time(NULL) - maildrop_age;
 	env.sender = strdup("me@example.test");
 	env.uid = 1000;
 	for (size_t i = 0; i < n; i++)
@@ -572,6 +580,188 @@ test_maildrop_full_mailbox_defers(void **state)
 	buf_free(&path);
 	buf_free(&err);
 	buf_free(&mb);
+}
+
+/* Deliver a message of n 100-byte lines to rcpts like an SMTP session:
+ * the commit's result, reply in r. */
+static int
+deliver_lines(const char *const *rcpts, size_t nrcpt, int n,
+    struct smtp_reply *r)
+{
+	struct delivery *d = delivery_begin(ctx, "me@remote.test", &info);
+	char line[101];
+
+	memset(line, 'y', 100);
+	line[100] = '\0';
+	for (size_t i = 0; i < nrcpt; i++)
+		delivery_add_rcpt(d, rcpts[i]);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(delivery_write_line(d, line, 100), 0);
+	return delivery_commit(d, r);
+}
+
+/* After DATA the real size counts: a message accepted at RCPT without
+ * SIZE= that is larger than the whole quota gets 552 5.2.2, one that
+ * does not fit the room left 452 4.2.2; nothing is stored or kept. */
+static void
+test_quota_after_data(void **state)
+{
+	static const char *const small[] = { "small@example.test" };
+	struct smtp_reply r;
+	struct buf mb = BUF_INIT, p = BUF_INIT;
+
+	(void)state;
+	assert_int_equal(deliver_check_rcpt(ctx, small[0], 0, &r), RCPT_LOCAL);
+	assert_int_equal(deliver_lines(small, 1, 12, &r), -1);
+	assert_int_equal(r.code, 552);
+	assert_string_equal(r.enhanced, "5.2.2");
+	/* 500 of 1000 bytes used: about 700 more do not fit. */
+	userdb_default_mailbox(conf, "small@example.test", &mb);
+	assert_int_equal(maildir_create(mb.data), 0);
+	buf_printf(&p, "%s/new/1700000000.M1P1Q1.old,S=500,W=510", mb.data);
+	assert_int_equal(write_file_durable(p.data, "x\n", 2, 0600), 0);
+	assert_int_equal(deliver_check_rcpt(ctx, small[0], 0, &r), RCPT_LOCAL);
+	assert_int_equal(deliver_lines(small, 1, 4, &r), -1);
+	assert_int_equal(r.code, 452);
+	assert_string_equal(r.enhanced, "4.2.2");
+	assert_int_equal(count_messages("small@example.test"), 1);
+	assert_int_equal(count_in("spool/maildrop"), 0);
+	assert_int_equal(count_in("spool/queue"), 0);
+	/* One line (about 400 bytes with our headers) fits. */
+	assert_int_equal(deliver_lines(small, 1, 1, &r), 0);
+	assert_int_equal(count_messages("small@example.test"), 2);
+	buf_free(&mb);
+	buf_free(&p);
+}
+
+/* One mailbox over quota among others: they get it (250), it gets a
+ * maildrop copy addressed to the account, which the pickup bounces
+ * (552 5.2.2: the message alone is too big for it). */
+static void
+test_quota_partial_keeps_copy(void **state)
+{
+	static const char *const rcpts[] = { "alice@example.test",
+		"small@example.test" };
+	char names[4][512], path[1100];
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf err = BUF_INIT;
+	struct smtp_reply r;
+
+	(void)state;
+	assert_int_equal(deliver_lines(rcpts, 2, 12, &r), 0);
+	assert_int_equal(r.code, 250);
+	assert_int_equal(count_messages("alice@example.test"), 1);
+	assert_int_equal(count_messages("small@example.test"), 0);
+	snprintf(path, sizeof(path), "%s/spool/maildrop", tmpdir);
+	assert_int_equal(list_dir(path, names, 4), 1);
+	snprintf(path, sizeof(path), "%s/spool/maildrop/%s", tmpdir, names[0]);
+	assert_int_equal(deliver_maildrop(ctx, path, &env, &refused, &err), 0);
+	assert_int_equal(env.rcpt_count, 1);
+	assert_string_equal(env.rcpts[0].address, "small@example.test");
+	assert_string_equal(env.sender, "me@remote.test");
+	assert_int_equal(env.rcpts[0].state, SPOOL_BOUNCED);
+	assert_int_equal(refused.rcpts[0].code, 552);
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
+	buf_free(&err);
+}
+
+/* Mail DMail writes itself (a list post) to a full mailbox is kept for
+ * later, not dropped: delivered 1 with a maildrop copy. */
+static void
+test_quota_submit_keeps(void **state)
+{
+	static const char *const rcpts[] = { "small@example.test" };
+	const char *msg = "Subject: post\n\nhello\n";
+	struct submission s;
+	struct smtp_reply r;
+
+	(void)state;
+	fill_small();
+	memset(&s, 0, sizeof(s));
+	s.log_id = "test";
+	s.sender = "list-bounces@example.test";
+	s.rcpts = rcpts;
+	s.rcpt_count = 1;
+	s.message = msg;
+	s.message_len = strlen(msg);
+	s.size_hint = strlen(msg);
+	assert_int_equal(delivery_submit(ctx, &s, &r), 1);
+	assert_int_equal(count_messages("small@example.test"), 1);
+	assert_int_equal(count_in("spool/maildrop"), 1);
+	/* final_try: refused, nothing kept. */
+	s.final_try = true;
+	assert_int_equal(delivery_submit(ctx, &s, &r), 0);
+	assert_int_equal(count_in("spool/maildrop"), 1);
+}
+
+/* A maildrop file still refused for now after queue_lifetime is
+ * refused for good (bounced) instead of kept forever. */
+static void
+test_maildrop_expired_bounces(void **state)
+{
+	static const char *const rcpts[] = { "small@example.test" };
+	struct spool_envelope env;
+	struct qinfo refused;
+	struct buf path = BUF_INIT, err = BUF_INIT;
+
+	(void)state;
+	fill_small();
+	maildrop_age = (time_t)conf->queue_lifetime + 60;
+	write_maildrop(rcpts, 1, "Subject: old\n\nold\n", &path);
+	maildrop_age = 0;
+	assert_int_equal(deliver_maildrop(ctx, path.data, &env, &refused,
+	    &err), 0);
+	assert_int_equal(env.rcpts[0].state, SPOOL_BOUNCED);
+	assert_int_equal(refused.rcpts[0].code, 552);
+	assert_string_equal(refused.rcpts[0].status, "5.2.2");
+	assert_int_equal(count_in("spool/maildrop"), 1);  /* caller removes */
+	qinfo_free(&refused);
+	spool_envelope_free(&env);
+	buf_free(&path);
+	buf_free(&err);
+}
+
+/* Plus addressing and the catch-all: exact accounts and aliases win. */
+static void
+test_plus_and_catchall(void **state)
+{
+	static const struct {
+		const char *rcpt;
+		enum rcpt_check rc;
+		const char *mailbox;       /* whose Maildir gets it */
+	} rows[] = {
+		{ "alice+news@example.test", RCPT_LOCAL, "alice@example.test" },
+		{ "alice-news@example.test", RCPT_LOCAL, "alice@example.test" },
+		{ "alice+own@example.test", RCPT_LOCAL, "alice+own@example.test" },
+		{ "team-lead@example.test", RCPT_LOCAL, "bob@example.test" },
+		{ "staff+x@example.test", RCPT_LOCAL, "bob@example.test" },
+		{ "nobody+x@example.test", RCPT_REJECT, NULL },
+		{ "+x@example.test", RCPT_REJECT, NULL },
+		{ "carl+x@catch.test", RCPT_LOCAL, "carl@catch.test" },
+		{ "known@catch.test", RCPT_LOCAL, "alice@example.test" },
+		{ "whoever@catch.test", RCPT_LOCAL, "bob@example.test" },
+		{ "postmaster@catch.test", RCPT_LOCAL, "postmaster@catch.test" },
+	};
+	struct smtp_reply r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *one[1] = { rows[i].rcpt };
+		int before = rows[i].mailbox ?
+		    count_messages(rows[i].mailbox) : 0;
+
+		if (deliver_check_rcpt(ctx, rows[i].rcpt, 0, &r) !=
+		    rows[i].rc)
+			fail_msg("%s: %d %s", rows[i].rcpt, r.code, r.text);
+		if (rows[i].rc != RCPT_LOCAL)
+			continue;
+		assert_int_equal(deliver_lines(one, 1, 1, &r), 0);
+		if (count_messages(rows[i].mailbox) != before + 1)
+			fail_msg("%s did not reach %s", rows[i].rcpt,
+			    rows[i].mailbox);
+	}
 }
 
 /* A file bigger than max_message_size is refused for every recipient
@@ -702,6 +892,11 @@ main(void)
 		T(test_maildrop_pickup),
 		T(test_maildrop_full_mailbox_defers),
 		T(test_maildrop_too_big),
+		T(test_quota_after_data),
+		T(test_quota_partial_keeps_copy),
+		T(test_quota_submit_keeps),
+		T(test_maildrop_expired_bounces),
+		T(test_plus_and_catchall),
 		T(test_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
