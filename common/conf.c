@@ -151,6 +151,29 @@ static const struct conf_key conf_keys[] = {
 	{ "auth_throttle_max_delay", &t_duration, OFF(auth_throttle_max_delay), 0, NULL, NULL },
 	{ "auth_throttle_account_failures", &t_uint, OFF(auth_throttle_account_failures), 0, NULL, NULL },
 	{ "password_scheme", &t_enum_string, OFF(password_scheme), 0, "yescrypt|sha512", NULL },
+	{ "userdb_backend", &t_enum, OFF(userdb_backend), 0, "bdb|ldap|pgsql", NULL },
+	{ "userdb_timeout", &t_duration, OFF(userdb_timeout), 1, NULL, NULL },
+	{ "userdb_cache_ttl", &t_duration, OFF(userdb_cache_ttl), 0, NULL, NULL },
+	{ "userdb_cache_negative_ttl", &t_duration, OFF(userdb_cache_negative_ttl), 0, NULL, NULL },
+	{ "pgsql_conninfo", &t_string, OFF(pgsql_conninfo), 0, NULL, NULL },
+	{ "pgsql_user_query", &t_string, OFF(pgsql_user_query), 0, NULL, NULL },
+	{ "pgsql_list_query", &t_string, OFF(pgsql_list_query), 0, NULL, NULL },
+	{ "pgsql_put_query", &t_string, OFF(pgsql_put_query), 0, NULL, NULL },
+	{ "pgsql_delete_query", &t_string, OFF(pgsql_delete_query), 0, NULL, NULL },
+	{ "ldap_uri", &t_string, OFF(ldap_uri), 0, NULL, NULL },
+	{ "ldap_starttls", &t_bool, OFF(ldap_starttls), 0, NULL, NULL },
+	{ "ldap_tls_ca_file", &t_path, OFF(ldap_tls_ca_file), 0, NULL, NULL },
+	{ "ldap_bind_dn", &t_string, OFF(ldap_bind_dn), 0, NULL, NULL },
+	{ "ldap_bind_password_file", &t_path, OFF(ldap_bind_password_file), 0, NULL, NULL },
+	{ "ldap_base", &t_string, OFF(ldap_base), 0, NULL, NULL },
+	{ "ldap_user_filter", &t_string, OFF(ldap_user_filter), 0, NULL, NULL },
+	{ "ldap_list_filter", &t_string, OFF(ldap_list_filter), 0, NULL, NULL },
+	{ "ldap_address_attribute", &t_string, OFF(ldap_address_attribute), 0, NULL, NULL },
+	{ "ldap_password_attribute", &t_string, OFF(ldap_password_attribute), 0, NULL, NULL },
+	{ "ldap_quota_bytes_attribute", &t_string, OFF(ldap_quota_bytes_attribute), 0, NULL, NULL },
+	{ "ldap_quota_messages_attribute", &t_string, OFF(ldap_quota_messages_attribute), 0, NULL, NULL },
+	{ "ldap_mailbox_attribute", &t_string, OFF(ldap_mailbox_attribute), 0, NULL, NULL },
+	{ "ldap_enabled_attribute", &t_string, OFF(ldap_enabled_attribute), 0, NULL, NULL },
 	{ "queue_retry_min", &t_duration, OFF(queue_retry_min), 1, NULL, NULL },
 	{ "queue_retry_max", &t_duration, OFF(queue_retry_max), 1, NULL, NULL },
 	{ "queue_lifetime", &t_duration, OFF(queue_lifetime), 1, NULL, NULL },
@@ -866,6 +889,74 @@ conf_defaults(struct dmail_conf *c)
 	c->delivery_workers_max = 20;
 	c->smtp_connect_timeout = 30;
 	c->null_sender_bounces = NULL_BOUNCE_DROP;
+	c->userdb_timeout = 5;
+	c->userdb_cache_ttl = 30;
+	c->userdb_cache_negative_ttl = 10;
+}
+
+/* The string keys of the directory backends and their defaults (NULL:
+ * none), filled in when the file leaves them out; conf_free frees them. */
+static const struct {
+	size_t offset;
+	const char *def;
+} userdb_strings[] = {
+	{ OFF(pgsql_conninfo), NULL },
+	{ OFF(pgsql_user_query), "SELECT address, password, apop_secret, "
+	    "mailbox, quota_bytes, quota_messages, enabled FROM users "
+	    "WHERE address = $1" },
+	{ OFF(pgsql_list_query), "SELECT address, password, apop_secret, "
+	    "mailbox, quota_bytes, quota_messages, enabled FROM users "
+	    "ORDER BY address" },
+	{ OFF(pgsql_put_query), "INSERT INTO users (address, password, "
+	    "apop_secret, mailbox, quota_bytes, quota_messages, enabled) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (address) DO "
+	    "UPDATE SET password = $2, apop_secret = $3, mailbox = $4, "
+	    "quota_bytes = $5, quota_messages = $6, enabled = $7" },
+	{ OFF(pgsql_delete_query), "DELETE FROM users WHERE address = $1" },
+	{ OFF(ldap_uri), NULL },
+	{ OFF(ldap_tls_ca_file), NULL },
+	{ OFF(ldap_bind_dn), NULL },
+	{ OFF(ldap_bind_password_file), NULL },
+	{ OFF(ldap_base), NULL },
+	{ OFF(ldap_user_filter), "(|(mail=%s)(mailAlternateAddress=%s))" },
+	{ OFF(ldap_list_filter), "(mail=*)" },
+	{ OFF(ldap_address_attribute), "mail" },
+	{ OFF(ldap_password_attribute), "userPassword" },
+	{ OFF(ldap_quota_bytes_attribute), "mailQuotaBytes" },
+	{ OFF(ldap_quota_messages_attribute), "mailQuotaMessages" },
+	{ OFF(ldap_mailbox_attribute), "mailMessageStore" },
+	{ OFF(ldap_enabled_attribute), "accountStatus" },
+};
+
+/* Defaults of the directory keys, and what the chosen backend needs. */
+static void
+conf_finish_userdb(struct parse_ctx *p)
+{
+	struct dmail_conf *c = p->c;
+
+	for (size_t i = 0; i < sizeof(userdb_strings) /
+	    sizeof(userdb_strings[0]); i++) {
+		char **v = (char **)((char *)c + userdb_strings[i].offset);
+		if (*v == NULL && userdb_strings[i].def != NULL)
+			*v = xstrdup(userdb_strings[i].def);
+	}
+	if (c->userdb_backend == USERDB_PGSQL) {
+#ifndef HAVE_LIBPQ
+		conf_error(p, "userdb_backend pgsql: this build has no "
+		    "PostgreSQL support (configure found no libpq-dev)");
+#endif
+		if (c->pgsql_conninfo == NULL)
+			conf_error(p, "userdb_backend pgsql needs pgsql_conninfo");
+	}
+	if (c->userdb_backend == USERDB_LDAP) {
+#ifndef HAVE_LIBLDAP
+		conf_error(p, "userdb_backend ldap: this build has no LDAP "
+		    "support (configure found no libldap-dev)");
+#endif
+		if (c->ldap_uri == NULL || c->ldap_base == NULL)
+			conf_error(p, "userdb_backend ldap needs ldap_uri and "
+			    "ldap_base");
+	}
 }
 
 static void
@@ -896,6 +987,7 @@ conf_finish(struct parse_ctx *p)
 	}
 	if (c->password_scheme == NULL)
 		c->password_scheme = xstrdup("yescrypt");
+	conf_finish_userdb(p);
 	for (int i = 0; i < POOL_COUNT; i++) {
 		struct pool_conf *pc = &c->pool[i];
 		if (pc->program == NULL) {
@@ -1060,6 +1152,9 @@ conf_free(struct dmail_conf *c)
 	pairlist_free(&c->forwards);
 	free(c->aliases_file);
 	free(c->password_scheme);
+	for (size_t i = 0; i < sizeof(userdb_strings) /
+	    sizeof(userdb_strings[0]); i++)
+		free(*(char **)((char *)c + userdb_strings[i].offset));
 	pairlist_free(&c->transports);
 	free(c->relayhost);
 	free(c->relayhost_auth);

@@ -87,6 +87,7 @@ struct pool_conf {
 enum bare_lf_policy { BARE_LF_REJECT = 0, BARE_LF_NORMALIZE };
 enum null_bounce_policy { NULL_BOUNCE_DROP = 0, NULL_BOUNCE_POSTMASTER };
 enum worker_spawn { WORKER_SPAWN_TEMPLATE = 0, WORKER_SPAWN_EXEC };
+enum userdb_backend_id { USERDB_BDB = 0, USERDB_LDAP, USERDB_PGSQL };
 enum dmarc_rewrite { DMARC_REWRITE_AUTO = 0, DMARC_REWRITE_ALWAYS,
 	DMARC_REWRITE_NEVER };
 
@@ -157,6 +158,31 @@ struct dmail_conf {
 	unsigned auth_throttle_max_delay; /* seconds */
 	unsigned auth_throttle_account_failures; /* per account; 0: off */
 	char *password_scheme;         /* "yescrypt" or "sha512" */
+
+	/* accounts: where they live (common/userdb_dir.h) */
+	enum userdb_backend_id userdb_backend;
+	unsigned userdb_timeout;       /* seconds one lookup may take */
+	unsigned userdb_cache_ttl;     /* seconds a found account is kept */
+	unsigned userdb_cache_negative_ttl; /* ... and a missing one */
+	char *pgsql_conninfo;          /* libpq connection string */
+	char *pgsql_user_query;        /* $1 = address */
+	char *pgsql_list_query;
+	char *pgsql_put_query;         /* $1..$7, see dmail.conf(5) */
+	char *pgsql_delete_query;      /* $1 = address */
+	char *ldap_uri;                /* space-separated, tried in order */
+	bool ldap_starttls;
+	char *ldap_tls_ca_file;
+	char *ldap_bind_dn;
+	char *ldap_bind_password_file;
+	char *ldap_base;
+	char *ldap_user_filter;        /* %s address, %u local part, %d domain */
+	char *ldap_list_filter;
+	char *ldap_address_attribute;
+	char *ldap_password_attribute;
+	char *ldap_quota_bytes_attribute;
+	char *ldap_quota_messages_attribute;
+	char *ldap_mailbox_attribute;
+	char *ldap_enabled_attribute;
 
 	/* outbound */
 	unsigned queue_retry_min;

@@ -121,6 +121,7 @@
  *   key          a database key                         key=al@example.test
  *   domain       a mail domain                          domain=example.org
  *   policy       a DMARC policy                         policy=strict
+ *   backend      account directory (userdb_backend)     backend=pgsql
  *
  */
 #ifndef DMAIL_LOG_H

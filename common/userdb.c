@@ -54,6 +54,11 @@
  * constant time. A hash that is empty or starts with '!' or '*' never
  * matches (locked account, as in /etc/shadow).
  *
+ * Directory backends: with userdb_backend ldap or pgsql, userdb_open
+ * makes a handle whose operations go to common/userdb_dir.c (one call
+ * at the top of each function below); everything about the Berkeley DB
+ * file then stays unused. Passwords and names work the same for all.
+ *
  * Nothing here is fatal: failures return -1 with the reason (err) or
  * logged once.
  */
@@ -78,6 +83,7 @@
 #include "log.h"
 #include "sys.h"
 #include "userdb.h"
+#include "userdb_dir.h"
 #include "util.h"
 
 #define USERDB_FILE "users.db"
@@ -97,6 +103,7 @@ struct userdb {
 	int lock_fd;             /* writer: users.lock, flock'ed; else -1 */
 	DB *tx;                  /* writer: the new version being built */
 	char *tx_path;
+	struct userdb_dir *dir;  /* userdb_backend ldap/pgsql; else NULL */
 };
 
 /* Readers: a small private cache (the OS page cache does the rest). */
@@ -481,6 +488,16 @@ userdb_open(const struct dmail_conf *conf, enum userdb_mode mode,
 	struct userdb *db;
 	struct buf home = BUF_INIT, p = BUF_INIT;
 
+	if (conf->userdb_backend != USERDB_BDB) {
+		struct userdb_dir *dir = userdb_dir_open(conf, mode, err);
+		if (dir == NULL)
+			return NULL;
+		db = xcalloc(1, sizeof(*db));
+		db->lock_fd = -1;
+		db->mode = mode;
+		db->dir = dir;
+		return db;
+	}
 	conf_state_path(conf, "db", &home);
 	if (mode == USERDB_WRITE && mkdir_p(home.data, 0700) < 0) {
 		buf_printf(err, "cannot create %s: %s", home.data,
@@ -571,6 +588,7 @@ userdb_close(struct userdb *db)
 	if (db == NULL)
 		return;
 	userdb_abort(db);
+	userdb_dir_close(db->dir);
 	userdb_close_version(db);
 	if (db->lock_fd >= 0)
 		close(db->lock_fd);
@@ -589,6 +607,8 @@ userdb_begin(struct userdb *db, struct buf *err)
 		buf_printf(err, "database opened read-only");
 		return -1;
 	}
+	if (db->dir != NULL)
+		return userdb_dir_begin(db->dir, err);
 	if (db->tx != NULL)
 		return 0;
 	if (userdb_current(db) < 0) {
@@ -610,6 +630,8 @@ userdb_begin(struct userdb *db, struct buf *err)
 void
 userdb_abort(struct userdb *db)
 {
+	if (db->dir != NULL)
+		userdb_dir_abort(db->dir);
 	if (db->tx == NULL)
 		return;
 	db->tx->close(db->tx, DB_NOSYNC);
@@ -622,6 +644,8 @@ userdb_commit(struct userdb *db, struct buf *err)
 {
 	int r;
 
+	if (db->dir != NULL)
+		return userdb_dir_commit(db->dir, err);
 	if (db->tx == NULL)
 		return 0;
 	/* Closing writes every page of the private cache to the file. */
@@ -683,6 +707,8 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
+	if (db->dir != NULL)
+		return userdb_dir_lookup(db->dir, key, out);
 	r = userdb_get(db, key, &v);
 	if (r != 0 && r != DB_NOTFOUND && db->tx == NULL) {
 		/* A damaged read: start again from the file once. */
@@ -755,6 +781,8 @@ userdb_put_many(struct userdb *db, const struct user_record *recs, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (userdb_write_key(db, &recs[i], key, sizeof(key), err) < 0)
 			return -1;
+	if (db->dir != NULL)
+		return userdb_dir_put_many(db->dir, recs, n, err);
 	if (userdb_begin(db, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -792,6 +820,8 @@ userdb_delete(struct userdb *db, const char *address, struct buf *err)
 	}
 	if (userdb_key(address, key, sizeof(key)) < 0)
 		return 0;
+	if (db->dir != NULL)
+		return userdb_dir_delete(db->dir, key, err);
 	if (userdb_begin(db, err) < 0)
 		return -1;
 	r = userdb_change(db, key, NULL);
@@ -818,6 +848,8 @@ userdb_foreach(struct userdb *db,
 	DB *d;
 	int r, stop = 0;
 
+	if (db->dir != NULL)
+		return userdb_dir_foreach(db->dir, fn, arg);
 	if (db->tx == NULL && userdb_current(db) < 0)
 		return -1;
 	if ((d = userdb_reading(db)) == NULL)

@@ -13,8 +13,14 @@
  * Addresses are stored lower-case, "user@domain". Login names may omit
  * the domain; userdb_login_address() fills in the first local domain.
  *
+ * With userdb_backend ldap or pgsql the same functions read (and, for
+ * pgsql, write) a directory server instead (common/userdb_dir.h: one
+ * connection per process, bounded waits, a small TTL cache in workers);
+ * userdb_upgrade and the file layout above concern only bdb.
+ *
  * Return values: lookups give 1 (found), 0 (no such account) or -1
- * (database failure: the caller answers with a temporary error).
+ * (database failure, a directory server down or slow: the caller answers
+ * with a temporary error).
  */
 #ifndef DMAIL_USERDB_H
 #define DMAIL_USERDB_H

@@ -1,0 +1,276 @@
+/*
+ * userdb_dir.c - the directory backends behind userdb.h (see
+ * userdb_dir.h): picks the backend named by userdb_backend, keeps the
+ * worker's cache of recent answers in front of it, and holds the small
+ * helpers the backends share (bounded waits, number and flag fields).
+ *
+ * Exports: userdb_dir_open, userdb_dir_close, userdb_dir_lookup,
+ * userdb_dir_put_many, userdb_dir_delete, userdb_dir_foreach,
+ * userdb_dir_begin, userdb_dir_commit, userdb_dir_abort, userdb_wait_fd,
+ * userdb_parse_count, userdb_parse_enabled.
+ *
+ * Nothing here is fatal: failures return -1 (logged by the backend, or
+ * err filled).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "userdb_dir.h"
+#include "util.h"
+
+struct cache_entry {
+	char key[USERDB_ADDRESS_MAX + 1];
+	int64_t expires;           /* now_ms() after which it is stale */
+	bool found;
+	struct user_record rec;    /* when found */
+};
+
+struct userdb_dir {
+	const struct dmail_conf *conf;
+	const struct userdb_backend *be;
+	void *h;
+	enum userdb_mode mode;
+	struct cache_entry *cache[USERDB_CACHE_SLOTS]; /* NULL: empty slot */
+};
+
+/* The backend this build has for id, or NULL. */
+static const struct userdb_backend *
+backend_for(enum userdb_backend_id id)
+{
+	switch (id) {
+#ifdef HAVE_LIBPQ
+	case USERDB_PGSQL:
+		return &userdb_pgsql_backend;
+#endif
+#ifdef HAVE_LIBLDAP
+	case USERDB_LDAP:
+		return &userdb_ldap_backend;
+#endif
+	default:
+		return NULL;
+	}
+}
+
+struct userdb_dir *
+userdb_dir_open(const struct dmail_conf *conf, enum userdb_mode mode,
+    struct buf *err)
+{
+	const struct userdb_backend *be = backend_for(conf->userdb_backend);
+	struct userdb_dir *d;
+
+	if (be == NULL) {
+		buf_printf(err, "userdb_backend: this build has no such "
+		    "backend (see configure's output)");
+		return NULL;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->conf = conf;
+	d->be = be;
+	d->mode = mode;
+	if ((d->h = be->open(conf, err)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void
+cache_clear(struct userdb_dir *d)
+{
+	for (size_t i = 0; i < USERDB_CACHE_SLOTS; i++) {
+		if (d->cache[i] != NULL)
+			explicit_bzero(d->cache[i], sizeof(*d->cache[i]));
+		free(d->cache[i]);
+		d->cache[i] = NULL;
+	}
+}
+
+void
+userdb_dir_close(struct userdb_dir *d)
+{
+	if (d == NULL)
+		return;
+	cache_clear(d);
+	d->be->close(d->h);
+	free(d);
+}
+
+/* --- cache ---------------------------------------------------------- */
+
+/* The slot of key, and whether it holds a fresh answer for it. */
+static struct cache_entry **
+cache_slot(struct userdb_dir *d, const char *key)
+{
+	return &d->cache[fnv1a64(key) % USERDB_CACHE_SLOTS];
+}
+
+/* 1 or 0 from the cache (out filled for 1), or -1 when it has no fresh
+ * answer. */
+static int
+cache_get(struct userdb_dir *d, const char *key, struct user_record *out)
+{
+	struct cache_entry *e = *cache_slot(d, key);
+
+	if (e == NULL || strcmp(e->key, key) != 0 || now_ms() >= e->expires)
+		return -1;
+	if (e->found)
+		*out = e->rec;
+	return e->found ? 1 : 0;
+}
+
+static void
+cache_put(struct userdb_dir *d, const char *key, int found,
+    const struct user_record *rec)
+{
+	unsigned ttl = found ? d->conf->userdb_cache_ttl :
+	    d->conf->userdb_cache_negative_ttl;
+	struct cache_entry **slot = cache_slot(d, key);
+
+	if (ttl == 0 || d->mode != USERDB_READ)
+		return;
+	if (*slot == NULL)
+		*slot = xmalloc(sizeof(**slot));
+	snprintf((*slot)->key, sizeof((*slot)->key), "%s", key);
+	(*slot)->expires = now_ms() + (int64_t)ttl * 1000;
+	(*slot)->found = found == 1;
+	if (found == 1)
+		(*slot)->rec = *rec;
+}
+
+/* --- operations ----------------------------------------------------- */
+
+int
+userdb_dir_lookup(struct userdb_dir *d, const char *key,
+    struct user_record *out)
+{
+	struct buf mb = BUF_INIT;
+	int r;
+
+	if ((r = cache_get(d, key, out)) >= 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	if ((r = d->be->lookup(d->h, key, out)) < 0)
+		return -1;
+	if (r == 1) {
+		if (out->address[0] == '\0')
+			snprintf(out->address, sizeof(out->address), "%s",
+			    key);
+		str_lower(out->address);
+		if (out->mailbox[0] == '\0') {
+			userdb_default_mailbox(d->conf, out->address, &mb);
+			snprintf(out->mailbox, sizeof(out->mailbox), "%s",
+			    mb.data);
+			buf_free(&mb);
+		}
+	}
+	cache_put(d, key, r, out);
+	return r;
+}
+
+int
+userdb_dir_put_many(struct userdb_dir *d, const struct user_record *recs,
+    size_t n, struct buf *err)
+{
+	bool own = false;
+
+	if (n > 1 && d->be->begin != NULL) {
+		if (d->be->begin(d->h, err) < 0)
+			return -1;
+		own = true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (d->be->put(d->h, &recs[i], err) < 0) {
+			if (own)
+				d->be->abort(d->h);
+			return -1;
+		}
+	return own ? d->be->commit(d->h, err) : 0;
+}
+
+int
+userdb_dir_delete(struct userdb_dir *d, const char *key, struct buf *err)
+{
+	return d->be->del(d->h, key, err);
+}
+
+int
+userdb_dir_foreach(struct userdb_dir *d, userdb_each_fn *fn, void *arg)
+{
+	return d->be->foreach(d->h, fn, arg);
+}
+
+int
+userdb_dir_begin(struct userdb_dir *d, struct buf *err)
+{
+	return d->be->begin != NULL ? d->be->begin(d->h, err) : 0;
+}
+
+int
+userdb_dir_commit(struct userdb_dir *d, struct buf *err)
+{
+	return d->be->commit != NULL ? d->be->commit(d->h, err) : 0;
+}
+
+void
+userdb_dir_abort(struct userdb_dir *d)
+{
+	if (d->be->abort != NULL)
+		d->be->abort(d->h);
+}
+
+/* --- helpers for the backends --------------------------------------- */
+
+int
+userdb_wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int
+userdb_parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+
+	*out = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+bool
+userdb_parse_enabled(const char *s)
+{
+	static const char *const off[] = { "f", "false", "0", "no",
+		"disabled", "inactive", "deleted", "off" };
+
+	if (s == NULL)
+		return true;
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (strcasecmp(s, off[i]) == 0)
+			return false;
+	return true;
+}
