@@ -29,3 +29,11 @@ apt_get install -y --no-install-recommends \
 # "tellsmtp status --prometheus" in t/master_metrics.py. Only the tool is
 # wanted; the package also enables a prometheus service DMail does not use.
 apt-get install -y --no-install-recommends prometheus
+# Issue 15: account directories. libpq-dev and libldap-dev build the
+# pgsql and ldap backends (optional: configure leaves out a missing one);
+# postgresql, slapd and ldap-utils are the throw-away servers the tests
+# start (t/directory_common.py); dovecot-imapd is the IMAP companion of
+# contrib/dovecot/. slapd's and dovecot's own services are not used.
+apt_get install -y --no-install-recommends \
+	libpq-dev libldap-dev postgresql postgresql-client slapd ldap-utils \
+	dovecot-imapd

@@ -67,7 +67,21 @@ def _chown_tree(path, user):
             os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
 
 
-class Postgres:
+class _Throwaway:
+    """A server in self.tmp that stop() ends; removed on leaving."""
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class Postgres(_Throwaway):
     """A PostgreSQL cluster on 127.0.0.1:port, trust authentication, the
     DMail schema loaded into database "dmail"."""
 
@@ -149,18 +163,8 @@ class Postgres:
     def conf(self):
         return "userdb_backend pgsql\npgsql_conninfo %s\n" % self.conninfo
 
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-
-
-class Slapd:
+class Slapd(_Throwaway):
     """An OpenLDAP slapd on ldap://127.0.0.1:port with suffix SUFFIX (mdb),
     the DMail schema, and entries added with slapadd."""
 
@@ -259,13 +263,3 @@ class Slapd:
         return ("userdb_backend ldap\nldap_uri %s\nldap_base %s\n"
                 "ldap_bind_dn %s\nldap_bind_password_file %s\n"
                 % (self.uri, SUFFIX, ADMIN_DN, self.pwfile))
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()

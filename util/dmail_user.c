@@ -54,6 +54,7 @@ static const char *const usage_lines[] = {
 	"  del | show | disable | enable USER@DOMAIN",
 	"  list",
 	"  import FILE               (lines user@domain:hash)",
+	"  export                    (passwd-file lines, see dmail-user(8))",
 	"  import-mbox USER@DOMAIN FILE",
 	"  import-mbox --all DIR [--domain DOMAIN]",
 	"  vacation USER@DOMAIN [on --file FILE [--subject TEXT] [--days N] "
@@ -516,6 +517,40 @@ cmd_list(const struct dmail_conf *conf)
 	close_db();
 	if (fflush(stdout) != 0 || r < 0) {
 		errmsg("listing failed");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* One passwd-file line: ADDRESS:HASH::::MAILDIR::userdb_mail=maildir:MAILDIR
+ * ("!" before the hash of a disabled account). Dovecot's passwd-file
+ * reads it (default_pass_scheme CRYPT) and "import" reads it back. */
+static int
+export_one(const struct user_record *rec, void *arg)
+{
+	(void)arg;
+	if (strpbrk(rec->address, ":\n") != NULL ||
+	    strpbrk(rec->hash, ":\n") != NULL ||
+	    strpbrk(rec->mailbox, ":\n") != NULL) {
+		errmsg("%s: skipped, a field holds ':' or a newline",
+		    rec->address);
+		return 0;
+	}
+	printf("%s:%s%s::::%s::userdb_mail=maildir:%s\n", rec->address,
+	    rec->enabled || rec->hash[0] == '!' ? "" : "!", rec->hash,
+	    rec->mailbox, rec->mailbox);
+	return ferror(stdout) ? -1 : 0;
+}
+
+static int
+cmd_export(const struct dmail_conf *conf)
+{
+	struct userdb *db = open_db(conf, USERDB_READ);
+	int r = userdb_foreach(db, export_one, NULL);
+
+	close_db();
+	if (fflush(stdout) != 0 || r < 0) {
+		errmsg("export failed");
 		return EXIT_FAIL;
 	}
 	return 0;
@@ -991,6 +1026,12 @@ dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
 			usage();
 		become_run_as(conf);
 		return cmd_list(conf);
+	}
+	if (strcmp(cmd, "export") == 0) {
+		if (i != argc)
+			usage();
+		become_run_as(conf);
+		return cmd_export(conf);
 	}
 	if (strcmp(cmd, "import-mbox") == 0)
 		return cmd_import_mbox(conf, argc - i, argv + i);
