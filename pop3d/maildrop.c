@@ -25,8 +25,9 @@
  * message.
  *
  * UPDATE: deleted messages are unlinked, retrieved messages still in new/
- * move to cur/ with ":2,S", then both directories are fsync'd; only then
- * does QUIT answer +OK.
+ * move to cur/ with ":2,S" (those already in cur/, moved there by an IMAP
+ * server, get S added to their flags), then both directories are
+ * fsync'd; only then does QUIT answer +OK.
  *
  * LOGIN-DELAY: the lock file's mtime is the time of the last login.
  */
@@ -660,6 +661,40 @@ maildrop_send(struct maildrop *md, size_t i, long lines, struct stream *s)
 	return rc;
 }
 
+/* The name of m in cur/ with the S (seen) flag added to its ":2,"
+ * flags, kept in ASCII order (Maildir's rule); false when m is not in
+ * cur/, already seen, or has info of another version. */
+static bool
+seen_name(const struct message *m, struct buf *to)
+{
+	const char *info = m->name + m->base_len;
+	const char *flags;
+	bool added = false;
+
+	if (m->dir != MAILDIR_CUR)
+		return false;
+	if (*info == '\0')
+		flags = "";
+	else if (strncmp(info, ":2,", 3) == 0)
+		flags = info + 3;
+	else
+		return false;
+	if (strchr(flags, 'S') != NULL)
+		return false;
+	buf_reset(to);
+	buf_printf(to, "%.*s:2,", (int)m->base_len, m->name);
+	for (const char *f = flags; *f != '\0'; f++) {
+		if (!added && *f > 'S') {
+			buf_append(to, "S", 1);
+			added = true;
+		}
+		buf_append(to, f, 1);
+	}
+	if (!added)
+		buf_append(to, "S", 1);
+	return true;
+}
+
 int
 maildrop_update(struct maildrop *md, unsigned *deleted)
 {
@@ -696,6 +731,16 @@ maildrop_update(struct maildrop *md, unsigned *deleted)
 				continue;
 			}
 			touched[MAILDIR_NEW] = touched[MAILDIR_CUR] = true;
+		} else if (m->retrieved && seen_name(m, &to)) {
+			/* Already in cur/ (an IMAP server moved it there):
+			 * mark it seen, as a reader would. */
+			if (renameat(dfd, m->name, dfd, to.data) < 0) {
+				log_warn("event=rename-failed path=%s/cur/%s "
+				    "error=\"mark seen: %s\"", md->path,
+				    m->name, strerror(errno));
+				continue;
+			}
+			touched[MAILDIR_CUR] = true;
 		}
 	}
 	for (int i = MAILDIR_NEW; i <= MAILDIR_CUR; i++) {
