@@ -1399,7 +1399,8 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 		if (delivery_submit_notice(ctx, id, sender, &notice, false,
 		    &nr) == 1)
 			log_info("action=dsn qid=%s to=<%s> status=sent "
-			    "dsn_qid=%s", id, sender, nr.text);
+			    "dsn_qid=%s", id, sender,
+			    smtp_reply_queued_id(&nr));
 	}
 	postdeliver_run(ctx, ctx->conf, &pd);
 	buf_free(&notice);

@@ -57,7 +57,8 @@ submit(struct deliver_ctx *ctx, const struct postdeliver *p, const char *to,
 
 	if (delivery_submit_notice(ctx, p->qid, to, msg, true, &reply) == 1)
 		log_info("action=%s sid=%s qid=%s to=<%s> status=sent "
-		    "dsn_qid=%s", what, p->sid, p->qid, to, reply.text);
+		    "dsn_qid=%s", what, p->sid, p->qid, to,
+		    smtp_reply_queued_id(&reply));
 }
 
 static void

@@ -20,5 +20,8 @@ struct smtp_reply {
 /* Fill r (nothing when r is NULL): code, enhanced status, printf text. */
 void smtp_reply_set(struct smtp_reply *r, int code, const char *enhanced,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The queue id of a commit's "Ok: queued as ID" reply, "-" for any other
+ * (for qid= and dsn_qid= log fields). */
+const char *smtp_reply_queued_id(const struct smtp_reply *r);
 
 #endif

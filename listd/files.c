@@ -252,6 +252,7 @@ send_file(struct ctl *c, const struct list_def *d, const char *name,
 	rfc5322_date(time(NULL), false, &v);
 	buf_printf(&out, "Date: %s\nFrom: %s\nTo: %s\nSubject: %s file %s\n",
 	    v.data, req.data, c->requester, d->name, name);
+	buf_reset(&v);
 	message_id(c->ld->conf->hostname, &v);
 	buf_printf(&out, "Message-ID: %s\nMIME-Version: 1.0\nContent-Type: "
 	    "multipart/mixed; boundary=\"=_dlist_%s\"\nAuto-Submitted: "

@@ -18,11 +18,13 @@
  * never changes, so an entry never goes stale, and entries of files that
  * are gone are dropped at the next rewrite.
  *
- * UIDL: the base name when it is 1 to 70 characters in 0x21..0x7E (RFC
- * 1939 section 7), else the SHA-256 hex digest of the base name. The base
- * name does not change when a message moves from new/ to cur/ (only the
- * ":2,FLAGS" suffix is added), so the UIDL is stable for the life of the
- * message.
+ * UIDL: the value of a ",U=" field of the base name when there is one
+ * (messages imported from an mbox keep the UIDL of the old server that
+ * way, see util/mbox.h), else the base name; when that is 1 to 70
+ * characters in 0x21..0x7E (RFC 1939 section 7) it is the UIDL, else its
+ * SHA-256 hex digest. The base name does not change when a message moves
+ * from new/ to cur/ (only the ":2,FLAGS" suffix is added), so the UIDL
+ * is stable for the life of the message.
  *
  * UPDATE: deleted messages are unlinked, retrieved messages still in new/
  * move to cur/ with ":2,S" (those already in cur/, moved there by an IMAP
@@ -65,14 +67,33 @@ base_len(const char *name)
 	return colon != NULL ? (size_t)(colon - name) : strlen(name);
 }
 
+/* The value of a ",U=" field of the base name name[0..n), or NULL. */
+static const char *
+uidl_field(const char *name, size_t n)
+{
+	for (const char *p = name; (p = memchr(p, ',', (size_t)(name + n -
+	    p))) != NULL; p++)
+		if (p + 3 < name + n && p[1] == 'U' && p[2] == '=')
+			return p + 3;
+	return NULL;
+}
+
 void
 maildrop_uidl(const char *name, char out[POP3_UIDL_MAX + 1])
 {
 	size_t n = base_len(name);
-	bool ok = n >= 1 && n <= POP3_UIDL_MAX;
+	bool ok;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
+	const char *u = uidl_field(name, n);
 
+	/* A ",U=" field (dmail-user import-mbox): the UIDL the message had
+	 * on the old server. */
+	if (u != NULL) {
+		n = strcspn(u, ",:");
+		name = u;
+	}
+	ok = n >= 1 && n <= POP3_UIDL_MAX;
 	for (size_t i = 0; ok && i < n; i++)
 		if ((unsigned char)name[i] < 0x21 ||
 		    (unsigned char)name[i] > 0x7e)

@@ -88,7 +88,7 @@ inject(struct qstate *qs, const char *to, const struct buf *msg,
 	rc = delivery_submit_notice(dctx, orig_id, to, msg, false, &reply);
 	if (rc == 1)
 		log_info("action=dsn qid=%s to=<%s> status=sent dsn_qid=%s",
-		    orig_id, to, reply.text);
+		    orig_id, to, smtp_reply_queued_id(&reply));
 	return rc == -1 ? -1 : 0;
 }
 

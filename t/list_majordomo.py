@@ -9,6 +9,7 @@ putfile/getfile/files/delfile by mail with MIME attachments)."""
 
 import email.policy
 import os
+import re
 import pwd
 import smtplib
 import sys
@@ -295,6 +296,8 @@ def test_shared_files():
         name, got = attachment_of(m)
         assert name == "logo.bin" and got == data
         assert "Content-Transfer-Encoding: base64" in m.as_string()
+        assert re.fullmatch(r"<\d+\.[0-9a-f]{16}@[^>]+>", m["Message-ID"]), \
+            m["Message-ID"]
         body = ask(srv, "carol@example.test", "files club\n"
                    "getfile club rules.txt\n")
         assert body.count("Only members may fetch") == 2, body

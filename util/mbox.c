@@ -90,7 +90,26 @@ names_add(struct names *im, const char *name, size_t len)
 	im->nnames++;
 }
 
-/* Base names (before ':') of new/ and cur/, sorted. */
+/* The UIDL part of the base name name[0..n): the value of its ",U="
+ * field (to the next ',') or the whole base name; its length in *len. */
+static const char *
+uidl_of(const char *name, size_t n, size_t *len)
+{
+	for (const char *p = name; (p = memchr(p, ',', (size_t)(name + n -
+	    p))) != NULL; p++) {
+		if (p + 3 < name + n && p[1] == 'U' && p[2] == '=') {
+			const char *e = memchr(p + 3, ',',
+			    (size_t)(name + n - p - 3));
+
+			*len = (size_t)((e != NULL ? e : name + n) - p - 3);
+			return p + 3;
+		}
+	}
+	*len = n;
+	return name;
+}
+
+/* UIDLs of the messages in new/ and cur/, sorted. */
 static int
 names_load(struct importer *im)
 {
@@ -110,11 +129,16 @@ names_load(struct importer *im)
 		}
 		while ((de = readdir(d)) != NULL) {
 			const char *c = strchr(de->d_name, ':');
+			const char *u;
+			size_t n = c != NULL ? (size_t)(c - de->d_name) :
+			    strlen(de->d_name);
 
 			if (de->d_name[0] == '.')
 				continue;
-			names_add(&im->before, de->d_name, c != NULL ?
-			    (size_t)(c - de->d_name) : strlen(de->d_name));
+			/* The UIDL as dmail-pop3d sees it: a ",U=" field,
+			 * else the base name. */
+			u = uidl_of(de->d_name, n, &n);
+			names_add(&im->before, u, n);
 		}
 		closedir(d);
 	}
@@ -259,13 +283,15 @@ msg_end(struct importer *im)
 		rc = 0;
 		goto out;
 	}
-	if (m->uidl_ok)
-		buf_append_str(&base, m->uidl);
-	else {
+	{
 		struct buf u = BUF_INIT;
 
+		/* A new name (its time keeps the mbox order), and the old
+		 * UIDL in a ",U=" field that dmail-pop3d reports. */
 		maildir_unique_base(im->hostname, &u);
 		maildir_name(buf_cstr(&u), m->size, m->wsize, &base);
+		if (m->uidl_ok)
+			buf_printf(&base, ",U=%s", m->uidl);
 		buf_free(&u);
 	}
 	if (m->seen || m->old)
@@ -279,7 +305,7 @@ msg_end(struct importer *im)
 		goto out;
 	}
 	if (m->uidl_ok)
-		names_add(&im->added, base.data, base.len);
+		names_add(&im->added, m->uidl, strlen(m->uidl));
 	im->r->messages++;
 	if (m->uidl_ok)
 		im->r->uidl_kept++;

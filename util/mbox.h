@@ -10,12 +10,14 @@
  * pseudo-message ("FOLDER INTERNAL DATA", X-IMAP header) is skipped.
  *
  * POP3 clients that leave mail on the server remember UIDLs: a message
- * with an X-UIDL header whose value is a usable Maildir base name (1 to
- * 70 characters in 0x21..0x7E, none of '/', ':' or ',', no leading '.')
- * is stored under exactly that name, which dmail-pop3d reports as its
- * UIDL (pop3d/maildrop.c); one whose X-UIDL already names a message of
- * the Maildir is skipped, so running the import again after an
- * interruption adds nothing twice. Other messages get a new unique name.
+ * with an X-UIDL header whose value is 1 to 70 characters in 0x21..0x7E
+ * without '/', ':' or ',' keeps it in a ",U=" field of its new Maildir
+ * name, which dmail-pop3d reports as its UIDL (pop3d/maildrop.c); the
+ * name itself is a new unique one, so the messages keep the mbox's
+ * order. A message whose X-UIDL is already the UIDL of a message of the
+ * Maildir is skipped, so running the import again after an interruption
+ * adds nothing twice; the same X-UIDL twice in one mbox: the second gets
+ * no ",U=" (a new UIDL).
  * "Status:" with R (read) puts the message in cur/ as seen (":2,S"),
  * with O only in cur/ unseen; without Status it goes to new/.
  *

@@ -157,6 +157,11 @@ test_uidl(void **state)
 	assert_string_not_equal(a, c);
 	for (const char *p = c; *p != '\0'; p++)
 		assert_true(*p > 0x20 && *p < 0x7f);
+	/* A ",U=" field (import-mbox) is the UIDL, in new/ and cur/. */
+	maildrop_uidl("1700000000.M1P2Q3.host,S=10,W=12,U=3f2a09", a);
+	maildrop_uidl("1700000000.M1P2Q3.host,S=10,W=12,U=3f2a09:2,S", b);
+	assert_string_equal(a, "3f2a09");
+	assert_string_equal(b, "3f2a09");
 }
 
 static void
