@@ -11,7 +11,10 @@
  * A slot holds one key (kind + 16 bytes): a client address (IPv4 as
  * ::ffff:a.b.c.d, IPv6 cut to its /64) or an account (128 bits of keyed
  * SipHash of the normalised login address). The same slot of an address
- * holds its failure count and its connection bucket.
+ * holds its failure count and its connection bucket. Mail sent by an
+ * authenticated client counts in slots of their own kinds (CT_SEND_IP,
+ * CT_SEND_ACCOUNT), whose conn_tat and rcpt_tat are the buckets of
+ * messages and recipients.
  */
 #include "config.h"
 
@@ -38,7 +41,8 @@
 /* Bounds on what is read back from the shared file. */
 #define CT_FAILURES_MAX (1u << 20)
 
-enum ct_kind { CT_FREE = 0, CT_IP = 1, CT_ACCOUNT = 2 };
+enum ct_kind { CT_FREE = 0, CT_IP = 1, CT_ACCOUNT = 2, CT_SEND_IP = 3,
+	CT_SEND_ACCOUNT = 4 };
 
 struct ct_header {
 	uint32_t magic;
@@ -61,7 +65,8 @@ struct ct_slot {
 	int64_t used;             /* ms: last count or connection */
 	uint32_t refused;         /* connections refused in a row */
 	uint32_t pad2;
-	uint64_t spare;
+	int64_t rcpt_tat;         /* us: CT_SEND_*: recipients' bucket
+	                           * (conn_tat is the messages' bucket) */
 };
 
 _Static_assert(sizeof(struct ct_header) <= CT_HEADER_SIZE,
@@ -421,7 +426,7 @@ slot_idle(const struct ct_slot *s, int64_t now)
 	if (s->kind == CT_FREE)
 		return true;
 	return (age >= CLIENTTAB_FORGET_MS || age <= -CLIENTTAB_FORGET_MS) &&
-	    s->conn_tat <= now * 1000;
+	    s->conn_tat <= now * 1000 && s->rcpt_tat <= now * 1000;
 }
 
 /* The slot of a key, or NULL; with create, a slot is made for it (free,
@@ -610,14 +615,60 @@ clienttab_failures(struct clienttab *t, const struct sockaddr *ip,
 	return n;
 }
 
-/* ---- new connections ------------------------------------------------- */
+/* ---- new connections and mail sent ---------------------------------- */
+
+/* Take a token of the bucket whose next free time is *tat_field
+ * (per_minute tokens a minute, a minute's worth at once). True when one
+ * was left. */
+static bool
+bucket_take(int64_t *tat_field, unsigned per_minute, int64_t now)
+{
+	const int64_t window = 60 * 1000000LL;     /* us */
+	int64_t interval, tat, now_us = now * 1000;
+
+	interval = window / per_minute;
+	if (interval < 1)
+		interval = 1;
+	/* Bounded: a torn or future value allows at most one window. */
+	tat = *tat_field;
+	if (tat < now_us || tat > now_us + window)
+		tat = now_us;
+	if (tat + interval - now_us > window)
+		return false;
+	*tat_field = tat + interval;
+	return true;
+}
+
+bool
+clienttab_send(struct clienttab *t, const struct sockaddr *ip,
+    const char *account, enum clienttab_send_what what, unsigned per_minute,
+    int64_t now)
+{
+	uint8_t key[16];
+	struct ct_slot *s;
+	bool ok;
+
+	if (t == NULL || per_minute == 0)
+		return true;
+	if (account != NULL)
+		account_key(t, account, key);
+	else if (!ip_key(ip, key))
+		return true;
+	if (!ct_lock(t))
+		return true;
+	s = find(t, account != NULL ? CT_SEND_ACCOUNT : CT_SEND_IP, key, now,
+	    true);
+	ok = bucket_take(what == CLIENTTAB_SEND_MESSAGE ? &s->conn_tat :
+	    &s->rcpt_tat, per_minute, now);
+	s->used = now;
+	ct_unlock(t);
+	return ok;
+}
 
 bool
 clienttab_connection(struct clienttab *t, const struct sockaddr *ip,
     unsigned per_minute, int64_t now, unsigned *refused)
 {
-	const int64_t window = 60 * 1000000LL;     /* us */
-	int64_t interval, tat, now_us = now * 1000;
 	uint8_t key[16];
 	struct ct_slot *s;
 	bool ok;
@@ -626,17 +677,9 @@ clienttab_connection(struct clienttab *t, const struct sockaddr *ip,
 		*refused = 0;
 	if (t == NULL || per_minute == 0 || !ip_key(ip, key) || !ct_lock(t))
 		return true;
-	interval = window / per_minute;
-	if (interval < 1)
-		interval = 1;
 	s = find(t, CT_IP, key, now, true);
-	/* Bounded: a torn or future value allows at most one window. */
-	tat = s->conn_tat;
-	if (tat < now_us || tat > now_us + window)
-		tat = now_us;
-	ok = tat + interval - now_us <= window;
+	ok = bucket_take(&s->conn_tat, per_minute, now);
 	if (ok) {
-		s->conn_tat = tat + interval;
 		s->refused = 0;
 	} else if (s->refused < UINT32_MAX) {
 		s->refused++;

@@ -1,8 +1,9 @@
 /*
  * clienttab.h - the per-client table every SMTP and POP3 worker shares:
  * failed logins per client address and per account (the password-guessing
- * penalty), and new connections per client address (the connection rate
- * limit).
+ * penalty), new connections per client address (the connection rate
+ * limit), and messages and recipients sent per authenticated account and
+ * per client address (the submission rate limits).
  *
  * Where it lives: a file, state_dir/run/clients (CLIENTTAB_FILE), of
  * fixed size, mapped MAP_SHARED by every worker. The worker runtime
@@ -149,6 +150,16 @@ unsigned clienttab_failures(struct clienttab *t, const struct sockaddr *ip,
  * address; *refused (may be NULL) says how many in a row it has had. */
 bool clienttab_connection(struct clienttab *t, const struct sockaddr *ip,
     unsigned per_minute, int64_t now, unsigned *refused);
+
+/* Mail sent by an authenticated client: one message (at MAIL) or one
+ * recipient (at RCPT) of account (when not NULL) or else of the client
+ * address ip. Admitted (true, and counted) while fewer than per_minute
+ * were admitted in the last minute (the token bucket of connections);
+ * per_minute 0 admits everything. Kept apart from the counts above. */
+enum clienttab_send_what { CLIENTTAB_SEND_MESSAGE, CLIENTTAB_SEND_RCPT };
+bool clienttab_send(struct clienttab *t, const struct sockaddr *ip,
+    const char *account, enum clienttab_send_what what, unsigned per_minute,
+    int64_t now);
 
 /* Tests only: take the lock and keep it (to be killed holding it). */
 void clienttab_hold_lock_for_test(struct clienttab *t);

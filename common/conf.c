@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,6 +29,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "dkim.h"
 #include "util.h"
 
 #ifndef DMAIL_LIBEXECDIR
@@ -74,7 +76,8 @@ struct conf_key {
 static conf_setter set_string, set_path, set_uint, set_size, set_duration,
     set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
     set_enum, set_enum_string;
-static conf_check check_hostport, check_percent, check_delimiter;
+static conf_check check_hostport, check_percent, check_delimiter,
+    check_dkim_sign;
 
 static const struct conf_type
 	t_string = { set_string, false },         /* rest of line */
@@ -194,6 +197,12 @@ static const struct conf_key conf_keys[] = {
 	{ "list_dmarc_rewrite", &t_enum, OFF(list_dmarc_rewrite), 0, "auto|always|never", NULL },
 	{ "worker_spawn", &t_enum, OFF(worker_spawn), 0, "template|exec", NULL },
 	{ "poison_attempts", &t_uint, OFF(poison_attempts), 1, NULL, NULL },
+	{ "dkim_sign", &t_pair, OFF(dkim_sign), 0, NULL, check_dkim_sign },
+	{ "submission_sender_check", &t_enum, OFF(submission_sender_check), 0, "off|domain|strict", NULL },
+	{ "submission_rate_limit_messages", &t_uint, OFF(submission_rate[0]), 0, NULL, NULL },
+	{ "submission_rate_limit_recipients", &t_uint, OFF(submission_rate[1]), 0, NULL, NULL },
+	{ "submission_client_rate_limit_messages", &t_uint, OFF(submission_client_rate[0]), 0, NULL, NULL },
+	{ "submission_client_rate_limit_recipients", &t_uint, OFF(submission_client_rate[1]), 0, NULL, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -771,6 +780,34 @@ check_delimiter(struct parse_ctx *p, const struct conf_key *k,
 	return true;
 }
 
+/* dkim_sign DOMAIN SELECTOR KEYFILE: the value is "SELECTOR KEYFILE",
+ * the key file absolute and a key dkim_key_load() takes, so a bad key
+ * refuses the configuration (workers load it again at start). */
+static bool
+check_dkim_sign(struct parse_ctx *p, const struct conf_key *k,
+    const char *value)
+{
+	char sel[64], path[4096], extra[2];
+	struct buf err = BUF_INIT;
+	struct dkim_key *key;
+
+	if (sscanf(value, "%63s %4095s %1s", sel, path, extra) != 2 ||
+	    !valid_domain(sel) || path[0] != '/') {
+		conf_error(p, "key '%s': use '%s DOMAIN SELECTOR /PATH/KEY'",
+		    k->name, k->name);
+		return false;
+	}
+	if ((key = dkim_key_load(path, &err)) == NULL) {
+		conf_error(p, "key '%s': %s: %s", k->name, path,
+		    buf_cstr(&err));
+		buf_free(&err);
+		return false;
+	}
+	dkim_key_free(key);
+	buf_free(&err);
+	return true;
+}
+
 /* "syslog|stderr [level]": c->log_target and c->log_level. */
 static void
 set_log(struct parse_ctx *p, const struct conf_key *k, char *value)
@@ -1156,6 +1193,7 @@ conf_free(struct dmail_conf *c)
 	    sizeof(userdb_strings[0]); i++)
 		free(*(char **)((char *)c + userdb_strings[i].offset));
 	pairlist_free(&c->transports);
+	pairlist_free(&c->dkim_sign);
 	free(c->relayhost);
 	free(c->relayhost_auth);
 	strlist_free(&c->tls_required);

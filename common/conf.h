@@ -88,6 +88,8 @@ enum bare_lf_policy { BARE_LF_REJECT = 0, BARE_LF_NORMALIZE };
 enum null_bounce_policy { NULL_BOUNCE_DROP = 0, NULL_BOUNCE_POSTMASTER };
 enum worker_spawn { WORKER_SPAWN_TEMPLATE = 0, WORKER_SPAWN_EXEC };
 enum userdb_backend_id { USERDB_BDB = 0, USERDB_LDAP, USERDB_PGSQL };
+enum sender_check { SENDER_CHECK_OFF = 0, SENDER_CHECK_DOMAIN,
+	SENDER_CHECK_STRICT };
 enum dmarc_rewrite { DMARC_REWRITE_AUTO = 0, DMARC_REWRITE_ALWAYS,
 	DMARC_REWRITE_NEVER };
 
@@ -208,6 +210,14 @@ struct dmail_conf {
 	char *lists_file;
 	char *list_web_url;
 	enum dmarc_rewrite list_dmarc_rewrite;
+
+	/* Mail of authenticated users (common/outgoing.h, smtpd/smtp_checks.c) */
+	struct pairlist dkim_sign;     /* DOMAIN -> "SELECTOR KEYFILE" */
+	enum sender_check submission_sender_check;
+	/* Per minute: [0] messages, [1] recipients; 0: no limit. Per
+	 * authenticated account, and per client address. */
+	unsigned submission_rate[2];
+	unsigned submission_client_rate[2];
 };
 
 /* Parse a file. Returns 0 and fills *out, or -1 with errors in err. */

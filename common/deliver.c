@@ -78,6 +78,7 @@
 #include "maildir.h"
 #include "postdeliver.h"
 #include "quota.h"
+#include "outgoing.h"
 #include "scoreboard.h"
 #include "spool.h"
 #include "sys.h"
@@ -97,6 +98,7 @@ struct deliver_ctx {
 	struct userdb *udb;
 	struct aliases *aliases;
 	struct lists_cache lists;       /* for listspool_check_rcpt() */
+	struct outgoing *outgoing;      /* dkim_sign keys (outgoing.h) */
 };
 
 struct local_dest {
@@ -162,6 +164,10 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 
 	ctx->conf = conf;
 	ctx->udb = udb;
+	if ((ctx->outgoing = outgoing_new(conf, err)) == NULL) {
+		free(ctx);
+		return NULL;
+	}
 	ctx->aliases = aliases_new(conf);
 	/* Create the queue directories now, as the worker's user, so the
 	 * maildrop exists before anyone needs it. Failure is not fatal
@@ -175,8 +181,13 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 		(void)maildir_clean_tmp(e.data, TMP_MAX_AGE);  /* spool/tmp */
 		buf_free(&e);
 	}
-	(void)err;
 	return ctx;
+}
+
+const struct outgoing *
+deliver_ctx_outgoing(const struct deliver_ctx *ctx)
+{
+	return ctx->outgoing;
 }
 
 void
@@ -185,6 +196,7 @@ deliver_ctx_free(struct deliver_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	aliases_free(ctx->aliases);
+	outgoing_free(ctx->outgoing);
 	lists_cache_free(&ctx->lists);
 	free(ctx);
 }
@@ -1410,9 +1422,8 @@ delivery_commit(struct delivery *d, struct smtp_reply *reply)
 
 /* --- mail DMail generates itself ------------------------------------ */
 
-/* Append msg (LF or CRLF lines) to d, line by line. */
-static void
-write_message(struct delivery *d, const char *msg, size_t len)
+void
+delivery_write(struct delivery *d, const char *msg, size_t len)
 {
 	const char *p = msg, *end = msg + len;
 
@@ -1476,7 +1487,7 @@ delivery_submit(struct deliver_ctx *ctx, const struct submission *s,
 		delivery_abort(d);
 		return 0;
 	}
-	write_message(d, s->message, s->message_len);
+	delivery_write(d, s->message, s->message_len);
 	postdeliver_init(&pd, delivery_id(d), s->sender, sid);
 	if (commit_delivery(d, reply, NULL, &pd) < 0)
 		rc = reply->code >= 500 ? -2 : -1;
@@ -1519,6 +1530,31 @@ refuse(struct spool_envelope *env, struct qinfo *refused, size_t i,
 	buf_free(&t);
 }
 
+/* Mail of a local program: Date:, Message-ID: and the DKIM signature
+ * of its From: domain (outgoing.h), on top of s's message, which then
+ * points into out. Signing trouble is logged; the mail goes unsigned. */
+static void
+prepare_local(struct deliver_ctx *ctx, const char *id, struct submission *s,
+    struct buf *out)
+{
+	struct outgoing_result res;
+	struct buf err = BUF_INIT;
+
+	if (outgoing_prepare(ctx->outgoing, ctx->conf->hostname, s->message,
+	    s->message_len, true, out, &res, &err) < 0)
+		log_error("event=dkim-sign-failed maildrop=%s reason=\"%s\"",
+		    id, buf_cstr(&err));
+	else if (res.signed_domain[0] != '\0')
+		log_info("action=dkim-signed maildrop=%s domain=%s", id,
+		    res.signed_domain);
+	buf_free(&err);
+	if (out->len == 0)
+		return;
+	buf_append(out, s->message, s->message_len);
+	s->message = out->data;
+	s->message_len = out->len;
+}
+
 /* Submit the pending recipients of a maildrop file whose message part is
  * in data; refused ones are marked. 0, or -1 for later (logged). */
 static int
@@ -1533,6 +1569,7 @@ submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
 	 * full) is refused for good: bounced, as a queued message is. */
 	bool expired = (int64_t)time(NULL) - env->arrival >
 	    (int64_t)ctx->conf->queue_lifetime;
+	struct buf prepared = BUF_INIT;
 	int rc;
 
 	for (size_t i = 0; i < env->rcpt_count; i++)
@@ -1548,6 +1585,7 @@ submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
 	s.rcpt_count = n;
 	s.message = data->data + env->message_offset;
 	s.message_len = data->len - (size_t)env->message_offset;
+	prepare_local(ctx, env->id, &s, &prepared);
 	s.size_hint = size;
 	s.defer_4xx = !expired;   /* a full mailbox keeps the file */
 	s.final_try = expired;
@@ -1567,6 +1605,7 @@ submit_maildrop(struct deliver_ctx *ctx, struct spool_envelope *env,
 	free(rcpts);
 	free(idx);
 	free(replies);
+	buf_free(&prepared);
 	return rc == -1 ? -1 : 0;
 }
 

@@ -68,6 +68,10 @@ struct delivery_info {
 struct deliver_ctx *deliver_ctx_new(const struct dmail_conf *conf,
     struct userdb *udb, struct buf *err);
 void deliver_ctx_free(struct deliver_ctx *ctx);
+/* The dkim_sign keys loaded by deliver_ctx_new() (NULL err: a key that
+ * cannot be loaded fails deliver_ctx_new()). */
+struct outgoing;
+const struct outgoing *deliver_ctx_outgoing(const struct deliver_ctx *ctx);
 
 /* Check one RCPT TO address (already parsed, without <>). For
  * RCPT_REJECT and RCPT_TEMPFAIL, reply is filled. size_hint is the SIZE=
@@ -104,6 +108,10 @@ void delivery_add_rcpt_dsn(struct delivery *d, const char *address,
  * after dot-unstuffing. Stored with LF endings. Returns 0, or -1 when a
  * write failed (the delivery is then doomed: commit returns 451/452). */
 int delivery_write_line(struct delivery *d, const char *line, size_t len);
+/* delivery_write_line() for each line of msg[0..len) (LF or CRLF line
+ * ends; a last line without one is a line too). A failed write dooms
+ * the delivery as above. */
+void delivery_write(struct delivery *d, const char *msg, size_t len);
 /* Message size so far, counting CRLF line ends (what SIZE measures). */
 uint64_t delivery_size(const struct delivery *d);
 /* Number of Received: headers seen so far (hop count, RFC 5321 6.3). */
@@ -169,7 +177,9 @@ int delivery_submit_notice(struct deliver_ctx *ctx, const char *log_id,
 /*
  * Pick up one file of state_dir/spool/maildrop (written by dmail-sendmail
  * when the SMTP server was unreachable; format in spool.h) and deliver
- * it like a message from a local user, through delivery_submit(): every
+ * it like a message from a local user, through delivery_submit(), with
+ * the Date:, Message-ID: and DKIM-Signature fields of outgoing.h added
+ * on top (before the commit, so the stored copy has them): every
  * pending recipient is checked again (aliases, users, quota), local ones
  * go to their Maildirs and the rest to the queue, all in one durable
  * commit. A recipient refused for now (452 4.2.2 mailbox full, lookup

@@ -151,6 +151,7 @@ txn_reset(struct smtp_session *ss)
 		delivery_abort(ss->dlv);
 		ss->dlv = NULL;
 	}
+	smtp_checks_reset(ss);
 	memset(&ss->mail, 0, sizeof(ss->mail));
 	ss->rcpt_count = 0;
 	buf_reset(&ss->rcpts);
@@ -192,8 +193,8 @@ starttls_offered(const struct smtp_session *ss)
 	return ss->sd->tls != NULL && !stream_is_tls(ss->s);
 }
 
-static bool
-relay_allowed(const struct smtp_session *ss)
+bool
+smtp_relay_allowed(const struct smtp_session *ss)
 {
 	const struct sockaddr *peer = (const struct sockaddr *)&ss->ws->peer;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
@@ -289,6 +290,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 {
 	struct smtp_reply r;
 	struct delivery_info info;
+	const char *why;
 
 	if (ss->auth_required && ss->auth_user[0] == '\0') {
 		smtp_reply(ss, 530, "5.7.0", "Authentication required");
@@ -307,6 +309,12 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		smtp_reply(ss, 552, "5.3.4",
 		    "Message size exceeds fixed maximum message size");
 		scoreboard_count(SBC_REJECT_SIZE);
+		return;
+	}
+	if ((why = smtp_checks_mail(ss, &r)) != NULL) {
+		log_reject(ss, "MAIL", NULL, r.code, r.enhanced, why);
+		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
 		return;
 	}
 	memset(&info, 0, sizeof(info));
@@ -338,7 +346,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	struct smtp_reply r;
 	struct mailbox mb;
 	struct rcpt_args dsn;
-	const char *orcpt = NULL;
+	const char *orcpt = NULL, *why;
 	char addr[ADDR_PATH_MAX + 64];
 
 	if (ss->rcpt_count >= ss->conf->max_recipients) {
@@ -367,7 +375,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	case RCPT_LOCAL:
 		break;
 	case RCPT_REMOTE:
-		if (relay_allowed(ss))
+		if (smtp_relay_allowed(ss))
 			break;
 		log_reject(ss, "RCPT", addr, 554, "5.7.1",
 		    "relay access denied");
@@ -379,6 +387,12 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	case RCPT_TEMPFAIL:
 	default:
 		log_reject(ss, "RCPT", addr, r.code, r.enhanced, r.text);
+		smtp_reply_r(ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
+		return;
+	}
+	if ((why = smtp_checks_rcpt(ss, &r)) != NULL) {
+		log_reject(ss, "RCPT", addr, r.code, r.enhanced, why);
 		smtp_reply_r(ss, &r);
 		scoreboard_count_reject(r.code, r.enhanced);
 		return;
@@ -416,6 +430,7 @@ cmd_data(struct smtp_session *ss, const char *arg)
 	struct smtp_reply r;
 	char id[64];
 	const char *why = NULL;
+	bool hold = smtp_checks_hold(ss);
 	int rc;
 
 	(void)arg;
@@ -430,7 +445,8 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		stream_set_deadline(ss->s, now_ms() +
 		    (int64_t)conf->smtp_data_time_limit * 1000);
 	rc = smtp_data_read(ss->s, &ss->line, conf->max_message_size,
-	    conf->smtp_bare_lf, data_line, ss->dlv, &res);
+	    conf->smtp_bare_lf, hold ? smtp_checks_data_line : data_line,
+	    hold ? (void *)ss : (void *)ss->dlv, &res);
 	stream_set_deadline(ss->s, ss->deadline);
 	stream_set_line_limit(ss->s,
 	    (int)conf->smtp_command_time_limit * 1000);
@@ -457,6 +473,8 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		    "lines must end with <CR><LF>",
 		    res.bare_lf ? "<LF>" : "<CR>");
 		why = res.bare_lf ? "bare LF" : "bare CR";
+	} else if (hold && (why = smtp_checks_eom(ss, &r)) != NULL) {
+		/* r says why: the submission checks */
 	} else if (delivery_hops(ss->dlv) > conf->max_hops) {
 		/* RFC 5321 6.3 */
 		smtp_reply_set(&r, 554, "5.4.6",

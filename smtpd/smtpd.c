@@ -19,6 +19,7 @@
 
 #include <stdlib.h>
 
+#include "aliases.h"
 #include "log.h"
 #include "smtpd.h"
 #include "tls.h"
@@ -92,6 +93,7 @@ smtpd_fini(void *state)
 		return;
 	if (sd->dctx != NULL)
 		deliver_ctx_free(sd->dctx);
+	aliases_free(sd->aliases);
 	if (sd->udb != NULL)
 		userdb_close(sd->udb);
 	if (sd->tls != NULL)

@@ -14,6 +14,9 @@
  *                   limits
  *   smtp_auth.c     smtp_cmd_auth(): SASL PLAIN and LOGIN (RFC 4954),
  *                   strict base64
+ *   smtp_checks.c   mail of authenticated users: sender/login match,
+ *                   submission rate limits, Date:/Message-ID: and the
+ *                   DKIM signature before the commit
  *
  * Replies use struct smtp_reply and its setter smtp_reply_set()
  * (smtp_reply.h, through deliver.h) everywhere, so parsers and the delivery code hand back the
@@ -59,6 +62,7 @@ struct smtpd {
 	SSL_CTX *tls;                /* NULL when tls_cert is not set */
 	struct userdb *udb;          /* NULL when the database failed */
 	struct deliver_ctx *dctx;
+	struct aliases *aliases;     /* smtp_checks.c, opened at first use */
 };
 
 /* Session states; the command table says which commands each allows. */
@@ -136,6 +140,8 @@ struct smtp_session {
 	unsigned rcpt_count;
 	struct buf rcpts;               /* "<a>,<b>" for the log line */
 	uint64_t messages;              /* accepted in this session */
+	struct buf held;                /* DATA content held for
+	                                 * smtp_checks_eom() */
 };
 
 /* smtp_parse.c */
@@ -186,6 +192,17 @@ int smtp_data_read(struct stream *s, struct buf *line, uint64_t max_size,
 /* The AUTH command (arg after "AUTH "); replies itself. */
 void smtp_cmd_auth(struct smtp_session *ss, const char *arg);
 
+/* smtp_checks.c */
+/* Each returns NULL, or the reason (for the log) with the reply in r. */
+const char *smtp_checks_mail(struct smtp_session *ss, struct smtp_reply *r);
+const char *smtp_checks_rcpt(struct smtp_session *ss, struct smtp_reply *r);
+/* True when DATA content goes to smtp_checks_data_line() (arg: ss). */
+bool smtp_checks_hold(struct smtp_session *ss);
+int smtp_checks_data_line(void *arg, const char *line, size_t len);
+/* The held message into ss->dlv, with what submission adds on top. */
+const char *smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r);
+void smtp_checks_reset(struct smtp_session *ss);
+
 /* smtp_session.c */
 void smtp_reply(struct smtp_session *ss, int code, const char *enhanced,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -193,6 +210,8 @@ void smtp_reply_r(struct smtp_session *ss, const struct smtp_reply *r);
 /* Input failed (rc from stream_read_line()) while waiting in `where`:
  * logs it, answers 421 4.4.2 on a timeout, and ends the session. */
 void smtp_io_failed(struct smtp_session *ss, int rc, const char *where);
+/* The relay rule: authenticated, in relay_networks, or a local pipe. */
+bool smtp_relay_allowed(const struct smtp_session *ss);
 void smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
     struct worker_session *ws);
 

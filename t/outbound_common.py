@@ -26,13 +26,15 @@ smtp_connect_timeout 2
 
 def server(extra="", users=(), host="127.0.0.1", domains=("example.test",),
            tls=False, start=True, hostname="mx.example.test",
-           reply_timeout=3, retry=("1", "2")):
-    """A dmaild with smtp listener, relaying for loopback, the real SMTP
-    worker and queue manager, and users created before start."""
+           reply_timeout=3, retry=("1", "2"), smtp=True, submission=False):
+    """A dmaild with smtp listener (and/or submission), relaying for
+    loopback, the real SMTP worker and queue manager, and users created
+    before start."""
     for p in (dt.SMTPD, QUEUED):
         if not os.path.exists(p):
             raise dt.SkipTest("%s not built" % p)
-    srv = dt.Server(smtp=True, start=False, host=host, domains=domains,
+    srv = dt.Server(smtp=smtp, submission=submission, start=False,
+                    host=host, domains=domains,
                     tls=tls, hostname=hostname,
                     extra="relay_networks 127.0.0.0/8\n"
                     "smtp_program %s\nqueue_program %s\n%s%s"

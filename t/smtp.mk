@@ -19,6 +19,7 @@ unit_test_smtp_session_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/smtpd
 unit_test_smtp_session_LDADD = $(LIBSMTPD) $(TESTLIBS) -lpthread
 
 # Integration tests against a running dmaild (t/dmailtest.py).
-SMTP_PY = smtp_proto.py smtp_data.py smtp_tls_auth.py outbound_dsn.py
+SMTP_PY = smtp_proto.py smtp_data.py smtp_tls_auth.py outbound_dsn.py \
+	submission_dkim.py
 TESTS += $(SMTP_PY)
 EXTRA_DIST += $(SMTP_PY)
