@@ -30,6 +30,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "dkim.h"
+#include "dnsbl.h"
 #include "util.h"
 
 #ifndef DMAIL_LIBEXECDIR
@@ -77,7 +78,7 @@ static conf_setter set_string, set_path, set_uint, set_size, set_duration,
     set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
     set_enum, set_enum_string;
 static conf_check check_hostport, check_percent, check_delimiter,
-    check_dkim_sign;
+    check_dkim_sign, check_dnsbl;
 
 static const struct conf_type
 	t_string = { set_string, false },         /* rest of line */
@@ -203,6 +204,11 @@ static const struct conf_key conf_keys[] = {
 	{ "submission_rate_limit_recipients", &t_uint, OFF(submission_rate[1]), 0, NULL, NULL },
 	{ "submission_client_rate_limit_messages", &t_uint, OFF(submission_client_rate[0]), 0, NULL, NULL },
 	{ "submission_client_rate_limit_recipients", &t_uint, OFF(submission_client_rate[1]), 0, NULL, NULL },
+	{ "verify_inbound", &t_bool, OFF(verify_inbound), 0, NULL, NULL },
+	{ "dmarc_enforce", &t_bool, OFF(dmarc_enforce), 0, NULL, NULL },
+	{ "public_suffix_list", &t_path, OFF(public_suffix_list), 0, NULL, NULL },
+	{ "dnsbl_zones", &t_string, OFF(dnsbl_zones), 0, NULL, check_dnsbl },
+	{ "dnsbl_threshold", &t_uint, OFF(dnsbl_threshold), 1, NULL, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -808,6 +814,22 @@ check_dkim_sign(struct parse_ctx *p, const struct conf_key *k,
 	return true;
 }
 
+/* dnsbl_zones: ZONE[=ADDR,...][*WEIGHT] words (dnsbl.h). */
+static bool
+check_dnsbl(struct parse_ctx *p, const struct conf_key *k, const char *value)
+{
+	struct dnsbl_site *sites;
+	struct buf err = BUF_INIT;
+	size_t n;
+	bool ok = dnsbl_parse_sites(value, &sites, &n, &err) == 0;
+
+	if (!ok)
+		conf_error(p, "key '%s': %s", k->name, buf_cstr(&err));
+	free(sites);
+	buf_free(&err);
+	return ok;
+}
+
 /* "syslog|stderr [level]": c->log_target and c->log_level. */
 static void
 set_log(struct parse_ctx *p, const struct conf_key *k, char *value)
@@ -929,6 +951,7 @@ conf_defaults(struct dmail_conf *c)
 	c->userdb_timeout = 5;
 	c->userdb_cache_ttl = 30;
 	c->userdb_cache_negative_ttl = 10;
+	c->dnsbl_threshold = 1;
 }
 
 /* The string keys of the directory backends and their defaults (NULL:
@@ -1194,6 +1217,8 @@ conf_free(struct dmail_conf *c)
 		free(*(char **)((char *)c + userdb_strings[i].offset));
 	pairlist_free(&c->transports);
 	pairlist_free(&c->dkim_sign);
+	free(c->public_suffix_list);
+	free(c->dnsbl_zones);
 	free(c->relayhost);
 	free(c->relayhost_auth);
 	strlist_free(&c->tls_required);

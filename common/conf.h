@@ -218,6 +218,14 @@ struct dmail_conf {
 	 * authenticated account, and per client address. */
 	unsigned submission_rate[2];
 	unsigned submission_client_rate[2];
+
+	/* Verification at the MX (smtpd/smtp_verify.c) */
+	bool verify_inbound;           /* SPF, DKIM, DMARC and
+	                                * Authentication-Results */
+	bool dmarc_enforce;            /* refuse p=reject failures */
+	char *public_suffix_list;      /* NULL: PSL_DEFAULT_PATH */
+	char *dnsbl_zones;             /* dnsbl.h form; NULL: none */
+	unsigned dnsbl_threshold;
 };
 
 /* Parse a file. Returns 0 and fills *out, or -1 with errors in err. */

@@ -246,6 +246,33 @@ dkim_canon_header(const char *field, size_t len, struct buf *out)
 	buf_append_str(out, "\r\n");
 }
 
+void
+dkim_canon_simple(const char *text, size_t len, struct buf *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+			buf_append(out, "\r", 1);
+		buf_append(out, &text[i], 1);
+	}
+}
+
+void
+dkim_canon_body_simple(const char *body, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	dkim_canon_simple(body, len, out);
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		buf_append_str(out, "\r\n");
+	/* RFC 6376 3.4.3: no empty lines at the end; an empty body is one
+	 * CRLF. */
+	while (out->len >= 4 && memcmp(out->data + out->len - 4,
+	    "\r\n\r\n", 4) == 0)
+		out->len -= 2;
+	if (out->len == 0)
+		buf_append_str(out, "\r\n");
+	out->data[out->len] = '\0';
+}
+
 /* One body line, relaxed: WSP runs as one SP, none at the end. */
 static void
 append_relaxed_line(const char *s, size_t len, struct buf *out)
@@ -353,9 +380,9 @@ append_names_folded(struct buf *out, const char *h)
 	}
 }
 
-/* The canonicalized fields h= names, bottom-most instance first. */
-static void
-signed_data(const struct mail *m, const char *h, struct buf *data)
+void
+dkim_signed_fields(const struct mail *m, const char *h, bool simple,
+    struct buf *data)
 {
 	bool *used = xcalloc(m->nfields + 1, sizeof(bool));
 	const char *p = h;
@@ -371,7 +398,10 @@ signed_data(const struct mail *m, const char *h, struct buf *data)
 			    strncasecmp(f->name, p, n) != 0)
 				continue;
 			used[i - 1] = true;
-			dkim_canon_header(f->raw, f->raw_len, data);
+			if (simple)
+				dkim_canon_simple(f->raw, f->raw_len, data);
+			else
+				dkim_canon_header(f->raw, f->raw_len, data);
 			break;
 		}
 		p += n;
@@ -445,7 +475,7 @@ dkim_sign(const struct dkim_key *k, const char *domain,
 	    selector, (long long)now);
 	append_names_folded(out, h.data);
 	buf_printf(out, ";\n\tbh=%s;\n\tb=", bh.data);
-	signed_data(&m, h.data, &data);
+	dkim_signed_fields(&m, h.data, false, &data);
 	dkim_canon_header(out->data, out->len, &data);
 	data.len -= 2;          /* RFC 6376 3.7: without the final CRLF */
 	if (sign_bytes(k, &data, &sig, err) < 0)

@@ -13,7 +13,8 @@
  * signature).
  *
  * dkim_canon_header()/dkim_canon_body_*() are the relaxed algorithms
- * (RFC 6376 3.4.2 and 3.4.4), exported for the tests and a verifier.
+ * (RFC 6376 3.4.2 and 3.4.4) and dkim_signed_fields() the header data
+ * of h=, exported for the tests and the verifier (dkim_verify.h).
  * dkim_dns_record() gives the TXT record text ("v=DKIM1; k=...; p=...")
  * of a key's public half.
  *
@@ -23,6 +24,7 @@
 #ifndef DMAIL_DKIM_H
 #define DMAIL_DKIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -59,6 +61,17 @@ int dkim_sign(const struct dkim_key *k, const char *domain,
  * folding; without the line end of its last line) into out, appended,
  * with CRLF. */
 void dkim_canon_header(const char *field, size_t len, struct buf *out);
+/* The relaxed canonicalized fields of m that h (names joined by ':',
+ * no blanks) names, each name taking the bottom-most instance not yet
+ * taken (RFC 6376 5.4.2), appended to data. */
+struct mail;
+void dkim_signed_fields(const struct mail *m, const char *h, bool simple,
+    struct buf *data);
+/* "simple" canonicalization (RFC 6376 3.4.1, 3.4.3): text as is with
+ * CRLF line ends, appended; the body form (out reset) without empty
+ * lines at its end. */
+void dkim_canon_simple(const char *text, size_t len, struct buf *out);
+void dkim_canon_body_simple(const char *body, size_t len, struct buf *out);
 /* Relaxed body canonicalization of body[0..len) into out (reset). */
 void dkim_canon_body(const char *body, size_t len, struct buf *out);
 

@@ -393,6 +393,33 @@ dns_parse_addrs(const unsigned char *msg, int len, int family, unsigned port,
 }
 
 enum dns_status
+dns_addrs_family(struct dns_resolver *r, const char *host, int family,
+    struct dns_addr **out, size_t *count, struct buf *err)
+{
+	unsigned char *ans = xmalloc(DNS_ANSWER_MAX);
+	enum dns_status st;
+	int len;
+
+	*out = NULL;
+	*count = 0;
+	st = query(r, host, family == AF_INET ? ns_t_a : ns_t_aaaa, ans, &len,
+	    err);
+	if (st == DNS_OK && dns_parse_addrs(ans, len, family, 0, out,
+	    count) < 0) {
+		buf_printf(err, "%s: malformed answer", host);
+		free(*out);
+		*out = NULL;
+		*count = 0;
+		st = DNS_TEMPFAIL;
+	} else if (st == DNS_OK && *count == 0) {
+		buf_printf(err, "%s: no address record", host);
+		st = DNS_NODATA;
+	}
+	free(ans);
+	return st;
+}
+
+enum dns_status
 dns_addrs(struct dns_resolver *r, const char *host, unsigned port,
     struct dns_addr **out, size_t *count, struct buf *err)
 {

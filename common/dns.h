@@ -1,7 +1,8 @@
 /*
  * dns.h - the DNS look-ups DMail needs: MX records (RFC 5321 5.1, null
  * MX RFC 7505) and the A/AAAA addresses of a host for outbound SMTP, TXT
- * records for the list worker's DMARC look-up (listd/dmarc.c), through
+ * records for DMARC, SPF and DKIM keys, A records for SPF and DNS
+ * blocklists (dns_addrs_family()), through
  * the system's stub resolver (res_nquery) on a private resolver state.
  * Answers come from whatever server answers: the one parser in dns.c
  * checks every length against the message and refuses a malformed one.
@@ -80,6 +81,11 @@ enum dns_status dns_mx(struct dns_resolver *r, const char *domain,
  * An IP address literal is returned as is without a query. */
 enum dns_status dns_addrs(struct dns_resolver *r, const char *host,
     unsigned port, struct dns_addr **out, size_t *count, struct buf *err);
+
+/* The A (family AF_INET) or AAAA (AF_INET6) records of host only, one
+ * query, port 0 (SPF, DNS blocklists). *out is malloc'd (free()). */
+enum dns_status dns_addrs_family(struct dns_resolver *r, const char *host,
+    int family, struct dns_addr **out, size_t *count, struct buf *err);
 
 /* TXT records of name, in answer order, each one's character-strings
  * joined into one text (RFC 7208 3.3, RFC 7489 6.6.3) in a struct buf:

@@ -122,6 +122,7 @@
  *   domain       a mail domain                          domain=example.org
  *   policy       a DMARC policy                         policy=strict
  *   backend      account directory (userdb_backend)     backend=pgsql
+ *   listed       DNS blocklists listing a client        listed=bl.ex=127.0.0.2
  *
  */
 #ifndef DMAIL_LOG_H

@@ -16,12 +16,16 @@
  *                        instead of the delivery: in an authenticated
  *                        session, and for a client the relay rule
  *                        trusts (relay_networks: local programs such as
- *                        dmail-sendmail) when dkim_sign keys exist
+ *                        dmail-sendmail) when dkim_sign keys exist, and
+ *                        for mail from the internet with
+ *                        verify_inbound (smtp_verify.c)
  *   smtp_checks_eom()    after the final dot: the From: field must
  *                        belong to the login too; then Date: and
  *                        Message-ID: (authenticated sessions only) and
  *                        the DKIM-Signature (common/outgoing.h) go on
- *                        top and the message into the delivery
+ *                        top and the message into the delivery; mail
+ *                        from the internet gets smtp_verify_message()'s
+ *                        Authentication-Results instead
  *   smtp_checks_reset()  drops what was held (end of the transaction)
  *
  * Each returns NULL, or the reason for the log with the reply in r. The
@@ -133,7 +137,7 @@ smtp_checks_hold(struct smtp_session *ss)
 	buf_reset(&ss->held);
 	return ss->auth_user[0] != '\0' ||
 	    (outgoing_keys(deliver_ctx_outgoing(ss->sd->dctx)) > 0 &&
-	    smtp_relay_allowed(ss));
+	    smtp_relay_allowed(ss)) || smtp_verify_wanted(ss);
 }
 
 int
@@ -168,34 +172,47 @@ check_from_field(struct smtp_session *ss, struct smtp_reply *r)
 	return why;
 }
 
-const char *
-smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r)
+/* Date:, Message-ID: (auth only) and the DKIM signature into top. */
+static void
+prepare_own(struct smtp_session *ss, bool auth, struct buf *top)
 {
 	struct outgoing_result res;
-	struct buf top = BUF_INIT, err = BUF_INIT;
-	const char *why;
+	struct buf err = BUF_INIT;
 
-	bool auth = ss->auth_user[0] != '\0';
-
-	if (auth && (why = check_from_field(ss, r)) != NULL)
-		return why;
 	if (outgoing_prepare(deliver_ctx_outgoing(ss->sd->dctx),
-	    ss->conf->hostname, ss->held.data != NULL ? ss->held.data : "",
-	    ss->held.len, auth, &top, &res, &err) < 0)
+	    ss->conf->hostname, buf_cstr(&ss->held), ss->held.len, auth, top,
+	    &res, &err) < 0)
 		log_error("event=dkim-sign-failed sid=%s qid=%s "
 		    "reason=\"%s\"", ss->ws->id, delivery_id(ss->dlv),
 		    buf_cstr(&err));
 	else if (res.signed_domain[0] != '\0')
 		log_info("action=dkim-signed sid=%s qid=%s domain=%s",
 		    ss->ws->id, delivery_id(ss->dlv), res.signed_domain);
+	buf_free(&err);
+}
+
+const char *
+smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r)
+{
+	struct buf top = BUF_INIT;
+	const char *why = NULL;
+	bool auth = ss->auth_user[0] != '\0';
+
+	if (auth && (why = check_from_field(ss, r)) != NULL)
+		goto out;
+	if (auth || smtp_relay_allowed(ss))
+		prepare_own(ss, auth, &top);
+	else if (smtp_verify_wanted(ss) &&
+	    (why = smtp_verify_message(ss, &top, r)) != NULL)
+		goto out;
 	if (top.len > 0)
 		delivery_write(ss->dlv, top.data, top.len);
 	if (ss->held.len > 0)
 		delivery_write(ss->dlv, ss->held.data, ss->held.len);
+out:
 	buf_free(&top);
-	buf_free(&err);
 	smtp_checks_reset(ss);
-	return NULL;
+	return why;
 }
 
 void

@@ -712,7 +712,9 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
     struct worker_session *ws)
 {
 	struct smtp_session ss;
+	struct smtp_reply r;
 	enum line_ending ending;
+	const char *why;
 	int rc;
 
 	memset(&ss, 0, sizeof(ss));
@@ -744,6 +746,13 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 			goto out;
 		}
 		scoreboard_count(SBC_TLS);
+	}
+	if ((why = smtp_verify_connect(&ss, &r)) != NULL) {
+		/* RFC 5321 3.1: 554 instead of the greeting */
+		smtp_reply_r(&ss, &r);
+		scoreboard_count_reject(r.code, r.enhanced);
+		stream_flush(ss.s);
+		goto out;
 	}
 	stream_printf(ss.s, "220 %s ESMTP DMail\r\n", conf->hostname);
 

@@ -94,6 +94,7 @@ smtpd_fini(void *state)
 	if (sd->dctx != NULL)
 		deliver_ctx_free(sd->dctx);
 	aliases_free(sd->aliases);
+	smtp_verify_free(sd->verify);
 	if (sd->udb != NULL)
 		userdb_close(sd->udb);
 	if (sd->tls != NULL)

@@ -17,6 +17,9 @@
  *   smtp_checks.c   mail of authenticated users: sender/login match,
  *                   submission rate limits, Date:/Message-ID: and the
  *                   DKIM signature before the commit
+ *   smtp_verify.c   mail from the internet: DNS blocklists at connect,
+ *                   SPF, DKIM and DMARC into Authentication-Results,
+ *                   dmarc_enforce
  *
  * Replies use struct smtp_reply and its setter smtp_reply_set()
  * (smtp_reply.h, through deliver.h) everywhere, so parsers and the delivery code hand back the
@@ -63,6 +66,7 @@ struct smtpd {
 	struct userdb *udb;          /* NULL when the database failed */
 	struct deliver_ctx *dctx;
 	struct aliases *aliases;     /* smtp_checks.c, opened at first use */
+	struct smtp_verify *verify;  /* smtp_verify.c, opened at first use */
 };
 
 /* Session states; the command table says which commands each allows. */
@@ -202,6 +206,15 @@ int smtp_checks_data_line(void *arg, const char *line, size_t len);
 /* The held message into ss->dlv, with what submission adds on top. */
 const char *smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r);
 void smtp_checks_reset(struct smtp_session *ss);
+
+/* smtp_verify.c */
+/* NULL, or the reason with the reply in r. */
+const char *smtp_verify_connect(struct smtp_session *ss, struct smtp_reply *r);
+bool smtp_verify_wanted(const struct smtp_session *ss);
+/* The Authentication-Results field for the held message into top. */
+const char *smtp_verify_message(struct smtp_session *ss, struct buf *top,
+    struct smtp_reply *r);
+void smtp_verify_free(struct smtp_verify *v);
 
 /* smtp_session.c */
 void smtp_reply(struct smtp_session *ss, int code, const char *enhanced,

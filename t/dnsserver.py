@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """dnsserver - a tiny authoritative DNS server over UDP for outbound tests
-(test only). Answers MX, A and AAAA queries from a Python dict:
+(test only). Answers MX, A, AAAA and TXT queries from a Python dict:
 
     zone = {
         "remote.test": [("MX", 10, "mx1.remote.test")],
         "mx1.remote.test": [("A", "127.0.0.2")],
         "nullmx.test": [("MX", 0, ".")],
         "broken.test": "SERVFAIL",
+        "spf.test": [("TXT", "v=spf1 -all")],   # split in 255s
     }
     with DNSServer(zone) as dns:
         dns.port ...   # write "nameserver 127.0.0.1 PORT" to a resolv file
@@ -20,7 +21,7 @@ import socket
 import struct
 import threading
 
-TYPES = {1: "A", 15: "MX", 28: "AAAA"}
+TYPES = {1: "A", 15: "MX", 16: "TXT", 28: "AAAA"}
 CODES = {v: k for k, v in TYPES.items()}
 
 
@@ -109,6 +110,12 @@ class DNSServer:
                     continue
                 if rec[0] == "MX":
                     rdata = struct.pack(">H", rec[1]) + encode_name(rec[2])
+                elif rec[0] == "TXT":
+                    text = rec[1].encode()
+                    rdata = b"".join(bytes([len(text[i:i + 255])]) +
+                                     text[i:i + 255]
+                                     for i in range(0, len(text), 255)) \
+                        or b"\0"
                 elif rec[0] == "A":
                     rdata = socket.inet_pton(socket.AF_INET, rec[1])
                 else:
