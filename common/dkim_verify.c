@@ -231,6 +231,8 @@ fetch_key(struct dns_resolver *r, const struct sig *sg, EVP_PKEY **key,
 	enum dkim_result res = DKIM_PERMERROR;
 
 	*key = NULL;
+	if (r == NULL)
+		return set(out, DKIM_TEMPERROR, "no resolver");
 	buf_printf(&name, "%s._domainkey.%s", sg->s, sg->d);
 	st = dns_txt(r, name.data, &txt, &count, &err);
 	if (st == DNS_TEMPFAIL)

@@ -42,7 +42,8 @@ struct dkim_sig {
 };
 
 /* Results of the signatures of msg[0..len) (LF or CRLF lines) into
- * out (at most max); the number of signatures checked. */
+ * out (at most max); the number of signatures checked. r NULL (tests,
+ * fuzzing): a signature that gets as far as its key is a temperror. */
 size_t dkim_verify(struct dns_resolver *r, const char *msg, size_t len,
     time_t now, struct dkim_sig *out, size_t max);
 /* "pass", "fail", ... (RFC 8601). */

@@ -17,6 +17,9 @@ apt_get install -y --no-install-recommends \
 	openssl ca-certificates python3 curl swaks fetchmail python3-dkim \
 	procps psmisc iproute2 netbase mandoc \
 	clang libclang-rt-14-dev llvm
+# Issue 12: SPF verification (libspf2-dev, optional at configure time)
+# and the public suffix list for DMARC's organizational domains.
+apt_get install -y --no-install-recommends libspf2-dev publicsuffix
 # Issue 14: sd_notify (libsystemd-dev), the Debian package build and its
 # checks (contrib/test-package.sh: debhelper, dpkg-dev, lintian,
 # systemd-analyze from systemd, git for the version). bsd-mailx is not
