@@ -97,7 +97,8 @@ enum sb_counter {
 	SBC_REJECT_POLICY,
 	SBC_REJECT_SYNTAX,
 	SBC_REJECT_SIZE,
-	SBC_REJECT_TEMPFAIL,     /* ... the last one */
+	SBC_REJECT_TEMPFAIL,
+	SBC_REJECT_RATE,         /* ... the last one: submission rates */
 	SBC_DELIVERED_LOCAL,     /* recipients placed in a local Maildir */
 	SBC_RELAYED,             /* queue: recipients a remote host took */
 	SBC_DEFERRED,            /* queue: temporary failures of recipients */

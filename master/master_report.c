@@ -243,6 +243,8 @@ static const struct counter_metric {
 	    "size" },
 	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_TEMPFAIL,
 	    P(POOL_SMTP), "tempfail" },
+	{ "dmail_smtp_rejected_total", NULL, SBC_REJECT_RATE,
+	    P(POOL_SMTP), "rate" },
 	{ "dmail_delivered_local_total", "Recipients delivered into a local "
 	    "Maildir.", SBC_DELIVERED_LOCAL,
 	    P(POOL_SMTP) | P(POOL_LIST) | P(POOL_QUEUE), NULL },

@@ -28,7 +28,9 @@
  *                        Authentication-Results instead
  *   smtp_checks_reset()  drops what was held (end of the transaction)
  *
- * Each returns NULL, or the reason for the log with the reply in r. The
+ * Each returns NULL, or the reason for the log with the reply in r;
+ * smtp_checks_mail() and smtp_checks_rcpt() count their refusals in the
+ * scoreboard (rates as reason "rate"), the caller counts the others. The
  * rates count in the shared per-client table (common/clienttab.h), so
  * every worker sees the same numbers and a restart forgives nobody. A
  * held message is at most max_message_size (smtp_data_read() stops
@@ -48,6 +50,7 @@
 #include "clienttab.h"
 #include "log.h"
 #include "outgoing.h"
+#include "scoreboard.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -95,6 +98,7 @@ rate_check(struct smtp_session *ss, enum clienttab_send_what what,
 	    c->submission_rate[what], now)) {
 		smtp_reply_set(r, 450, "4.7.1", "Too many %s from %s, try "
 		    "again later", noun, ss->auth_user);
+		scoreboard_count(SBC_REJECT_RATE);
 		return what == CLIENTTAB_SEND_MESSAGE ?
 		    "account message rate" : "account recipient rate";
 	}
@@ -103,6 +107,7 @@ rate_check(struct smtp_session *ss, enum clienttab_send_what what,
 	    c->submission_client_rate[what], now)) {
 		smtp_reply_set(r, 450, "4.7.1", "Too many %s from %s, try "
 		    "again later", noun, ss->ws->peer_ip);
+		scoreboard_count(SBC_REJECT_RATE);
 		return what == CLIENTTAB_SEND_MESSAGE ?
 		    "client message rate" : "client recipient rate";
 	}
@@ -118,6 +123,7 @@ smtp_checks_mail(struct smtp_session *ss, struct smtp_reply *r)
 	    !sender_owned(ss, ss->mail.from.addr)) {
 		smtp_reply_set(r, 553, "5.7.1", "<%s>: Sender address not "
 		    "owned by user %s", ss->mail.from.addr, ss->auth_user);
+		scoreboard_count_reject(r->code, r->enhanced);
 		return "sender not owned by login";
 	}
 	return rate_check(ss, CLIENTTAB_SEND_MESSAGE, r);

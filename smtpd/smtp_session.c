@@ -313,8 +313,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 	}
 	if ((why = smtp_checks_mail(ss, &r)) != NULL) {
 		log_reject(ss, "MAIL", NULL, r.code, r.enhanced, why);
-		smtp_reply_r(ss, &r);
-		scoreboard_count_reject(r.code, r.enhanced);
+		smtp_reply_r(ss, &r);    /* counted by smtp_checks.c */
 		return;
 	}
 	memset(&info, 0, sizeof(info));
@@ -393,8 +392,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	}
 	if ((why = smtp_checks_rcpt(ss, &r)) != NULL) {
 		log_reject(ss, "RCPT", addr, r.code, r.enhanced, why);
-		smtp_reply_r(ss, &r);
-		scoreboard_count_reject(r.code, r.enhanced);
+		smtp_reply_r(ss, &r);    /* counted by smtp_checks.c */
 		return;
 	}
 	/* Only rfc822 original recipients can be reported or relayed

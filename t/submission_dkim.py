@@ -219,6 +219,12 @@ def test_rate_limits():
             codes = [s.rcpt(r)[0] for r in rcpts]
         assert codes == [250, 250, 250, 250, 450, 450], codes
         assert "reason=\"account recipient rate\"" in srv.log_text()
+        # visible in tellsmtp status --prometheus: 1 MAIL, 2 RCPT
+        out = oc.tell(srv, "status", "--prometheus").stdout
+        rate = [ln for ln in out.splitlines()
+                if ln.startswith("dmail_smtp_rejected_total{") and
+                'reason="rate"' in ln and 'role="submission"' in ln]
+        assert rate and rate[0].endswith(" 3"), (rate, out[-2000:])
     with Sink() as sk, server(
             sk, "submission_client_rate_limit_messages 1\n") as srv:
         submit(srv, BOB, ["a@remote.test"], msg)
