@@ -107,6 +107,22 @@ parse_options(struct sig *sg, time_t now, struct dkim_sig *out)
 	return DKIM_PASS;
 }
 
+/* RFC 6376 3.5: the domain of i= is d= or a subdomain of it. */
+static bool
+identity_in_domain(const char *i, const char *d)
+{
+	const char *at = i != NULL ? strrchr(i, '@') : NULL;
+	size_t il, dl = strlen(d);
+
+	if (i == NULL)
+		return true;
+	if (at == NULL)
+		return false;
+	il = strlen(at + 1);
+	return strcasecmp(at + 1, d) == 0 || (il > dl &&
+	    strcasecmp(at + 1 + il - dl, d) == 0 && at[il - dl] == '.');
+}
+
 /* The tags of a DKIM-Signature field and what they require. */
 static enum dkim_result
 parse_sig(const struct mail_field *f, time_t now, struct sig *sg,
@@ -152,6 +168,8 @@ parse_sig(const struct mail_field *f, time_t now, struct sig *sg,
 	if (!addr_valid_domain(sg->d, strlen(sg->d), false) ||
 	    !addr_valid_domain(sg->s, strlen(sg->s), false))
 		return set(out, DKIM_PERMERROR, "bad d= or s=");
+	if (!identity_in_domain(taglist_get(&sg->t, "i"), sg->d))
+		return set(out, DKIM_PERMERROR, "i= not in d=");
 	taglist_compact(taglist_get(&sg->t, "h"), &sg->h);
 	str_lower(sg->h.data);
 	if (strcmp(sg->h.data, "from") != 0 &&

@@ -11,7 +11,7 @@
  *   neutral    a signature we do not check (rsa-sha1, another v=)
  *   temperror  the key could not be fetched for now
  *   permerror  the field or the key is malformed: tag syntax, bad
- *              base64, no From in h=, an l= beyond the body or absurd,
+ *              base64, no From in h=, i= outside d=, an l= beyond the body or absurd,
  *              no key, a revoked key, an RSA key under 1024 bits
  * The reason is in dkim_sig.reason. Nothing is logged or fatal.
  */

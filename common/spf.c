@@ -62,6 +62,7 @@ struct spf {
 	SPF_dns_server_t layer;
 	SPF_server_t *server;
 	unsigned queries;            /* asked in the current check */
+	int64_t deadline;            /* now_ms() when the check ends */
 };
 
 /* The answer set for A, AAAA, MX or TXT from DMail's resolver; the
@@ -138,7 +139,7 @@ layer_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
 	rr = SPF_dns_rr_new_init(layer, domain, type, 0, NETDB_SUCCESS);
 	if (rr == NULL)
 		return NULL;
-	if (++s->queries > SPF_QUERIES_MAX)
+	if (++s->queries > SPF_QUERIES_MAX || now_ms() > s->deadline)
 		rr->herrno = TRY_AGAIN;
 	else if (type == ns_t_a || type == ns_t_aaaa || type == ns_t_mx ||
 	    type == ns_t_txt)
@@ -210,6 +211,7 @@ spf_check(struct spf *s, const char *client_ip, const char *helo,
 	if (s == NULL)
 		return SPF_NONE;
 	s->queries = 0;
+	s->deadline = now_ms() + SPF_TIME_MAX_MS;
 	req = SPF_request_new(s->server);
 	if (*sender != '\0')
 		buf_append_str(&from, sender);

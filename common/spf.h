@@ -8,7 +8,9 @@
  * ours (SPF_dns_server_t) that asks DMail's resolver (common/dns.h, so
  * resolv_conf and its timeouts apply, and the tests' DNS server
  * answers). The layer also bounds one check to SPF_QUERIES_MAX
- * questions, whatever libspf2 asks (then temperror). The ptr mechanism
+ * questions and SPF_TIME_MAX_MS, whatever libspf2 asks (then
+ * temperror): with the system resolver's 5 s timeout and 2 tries a
+ * hostile record could otherwise hold a session for minutes. The ptr mechanism
  * (RFC 7208 5.5: "SHOULD NOT be used") is answered "no data": it never
  * matches. libspf2 answers pass for loopback clients (127.0.0.0/8,
  * ::1) without asking anything ("localhost is always allowed").
@@ -24,6 +26,8 @@
 
 /* DNS questions one check may ask at most. */
 #define SPF_QUERIES_MAX 30
+/* Time one check may take; a question asked later fails at once. */
+#define SPF_TIME_MAX_MS 20000
 
 enum spf_result {
 	SPF_NONE = 0,

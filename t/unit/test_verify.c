@@ -3,7 +3,8 @@
  * of what submission adds: tag lists (common/taglist.c, RFC 6376 3.2),
  * DMARC records (common/dmarc.c), organizational domains
  * (common/psl.c), DNS blocklist sites and query names (common/dnsbl.c),
- * DKIM simple canonicalization (common/dkim.c), Date:/Message-ID:
+ * DKIM simple canonicalization (common/dkim.c), the checks of a
+ * DKIM-Signature before its key (common/dkim_verify.c), Date:/Message-ID:
  * added by common/outgoing.c. Tables: input and expected result side by
  * side. SPF records are libspf2's parser, tested end to end in
  * t/mx_verify.py.
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "dkim.h"
+#include "dkim_verify.h"
 #include "dmarc.h"
 #include "dnsbl.h"
 #include "outgoing.h"
@@ -211,6 +213,58 @@ test_simple_canon(void **state)
 	buf_free(&out);
 }
 
+/* Signatures of a "From: a@x.test" message with body "x": every check
+ * before the key; no resolver, so reaching the key is a temperror. */
+static void
+test_dkim_signature_checks(void **state)
+{
+#define BH "bh=s14J+iztnrytnRYzb7lhFG/jS/vrxWJnnahfijFMnco=; b=AAAA"
+	static const struct {
+		const char *sig;
+		enum dkim_result result;
+		const char *reason;
+	} rows[] = {
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    BH, DKIM_TEMPERROR, "no resolver" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; "
+		    "h=to; " BH, DKIM_PERMERROR, "From not signed" },
+		{ "v=1; a=rsa-sha256; c=relaxed; d=x.test; s=s; h=from; "
+		    "bh=AAAA; b=AAAA", DKIM_FAIL, "body hash mismatch" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    "l=99999999999999999999; " BH, DKIM_PERMERROR, "bad l=" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    "l=4; " BH, DKIM_PERMERROR, "l= beyond the body" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    "x=100; " BH, DKIM_FAIL, "signature expired" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    "i=a@evil.test; " BH, DKIM_PERMERROR, "i= not in d=" },
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
+		    "i=a@mail.x.test; " BH, DKIM_TEMPERROR, "no resolver" },
+		{ "v=1; a=rsa-sha1; d=x.test; s=s; h=from; " BH,
+		    DKIM_NEUTRAL, "algorithm not supported" },
+		{ "v=1; a=rsa-sha256; c=odd/relaxed; d=x.test; s=s; h=from; "
+		    BH, DKIM_PERMERROR, "bad c=" },
+		{ "v=1; a=rsa-sha256; d=x.test; h=from; " BH, DKIM_PERMERROR,
+		    "required tag missing" },
+		{ "v=1; v=1; a=rsa-sha256", DKIM_PERMERROR, "tag v given twice" },
+	};
+	struct buf msg = BUF_INIT;
+	struct dkim_sig out[DKIM_VERIFY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		buf_reset(&msg);
+		buf_printf(&msg, "DKIM-Signature: %s\nFrom: a@x.test\n\nx\n",
+		    rows[i].sig);
+		assert_int_equal(dkim_verify(NULL, msg.data, msg.len,
+		    1700000000, out, DKIM_VERIFY_MAX), 1);
+		assert_int_equal(out[0].result, rows[i].result);
+		assert_string_equal(out[0].reason, rows[i].reason);
+	}
+	buf_free(&msg);
+#undef BH
+}
+
 static void
 test_outgoing_adds_missing_fields(void **state)
 {
@@ -250,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_org_domain),
 		cmocka_unit_test(test_dnsbl_sites),
 		cmocka_unit_test(test_simple_canon),
+		cmocka_unit_test(test_dkim_signature_checks),
 		cmocka_unit_test(test_outgoing_adds_missing_fields),
 	};
 
