@@ -76,7 +76,7 @@ struct conf_key {
 
 static conf_setter set_string, set_path, set_uint, set_size, set_duration,
     set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
-    set_enum, set_enum_string;
+    set_enum, set_enum_string, set_milters;
 static conf_check check_hostport, check_percent, check_delimiter,
     check_dkim_sign, check_dnsbl;
 
@@ -93,7 +93,8 @@ static const struct conf_type
 	t_pair = { set_pair, true },              /* NAME VALUE... */
 	t_log = { set_log, false },               /* syslog|stderr [level] */
 	t_enum = { set_enum, false },             /* index into names */
-	t_enum_string = { set_enum_string, false }; /* the word itself */
+	t_enum_string = { set_enum_string, false }, /* the word itself */
+	t_milters = { set_milters, true };        /* inet:H:P, unix:PATH */
 
 #define OFF(field) offsetof(struct dmail_conf, field)
 #define POOL_KEYS(prefix, id)                                           \
@@ -209,6 +210,12 @@ static const struct conf_key conf_keys[] = {
 	{ "public_suffix_list", &t_path, OFF(public_suffix_list), 0, NULL, NULL },
 	{ "dnsbl_zones", &t_string, OFF(dnsbl_zones), 0, NULL, check_dnsbl },
 	{ "dnsbl_threshold", &t_uint, OFF(dnsbl_threshold), 1, NULL, NULL },
+	{ "smtpd_milters", &t_milters, OFF(smtpd_milters), 0, NULL, NULL },
+	{ "submission_milters", &t_milters, OFF(submission_milters), 0, NULL, NULL },
+	{ "milter_default_action", &t_enum, OFF(milter_default_action), 0, "accept|tempfail|reject", NULL },
+	{ "milter_connect_timeout", &t_duration, OFF(milter_connect_timeout), 1, NULL, NULL },
+	{ "milter_command_timeout", &t_duration, OFF(milter_command_timeout), 1, NULL, NULL },
+	{ "milter_content_timeout", &t_duration, OFF(milter_content_timeout), 1, NULL, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -906,6 +913,24 @@ set_enum_string(struct parse_ctx *p, const struct conf_key *k, char *value)
 	}
 }
 
+/* Each word a milter address: inet:HOST:PORT or unix:/PATH. */
+static void
+set_milters(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(words[i], "unix:/", 6) == 0 ||
+		    (strncmp(words[i], "inet:", 5) == 0 &&
+		    check_hostport(p, k, words[i] + 5)))
+			strlist_add(key_field(p, k), words[i]);
+		else if (strncmp(words[i], "inet:", 5) != 0)
+			conf_error(p, "key '%s': '%s' is not inet:HOST:PORT "
+			    "or unix:/PATH", k->name, words[i]);
+	}
+}
+
 static void
 conf_defaults(struct dmail_conf *c)
 {
@@ -952,6 +977,10 @@ conf_defaults(struct dmail_conf *c)
 	c->userdb_cache_ttl = 30;
 	c->userdb_cache_negative_ttl = 10;
 	c->dnsbl_threshold = 1;
+	c->milter_default_action = MILTER_DEFAULT_TEMPFAIL;
+	c->milter_connect_timeout = 30;
+	c->milter_command_timeout = 30;
+	c->milter_content_timeout = 300;
 }
 
 /* The string keys of the directory backends and their defaults (NULL:
@@ -1225,6 +1254,8 @@ conf_free(struct dmail_conf *c)
 	free(c->resolv_conf);
 	free(c->lists_file);
 	free(c->list_web_url);
+	strlist_free(&c->smtpd_milters);
+	strlist_free(&c->submission_milters);
 	memset(c, 0, sizeof(*c));
 }
 

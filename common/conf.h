@@ -90,6 +90,8 @@ enum worker_spawn { WORKER_SPAWN_TEMPLATE = 0, WORKER_SPAWN_EXEC };
 enum userdb_backend_id { USERDB_BDB = 0, USERDB_LDAP, USERDB_PGSQL };
 enum sender_check { SENDER_CHECK_OFF = 0, SENDER_CHECK_DOMAIN,
 	SENDER_CHECK_STRICT };
+enum milter_default { MILTER_DEFAULT_ACCEPT = 0, MILTER_DEFAULT_TEMPFAIL,
+	MILTER_DEFAULT_REJECT };
 enum dmarc_rewrite { DMARC_REWRITE_AUTO = 0, DMARC_REWRITE_ALWAYS,
 	DMARC_REWRITE_NEVER };
 
@@ -142,6 +144,13 @@ struct dmail_conf {
 	enum bare_lf_policy smtp_bare_lf;
 	bool smtp_vrfy;
 	unsigned max_hops;
+	/* Milters (smtpd/milter.h): "inet:HOST:PORT" or "unix:/PATH" */
+	struct strlist smtpd_milters;      /* the smtp role */
+	struct strlist submission_milters; /* submission and smtps */
+	enum milter_default milter_default_action; /* milter down/timeout */
+	unsigned milter_connect_timeout;   /* seconds */
+	unsigned milter_command_timeout;
+	unsigned milter_content_timeout;   /* header, body, end of message */
 	struct cidr *relay_networks;
 	size_t relay_network_count;
 	struct pairlist aliases;       /* key: "name" or "name@domain" */

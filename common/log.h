@@ -120,7 +120,8 @@
  *   fd           file descriptor                        fd=5
  *   key          a database key                         key=al@example.test
  *   domain       a mail domain                          domain=example.org
- *   policy       a DMARC policy                         policy=strict
+ *   policy       a policy applied (DMARC; a milter's     policy=strict
+ *                milter_default_action)
  *   backend      account directory (userdb_backend)     backend=pgsql
  *   listed       DNS blocklists listing a client        listed=bl.ex=127.0.0.2
  *

@@ -152,6 +152,7 @@ txn_reset(struct smtp_session *ss)
 		ss->dlv = NULL;
 	}
 	smtp_checks_reset(ss);
+	smtp_milter_reset(ss);
 	memset(&ss->mail, 0, sizeof(ss->mail));
 	ss->rcpt_count = 0;
 	buf_reset(&ss->rcpts);
@@ -264,14 +265,14 @@ greet(struct smtp_session *ss, const char *arg, bool esmtp)
 static void
 cmd_helo(struct smtp_session *ss, const char *arg)
 {
-	if (greet(ss, arg, false))
+	if (greet(ss, arg, false) && smtp_milter_helo(ss) == 0)
 		stream_printf(ss->s, "250 %s\r\n", ss->conf->hostname);
 }
 
 static void
 cmd_ehlo(struct smtp_session *ss, const char *arg)
 {
-	if (!greet(ss, arg, true))
+	if (!greet(ss, arg, true) || smtp_milter_helo(ss) != 0)
 		return;
 	stream_printf(ss->s, "250-%s Hello %s\r\n", ss->conf->hostname,
 	    ss->ws->peer_ip);
@@ -283,6 +284,19 @@ cmd_ehlo(struct smtp_session *ss, const char *arg)
 	if (auth_offered(ss) && ss->auth_user[0] == '\0')
 		stream_puts(ss->s, "250-AUTH PLAIN LOGIN\r\n");
 	stream_puts(ss->s, "250 SMTPUTF8\r\n");
+}
+
+void
+smtp_delivery_info(struct smtp_session *ss, struct delivery_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->session_id = ss->ws->id;
+	info->client_ip = ss->ws->peer_ip;
+	info->client_helo = ss->helo;
+	info->protocol = protocol_name(ss);
+	info->tls = stream_tls_description(ss->s);
+	info->auth_user = ss->auth_user[0] ? ss->auth_user : NULL;
+	info->smtputf8 = ss->mail.smtputf8;
 }
 
 static void
@@ -316,14 +330,7 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 		smtp_reply_r(ss, &r);    /* counted by smtp_checks.c */
 		return;
 	}
-	memset(&info, 0, sizeof(info));
-	info.session_id = ss->ws->id;
-	info.client_ip = ss->ws->peer_ip;
-	info.client_helo = ss->helo;
-	info.protocol = protocol_name(ss);
-	info.tls = stream_tls_description(ss->s);
-	info.auth_user = ss->auth_user[0] ? ss->auth_user : NULL;
-	info.smtputf8 = ss->mail.smtputf8;
+	smtp_delivery_info(ss, &info);
 	ss->dlv = delivery_begin(ss->sd->dctx, ss->mail.from.addr, &info);
 	if (ss->dlv == NULL) {
 		log_error("action=tempfail sid=%s stage=MAIL "
@@ -335,6 +342,10 @@ cmd_mail(struct smtp_session *ss, const char *arg)
 	if (ss->mail.ret != DSN_RET_NONE || ss->mail.envid_given)
 		delivery_set_dsn(ss->dlv, ss->mail.ret,
 		    ss->mail.envid_given ? ss->mail.envid : NULL);
+	if (smtp_milter_mail(ss, arg) != 0) {
+		txn_reset(ss);
+		return;
+	}
 	ss->state = SMTP_S_MAIL;
 	smtp_reply(ss, 250, "2.1.0", "Ok");
 }
@@ -347,6 +358,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	struct rcpt_args dsn;
 	const char *orcpt = NULL, *why;
 	char addr[ADDR_PATH_MAX + 64];
+	enum rcpt_check check;
 
 	if (ss->rcpt_count >= ss->conf->max_recipients) {
 		/* RFC 5321 4.5.3.1.10: the client sends the rest in a later
@@ -370,7 +382,8 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	} else {
 		snprintf(addr, sizeof(addr), "%s", mb.addr);
 	}
-	switch (deliver_check_rcpt(ss->sd->dctx, addr, ss->mail.size, &r)) {
+	switch ((check = deliver_check_rcpt(ss->sd->dctx, addr, ss->mail.size,
+	    &r))) {
 	case RCPT_LOCAL:
 		break;
 	case RCPT_REMOTE:
@@ -400,6 +413,9 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	 * dropped. */
 	if (dsn.orcpt_given && strcasecmp(dsn.orcpt_type, "rfc822") == 0)
 		orcpt = dsn.orcpt;
+	if (smtp_milter_rcpt(ss, addr, arg, check == RCPT_LOCAL, dsn.notify,
+	    orcpt) != 0)
+		return;
 	if (dsn.notify != 0 || orcpt != NULL)
 		delivery_add_rcpt_dsn(ss->dlv, addr, dsn.notify, orcpt);
 	else
@@ -414,10 +430,32 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	smtp_reply(ss, 250, "2.1.5", "Ok");
 }
 
+/* Where DATA content goes: to the milters first (smtp_milter.c), which
+ * hand the message back at its end; then held for the checks of
+ * smtp_checks.c, or straight into the delivery. */
+struct data_sink {
+	struct smtp_session *ss;
+	bool hold;
+};
+
+static int
+store_line(void *arg, const char *line, size_t len)
+{
+	struct data_sink *sink = arg;
+
+	if (sink->hold)
+		return smtp_checks_data_line(sink->ss, line, len);
+	return delivery_write_line(sink->ss->dlv, line, len);
+}
+
 static int
 data_line(void *arg, const char *line, size_t len)
 {
-	return delivery_write_line(arg, line, len);
+	struct data_sink *sink = arg;
+
+	if (smtp_milter_content(sink->ss))
+		return smtp_milter_line(sink->ss, line, len);
+	return store_line(sink, line, len);
 }
 
 static void
@@ -428,10 +466,15 @@ cmd_data(struct smtp_session *ss, const char *arg)
 	struct smtp_reply r;
 	char id[64];
 	const char *why = NULL;
-	bool hold = smtp_checks_hold(ss);
+	struct data_sink sink = { ss, smtp_checks_hold(ss) };
+	bool hold = sink.hold;
 	int rc;
 
 	(void)arg;
+	if (smtp_milter_data(ss) != 0) {
+		txn_reset(ss);
+		return;
+	}
 	smtp_reply(ss, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 	/* The whole DATA phase has smtp_data_time_limit, as well as
 	 * smtp_data_timeout for each wait: a trickle of bytes that beats
@@ -443,8 +486,7 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		stream_set_deadline(ss->s, now_ms() +
 		    (int64_t)conf->smtp_data_time_limit * 1000);
 	rc = smtp_data_read(ss->s, &ss->line, conf->max_message_size,
-	    conf->smtp_bare_lf, hold ? smtp_checks_data_line : data_line,
-	    hold ? (void *)ss : (void *)ss->dlv, &res);
+	    conf->smtp_bare_lf, data_line, &sink, &res);
 	stream_set_deadline(ss->s, ss->deadline);
 	stream_set_line_limit(ss->s,
 	    (int)conf->smtp_command_time_limit * 1000);
@@ -471,6 +513,9 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		    "lines must end with <CR><LF>",
 		    res.bare_lf ? "<LF>" : "<CR>");
 		why = res.bare_lf ? "bare LF" : "bare CR";
+	} else if (smtp_milter_eom(ss, store_line, &sink) != 0) {
+		txn_reset(ss);
+		return;
 	} else if (hold && (why = smtp_checks_eom(ss, &r)) != NULL) {
 		/* r says why: the submission checks */
 	} else if (delivery_hops(ss->dlv) > conf->max_hops) {
@@ -752,7 +797,8 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 		stream_flush(ss.s);
 		goto out;
 	}
-	stream_printf(ss.s, "220 %s ESMTP DMail\r\n", conf->hostname);
+	if (smtp_milter_connect(&ss) == 0)
+		stream_printf(ss.s, "220 %s ESMTP DMail\r\n", conf->hostname);
 
 	while (ss.state != SMTP_S_QUIT) {
 		rc = stream_read_line(ss.s, &ss.line, SMTP_AUTH_LINE_MAX,
@@ -778,6 +824,7 @@ smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
 	stream_flush(ss.s);
 out:
 	txn_reset(&ss);
+	smtp_milter_end(&ss);
 	log_info("action=disconnect sid=%s client=%s messages=%llu errors=%u",
 	    ws->id, ws->peer_ip, (unsigned long long)ss.messages, ss.errors);
 	buf_free(&ss.line);

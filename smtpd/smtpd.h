@@ -20,6 +20,11 @@
  *   smtp_verify.c   mail from the internet: DNS blocklists at connect,
  *                   SPF, DKIM and DMARC into Authentication-Results,
  *                   dmarc_enforce
+ *   milter.c        the milter protocol (version 6), MTA side: stages,
+ *                   verdicts, message modifications (API in milter.h)
+ *   smtp_milter.c   the session's milter hooks smtp_milter_*(): which
+ *                   milters, macros, each stage's verdict, the end of
+ *                   DATA (modified message, discard, quarantine)
  *
  * Replies use struct smtp_reply and its setter smtp_reply_set()
  * (smtp_reply.h, through deliver.h) everywhere, so parsers and the delivery code hand back the
@@ -146,6 +151,7 @@ struct smtp_session {
 	uint64_t messages;              /* accepted in this session */
 	struct buf held;                /* DATA content held for
 	                                 * smtp_checks_eom() */
+	struct smtp_milter *milter;     /* NULL: no milters (smtp_milter.c) */
 };
 
 /* smtp_parse.c */
@@ -227,5 +233,32 @@ void smtp_io_failed(struct smtp_session *ss, int rc, const char *where);
 bool smtp_relay_allowed(const struct smtp_session *ss);
 void smtp_session_run(struct smtpd *sd, const struct dmail_conf *conf,
     struct worker_session *ws);
+/* What the session knows for delivery_begin() (strings borrowed). */
+void smtp_delivery_info(struct smtp_session *ss, struct delivery_info *info);
+
+/* smtp_milter.c */
+/* Each hook returns 0 to go on, or -1 when it replied (reject,
+ * tempfail, 421) and the command ends. No milters: 0. */
+int smtp_milter_connect(struct smtp_session *ss);
+int smtp_milter_helo(struct smtp_session *ss);
+/* After delivery_begin(); arg is the MAIL argument (for its ESMTP
+ * parameters). */
+int smtp_milter_mail(struct smtp_session *ss, const char *arg);
+/* A recipient that passed our checks (local: a local one). */
+int smtp_milter_rcpt(struct smtp_session *ss, const char *addr,
+    const char *arg, bool local, unsigned notify, const char *orcpt);
+int smtp_milter_data(struct smtp_session *ss);
+/* True when DATA content goes to the milters (smtp_milter_line()). */
+bool smtp_milter_content(const struct smtp_session *ss);
+int smtp_milter_line(struct smtp_session *ss, const char *line, size_t len);
+/* At the end of DATA, after the content checks: 0 (the message, as the
+ * milters left it, went line by line to store(arg): go on to the
+ * commit), or -1 (replied: rejected, discarded or quarantined; end the
+ * transaction). */
+int smtp_milter_eom(struct smtp_session *ss, data_line_fn store, void *arg);
+/* The transaction ends (RSET, MAIL, error, end of DATA). */
+void smtp_milter_reset(struct smtp_session *ss);
+/* The session ends: QUIT to the milters. */
+void smtp_milter_end(struct smtp_session *ss);
 
 #endif
