@@ -24,10 +24,10 @@ MSG = ("From: alice@remote.test\r\nTo: bob@example.test\r\n"
        ".. dotted\r\n")
 
 
-def milter_server(milters, extra="", users=(BOB,)):
-    conf = "smtpd_milters %s\nmilter_command_timeout 2s\n" \
-           "milter_content_timeout 2s\nmilter_connect_timeout 2s\n%s" \
-           % (" ".join(milters), extra)
+def milter_server(milters, extra="", users=(BOB,), timeout="2s"):
+    conf = "smtpd_milters %s\nmilter_command_timeout %s\n" \
+           "milter_content_timeout %s\nmilter_connect_timeout 2s\n%s" \
+           % (" ".join(milters), timeout, timeout, extra)
     if os.path.exists(QUEUED):
         conf += "queue_program %s\n" % QUEUED
     srv = server(extra=conf)
