@@ -28,6 +28,11 @@ apt_get install -y --no-install-recommends libspf2-dev publicsuffix
 apt_get install -y --no-install-recommends \
 	libsystemd-dev debhelper dpkg-dev fakeroot lintian devscripts \
 	systemd git adduser util-linux
+# Issue 12: the milters the tests run against dmail-smtpd (t/milter_real.py,
+# contrib/bench/milter.py): rspamd (milter proxy mode) and opendkim with
+# opendkim-tools (opendkim-genkey). The tests start them themselves; the
+# packages' own services are not needed.
+apt_get install -y --no-install-recommends rspamd opendkim opendkim-tools
 # Issue 11: promtool (from prometheus) checks the Prometheus text of
 # "tellsmtp status --prometheus" in t/master_metrics.py. Only the tool is
 # wanted; the package also enables a prometheus service DMail does not use.
