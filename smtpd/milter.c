@@ -163,6 +163,7 @@ struct milter_set {
 	struct buf body_out;         /* body bytes not yet written */
 	struct buf new_body;         /* SMFIR_REPLBODY */
 	const struct milter *body_by; /* the milter that replaced it */
+	unsigned nmods;              /* modification packets so far */
 	bool write_failed;
 	struct milter_mods mods;
 };
@@ -717,8 +718,18 @@ send_macros(struct milter_set *ms, struct milter *m, enum milter_stage stage,
 /* Send cmd with data, after the macros of stage. 0, or -1 (why). */
 static int
 send_cmd(struct milter_set *ms, struct milter *m, enum milter_stage stage,
-    char cmd, const char *data, size_t len, int64_t deadline)
+    char cmd, const char *data, size_t len, int64_t deadline,
+    const char **why)
 {
+	struct pollfd p = { .fd = m->fd, .events = POLLIN };
+
+	/* Nothing may be waiting: a milter that answers a step it said it
+	 * would not answer, or sends more than one verdict, is broken. */
+	if (poll(&p, 1, 0) > 0) {
+		*why = "unexpected data";
+		return -1;
+	}
+	*why = "cannot send";
 	if (send_macros(ms, m, stage, cmd, deadline) < 0)
 		return -1;
 	packet_begin(ms, cmd);
@@ -771,12 +782,9 @@ milter_event(struct milter_set *ms, struct milter *m, enum milter_stage stage,
 
 	*res = MILTER_CONTINUE;
 	if (send_cmd(ms, m, stage, cmd, data, len, now_ms() +
-	    (int64_t)timeout * 1000) < 0)
-		why = "cannot send";
-	else if (!noreply)
-		(void)read_verdict(ms, m, stage, timeout, cmd == C_BODYEOB, r,
-		    res, &why);
-	if (why == NULL)
+	    (int64_t)timeout * 1000, &why) == 0 && (noreply ||
+	    read_verdict(ms, m, stage, timeout, cmd == C_BODYEOB, r, res,
+	    &why) == 0))
 		return 0;
 	*res = milter_fail(ms, m, cmd == C_BODYEOB ? "eom" : cmd == C_BODY ?
 	    "body" : cmd == C_HEADER ? "header" : stage_names[stage], why);
@@ -1055,6 +1063,7 @@ milter_message_end(struct milter_set *ms)
 	buf_free(&ms->body_out);
 	buf_free(&ms->new_body);
 	ms->body_by = NULL;
+	ms->nmods = 0;
 	free(ms->mods.sender);
 	free(ms->mods.quarantine_reason);
 	strlist_free(&ms->mods.add_rcpts);
@@ -1233,6 +1242,10 @@ apply_mod(struct milter_set *ms, struct milter *m, const char **why)
 		*why = "modification not negotiated";
 		return -1;
 	}
+	if (++ms->nmods > MILTER_MODS_MAX) {
+		*why = "too many modifications";
+		return -1;
+	}
 	if (cmd == R_ADDHEADER || cmd == R_INSHEADER || cmd == R_CHGHEADER)
 		rc = header_mod(ms, cmd, &c, why);
 	else if (cmd == R_REPLBODY)
@@ -1296,13 +1309,15 @@ send_body(struct milter_set *ms, struct milter *m, struct smtp_reply *r,
 			break;
 		}
 		off += (uint64_t)n;
+		const char *why = NULL;
+
 		if (send_cmd(ms, m, MILTER_EOM, C_BODY, chunk, (size_t)n,
-		    now_ms() + (int64_t)t * 1000) < 0) {
-			*res = milter_fail(ms, m, "body", "cannot send");
+		    now_ms() + (int64_t)t * 1000, &why) < 0) {
+			*res = milter_fail(ms, m, "body", why);
 			*r = m->reply;
 			rc = -1;
 		} else if ((m->proto & P_NR_BODY) == 0) {
-			const char *why = NULL;
+			why = NULL;
 			if (read_packet(ms, m, now_ms() + (int64_t)t * 1000,
 			    &why) == 0 && ms->in.data[0] == R_SKIP &&
 			    ms->in.len == 1)

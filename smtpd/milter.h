@@ -9,7 +9,9 @@
  * the milters in configuration order and stops at the first one that
  * rejects. A milter that cannot be reached, times out, breaks the
  * protocol (a packet over MILTER_PACKET_MAX, a packet not consumed
- * exactly, an unknown reply, an action it did not negotiate) is closed
+ * exactly, an unknown reply, an action it did not negotiate, a reply to
+ * a step it said it would not answer, more than MILTER_MODS_MAX
+ * modifications) is closed
  * and logged once (event=milter-failed); from then on the session gets
  * milter_default_action for it: accept (the milter is skipped), tempfail
  * (451 4.7.1) or reject (550 5.7.1).
@@ -40,6 +42,9 @@
 #define MILTER_PACKET_MAX (1024 * 1024)
 /* Body chunk size of SMFIC_BODY (libmilter's MILTER_CHUNK_SIZE). */
 #define MILTER_CHUNK 65535
+/* Most modification packets (header, recipient, body chunk) all the
+ * milters of one message may send. */
+#define MILTER_MODS_MAX 10000
 /* Longest header field name a milter may add or change. */
 #define MILTER_HEADER_NAME_MAX 128
 

@@ -137,6 +137,7 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 		clienttab_auth_success(ss->ws->clients, &att);
 		scoreboard_count(SBC_LOGIN_OK);
 		snprintf(ss->auth_user, sizeof(ss->auth_user), "%s", address);
+		snprintf(ss->auth_mech, sizeof(ss->auth_mech), "%s", mech);
 		explicit_bzero(&rec, sizeof(rec));
 		log_info("action=auth sid=%s mech=%s user=%s client=%s "
 		    "status=ok", ss->ws->id, mech, address, ss->ws->peer_ip);

@@ -224,7 +224,8 @@ smtp_milter_mail(struct smtp_session *ss, const char *arg)
 	milter_macro(ms, "{mail_addr}", ss->mail.from.addr);
 	milter_macro(ms, "{auth_authen}", ss->auth_user[0] ? ss->auth_user :
 	    NULL);
-	milter_macro(ms, "{auth_type}", ss->auth_user[0] ? "PLAIN" : NULL);
+	milter_macro(ms, "{auth_type}", ss->auth_user[0] ? ss->auth_mech :
+	    NULL);
 	return verdict(ss, "MAIL", args_stage(ss, true, ss->mail.from.addr,
 	    arg, &r), &r);
 }

@@ -137,6 +137,7 @@ struct smtp_session {
 	bool auth_required;             /* submission / smtps */
 	char helo[SMTP_HELO_MAX + 1];
 	char auth_user[USERDB_ADDRESS_MAX + 1];   /* "" = not authenticated */
+	char auth_mech[16];             /* its SASL mechanism ("PLAIN") */
 	unsigned errors;                /* error replies so far */
 	unsigned auth_failures;
 	unsigned auth_refused;          /* refused by the login penalty */

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import milterlib as ml  # noqa: E402
 from milterlib import pkt, s  # noqa: E402
-from smtp_proto import BOB, DOMAIN, greet, server  # noqa: E402
+from smtp_proto import BOB, DOMAIN, Client, greet, server  # noqa: E402
 
 CAROL = "carol@" + DOMAIN
 QUEUED = dt.prog("queued/dmail-queued")
@@ -249,6 +249,8 @@ def test_protocol_violations():
         {"eom": [ml.addheader("X-Inject", "v\r\nBcc: x@y")]},
         {"eom": [pkt("+", s("not an address <"))]},
         {"replies": {"E": pkt("s")}},
+        {"proto": ml.NR_HDR, "chatty": True},
+        {"eom": [ml.addheader("X-Many", "v")] * 10001},
         {"optneg": pkt("O", struct.pack(">III", 6, 0x1ff, 0x800))},
         {"optneg": pkt("O", struct.pack(">III", 9, 0, 0))},
         {"optneg": pkt("O", struct.pack(">III", 6, 0, 0) + b"\0\0")},
@@ -279,13 +281,42 @@ def test_macro_list_and_two_milters():
         assert "X-First: 1" in stored(srv, BOB)
 
 
+def test_submission_milters():
+    """submission_milters serve the submission role (with the login in
+    {auth_authen}); smtpd_milters are not asked there."""
+    import base64
+    a, b = ml.Milter(), ml.Milter()
+    with a, b:
+        srv = server(submission=True, extra="smtpd_milters %s\n"
+                     "submission_milters %s\nrelay_networks 127.0.0.1/32\n"
+                     % (a.spec, b.spec))
+        with srv:
+            srv.add_user(BOB)
+            c = Client(srv.port("submission"))
+            assert c.reply()[0] == 220
+            c.expect("EHLO client.example", 250)
+            token = base64.b64encode(b"\0" + BOB.encode() + b"\0secret")
+            c.expect("AUTH PLAIN " + token.decode(), 235)
+            c.expect("MAIL FROM:<%s>" % BOB, 250)
+            c.expect("RCPT TO:<%s>" % BOB, 250)
+            c.expect("DATA", 354)
+            c.send(MSG + ".\r\n")
+            assert c.reply()[0] == 250
+            c.close()
+            stored(srv, BOB)
+        assert a.commands() == [], a.commands()
+        assert b.macros["C"]["{daemon_name}"] == "submission"
+        assert b.macros["M"]["{auth_authen}"] == BOB
+        assert b.macros["M"]["{auth_type}"] == "PLAIN"
+
+
 def main():
     dt.main([test_stages_and_macros, test_skipped_stages_and_no_reply,
              test_reply_types, test_accept_and_discard,
              test_header_and_body_changes, test_envelope_changes,
              test_quarantine_and_release, test_default_action,
              test_hang_and_crash, test_protocol_violations,
-             test_macro_list_and_two_milters])
+             test_macro_list_and_two_milters, test_submission_milters])
 
 
 if __name__ == "__main__":
