@@ -40,7 +40,44 @@ def find(prog):
     return shutil.which(prog)
 
 
-class Rspamd:
+class Daemon:
+    """A milter program started by a test, in its own temporary
+    directory and process group; close() stops it and removes both."""
+
+    proc = log = dir = None
+
+    def start(self, args, port, what):
+        self.log = open(os.path.join(self.dir, "out"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        dt.wait_for(lambda: self.proc.poll() is not None or
+                    dt.port_listening(port), 120, what=what)
+        if self.proc.poll() is not None:
+            raise AssertionError("%s exited: %s" % (what, open(
+                os.path.join(self.dir, "out")).read()[-2000:]))
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class Rspamd(Daemon):
     """rspamd with Debian's configuration, our overrides in a temporary
     LOCAL_CONFDIR: only the milter proxy worker, scanning itself."""
 
@@ -74,36 +111,10 @@ class Rspamd:
                 "-c", "/etc/rspamd/rspamd.conf"]
         for var in ("LOCAL_CONFDIR", "DBDIR", "RUNDIR", "LOGDIR"):
             args.append("--var=%s=%s" % (var, self.dir))
-        self.log = open(os.path.join(self.dir, "out"), "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        dt.wait_for(lambda: self.proc.poll() is not None or
-                    dt.port_listening(self.port), 120, what="rspamd proxy")
-        if self.proc.poll() is not None:
-            raise AssertionError("rspamd exited: %s" % open(
-                os.path.join(self.dir, "out")).read()[-2000:])
-
-    def close(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+        self.start(args, self.port, "rspamd proxy")
 
 
-class OpenDKIM:
+class OpenDKIM(Daemon):
     """opendkim signing for example.test with a fresh key."""
 
     def __init__(self, domain="example.test", selector="sel"):
@@ -130,29 +141,7 @@ class OpenDKIM:
                     % (domain, selector,
                        os.path.join(self.dir, selector + ".private"),
                        self.port, self.dir))
-        self.log = open(os.path.join(self.dir, "out"), "wb")
-        self.proc = subprocess.Popen([self.prog, "-f", "-x", conf],
-                                     stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
-        dt.wait_for(lambda: self.proc.poll() is not None or
-                    dt.port_listening(self.port), 30, what="opendkim")
-        if self.proc.poll() is not None:
-            raise AssertionError("opendkim exited: %s" % open(
-                os.path.join(self.dir, "out")).read())
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+        self.start([self.prog, "-f", "-x", conf], self.port, "opendkim")
 
 
 def test_rspamd():
