@@ -284,11 +284,30 @@ log_quarantined(const char *reason)
 }
 
 int
+poison_note(const char *qdir, const char *name, const char *reason)
+{
+	char aux[POISON_AUX_MAX];
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	int rc;
+
+	buf_printf(&text, "%s time=%lld\n", reason, (long long)time(NULL));
+	aux_name(name, 'r', aux);
+	buf_printf(&path, "%s/%s", qdir, aux);
+	rc = write_file_durable(path.data, text.data, text.len, 0600);
+	if (rc < 0)
+		log_error("event=write-failed path=%s error=\"%s\"", path.data,
+		    strerror(errno));
+	buf_free(&path);
+	buf_free(&text);
+	return rc;
+}
+
+int
 poison_quarantine(struct poison_spool *ps, const char *name,
     const char *reason)
 {
 	char aux[POISON_AUX_MAX], clean[NAME_MAX + 1];
-	struct buf path = BUF_INIT, text = BUF_INIT;
+	struct buf text = BUF_INIT;
 	int rc = -1;
 
 	clean_name(name, clean, sizeof(clean));
@@ -302,19 +321,13 @@ poison_quarantine(struct poison_spool *ps, const char *name,
 		log_error("event=quarantine-failed spool=%s path=%s "
 		    "error=\"fsync: %s\"", ps->spool, ps->qdir,
 		    strerror(errno));
-	buf_printf(&text, "spool=%s file=%s %s time=%lld\n", ps->spool, name,
-	    reason, (long long)time(NULL));
-	aux_name(name, 'r', aux);
-	buf_printf(&path, "%s/%s", ps->qdir, aux);
-	if (write_file_durable(path.data, text.data, text.len, 0600) < 0)
-		log_error("event=write-failed path=%s error=\"%s\"", path.data,
-		    strerror(errno));
+	buf_printf(&text, "spool=%s file=%s %s", ps->spool, name, reason);
+	(void)poison_note(ps->qdir, name, text.data);
 	aux_name(name, 't', aux);
 	(void)unlinkat(ps->qdirfd, aux, 0);
 	log_quarantined(text.data);
 	rc = 0;
 out:
-	buf_free(&path);
 	buf_free(&text);
 	return rc;
 }

@@ -115,6 +115,11 @@ unsigned poison_current(const struct poison_spool *ps);
 int poison_quarantine(struct poison_spool *ps, const char *name,
     const char *reason);
 
+/* Write the reason file of name in qdir ("key=value ..." text; the time
+ * is added), for an item put there directly (a milter's quarantine,
+ * smtpd/smtp_milter.c). 0, or -1 (logged). */
+int poison_note(const char *qdir, const char *name, const char *reason);
+
 /* Log, once each, the items a signal handler quarantined. */
 void poison_report(struct poison_spool *ps);
 

@@ -1259,6 +1259,10 @@ apply_mod(struct milter_set *ms, struct milter *m, const char **why)
 		ms->mods.quarantine = true;
 		free(ms->mods.quarantine_reason);
 		ms->mods.quarantine_reason = xstrndup(reason, 200);
+		/* it goes into a log line: printable, no quotes */
+		for (char *q = ms->mods.quarantine_reason; *q; q++)
+			if ((unsigned char)*q < ' ' || *q == '"' || *q == 0x7f)
+				*q = '?';
 	} else
 		rc = envelope_mod(ms, cmd, &c, why);
 	return rc < 0 ? -1 : 1;

@@ -410,6 +410,7 @@ quarantine(struct smtp_session *ss, const char *id)
 
 	quarantine_envelope(ss, id, &env);
 	poison_paths(ss->conf, POISON_MAILDROP, &dir, &qdir);
+	buf_reset(&dir);
 	if (mkdir_p(qdir.data, 0700) < 0 ||
 	    (w.fd = spool_create_tmp(ss->conf, id, &tmp)) < 0) {
 		w.err = errno;
@@ -424,6 +425,9 @@ quarantine(struct smtp_session *ss, const char *id)
 		unlink(tmp.data);
 		goto out;
 	}
+	buf_printf(&dir, "spool=maildrop file=%s reason=milter-quarantine "
+	    "sid=%s", id, ss->ws->id);
+	(void)poison_note(qdir.data, id, dir.data);
 	buf_printf(&qdir, "/%s", id);
 	if (durable_publish(w.fd, tmp.data, qdir.data, false) < 0)
 		w.err = errno;

@@ -59,10 +59,12 @@ class Milter:
     hang_at   command letter after which it stops answering
     crash_at  command letter at which it closes the connection
     chatty    answer even the steps proto says it will not answer
+    trickle   send replies one byte at a time (partial reads)
     """
 
     def __init__(self, replies=None, eom=(), actions=ALL_ACTIONS, proto=0,
-                 hang_at=None, crash_at=None, optneg=None, chatty=False):
+                 hang_at=None, crash_at=None, optneg=None, chatty=False,
+                 trickle=False):
         self.replies = {k.encode(): v for k, v in (replies or {}).items()}
         self.eom = list(eom)
         self.actions = actions
@@ -71,6 +73,7 @@ class Milter:
         self.crash_at = crash_at.encode() if crash_at else None
         self.optneg = optneg
         self.chatty = chatty      # answers even the steps it said it won't
+        self.trickle = trickle    # every reply one byte at a time
         self.events = []
         self.macros = {}
         self.lock = threading.Lock()
@@ -132,6 +135,14 @@ class Milter:
             pass
         conn.close()
 
+    def _send(self, conn, data):
+        if not self.trickle:
+            conn.sendall(data)
+            return
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(0.001)
+
     def _handle(self, conn, cmd, data):
         with self.lock:
             self.events.append((cmd, data))
@@ -145,7 +156,7 @@ class Milter:
         if cmd == self.crash_at:
             return False
         if cmd == b"O":
-            conn.sendall(self.optneg if self.optneg is not None else
+            self._send(conn, self.optneg if self.optneg is not None else
                          pkt("O", struct.pack(">III", 6, self.actions,
                                               self.proto)))
             return True
@@ -160,8 +171,8 @@ class Milter:
             return True
         if cmd == b"E":
             for p in self.eom:
-                conn.sendall(p)
-        conn.sendall(self.replies.get(cmd, pkt("c")))
+                self._send(conn, p)
+        self._send(conn, self.replies.get(cmd, pkt("c")))
         return True
 
 

@@ -176,6 +176,17 @@ def test_header_and_body_changes():
             "From: alice@remote.test"), lines
 
 
+def test_trickled_replies():
+    """Replies and modifications arriving one byte at a time."""
+    eom = [ml.addheader("X-Slow", "yes"), pkt("b", b"slow body\r\n")]
+    with ml.Milter(eom=eom, trickle=True) as m, \
+            milter_server([m.spec]) as srv:
+        code, lines = send(srv)
+        assert code == 250, lines
+        text = stored(srv, BOB)
+        assert "X-Slow: yes\n" in text and text.endswith("\n\nslow body\n")
+
+
 def test_envelope_changes():
     eom = [pkt("e", s("<bounce@example.test>")),
            pkt("+", s("<%s>" % CAROL)),
@@ -198,6 +209,7 @@ def test_quarantine_and_release():
         qid = lines[-1].split()[-1]
         out = srv.tell("quarantine").stdout
         assert qid in out, out
+        assert "reason=milter-quarantine" in out, out
         assert srv.maildir_messages(BOB) == []
         assert "action=quarantine" in srv.log_text()
         if not os.path.exists(QUEUED):
@@ -313,7 +325,8 @@ def test_submission_milters():
 def main():
     dt.main([test_stages_and_macros, test_skipped_stages_and_no_reply,
              test_reply_types, test_accept_and_discard,
-             test_header_and_body_changes, test_envelope_changes,
+             test_header_and_body_changes, test_trickled_replies,
+             test_envelope_changes,
              test_quarantine_and_release, test_default_action,
              test_hang_and_crash, test_protocol_violations,
              test_macro_list_and_two_milters, test_submission_milters])
