@@ -723,8 +723,10 @@ send_cmd(struct milter_set *ms, struct milter *m, enum milter_stage stage,
 {
 	struct pollfd p = { .fd = m->fd, .events = POLLIN };
 
-	/* Nothing may be waiting: a milter that answers a step it said it
-	 * would not answer, or sends more than one verdict, is broken. */
+	/* Nothing may be waiting: a milter that sent more than one verdict,
+	 * or answered a step it said it would not answer, is broken (seen
+	 * when its extra packet has arrived by the time of our next
+	 * command). */
 	if (poll(&p, 1, 0) > 0) {
 		*why = "unexpected data";
 		return -1;

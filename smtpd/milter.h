@@ -9,8 +9,9 @@
  * the milters in configuration order and stops at the first one that
  * rejects. A milter that cannot be reached, times out, breaks the
  * protocol (a packet over MILTER_PACKET_MAX, a packet not consumed
- * exactly, an unknown reply, an action it did not negotiate, a reply to
- * a step it said it would not answer, more than MILTER_MODS_MAX
+ * exactly, an unknown reply, an action it did not negotiate, a packet
+ * waiting when it should be silent (a second verdict), more than
+ * MILTER_MODS_MAX
  * modifications) is closed
  * and logged once (event=milter-failed); from then on the session gets
  * milter_default_action for it: accept (the milter is skipped), tempfail

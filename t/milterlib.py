@@ -58,13 +58,11 @@ class Milter:
     actions   SMFIF_* answered at negotiation; proto: SMFIP_* steps
     hang_at   command letter after which it stops answering
     crash_at  command letter at which it closes the connection
-    chatty    answer even the steps proto says it will not answer
     trickle   send replies one byte at a time (partial reads)
     """
 
     def __init__(self, replies=None, eom=(), actions=ALL_ACTIONS, proto=0,
-                 hang_at=None, crash_at=None, optneg=None, chatty=False,
-                 trickle=False):
+                 hang_at=None, crash_at=None, optneg=None, trickle=False):
         self.replies = {k.encode(): v for k, v in (replies or {}).items()}
         self.eom = list(eom)
         self.actions = actions
@@ -72,7 +70,6 @@ class Milter:
         self.hang_at = hang_at.encode() if hang_at else None
         self.crash_at = crash_at.encode() if crash_at else None
         self.optneg = optneg
-        self.chatty = chatty      # answers even the steps it said it won't
         self.trickle = trickle    # every reply one byte at a time
         self.events = []
         self.macros = {}
@@ -167,7 +164,7 @@ class Milter:
         if cmd == self.hang_at:
             time.sleep(30)
             return False
-        if self.proto & NR_FOR.get(cmd, 0) and not self.chatty:
+        if self.proto & NR_FOR.get(cmd, 0):
             return True
         if cmd == b"E":
             for p in self.eom:

@@ -261,7 +261,7 @@ def test_protocol_violations():
         {"eom": [ml.addheader("X-Inject", "v\r\nBcc: x@y")]},
         {"eom": [pkt("+", s("not an address <"))]},
         {"replies": {"E": pkt("s")}},
-        {"proto": ml.NR_HDR, "chatty": True},
+        {"replies": {"R": pkt("c") + pkt("c")}},
         {"eom": [ml.addheader("X-Many", "v")] * 10001},
         {"optneg": pkt("O", struct.pack(">III", 6, 0x1ff, 0x800))},
         {"optneg": pkt("O", struct.pack(">III", 9, 0, 0))},
