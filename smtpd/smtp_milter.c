@@ -9,13 +9,15 @@
  * tempfail, 421 shutdown) and the caller must stop. Without milters every
  * hook returns 0 at once.
  *
- * With milters, DATA content goes to milter_content_line() instead of
- * the delivery; smtp_milter_eom() runs the milters and then writes the
- * (modified) message into the delivery, rebuilding the delivery first
- * when a milter changed the sender or the recipients (an added recipient
- * is checked like RCPT TO; one that would be refused is logged and
- * skipped). Nothing is durable before delivery_commit(), so the 250
- * covers exactly what is stored.
+ * With milters, DATA content goes to milter_content_line() first;
+ * smtp_milter_eom() runs the milters and then hands the (modified)
+ * message back to the session line by line (which holds it for
+ * smtp_checks.c, so DMail's own DKIM signature and Authentication-Results
+ * cover what the milters left, or writes it into the delivery),
+ * rebuilding the delivery first when a milter changed the sender or the
+ * recipients (an added recipient is checked like RCPT TO; one that would
+ * be refused is logged and skipped). Nothing is durable before
+ * delivery_commit(), so the 250 covers exactly what is stored.
  *
  * Discard: 250 and the message is dropped (logged). Quarantine: the
  * message is written as a maildrop file (spool.h format) into

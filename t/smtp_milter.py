@@ -322,6 +322,35 @@ def test_submission_milters():
         assert b.macros["M"]["{auth_type}"] == "PLAIN"
 
 
+def test_builtin_dkim_signs_what_the_milters_left():
+    """With a milter that changes the message and DMail's own dkim_sign,
+    the signature is made after the milter: it verifies on the stored
+    message, which holds the milter's changes."""
+    import tempfile
+    import dkim_verify
+    from submission_dkim import keygen
+    if dkim_verify.verifier() is None:
+        raise dt.SkipTest("python3-dkim (dkimpy) is not installed")
+    if not os.path.exists(dt.prog("util/dmail-dkim")):
+        raise dt.SkipTest("dmail-dkim not built")
+    eom = [ml.addheader("X-Scanned", "milter"),
+           pkt("b", b"replaced by the milter\r\n")]
+    with tempfile.TemporaryDirectory() as tmp, ml.Milter(eom=eom) as m:
+        os.chmod(tmp, 0o755)
+        key, (name, rec) = keygen(tmp, DOMAIN, "s1")
+        with milter_server([m.spec], extra="relay_networks 127.0.0.1/32\n"
+                           "dkim_sign %s s1 %s\n" % (DOMAIN, key)) as srv:
+            code, lines = send(srv, sender="alice@example.test",
+                               msg=MSG.replace("alice@remote.test",
+                                               "alice@example.test"))
+            assert code == 250, lines
+            text = stored(srv, BOB)
+            assert "DKIM-Signature:" in text, text
+            assert "X-Scanned: milter" in text, text
+            assert text.endswith("\n\nreplaced by the milter\n"), text
+            assert dkim_verify.verify(text.encode(), {name: rec}), text
+
+
 def main():
     dt.main([test_stages_and_macros, test_skipped_stages_and_no_reply,
              test_reply_types, test_accept_and_discard,
@@ -329,7 +358,8 @@ def main():
              test_envelope_changes,
              test_quarantine_and_release, test_default_action,
              test_hang_and_crash, test_protocol_violations,
-             test_macro_list_and_two_milters, test_submission_milters])
+             test_macro_list_and_two_milters, test_submission_milters,
+             test_builtin_dkim_signs_what_the_milters_left])
 
 
 if __name__ == "__main__":
