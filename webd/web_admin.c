@@ -90,7 +90,11 @@ queue_run(struct web_req *r, int argc, char **argv, struct buf *out)
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
 		close(fds[0]);
-		_exit(queue_command(r->w->conf, argc, argv));
+		int rc = queue_command(r->w->conf, argc, argv);
+
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
 	}
 	close(fds[1]);
 	for (;;) {
