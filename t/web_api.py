@@ -4,7 +4,9 @@ HTTPS: bearer tokens (admin and per list), status, reload, queue
 listing, hold and release, accounts, list members, tellsmtp -H for
 remote status and reload, and shutdown through the API."""
 
+import http.client
 import os
+import subprocess
 import sys
 import time
 
@@ -147,6 +149,41 @@ def test_list_members_and_shutdown():
         assert srv.proc.poll() is not None, "dmaild still running"
 
 
+def test_plain_http_loopback_only():
+    """Without tls_cert the web pool speaks plain HTTP, on loopback
+    only; dmaild -n refuses another address. A body over web_max_body
+    gets 413."""
+    if not os.path.exists(wc.WEBD):
+        raise dt.SkipTest("dmail-webd not built")
+    port = dt.free_port()
+    srv = dt.Server(start=False, extra="web_listen 0.0.0.0:%d\n"
+                    "web_program %s\n" % (port, wc.WEBD))
+    with srv:
+        r = subprocess.run([dt.DMAILD, "-n", "-c", srv.conf_path],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "plain HTTP only on a loopback" in \
+            r.stderr + r.stdout, r
+        srv.write_conf("web_listen 127.0.0.1:%d\nweb_program %s\n"
+                       "web_max_body 1k\n" % (port, wc.WEBD))
+        srv.ports["web"] = port
+        srv.start()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/login")
+        resp = conn.getresponse()
+        body = resp.read().decode()
+        assert resp.status == 200 and "Log in" in body
+        cookie = resp.getheader("Set-Cookie")
+        assert "HttpOnly" in cookie and "Secure" not in cookie, cookie
+        assert "script-src" not in resp.getheader("Content-Security-Policy")
+        conn.request("POST", "/login", body="x" * 5000, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 413, resp.status
+        conn.close()
+        assert "pool=web" in srv.log_text()
+
+
 if __name__ == "__main__":
-    dt.main([test_tokens_status_reload_remote, test_accounts,
+    dt.main([test_plain_http_loopback_only, test_tokens_status_reload_remote, test_accounts,
              test_queue_hold_release, test_list_members_and_shutdown])

@@ -480,9 +480,11 @@ moderate(struct web_req *r, const struct list_def *d, const char *verb,
 	}
 	list_addr(d, "-request", &req);
 	rcpt = req.data;
+	/* A command of the moderator, not an automatic message: listd
+	 * ignores Auto-Submitted mail. */
 	buf_printf(&msg, "From: <%s>\nTo: <%s>\nSubject: %s %s\n"
-	    "Auto-Submitted: auto-generated\n\n%s %s\n", r->auth.user, rcpt,
-	    verb, id, verb, id);
+	    "X-Dmail-Via: web\n\n%s %s\n", r->auth.user, rcpt, verb, id, verb,
+	    id);
 	if (listspool_write_mem(r->w->conf, r->auth.user, &rcpt, 1, msg.data,
 	    msg.len, NULL, &err) < 0)
 		buf_printf(why, "list spool: %s", buf_cstr(&err));
