@@ -117,7 +117,13 @@ def test_queue_hold_release():
 def test_list_members_and_shutdown():
     srv = wc.server()
     with srv:
-        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
+        lc.dlist(srv, "create", LIST, "--owner", "owner@example.test",
+                 "--description", "PLACEHOLDER")
+        # Invalid UTF-8 in lists.dat comes out as U+FFFD, valid JSON.
+        with open(srv.lists_file, "rb") as f:
+            text = f.read()
+        with open(srv.lists_file, "wb") as f:
+            f.write(text.replace(b"PLACEHOLDER", b"caf\xc3\xa9 \xff \"q\""))
         lc.dlist(srv, "create", "other@example.test", "--owner",
                  "owner@example.test")
         lc.dlist(srv, "subscribe", LIST, "a@example.test")
@@ -126,6 +132,7 @@ def test_list_members_and_shutdown():
         assert st == 200 and j["lists"] == [LIST], j
         st, j = c.api("GET", "/api/v1/lists/%s" % LIST)
         assert st == 200 and j["owner"] == "owner@example.test", j
+        assert j["description"] == "caf\u00e9 \ufffd \"q\"", j
         st, j = c.api("POST", "/api/v1/lists/%s/members/add" % LIST,
                       {"address": "b@example.test"})
         assert st == 200, j

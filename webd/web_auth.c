@@ -14,12 +14,14 @@
  * "created UNIXTIME". Its mtime is the last use: older than
  * web_session_idle, or created longer than web_session_lifetime ago,
  * and the session is removed and the browser sent to the login page.
- * Every worker sees every session. Roles: administrators are the
+ * Every worker sees every session; each login removes the sessions left
+ * idle too long. Roles: administrators are the
  * accounts in web_admins; list rights come from lists.dat (owners and
  * moderators); everyone else manages only their own subscriptions.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -231,12 +233,41 @@ web_login_page(struct web_req *r, const char *rest)
 	login_form(r, NULL);
 }
 
+/* Remove the sessions nobody used for web_session_idle (abandoned
+ * without logout): at each login, so the directory stays small. */
+static void
+session_sweep(struct web_req *r)
+{
+	struct buf dir = BUF_INIT, p = BUF_INIT;
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	web_session_dir(r->w->conf, &dir);
+	d = opendir(dir.data);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (!is_hex(de->d_name, 64))
+			continue;
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir.data, de->d_name);
+		if (stat(p.data, &st) == 0 &&
+		    st.st_mtime + (time_t)r->w->conf->web_session_idle < now)
+			unlink(p.data);
+	}
+	if (d != NULL)
+		closedir(d);
+	buf_free(&dir);
+	buf_free(&p);
+}
+
 static void
 session_create(struct web_req *r, const char *user)
 {
 	struct buf path = BUF_INIT, text = BUF_INIT;
 	char id[2 * SESSION_ID_BYTES + 1], name[65];
 
+	session_sweep(r);
 	random_hex(id, SESSION_ID_BYTES);
 	random_hex(r->auth.csrf, 32);
 	sha256_hex(id, name);

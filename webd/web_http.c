@@ -3,7 +3,8 @@
  * webd.h): form and query fields, cookies, escaping, the page frame.
  *
  * Every value a page shows goes through html_escape() (web_html()
- * escapes each %s argument), every JSON string through json_escape().
+ * escapes each %s argument), every JSON string through json_escape(),
+ * which turns invalid UTF-8 into U+FFFD.
  * Form bodies are application/x-www-form-urlencoded, at most
  * WEB_MAX_FIELDS fields; more are ignored.
  */
@@ -140,14 +141,35 @@ html_escape(struct buf *out, const char *s)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	    (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+
+	if (n == 0 || (n == 2 && s[0] < 0xc2))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 void
 json_escape(struct buf *out, const char *s)
 {
 	buf_append_char(out, '"');
 	for (; s != NULL && *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n = utf8_len((const unsigned char *)s);
 
-		if (c == '"' || c == '\\')
+		if (n == 0) {
+			buf_append_str(out, "\\ufffd");  /* invalid UTF-8 */
+		} else if (n > 1) {
+			buf_append(out, s, n);
+			s += n - 1;
+		} else if (c == '"' || c == '\\')
 			buf_printf(out, "\\%c", c);
 		else if (c == '\n')
 			buf_append_str(out, "\\n");
