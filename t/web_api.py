@@ -6,6 +6,7 @@ remote status and reload, and shutdown through the API."""
 
 import http.client
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -41,6 +42,20 @@ def test_tokens_status_reload_remote():
         # The web pool survives its own reload and answers again.
         dt.wait_for(lambda: c.api("GET", "/api/v1/status")[0] == 200, 15,
                     what="web pool after reload")
+        # A connection open across a reload keeps being served (the old
+        # worker drains it), and new connections reach the new one.
+        ctx = ssl.create_default_context(cafile=srv.cert)
+        keep = http.client.HTTPSConnection("localhost", srv.port("web"),
+                                           context=ctx, timeout=30)
+        hdr = {"Authorization": "Bearer " + tok}
+        keep.request("GET", "/api/v1/status", headers=hdr)
+        assert keep.getresponse().read() and True
+        st, j = c.api("POST", "/api/v1/reload")
+        assert st == 200, j
+        keep.request("GET", "/api/v1/status", headers=hdr)
+        resp = keep.getresponse()
+        assert resp.status == 200 and b"web" in resp.read()
+        keep.close()
         r = wc.tellsmtp_remote(srv, tok, "status")
         assert r.returncode == 0 and "web" in r.stdout, r
         r = wc.tellsmtp_remote(srv, tok, "reload")

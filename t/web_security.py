@@ -133,6 +133,28 @@ def test_moderate_and_oneclick():
         assert "alice@example.test" not in lc.members(srv, A)
 
 
+def test_idle_expiry_and_self_service():
+    """A member sets digest delivery on their own subscription (and
+    nobody else's); an idle session ends (back to the login page)."""
+    srv = wc.server(users=USERS, extra="web_session_idle 2\n")
+    with srv:
+        setup(srv)
+        c = wc.Client(srv)
+        c.login("alice@example.test")
+        page = c.get("/me")
+        assert A in page.body and B not in page.body, page.body
+        r = c.post("/me/set", {"list": A, "mode": "digest"})
+        assert r.status == 303, (r.status, r.body)
+        out = lc.dlist(srv, "members", A).stdout
+        assert re.search(r"alice@example.test.*digest", out), out
+        assert c.post("/me/set", {"list": B, "mode": "nomail"}).status == 404
+        # Not a list admin: no member list of A.
+        assert c.get("/lists/%s/members" % A).status == 403
+        dt.wait_for(lambda: c.get("/me").status == 303, 15,
+                    what="idle session to end")
+        assert c.get("/me").getheader("Location") == "/login"
+
+
 if __name__ == "__main__":
     dt.main([test_roles_csrf_escaping, test_login_throttle,
-             test_moderate_and_oneclick])
+             test_moderate_and_oneclick, test_idle_expiry_and_self_service])
