@@ -75,8 +75,8 @@ struct conf_key {
 };
 
 static conf_setter set_string, set_path, set_uint, set_size, set_duration,
-    set_bool, set_domains, set_listen, set_cidrs, set_pair, set_log,
-    set_enum, set_enum_string, set_milters;
+    set_bool, set_domains, set_addresses, set_listen, set_cidrs, set_pair,
+    set_log, set_enum, set_enum_string, set_milters;
 static conf_check check_hostport, check_percent, check_delimiter,
     check_dkim_sign, check_dnsbl;
 
@@ -88,6 +88,7 @@ static const struct conf_type
 	t_duration = { set_duration, false },     /* s, m, h, d */
 	t_bool = { set_bool, false },
 	t_domains = { set_domains, true },        /* lower-cased words */
+	t_addresses = { set_addresses, true },    /* user@domain words */
 	t_listen = { set_listen, true },          /* ADDR:PORT words */
 	t_cidrs = { set_cidrs, true },            /* networks */
 	t_pair = { set_pair, true },              /* NAME VALUE... */
@@ -121,9 +122,11 @@ static const struct conf_key conf_keys[] = {
 	{ "smtps_listen", &t_listen, 0, ROLE_SMTPS, NULL, NULL },
 	{ "pop3_listen", &t_listen, 0, ROLE_POP3, NULL, NULL },
 	{ "pop3s_listen", &t_listen, 0, ROLE_POP3S, NULL, NULL },
+	{ "web_listen", &t_listen, 0, ROLE_WEB, NULL, NULL },
 	POOL_KEYS("smtp", POOL_SMTP),
 	POOL_KEYS("pop3", POOL_POP3),
 	POOL_KEYS("list", POOL_LIST),
+	POOL_KEYS("web", POOL_WEB),
 	{ "queue_program", &t_path, OFF(pool[POOL_QUEUE].program), 0, NULL, NULL },
 	{ "tls_cert", &t_path, OFF(tls_cert), 0, NULL, NULL },
 	{ "tls_key", &t_path, OFF(tls_key), 0, NULL, NULL },
@@ -216,13 +219,17 @@ static const struct conf_key conf_keys[] = {
 	{ "milter_connect_timeout", &t_duration, OFF(milter_connect_timeout), 1, NULL, NULL },
 	{ "milter_command_timeout", &t_duration, OFF(milter_command_timeout), 1, NULL, NULL },
 	{ "milter_content_timeout", &t_duration, OFF(milter_content_timeout), 1, NULL, NULL },
+	{ "web_admins", &t_addresses, OFF(web_admins), 0, NULL, NULL },
+	{ "web_session_idle", &t_duration, OFF(web_session_idle), 1, NULL, NULL },
+	{ "web_session_lifetime", &t_duration, OFF(web_session_lifetime), 1, NULL, NULL },
+	{ "web_max_body", &t_size, OFF(web_max_body), 0, NULL, NULL },
 };
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
 static const char *const pool_names[POOL_COUNT] = { "smtp", "pop3", "list",
-	"queue" };
+	"queue", "web" };
 static const char *const role_names[ROLE_COUNT] = { "smtp", "submission",
-	"smtps", "pop3", "pop3s" };
+	"smtps", "pop3", "pop3s", "web" };
 
 const char *
 pool_name(enum pool_id id)
@@ -239,6 +246,8 @@ role_name(enum listen_role role)
 enum pool_id
 role_pool(enum listen_role role)
 {
+	if (role == ROLE_WEB)
+		return POOL_WEB;
 	return role == ROLE_POP3 || role == ROLE_POP3S ? POOL_POP3 : POOL_SMTP;
 }
 
@@ -661,6 +670,28 @@ set_domains(struct parse_ctx *p, const struct conf_key *k, char *value)
 	}
 }
 
+/* Each word an address user@domain, lower-cased; the valid ones are
+ * kept. */
+static void
+set_addresses(struct parse_ctx *p, const struct conf_key *k, char *value)
+{
+	char *words[CONF_WORDS_MAX];
+	size_t n = split_words(p, k, value, words, CONF_WORDS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *at = strchr(words[i], '@');
+
+		str_lower(words[i]);
+		if (at == NULL || at == words[i] || !valid_domain(at + 1) ||
+		    strcspn(words[i], " \t/\"<>") != strlen(words[i])) {
+			conf_error(p, "key '%s': '%s' is not an address "
+			    "(user@domain)", k->name, words[i]);
+			continue;
+		}
+		strlist_add(key_field(p, k), words[i]);
+	}
+}
+
 /* True if c already listens on la's address (any role). */
 static bool
 listener_taken(const struct dmail_conf *c, const struct listen_addr *la)
@@ -939,6 +970,7 @@ conf_defaults(struct dmail_conf *c)
 		[POOL_POP3] = { 2, 100, 100, NULL },
 		[POOL_LIST] = { 1, 10, 100, NULL },
 		[POOL_QUEUE] = { 1, 1, 1, NULL },
+		[POOL_WEB] = { 1, 4, 1, NULL },
 	};
 
 	memcpy(c->pool, pool_defaults, sizeof(c->pool));
@@ -981,6 +1013,24 @@ conf_defaults(struct dmail_conf *c)
 	c->milter_connect_timeout = 30;
 	c->milter_command_timeout = 30;
 	c->milter_content_timeout = 300;
+	c->web_session_idle = 1800;
+	c->web_session_lifetime = 12 * 3600;
+	c->web_max_body = 1024 * 1024;
+}
+
+/* 127.0.0.0/8 or ::1: where plain HTTP may serve a local proxy. */
+static bool
+listen_is_loopback(const struct listen_addr *la)
+{
+	if (la->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&la->ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (la->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&la->ss;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	return false;
 }
 
 /* The string keys of the directory backends and their defaults (NULL:
@@ -1053,7 +1103,7 @@ conf_finish(struct parse_ctx *p)
 {
 	struct dmail_conf *c = p->c;
 	static const char *const programs[POOL_COUNT] = { "dmail-smtpd",
-		"dmail-pop3d", "dmail-listd", "dmail-queued" };
+		"dmail-pop3d", "dmail-listd", "dmail-queued", "dmail-webd" };
 	struct buf b = BUF_INIT;
 
 	p->line = 0;
@@ -1106,6 +1156,11 @@ conf_finish(struct parse_ctx *p)
 		if ((r == ROLE_SMTPS || r == ROLE_POP3S) && c->tls_cert == NULL)
 			conf_error(p, "%s_listen needs tls_cert and tls_key",
 			    role_names[r]);
+		if (r == ROLE_WEB && c->tls_cert == NULL &&
+		    !listen_is_loopback(&c->listen[i]))
+			conf_error(p, "web_listen %s: plain HTTP only on a "
+			    "loopback address; set tls_cert and tls_key for "
+			    "HTTPS", c->listen[i].text);
 	}
 }
 
@@ -1251,6 +1306,7 @@ conf_free(struct dmail_conf *c)
 	free(c->relayhost);
 	free(c->relayhost_auth);
 	strlist_free(&c->tls_required);
+	strlist_free(&c->web_admins);
 	free(c->resolv_conf);
 	free(c->lists_file);
 	free(c->list_web_url);

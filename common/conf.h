@@ -35,6 +35,7 @@ enum pool_id {
 	POOL_POP3,
 	POOL_LIST,
 	POOL_QUEUE,
+	POOL_WEB,          /* the web manager and API (webd/) */
 	POOL_COUNT
 };
 
@@ -45,6 +46,7 @@ enum listen_role {
 	ROLE_SMTPS,        /* port 465: implicit TLS, then like submission */
 	ROLE_POP3,         /* port 110 */
 	ROLE_POP3S,        /* port 995: implicit TLS */
+	ROLE_WEB,          /* web manager: HTTPS, or HTTP on loopback */
 	ROLE_COUNT
 };
 
@@ -235,6 +237,12 @@ struct dmail_conf {
 	char *public_suffix_list;      /* NULL: PSL_DEFAULT_PATH */
 	char *dnsbl_zones;             /* dnsbl.h form; NULL: none */
 	unsigned dnsbl_threshold;
+
+	/* web manager (webd/) */
+	struct strlist web_admins;     /* accounts with the admin role */
+	unsigned web_session_idle;     /* seconds a session lives unused */
+	unsigned web_session_lifetime; /* seconds a session lives at most */
+	uint64_t web_max_body;         /* largest request body accepted */
 };
 
 /* Parse a file. Returns 0 and fills *out, or -1 with errors in err. */

@@ -19,7 +19,7 @@
  * a DSN for that recipient was committed. REMOTE may be empty. Unknown
  * lines are ignored. A missing file means "never tried".
  *
- * Read by dmail-queued and by the queue tools (util/queue_cmds.c).
+ * Read by dmail-queued and by the queue tools (common/queue_cmds.c).
  */
 #ifndef DMAIL_QUEUE_INFO_H
 #define DMAIL_QUEUE_INFO_H

@@ -1,11 +1,14 @@
 #!/bin/sh
 # demo.sh - install dependencies, build and install DMail under ./demo, and
 # start dmaild in the foreground on 127.0.0.1 (SMTP 2525, submission 5870,
-# POP3 1110) with the demo domain example.test and the demo user
-# demo@example.test (password "demo"). Ctrl-C stops it. Run as root.
+# POP3 1110, the web manager on http://127.0.0.1:8080/) with the demo
+# domain example.test and the demo user demo@example.test (password
+# "demo", also the web manager's administrator). Ctrl-C stops it. Run as
+# root.
 #
 # Environment (all optional): DMAIL_DEMO_SMTP_PORT (2525),
 # DMAIL_DEMO_SUBMISSION_PORT (5870), DMAIL_DEMO_POP3_PORT (1110),
+# DMAIL_DEMO_WEB_PORT (8080),
 # DMAIL_DEMO_STATE (the mail store and queue, /var/lib/dmail-demo as root,
 # ./demo/state otherwise).
 #
@@ -26,6 +29,7 @@ state=${DMAIL_DEMO_STATE:-/var/lib/dmail-demo}
 smtp_port=${DMAIL_DEMO_SMTP_PORT:-2525}
 submission_port=${DMAIL_DEMO_SUBMISSION_PORT:-5870}
 pop3_port=${DMAIL_DEMO_POP3_PORT:-1110}
+web_port=${DMAIL_DEMO_WEB_PORT:-8080}
 
 if [ "$(id -u)" -eq 0 ]; then
 	sh contrib/install-deps.sh
@@ -72,6 +76,16 @@ log             stderr info
 smtp_workers_min 2
 pop3_workers_min 2
 CONF
+# The web manager (built when libmicrohttpd-dev is installed): plain HTTP
+# is allowed on loopback only.
+web=
+if [ -x "$prefix/libexec/dmail/dmail-webd" ]; then
+	web=yes
+	cat >>"$conf" <<CONF
+web_listen      127.0.0.1:$web_port
+web_admins      demo@example.test
+CONF
+fi
 
 "$prefix/sbin/dmaild" -n -c "$conf"
 step "creating the demo user demo@example.test"
@@ -95,7 +109,10 @@ DMail is starting on 127.0.0.1 (Ctrl-C stops it). In another terminal:
 
   # watch the worker pools
   $prefix/sbin/tellsmtp -c $conf status
-
+${web:+
+  # the web manager: open http://127.0.0.1:$web_port/ in a browser and log
+  # in as demo@example.test with the password demo (the administrator)
+}
 This is a demo under $demo; for a real installation build the Debian
 package (README.md, "Installing the package"). To remove the demo: Ctrl-C,
 then rm -rf $demo $state

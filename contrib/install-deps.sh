@@ -45,3 +45,7 @@ apt-get install -y --no-install-recommends prometheus
 apt_get install -y --no-install-recommends \
 	libpq-dev libldap-dev postgresql postgresql-client slapd ldap-utils \
 	dovecot-imapd
+# Issue 13: the web manager (GNU libmicrohttpd with GnuTLS for HTTPS) and
+# its headless browser test (contrib/test-browser.sh).
+apt_get install -y --no-install-recommends libmicrohttpd-dev \
+	chromium chromium-driver python3-selenium

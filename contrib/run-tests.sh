@@ -94,7 +94,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	cat "$top/_build/package.log"
 fi
 
+# Issue 13: the web manager's pages in a headless browser, once, against
+# the plain build (contrib/test-browser.sh).
+sh "$top/contrib/test-browser.sh" "$top/_build/plain" >"$top/_build/browser.log" 2>&1
+cat "$top/_build/browser.log"
+
 python3 "$top/contrib/count-tests.py" "$top/_build/plain" "$top/_build/sanitizers" \
-    "$top/_build/fuzz-run" "$top/_build/distcheck.log" "$top/_build/package.log"
+    "$top/_build/fuzz-run" "$top/_build/distcheck.log" "$top/_build/package.log" \
+    "$top/_build/browser.log"
 [ $? -ne 0 ] && status=1
 exit $status

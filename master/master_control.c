@@ -2,7 +2,8 @@
  * master_control.c - the control socket and the status socket.
  *
  * The protocol is described in master.h. Both sockets are unix stream
- * sockets; the control socket is owner-only (0600), the status socket
+ * sockets; the control socket is owner-only (0600; 0660 for run_as's
+ * group when the web pool is configured at start-up), the status socket
  * world-readable (0666) and serves only the Prometheus text.
  *
  * The master must never block on a client: sockets are non-blocking,
@@ -19,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -206,6 +208,25 @@ open_unix(const char *path, mode_t mode)
 	return fd;
 }
 
+/* The web pool (webd/, run_as) relays reload, shutdown and status from
+ * its administrators: with web listeners at start-up, the control
+ * socket is 0660 for run_as's group. */
+static void
+control_share_with_web(const struct dmail_conf *c)
+{
+	struct passwd *pw;
+	bool web = false;
+
+	for (size_t i = 0; i < c->listen_count; i++)
+		web = web || c->listen[i].role == ROLE_WEB;
+	if (!web || c->run_as == NULL || (pw = getpwnam(c->run_as)) == NULL)
+		return;
+	if (chown(c->control_socket, (uid_t)-1, pw->pw_gid) < 0 ||
+	    chmod(c->control_socket, 0660) < 0)
+		log_warn("event=control-failed socket=%s error=\"%s\"",
+		    c->control_socket, strerror(errno));
+}
+
 int
 master_control_open(struct master *m)
 {
@@ -217,6 +238,7 @@ master_control_open(struct master *m)
 	m->control_fd = open_unix(m->conf->control_socket, 0600);
 	if (m->control_fd < 0)
 		return -1;
+	control_share_with_web(m->conf);
 	m->control_ev.kind = EV_CONTROL;
 	m->status_ev.kind = EV_STATUS_SOCKET;
 	if (master_ep_add(m, m->control_fd, EPOLLIN, &m->control_ev) < 0 ||

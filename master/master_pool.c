@@ -13,7 +13,8 @@
  *     client addresses holding most sessions (client_connection_limit
  *     bounds what one address can hold).
  * A pool without listeners (list, queue) runs workers_min workers, if its
- * program exists. Workers retired by a reload do not count towards
+ * program exists; so does the web pool when it has listeners (each web
+ * worker serves many connections with its own event loop, webd/). Workers retired by a reload do not count towards
  * workers_max: they are finishing old sessions while new workers serve.
  *
  * A stopped pool ("shutdown pop3", master_shutdown.c) starts nothing
@@ -100,6 +101,10 @@ master_pool_configure(struct master *m, unsigned pools)
 		p->listening = i == POOL_SMTP || i == POOL_POP3;
 		if (p->listening) {
 			p->enabled = master_listen_count(m, p->id) > 0;
+		} else if (i == POOL_WEB && master_listen_count(m, p->id) == 0) {
+			/* The web pool serves its listeners with its own
+			 * loop (webd/): none configured, nothing to run. */
+			p->enabled = false;
 		} else {
 			p->enabled = access(prog, X_OK) == 0;
 			if (!p->enabled && !p->disabled_logged)

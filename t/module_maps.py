@@ -29,7 +29,8 @@ import dmailtest as dt  # noqa: E402
 
 # Folders of production code (tests, fuzz targets and build trees have
 # no maps).
-DIRS = ("common", "master", "smtpd", "queued", "pop3d", "listd", "util")
+DIRS = ("common", "master", "smtpd", "queued", "pop3d", "listd", "util",
+        "webd")
 
 ENTRY = re.compile(r"^ \*( {1,8})([A-Za-z0-9_./-]+\.c)(?:\s+(.*))?$")
 CONT = re.compile(r"^ \*( +)(\S.*)$")

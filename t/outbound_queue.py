@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """outbound_queue - queue tools (queue, flush, hold, release, delete, as
-tellsmtp runs them through util/queue_cmds.c), the delay warning after
+tellsmtp runs them through common/queue_cmds.c), the delay warning after
 queue_warn_after and the bounce after queue_lifetime."""
 
 import os

@@ -3,7 +3,8 @@
  * passwd, apop, quota, list, show, disable, enable and import accounts
  * in the user database (common/userdb.c), and import-mbox, the move of
  * mbox spools into accounts' Maildirs (util/mbox.c). See
- * man/dmail-user.8.
+ * man/dmail-user.8. "token create" makes the web manager's API tokens
+ * (common/webtoken.h).
  *
  * Passwords and APOP secrets are read from standard input (one line), so
  * they never appear in a process listing. When run as root with run_as
@@ -37,6 +38,7 @@
 #include "userdb.h"
 #include "util.h"
 #include "vacation.h"
+#include "webtoken.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -53,6 +55,7 @@ static const char *const usage_lines[] = {
 	"  quota USER@DOMAIN [--quota-bytes N] [--quota-messages N]",
 	"  del | show | disable | enable USER@DOMAIN",
 	"  list",
+	"  token create --admin | --list LIST@DOMAIN  (web API token)",
 	"  import FILE               (lines user@domain:hash)",
 	"  export                    (passwd-file lines, see dmail-user(8))",
 	"  import-mbox USER@DOMAIN FILE",
@@ -1015,11 +1018,45 @@ cmd_vacation(const struct dmail_conf *conf, const char *address, int argc,
 	return rc;
 }
 
+/* token create --admin | --list LIST@DOMAIN: a bearer token of the web
+ * manager's API (webtoken.h), printed once. */
+static int
+cmd_token(const struct dmail_conf *conf, int argc, char **argv)
+{
+	struct buf scope = BUF_INIT, token = BUF_INIT, err = BUF_INIT;
+	int rc = 0;
+
+	if (argc == 2 && strcmp(argv[0], "create") == 0 &&
+	    strcmp(argv[1], "--admin") == 0)
+		buf_set(&scope, "admin");
+	else if (argc == 3 && strcmp(argv[0], "create") == 0 &&
+	    strcmp(argv[1], "--list") == 0) {
+		char list[USERDB_ADDRESS_MAX + 1];
+
+		address_arg(argv[2], list, sizeof(list));
+		buf_printf(&scope, "list:%s", list);
+	} else
+		usage();
+	become_run_as(conf);
+	if (webtoken_create(conf, scope.data, &token, &err) < 0) {
+		errmsg("token: %s", buf_cstr(&err));
+		rc = EXIT_FAIL;
+	} else
+		printf("%s\n", token.data);
+	buf_free(&scope);
+	buf_free(&token);
+	buf_free(&err);
+	return rc;
+}
+
 static int
 dispatch(struct dmail_conf *conf, const char *cmd, int i, int argc,
     char **argv)
 {
 	char address[USERDB_ADDRESS_MAX + 1];
+
+	if (strcmp(cmd, "token") == 0)
+		return cmd_token(conf, argc - i, argv + i);
 
 	if (strcmp(cmd, "list") == 0) {
 		if (i != argc)

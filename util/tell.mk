@@ -1,6 +1,6 @@
 # util/tell.mk - tellsmtp, and its other names tellpop and telllist.
 sbin_PROGRAMS += tellsmtp
-tellsmtp_SOURCES = tellsmtp.c queue_cmds.c queue_cmds.h $(TOOL)
+tellsmtp_SOURCES = tellsmtp.c web_client.c web_client.h $(TOOL)
 tellsmtp_LDADD = $(LIBDMAIL) $(OPENSSL_LIBS)
 
 TELL_LINKS = tellpop telllist

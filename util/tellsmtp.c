@@ -10,11 +10,20 @@
  *        tellsmtp [-c FILE] status [--prometheus]
  *        tellsmtp [-c FILE] queue|quarantine|flush|delete ID|hold ID|
  *                           release ID|NAME
+ *        tellsmtp -H https://HOST:PORT [-T TOKENFILE] reload|shutdown|
+ *                           status [--prometheus]
  *
  * The queue commands are not master requests: they are carried out by
- * util/queue_cmds.c against the spool and the queue manager.
+ * common/queue_cmds.c against the spool and the queue manager.
  *
- * Sends one request line (protocol in master/master.h and tellsmtp(8)),
+ * -H sends reload, shutdown (of every pool) or status to a remote
+ * DMail's web manager API (/api/v1/reload, shutdown, status; man
+ * dmail-webd) with an admin token from TOKENFILE or $DMAIL_WEB_TOKEN,
+ * verifying the server's certificate against the system's CAs or
+ * $DMAIL_WEB_CA (util/web_client.c).
+ *
+ * Sends one request line (protocol in master/master.h and tellsmtp(8))
+ * through common/control_client.c,
  * prints the master's answer without its "+OK"/"-ERR" first line (for
  * errors, that line goes to stderr too), and exits:
  *   0  the master answered +OK
@@ -26,30 +35,28 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "conf.h"
+#include "control_client.h"
 #include "log.h"
 #include "queue_cmds.h"
 #include "tool.h"
 #include "util.h"
-
-#define TELL_TIMEOUT_MS 30000
-#define TELL_REPLY_MAX (4 * 1024 * 1024)
+#include "web_client.h"
 
 static const char *const usage_lines[] = {
 	"[-c FILE] reload|shutdown|start [--all]",
 	"[-c FILE] status [--prometheus]",
 	"[-c FILE] queue|quarantine|flush|delete ID|hold ID|release ID|NAME",
+	"-H https://HOST:PORT [-T TOKENFILE] reload|shutdown|status "
+	    "[--prometheus]",
 	NULL };
 
 static struct tool tool = {
@@ -61,25 +68,6 @@ static struct tool tool = {
 	.log_level = LOG_LEVEL_WARN,
 	.no_faults = true,
 };
-
-/* Wait until fd is ready for events; false on timeout or error. */
-static bool
-wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return false;
-		n = poll(&pfd, 1, (int)left);
-		if (n > 0)
-			return true;
-		if (n < 0 && errno != EINTR)
-			return false;
-	}
-}
 
 /*
  * Only state_dir and control_socket matter here. A file the master would
@@ -142,81 +130,6 @@ no_rights(const char *sock)
 	else
 		tool_error(&tool, "permission denied on %s: run as %s", sock,
 		    pw != NULL ? pw->pw_name : "root");
-}
-
-/* Connect to the master's control socket: the fd, or (said why) -2 for
- * a path too long, -1 when the master cannot be reached. */
-static int
-connect_master(const struct dmail_conf *conf)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	if (strlen(conf->control_socket) >= sizeof(sun.sun_path)) {
-		tool_error(&tool, "%s: path too long", conf->control_socket);
-		return -2;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, conf->control_socket,
-	    strlen(conf->control_socket));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		if (errno == EACCES || errno == EPERM)
-			no_rights(conf->control_socket);
-		else
-			tool_error(&tool, "dmaild is not running (%s: %s)",
-			    conf->control_socket, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	fd_set_nonblock(fd, true);
-	return fd;
-}
-
-/* Send the request and read the whole answer (until the master closes
- * the connection). 0, or -1 (said why). */
-static int
-exchange(int fd, const struct buf *req, struct buf *reply)
-{
-	int64_t deadline = now_ms() + TELL_TIMEOUT_MS;
-
-	for (size_t off = 0; off < req->len;) {
-		ssize_t n = send(fd, req->data + off, req->len - off,
-		    MSG_NOSIGNAL);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
-		    wait_fd(fd, POLLOUT, deadline))
-			continue;
-		tool_error(&tool, "sending to dmaild: %s",
-		    n < 0 ? strerror(errno) : "connection closed");
-		return -1;
-	}
-	for (;;) {
-		char chunk[8192];
-		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-
-		if (n > 0) {
-			if (reply->len + (size_t)n > TELL_REPLY_MAX) {
-				tool_error(&tool, "answer too long");
-				return -1;
-			}
-			buf_append(reply, chunk, (size_t)n);
-			continue;
-		}
-		if (n == 0)
-			return 0;
-		if ((errno == EAGAIN || errno == EINTR) &&
-		    wait_fd(fd, POLLIN, deadline))
-			continue;
-		tool_error(&tool, "reading from dmaild: %s",
-		    errno == EAGAIN ? "timed out" : strerror(errno));
-		return -1;
-	}
 }
 
 /* Print the master's answer: 0 for +OK, 1 for anything else. */
@@ -287,10 +200,10 @@ static int
 master_request(const char *path, int argc, char **argv)
 {
 	struct dmail_conf conf;
-	struct buf req = BUF_INIT, reply = BUF_INIT;
+	struct buf req = BUF_INIT, reply = BUF_INIT, err = BUF_INIT;
 	const char *cmd = argv[0];
 	bool prometheus = false;
-	int fd, rc = 1;
+	int r, rc = 1;
 
 	if (argc < 1 || argc > 2 ||
 	    tell_request(cmd, argc == 2 ? argv[1] : NULL, &req,
@@ -298,29 +211,90 @@ master_request(const char *path, int argc, char **argv)
 		tool_usage(&tool);
 	if (load_socket_path(path, &conf) < 0)
 		return 2;
-	fd = connect_master(&conf);
-	if (fd < 0) {
-		rc = fd == -2 ? 2 : 1;
-		goto out;
-	}
-	if (exchange(fd, &req, &reply) == 0)
+	buf_truncate(&req, req.len - 1);     /* control_request() adds LF */
+	r = control_request(conf.control_socket, req.data, &reply, &err);
+	if (r == CONTROL_NO_RIGHTS)
+		no_rights(conf.control_socket);
+	else if (r < 0)
+		tool_error(&tool, "%s", buf_cstr(&err));
+	else
 		rc = print_answer(&conf, cmd, prometheus, &reply);
-	close(fd);
-out:
+	if (r == CONTROL_BAD_PATH)
+		rc = 2;
 	conf_free(&conf);
 	buf_free(&req);
 	buf_free(&reply);
+	buf_free(&err);
+	return rc;
+}
+
+/* -H: reload, shutdown or status through a remote web manager's API,
+ * with a token from -T FILE or DMAIL_WEB_TOKEN. */
+static int
+remote(const char *url, const char *token_file, int argc, char **argv)
+{
+	struct buf token = BUF_INIT, out = BUF_INIT, text = BUF_INIT;
+	struct buf path = BUF_INIT;
+	const char *env = getenv("DMAIL_WEB_TOKEN"), *cmd = argv[0];
+	bool prometheus = argc == 2 && strcmp(argv[1], "--prometheus") == 0;
+	int status = 0, rc = 1;
+
+	if (argc < 1 || argc > 2 || (argc == 2 && (!prometheus ||
+	    strcmp(cmd, "status") != 0)) || (strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0))
+		tool_usage(&tool);
+	if (token_file != NULL) {
+		if (read_file(token_file, &token, 4096) < 0) {
+			tool_error(&tool, "%s: %s", token_file, strerror(errno));
+			return 2;
+		}
+	} else if (env != NULL) {
+		buf_set(&token, env);
+	} else {
+		tool_error(&tool, "-H needs a token: -T FILE or "
+		    "DMAIL_WEB_TOKEN");
+		return 2;
+	}
+	buf_truncate(&token, strcspn(buf_cstr(&token), " \t\r\n"));
+	buf_printf(&path, "/api/v1/%s%s", cmd, prometheus ?
+	    "?format=prometheus" : "");
+	if (web_client_call(url, token.data, strcmp(cmd, "status") == 0 ?
+	    "GET" : "POST", path.data, &status, &out, &text) < 0) {
+		tool_error(&tool, "%s: %s", url, buf_cstr(&text));
+	} else if (status == 200) {
+		json_string_field(out.data, "output", &text);
+		fputs(buf_cstr(&text), stdout);
+		rc = 0;
+	} else {
+		json_string_field(out.data, "error", &text);
+		tool_error(&tool, "%s: HTTP %d: %s", url, status,
+		    buf_cstr(&text));
+	}
+	buf_free(&token);
+	buf_free(&out);
+	buf_free(&text);
+	buf_free(&path);
 	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *path = TOOL_CONF_PATH;
+	const char *path = TOOL_CONF_PATH, *url = NULL, *token_file = NULL;
 	struct dmail_conf conf;
 	int first, rc;
 
 	tool_start(&tool, argc, argv);
+	/* -H URL [-T FILE]: the remote form, before the usual -c. */
+	while (argc > 2 && (strcmp(argv[1], "-H") == 0 ||
+	    strcmp(argv[1], "-T") == 0)) {
+		*(argv[1][1] == 'H' ? &url : &token_file) = argv[2];
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
+	if (url != NULL)
+		return remote(url, token_file, argc - 1, argv + 1);
 	first = tool_conf_option(&tool, argc, argv, &path);
 	argc -= first;
 	argv += first;

@@ -1,0 +1,186 @@
+/*
+ * webd.h - dmail-webd, the web manager and its HTTPS API: module map and
+ * shared types.
+ *
+ * dmail-webd runs in the master's "web" pool (web_listen, web_workers_min
+ * and web_workers_max in dmail.conf). Each worker takes the pool's
+ * listening sockets from the master (fds 7.., worker.h) and serves them
+ * all with GNU libmicrohttpd in its own event loop (run() of worker.h):
+ * one single-threaded process serves many connections. It notices a
+ * reload or retirement (worker_should_exit()) within WEB_POLL_MS, stops
+ * accepting (the next generation's workers accept from then on), lets
+ * the requests in progress finish and exits: a reload drops nothing.
+ * HTTPS with tls_cert/tls_key; plain HTTP only on loopback listeners
+ * (conf.c refuses anything else). Workers run as run_as.
+ *
+ * Reads and changes go through the code the command-line tools use: the
+ * master's control socket (control_client.h, as tellsmtp), the queue
+ * commands (queue_cmds.h, as tellsmtp), the user database (userdb.h, as
+ * dmail-user), list members (listdb.h, as dlist), and moderation through
+ * the list worker's own "approve ID" / "reject ID" command mail.
+ *
+ * Files (one concern each; a file calls only files listed below it):
+ *   webd.c        main(), the service (init: certificate, client table,
+ *                 session directory; run: the libmicrohttpd daemons and
+ *                 their event loop, quiesce on exit), the access handler:
+ *                 body collection with web_max_body, authentication,
+ *                 dispatch over the route table web_routes[].
+ *   web_admin.c   the administrator's pages and API: dashboard, remote
+ *                 control (reload, shutdown), queue (list, hold, release,
+ *                 delete, flush), and the routes of the accounts.
+ *   web_accounts.c accounts (search, page, add, disable, enable,
+ *                 password, quota) for web_admin.c's routes.
+ *   web_lists.c   lists for owners, moderators and administrators
+ *                 (settings, members, moderation queue), members'
+ *                 self-service (digest, nomail) and the RFC 8058
+ *                 one-click unsubscribe (list_web_url).
+ *   web_auth.c    login (user database password check under the shared
+ *                 client table's throttle), sessions (files under
+ *                 state_dir/run/web/, named by the SHA-256 of the random
+ *                 id; idle and absolute expiry), CSRF tokens, bearer
+ *                 tokens (webtoken.h), roles.
+ *   web_http.c    request and response helpers: query and form fields,
+ *                 cookies, HTML and JSON escaping, the page frame and
+ *                 stylesheet, error pages and JSON errors.
+ *
+ * Every change is logged once: action=web command=NAME user=WHO
+ * client=IP status=ok|refused|failed [list= member= qid= reason=].
+ */
+#ifndef DMAIL_WEBD_H
+#define DMAIL_WEBD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "clienttab.h"
+#include "conf.h"
+#include "lists.h"
+#include "userdb.h"
+
+#define WEB_MAX_LISTEN 16
+#define WEB_POLL_MS 200            /* how soon a retirement is noticed */
+#define WEB_DRAIN_MS 10000         /* requests in progress at exit */
+#define WEB_CONN_TIMEOUT 30        /* seconds a connection may idle */
+#define WEB_MAX_FIELDS 64          /* form fields per request */
+#define WEB_SESSION_COOKIE "dmail_session"
+#define WEB_LOGIN_COOKIE "dmail_login"
+#define WEB_PAGE_SIZE 50
+
+/* Per process. */
+struct web {
+	const struct dmail_conf *conf;
+	char *cert_pem, *key_pem;      /* NULL: plain HTTP (loopback only) */
+	struct clienttab *clients;     /* login throttle, shared by workers */
+	struct userdb *udb;            /* read-only */
+	struct lists_cache lists;      /* lists.dat, re-read on change */
+};
+
+struct web_field {
+	char *name, *value;
+};
+
+/* Who is asking. */
+struct web_auth {
+	char user[USERDB_ADDRESS_MAX + 1]; /* "" when nobody logged in */
+	bool admin;
+	bool token;                    /* API bearer token */
+	char scope_list[LIST_ADDRESS_MAX + 1]; /* token scoped to one list */
+	char session[65];              /* session file name (hash) */
+	char csrf[65];                 /* the session's CSRF token */
+};
+
+/* One request and its answer. */
+struct web_req {
+	struct web *w;
+	struct MHD_Connection *conn;
+	const char *method, *url;      /* url: path only */
+	struct buf body;
+	bool too_big;
+	bool api;                      /* under /api/v1/ */
+	char client[64];
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct web_field fields[WEB_MAX_FIELDS]; /* form body */
+	size_t nfields;
+	struct web_auth auth;
+	/* answer */
+	int status;
+	const char *ctype;
+	struct buf out;
+	struct buf cookies;            /* Set-Cookie values, LF-separated */
+	char location[512];            /* redirect target, "" none */
+	int64_t started_ms;
+};
+
+enum web_need { NEED_NONE, NEED_LOGIN, NEED_ADMIN };
+
+struct web_route {
+	const char *method;            /* "GET", "POST" */
+	const char *prefix;            /* path, or prefix when ending in / */
+	enum web_need need;
+	void (*fn)(struct web_req *r, const char *rest);
+};
+
+/* --- web_admin.c ----------------------------------------------------- */
+extern const struct web_route web_admin_routes[];
+extern const size_t web_admin_route_count;
+
+/* --- web_accounts.c -------------------------------------------------- */
+void web_accounts_page(struct web_req *r, const char *rest);
+void web_accounts_post(struct web_req *r, const char *rest);
+void web_api_accounts(struct web_req *r, const char *rest);
+void web_api_accounts_add(struct web_req *r, const char *rest);
+void web_api_account_action(struct web_req *r, const char *rest);
+
+/* --- web_lists.c ----------------------------------------------------- */
+extern const struct web_route web_list_routes[];
+extern const size_t web_list_route_count;
+
+/* --- web_auth.c ------------------------------------------------------ */
+/* Fill r->auth from the bearer token (API) or the session cookie. */
+void web_auth_identify(struct web_req *r);
+/* POST: the form's csrf field is the session's. */
+bool web_csrf_ok(const struct web_req *r);
+/* May r->auth act on list d (admin, owner or moderator, or a token of
+ * that list)? */
+bool web_may_manage_list(const struct web_req *r, const struct list_def *d);
+void web_login_page(struct web_req *r, const char *rest);
+void web_login_post(struct web_req *r, const char *rest);
+void web_logout_post(struct web_req *r, const char *rest);
+/* The session directory: state_dir/run/web. */
+void web_session_dir(const struct dmail_conf *conf, struct buf *out);
+
+/* --- web_http.c ------------------------------------------------------ */
+void web_parse_form(struct web_req *r);
+/* A form field, or a query argument when the form has none; NULL. */
+const char *web_arg(const struct web_req *r, const char *name);
+const char *web_header(const struct web_req *r, const char *name);
+const char *web_cookie(const struct web_req *r, const char *name);
+void web_set_cookie(struct web_req *r, const char *name, const char *value,
+    unsigned max_age);
+void html_escape(struct buf *out, const char *s);
+void json_escape(struct buf *out, const char *s);
+/* printf into r->out with every %s argument HTML-escaped. */
+void web_html(struct web_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void web_page_begin(struct web_req *r, const char *title);
+void web_page_end(struct web_req *r);
+/* A hidden CSRF field for the current session. */
+void web_csrf_field(struct web_req *r);
+void web_redirect(struct web_req *r, const char *location);
+/* An error answer: JSON {"ok":false,"error":...} for the API, a page
+ * otherwise. */
+void web_error(struct web_req *r, int status, const char *text);
+/* {"ok":true,"output":TEXT} */
+void web_json_output(struct web_req *r, const char *text);
+/* Log one change: action=web command=... */
+void web_log(const struct web_req *r, const char *command,
+    const char *status, const char *detail);
+/* Unsigned number argument with a default and a maximum. */
+unsigned web_uint_arg(const struct web_req *r, const char *name,
+    unsigned def, unsigned max);
+
+#endif
