@@ -78,7 +78,7 @@ static conf_setter set_string, set_path, set_uint, set_size, set_duration,
     set_bool, set_domains, set_addresses, set_listen, set_cidrs, set_pair,
     set_log, set_enum, set_enum_string, set_milters;
 static conf_check check_hostport, check_percent, check_delimiter,
-    check_dkim_sign, check_dnsbl;
+    check_dkim_sign, check_dnsbl, check_node_name;
 
 static const struct conf_type
 	t_string = { set_string, false },         /* rest of line */
@@ -108,6 +108,7 @@ static const struct conf_type
 
 static const struct conf_key conf_keys[] = {
 	{ "hostname", &t_string, OFF(hostname), 0, NULL, NULL },
+	{ "node_name", &t_string, OFF(node_name), 0, NULL, check_node_name },
 	{ "local_domains", &t_domains, OFF(local_domains), 0, NULL, NULL },
 	{ "state_dir", &t_path, OFF(state_dir), 0, NULL, NULL },
 	{ "run_as", &t_string, OFF(run_as), 0, NULL, NULL },
@@ -868,6 +869,23 @@ check_dnsbl(struct parse_ctx *p, const struct conf_key *k, const char *value)
 	return ok;
 }
 
+/* node_name: letters, digits, '.', '-', '_' only, so that it goes into
+ * a Prometheus label value and a status line as it is. */
+static bool
+check_node_name(struct parse_ctx *p, const struct conf_key *k,
+    const char *value)
+{
+	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+
+	if (value[0] == '\0' || value[n] != '\0') {
+		conf_error(p, "key '%s': '%s' is not a node name (letters, "
+		    "digits, '.', '-', '_')", k->name, value);
+		return false;
+	}
+	return true;
+}
+
 /* "syslog|stderr [level]": c->log_target and c->log_level. */
 static void
 set_log(struct parse_ctx *p, const struct conf_key *k, char *value)
@@ -1114,6 +1132,8 @@ conf_finish(struct parse_ctx *p)
 		host[sizeof(host) - 1] = '\0';
 		c->hostname = xstrdup(host);
 	}
+	if (c->node_name == NULL)
+		c->node_name = xstrdup(c->hostname);
 	if (c->state_dir == NULL)
 		c->state_dir = xstrdup("/var/lib/dmail");
 	if (c->control_socket == NULL) {
@@ -1276,6 +1296,7 @@ conf_free(struct dmail_conf *c)
 	free(c->dir);
 	free(c->text);
 	free(c->hostname);
+	free(c->node_name);
 	strlist_free(&c->local_domains);
 	free(c->state_dir);
 	free(c->run_as);

@@ -105,6 +105,8 @@ struct dmail_conf {
 
 	/* general */
 	char *hostname;
+	char *node_name;               /* tellsmtp status, metrics label;
+	                                * default: hostname */
 	struct strlist local_domains;  /* lower case */
 	char *state_dir;               /* absolute */
 	char *run_as;                  /* NULL: do not change user */

@@ -18,6 +18,10 @@
  * every series exists from the start. What each counts: dmaild(8),
  * METRICS.
  *
+ * The node (node_name, dmail.conf(5): default the hostname) is in the
+ * table's header line and a node="NAME" label on every sample, so that
+ * the figures of several DMail nodes can be told apart once collected.
+ *
  * master_report_top_clients(): the client addresses holding most sessions
  * of a pool, from the scoreboard's peer entries ("192.0.2.1=57
  * 198.51.100.7=3"), for the full-pool warning and both status texts.
@@ -147,8 +151,8 @@ master_report_table(struct master *m, struct buf *out)
 {
 	int64_t now = now_ms();
 
-	buf_printf(out, "dmaild pid %ld generation %u uptime ",
-	    (long)getpid(), m->generation);
+	buf_printf(out, "dmaild node %s pid %ld generation %u uptime ",
+	    m->conf->node_name, (long)getpid(), m->generation);
 	fmt_duration(out, (now - m->started_ms) / 1000);
 	buf_printf(out, " config %s%s\n", m->conf_path,
 	    m->stopping ? " (shutting down)" : "");
@@ -352,10 +356,47 @@ pool_value(const struct master *m, const struct pool *p, size_t k,
 	}
 }
 
+/* Each sample line of text, appended to out with node="NAME" as its
+ * first label; comments as they are. The value is escaped as the
+ * exposition format wants, though node_name's check leaves nothing to. */
+static void
+add_node_label(const struct master *m, const struct buf *text,
+    struct buf *out)
+{
+	struct buf label = BUF_INIT;
+	const char *s = buf_cstr(text), *end = s + text->len;
+
+	buf_append_str(&label, "node=\"");
+	for (const char *c = m->conf->node_name; *c; c++)
+		buf_printf(&label, "%s%c", *c == '"' || *c == '\\' ? "\\" : "",
+		    *c);
+	buf_append_str(&label, "\"");
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len = nl != NULL ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+		size_t name = strcspn(s, "{ \n");
+
+		if (*s == '#' || name >= len || s[name] == '\n')
+			buf_append(out, s, len);
+		else if (s[name] == '{') {
+			buf_append(out, s, name + 1);
+			buf_printf(out, "%s,", buf_cstr(&label));
+			buf_append(out, s + name + 1, len - name - 1);
+		} else {
+			buf_append(out, s, name);
+			buf_printf(out, "{%s}", buf_cstr(&label));
+			buf_append(out, s + name, len - name);
+		}
+		s += len;
+	}
+	buf_free(&label);
+}
+
 void
-master_report_prometheus(struct master *m, struct buf *out)
+master_report_prometheus(struct master *m, struct buf *result)
 {
 	int64_t now = now_ms();
+	struct buf body = BUF_INIT, *out = &body;
 
 	buf_printf(out, "# HELP dmail_generation Configuration generation "
 	    "in effect.\n# TYPE dmail_generation gauge\n"
@@ -397,4 +438,6 @@ master_report_prometheus(struct master *m, struct buf *out)
 	}
 	report_counters(m, out);
 	report_queue(m, out);
+	add_node_label(m, &body, result);
+	buf_free(&body);
 }

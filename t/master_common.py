@@ -35,6 +35,16 @@ class TWServer(dt.Server):
         return super().__exit__(exc_type, exc, tb)
 
 
+NODE_LABEL = re.compile(r'\{node="[^"]*"\}|(?<=\{)node="[^"]*",')
+
+
+def without_node(text):
+    """Prometheus text with the node="..." label (master_report.c puts it
+    first on every sample) taken out, so tests can look samples up by
+    their other labels."""
+    return NODE_LABEL.sub("", text)
+
+
 def tw_server(workers=(2, 10, 100), extra="", env=None, start=True,
               hostname="one.example.test"):
     """A dmaild whose smtp pool runs the test worker."""

@@ -11,7 +11,7 @@ import subprocess
 
 import dmailtest as dt
 from master_common import (Session, no_processes_left, status, tw_server,
-                           wait_figure)
+                           wait_figure, without_node)
 
 PROM_LINE = re.compile(r'^[a-z_]+(\{pool="[a-z0-9]+"(,client="[0-9a-f.:]+")?'
                        r'(,role="[a-z0-9]+")?(,reason="[a-z_]+")?\})? \d+$')
@@ -33,11 +33,16 @@ def read_unix(path, request=None, timeout=5):
     return data.decode()
 
 
-def check_prometheus(text):
+def check_prometheus(text, node="one.example.test"):
+    """{'name{labels}': value}, the node label (asserted on every
+    sample) left out of the keys."""
     metrics = {}
     for line in text.splitlines():
         if line.startswith("# HELP ") or line.startswith("# TYPE "):
             continue
+        assert re.match(r'^[a-z_]+\{node="%s"[,}]' % re.escape(node),
+                        line), "no node label in %r" % line
+        line = without_node(line)
         assert PROM_LINE.match(line), "bad exposition line %r" % line
         name, value = line.rsplit(" ", 1)
         metrics[name] = int(value)
@@ -55,6 +60,7 @@ def test_status_table_and_prometheus():
         assert smtp["generation"] == "1" and smtp["throttled"] == "no"
         assert re.match(r"\d+s$", smtp["uptime"]), smtp
         out = srv.tell("status").stdout
+        assert out.startswith("dmaild node one.example.test pid "), out
         assert "pop3   disabled" in out and "queue  disabled" in out, out
         r = srv.tell("status", "--prometheus")
         assert r.returncode == 0
@@ -75,6 +81,29 @@ def test_status_table_and_prometheus():
             os.symlink(dt.TELLSMTP, link)
             r = srv.tell("status", prog_name=link)
             assert r.returncode == 0 and "smtp" in r.stdout, r.stderr
+
+
+def test_node_name():
+    """node_name names the node in the status header and labels every
+    metric sample; default: the hostname (test_status_table_...)."""
+    with tw_server(workers=(1, 3, 100), extra="node_name node-a_1.b\n") \
+            as srv:
+        out = srv.tell("status").stdout
+        assert out.startswith("dmaild node node-a_1.b pid "), out
+        text = srv.tell("status", "--prometheus").stdout
+        m = check_prometheus(text, node="node-a_1.b")
+        assert m["dmail_generation"] == 1, m
+        assert 'dmail_generation{node="node-a_1.b"} 1' in text, text
+        assert ('dmail_pool_workers{node="node-a_1.b",pool="smtp"}'
+                in text), text
+        text = read_unix(os.path.join(srv.state_dir, "run", "status"))
+        check_prometheus(text, node="node-a_1.b")
+        # A master setting: a full reload takes the new name.
+        srv.write_conf(text=srv.conf_text().replace("node-a_1.b", "node-b"))
+        assert srv.tell("reload", "--all").returncode == 0
+        assert srv.tell("status").stdout.startswith("dmaild node node-b ")
+        check_prometheus(srv.tell("status", "--prometheus").stdout,
+                         node="node-b")
 
 
 def test_socket_modes_and_raw_protocol():
@@ -136,5 +165,6 @@ def test_reload_shutdown_exit_codes():
 
 if __name__ == "__main__":
     dt.main([test_status_table_and_prometheus,
+             test_node_name,
              test_socket_modes_and_raw_protocol,
              test_reload_shutdown_exit_codes])

@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import list_common as lc  # noqa: E402
+from master_common import without_node  # noqa: E402
 from master_control import read_unix  # noqa: E402
 from smtp_tls_auth import client_ctx  # noqa: E402
 
@@ -38,7 +39,7 @@ def metrics_text(srv):
 def metrics(text):
     """{'name{labels}': value} of every sample."""
     out = {}
-    for line in text.splitlines():
+    for line in without_node(text).splitlines():
         if line and not line.startswith("#"):
             key, value = line.rsplit(" ", 1)
             out[key] = int(value)

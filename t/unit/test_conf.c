@@ -240,6 +240,12 @@ static const struct bad_case bad_cases[] = {
 	  "not HOST:PORT\n" },
 	{ "transport example.test :25\n",
 	  "dmail.conf:1: key 'transport': ':25' is not HOST:PORT\n" },
+	{ "node_name node a\n",
+	  "dmail.conf:1: key 'node_name': 'node a' is not a node name "
+	  "(letters, digits, '.', '-', '_')\n" },
+	{ "node_name a\"b\n",
+	  "dmail.conf:1: key 'node_name': 'a\"b' is not a node name "
+	  "(letters, digits, '.', '-', '_')\n" },
 	/* one refusal per setter type not covered above */
 	{ "tls_cert\n", "dmail.conf:1: key 'tls_cert' needs a value\n" },
 	{ "listen_backlog 0\n",
@@ -453,6 +459,7 @@ test_defaults(void **state)
 	load_ok("", &c);
 	assert_non_null(c.hostname);
 	assert_true(strlen(c.hostname) > 0);
+	assert_string_equal(c.node_name, c.hostname);
 	assert_int_equal(c.local_domains.count, 0);
 	assert_string_equal(c.state_dir, "/var/lib/dmail");
 	assert_null(c.run_as);
