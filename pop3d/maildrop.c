@@ -1,9 +1,18 @@
 /*
  * maildrop.c - a Maildir seen as a POP3 maildrop (RFC 1939).
  *
- * Lock: flock(LOCK_EX|LOCK_NB) on MAILDIR/dmail-pop3.lock, held for the
- * whole session. The kernel drops it when the process exits in any way
- * (kill -9 included), so there are no stale locks. Deliveries do not take
+ * Lock: a whole-file write lock on MAILDIR/dmail-pop3.lock, taken with
+ * fcntl(F_OFD_SETLK) (an open file description lock, not waiting), held
+ * for the whole session. It is a POSIX byte-range lock, which NFSv4 (and
+ * NFSv3 with lockd) carries to the server, so a second node sharing the
+ * mail directory sees it too; flock(2) would be emulated by the Linux NFS
+ * client at best and local only on a mount with local_lock=flock. Unlike a
+ * classic F_SETLK lock it belongs to the open file, not to the process:
+ * closing some other descriptor of the file does not drop it, and a second
+ * open in the same process conflicts with it. The kernel drops it when the
+ * process exits in any way (kill -9 included; on NFS the server drops it
+ * when the client's lease expires if the whole node dies), so there are no
+ * stale locks. Deliveries do not take
  * this lock: they write to tmp/ and rename into new/, and a session sees
  * only what was there when it logged in.
  *
@@ -42,7 +51,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -455,8 +463,9 @@ maildrop_open(struct maildrop *md, const char *path)
 		goto fail;
 	}
 	md->lock_fd = fd;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK) {
+	if (fcntl(fd, F_OFD_SETLK, &(struct flock){ .l_type = F_WRLCK,
+	    .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 }) < 0) {
+		if (errno == EAGAIN || errno == EACCES) {
 			buf_free(&p);
 			maildrop_close(md);
 			return MAILDROP_IN_USE;
@@ -517,7 +526,7 @@ maildrop_close(struct maildrop *md)
 		md->dir_fd[i] = -1;
 	}
 	if (md->lock_fd >= 0)
-		close(md->lock_fd);     /* releases the flock */
+		close(md->lock_fd);     /* releases the OFD lock */
 	md->lock_fd = -1;
 	free(md->path);
 	md->path = NULL;

@@ -15,6 +15,9 @@ EXTRA_DIST += pop3_session.py pop3_clients.py userdb_tool.py \
 	auth_penalty.py
 TESTS += userdb_faults.py
 EXTRA_DIST += userdb_faults.py
+# two nodes on one mail directory: the maildrop lock between them
+TESTS += pop3_shared_maildir.py
+EXTRA_DIST += pop3_shared_maildir.py
 # dmail-user import-mbox (qpopper spools, UIDLs kept)
 TESTS += mbox_import.py
 EXTRA_DIST += mbox_import.py

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -499,6 +500,61 @@ test_session_transaction(void **state)
 	buf_free(&out);
 }
 
+/* The lock another open file description of fd's file would meet:
+ * F_UNLCK when none. */
+static short
+ofd_lock_type(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	assert_int_equal(fcntl(fd, F_OFD_GETLK, &fl), 0);
+	return fl.l_type;
+}
+
+/* The maildrop lock is an fcntl OFD write lock (carried by NFS to the
+ * server, so other nodes see it), not an flock: another open of the lock
+ * file meets it, in this process and in another; a flock on the file is
+ * a different lock and would not be seen by another node over NFS. */
+static void
+test_lock_is_fcntl_ofd(void **state)
+{
+	struct maildrop md, md2;
+	struct buf lockpath = BUF_INIT;
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	buf_printf(&lockpath, "%s/%s", mailbox, POP3_LOCK_FILE);
+	fd = open(lockpath.data, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ofd_lock_type(fd), F_WRLCK);
+	/* Not an flock: that one is still free. */
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(flock(fd, LOCK_UN), 0);
+	/* A second session in this process and one in another process. */
+	assert_int_equal(maildrop_open(&md2, mailbox), MAILDROP_IN_USE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(maildrop_open(&md2, mailbox) == MAILDROP_IN_USE ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* LOGIN-DELAY still reads and sets the lock file's mtime. */
+	assert_true(maildrop_since_last_login(&md) >= 0);
+	maildrop_mark_login(&md);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(time(NULL) - st.st_mtime <= 2);
+	assert_true(maildrop_since_last_login(&md) <= 2);
+	maildrop_close(&md);
+	assert_int_equal(ofd_lock_type(fd), F_UNLCK);
+	assert_int_equal(maildrop_open(&md, mailbox), MAILDROP_OK);
+	maildrop_close(&md);
+	close(fd);
+	buf_free(&lockpath);
+}
+
 static void
 test_session_in_use(void **state)
 {
@@ -663,7 +719,7 @@ test_quit_unlocks_before_reply(void **state)
 	buf_printf(&lockpath, "%s/%s", mailbox, POP3_LOCK_FILE);
 	lockfd = open(lockpath.data, O_RDWR | O_CLOEXEC);
 	assert_true(lockfd >= 0);
-	assert_int_equal(flock(lockfd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(ofd_lock_type(lockfd), F_UNLCK);
 	close(lockfd);
 
 	/* Let the child finish. */
@@ -887,6 +943,7 @@ main(void)
 		cmocka_unit_test(test_session_auth_state),
 		cmocka_unit_test(test_session_transaction),
 		cmocka_unit_test(test_session_in_use),
+		cmocka_unit_test(test_lock_is_fcntl_ofd),
 		cmocka_unit_test(test_size_cache),
 		cmocka_unit_test(test_send_whole_file),
 		cmocka_unit_test(test_quit_unlocks_before_reply),
