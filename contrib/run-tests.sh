@@ -99,8 +99,17 @@ fi
 sh "$top/contrib/test-browser.sh" "$top/_build/plain" >"$top/_build/browser.log" 2>&1
 cat "$top/_build/browser.log"
 
+# Issue 15: two nodes in their own network namespaces on one PostgreSQL
+# and one mail directory (t/two_nodes.py; root only, once, plain build).
+rm -f "$top/_build/nodes.log"
+if [ "$(id -u)" -eq 0 ] && [ -x "$top/_build/plain/master/dmaild" ]; then
+	DMAIL_BUILDDIR="$top/_build/plain" DMAIL_SRCDIR="$top" \
+	    python3 "$top/t/two_nodes.py" >"$top/_build/nodes.log" 2>&1
+	cat "$top/_build/nodes.log"
+fi
+
 python3 "$top/contrib/count-tests.py" "$top/_build/plain" "$top/_build/sanitizers" \
     "$top/_build/fuzz-run" "$top/_build/distcheck.log" "$top/_build/package.log" \
-    "$top/_build/browser.log"
+    "$top/_build/browser.log" "$top/_build/nodes.log"
 [ $? -ne 0 ] && status=1
 exit $status

@@ -4,3 +4,6 @@
 DIRECTORY_PY = userdb_pgsql.py userdb_ldap.py dovecot_imap.py
 TESTS += $(DIRECTORY_PY)
 EXTRA_DIST += $(DIRECTORY_PY) directory_common.py
+# Two nodes in network namespaces (root only): run once by
+# contrib/run-tests.sh, not by make check.
+EXTRA_DIST += two_nodes.py
