@@ -52,6 +52,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* Exactly n bytes of s (NULs included: not strndup(3)), plus a NUL. */
 char *xstrndup(const char *s, size_t n);
 
 #endif

@@ -230,6 +230,9 @@ ehlo_keyword(struct smtpc *c, const char *kw, size_t len)
 }
 
 /* Write one command line (CRLF added), traced when asked. */
+static int put_vcmd(struct smtpc *c, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static int
 put_vcmd(struct smtpc *c, const char *fmt, va_list ap)
 {

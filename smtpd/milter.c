@@ -1260,7 +1260,8 @@ apply_mod(struct milter_set *ms, struct milter *m, const char **why)
 		}
 		ms->mods.quarantine = true;
 		free(ms->mods.quarantine_reason);
-		ms->mods.quarantine_reason = xstrndup(reason, 200);
+		ms->mods.quarantine_reason = xstrndup(reason,
+		    strnlen(reason, MILTER_REASON_MAX));
 		/* it goes into a log line: printable, no quotes */
 		for (char *q = ms->mods.quarantine_reason; *q; q++)
 			if ((unsigned char)*q < ' ' || *q == '"' || *q == 0x7f)

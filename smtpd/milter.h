@@ -46,6 +46,8 @@
 /* Most modification packets (header, recipient, body chunk) all the
  * milters of one message may send. */
 #define MILTER_MODS_MAX 10000
+/* Bytes of a quarantine reason kept (it goes into a log line). */
+#define MILTER_REASON_MAX 200
 /* Longest header field name a milter may add or change. */
 #define MILTER_HEADER_NAME_MAX 128
 

@@ -209,8 +209,10 @@ master_request(const char *path, int argc, char **argv)
 	    tell_request(cmd, argc == 2 ? argv[1] : NULL, &req,
 	    &prometheus) < 0)
 		tool_usage(&tool);
-	if (load_socket_path(path, &conf) < 0)
+	if (load_socket_path(path, &conf) < 0) {
+		buf_free(&req);
 		return 2;
+	}
 	buf_truncate(&req, req.len - 1);     /* control_request() adds LF */
 	r = control_request(conf.control_socket, req.data, &reply, &err);
 	if (r == CONTROL_NO_RIGHTS)
