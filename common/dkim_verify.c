@@ -171,6 +171,8 @@ parse_sig(const struct mail_field *f, time_t now, struct sig *sg,
 	if (!identity_in_domain(taglist_get(&sg->t, "i"), sg->d))
 		return set(out, DKIM_PERMERROR, "i= not in d=");
 	taglist_compact(taglist_get(&sg->t, "h"), &sg->h);
+	if (sg->h.len == 0)
+		return set(out, DKIM_PERMERROR, "empty h=");
 	str_lower(sg->h.data);
 	if (strcmp(sg->h.data, "from") != 0 &&
 	    strncmp(sg->h.data, "from:", 5) != 0 &&

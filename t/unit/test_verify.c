@@ -228,6 +228,9 @@ test_dkim_signature_checks(void **state)
 		    BH, DKIM_TEMPERROR, "no resolver" },
 		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; "
 		    "h=to; " BH, DKIM_PERMERROR, "From not signed" },
+		/* found by fuzz/dkim_verify: an empty h= */
+		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; "
+		    "h=; " BH, DKIM_PERMERROR, "empty h=" },
 		{ "v=1; a=rsa-sha256; c=relaxed; d=x.test; s=s; h=from; "
 		    "bh=AAAA; b=AAAA", DKIM_FAIL, "body hash mismatch" },
 		{ "v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.test; s=s; h=from; "
