@@ -22,24 +22,21 @@
 #include "buf.h"
 #include "conf.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[256];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_aliases.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return unit_tmpdir_make("test_aliases");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[512];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_tmpdir_remove();
 }
 
 static struct dmail_conf *

@@ -33,8 +33,8 @@
 #include "sys.h"
 #include "userdb.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[256];
 static struct dmail_conf *conf;
 static struct userdb *udb;
 static struct deliver_ctx *ctx;
@@ -73,8 +73,7 @@ setup(void **state)
 	struct buf text = BUF_INIT, err = BUF_INIT;
 
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_deliver.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (unit_tmpdir_make("test_deliver") < 0)
 		return -1;
 	buf_printf(&text, "state_dir %s\nlocal_domains example.test "
 	    "other.test catch.test\nhostname mx.example.test\n"

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "poison.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
 /* In a sanitizer build, let the program's own SIGSEGV handler run, as
  * it does in a production build. */
@@ -35,7 +36,6 @@ __asan_default_options(void)
 	return "allow_user_segv_handler=1";
 }
 
-static char tmpdir[64];
 static char spool[128], quar[128];
 
 static int

@@ -29,6 +29,7 @@
 #include "pop3d.h"
 #include "sasl.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
 static void
 test_parse(void **state)
@@ -288,7 +289,6 @@ test_output(void **state)
 
 /* --- the state machine through a pipe ----------------------------------- */
 
-static char tmpdir[64];
 static struct dmail_conf conf;
 static char mailbox[256];
 

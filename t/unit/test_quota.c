@@ -20,8 +20,8 @@
 #include "maildir.h"
 #include "quota.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[256];
 
 static int
 setup(void **state)
@@ -47,11 +47,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_tmpdir_remove();
 }
 
 static void

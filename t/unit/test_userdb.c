@@ -29,8 +29,8 @@
 #include "log.h"
 #include "userdb.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[64];
 static struct dmail_conf conf;
 
 static int

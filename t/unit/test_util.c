@@ -30,8 +30,8 @@
 #include "spool.h"
 #include "sys.h"
 #include "util.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[64];
 
 static int
 setup(void **state)
@@ -44,10 +44,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_tmpdir_remove();
 }
 
 static void

@@ -20,24 +20,21 @@
 #include "mail.h"
 #include "util.h"
 #include "vacation.h"
+#include "unit_tmpdir.h"
 
-static char tmpdir[256];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_vacation.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return unit_tmpdir_make("test_vacation");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[512];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_tmpdir_remove();
 }
 
 static const char *const own[] = { "alice@example.test",

@@ -36,3 +36,6 @@ EXTRA_DIST += conf_doc.py module_maps.py
 # every event line starts with action= or event=.
 TESTS += log_keys.py
 EXTRA_DIST += log_keys.py
+
+# The temporary directory helper of the unit tests (a header only).
+EXTRA_DIST += unit/unit_tmpdir.h
