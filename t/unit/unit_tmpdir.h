@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static char tmpdir[256];
+static char tmpdir[64];
 
 static inline int
 unit_tmpdir_make(const char *name)
