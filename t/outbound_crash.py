@@ -134,8 +134,12 @@ def test_finished_queue_file_that_reappears_sends_nothing():
                     what="new queue manager")
         dt.wait_for(lambda: not oc.queue_ids(srv), 15,
                     what="the finished file removed")
-        assert "action=remove qid=%s reason=\"all recipients final\"" \
-            % qid in srv.log_text()
+        # The manager logs the removal after the unlink: wait for the
+        # line rather than expect it the instant the file is gone.
+        removed = "action=remove qid=%s reason=\"all recipients final\"" \
+            % qid
+        dt.wait_for(lambda: removed in srv.log_text(), 15,
+                    what="the removal logged")
         assert sk.rcpt_log.count("ok@remote.test") == 1, sk.rcpt_log
         assert sk.rcpt_log.count("temp@remote.test") == tries, sk.rcpt_log
         assert sk.count == 1
