@@ -79,6 +79,7 @@ route_find(const char *method, const char *url, const char **rest)
 	    tables[] = {
 		{ web_admin_routes, &web_admin_route_count },
 		{ web_list_routes, &web_list_route_count },
+		{ web_member_routes, &web_member_route_count },
 	};
 	static const size_t nbase = sizeof(base_routes) / sizeof(base_routes[0]);
 

@@ -30,10 +30,14 @@
  *                 delete, flush), and the routes of the accounts.
  *   web_accounts.c accounts (search, page, add, disable, enable,
  *                 password, quota) for web_admin.c's routes.
- *   web_lists.c   lists for owners, moderators and administrators
- *                 (settings, members, moderation queue), members'
- *                 self-service (digest, nomail) and the RFC 8058
- *                 one-click unsubscribe (list_web_url).
+ *   web_members.c a list's members (search, page, add, remove),
+ *                 members' self-service (digest, nomail) and the
+ *                 RFC 8058 one-click unsubscribe (list_web_url).
+ *   web_moderation.c a list's moderation queue (preview, approve,
+ *                 reject).
+ *   web_lists.c   the lists a caller manages, a list's settings, and
+ *                 the dispatch of /lists/LIST/... (with the caller's
+ *                 rights checked) to the files above.
  *   web_auth.c    login (user database password check under the shared
  *                 client table's throttle), sessions (files under
  *                 state_dir/run/web/, named by the SHA-256 of the random
@@ -135,9 +139,32 @@ void web_api_accounts(struct web_req *r, const char *rest);
 void web_api_accounts_add(struct web_req *r, const char *rest);
 void web_api_account_action(struct web_req *r, const char *rest);
 
+/* A page or action under /lists/LIST/ (and /api/v1/lists/LIST/), run
+ * after web_lists.c found the list and checked the caller's rights. */
+struct web_list_route {
+	const char *method;
+	const char *tail;              /* exact, or prefix when ending in / */
+	void (*fn)(struct web_req *r, const struct list_def *d,
+	    const char *rest);
+};
+
 /* --- web_lists.c ----------------------------------------------------- */
 extern const struct web_route web_list_routes[];
 extern const size_t web_list_route_count;
+/* The answer to a change: the error (page or JSON) when status is not
+ * 200, else {"ok":true,"output":"done"} (API) or a redirect to back. */
+void web_answer_change(struct web_req *r, int status, const char *why,
+    const char *back);
+
+/* --- web_members.c --------------------------------------------------- */
+extern const struct web_route web_member_routes[];
+extern const size_t web_member_route_count;
+extern const struct web_list_route web_member_list_routes[];
+extern const size_t web_member_list_route_count;
+
+/* --- web_moderation.c ------------------------------------------------ */
+extern const struct web_list_route web_moderation_routes[];
+extern const size_t web_moderation_route_count;
 
 /* --- web_auth.c ------------------------------------------------------ */
 /* Fill r->auth from the bearer token (API) or the session cookie. */
