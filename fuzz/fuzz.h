@@ -11,7 +11,10 @@
  * would after reading a line). fuzz_memfd() puts the input in an
  * anonymous memory file and writes its /proc/self/fd path into path, for
  * parsers that read a named file; close the returned fd when done.
- * Both abort() on failure (out of memory, no memfd): not a finding.
+ * fuzz_tmpdir() makes (once per process) a scratch directory under
+ * /dev/shm (fsync is free there) or TMPDIR, removed with its content at
+ * exit, for targets that write files; it returns the same path after.
+ * All abort() on failure (out of memory, no memfd): not a finding.
  */
 #ifndef DMAIL_FUZZ_H
 #define DMAIL_FUZZ_H
@@ -24,5 +27,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 char *fuzz_cstr(const uint8_t *data, size_t size);
 int fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t len);
+const char *fuzz_tmpdir(const char *name);
 
 #endif

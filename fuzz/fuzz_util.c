@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	log_open("fuzz", LOG_TO_STDERR, LOG_LEVEL_FATAL);
+	/* FUZZ_DEBUG=1: the parsers' log lines, to see why an input of
+	 * the seed corpus goes where it goes. */
+	log_open("fuzz", LOG_TO_STDERR, getenv("FUZZ_DEBUG") != NULL ?
+	    LOG_LEVEL_DEBUG : LOG_LEVEL_FATAL);
 	return 0;
 }
 
@@ -44,4 +48,40 @@ fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t len)
 		abort();
 	snprintf(path, len, "/proc/self/fd/%d", fd);
 	return fd;
+}
+
+static char tmpdir[256];
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+static void
+tmpdir_remove(void)
+{
+	if (tmpdir[0] != '\0')
+		(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *
+fuzz_tmpdir(const char *name)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (tmpdir[0] != '\0')
+		return tmpdir;
+	if (access("/dev/shm", W_OK) == 0)
+		base = "/dev/shm";
+	snprintf(tmpdir, sizeof(tmpdir), "%s/dmail-fuzz-%s.XXXXXX",
+	    base != NULL ? base : "/tmp", name);
+	if (mkdtemp(tmpdir) == NULL)
+		abort();
+	atexit(tmpdir_remove);
+	return tmpdir;
 }
