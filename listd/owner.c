@@ -8,7 +8,9 @@
  *                                after the command up to "EOF"
  *   config LIST PW               the list's lists.dat block
  *   newconfig LIST PW            replace the block (lines up to "EOF"):
- *                                checked with lists_block_check(), then
+ *                                a block without a password line keeps
+ *                                the list's password; checked with
+ *                                lists_block_check(), then
  *                                the whole file with lists_parse(), and
  *                                written with lists_file_write() under
  *                                the lock dlist takes; a bad block
@@ -221,6 +223,27 @@ cmd_config(struct ctl *c, const struct cmd *cmd)
 	buf_free(&text);
 }
 
+/* Does a new block (valid: lists_block_check()) set a password? A block
+ * without one keeps the list's password: the owner who sends back the
+ * block of "config" without the line must not lock himself out (only
+ * the operator removes a password, with dlist). */
+static bool
+block_has_password(const char *address, const struct buf *block)
+{
+	struct lists l = { NULL, 0 };
+	struct buf err = BUF_INIT;
+	const struct list_def *d;
+	bool has = false;
+
+	if (lists_parse("newconfig", block->data, block->len, &l, &err) == 0) {
+		d = lists_find(&l, address);
+		has = d != NULL && *d->password != '\0';
+		lists_free(&l);
+	}
+	buf_free(&err);
+	return has;
+}
+
 /* Edit lists.dat under the lock dlist takes: replace the block of d
  * (block != NULL), or set key to value. Says the outcome. */
 static void
@@ -254,6 +277,11 @@ edit_lists(struct ctl *c, const struct list_def *d, const struct buf *block,
 	} else if ((block != NULL ? lists_block_replace(&text, d->address,
 	    block->data, block->len) : lists_block_set_key(&text,
 	    d->address, key, value)) != 1) {
+		buf_printf(&err, "no block of %s in %s", d->address, file);
+	} else if (block != NULL && *d->password != '\0' &&
+	    !block_has_password(d->address, block) &&
+	    lists_block_set_key(&text, d->address, "password",
+	    d->password) != 1) {
 		buf_printf(&err, "no block of %s in %s", d->address, file);
 	} else {
 		r = lists_file_write(file, text.data, text.len, &err);

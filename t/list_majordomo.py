@@ -168,6 +168,21 @@ def test_texts_which_config():
         assert "description Edited by mail" in text, text
         dt.wait_for(lambda: "Edited by mail" in ask(
             srv, "carol@example.test", "info club\n"), what="new config")
+        # The block sent back without its password line keeps the
+        # password: the owner still gets in with it.
+        assert "\tpassword " in text, text
+        nopw = "".join(ln for ln in new.splitlines(True)
+                       if not ln.strip().startswith("password"))
+        assert "password" not in nopw, nopw
+        body = ask(srv, OWNER, "newconfig club %s\n%sEOF\n" % (PW, nopw))
+        assert "Done: the block of club@example.test was replaced" in body, \
+            body
+        with open(srv.lists_file) as f:
+            text = f.read()
+        assert "\tpassword " in text, text
+        body = ask(srv, OWNER, "config club %s\n" % PW)
+        assert "Wrong password" not in body and \
+            "list club@example.test" in body, body
         # A bad block changes nothing and says why.
         for bad, why in ((new + "\tcolour blue\n", "unknown key 'colour'"),
                          (new.replace("list club@", "list club2@"),
