@@ -95,6 +95,9 @@ master_pools_start(struct master *m, unsigned pools, struct buf *err)
 			if (!(same & POOL_BIT(j)))
 				continue;
 			m->pools[j].stopped = false;
+			/* Enabled again by master_pool_configure(): its
+			 * uptime counts from this start. */
+			m->pools[j].enabled = false;
 			start &= ~POOL_BIT(j);
 			log_info("event=pool-start pool=%s generation=%u",
 			    pool_name((enum pool_id)j), mc->generation);

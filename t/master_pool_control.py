@@ -91,10 +91,22 @@ def pool_pids(srv, role):
     return set(out)
 
 
+def pool_uptimes(srv):
+    m = dict(l.rsplit(" ", 1) for l in without_node(tell(
+        srv, "tellpop", "status", "--prometheus").stdout).splitlines()
+        if l and not l.startswith("#"))
+    return {pool: int(m['dmail_pool_uptime_seconds{pool="%s"}' % pool])
+            for pool in ("smtp", "pop3")}
+
+
 def test_pop3_stop_start_smtp_serves_on():
     with server() as srv:
         srv.add_user(USER)
         master = srv.proc.pid
+        # The pools have run 2 s when POP3 stops: after its start, its
+        # uptime counts from then, not from the master's start.
+        dt.wait_for(lambda: pool_uptimes(srv)["smtp"] >= 2, 30,
+                    what="pools up for 2 s")
         r = tell(srv, "tellpop", "shutdown")
         assert r.returncode == 0 and "stopping pop3" in r.stdout, r
         dt.wait_for(lambda: refused(srv.port("pop3")), 10,
@@ -123,6 +135,8 @@ def test_pop3_stop_start_smtp_serves_on():
             srv, "tellpop", "status", "--prometheus").stdout).splitlines()
             if l and not l.startswith("#"))
         assert m['dmail_pool_stopped{pool="pop3"}'] == "0", m
+        up = pool_uptimes(srv)
+        assert up["pop3"] < up["smtp"], up
         # Starting a pool that runs is harmless.
         r = tell(srv, "tellpop", "start")
         assert r.returncode == 0, r
