@@ -460,3 +460,17 @@ scoreboard_queue_get(const struct scoreboard *sb, uint64_t *messages,
 	    __ATOMIC_RELAXED);
 	*oldest = __atomic_load_n(&sb->stats->queue_oldest, __ATOMIC_RELAXED);
 }
+
+void
+scoreboard_queue_deferred_publish(uint64_t messages)
+{
+	if (stats_me.stats != NULL)
+		__atomic_store_n(&stats_me.stats->queue_deferred, messages,
+		    __ATOMIC_RELAXED);
+}
+
+uint64_t
+scoreboard_queue_deferred(const struct scoreboard *sb)
+{
+	return __atomic_load_n(&sb->stats->queue_deferred, __ATOMIC_RELAXED);
+}

@@ -121,6 +121,7 @@ struct scoreboard_stats {
 	uint64_t count[POOL_COUNT][SB_ROLES][SBC_COUNT];
 	uint64_t queue_messages;        /* messages in the queue */
 	int64_t queue_oldest;           /* arrival (Unix time) of the oldest */
+	uint64_t queue_deferred;        /* of them waiting after a failure */
 };
 
 struct scoreboard;
@@ -195,5 +196,9 @@ uint64_t scoreboard_counter(const struct scoreboard *sb, uint32_t pool,
 /* The queue manager's last published figures. */
 void scoreboard_queue_get(const struct scoreboard *sb, uint64_t *messages,
     int64_t *oldest);
+/* Queue manager: messages waiting for a retry after a temporary failure
+ * (not held); anyone: the last figure published. */
+void scoreboard_queue_deferred_publish(uint64_t messages);
+uint64_t scoreboard_queue_deferred(const struct scoreboard *sb);
 
 #endif

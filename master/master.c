@@ -158,7 +158,8 @@ run(struct master *m)
 
 	while (!m->stopping || master_live_workers(m) > 0) {
 		int n = epoll_wait(m->epfd, evs, 128,
-		    master_notify_timeout(master_pool_next_timer(m)));
+		    master_history_timeout(master_notify_timeout(
+		    master_pool_next_timer(m))));
 		int sigs = 0;
 
 		if (n < 0) {
@@ -226,6 +227,7 @@ run(struct master *m)
 		if (!m->stopping)
 			master_pool_maintain(m);
 		master_notify_tick(m);
+		master_history_tick(m);
 	}
 	buf_free(&msg);
 }
@@ -334,6 +336,7 @@ main(int argc, char **argv)
 		log_fatal("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
 	master_pool_init(m);
 	master_pool_configure(m, POOL_ALL);
+	master_history_init(m);
 	log_info("event=start pid=%ld path=%s generation=%u",
 	    (long)getpid(), m->conf_path, m->generation);
 	master_pool_maintain(m);

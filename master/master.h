@@ -66,6 +66,13 @@
  *   master_report.c  master_report_table() and master_report_prometheus():
  *                    the "status" texts; master_report_top_clients(): the
  *                    addresses holding most sessions of a pool.
+ *   master_history.c master_history_tick(): every minute a sample of the
+ *                    pools, the accepted and delivered counts, the
+ *                    queue's size and deferred messages and state_dir's
+ *                    free space into a ring of HISTORY_SAMPLES, kept in
+ *                    state_dir/run/history across restarts;
+ *                    master_history_report(): the "history" answer;
+ *                    master_history_init(), master_history_timeout().
  *   master_notify.c  the service manager's notify socket (systemd
  *                    Type=notify): READY, RELOADING, STOPPING, STATUS
  *                    with the pools' counts, watchdog pings.
@@ -94,6 +101,9 @@
  *                        the same addresses ("+OK started POOLS")
  *     status             "+OK status", then the table per pool
  *     status prometheus  "+OK status", then Prometheus text format
+ *     history            "+OK history N samples interval S", then the
+ *                        last hour's samples, one "sample KEY=N ..." line
+ *                        each, oldest first (master_history.c)
  *   Unknown commands get "-ERR unknown command", unknown pools "-ERR
  *   unknown pool NAME". A client has 5 seconds to send its line and read
  *   the answer; at most MASTER_MAX_CLIENTS are served at once. New
@@ -373,6 +383,13 @@ void master_report_table(struct master *m, struct buf *out);
 void master_report_prometheus(struct master *m, struct buf *out);
 void master_report_top_clients(struct master *m, const struct pool *p,
     struct buf *out);
+
+/* master_history.c */
+#define HISTORY_SAMPLES 60
+void master_history_init(struct master *m);
+void master_history_tick(struct master *m);
+int master_history_timeout(int timeout_ms);
+void master_history_report(struct master *m, struct buf *out);
 
 /* master_notify.c */
 void master_notify_init(void);

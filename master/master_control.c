@@ -147,6 +147,17 @@ cmd_status(struct master *m, struct client *c, const char *args,
 	}
 }
 
+static void
+cmd_history(struct master *m, struct client *c, const char *args,
+    struct buf *out)
+{
+	(void)c;
+	if (*args != '\0')
+		buf_append_str(out, "-ERR usage: history\n");
+	else
+		master_history_report(m, out);
+}
+
 static const struct {
 	const char *name;
 	control_fn *fn;
@@ -155,6 +166,7 @@ static const struct {
 	{ "shutdown", cmd_shutdown },
 	{ "start", cmd_start },
 	{ "status", cmd_status },
+	{ "history", cmd_history },
 };
 
 static int

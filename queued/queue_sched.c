@@ -1208,16 +1208,20 @@ void
 qmgr_publish(struct qmgr *qm)
 {
 	int64_t now = now_ms(), oldest = 0;
+	uint64_t deferred = 0;
 
 	if (now - qm->published < QMGR_PUBLISH_MS)
 		return;
 	qm->published = now;
 	for (size_t i = 0; i < qm->table_size; i++)
 		for (const struct qmsg *m = qm->table[i]; m != NULL;
-		    m = m->hnext)
+		    m = m->hnext) {
 			if (oldest == 0 || m->env.arrival < oldest)
 				oldest = m->env.arrival;
+			deferred += m->state == Q_WAIT && m->info.attempts > 0;
+		}
 	scoreboard_queue_publish(qm->count, oldest);
+	scoreboard_queue_deferred_publish(deferred);
 }
 
 size_t

@@ -127,8 +127,9 @@ void qmgr_child_input(struct qmgr *qm, struct pollfd *pfd, size_t n);
 size_t qmgr_children(const struct qmgr *qm);
 /* Messages in the queue. */
 size_t qmgr_count(const struct qmgr *qm);
-/* Put the queue's size and oldest arrival in the scoreboard for the
- * status (scoreboard_queue_publish), at most every QMGR_PUBLISH_MS: it
+/* Put the queue's size, oldest arrival and deferred messages in the
+ * scoreboard for the status and the master's history
+ * (scoreboard_queue_publish), at most every QMGR_PUBLISH_MS: it
  * looks at every message. */
 void qmgr_publish(struct qmgr *qm);
 /* Close idle children (all when force), signal busy ones when kill. */

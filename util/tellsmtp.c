@@ -8,6 +8,7 @@
  *
  * usage: tellsmtp [-c FILE] reload|shutdown|start [--all]
  *        tellsmtp [-c FILE] status [--prometheus]
+ *        tellsmtp [-c FILE] history
  *        tellsmtp [-c FILE] queue|quarantine|flush|delete ID|hold ID|
  *                           release ID|NAME
  *        tellsmtp -H https://HOST:PORT [-T TOKENFILE] reload|shutdown|
@@ -54,6 +55,7 @@
 static const char *const usage_lines[] = {
 	"[-c FILE] reload|shutdown|start [--all]",
 	"[-c FILE] status [--prometheus]",
+	"[-c FILE] history",
 	"[-c FILE] queue|quarantine|flush|delete ID|hold ID|release ID|NAME",
 	"-H https://HOST:PORT [-T TOKENFILE] reload|shutdown|status "
 	    "[--prometheus]",
@@ -163,6 +165,7 @@ print_answer(const struct dmail_conf *conf, const char *cmd,
 
 /*
  * The request line for cmd and its option (or NULL): "status [prometheus]",
+ * "history",
  * or "reload|shutdown|start POOLS" with this program's pools (or "all").
  * -1 on a usage error.
  */
@@ -177,6 +180,12 @@ tell_request(const char *cmd, const char *opt, struct buf *req,
 			return -1;
 		*prometheus = opt != NULL;
 		buf_printf(req, "status%s\n", *prometheus ? " prometheus" : "");
+		return 0;
+	}
+	if (strcmp(cmd, "history") == 0) {
+		if (opt != NULL)
+			return -1;
+		buf_append_str(req, "history\n");
 		return 0;
 	}
 	if (strcmp(cmd, "reload") != 0 && strcmp(cmd, "shutdown") != 0 &&

@@ -1,24 +1,28 @@
 /*
  * web_admin.c - the administrator's pages and API (see webd.h):
  *
- *   GET  /dashboard                 pools (tellsmtp status) and queue size
+ *   GET  /dashboard                 per pool busy, idle and maximum
+ *                                   workers and sessions per minute,
+ *                                   messages accepted and delivered per
+ *                                   minute, queue size, deferred, disk
+ *                                   free of state_dir: the current values
+ *                                   and a chart of the last hour each
+ *                                   (inline SVG drawn here), from the
+ *                                   master's "history"; then the pools'
+ *                                   table (tellsmtp status)
  *   GET  /control                   reload and shutdown buttons
  *   POST /control/reload|shutdown   through the master's control socket
- *   GET  /queue?page=N              the queue (tellsmtp queue), paged
- *   POST /queue/hold|release|delete|flush   (qid field)
+ *   the queue pages                 web_queue.c
  *   GET  /accounts?q=TEXT&page=N    accounts containing TEXT, paged
  *   POST /accounts/add|disable|enable|passwd|quota
  *
  *   GET  /api/v1/status[?format=prometheus]   POST /api/v1/reload|shutdown
- *   GET  /api/v1/queue       POST /api/v1/queue/flush|hold/ID|release/ID|
- *                            delete/ID
+ *   GET  /api/v1/history     the master's samples as JSON
  *   GET  /api/v1/accounts?q=&offset=&limit=
  *   POST /api/v1/accounts (address, password[, quota_bytes])
  *   POST /api/v1/accounts/ADDR/disable|enable|passwd|quota
  *
- * The queue commands run common/queue_cmds.c (what tellsmtp runs) in a
- * child process whose output is the answer; control commands are the
- * master's (control_client.h); accounts change through userdb.h like
+ * Control commands are the master's (control_client.h); accounts change through userdb.h like
  * dmail-user. Accounts are read with userdb_foreach(), stopping once a
  * page is full: a page never loads the whole database.
  */
@@ -37,8 +41,6 @@
 #include "queue_cmds.h"
 #include "util.h"
 #include "webd.h"
-
-#define QUEUE_OUTPUT_MAX (8 * 1024 * 1024)
 
 /* --- the master and the queue -------------------------------------- */
 
@@ -69,112 +71,267 @@ master_cmd(struct web_req *r, const char *line, struct buf *out)
 	return rc;
 }
 
-/* tellsmtp's queue command argv[0..argc) in a child; its stdout and
- * stderr into out. Returns its exit status (0 done). */
-static int
-queue_run(struct web_req *r, int argc, char **argv, struct buf *out)
-{
-	int fds[2], status = 0;
-	pid_t pid;
-
-	buf_reset(out);
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		close(fds[0]);
-		int rc = queue_command(r->w->conf, argc, argv);
-
-		fflush(stdout);
-		fflush(stderr);
-		_exit(rc);
-	}
-	close(fds[1]);
-	for (;;) {
-		char chunk[8192];
-		ssize_t n = read(fds[0], chunk, sizeof(chunk));
-
-		if (n > 0 && out->len < QUEUE_OUTPUT_MAX)
-			buf_append(out, chunk, (size_t)n);
-		else if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
-static bool
-valid_qid(const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	return n > 0 && n < 64 && strspn(s, "0123456789ABCDEFabcdef.") == n;
-}
-
-/* A queue change: verb ("hold", ...) on qid (NULL for flush). */
-static int
-queue_change(struct web_req *r, const char *verb, const char *qid,
-    struct buf *out)
-{
-	char *argv[3] = { (char *)verb, (char *)qid, NULL };
-	struct buf detail = BUF_INIT;
-	int rc;
-
-	rc = queue_run(r, qid != NULL ? 2 : 1, argv, out);
-	buf_printf(&detail, "qid=%s", qid != NULL ? qid : "-");
-	if (rc != 0)
-		buf_printf(&detail, " reason=\"%.*s\"",
-		    (int)strcspn(buf_cstr(out), "\"\n"), buf_cstr(out));
-	{
-		char cmd[32];
-
-		snprintf(cmd, sizeof(cmd), "queue-%s", verb);
-		web_log(r, cmd, rc == 0 ? "ok" : "failed", detail.data);
-	}
-	buf_free(&detail);
-	return rc;
-}
-
 /* --- pages ----------------------------------------------------------- */
 
-static unsigned
-queue_messages(const char *listing)
-{
-	const char *s = strstr(listing, "\n-- ");
+/* --- the dashboard: the master's history (control command "history") */
 
-	return s != NULL ? (unsigned)strtoul(s + 4, NULL, 10) : 0;
+#define HIST_KEYS 48
+#define HIST_ROWS 256
+
+struct history {
+	unsigned interval;             /* seconds per sample */
+	size_t nkeys, n;
+	char keys[HIST_KEYS][32];
+	uint64_t v[HIST_ROWS][HIST_KEYS];
+};
+
+/* The column of key, or -1. */
+static int
+hist_key(const struct history *h, const char *key, size_t len)
+{
+	for (size_t k = 0; k < h->nkeys; k++)
+		if (strlen(h->keys[k]) == len && strncmp(h->keys[k], key,
+		    len) == 0)
+			return (int)k;
+	return -1;
+}
+
+/* The column of key, added when new; -1 when full. */
+static int
+hist_column(struct history *h, const char *key, size_t len)
+{
+	int k = hist_key(h, key, len);
+
+	if (k >= 0 || h->nkeys == HIST_KEYS || len >= sizeof(h->keys[0]))
+		return k;
+	memcpy(h->keys[h->nkeys], key, len);
+	h->keys[h->nkeys][len] = '\0';
+	return (int)h->nkeys++;
+}
+
+/* The "sample KEY=N ..." lines of the answer into h. */
+static void
+hist_parse(struct history *h, const char *text)
+{
+	memset(h, 0, sizeof(*h));
+	h->interval = 60;
+	for (const char *s = text; *s != '\0' && h->n < HIST_ROWS;) {
+		size_t n = strcspn(s, "\n");
+
+		if (strncmp(s, "sample ", 7) == 0) {
+			for (const char *p = s + 7; p < s + n;) {
+				size_t len = strcspn(p, " \n");
+				const char *eq = memchr(p, '=', len);
+				int k = eq != NULL ? hist_column(h, p,
+				    (size_t)(eq - p)) : -1;
+
+				if (k >= 0)
+					h->v[h->n][k] = strtoull(eq + 1, NULL,
+					    10);
+				p += len + (p[len] == ' ');
+			}
+			h->n++;
+		}
+		s += n + (s[n] == '\n');
+	}
+	if (h->n > 0) {
+		int k = hist_key(h, "interval", 8);
+
+		if (k >= 0 && h->v[h->n - 1][k] > 0)
+			h->interval = (unsigned)h->v[h->n - 1][k];
+	}
+}
+
+/* Sample i of key, per minute when rate (the sample counts events of
+ * its interval). */
+static uint64_t
+hist_value(const struct history *h, int k, size_t i, bool rate)
+{
+	uint64_t v = k >= 0 ? h->v[i][k] : 0;
+
+	return rate ? v * 60 / (h->interval > 0 ? h->interval : 60) : v;
+}
+
+static void
+human_bytes(uint64_t b, char *out, size_t len)
+{
+	static const char *const units[] = { "B", "KB", "MB", "GB", "TB" };
+	double v = (double)b;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, len, "%.1f %s", v, units[u]);
+}
+
+/* One sparkline: an inline SVG of key's samples, min and max beside. */
+static void
+sparkline(struct web_req *r, const struct history *h, const char *key,
+    const char *label, bool rate)
+{
+	int k = hist_key(h, key, strlen(key));
+	uint64_t lo = UINT64_MAX, hi = 0;
+	struct buf pts = BUF_INIT;
+
+	for (size_t i = 0; i < h->n; i++) {
+		uint64_t v = hist_value(h, k, i, rate);
+
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	if (h->n == 0)
+		lo = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		double x = h->n > 1 ? 240.0 * (double)i / (double)(h->n - 1) :
+		    120.0;
+		double y = hi > lo ? 36.0 - 32.0 * (double)(hist_value(h, k,
+		    i, rate) - lo) / (double)(hi - lo) : 20.0;
+
+		buf_printf(&pts, "%s%.1f,%.1f", i > 0 ? " " : "", x, y);
+	}
+	web_html(r, "<tr><td>%s</td><td><svg class=\"spark\" width=\"240\" "
+	    "height=\"40\" viewBox=\"0 0 240 40\" role=\"img\" "
+	    "aria-label=\"%s\"><polyline fill=\"none\" stroke=\"#2a6ebb\" "
+	    "stroke-width=\"1.5\" points=\"%s\"/></svg></td><td>min %llu"
+	    "</td><td>max %llu</td></tr>", label, label, buf_cstr(&pts),
+	    (unsigned long long)lo, (unsigned long long)hi);
+	buf_free(&pts);
+}
+
+/* key's value in the last sample (per minute when rate). */
+static uint64_t
+hist_last(const struct history *h, const char *key, bool rate)
+{
+	return hist_value(h, hist_key(h, key, strlen(key)), h->n - 1, rate);
+}
+
+/* The current figures: the last sample. */
+static void
+current_table(struct web_req *r, const struct history *h)
+{
+	static const char *const f[] = { "busy", "idle", "max", "sessions" };
+	char free_text[32];
+	uint64_t disk = hist_last(h, "disk_free", false);
+
+	human_bytes(disk, free_text, sizeof(free_text));
+	web_html(r, "<table><tr><th>Pool</th><th>Busy</th><th>Idle</th>"
+	    "<th>Max</th><th>Sessions/min</th></tr>");
+	for (int i = 0; i < POOL_COUNT; i++) {
+		const char *pn = pool_name((enum pool_id)i);
+		char key[32];
+		unsigned long long v[4];
+
+		for (size_t j = 0; j < 4; j++) {
+			snprintf(key, sizeof(key), "%s_%s", pn, f[j]);
+			v[j] = hist_last(h, key, j == 3);
+		}
+		if (v[2] > 0)
+			web_html(r, "<tr><td>%s</td><td>%llu</td><td>%llu</td>"
+			    "<td>%llu</td><td>%llu</td></tr>", pn, v[0], v[1],
+			    v[2], v[3]);
+	}
+	web_html(r, "</table><table><tr><th>Accepted/min</th><td>%llu</td>"
+	    "</tr><tr><th>Delivered/min</th><td>%llu</td></tr><tr><th>Queue"
+	    "</th><td>%llu <a href=\"/queue\">view</a></td></tr><tr><th>"
+	    "Deferred</th><td>%llu <a href=\"/queue?status=deferred\">view"
+	    "</a></td></tr><tr><th>Disk free (state_dir)</th><td id=\""
+	    "disk-free\">%s (%llu bytes)</td></tr></table>",
+	    (unsigned long long)hist_last(h, "accepted", true),
+	    (unsigned long long)hist_last(h, "delivered", true),
+	    (unsigned long long)hist_last(h, "queue", false),
+	    (unsigned long long)hist_last(h, "deferred", false), free_text,
+	    (unsigned long long)disk);
+}
+
+static void
+charts(struct web_req *r, const struct history *h)
+{
+	web_html(r, "<h2>Last hour</h2><table>");
+	sparkline(r, h, "accepted", "Accepted per minute", true);
+	sparkline(r, h, "delivered", "Delivered per minute", true);
+	sparkline(r, h, "queue", "Queue size", false);
+	sparkline(r, h, "deferred", "Deferred", false);
+	sparkline(r, h, "disk_free", "Disk free (bytes)", false);
+	for (int i = 0; i < POOL_COUNT; i++) {
+		const char *pn = pool_name((enum pool_id)i);
+		char key[32], label[64];
+		int k;
+
+		snprintf(key, sizeof(key), "%s_max", pn);
+		k = hist_key(h, key, strlen(key));
+		if (k < 0 || h->v[h->n - 1][k] == 0)
+			continue;
+		snprintf(key, sizeof(key), "%s_busy", pn);
+		snprintf(label, sizeof(label), "%s busy workers", pn);
+		sparkline(r, h, key, label, false);
+		snprintf(key, sizeof(key), "%s_sessions", pn);
+		snprintf(label, sizeof(label), "%s sessions per minute", pn);
+		sparkline(r, h, key, label, true);
+	}
+	web_html(r, "</table>");
 }
 
 static void
 dashboard(struct web_req *r, const char *rest)
 {
-	struct buf status = BUF_INIT, queue = BUF_INIT;
-	char *argv[2] = { (char *)"queue", NULL };
+	struct buf status = BUF_INIT, text = BUF_INIT;
+	struct history *h = xcalloc(1, sizeof(*h));
 	int rc;
 
 	(void)rest;
 	rc = master_cmd(r, "status", &status);
-	(void)queue_run(r, 1, argv, &queue);
+	if (master_cmd(r, "history", &text) == 0)
+		hist_parse(h, buf_cstr(&text));
 	web_page_begin(r, "Dashboard");
-	web_html(r, "<div class=\"box\"><b>Queue:</b> %u message(s) "
-	    "<a href=\"/queue\">view</a></div><h2>Pools</h2>",
-	    queue_messages(queue.data != NULL ? queue.data : ""));
+	if (h->n == 0)
+		web_html(r, "<p class=\"msg\">No history yet: the master takes "
+		    "a sample every %u seconds.</p>", h->interval);
+	else {
+		current_table(r, h);
+		charts(r, h);
+	}
+	web_html(r, "<h2>Pools</h2>");
 	if (rc < 0)
 		web_html(r, "<p class=\"msg\">%s</p>", buf_cstr(&status));
 	else
 		web_html(r, "<pre>%s</pre>", buf_cstr(&status));
 	web_page_end(r);
+	free(h);
 	buf_free(&status);
-	buf_free(&queue);
+	buf_free(&text);
+}
+
+/* GET /api/v1/history: {"ok":true,"interval":S,"samples":[{...}]} */
+static void
+api_history(struct web_req *r, const char *rest)
+{
+	struct buf text = BUF_INIT;
+	struct history *h;
+	int rc = master_cmd(r, "history", &text);
+
+	(void)rest;
+	if (rc != 0) {
+		web_error(r, 503, buf_cstr(&text));
+		buf_free(&text);
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	hist_parse(h, buf_cstr(&text));
+	r->ctype = "application/json";
+	buf_printf(&r->out, "{\"ok\":true,\"interval\":%u,\"samples\":[",
+	    h->interval);
+	for (size_t i = 0; i < h->n; i++) {
+		buf_append_str(&r->out, i > 0 ? ",{" : "{");
+		for (size_t k = 0; k < h->nkeys; k++)
+			buf_printf(&r->out, "%s\"%s\":%llu", k > 0 ? "," : "",
+			    h->keys[k], (unsigned long long)h->v[i][k]);
+		buf_append_str(&r->out, "}");
+	}
+	buf_append_str(&r->out, "]}\n");
+	free(h);
+	buf_free(&text);
 }
 
 static void
@@ -231,141 +388,6 @@ control_shutdown(struct web_req *r, const char *rest)
 	control_do(r, "shutdown");
 }
 
-/* One message's line of the listing: its id and the rest. */
-static void
-queue_row(struct web_req *r, const char *line, size_t n)
-{
-	char qid[64], *text = xstrndup(line, n);
-	size_t idlen = strcspn(text, " ");
-	bool held = strstr(text, "(on hold)") != NULL;
-
-	snprintf(qid, sizeof(qid), "%.*s", (int)(idlen < 63 ? idlen : 63),
-	    text);
-	web_html(r, "<tr><td><code>%s</code></td><td>%s</td><td>", qid,
-	    text + idlen);
-	web_html(r, "<form class=\"inline\" method=\"post\" action=\"/queue/%s"
-	    "\"><input type=\"hidden\" name=\"qid\" value=\"%s\">",
-	    held ? "release" : "hold", qid);
-	web_csrf_field(r);
-	web_html(r, "<button>%s</button></form> <form class=\"inline\" "
-	    "method=\"post\" action=\"/queue/delete\"><input type=\"hidden\" "
-	    "name=\"qid\" value=\"%s\">", held ? "Release" : "Hold", qid);
-	web_csrf_field(r);
-	web_html(r, "<button>Delete</button></form></td></tr>");
-	free(text);
-}
-
-static void
-queue_page(struct web_req *r, const char *rest)
-{
-	struct buf out = BUF_INIT;
-	char *argv[2] = { (char *)"queue", NULL };
-	unsigned page = web_uint_arg(r, "page", 0, 1000000), k = 0;
-
-	(void)rest;
-	(void)queue_run(r, 1, argv, &out);
-	web_page_begin(r, "Queue");
-	web_html(r, "<form method=\"post\" action=\"/queue/flush\">");
-	web_csrf_field(r);
-	web_html(r, "<button>Retry all now (flush)</button></form>"
-	    "<table><tr><th>Queue id</th><th>Size, age, sender</th>"
-	    "<th></th></tr>");
-	for (const char *s = buf_cstr(&out); *s != '\0';) {
-		size_t n = strcspn(s, "\n");
-
-		size_t idlen = strcspn(s, " \n");
-
-		if (idlen >= 16 && idlen < 64 && strspn(s,
-		    "0123456789ABCDEFabcdef.") == idlen &&
-		    k++ / WEB_PAGE_SIZE == page)
-			queue_row(r, s, n);
-		s += n + (s[n] == '\n');
-	}
-	web_html(r, "</table><p>%u message(s).", k);
-	if (page > 0)
-		web_html(r, " <a href=\"/queue?page=%u\">Previous</a>", page - 1);
-	if ((page + 1) * WEB_PAGE_SIZE < k)
-		web_html(r, " <a href=\"/queue?page=%u\">Next</a>", page + 1);
-	web_html(r, "</p><h2>Full listing</h2><pre>%s</pre>", buf_cstr(&out));
-	web_page_end(r);
-	buf_free(&out);
-}
-
-static void
-queue_post(struct web_req *r, const char *verb)
-{
-	const char *qid = web_arg(r, "qid");
-	struct buf out = BUF_INIT;
-	int rc;
-
-	if (strcmp(verb, "flush") != 0 && !valid_qid(qid)) {
-		web_error(r, 400, "No valid queue id.");
-		return;
-	}
-	rc = queue_change(r, verb, strcmp(verb, "flush") == 0 ? NULL : qid,
-	    &out);
-	if (r->api) {
-		if (rc == 0)
-			web_json_output(r, out.data != NULL ? out.data : "");
-		else
-			web_error(r, 409, buf_cstr(&out));
-	} else if (rc == 0)
-		web_redirect(r, "/queue");
-	else
-		web_error(r, 409, buf_cstr(&out));
-	buf_free(&out);
-}
-
-static void
-queue_action(struct web_req *r, const char *rest)
-{
-	static const char *const verbs[] = { "hold", "release", "delete",
-		"flush" };
-
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(rest, verbs[i]) == 0) {
-			queue_post(r, verbs[i]);
-			return;
-		}
-	web_error(r, 404, "No such queue action.");
-}
-
-/* API: /api/v1/queue/flush or /api/v1/queue/VERB/ID */
-static void
-api_queue_action(struct web_req *r, const char *rest)
-{
-	const char *slash = strchr(rest, '/');
-	char verb[16];
-	size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-
-	if (n >= sizeof(verb)) {
-		web_error(r, 404, "no such queue action");
-		return;
-	}
-	memcpy(verb, rest, n);
-	verb[n] = '\0';
-	if (slash != NULL && r->nfields < WEB_MAX_FIELDS) {
-		r->fields[r->nfields].name = xstrdup("qid");
-		r->fields[r->nfields].value = xstrdup(slash + 1);
-		r->nfields++;
-	}
-	queue_action(r, verb);
-}
-
-static void
-api_queue(struct web_req *r, const char *rest)
-{
-	struct buf out = BUF_INIT;
-	char *argv[2] = { (char *)"queue", NULL };
-
-	(void)rest;
-	if (queue_run(r, 1, argv, &out) == 0)
-		web_json_output(r, buf_cstr(&out));
-	else
-		web_error(r, 500, buf_cstr(&out));
-	buf_free(&out);
-}
-
 static void
 api_status(struct web_req *r, const char *rest)
 {
@@ -386,15 +408,18 @@ const struct web_route web_admin_routes[] = {
 	{ "GET", "/control", NEED_ADMIN, control_page },
 	{ "POST", "/control/reload", NEED_ADMIN, control_reload },
 	{ "POST", "/control/shutdown", NEED_ADMIN, control_shutdown },
-	{ "GET", "/queue", NEED_ADMIN, queue_page },
-	{ "POST", "/queue/", NEED_ADMIN, queue_action },
+	{ "GET", "/queue", NEED_ADMIN, web_queue_page },
+	{ "GET", "/queue/", NEED_ADMIN, web_queue_detail },
+	{ "POST", "/queue/", NEED_ADMIN, web_queue_action },
 	{ "GET", "/accounts", NEED_ADMIN, web_accounts_page },
 	{ "POST", "/accounts/", NEED_ADMIN, web_accounts_post },
 	{ "GET", "/api/v1/status", NEED_ADMIN, api_status },
 	{ "POST", "/api/v1/reload", NEED_ADMIN, control_reload },
 	{ "POST", "/api/v1/shutdown", NEED_ADMIN, control_shutdown },
-	{ "GET", "/api/v1/queue", NEED_ADMIN, api_queue },
-	{ "POST", "/api/v1/queue/", NEED_ADMIN, api_queue_action },
+	{ "GET", "/api/v1/history", NEED_ADMIN, api_history },
+	{ "GET", "/api/v1/queue", NEED_ADMIN, web_api_queue },
+	{ "GET", "/api/v1/queue/", NEED_ADMIN, web_queue_detail },
+	{ "POST", "/api/v1/queue/", NEED_ADMIN, web_api_queue_action },
 	{ "GET", "/api/v1/accounts", NEED_ADMIN, web_api_accounts },
 	{ "POST", "/api/v1/accounts", NEED_ADMIN, web_api_accounts_add },
 	{ "POST", "/api/v1/accounts/", NEED_ADMIN, web_api_account_action },

@@ -25,9 +25,12 @@
  *                 their event loop, quiesce on exit), the access handler:
  *                 body collection with web_max_body, authentication,
  *                 dispatch over the route table web_routes[].
- *   web_admin.c   the administrator's pages and API: dashboard, remote
- *                 control (reload, shutdown), queue (list, hold, release,
- *                 delete, flush), and the routes of the accounts.
+ *   web_admin.c   the administrator's pages and API: dashboard (the
+ *                 master's history drawn as inline SVG), remote control
+ *                 (reload, shutdown), and the routes of the queue and
+ *                 the accounts.
+ *   web_queue.c   the queue (search, page, one message's detail, hold,
+ *                 release, delete, flush) for web_admin.c's routes.
  *   web_accounts.c accounts (search, page, add, disable, enable,
  *                 password, quota) for web_admin.c's routes.
  *   web_members.c a list's members (search, page, add, remove),
@@ -131,6 +134,13 @@ struct web_route {
 /* --- web_admin.c ----------------------------------------------------- */
 extern const struct web_route web_admin_routes[];
 extern const size_t web_admin_route_count;
+
+/* --- web_queue.c ----------------------------------------------------- */
+void web_queue_page(struct web_req *r, const char *rest);
+void web_queue_detail(struct web_req *r, const char *rest);
+void web_queue_action(struct web_req *r, const char *rest);
+void web_api_queue(struct web_req *r, const char *rest);
+void web_api_queue_action(struct web_req *r, const char *rest);
 
 /* --- web_accounts.c -------------------------------------------------- */
 void web_accounts_page(struct web_req *r, const char *rest);
