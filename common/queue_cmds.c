@@ -167,10 +167,12 @@ entry_read(const struct dmail_conf *c, const char *sub, const char *id,
 	memset(e, 0, sizeof(*e));
 	spool_path(c, sub, id, &p);
 	if (stat(p.data, &st) == 0 && spool_read(p.data, &e->env, &err) == 0) {
+		uint64_t off = (uint64_t)e->env.message_offset;
+
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->maildrop = strcmp(sub, "maildrop") == 0;
-		e->size = (uint64_t)st.st_size > (uint64_t)e->env.message_offset ?
-		    (uint64_t)st.st_size - (uint64_t)e->env.message_offset : 0;
+		e->size = (uint64_t)st.st_size > off ?
+		    (uint64_t)st.st_size - off : 0;
 		/* The queue manager's side file: attempts, errors, hold. */
 		spool_path(c, "defer", id, &p);
 		if (e->maildrop)
@@ -682,14 +684,14 @@ parse_filter(int argc, char **argv, struct queue_filter *f)
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
 		unsigned long long n;
+		bool num;
 
 		if (v == NULL)
 			return -1;
 		errno = 0;
 		n = strtoull(v, &end, 10);
-		bool num = errno == 0 && *v != '\0' && *end == '\0' &&
+		num = errno == 0 && *v != '\0' && *end == '\0' &&
 		    n <= 1000000000ULL;
-
 		if (strcmp(o, "--sender") == 0)
 			f->sender = v;
 		else if (strcmp(o, "--rcpt") == 0)

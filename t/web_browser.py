@@ -99,6 +99,8 @@ def test_admin_queue_and_reload():
     from selenium.webdriver.common.by import By
     closed = dt.free_port()
     b = browser()
+    # A history sample every 3 seconds (dmaild(8)): charts to look at.
+    os.environ["DMAIL_HISTORY_INTERVAL"] = "3"
     srv = wc.server(queue=True, extra="transport remote.test "
                     "127.0.0.1:%d\n" % closed)
     try:
@@ -112,14 +114,20 @@ def test_admin_queue_and_reload():
             login(b, base, wc.ADMIN)
             dt.wait_for(lambda: b.current_url.endswith("/dashboard"), 15,
                         what="dashboard after login")
+            dt.wait_for(lambda: b.get(base + "/dashboard") or
+                        b.page_source.count("<svg") >= 5, 20,
+                        interval=1, what="dashboard charts")
             shot(b, "dashboard")
             b.get(base + "/queue")
+            shot(b, "queue")
+            # Hold from the list; the message's page comes back.
             b.find_element(By.XPATH, "//button[text()='Hold']").click()
-            dt.wait_for(lambda: "(on hold)" in b.page_source, 15,
+            dt.wait_for(lambda: "<td>held</td>" in b.page_source, 15,
                         what="message on hold")
             shot(b, "queue-held")
             b.find_element(By.XPATH, "//button[text()='Release']").click()
-            dt.wait_for(lambda: "(on hold)" not in b.page_source, 15,
+            dt.wait_for(lambda: "<td>held</td>" not in b.page_source and
+                        "Last error" in b.page_source, 15,
                         what="message released")
             b.get(base + "/accounts")
             shot(b, "accounts")

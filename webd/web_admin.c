@@ -22,8 +22,8 @@
  *   POST /api/v1/accounts (address, password[, quota_bytes])
  *   POST /api/v1/accounts/ADDR/disable|enable|passwd|quota
  *
- * Control commands are the master's (control_client.h); accounts change through userdb.h like
- * dmail-user. Accounts are read with userdb_foreach(), stopping once a
+ * Control commands are the master's (control_client.h); accounts change
+ * through userdb.h like dmail-user. Accounts are read with userdb_foreach(), stopping once a
  * page is full: a page never loads the whole database.
  */
 #include "config.h"
@@ -183,17 +183,20 @@ sparkline(struct web_req *r, const struct history *h, const char *key,
 	}
 	if (h->n == 0)
 		lo = 0;
-	for (size_t i = 0; i < h->n; i++) {
-		double x = h->n > 1 ? 240.0 * (double)i / (double)(h->n - 1) :
-		    120.0;
+	/* One sample is drawn as a flat line across. */
+	for (size_t i = 0; i < h->n + (h->n == 1); i++) {
+		size_t j = i < h->n ? i : 0;
+		double x = 240.0 * (double)i /
+		    (double)(h->n > 1 ? h->n - 1 : 1);
 		double y = hi > lo ? 36.0 - 32.0 * (double)(hist_value(h, k,
-		    i, rate) - lo) / (double)(hi - lo) : 20.0;
+		    j, rate) - lo) / (double)(hi - lo) : 20.0;
 
 		buf_printf(&pts, "%s%.1f,%.1f", i > 0 ? " " : "", x, y);
 	}
 	web_html(r, "<tr><td>%s</td><td><svg class=\"spark\" width=\"240\" "
 	    "height=\"40\" viewBox=\"0 0 240 40\" role=\"img\" "
-	    "aria-label=\"%s\"><polyline fill=\"none\" stroke=\"#2a6ebb\" "
+	    "aria-label=\"%s\"><rect width=\"240\" height=\"40\" "
+	    "fill=\"#eef2f8\"/><polyline fill=\"none\" stroke=\"#2a6ebb\" "
 	    "stroke-width=\"1.5\" points=\"%s\"/></svg></td><td>min %llu"
 	    "</td><td>max %llu</td></tr>", label, label, buf_cstr(&pts),
 	    (unsigned long long)lo, (unsigned long long)hi);

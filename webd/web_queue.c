@@ -154,6 +154,24 @@ filter_query(const struct queue_filter *f, struct buf *out)
 		buf_printf(out, "&status=%s", queue_state_name(f->state));
 }
 
+/* Hold or release, and delete: on a row and on the message's page. */
+static void
+detail_buttons(struct web_req *r, const struct queue_entry *e)
+{
+	const char *verb = e->qi.hold ? "release" : "hold";
+
+	web_html(r, "<form class=\"inline\" method=\"post\" "
+	    "action=\"/queue/%s\"><input type=\"hidden\" name=\"qid\" "
+	    "value=\"%s\">", verb, e->id);
+	web_csrf_field(r);
+	web_html(r, "<button>%s</button></form> <form class=\"inline\" "
+	    "method=\"post\" action=\"/queue/delete\"><input type=\"hidden\" "
+	    "name=\"qid\" value=\"%s\">", e->qi.hold ? "Release" : "Hold",
+	    e->id);
+	web_csrf_field(r);
+	web_html(r, "<button>Delete</button></form>");
+}
+
 static void
 queue_row(const struct queue_entry *e, void *arg)
 {
@@ -166,8 +184,10 @@ queue_row(const struct queue_entry *e, void *arg)
 	for (size_t i = 0; i < e->env.rcpt_count; i++)
 		web_html(r, "%s%s", i > 0 ? ", " : "", e->env.rcpts[i].address);
 	web_html(r, "</td><td>%llu</td><td>%s</td><td>%s</td><td>%u</td>"
-	    "</tr>", (unsigned long long)e->size, age,
+	    "<td>", (unsigned long long)e->size, age,
 	    queue_state_name(e->state), e->qi.attempts);
+	detail_buttons(r, e);
+	web_html(r, "</td></tr>");
 }
 
 static void
@@ -207,7 +227,7 @@ web_queue_page(struct web_req *r, const char *rest)
 	search_form(r, &f);
 	web_html(r, "<table><tr><th>Queue id</th><th>Sender</th>"
 	    "<th>Recipients</th><th>Size</th><th>Age</th><th>Status</th>"
-	    "<th>Attempts</th></tr>");
+	    "<th>Attempts</th><th></th></tr>");
 	total = queue_select(r->w->conf, &f, queue_row, r);
 	web_html(r, "</table><p>%ld message(s).", total < 0 ? 0 : total);
 	if (page > 0)
@@ -222,23 +242,6 @@ web_queue_page(struct web_req *r, const char *rest)
 }
 
 /* --- one message ----------------------------------------------------- */
-
-static void
-detail_buttons(struct web_req *r, const struct queue_entry *e)
-{
-	const char *verb = e->qi.hold ? "release" : "hold";
-
-	web_html(r, "<form class=\"inline\" method=\"post\" "
-	    "action=\"/queue/%s\"><input type=\"hidden\" name=\"qid\" "
-	    "value=\"%s\">", verb, e->id);
-	web_csrf_field(r);
-	web_html(r, "<button>%s</button></form> <form class=\"inline\" "
-	    "method=\"post\" action=\"/queue/delete\"><input type=\"hidden\" "
-	    "name=\"qid\" value=\"%s\">", e->qi.hold ? "Release" : "Hold",
-	    e->id);
-	web_csrf_field(r);
-	web_html(r, "<button>Delete</button></form>");
-}
 
 static void
 detail_page(struct web_req *r, const struct queue_entry *e,
