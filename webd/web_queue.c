@@ -160,6 +160,8 @@ detail_buttons(struct web_req *r, const struct queue_entry *e)
 {
 	const char *verb = e->qi.hold ? "release" : "hold";
 
+	if (e->maildrop)
+		return;         /* not the queue manager's yet */
 	web_html(r, "<form class=\"inline\" method=\"post\" "
 	    "action=\"/queue/%s\"><input type=\"hidden\" name=\"qid\" "
 	    "value=\"%s\">", verb, e->id);
