@@ -7,6 +7,8 @@
  * readers need no locking; they notice a replacement by the inode number
  * and open the new file. Keys are the lower-cased alias names without a
  * trailing NUL, values the normalised target list "a, b, c".
+ * Aliases in a directory server (userdb_alias_lookup(), common/userdb.h)
+ * come after both files; the directory also says which domains are local.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@
 #include "aliases.h"
 #include "log.h"
 #include "sys.h"
+#include "userdb.h"
 #include "util.h"
 
 struct aliases {
@@ -32,6 +35,7 @@ struct aliases {
 	DB *db;
 	dev_t dev;
 	ino_t ino;
+	struct userdb *udb;      /* directory aliases and domains, or NULL */
 };
 
 struct aliases *
@@ -46,6 +50,12 @@ aliases_new(const struct dmail_conf *conf)
 		a->db_path = buf_steal(&b);
 	}
 	return a;
+}
+
+void
+aliases_set_userdb(struct aliases *a, struct userdb *udb)
+{
+	a->udb = udb;
 }
 
 static void
@@ -133,21 +143,42 @@ pair_get(const struct pairlist *l, const char *key)
 	return NULL;
 }
 
+/* Steps 4-6 of the lookup (aliases.h): the .db file, then the
+ * directory; key lower case, local its local part. */
+static int
+lookup_tables(struct aliases *a, const char *key, const char *local,
+    bool local_domain, struct buf *value, struct buf *err)
+{
+	int rc;
+
+	if (a->db_path != NULL) {
+		if (db_refresh(a, err) < 0)
+			return -1;
+		if ((rc = db_get(a, key, value, err)) != 0)
+			return rc;
+		if (local_domain && (rc = db_get(a, local, value, err)) != 0)
+			return rc;
+	}
+	if (!local_domain || a->udb == NULL)
+		return 0;
+	if ((rc = userdb_alias_lookup(a->udb, key, value)) < 0)
+		buf_printf(err, "directory: alias lookup of %s failed", key);
+	return rc;
+}
+
 int
 aliases_lookup(struct aliases *a, const char *address, struct buf *value,
     struct buf *err)
 {
 	char key[1024], local[1024];
 	const char *at, *v;
-	bool local_domain;
-	int rc;
+	int local_domain = 0;
 
 	if (strlen(address) >= sizeof(key))
 		return 0;
 	strcpy(key, address);
 	str_lower(key);
 	at = strrchr(key, '@');
-	local_domain = at != NULL && conf_is_local_domain(a->conf, at + 1);
 	local[0] = '\0';
 	if (at != NULL) {
 		memcpy(local, key, (size_t)(at - key));
@@ -155,21 +186,21 @@ aliases_lookup(struct aliases *a, const char *address, struct buf *value,
 	}
 
 	if ((v = pair_get(&a->conf->forwards, key)) != NULL ||
-	    (v = pair_get(&a->conf->aliases, key)) != NULL ||
-	    (local_domain && (v = pair_get(&a->conf->aliases, local)) !=
-	    NULL)) {
+	    (v = pair_get(&a->conf->aliases, key)) != NULL) {
 		buf_set(value, v);
 		return 1;
 	}
-	if (a->db_path == NULL)
-		return 0;
-	if (db_refresh(a, err) < 0)
+	if (at != NULL &&
+	    (local_domain = userdb_local_domain(a->udb, a->conf, at + 1)) < 0) {
+		buf_printf(err, "directory: local domain lookup of %s failed",
+		    at + 1);
 		return -1;
-	if ((rc = db_get(a, key, value, err)) != 0)
-		return rc;
-	if (local_domain)
-		return db_get(a, local, value, err);
-	return 0;
+	}
+	if (local_domain && (v = pair_get(&a->conf->aliases, local)) != NULL) {
+		buf_set(value, v);
+		return 1;
+	}
+	return lookup_tables(a, key, local, local_domain == 1, value, err);
 }
 
 void

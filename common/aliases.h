@@ -9,7 +9,13 @@
  *     3. alias   local                 (dmail.conf; only if domain is local)
  *     4. local@domain in the .db file
  *     5. local in the .db file         (only if domain is local)
- * The first hit gives a comma separated list of targets. A target
+ *     6. local@domain in the directory (userdb_backend ldap or pgsql,
+ *        after aliases_set_userdb; only if domain is local)
+ * "domain is local": in local_domains, or a domain of the directory
+ * (userdb_local_domain()). The local files come first, as the first
+ * tables of Postfix's virtual_alias_maps do: a node can override a
+ * directory alias, and the directory is asked only about addresses the
+ * files do not know. The first hit gives a comma separated list of targets. A target
  * without '@' means that local part in the domain of the address being
  * expanded. Targets are expanded again (recursively): an address that is
  * already being expanded further up the same chain is taken literally
@@ -32,6 +38,7 @@
 #define ALIAS_LINE_MAX 65536
 
 struct aliases;
+struct userdb;
 
 struct alias_result {
 	char **targets;          /* final addresses */
@@ -43,6 +50,9 @@ struct alias_result {
  * re-opened when dmail-newaliases replaced it. */
 struct aliases *aliases_new(const struct dmail_conf *conf);
 void aliases_free(struct aliases *a);
+/* Also look in (and decide local domains with) the directory behind
+ * udb (steps 6 above); udb must outlive a. NULL: the files only. */
+void aliases_set_userdb(struct aliases *a, struct userdb *udb);
 
 /* Expand address into out (out is reset first). Returns 0, -1 on a
  * temporary failure (the .db cannot be read: answer 4xx), -2 on a
@@ -51,8 +61,8 @@ int aliases_expand(struct aliases *a, const char *address,
     struct alias_result *out, struct buf *err);
 void alias_result_free(struct alias_result *r);
 
-/* One lookup without recursion (steps 1-5 above). 1 found (value set),
- * 0 not found, -1 database failure. */
+/* One lookup without recursion (steps 1-6 above). 1 found (value set),
+ * 0 not found, -1 database or directory failure. */
 int aliases_lookup(struct aliases *a, const char *address,
     struct buf *value, struct buf *err);
 

@@ -169,6 +169,8 @@ static const struct conf_key conf_keys[] = {
 	{ "pgsql_list_query", &t_string, OFF(pgsql_list_query), 0, NULL, NULL },
 	{ "pgsql_put_query", &t_string, OFF(pgsql_put_query), 0, NULL, NULL },
 	{ "pgsql_delete_query", &t_string, OFF(pgsql_delete_query), 0, NULL, NULL },
+	{ "pgsql_domain_query", &t_string, OFF(pgsql_domain_query), 0, NULL, NULL },
+	{ "pgsql_alias_query", &t_string, OFF(pgsql_alias_query), 0, NULL, NULL },
 	{ "ldap_uri", &t_string, OFF(ldap_uri), 0, NULL, NULL },
 	{ "ldap_starttls", &t_bool, OFF(ldap_starttls), 0, NULL, NULL },
 	{ "ldap_tls_ca_file", &t_path, OFF(ldap_tls_ca_file), 0, NULL, NULL },
@@ -177,6 +179,9 @@ static const struct conf_key conf_keys[] = {
 	{ "ldap_base", &t_string, OFF(ldap_base), 0, NULL, NULL },
 	{ "ldap_user_filter", &t_string, OFF(ldap_user_filter), 0, NULL, NULL },
 	{ "ldap_list_filter", &t_string, OFF(ldap_list_filter), 0, NULL, NULL },
+	{ "ldap_domain_filter", &t_string, OFF(ldap_domain_filter), 0, NULL, NULL },
+	{ "ldap_alias_filter", &t_string, OFF(ldap_alias_filter), 0, NULL, NULL },
+	{ "ldap_alias_attribute", &t_string, OFF(ldap_alias_attribute), 0, NULL, NULL },
 	{ "ldap_address_attribute", &t_string, OFF(ldap_address_attribute), 0, NULL, NULL },
 	{ "ldap_password_attribute", &t_string, OFF(ldap_password_attribute), 0, NULL, NULL },
 	{ "ldap_quota_bytes_attribute", &t_string, OFF(ldap_quota_bytes_attribute), 0, NULL, NULL },
@@ -1070,6 +1075,10 @@ static const struct {
 	    "UPDATE SET password = $2, apop_secret = $3, mailbox = $4, "
 	    "quota_bytes = $5, quota_messages = $6, enabled = $7" },
 	{ OFF(pgsql_delete_query), "DELETE FROM users WHERE address = $1" },
+	{ OFF(pgsql_domain_query), "SELECT domain FROM domains "
+	    "WHERE domain = $1" },
+	{ OFF(pgsql_alias_query), "SELECT target FROM aliases "
+	    "WHERE address = $1 ORDER BY target" },
 	{ OFF(ldap_uri), NULL },
 	{ OFF(ldap_tls_ca_file), NULL },
 	{ OFF(ldap_bind_dn), NULL },
@@ -1077,6 +1086,11 @@ static const struct {
 	{ OFF(ldap_base), NULL },
 	{ OFF(ldap_user_filter), "(|(mail=%s)(mailAlternateAddress=%s))" },
 	{ OFF(ldap_list_filter), "(mail=*)" },
+	{ OFF(ldap_domain_filter), "(&(objectClass=domainRelatedObject)"
+	    "(associatedDomain=%d))" },
+	{ OFF(ldap_alias_filter), "(&(mailForwardingAddress=*)"
+	    "(|(mail=%s)(mailAlternateAddress=%s)))" },
+	{ OFF(ldap_alias_attribute), "mailForwardingAddress" },
 	{ OFF(ldap_address_attribute), "mail" },
 	{ OFF(ldap_password_attribute), "userPassword" },
 	{ OFF(ldap_quota_bytes_attribute), "mailQuotaBytes" },

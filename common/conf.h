@@ -184,6 +184,8 @@ struct dmail_conf {
 	char *pgsql_list_query;
 	char *pgsql_put_query;         /* $1..$7, see dmail.conf(5) */
 	char *pgsql_delete_query;      /* $1 = address */
+	char *pgsql_domain_query;      /* $1 = domain; "none": off */
+	char *pgsql_alias_query;       /* $1 = address; rows of "target" */
 	char *ldap_uri;                /* space-separated, tried in order */
 	bool ldap_starttls;
 	char *ldap_tls_ca_file;
@@ -192,6 +194,9 @@ struct dmail_conf {
 	char *ldap_base;
 	char *ldap_user_filter;        /* %s address, %u local part, %d domain */
 	char *ldap_list_filter;
+	char *ldap_domain_filter;      /* %s, %d: the domain; "none": off */
+	char *ldap_alias_filter;       /* as ldap_user_filter; "none": off */
+	char *ldap_alias_attribute;    /* values: the alias targets */
 	char *ldap_address_attribute;
 	char *ldap_password_attribute;
 	char *ldap_quota_bytes_attribute;

@@ -28,8 +28,10 @@
  * saves one write and one fsync per extra recipient; the trade-off is the
  * usual one of single-instance stores.
  *
- * Recipient resolution: aliases.h (alias/forward/aliases db), then the
- * user database for local domains. The role mailboxes postmaster@,
+ * Recipient resolution: aliases.h (alias/forward/aliases db, then the
+ * directory's aliases), then the user database for local domains (those
+ * of local_domains and, with a directory backend, the directory's:
+ * userdb_local_domain(); a directory that cannot answer gives 451). The role mailboxes postmaster@,
  * abuse@, mailer-daemon@ and root@ of a local domain that have neither
  * an alias nor an account go to admin_address when it is set.
  * postmaster@ every local domain always exists: without an alias, an
@@ -169,6 +171,7 @@ deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
 		return NULL;
 	}
 	ctx->aliases = aliases_new(conf);
+	aliases_set_userdb(ctx->aliases, udb);
 	/* Create the queue directories now, as the worker's user, so the
 	 * maildrop exists before anyone needs it. Failure is not fatal
 	 * here: a queue write will try again and report. */
@@ -399,7 +402,9 @@ resolve_target(struct deliver_ctx *ctx, const char *address, const char *addr,
 		    "reason=\"target has no domain\"", address, t);
 		return RCPT_LOCAL;
 	}
-	if (!conf_is_local_domain(conf, tat + 1)) {
+	if ((r = userdb_local_domain(ctx->udb, conf, tat + 1)) < 0)
+		return tempfail(reply, address);
+	if (r == 0) {
 		if (d != NULL)
 			add_remote(d, t, addr);
 		(*usable)++;
@@ -552,7 +557,12 @@ resolve(struct deliver_ctx *ctx, const char *address, uint64_t hint,
 		buf_free(&addr);
 		return RCPT_REJECT;
 	}
-	local = conf_is_local_domain(conf, strrchr(addr.data, '@') + 1);
+	if ((r = userdb_local_domain(ctx->udb, conf,
+	    strrchr(addr.data, '@') + 1)) < 0) {
+		buf_free(&addr);
+		return tempfail(reply, address);
+	}
+	local = r == 1;
 	if (!local &&
 	    (r = aliases_lookup(ctx->aliases, addr.data, &value, &err)) <= 0) {
 		/* Only an explicit forward/alias makes it ours. */

@@ -58,6 +58,10 @@
  * makes a handle whose operations go to common/userdb_dir.c (one call
  * at the top of each function below); everything about the Berkeley DB
  * file then stays unused. Passwords and names work the same for all.
+ * Only directories hold local domains and aliases
+ * (userdb_domain_lookup, userdb_alias_lookup; Berkeley DB: none, those
+ * stay in dmail.conf and the aliases file); userdb_local_domain answers
+ * "is this domain ours" from local_domains first, then the directory.
  *
  * Nothing here is fatal: failures return -1 with the reason (err) or
  * logged once.
@@ -732,6 +736,38 @@ userdb_lookup(struct userdb *db, const char *address, struct user_record *out)
 	}
 	free(v.data);
 	return 1;
+}
+
+int
+userdb_domain_lookup(struct userdb *db, const char *domain)
+{
+	char key[USERDB_ADDRESS_MAX + 1];
+
+	if (db == NULL || db->dir == NULL ||
+	    userdb_key(domain, key, sizeof(key)) < 0)
+		return 0;
+	return userdb_dir_domain(db->dir, key);
+}
+
+int
+userdb_alias_lookup(struct userdb *db, const char *address, struct buf *out)
+{
+	char key[USERDB_ADDRESS_MAX + 1];
+
+	buf_reset(out);
+	if (db == NULL || db->dir == NULL ||
+	    userdb_key(address, key, sizeof(key)) < 0)
+		return 0;
+	return userdb_dir_alias(db->dir, key, out);
+}
+
+int
+userdb_local_domain(struct userdb *db, const struct dmail_conf *conf,
+    const char *domain)
+{
+	if (conf_is_local_domain(conf, domain))
+		return 1;
+	return userdb_domain_lookup(db, domain);
 }
 
 /* Put (val != NULL) or delete key in the version being built; the

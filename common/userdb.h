@@ -16,7 +16,10 @@
  * With userdb_backend ldap or pgsql the same functions read (and, for
  * pgsql, write) a directory server instead (common/userdb_dir.h: one
  * connection per process, bounded waits, a small TTL cache in workers);
- * userdb_upgrade and the file layout above concern only bdb.
+ * userdb_upgrade and the file layout above concern only bdb. A
+ * directory can also hold local domains and aliases (read-only for
+ * DMail; userdb_dir.h): an operator adds them with the directory's own
+ * tools and every node uses them at the next lookup, without a reload.
  *
  * Return values: lookups give 1 (found), 0 (no such account) or -1
  * (database failure, a directory server down or slow: the caller answers
@@ -73,6 +76,21 @@ int userdb_upgrade_at_start(const struct dmail_conf *conf);
 
 int userdb_lookup(struct userdb *db, const char *address,
     struct user_record *out);
+/* Is domain a local domain of the directory? 1, 0 (also with bdb or
+ * db NULL: those have no domains of their own), -1 (directory failure,
+ * logged). */
+int userdb_domain_lookup(struct userdb *db, const char *domain);
+/* The directory's alias or forward targets of address into out (reset
+ * first), "a, b, c" as aliases.h reads them: 1 found, 0 none (always
+ * with bdb or db NULL), -1 failure (logged). */
+int userdb_alias_lookup(struct userdb *db, const char *address,
+    struct buf *out);
+/* local_domains of conf, then the directory of db (may be NULL): 1 the
+ * domain is local, 0 not, -1 the directory cannot tell now (answer with
+ * a temporary error). */
+int userdb_local_domain(struct userdb *db, const struct dmail_conf *conf,
+    const char *domain);
+
 /* Insert or replace: a new version of the file, or part of the one being
  * built after userdb_begin(). 0 or -1 (err filled; nothing changed). */
 int userdb_put(struct userdb *db, const struct user_record *rec,

@@ -3,11 +3,13 @@
  * userdb_dir.h): picks the backend named by userdb_backend, keeps the
  * worker's cache of recent answers in front of it, and holds the small
  * helpers the backends share (bounded waits, number and flag fields).
+ * Accounts, local domains and aliases share the cache; an entry holds
+ * the kind of lookup with its key.
  *
  * Exports: userdb_dir_open, userdb_dir_close, userdb_dir_lookup,
- * userdb_dir_put_many, userdb_dir_delete, userdb_dir_foreach,
+ * userdb_dir_domain, userdb_dir_alias, userdb_dir_put_many, userdb_dir_delete, userdb_dir_foreach,
  * userdb_dir_begin, userdb_dir_commit, userdb_dir_abort, userdb_wait_fd,
- * userdb_parse_count, userdb_parse_enabled.
+ * userdb_parse_count, userdb_parse_enabled, userdb_query_off.
  *
  * Nothing here is fatal: failures return -1 (logged by the backend, or
  * err filled).
@@ -24,11 +26,16 @@
 #include "userdb_dir.h"
 #include "util.h"
 
+/* What a cache entry answers. */
+enum cache_kind { CACHE_ACCOUNT, CACHE_DOMAIN, CACHE_ALIAS };
+
 struct cache_entry {
+	enum cache_kind kind;
 	char key[USERDB_ADDRESS_MAX + 1];
 	int64_t expires;           /* now_ms() after which it is stale */
 	bool found;
-	struct user_record rec;    /* when found */
+	struct user_record rec;    /* CACHE_ACCOUNT, when found */
+	char *targets;             /* CACHE_ALIAS, when found */
 };
 
 struct userdb_dir {
@@ -84,8 +91,10 @@ static void
 cache_clear(struct userdb_dir *d)
 {
 	for (size_t i = 0; i < USERDB_CACHE_SLOTS; i++) {
-		if (d->cache[i] != NULL)
+		if (d->cache[i] != NULL) {
+			free(d->cache[i]->targets);
 			explicit_bzero(d->cache[i], sizeof(*d->cache[i]));
+		}
 		free(d->cache[i]);
 		d->cache[i] = NULL;
 	}
@@ -103,44 +112,50 @@ userdb_dir_close(struct userdb_dir *d)
 
 /* --- cache ---------------------------------------------------------- */
 
-/* The slot of key, and whether it holds a fresh answer for it. */
+/* The slot of (kind, key). */
 static struct cache_entry **
-cache_slot(struct userdb_dir *d, const char *key)
+cache_slot(struct userdb_dir *d, enum cache_kind kind, const char *key)
 {
-	return &d->cache[fnv1a64(key) % USERDB_CACHE_SLOTS];
+	return &d->cache[(fnv1a64(key) + (uint64_t)kind) % USERDB_CACHE_SLOTS];
 }
 
-/* 1 or 0 from the cache (out filled for 1), or -1 when it has no fresh
- * answer. */
-static int
-cache_get(struct userdb_dir *d, const char *key, struct user_record *out)
+/* The fresh entry for (kind, key), or NULL. */
+static const struct cache_entry *
+cache_get(struct userdb_dir *d, enum cache_kind kind, const char *key)
 {
-	struct cache_entry *e = *cache_slot(d, key);
+	struct cache_entry *e = *cache_slot(d, kind, key);
 
-	if (e == NULL || strcmp(e->key, key) != 0 || now_ms() >= e->expires)
-		return -1;
-	if (e->found)
-		*out = e->rec;
-	return e->found ? 1 : 0;
+	if (e == NULL || e->kind != kind || strcmp(e->key, key) != 0 ||
+	    now_ms() >= e->expires)
+		return NULL;
+	return e;
 }
 
+/* Keep the answer found (1 or 0) for (kind, key): rec for an account,
+ * targets for an alias (either may be NULL otherwise). */
 static void
-cache_put(struct userdb_dir *d, const char *key, int found,
-    const struct user_record *rec)
+cache_put(struct userdb_dir *d, enum cache_kind kind, const char *key,
+    int found, const struct user_record *rec, const char *targets)
 {
 	unsigned ttl = found ? d->conf->userdb_cache_ttl :
 	    d->conf->userdb_cache_negative_ttl;
-	struct cache_entry **slot = cache_slot(d, key);
+	struct cache_entry **slot = cache_slot(d, kind, key);
 
-	if (ttl == 0 || d->mode != USERDB_READ)
+	if (ttl == 0 || d->mode != USERDB_READ ||
+	    strlen(key) >= sizeof((*slot)->key))
 		return;
 	if (*slot == NULL)
-		*slot = xmalloc(sizeof(**slot));
+		*slot = xcalloc(1, sizeof(**slot));
+	free((*slot)->targets);
+	(*slot)->targets = NULL;
+	(*slot)->kind = kind;
 	snprintf((*slot)->key, sizeof((*slot)->key), "%s", key);
 	(*slot)->expires = now_ms() + (int64_t)ttl * 1000;
 	(*slot)->found = found == 1;
-	if (found == 1)
+	if (found == 1 && rec != NULL)
 		(*slot)->rec = *rec;
+	if (found == 1 && targets != NULL)
+		(*slot)->targets = xstrdup(targets);
 }
 
 /* --- operations ----------------------------------------------------- */
@@ -149,11 +164,15 @@ int
 userdb_dir_lookup(struct userdb_dir *d, const char *key,
     struct user_record *out)
 {
+	const struct cache_entry *e = cache_get(d, CACHE_ACCOUNT, key);
 	struct buf mb = BUF_INIT;
 	int r;
 
-	if ((r = cache_get(d, key, out)) >= 0)
-		return r;
+	if (e != NULL) {
+		if (e->found)
+			*out = e->rec;
+		return e->found ? 1 : 0;
+	}
 	memset(out, 0, sizeof(*out));
 	if ((r = d->be->lookup(d->h, key, out)) < 0)
 		return -1;
@@ -169,7 +188,43 @@ userdb_dir_lookup(struct userdb_dir *d, const char *key,
 			buf_free(&mb);
 		}
 	}
-	cache_put(d, key, r, out);
+	cache_put(d, CACHE_ACCOUNT, key, r, out, NULL);
+	return r;
+}
+
+int
+userdb_dir_domain(struct userdb_dir *d, const char *domain)
+{
+	const struct cache_entry *e = cache_get(d, CACHE_DOMAIN, domain);
+	int r;
+
+	if (e != NULL)
+		return e->found ? 1 : 0;
+	if ((r = d->be->domain(d->h, domain)) < 0)
+		return -1;
+	cache_put(d, CACHE_DOMAIN, domain, r, NULL, NULL);
+	return r;
+}
+
+int
+userdb_dir_alias(struct userdb_dir *d, const char *key, struct buf *out)
+{
+	const struct cache_entry *e = cache_get(d, CACHE_ALIAS, key);
+	int r;
+
+	buf_reset(out);
+	if (e != NULL) {
+		if (e->found)
+			buf_set(out, e->targets);
+		return e->found ? 1 : 0;
+	}
+	if ((r = d->be->alias(d->h, key, out)) < 0) {
+		buf_reset(out);
+		return -1;
+	}
+	if (r == 1 && out->len == 0)
+		r = 0;          /* entries without a target: no alias */
+	cache_put(d, CACHE_ALIAS, key, r, NULL, out->data);
 	return r;
 }
 
@@ -259,6 +314,12 @@ userdb_parse_count(const char *s, uint64_t *out)
 	errno = 0;
 	*out = strtoull(s, &end, 10);
 	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+bool
+userdb_query_off(const char *q)
+{
+	return q == NULL || *q == '\0' || strcmp(q, "none") == 0;
 }
 
 bool

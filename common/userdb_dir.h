@@ -14,14 +14,22 @@
  * answers with an error gives -1 ("try again later"), never 0 ("no such
  * account").
  *
+ * Local domains and aliases (userdb_dir_domain, userdb_dir_alias): the
+ * same backend answers "is this domain ours" (ldap_domain_filter,
+ * pgsql_domain_query) and "where does mail for this address go"
+ * (ldap_alias_filter + ldap_alias_attribute, pgsql_alias_query), so a
+ * domain or alias added in the directory is used by every node without
+ * a reload. A query set to "none" turns that lookup off (always 0).
+ *
  * Cache (readers only; dmail-user never caches): up to USERDB_CACHE_SLOTS
- * recent answers per worker, direct-mapped by a hash of the address. A
- * found account is kept userdb_cache_ttl seconds, a missing one
+ * recent answers per worker, direct-mapped by a hash of the kind of
+ * lookup (account, domain, alias) and its key. A found account, domain
+ * or alias is kept userdb_cache_ttl seconds, a missing one
  * userdb_cache_negative_ttl seconds; 0 turns that half off. Entries are
  * invalidated only by age (and by the worker's exit: a worker lives for
  * *_max_use sessions): a change in the directory, such as a new
- * password or a new account, is seen by every worker at most one TTL
- * later. A failed lookup (-1) is never cached.
+ * password, a new account, domain or alias, is seen by every worker at
+ * most one TTL later. A failed lookup (-1) is never cached.
  *
  * Return values follow userdb.h: 1 found, 0 no such account, -1 failure
  * (logged once, or err filled for the writers' calls).
@@ -40,8 +48,10 @@
 
 typedef int userdb_each_fn(const struct user_record *rec, void *arg);
 
-/* One kind of directory. Keys are lower-case addresses. begin, commit
- * and abort may be NULL (then every change stands alone). */
+/* One kind of directory. Keys are lower-case addresses (domain: a
+ * lower-case domain). alias appends the targets of key to out as
+ * "a, b, c" (aliases.h's format). begin, commit and abort may be NULL
+ * (then every change stands alone). */
 struct userdb_backend {
 	const char *name;
 	void *(*open)(const struct dmail_conf *conf, struct buf *err);
@@ -50,6 +60,8 @@ struct userdb_backend {
 	int (*put)(void *h, const struct user_record *rec, struct buf *err);
 	int (*del)(void *h, const char *key, struct buf *err);
 	int (*foreach)(void *h, userdb_each_fn *fn, void *arg);
+	int (*domain)(void *h, const char *domain);
+	int (*alias)(void *h, const char *key, struct buf *out);
 	int (*begin)(void *h, struct buf *err);
 	int (*commit)(void *h, struct buf *err);
 	void (*abort)(void *h);
@@ -72,6 +84,11 @@ void userdb_dir_close(struct userdb_dir *d);
 /* As userdb_lookup; fills an empty mailbox with the default Maildir. */
 int userdb_dir_lookup(struct userdb_dir *d, const char *key,
     struct user_record *out);
+/* Is domain (lower case) a local domain in the directory? 1, 0, -1. */
+int userdb_dir_domain(struct userdb_dir *d, const char *domain);
+/* The alias targets of key into out (reset first; "a, b, c"): 1 found,
+ * 0 none, -1 failure. */
+int userdb_dir_alias(struct userdb_dir *d, const char *key, struct buf *out);
 int userdb_dir_put_many(struct userdb_dir *d, const struct user_record *recs,
     size_t n, struct buf *err);
 int userdb_dir_delete(struct userdb_dir *d, const char *key,
@@ -91,5 +108,8 @@ int userdb_parse_count(const char *s, uint64_t *out);
 /* For the backends: a true/false column or attribute ("" and NULL are
  * true: an account without the field is enabled). */
 bool userdb_parse_enabled(const char *s);
+/* For the backends: true when a domain or alias query is "none" (that
+ * lookup is turned off). */
+bool userdb_query_off(const char *q);
 
 #endif

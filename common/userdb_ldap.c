@@ -28,6 +28,16 @@
  * under state_dir/mail) and ldap_enabled_attribute (FALSE, disabled,
  * inactive, ... disable the account; absent: enabled).
  *
+ * Local domains: ldap_domain_filter with %s and %d replaced by the
+ * domain (escaped the same way); any entry that matches makes the domain
+ * local (no attribute is read). Aliases and forwards: ldap_alias_filter
+ * (%s, %u, %d of the address, as above) selects at most
+ * LDAP_ALIAS_ENTRIES entries; the values of ldap_alias_attribute of all
+ * of them are the targets, in the order the server gives them. Defaults
+ * (conf.c, dmail.conf(5)): associatedDomain of a domainRelatedObject
+ * (cosine), and mailForwardingAddress of an entry whose mail or
+ * mailAlternateAddress is the address (contrib/ldap/dmail.schema).
+ *
  * dmail-user list and show read through ldap_list_filter; add, del,
  * passwd and the other changes are refused: the directory belongs to
  * the tools that already write it (ldapmodify, the provisioning system),
@@ -55,6 +65,7 @@
 #include "util.h"
 
 #define LDAP_FILTER_MAX 2048
+#define LDAP_ALIAS_ENTRIES 64     /* entries one alias may gather */
 
 struct ld {
 	const struct dmail_conf *conf;
@@ -73,6 +84,29 @@ ldap_escape(struct buf *out, const char *value)
 	}
 }
 
+/* Fill filter template tmpl into out: %s full, %u local, %d domain
+ * (each escaped), %% a percent sign. 0, or -1 for an unknown %x. */
+static int
+ld_fill(const char *tmpl, const char *full, const char *local,
+    const char *domain, struct buf *out)
+{
+	buf_reset(out);
+	for (const char *t = tmpl; *t != '\0'; t++) {
+		if (*t != '%') {
+			buf_append(out, t, 1);
+			continue;
+		}
+		switch (*++t) {
+		case 's': ldap_escape(out, full); break;
+		case 'u': ldap_escape(out, local); break;
+		case 'd': ldap_escape(out, domain); break;
+		case '%': buf_append(out, "%", 1); break;
+		default: return -1;
+		}
+	}
+	return 0;
+}
+
 /* Fill filter template tmpl for address into out: %s address, %u local
  * part, %d domain, %% a percent sign. 0, or -1 for an unknown %x. */
 int userdb_ldap_filter(const char *tmpl, const char *address,
@@ -87,21 +121,7 @@ userdb_ldap_filter(const char *tmpl, const char *address, struct buf *out)
 	snprintf(local, sizeof(local), "%.*s",
 	    (int)(at != NULL ? (size_t)(at - address) : strlen(address)),
 	    address);
-	buf_reset(out);
-	for (const char *t = tmpl; *t != '\0'; t++) {
-		if (*t != '%') {
-			buf_append(out, t, 1);
-			continue;
-		}
-		switch (*++t) {
-		case 's': ldap_escape(out, address); break;
-		case 'u': ldap_escape(out, local); break;
-		case 'd': ldap_escape(out, at != NULL ? at + 1 : ""); break;
-		case '%': buf_append(out, "%", 1); break;
-		default: return -1;
-		}
-	}
-	return 0;
+	return ld_fill(tmpl, address, local, at != NULL ? at + 1 : "", out);
 }
 
 static void *
@@ -289,11 +309,34 @@ ld_entry(struct ld *d, LDAPMessage *e, struct user_record *rec)
 	return 0;
 }
 
-/* Search ldap_base for filter (at most limit entries; 0: no limit);
- * *res for the caller to free, or -1 (logged). */
+/* Search ldap_base for filter (attributes attrs; at most limit
+ * entries, 0: no limit); *res for the caller to free. 0, 1 when the
+ * server stopped at limit (*res holds what it sent), or -1 (logged). */
 static int
-ld_search(struct ld *d, const char *filter, int limit, const char *key,
-    LDAPMessage **res)
+ld_search(struct ld *d, const char *filter, char **attrs, int limit,
+    const char *key, LDAPMessage **res)
+{
+	struct timeval tv = { .tv_sec = d->conf->userdb_timeout };
+	int rc;
+
+	*res = NULL;
+	if (ld_connect(d) < 0)
+		return -1;
+	rc = ldap_search_ext_s(d->l, d->conf->ldap_base, LDAP_SCOPE_SUBTREE,
+	    filter, attrs, 0, NULL, NULL, &tv, limit, res);
+	if (rc == LDAP_SUCCESS)
+		return 0;
+	if (rc == LDAP_SIZELIMIT_EXCEEDED)
+		return 1;
+	ldap_msgfree(*res);
+	*res = NULL;
+	return ld_fail(d, "search", rc, key);
+}
+
+/* ld_search for account entries (the account attributes). */
+static int
+ld_search_accounts(struct ld *d, const char *filter, int limit,
+    const char *key, LDAPMessage **res)
 {
 	const struct dmail_conf *c = d->conf;
 	char *attrs[] = { c->ldap_address_attribute,
@@ -301,25 +344,27 @@ ld_search(struct ld *d, const char *filter, int limit, const char *key,
 		c->ldap_quota_bytes_attribute,
 		c->ldap_quota_messages_attribute, c->ldap_enabled_attribute,
 		NULL };
-	struct timeval tv = { .tv_sec = c->userdb_timeout };
-	int rc;
+	int r = ld_search(d, filter, attrs, limit, key, res);
 
-	*res = NULL;
-	if (ld_connect(d) < 0)
-		return -1;
-	rc = ldap_search_ext_s(d->l, c->ldap_base, LDAP_SCOPE_SUBTREE, filter,
-	    attrs, 0, NULL, NULL, &tv, limit, res);
-	if (rc == LDAP_SUCCESS)
-		return 0;
-	ldap_msgfree(*res);
-	*res = NULL;
-	if (rc == LDAP_SIZELIMIT_EXCEEDED) {
+	if (r == 1) {
+		ldap_msgfree(*res);
+		*res = NULL;
 		log_error("event=userdb-failed backend=ldap key=%s "
 		    "reason=\"ldap_user_filter matches several entries\"",
 		    key != NULL ? key : "-");
 		return -1;
 	}
-	return ld_fail(d, "search", rc, key);
+	return r;
+}
+
+/* Log a filter template that cannot be filled (unknown %x, too long);
+ * -1. */
+static int
+ld_bad_filter(const char *name, const char *key)
+{
+	log_error("event=userdb-failed backend=ldap key=%s reason=\"%s: "
+	    "unknown %% sequence, or too long\"", key, name);
+	return -1;
 }
 
 static int
@@ -332,13 +377,10 @@ ld_lookup(void *h, const char *key, struct user_record *out)
 
 	if (userdb_ldap_filter(d->conf->ldap_user_filter, key, &filter) < 0 ||
 	    filter.len > LDAP_FILTER_MAX) {
-		log_error("event=userdb-failed backend=ldap key=%s "
-		    "reason=\"ldap_user_filter: unknown %% sequence, or too "
-		    "long\"", key);
 		buf_free(&filter);
-		return -1;
+		return ld_bad_filter("ldap_user_filter", key);
 	}
-	r = ld_search(d, filter.data, 2, key, &res);
+	r = ld_search_accounts(d, filter.data, 2, key, &res);
 	buf_free(&filter);
 	if (r < 0)
 		return -1;
@@ -366,7 +408,8 @@ ld_foreach(void *h, userdb_each_fn *fn, void *arg)
 	LDAPMessage *res, *e;
 	int stop = 0;
 
-	if (ld_search(d, d->conf->ldap_list_filter, 0, NULL, &res) < 0)
+	if (ld_search_accounts(d, d->conf->ldap_list_filter, 0, NULL,
+	    &res) < 0)
 		return -1;
 	rec = xmalloc(sizeof(*rec));
 	for (e = ldap_first_entry(d->l, res); e != NULL && stop == 0;
@@ -383,6 +426,97 @@ ld_foreach(void *h, userdb_each_fn *fn, void *arg)
 	free(rec);
 	ldap_msgfree(res);
 	return 0;
+}
+
+static int
+ld_domain(void *h, const char *domain)
+{
+	struct ld *d = h;
+	struct buf filter = BUF_INIT;
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	LDAPMessage *res;
+	int r;
+
+	if (userdb_query_off(d->conf->ldap_domain_filter))
+		return 0;
+	if (ld_fill(d->conf->ldap_domain_filter, domain, "", domain,
+	    &filter) < 0 || filter.len > LDAP_FILTER_MAX) {
+		buf_free(&filter);
+		return ld_bad_filter("ldap_domain_filter", domain);
+	}
+	r = ld_search(d, filter.data, attrs, 1, domain, &res);
+	buf_free(&filter);
+	if (r < 0)
+		return -1;
+	/* Stopped at the limit: at least one entry. */
+	r = r == 1 || ldap_first_entry(d->l, res) != NULL ? 1 : 0;
+	ldap_msgfree(res);
+	return r;
+}
+
+/* The values of the alias attribute of entry e appended to out
+ * ("a, b"); -1 for a value that cannot be an address (NUL, comma, line
+ * end, too long). */
+static int
+ld_targets(struct ld *d, LDAPMessage *e, struct buf *out)
+{
+	struct berval **v = ldap_get_values_len(d->l, e,
+	    d->conf->ldap_alias_attribute);
+	int r = 0;
+
+	for (size_t i = 0; v != NULL && v[i] != NULL && r == 0; i++) {
+		if (v[i]->bv_len == 0 || v[i]->bv_len > USERDB_ADDRESS_MAX)
+			r = -1;
+		for (size_t j = 0; j < v[i]->bv_len && r == 0; j++)
+			if (strchr(",\r\n", v[i]->bv_val[j]) != NULL)
+				r = -1;   /* strchr also finds the NUL */
+		if (r < 0)
+			break;
+		if (out->len > 0)
+			buf_append_str(out, ", ");
+		buf_append(out, v[i]->bv_val, v[i]->bv_len);
+	}
+	ldap_value_free_len(v);
+	return r;
+}
+
+static int
+ld_alias(void *h, const char *key, struct buf *out)
+{
+	struct ld *d = h;
+	struct buf filter = BUF_INIT;
+	char *attrs[] = { d->conf->ldap_alias_attribute, NULL };
+	LDAPMessage *res, *e;
+	int r;
+
+	if (userdb_query_off(d->conf->ldap_alias_filter))
+		return 0;
+	if (userdb_ldap_filter(d->conf->ldap_alias_filter, key, &filter) < 0 ||
+	    filter.len > LDAP_FILTER_MAX) {
+		buf_free(&filter);
+		return ld_bad_filter("ldap_alias_filter", key);
+	}
+	r = ld_search(d, filter.data, attrs, LDAP_ALIAS_ENTRIES, key, &res);
+	buf_free(&filter);
+	if (r != 0) {
+		ldap_msgfree(res);
+		if (r == 1)
+			log_error("event=userdb-failed backend=ldap key=%s "
+			    "limit=%d reason=\"ldap_alias_filter matches too "
+			    "many entries\"", key, LDAP_ALIAS_ENTRIES);
+		return -1;
+	}
+	for (e = ldap_first_entry(d->l, res); e != NULL && r == 0;
+	    e = ldap_next_entry(d->l, e))
+		r = ld_targets(d, e, out);
+	ldap_msgfree(res);
+	if (r < 0) {
+		log_error("event=userdb-damaged backend=ldap key=%s "
+		    "reason=\"an alias target is empty, too long or holds a "
+		    "comma\"", key);
+		return -1;
+	}
+	return out->len > 0 ? 1 : 0;
 }
 
 static int
@@ -417,6 +551,8 @@ const struct userdb_backend userdb_ldap_backend = {
 	.put = ld_put,
 	.del = ld_del,
 	.foreach = ld_foreach,
+	.domain = ld_domain,
+	.alias = ld_alias,
 };
 
 #endif /* HAVE_LIBLDAP */

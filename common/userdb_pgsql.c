@@ -19,6 +19,13 @@
  * a column the query leaves out takes its default ("" / 0 / enabled).
  * More than one row for one address is an error (-1), not a guess.
  *
+ * Local domains: pgsql_domain_query with $1 = the lower-case domain; any
+ * row makes it local. Aliases and forwards: pgsql_alias_query with $1 =
+ * the address (or "@domain" for the catch-all); every row is one target,
+ * read from the column "target" (NULL and empty values are skipped), at
+ * most ALIAS_TARGETS_MAX of them. Defaults read the tables domains and
+ * aliases of contrib/pgsql/schema.sql.
+ *
  * Nothing here is fatal: errors are logged once (event=userdb-failed
  * backend=pgsql) or reported in err, and return -1.
  */
@@ -33,6 +40,7 @@
 
 #include <libpq-fe.h>
 
+#include "aliases.h"
 #include "log.h"
 #include "userdb_dir.h"
 #include "util.h"
@@ -333,6 +341,62 @@ pg_foreach(void *h, userdb_each_fn *fn, void *arg)
 	return 0;
 }
 
+static int
+pg_domain(void *h, const char *domain)
+{
+	struct pg *p = h;
+	const char *params[1] = { domain };
+	PGresult *res;
+	int r;
+
+	if (userdb_query_off(p->conf->pgsql_domain_query))
+		return 0;
+	if ((res = pg_exec(p, p->conf->pgsql_domain_query, 1, params,
+	    NULL)) == NULL)
+		return -1;
+	r = PQntuples(res) > 0 ? 1 : 0;
+	PQclear(res);
+	return r;
+}
+
+static int
+pg_alias(void *h, const char *key, struct buf *out)
+{
+	struct pg *p = h;
+	const char *params[1] = { key }, *t;
+	PGresult *res;
+	int rows, r = 0;
+
+	if (userdb_query_off(p->conf->pgsql_alias_query))
+		return 0;
+	if ((res = pg_exec(p, p->conf->pgsql_alias_query, 1, params,
+	    NULL)) == NULL)
+		return -1;
+	if ((rows = PQntuples(res)) > ALIAS_TARGETS_MAX) {
+		log_error("event=userdb-failed backend=pgsql key=%s count=%d "
+		    "reason=\"pgsql_alias_query gave too many rows\"", key,
+		    rows);
+		r = -1;
+	}
+	for (int i = 0; i < rows && r == 0; i++) {
+		if ((t = pg_field(res, i, "target")) == NULL || *t == '\0')
+			continue;
+		if (strlen(t) > USERDB_ADDRESS_MAX ||
+		    strpbrk(t, ",\r\n") != NULL) {
+			log_error("event=userdb-damaged backend=pgsql key=%s "
+			    "reason=\"an alias target is too long or holds a "
+			    "comma\"", key);
+			r = -1;
+			break;
+		}
+		if (out->len > 0)
+			buf_append_str(out, ", ");
+		buf_append_str(out, t);
+	}
+	PQclear(res);
+	return r < 0 ? -1 : out->len > 0 ? 1 : 0;
+}
+
 /* BEGIN, COMMIT or ROLLBACK. */
 static int
 pg_simple(struct pg *p, const char *sql, struct buf *err)
@@ -396,6 +460,8 @@ const struct userdb_backend userdb_pgsql_backend = {
 	.put = pg_put,
 	.del = pg_del,
 	.foreach = pg_foreach,
+	.domain = pg_domain,
+	.alias = pg_alias,
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.abort = pg_abort,

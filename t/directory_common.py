@@ -6,6 +6,10 @@ directory, started and stopped by the test.
 As root, both servers run as the "postgres" / "openldap" system users
 (PostgreSQL refuses to run as root). Tests SKIP with the reason when the
 server programs, or the backend in this build, are missing.
+
+routing_cases() is the test of local domains, aliases and forwards held
+in the directory, shared by both backends: each server class offers
+add_user, add_domain and add_alias for it.
 """
 
 import glob
@@ -160,6 +164,14 @@ class Postgres(_Throwaway):
                                              quota_bytes,
                                              "true" if enabled else "false"))
 
+    def add_domain(self, domain):
+        self.psql_admin("INSERT INTO domains (domain) VALUES ('%s')" % domain)
+
+    def add_alias(self, address, targets):
+        for t in targets:
+            self.psql_admin("INSERT INTO aliases (address, target) "
+                            "VALUES ('%s', '%s')" % (address, t))
+
     def conf(self):
         return "userdb_backend pgsql\npgsql_conninfo %s\n" % self.conninfo
 
@@ -200,7 +212,7 @@ class Slapd(_Throwaway):
                 f.write("modulepath /usr/lib/ldap\nmoduleload back_mdb\n")
             f.write("database mdb\nmaxsize 10485760\nsuffix \"%s\"\n"
                     "rootdn \"%s\"\nrootpw %s\ndirectory %s\n"
-                    "index mail,mailAlternateAddress eq\n"
+                    "index mail,mailAlternateAddress,associatedDomain eq\n"
                     % (SUFFIX, ADMIN_DN, ADMIN_PW, self.db))
         self.entries = ["dn: %s\nobjectClass: dcObject\nobjectClass: "
                         "organization\ndc: example\no: example\n" % SUFFIX,
@@ -236,6 +248,28 @@ class Slapd(_Throwaway):
                        check=True, capture_output=True)
         _chown_tree(self.tmp, self.user)
 
+    @staticmethod
+    def domain_ldif(domain):
+        label = domain.split(".")[0]
+        return ("dn: dc=%s,%s\nobjectClass: dNSDomain\nobjectClass: "
+                "domainRelatedObject\ndc: %s\nassociatedDomain: %s\n"
+                % (label, SUFFIX, label, domain))
+
+    @staticmethod
+    def alias_ldif(address, targets):
+        return ("dn: mail=%s,ou=people,%s\nobjectClass: dmailAlias\n"
+                "mail: %s\n" % (address, SUFFIX, address) +
+                "".join("mailForwardingAddress: %s\n" % t for t in targets))
+
+    def add_user(self, address, password):
+        self.ldapadd(self.user_ldif(address, password))
+
+    def add_domain(self, domain):
+        self.ldapadd(self.domain_ldif(domain))
+
+    def add_alias(self, address, targets):
+        self.ldapadd(self.alias_ldif(address, targets))
+
     def ldapadd(self, ldif):
         subprocess.run(["ldapadd", "-x", "-H", self.uri, "-D", ADMIN_DN,
                         "-w", ADMIN_PW], input=ldif, text=True, check=True,
@@ -263,3 +297,70 @@ class Slapd(_Throwaway):
         return ("userdb_backend ldap\nldap_uri %s\nldap_base %s\n"
                 "ldap_bind_dn %s\nldap_bind_password_file %s\n"
                 % (self.uri, SUFFIX, ADMIN_DN, self.pwfile))
+
+
+# Small TTLs: the cache is used, and a change shows within a second.
+ROUTING_CACHE = ("userdb_cache_ttl 1\nuserdb_cache_negative_ttl 1\n"
+                 "userdb_timeout 3\n")
+
+
+def routing_cases(d):
+    """Local domains, aliases and forwards in the running directory d
+    (Postgres or Slapd, started, no dir.test entries yet): a domain added
+    while dmaild runs takes mail without a reload, an alias reaches its
+    target's Maildir, a forward to a remote address is relayed (to a
+    sink), an alias of dmail.conf wins over the directory's, a domain that is nobody's is still refused, and the directory
+    stopped gives 451 4.3.0 for its domain, 250 again once it is back."""
+    import sink
+    from userdb_pgsql import rcpt, send
+    out = sink.Sink()
+    out.start()
+    try:
+        d.add_user("dora@dir.test", "pw-dora")
+        extra = (d.conf() + ROUTING_CACHE +
+                 "alias over@dir.test dora@dir.test\n"
+                 "smtp_program %s\nqueue_program %s\n"
+                 "transport remote.test [127.0.0.1]:%d\n"
+                 "client_connection_limit 0\nclient_connection_rate_limit 0\n"
+                 % (dt.SMTPD, dt.prog("queued/dmail-queued"), out.port))
+        with dt.Server(smtp=True, workers={"smtp": (1, 1, 1000)},
+                       extra=extra) as srv:
+            code, text = rcpt(srv, "dora@dir.test")
+            assert code == 554 and b"5.7.1" in text, (code, text)
+            d.add_domain("dir.test")
+            dt.wait_for(lambda: rcpt(srv, "dora@dir.test")[0] == 250, 15,
+                        what="dir.test local without a reload")
+            send(srv, "dora@dir.test")
+            srv.wait_messages("dora@dir.test", 1)
+            code, text = rcpt(srv, "nobody@dir.test")
+            assert code == 550 and b"5.1.1" in text, (code, text)
+            code, text = rcpt(srv, "x@other.test")
+            assert code == 554 and b"5.7.1" in text, (code, text)
+            d.add_alias("team@dir.test", ["dora@dir.test"])
+            d.add_alias("fwd@dir.test", ["far@remote.test"])
+            d.add_alias("over@dir.test", ["far@remote.test"])
+            dt.wait_for(lambda: rcpt(srv, "team@dir.test")[0] == 250 and
+                        rcpt(srv, "fwd@dir.test")[0] == 250, 15,
+                        what="aliases seen")
+            send(srv, "team@dir.test")
+            srv.wait_messages("dora@dir.test", 2)
+            assert not srv.maildir_messages("team@dir.test")
+            # dmail.conf's alias comes before the directory's.
+            send(srv, "over@dir.test")
+            srv.wait_messages("dora@dir.test", 3)
+            send(srv, "fwd@dir.test")
+            dt.wait_for(lambda: any("far@remote.test" in str(m.rcpts)
+                                    for m in out.messages), 30,
+                        what="forward relayed to the sink")
+            assert len(out.messages) == 1, out.messages
+            d.stop()
+            dt.wait_for(lambda: rcpt(srv, "team@dir.test")[0] == 451, 15,
+                        what="451 once the cache entry is stale")
+            code, text = rcpt(srv, "dora@dir.test")
+            assert code == 451 and b"4.3.0" in text, (code, text)
+            d.start()
+            dt.wait_for(lambda: rcpt(srv, "team@dir.test")[0] == 250, 20,
+                        what="RCPT accepted again")
+            assert rcpt(srv, "nobody@dir.test")[0] == 550
+    finally:
+        out.stop()

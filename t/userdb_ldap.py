@@ -10,6 +10,8 @@ throw-away slapd (t/directory_common.py):
 - slapd stopped mid-run: 451 4.3.0 / -ERR [SYS/TEMP]; back: normal.
 - an entry added with ldapadd is served at once (negative TTL 0).
 - dmail-user list/show read the directory; add is refused (read-only).
+- local domains (associatedDomain), aliases and forwards
+  (mailForwardingAddress) in the directory (directory_common.routing_cases).
 """
 
 import os
@@ -82,6 +84,13 @@ def test_dmail_user():
             assert r.returncode != 0 and "read-only" in r.stderr, r
 
 
+def test_domains_and_aliases():
+    with dc.Slapd() as ld:
+        ld.load()
+        ld.start()
+        dc.routing_cases(ld)
+
+
 if __name__ == "__main__":
     dt.main([test_accounts_and_delivery, test_server_down_and_back,
-             test_dmail_user])
+             test_dmail_user, test_domains_and_aliases])

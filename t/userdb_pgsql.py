@@ -10,7 +10,10 @@ throw-away cluster (t/directory_common.py):
   reconnects and answers normally.
 - the cache: with a TTL, an account removed from the table is still
   served until the TTL ends, then refused.
-- dmail-user add, show, list, passwd, del and import work on the table.
+- dmail-user add, show, list, passwd, del and import work on the table;
+  add takes a domain of the table domains as local.
+- local domains, aliases and forwards in the tables domains and aliases
+  (directory_common.routing_cases).
 """
 
 import os
@@ -137,8 +140,19 @@ def test_dmail_user():
             assert "erin@" not in srv.dmail_user("list").stdout
             r = srv.dmail_user("show", "erin@example.test", check=False)
             assert r.returncode == 3, r
+            # A domain of the table domains counts as local for add.
+            r = srv.dmail_user("add", "gus@dir.test", stdin="pw\n",
+                               check=False)
+            assert r.returncode == 5, r
+            pg.add_domain("dir.test")
+            srv.dmail_user("add", "gus@dir.test", stdin="pw\n")
+
+
+def test_domains_and_aliases():
+    with dc.Postgres() as pg:
+        dc.routing_cases(pg)
 
 
 if __name__ == "__main__":
     dt.main([test_accounts_and_delivery, test_server_down_and_back,
-             test_cache_ttl, test_dmail_user])
+             test_cache_ttl, test_dmail_user, test_domains_and_aliases])

@@ -391,18 +391,20 @@ cmd_add(const struct dmail_conf *conf, const char *address, int argc,
 	struct opts o;
 
 	parse_opts(argc, argv, &o, true, true);
-	if (!conf_is_local_domain(conf, strchr(address, '@') + 1)) {
+	db = open_db(conf, USERDB_WRITE);
+	/* local_domains, or a domain of the directory (userdb.h). */
+	if (userdb_local_domain(db, conf, strchr(address, '@') + 1) != 1) {
 		if (!o.force) {
 			errmsg("%s is not in local_domains: mail for it would "
 			    "not be accepted; add the domain to local_domains "
 			    "first, or use --force", strchr(address, '@') + 1);
+			close_db();
 			free(rec);
 			return EXIT_INVALID;
 		}
 		errmsg("warning: %s is not in local_domains; mail for it will "
 		    "not be accepted", strchr(address, '@') + 1);
 	}
-	db = open_db(conf, USERDB_WRITE);
 	if (userdb_lookup(db, address, rec) != 0) {
 		errmsg("account %s already exists", address);
 		close_db();

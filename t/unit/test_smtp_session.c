@@ -215,6 +215,24 @@ userdb_check_password(const struct user_record *rec, const char *password)
 	return strcmp(rec->hash, password) == 0;
 }
 
+/* No directory: local_domains only, no directory aliases. */
+int
+userdb_local_domain(struct userdb *db, const struct dmail_conf *c,
+    const char *domain)
+{
+	(void)db;
+	return conf_is_local_domain(c, domain);
+}
+
+int
+userdb_alias_lookup(struct userdb *db, const char *address, struct buf *out)
+{
+	(void)db;
+	(void)address;
+	buf_reset(out);
+	return 0;
+}
+
 /* ---- driver ---------------------------------------------------------- */
 
 static struct dmail_conf conf;
