@@ -356,12 +356,13 @@ member_update(struct web_req *r, const struct list_def *d,
 		buf_printf(why, "%s sends no digests", d->address);
 		return 400;
 	}
-	buf_set(why, "not a member of this list");
 	if ((db = listdb_open(r->w->conf, d, &err)) == NULL ||
 	    (rc = listdb_get(db, address, &m)) < 0) {
 		buf_printf(why, "member database: %s", buf_cstr(&err));
 		status = 503;
-	} else if (rc == 1) {
+	} else if (rc == 0) {
+		buf_set(why, "not a member of this list");
+	} else {
 		old = m.bounce;
 		if (mode != NULL && list_member_set_mode(&m, mode) < 0) {
 			buf_set(why, "mode is mail, digest or nomail");
@@ -378,8 +379,8 @@ member_update(struct web_req *r, const struct list_def *d,
 	listdb_close(db);
 	buf_printf(&det, "list=%s member=<%s> ", d->address, address);
 	if (mode != NULL)
-		buf_printf(&det, "reason=%s", strcasecmp(mode, "digest") == 0 ||
-		    strcasecmp(mode, "nomail") == 0 ? mode : "mail");
+		buf_printf(&det, "reason=%s", status == 200 ?
+		    list_member_mode(&m) : "unchanged");
 	else
 		buf_printf(&det, "score=%u", old);
 	web_log(r, command, status == 200 ? "ok" : "failed", det.data);
