@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "bdb.h"
@@ -302,16 +303,15 @@ listdb_delete(struct listdb *db, const char *address, struct buf *err)
 }
 
 int
-listdb_all(struct listdb *db, struct list_member **out, size_t *n)
+listdb_each(struct listdb *db, const char *from,
+    bool (*fn)(void *arg, const struct list_member *m), void *arg)
 {
-	struct list_member *arr = NULL;
-	size_t count = 0, cap = 0;
+	char key[LIST_ADDRESS_MAX + 1];
+	u_int32_t op = DB_NEXT;
 	DBC *cur;
 	DBT k, v;
 	int r;
 
-	*out = NULL;
-	*n = 0;
 	if ((r = db->db->cursor(db->db, NULL, &cur, DB_READ_COMMITTED)) != 0) {
 		log_error("event=listdb-failed path=%s error=\"cursor: %s\"",
 		    db->home, db_strerror(r));
@@ -319,9 +319,18 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 	}
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	while ((r = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
+	if (from != NULL && *from != '\0' &&
+	    key_of(from, key, sizeof(key)) == 0) {
+		/* DB_SET_RANGE: the smallest key >= from; the DBT must hold
+		 * the key on input and receives the one found. */
+		k.data = key;
+		k.size = (u_int32_t)strlen(key);
+		op = DB_SET_RANGE;
+	}
+	while ((r = cur->get(cur, &k, &v, op)) == 0) {
 		struct list_member m;
 
+		op = DB_NEXT;
 		memset(&m, 0, sizeof(m));
 		if (k.size > LIST_ADDRESS_MAX ||
 		    list_member_decode(v.data, v.size, &m) < 0) {
@@ -331,22 +340,206 @@ listdb_all(struct listdb *db, struct list_member **out, size_t *n)
 		}
 		memcpy(m.address, k.data, k.size);
 		m.address[k.size] = '\0';
-		if (count == cap) {
-			cap = cap ? cap * 2 : 64;
-			arr = xrealloc(arr, cap * sizeof(*arr));
-		}
-		arr[count++] = m;
+		if (!fn(arg, &m))
+			break;
 	}
 	cur->close(cur);
-	if (r != DB_NOTFOUND) {
+	if (r != 0 && r != DB_NOTFOUND) {
 		log_error("event=listdb-failed path=%s error=\"listing: %s\"",
 		    db->home, db_strerror(r));
-		free(arr);
 		return -1;
 	}
-	*out = arr;
-	*n = count;
 	return 0;
+}
+
+struct all_arg {
+	struct list_member *arr;
+	size_t count, cap;
+};
+
+static bool
+all_add(void *arg, const struct list_member *m)
+{
+	struct all_arg *a = arg;
+
+	if (a->count == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->arr = xrealloc(a->arr, a->cap * sizeof(*a->arr));
+	}
+	a->arr[a->count++] = *m;
+	return true;
+}
+
+int
+listdb_all(struct listdb *db, struct list_member **out, size_t *n)
+{
+	struct all_arg a = { NULL, 0, 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (listdb_each(db, NULL, all_add, &a) < 0) {
+		free(a.arr);
+		return -1;
+	}
+	*out = a.arr;
+	*n = a.count;
+	return 0;
+}
+
+struct page_arg {
+	const struct listdb_page *p;
+	struct list_member *out;
+	size_t n, skipped;
+	bool more;
+};
+
+static bool
+page_add(void *arg, const struct list_member *m)
+{
+	struct page_arg *a = arg;
+	const struct listdb_page *p = a->p;
+
+	if (p->after != NULL && strcasecmp(m->address, p->after) == 0)
+		return true;            /* the last one of the page before */
+	if (p->q != NULL && *p->q != '\0' && strcasestr(m->address, p->q) ==
+	    NULL)
+		return true;
+	if (a->skipped < p->skip) {
+		a->skipped++;
+		return true;
+	}
+	if (a->n == p->max) {
+		a->more = true;         /* one past the page: stop */
+		return false;
+	}
+	a->out[a->n++] = *m;
+	return true;
+}
+
+long
+listdb_page(struct listdb *db, const struct listdb_page *p,
+    struct list_member *out, bool *more)
+{
+	struct page_arg a = { p, out, 0, 0, false };
+
+	*more = false;
+	if (listdb_each(db, p->after, page_add, &a) < 0)
+		return -1;
+	*more = a.more;
+	return (long)a.n;
+}
+
+const char *
+list_member_mode(const struct list_member *m)
+{
+	return m->nomail ? "nomail" : m->digest ? "digest" : "mail";
+}
+
+int
+list_member_set_mode(struct list_member *m, const char *mode)
+{
+	if (strcasecmp(mode, "digest") == 0) {
+		m->digest = true;
+		m->nomail = false;
+	} else if (strcasecmp(mode, "nomail") == 0) {
+		m->nomail = true;
+	} else if (strcasecmp(mode, "mail") == 0) {
+		m->nomail = false;
+		m->digest = false;
+		m->bounce = 0;
+	} else
+		return -1;
+	return 0;
+}
+
+int
+list_import_line(const char *line, size_t len,
+    char addr[LIST_ADDRESS_MAX + 1])
+{
+	char buf[LIST_ADDRESS_MAX + 1], *t, *lt, *gt;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+	    line[len - 1] == '\t'))
+		len--;
+	if (len > LIST_ADDRESS_MAX || memchr(line, '\0', len) != NULL)
+		return -1;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	t = str_trim(buf);
+	if (*t == '\0' || *t == '#')
+		return 0;
+	/* "Name <addr>" or a bare address */
+	if ((lt = strchr(t, '<')) != NULL && (gt = strchr(lt, '>')) != NULL) {
+		*gt = '\0';
+		t = lt + 1;
+	}
+	snprintf(addr, LIST_ADDRESS_MAX + 1, "%s", t);
+	str_lower(addr);
+	return list_valid_address(addr) ? 1 : -1;
+}
+
+static int
+member_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct list_member *)a)->address,
+	    ((const struct list_member *)b)->address);
+}
+
+/* Sort ms and drop addresses given twice; the new count. */
+static size_t
+members_unique(struct list_member *ms, size_t n)
+{
+	size_t o = 0;
+
+	qsort(ms, n, sizeof(*ms), member_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (o == 0 || strcmp(ms[o - 1].address, ms[i].address) != 0)
+			ms[o++] = ms[i];
+	return o;
+}
+
+int
+listdb_import(struct listdb *db, const char *text, size_t len,
+    struct listdb_import *res, struct buf *err)
+{
+	struct list_member *ms = NULL, old;
+	char addr[LIST_ADDRESS_MAX + 1];
+	size_t n = 0, cap = 0, uniq;
+	const char *s = text, *end = text + len;
+	int r = 0;
+
+	res->added = res->already = res->invalid = 0;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t ll = nl != NULL ? (size_t)(nl - s) : (size_t)(end - s);
+		int c = list_import_line(s, ll, addr);
+
+		if (c < 0) {
+			res->invalid++;
+			if (res->bad != NULL) {
+				char *bad = xstrndup(s, ll < 400 ? ll : 400);
+				res->bad(res->arg, str_trim(bad));
+				free(bad);
+			}
+		} else if (c > 0 && listdb_get(db, addr, &old) == 1) {
+			res->already++;
+		} else if (c > 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				ms = xrealloc(ms, cap * sizeof(*ms));
+			}
+			list_member_init(&ms[n++], addr);
+		}
+		s += ll + (nl != NULL);
+	}
+	uniq = n > 0 ? members_unique(ms, n) : 0;
+	res->already += n - uniq;
+	if (uniq > 0 && listdb_put_many(db, ms, uniq, err) < 0)
+		r = -1;
+	else
+		res->added = uniq;
+	free(ms);
+	return r;
 }
 
 int

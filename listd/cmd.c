@@ -63,6 +63,25 @@ cmd_name(enum cmd_kind k)
 	return k == CMD_NONE ? "" : "unknown";
 }
 
+/* "reject ID REASON...": the rest of the line, blanks trimmed, control
+ * characters dropped, at most CMD_REASON_MAX bytes. */
+static void
+reject_reason(const char *s, size_t n, struct cmd *out)
+{
+	size_t o = 0;
+
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	for (size_t i = 0; i < n && o < CMD_REASON_MAX; i++)
+		if ((unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
+			out->reason[o++] = s[i];
+	out->reason[o] = '\0';
+}
+
 void
 cmd_parse_line(const char *line, size_t len, struct cmd *out)
 {
@@ -93,6 +112,10 @@ cmd_parse_line(const char *line, size_t len, struct cmd *out)
 		memcpy(words[nw], line + start, n);
 		words[nw][n] = '\0';
 		nw++;
+		if (nw == 2 && strcasecmp(words[0], "reject") == 0) {
+			reject_reason(line + i, len - i, out);
+			break;
+		}
 	}
 	if (nw == 0) {
 		out->kind = CMD_NONE;

@@ -156,6 +156,29 @@ ask_owner_approval(struct ctl *c, const struct list_def *d, bool sub,
 	buf_free(&subj);
 }
 
+/* With list_web_url (https://HOST/PATH/unsubscribe) the web manager's
+ * confirm page beside it: https://HOST/PATH/confirm?list=LIST&token=ID
+ * (list names need no URL encoding, lists.c), as a line of the
+ * confirmation request. */
+static void
+confirm_link(struct ctl *c, const struct list_def *d, const char *id,
+    struct buf *body)
+{
+	const char *url = c->ld->conf->list_web_url, *scheme, *q, *slash;
+	size_t n;
+
+	if (url == NULL || (scheme = strstr(url, "://")) == NULL)
+		return;
+	q = url + strcspn(url, "?#");
+	slash = NULL;
+	for (const char *p = scheme + 3; p < q; p++)
+		if (*p == '/')
+			slash = p;
+	n = slash != NULL ? (size_t)(slash - url) : (size_t)(q - url);
+	buf_printf(body, "Or open this link:\n\n    %.*s/confirm?list=%s&"
+	    "token=%s\n\n", (int)n, url, d->address, id);
+}
+
 /* Ask addr to confirm (un)subscribing. */
 static void
 ask_confirmation(struct ctl *c, const struct list_def *d,
@@ -171,11 +194,12 @@ ask_confirmation(struct ctl *c, const struct list_def *d,
 	}
 	buf_printf(&body, "Someone (%s) asked to %s %s %s the list %s.\n\n"
 	    "To confirm, reply to this message, or send a message to\n"
-	    "%s-request@%s containing this line:\n\n    confirm %s\n\n"
-	    "If you did not ask for this, ignore this message; the request\n"
-	    "expires in %d days.\n", c->requester,
-	    sub ? "subscribe" : "unsubscribe", addr, sub ? "to" : "from",
-	    d->address, d->name, d->domain, t.id, LISTD_CONFIRM_TTL / 86400);
+	    "%s-request@%s containing this line:\n\n    confirm %s\n\n",
+	    c->requester, sub ? "subscribe" : "unsubscribe", addr,
+	    sub ? "to" : "from", d->address, d->name, d->domain, t.id);
+	confirm_link(c, d, t.id, &body);
+	buf_printf(&body, "If you did not ask for this, ignore this message; "
+	    "the request\nexpires in %d days.\n", LISTD_CONFIRM_TTL / 86400);
 	buf_printf(&subj, "confirm %s", t.id);
 	notice_from_list(c, d, addr, subj.data, body.data, true);
 	log_info("action=%s list=%s member=<%s> status=confirm token=%s",
@@ -327,7 +351,16 @@ do_confirm(struct ctl *c, const char *id)
 }
 
 static void
-do_moderate(struct ctl *c, const char *id, bool approve)
+reason_line(struct buf *body, const char *reason)
+{
+	if (reason != NULL && *reason != '\0')
+		buf_printf(body, "\nReason: %s\n", reason);
+}
+
+/* approve or reject token id; reason (may be "") is told to the poster
+ * or subscriber of a rejection. */
+static void
+do_moderate(struct ctl *c, const char *id, bool approve, const char *reason)
 {
 	const struct list_def *d;
 	struct token t;
@@ -355,6 +388,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 			    t.address, d->address);
 			buf_printf(&body, "Your subscription to %s was not "
 			    "accepted by its owners.\n", d->address);
+			reason_line(&body, reason);
 			notice_from_list(c, d, t.address, "Subscription "
 			    "refused", body.data, false);
 		}
@@ -382,6 +416,7 @@ do_moderate(struct ctl *c, const char *id, bool approve)
 		say(c, "Post from %s rejected.\n", t.address);
 		buf_printf(&body, "Your message to %s was rejected by a "
 		    "moderator.\n", d->address);
+		reason_line(&body, reason);
 		notice_from_list(c, d, t.address, "Message rejected",
 		    body.data, false);
 		goto out;
@@ -488,16 +523,7 @@ cmd_set(struct ctl *c, const struct cmd *cmd)
 		say(c, "%s sends no digests.\n", d->address);
 		return;
 	}
-	if (strcasecmp(opt, "digest") == 0) {
-		m.digest = true;
-		m.nomail = false;
-	} else if (strcasecmp(opt, "nomail") == 0) {
-		m.nomail = true;
-	} else if (strcasecmp(opt, "mail") == 0) {
-		m.nomail = false;
-		m.digest = false;
-		m.bounce = 0;
-	} else {
+	if (list_member_set_mode(&m, opt) < 0) {
 		say(c, "Unknown option '%s': use digest, nomail or mail.\n",
 		    opt);
 		return;
@@ -764,7 +790,7 @@ run(struct ctl *c, const struct cmd *cmd)
 			id[0] = '\0';      /* too long: not a token */
 		str_lower(id);
 		c->saw_moderation = true;
-		do_moderate(c, id, cmd->kind == CMD_APPROVE);
+		do_moderate(c, id, cmd->kind == CMD_APPROVE, cmd->reason);
 		break;
 	}
 	case CMD_WHICH:
@@ -826,7 +852,7 @@ moderate_subject(struct ctl *c, const struct buf *subject)
 			c->commands++;
 			say(c, ">>> %s\n", st.items[i]);
 			do_moderate(c, st.items[i] + strlen(words[w]) + 1,
-			    w == 0);
+			    w == 0, "");
 			say(c, "\n");
 		}
 		strlist_free(&st);

@@ -155,6 +155,7 @@ enum cmd_kind {
 
 #define CMD_MAX_ARGS 3
 #define CMD_ARG_MAX 330
+#define CMD_REASON_MAX 500
 
 struct cmd {
 	enum cmd_kind kind;
@@ -163,12 +164,14 @@ struct cmd {
 	bool known_word;     /* UNKNOWN: a command name, wrong arguments */
 	bool approved;       /* "approve PASSWORD subscribe ..." */
 	char password[CMD_ARG_MAX];
+	char reason[CMD_REASON_MAX + 1]; /* "reject ID REASON...", or "" */
 };
 
 /* Parse one line ("subscribe club bob@x.test"); leading "Re:" etc. and
  * quoting are not stripped here. Extra words are an error (UNKNOWN).
  * "approve PASSWORD COMMAND..." (majordomo's owner form, for subscribe
- * and unsubscribe) sets approved and password. */
+ * and unsubscribe) sets approved and password. "reject ID REASON..."
+ * keeps the rest of the line as reason (told to the poster). */
 void cmd_parse_line(const char *line, size_t len, struct cmd *out);
 const char *cmd_name(enum cmd_kind k);
 /* The command as text for the reply, passwords shown as "********". */

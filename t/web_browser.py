@@ -3,7 +3,9 @@
 chromium-driver and python3-selenium): a moderator logs in, approves a
 held post from the moderation page and the post reaches a member's
 Maildir; the administrator logs in, holds and releases a queued message
-from the queue page and reloads from the control page. Screenshots of
+from the queue page and reloads from the control page; an owner adds
+and removes a member, rejects a held post with a reason, and a member
+unsubscribes with the one-click link. Screenshots of
 the main pages go to $DMAIL_BUILDDIR/t/web-screenshots/.
 
 Not part of `make check` (it needs a browser and takes a while): run
@@ -141,5 +143,79 @@ def test_admin_queue_and_reload():
         b.quit()
 
 
+def test_owner_members_and_unsubscribe():
+    """The owner adds and removes a member on the members page, rejects
+    a held post with a reason (the poster gets it), and a member opens
+    the one-click unsubscribe link of their copies and confirms it."""
+    import hashlib
+    import hmac
+    import urllib.parse
+    from selenium.webdriver.common.by import By
+    owner = "owner@example.test"
+    b = browser()
+    srv = wc.server(users=(owner, "alice@example.test",
+                           "stranger@example.test"))
+    try:
+        with srv:
+            lc.dlist(srv, "create", LIST, "--owner", owner)
+            lc.set_list_option(srv, LIST, "post moderated")
+            lc.dlist(srv, "subscribe", LIST, "alice@example.test")
+            base = "https://localhost:%d" % srv.port("web")
+            login(b, base, owner)
+            dt.wait_for(lambda: b.current_url.endswith("/lists"), 15,
+                        what="lists page after login")
+            b.get(base + "/lists/%s/members" % LIST)
+            b.find_element(By.XPATH, "//form[contains(@action, "
+                           "'members/add')]//input[@name='address']"
+                           ).send_keys("new@example.test")
+            b.find_element(By.XPATH, "//button[text()='Add']").click()
+            dt.wait_for(lambda: ">new@example.test<" in b.page_source, 15,
+                        what="added member on the page")
+            assert "new@example.test" in lc.members(srv, LIST)
+            shot(b, "members-added")
+            b.find_element(By.XPATH, "//tr[td[text()='new@example.test']]"
+                           "//button[text()='Remove']").click()
+            dt.wait_for(lambda: ">new@example.test<" not in b.page_source,
+                        15, what="removed member gone from the page")
+            assert "new@example.test" not in lc.members(srv, LIST)
+            lc.send(srv, "stranger@example.test", LIST,
+                    subject="browser reject")
+            held = os.path.join(srv.state_dir, "lists", LIST, "held")
+            dt.wait_for(lambda: os.path.isdir(held) and os.listdir(held),
+                        15, what="held post")
+            b.get(base + "/lists/%s/moderation" % LIST)
+            b.find_element(By.NAME, "reason").send_keys("Not for this list")
+            shot(b, "moderation-reject")
+            b.find_element(By.NAME, "reject").click()
+            m = lc.wait_message(srv, "stranger@example.test",
+                                lc.subject_has("rejected"),
+                                what="reject notice")
+            assert "Reason: Not for this list" in lc.body_of(m)
+            # The member's one-click link (List-Unsubscribe of a copy);
+            # a forged one is refused (and makes the list's secret).
+            b.delete_all_cookies()
+            b.get(base + "/unsubscribe?" + urllib.parse.urlencode(
+                {"list": LIST, "member": "alice@example.test",
+                 "token": "0" * 32}))
+            assert "not valid" in b.page_source
+            with open(os.path.join(srv.state_dir, "lists", LIST,
+                                   "secret"), "rb") as f:
+                secret = f.read()
+            tok = hmac.new(secret, b"alice@example.test",
+                           hashlib.sha256).hexdigest()[:32]
+            b.get(base + "/unsubscribe?" + urllib.parse.urlencode(
+                {"list": LIST, "member": "alice@example.test",
+                 "token": tok}))
+            assert "alice@example.test" in b.page_source
+            shot(b, "unsubscribe")
+            b.find_element(By.XPATH, "//button[text()='Unsubscribe']").click()
+            dt.wait_for(lambda: "no longer receives" in b.page_source, 15,
+                        what="unsubscribed page")
+            assert "alice@example.test" not in lc.members(srv, LIST)
+    finally:
+        b.quit()
+
+
 if __name__ == "__main__":
-    dt.main([test_moderator_approves, test_admin_queue_and_reload])
+    dt.main([test_moderator_approves, test_admin_queue_and_reload,
+             test_owner_members_and_unsubscribe])

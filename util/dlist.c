@@ -368,17 +368,8 @@ cmd_set(int argc, char **argv)
 	db = open_db(d);
 	if (listdb_get(db, argv[2], &m) != 1)
 		die("%s is not a member of %s", argv[2], d->address);
-	if (strcmp(argv[3], "digest") == 0) {
-		m.digest = true;
-		m.nomail = false;
-	} else if (strcmp(argv[3], "nomail") == 0) {
-		m.nomail = true;
-	} else if (strcmp(argv[3], "mail") == 0) {
-		m.nomail = m.digest = false;
-		m.bounce = 0;
-	} else {
+	if (list_member_set_mode(&m, argv[3]) < 0)
 		usage();
-	}
 	if (listdb_put(db, &m, &err) < 0)
 		die("%s", err.data);
 	printf("%s on %s: %s\n", m.address, d->address, argv[3]);
@@ -413,16 +404,21 @@ cmd_members(int argc, char **argv)
 	return 0;
 }
 
+static void
+import_bad(void *arg, const char *line)
+{
+	fprintf(stderr, "dlist: %s: '%s' is not an address; skipped\n",
+	    (const char *)arg, line);
+}
+
 static int
 cmd_import(int argc, char **argv)
 {
 	struct lists l = { NULL, 0 };
-	struct buf text = BUF_INIT, err = BUF_INIT, a = BUF_INIT;
-	struct list_member *ms = NULL;
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	struct listdb_import res = { 0, 0, 0, import_bad, NULL };
 	const struct list_def *d;
 	struct listdb *db;
-	size_t n = 0, bad = 0;
-	char *save = NULL;
 
 	if (argc != 3)
 		usage();
@@ -431,43 +427,16 @@ cmd_import(int argc, char **argv)
 	if (read_file(argv[2], &text, 256u * 1024 * 1024) < 0)
 		die("cannot read %s: %s", argv[2], strerror(errno));
 	db = open_db(d);
-	for (char *line = text.len ? strtok_r(text.data, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		char *t = str_trim(line), *lt, *gt;
-		struct list_member old;
-
-		if (*t == '\0' || *t == '#')
-			continue;
-		/* "Name <addr>" or a bare address */
-		if ((lt = strchr(t, '<')) != NULL &&
-		    (gt = strchr(lt, '>')) != NULL) {
-			*gt = '\0';
-			t = lt + 1;
-		}
-		buf_set(&a, t);
-		str_lower(a.data);
-		if (!list_valid_address(a.data)) {
-			fprintf(stderr, "dlist: %s: '%s' is not an address; "
-			    "skipped\n", argv[2], t);
-			bad++;
-			continue;
-		}
-		if (listdb_get(db, a.data, &old) == 1)
-			continue;
-		ms = xrealloc(ms, (n + 1) * sizeof(*ms));
-		list_member_init(&ms[n++], a.data);
-	}
-	if (n > 0 && listdb_put_many(db, ms, n, &err) < 0)
+	res.arg = argv[2];
+	if (listdb_import(db, buf_cstr(&text), text.len, &res, &err) < 0)
 		die("%s", err.data);
-	printf("imported %zu new member(s) into %s%s\n", n, d->address,
-	    bad ? " (some lines skipped)" : "");
-	free(ms);
+	printf("imported %zu new member(s) into %s%s\n", res.added,
+	    d->address, res.invalid ? " (some lines skipped)" : "");
 	listdb_close(db);
 	lists_free(&l);
 	buf_free(&text);
 	buf_free(&err);
-	buf_free(&a);
-	return bad ? 1 : 0;
+	return res.invalid ? 1 : 0;
 }
 
 static int

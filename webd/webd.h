@@ -33,11 +33,13 @@
  *                 release, delete, flush) for web_admin.c's routes.
  *   web_accounts.c accounts (search, page, add, disable, enable,
  *                 password, quota) for web_admin.c's routes.
- *   web_members.c a list's members (search, page, add, remove),
- *                 members' self-service (digest, nomail) and the
- *                 RFC 8058 one-click unsubscribe (list_web_url).
+ *   web_members.c a list's members (search, cursor paging, add,
+ *                 remove, delivery mode, bounce reset, import, CSV
+ *                 export), members' self-service (digest, nomail), the
+ *                 confirm links of subscribe/unsubscribe requests and
+ *                 the RFC 8058 one-click unsubscribe (list_web_url).
  *   web_moderation.c a list's moderation queue (preview, approve,
- *                 reject).
+ *                 reject with a reason); list tokens (web_token_read()).
  *   web_lists.c   the lists a caller manages, a list's settings, and
  *                 the dispatch of /lists/LIST/... (with the caller's
  *                 rights checked) to the files above.
@@ -119,6 +121,7 @@ struct web_req {
 	struct buf out;
 	struct buf cookies;            /* Set-Cookie values, LF-separated */
 	char location[512];            /* redirect target, "" none */
+	char disposition[128];         /* Content-Disposition, "" none */
 	int64_t started_ms;
 };
 
@@ -175,6 +178,23 @@ extern const size_t web_member_list_route_count;
 /* --- web_moderation.c ------------------------------------------------ */
 extern const struct web_list_route web_moderation_routes[];
 extern const size_t web_moderation_route_count;
+/* A confirmation or moderation token of a list (listd/token.c's file
+ * state_dir/lists/LIST/tokens/ID). */
+struct web_token {
+	char action[16];               /* subscribe, unsubscribe, post, ... */
+	char address[LIST_ADDRESS_MAX + 1];
+	long long expires;             /* Unix time */
+};
+/* Is id a token id in form (lower-case hex, at most 64)? */
+bool web_token_id_ok(const char *id);
+/* Token id of list d: 1 read (expired ones too), 0 none or damaged. */
+int web_token_read(const struct web *w, const struct list_def *d,
+    const char *id, struct web_token *t);
+/* Hand lines (commands, LF-terminated) from address from to the list
+ * worker: a mail to LIST-request@ in the list spool, as if from sent
+ * it. 0, or -1 with err filled. */
+int web_list_command(struct web_req *r, const struct list_def *d,
+    const char *from, const char *lines, struct buf *err);
 
 /* --- web_auth.c ------------------------------------------------------ */
 /* Fill r->auth from the bearer token (API) or the session cookie. */

@@ -4,7 +4,9 @@
  * list address recognition and VERP, editing blocks, member records,
  * owners and moderators, tokens (generation, format, expiry and
  * the posters of expired held posts), command-line parsing and token
- * scanning, and the message helpers of the list worker.
+ * scanning (with a reject's reason), and the message helpers of the list
+ * worker; members: delivery modes, import lines and counts, cursor
+ * pages (listdb.c).
  */
 #include "config.h"
 
@@ -462,6 +464,25 @@ test_roles(void **state)
 	buf_free(&err);
 }
 
+/* A state directory (dir: "/tmp/test_lists.XXXXXX", made here), a
+ * configuration using it and lists.dat with club@example.test. */
+static void
+list_env(char *dir, struct dmail_conf *conf, struct lists *l)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+
+	assert_non_null(mkdtemp(dir));
+	buf_printf(&text, "hostname mx.example.test\nlocal_domains "
+	    "example.test\nstate_dir %s\n", dir);
+	memset(conf, 0, sizeof(*conf));
+	assert_int_equal(conf_load_text("t.conf", text.data, text.len, conf,
+	    &err), 0);
+	assert_int_equal(parse("list club@example.test\n"
+	    "owner alice@example.test\n", l, &err), 0);
+	buf_free(&text);
+	buf_free(&err);
+}
+
 /* token_expire_all() removes what expired and names the posters of
  * expired held posts (post.c tells them; token.c sends nothing). */
 static void
@@ -471,22 +492,14 @@ test_token_expiry(void **state)
 	struct dmail_conf conf;
 	struct listd ld;
 	struct lists l;
-	struct buf text = BUF_INIT, err = BUF_INIT;
 	struct strlist held = { NULL, 0 };
 	struct token t;
 	int64_t now;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	buf_printf(&text, "hostname mx.example.test\nlocal_domains "
-	    "example.test\nstate_dir %s\n", dir);
-	memset(&conf, 0, sizeof(conf));
-	assert_int_equal(conf_load_text("t.conf", text.data, text.len, &conf,
-	    &err), 0);
+	list_env(dir, &conf, &l);
 	memset(&ld, 0, sizeof(ld));
 	ld.conf = &conf;
-	assert_int_equal(parse("list club@example.test\n"
-	    "owner alice@example.test\n", &l, &err), 0);
 	assert_int_equal(token_create(&ld, &l.items[0], TOKEN_POST,
 	    "poster@example.test", 0, &t), 0);
 	assert_int_equal(token_create(&ld, &l.items[0], TOKEN_SUBSCRIBE,
@@ -502,8 +515,6 @@ test_token_expiry(void **state)
 	strlist_free(&held);
 	lists_free(&l);
 	conf_free(&conf);
-	buf_free(&text);
-	buf_free(&err);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -940,6 +951,152 @@ test_cmd_owner_forms(void **state)
 	buf_free(&out);
 }
 
+/* "reject ID REASON...": the rest of the line is the reason (told to
+ * the poster), trimmed, control characters dropped, at most
+ * CMD_REASON_MAX bytes; other commands keep refusing extra words. */
+static void
+test_cmd_reject_reason(void **state)
+{
+	char longline[900];
+	struct cmd c;
+
+	(void)state;
+	cmd_parse_line("reject 0123  off topic, see the FAQ  ", 37, &c);
+	assert_int_equal(c.kind, CMD_REJECT);
+	assert_int_equal(c.nargs, 1);
+	assert_string_equal(c.args[0], "0123");
+	assert_string_equal(c.reason, "off topic, see the FAQ");
+	cmd_parse_line("reject 0123", 11, &c);
+	assert_int_equal(c.kind, CMD_REJECT);
+	assert_string_equal(c.reason, "");
+	cmd_parse_line("REJECT 0123 a b c d e f g h", 27, &c);
+	assert_int_equal(c.kind, CMD_REJECT);
+	assert_string_equal(c.reason, "a b c d e f g h");
+	cmd_parse_line("reject 0123 tab\there\x01", 21, &c);
+	assert_string_equal(c.reason, "tabhere");
+	cmd_parse_line("approve 0123 no reasons here", 28, &c);
+	assert_int_equal(c.kind, CMD_UNKNOWN);
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "reject 0123 ", 12);
+	cmd_parse_line(longline, sizeof(longline), &c);
+	assert_int_equal(c.kind, CMD_REJECT);
+	assert_int_equal(strlen(c.reason), CMD_REASON_MAX);
+}
+
+/* The delivery modes of "set", shared by dlist, listd and the web
+ * manager (listdb.c). */
+static void
+test_member_mode(void **state)
+{
+	struct list_member m;
+
+	(void)state;
+	list_member_init(&m, "a@example.test");
+	assert_string_equal(list_member_mode(&m), "mail");
+	assert_int_equal(list_member_set_mode(&m, "digest"), 0);
+	assert_string_equal(list_member_mode(&m), "digest");
+	m.bounce = 4;
+	assert_int_equal(list_member_set_mode(&m, "NoMail"), 0);
+	assert_true(m.nomail);
+	assert_true(m.digest);             /* kept for later */
+	assert_int_equal(m.bounce, 4);
+	assert_string_equal(list_member_mode(&m), "nomail");
+	assert_int_equal(list_member_set_mode(&m, "mail"), 0);
+	assert_false(m.nomail);
+	assert_false(m.digest);
+	assert_int_equal(m.bounce, 0);     /* mail resets the score */
+	assert_int_equal(list_member_set_mode(&m, "weekly"), -1);
+}
+
+static void
+import_bad_count(void *arg, const char *line)
+{
+	(void)line;
+	(*(unsigned *)arg)++;
+}
+
+/* Import lines and counts, and the cursor pages of listdb_page(): every
+ * member exactly once across the pages, a search, offset. */
+static void
+test_listdb_import_and_pages(void **state)
+{
+	char dir[] = "/tmp/test_lists.XXXXXX", cmd[64];
+	char addr[LIST_ADDRESS_MAX + 1], longl[400];
+	struct dmail_conf conf;
+	struct lists l;
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	unsigned bad = 0;
+	struct listdb_import res = { 0, 0, 0, import_bad_count, &bad };
+	struct listdb_page p = { NULL, NULL, 0, 7 };
+	struct list_member page[7];
+	struct listdb *db;
+	size_t seen = 0;
+	bool more = true;
+	long n;
+
+	(void)state;
+	assert_int_equal(list_import_line("  Bob <Bob@X.test> ", 19, addr), 1);
+	assert_string_equal(addr, "bob@x.test");
+	assert_int_equal(list_import_line("# c", 3, addr), 0);
+	assert_int_equal(list_import_line(" \r", 2, addr), 0);
+	assert_int_equal(list_import_line("not an address", 14, addr), -1);
+	memset(longl, 'a', sizeof(longl));
+	memcpy(longl + 300, "@x.test", 7);
+	assert_int_equal(list_import_line(longl, 321, addr), -1);
+
+	list_env(dir, &conf, &l);
+	db = listdb_open(&conf, &l.items[0], &err);
+	assert_non_null(db);
+	buf_reset(&text);
+	for (int i = 0; i < 50; i++)
+		buf_printf(&text, "m%02d@example.test\n", i);
+	buf_append_str(&text, "M01@example.test\n# comment\nbad line\n\n"
+	    "x@y\n");
+	assert_int_equal(listdb_import(db, text.data, text.len, &res, &err),
+	    0);
+	assert_int_equal(res.added, 50);
+	assert_int_equal(res.already, 1);
+	assert_int_equal(res.invalid, 2);
+	assert_int_equal(bad, 2);
+	assert_int_equal(listdb_import(db, "m00@example.test\nnew@example."
+	    "test", 33, &res, &err), 0);
+	assert_int_equal(res.added, 1);
+	assert_int_equal(res.already, 1);
+	/* pages of 7 from the last address of the page before */
+	while (more) {
+		n = listdb_page(db, &p, page, &more);
+		assert_true(n >= 0);
+		for (long i = 0; i < n; i++) {
+			snprintf(addr, sizeof(addr), "m%02zu@example.test",
+			    seen);
+			assert_string_equal(page[i].address, seen < 50 ? addr :
+			    "new@example.test");
+			seen++;
+		}
+		if (more)
+			p.after = strcpy(longl, page[n - 1].address);
+	}
+	assert_int_equal(seen, 51);
+	p.after = NULL;
+	p.q = "M4";
+	n = listdb_page(db, &p, page, &more);
+	assert_int_equal(n, 7);
+	assert_true(more);
+	assert_string_equal(page[0].address, "m40@example.test");
+	p.skip = 5;
+	n = listdb_page(db, &p, page, &more);
+	assert_int_equal(n, 5);
+	assert_false(more);
+	assert_string_equal(page[0].address, "m45@example.test");
+	listdb_close(db);
+	lists_free(&l);
+	conf_free(&conf);
+	buf_free(&text);
+	buf_free(&err);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -963,6 +1120,9 @@ main(void)
 		cmocka_unit_test(test_block_check),
 		cmocka_unit_test(test_block_set_replace),
 		cmocka_unit_test(test_cmd_owner_forms),
+		cmocka_unit_test(test_cmd_reject_reason),
+		cmocka_unit_test(test_member_mode),
+		cmocka_unit_test(test_listdb_import_and_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
