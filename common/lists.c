@@ -1,6 +1,8 @@
 /*
- * lists.c - lists.dat parser, list address recognition and list state
- * paths (see lists.h and lists.dat(5)).
+ * lists.c - lists.dat parser and its key table (list_keys[]: each key's
+ * kind and one line of lists.dat(5)), one value's check, editing blocks,
+ * list address recognition and list state paths (see lists.h and
+ * lists.dat(5)). Editing the file as a whole is listedit.c.
  */
 #include "config.h"
 
@@ -38,19 +40,58 @@ enum lkey {
 	LK_FILES_MAX_SIZE, LK_COUNT
 };
 
-static const char *const lkey_names[LK_COUNT] = {
-	"owner", "moderator", "description", "subscribe", "post", "reply_to",
-	"subject_prefix", "max_size", "archive", "digest", "digest_max_size",
-	"digest_interval", "hidden", "verp", "bounce_threshold",
-	"digest_format", "password", "file_max_size", "files_max_size",
-};
-
 static const char *const sub_names[] = { "open", "confirm", "approve",
 	"closed", NULL };
 static const char *const post_names[] = { "members", "anyone", "moderated",
 	"announce", NULL };
 static const char *const reply_names[] = { "list", "sender", "none", NULL };
 static const char *const digest_names[] = { "rfc1153", "mime", NULL };
+
+/* In enum lkey order. The doc lines are lists.dat(5) in short; the web
+ * manager shows them beside each setting. */
+const struct list_key list_keys[LK_COUNT] = {
+	{ "owner", LIST_KEY_ADDRESSES, NULL, "Owners (required, blank or "
+	    "comma separated): approvals, bounce reports and LIST-owner mail; "
+	    "they may change the list." },
+	{ "moderator", LIST_KEY_ADDRESSES, NULL, "Moderators approve or "
+	    "reject held posts (the owners do when there is none)." },
+	{ "description", LIST_KEY_TEXT, NULL, "Shown by the lists and info "
+	    "commands and in the List-Id header." },
+	{ "subscribe", LIST_KEY_WORD, sub_names, "open: at once; confirm: "
+	    "the address confirms (double opt-in); approve: confirmation, "
+	    "then an owner; closed: owners only." },
+	{ "post", LIST_KEY_WORD, post_names, "Who posts: members (others "
+	    "held), anyone, moderated (all held but owners' and moderators'), "
+	    "announce (owners and moderators only)." },
+	{ "reply_to", LIST_KEY_WORD, reply_names, "list: Reply-To is the "
+	    "list; sender and none leave the poster's headers alone." },
+	{ "subject_prefix", LIST_KEY_TEXT, NULL, "Added in front of the "
+	    "Subject unless already there; default [NAME]; none adds "
+	    "nothing." },
+	{ "max_size", LIST_KEY_SIZE, NULL, "Largest post in bytes (k, M, "
+	    "G); 0: only the server's max_message_size." },
+	{ "archive", LIST_KEY_BOOL, NULL, "Keep every distributed post for "
+	    "the index and get commands." },
+	{ "digest", LIST_KEY_BOOL, NULL, "Members may choose digests." },
+	{ "digest_max_size", LIST_KEY_SIZE, NULL, "A digest is sent when "
+	    "the waiting posts reach this size..." },
+	{ "digest_interval", LIST_KEY_DURATION, NULL, "... or when the "
+	    "oldest waiting post is this old (s, m, h, d)." },
+	{ "hidden", LIST_KEY_BOOL, NULL, "Not shown by the lists command; "
+	    "only owners and moderators see the members." },
+	{ "verp", LIST_KEY_BOOL, NULL, "One envelope per remote member, so "
+	    "that a bounce names its member; no: one shared queue entry." },
+	{ "bounce_threshold", LIST_KEY_NUMBER, NULL, "Bounce score at which "
+	    "a member is set to nomail and the owners are told." },
+	{ "digest_format", LIST_KEY_WORD, digest_names, "rfc1153: plain text "
+	    "digests; mime: a multipart/digest." },
+	{ "password", LIST_KEY_HASH, NULL, "The list password owners give in "
+	    "mail commands (kept as a crypt(3) hash)." },
+	{ "file_max_size", LIST_KEY_SIZE, NULL, "Largest shared file." },
+	{ "files_max_size", LIST_KEY_SIZE, NULL, "All shared files of the "
+	    "list together." },
+};
+const size_t list_key_count = LK_COUNT;
 
 struct parser {
 	const char *name;
@@ -64,7 +105,8 @@ perr(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	buf_printf(p->err, "%s:%u: ", p->name, p->line);
+	if (p->name != NULL)     /* NULL: one value, no place to name */
+		buf_printf(p->err, "%s:%u: ", p->name, p->line);
 	va_start(ap, fmt);
 	buf_vprintf(p->err, fmt, ap);
 	va_end(ap);
@@ -280,7 +322,7 @@ parse_key(struct parser *p, struct list_def *d, unsigned *seen,
 	unsigned u;
 
 	for (k = 0; k < LK_COUNT; k++)
-		if (strcmp(key, lkey_names[k]) == 0)
+		if (strcmp(key, list_keys[k].name) == 0)
 			break;
 	if (k == LK_COUNT) {
 		perr(p, "unknown key '%s'", key);
@@ -407,6 +449,147 @@ finish_list(struct parser *p, struct list_def *d)
 	if (d->owners.count == 0)
 		perr(p, "list %s has no owner", d->address);
 	p->line = save;
+}
+
+const struct list_key *
+list_key_find(const char *name)
+{
+	for (size_t k = 0; k < LK_COUNT; k++)
+		if (strcmp(name, list_keys[k].name) == 0)
+			return &list_keys[k];
+	return NULL;
+}
+
+/* n with the largest of the suffixes (units[i] times mults[i]) that
+ * divides it, e.g. 2097152 as "2M", 86400 as "1d". */
+static void
+unit_text(uint64_t n, const char *units, const uint64_t *mults,
+    struct buf *out)
+{
+	for (size_t i = 0; units[i] != '\0'; i++)
+		if (n != 0 && n % mults[i] == 0) {
+			buf_printf(out, "%llu%c", (unsigned long long)(n /
+			    mults[i]), units[i]);
+			return;
+		}
+	buf_printf(out, "%llu", (unsigned long long)n);
+}
+
+static void
+size_text(uint64_t n, struct buf *out)
+{
+	static const uint64_t m[] = { 1024ull * 1024 * 1024, 1024 * 1024,
+		1024 };
+
+	unit_text(n, "GMk", m, out);
+}
+
+void
+list_key_value(const struct list_def *d, const char *key, struct buf *out)
+{
+	static const uint64_t dm[] = { 86400, 3600, 60 };
+	const struct list_key *lk = list_key_find(key);
+	enum lkey k = lk != NULL ? (enum lkey)(lk - list_keys) : LK_COUNT;
+	const struct strlist *l = k == LK_OWNER ? &d->owners : &d->moderators;
+	bool b = k == LK_ARCHIVE ? d->archive : k == LK_DIGEST ? d->digest :
+	    k == LK_HIDDEN ? d->hidden : d->verp;
+	uint64_t size = k == LK_DIGEST_MAX_SIZE ? d->digest_max_size :
+	    k == LK_FILE_MAX_SIZE ? d->file_max_size :
+	    k == LK_FILES_MAX_SIZE ? d->files_max_size : d->max_size;
+
+	buf_reset(out);
+	switch (k) {
+	case LK_OWNER:
+	case LK_MODERATOR:
+		for (size_t i = 0; i < l->count; i++)
+			buf_printf(out, "%s%s", i > 0 ? ", " : "", l->items[i]);
+		break;
+	case LK_DESCRIPTION:
+		buf_append_str(out, d->description);
+		break;
+	case LK_SUBSCRIBE:
+		buf_append_str(out, sub_names[d->subscribe]);
+		break;
+	case LK_POST:
+		buf_append_str(out, post_names[d->post]);
+		break;
+	case LK_REPLY_TO:
+		buf_append_str(out, reply_names[d->reply_to]);
+		break;
+	case LK_DIGEST_FORMAT:
+		buf_append_str(out, digest_names[d->digest_mime]);
+		break;
+	case LK_SUBJECT_PREFIX:
+		buf_append_str(out, *d->subject_prefix != '\0' ?
+		    d->subject_prefix : "none");
+		break;
+	case LK_PASSWORD:
+		buf_append_str(out, d->password);
+		break;
+	case LK_MAX_SIZE:
+	case LK_DIGEST_MAX_SIZE:
+	case LK_FILE_MAX_SIZE:
+	case LK_FILES_MAX_SIZE:
+		size_text(size, out);
+		break;
+	case LK_DIGEST_INTERVAL:
+		unit_text(d->digest_interval, "dhm", dm, out);
+		break;
+	case LK_BOUNCE_THRESHOLD:
+		buf_printf(out, "%u", d->bounce_threshold);
+		break;
+	case LK_ARCHIVE:
+	case LK_DIGEST:
+	case LK_HIDDEN:
+	case LK_VERP:
+		buf_append_str(out, b ? "yes" : "no");
+		break;
+	case LK_COUNT:
+		break;
+	}
+}
+
+int
+list_key_check(const char *key, const char *value, struct buf *norm,
+    struct buf *err)
+{
+	const struct list_key *lk = list_key_find(key);
+	struct parser p = { NULL, 0, err, 0 };
+	struct list_def d;
+	unsigned seen = 0;
+	char *copy, *v;
+
+	buf_reset(norm);
+	if (lk == NULL) {
+		buf_printf(err, "unknown key '%s'", key);
+		return -1;
+	}
+	for (const char *s = value; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f) {
+			buf_printf(err, "%s: line breaks and control "
+			    "characters are not allowed", key);
+			return -1;
+		}
+	copy = xstrdup(value);
+	v = str_trim(copy);
+	/* Empty: the key goes (moderator, description), or none. */
+	if (*v == '\0' && (lk == &list_keys[LK_MODERATOR] ||
+	    lk == &list_keys[LK_DESCRIPTION])) {
+		free(copy);
+		return 0;
+	}
+	list_def_init(&d, "check@example.invalid", 0);
+	parse_key(&p, &d, &seen, key, v);
+	if (p.errors == 0) {
+		list_key_value(&d, key, norm);
+		if (lk == &list_keys[LK_OWNER] && d.owners.count == 0)
+			perr(&p, "owner: at least one address");
+	}
+	list_def_free(&d);
+	free(copy);
+	if (p.errors > 0 && err->len > 0 && err->data[err->len - 1] == '\n')
+		buf_truncate(err, err->len - 1);
+	return p.errors > 0 ? -1 : 0;
 }
 
 int
@@ -799,9 +982,9 @@ int
 lists_block_set_key(struct buf *text, const char *address, const char *key,
     const char *value)
 {
-	struct buf block = BUF_INIT;
+	struct buf block = BUF_INIT, rest = BUF_INIT;
 	size_t start, stop, pos;
-	bool first = true;
+	bool done = false;
 	int r;
 
 	if (!lists_block_find(text->data, text->len, address, &start, &stop))
@@ -809,19 +992,31 @@ lists_block_set_key(struct buf *text, const char *address, const char *key,
 	for (pos = start; pos < stop;) {
 		const char *ln = text->data + pos;
 		const char *nl = memchr(ln, '\n', stop - pos);
-		size_t n = nl != NULL ? (size_t)(nl - ln) : stop - pos;
+		size_t n = nl != NULL ? (size_t)(nl - ln) : stop - pos, ind = 0;
+		bool head = pos == start;
 
-		if (first || !is_key_line(ln, n, key)) {
-			buf_append(&block, ln, n);
-			buf_append_char(&block, '\n');
-		}
-		if (first)
-			buf_printf(&block, "\t%s %s\n", key, value);
-		first = false;
 		pos += n + (nl != NULL);
+		if (head || !is_key_line(ln, n, key)) {
+			buf_append(head ? &block : &rest, ln, n);
+			buf_append_char(head ? &block : &rest, '\n');
+			continue;
+		}
+		/* The first KEY line becomes the new one, indented alike. */
+		while (ind < n && (ln[ind] == ' ' || ln[ind] == '\t'))
+			ind++;
+		if (!done && value != NULL) {
+			buf_append(&rest, ln, ind);
+			buf_printf(&rest, "%s %s\n", key, value);
+		}
+		done = true;
 	}
+	/* A new key follows the "list" line. */
+	if (!done && value != NULL)
+		buf_printf(&block, "\t%s %s\n", key, value);
+	buf_append(&block, rest.data, rest.len);
 	r = lists_block_replace(text, address, block.data, block.len);
 	buf_free(&block);
+	buf_free(&rest);
 	return r;
 }
 

@@ -11,6 +11,11 @@
  *         subscribe confirm
  *         post members
  *
+ * list_keys[] names every key with its kind and one line of lists.dat(5)
+ * (the web manager's settings form shows them); list_key_check() checks
+ * one value with the parser's own rules. Changing the file goes through
+ * listedit.h (dlist, the web manager).
+ *
  * lists_parse() builds a complete struct lists or fails; every error is
  * appended to err as "FILE:LINE: message", one per line. A missing file
  * is an empty set of lists (a fresh installation has none).
@@ -85,6 +90,42 @@ struct list_def {
 	unsigned line;            /* line of its "list" line in lists.dat */
 };
 
+/* The keys of a list block, for editors (dlist, the web manager): what
+ * kind of value each takes and one line of lists.dat(5) about it. */
+enum list_key_kind {
+	LIST_KEY_TEXT,            /* description, subject_prefix */
+	LIST_KEY_ADDRESSES,       /* owner, moderator */
+	LIST_KEY_WORD,            /* one of words[] */
+	LIST_KEY_BOOL,            /* yes|no */
+	LIST_KEY_SIZE,            /* bytes, k/M/G */
+	LIST_KEY_DURATION,        /* seconds, s/m/h/d */
+	LIST_KEY_NUMBER,
+	LIST_KEY_HASH,            /* password: a crypt(3) hash */
+};
+
+struct list_key {
+	const char *name;
+	enum list_key_kind kind;
+	const char *const *words; /* LIST_KEY_WORD: NULL-terminated */
+	const char *doc;
+};
+
+/* Every key, in the order of lists.dat(5). */
+extern const struct list_key list_keys[];
+extern const size_t list_key_count;
+const struct list_key *list_key_find(const char *name);
+/* The value of key in d as lists.dat spells it ("2M", "1d", "yes",
+ * "a@x.test, b@x.test"; subject_prefix "" as "none"). */
+void list_key_value(const struct list_def *d, const char *key,
+    struct buf *out);
+/* Is value (blanks around it ignored) a valid value of key, as the
+ * parser reads it? 0 with its normal form (list_key_value()'s spelling)
+ * in norm, "" meaning "no such line" (an empty moderator or
+ * description); -1 with the reason in err ("KEY: ...", no newline).
+ * Control characters (CR, LF) are refused: they would end the line. */
+int list_key_check(const char *key, const char *value, struct buf *norm,
+    struct buf *err);
+
 struct lists {
 	struct list_def *items;
 	size_t count;
@@ -151,8 +192,10 @@ int lists_block_check(const char *address, const char *block, size_t len,
 /* Replace the block of address in text by block. 1 done, 0 no block. */
 int lists_block_replace(struct buf *text, const char *address,
     const char *block, size_t len);
-/* Set "KEY VALUE" in the block of address: earlier KEY lines go, the new
- * line follows the "list" line. 1 done, 0 no block. */
+/* Set "KEY VALUE" in the block of address: the first KEY line becomes
+ * the new one (its indentation kept), later KEY lines go; with no KEY
+ * line the new one follows the "list" line. value NULL removes every
+ * KEY line. 1 done, 0 no block. */
 int lists_block_set_key(struct buf *text, const char *address,
     const char *key, const char *value);
 /* Take the lock that serialises editors of lists.dat (LISTS_FILE.lock,

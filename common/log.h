@@ -118,7 +118,7 @@
  *   path         file or directory                      path=/var/lib/dmail
  *   socket       a socket path                          socket=/run/notify
  *   fd           file descriptor                        fd=5
- *   key          a database key                         key=al@example.test
+ *   key          a database key; lists.dat keys changed key=al@example.test
  *   domain       a mail domain                          domain=example.org
  *   policy       a policy applied (DMARC; a milter's     policy=strict
  *                milter_default_action)

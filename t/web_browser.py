@@ -2,9 +2,10 @@
 """The web manager in a real headless browser (Debian chromium,
 chromium-driver and python3-selenium): a moderator logs in, approves a
 held post from the moderation page and the post reaches a member's
-Maildir; the administrator logs in, holds and releases a queued message
-from the queue page and reloads from the control page; an owner adds
-and removes a member, rejects a held post with a reason, and a member
+Maildir; a list owner changes subject_prefix in the settings form and
+lists.dat has it; the administrator logs in, holds and releases a queued
+message from the queue page and reloads from the control page; an owner
+adds and removes a member, rejects a held post with a reason, and a member
 unsubscribes with the one-click link. Screenshots of
 the main pages go to $DMAIL_BUILDDIR/t/web-screenshots/.
 
@@ -93,6 +94,40 @@ def test_moderator_approves():
             lc.wait_message(srv, "alice@example.test",
                             lc.subject_has("browser approval"),
                             what="approved post")
+    finally:
+        b.quit()
+
+
+def test_owner_changes_setting():
+    import pwd
+    from selenium.webdriver.common.by import By
+    b = browser()
+    srv = wc.server(users=("owner@example.test",))
+    try:
+        with srv:
+            # The web manager replaces lists.dat: its directory must be
+            # writable by run_as (lists.dat(5)).
+            if os.geteuid() == 0:
+                pw = pwd.getpwnam(dt.RUN_AS)
+                os.chown(srv.tmp, pw.pw_uid, pw.pw_gid)
+            lc.dlist(srv, "create", LIST, "--owner", "owner@example.test",
+                     "--description", "The club's list")
+            base = "https://localhost:%d" % srv.port("web")
+            login(b, base, "owner@example.test")
+            dt.wait_for(lambda: b.current_url.endswith("/lists"), 15,
+                        what="lists page after login")
+            b.find_element(By.LINK_TEXT, LIST).click()
+            field = b.find_element(By.NAME, "subject_prefix")
+            field.clear()
+            field.send_keys("[browser club]")
+            shot(b, "list-settings-edit")
+            b.find_element(By.XPATH,
+                           "//button[text()='Save settings']").click()
+            dt.wait_for(lambda: "Settings saved." in b.page_source, 15,
+                        what="settings saved")
+            with open(srv.lists_file) as f:
+                assert "\tsubject_prefix [browser club]\n" in f.read()
+            shot(b, "list-settings-saved")
     finally:
         b.quit()
 
@@ -217,5 +252,6 @@ def test_owner_members_and_unsubscribe():
 
 
 if __name__ == "__main__":
-    dt.main([test_moderator_approves, test_admin_queue_and_reload,
+    dt.main([test_moderator_approves, test_owner_changes_setting,
+             test_admin_queue_and_reload,
              test_owner_members_and_unsubscribe])

@@ -39,7 +39,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +52,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "listdb.h"
+#include "listedit.h"
 #include "listfiles.h"
 #include "lists.h"
 #include "log.h"
@@ -155,46 +155,13 @@ open_db(const struct list_def *d)
 	return db;
 }
 
-/* Rewrite lists.dat with text, after checking it parses. */
+/* The outcome of an edit of lists.dat (lists_file_edit()). */
 static void
-write_lists(const struct buf *text)
+edit_done(int r, struct buf *err)
 {
-	struct buf err = BUF_INIT;
-
-	int r = lists_file_write(conf.lists_file, text->data ? text->data :
-	    "", text->len, &err);
-
-	if (r == -2)
-		die("%s", str_trim(err.data));
-	if (r < 0) {
-		fprintf(stderr, "dlist: the result would not be valid, "
-		    "nothing written:\n%s", err.data);
-		exit(1);
-	}
-	buf_free(&err);
-}
-
-/* Serialise editors of lists.dat. */
-static int
-lock_lists(void)
-{
-	struct buf err = BUF_INIT;
-	int fd = lists_file_lock(conf.lists_file, &err);
-
-	if (fd < 0)
-		die("%s", err.data);
-	return fd;
-}
-
-static void
-read_lists_text(struct buf *text)
-{
-	if (read_file(conf.lists_file, text, LISTS_FILE_MAX) < 0) {
-		if (errno != ENOENT)
-			die("cannot read %s: %s", conf.lists_file,
-			    strerror(errno));
-		buf_reset(text);
-	}
+	if (r != 0)
+		die("%s", str_trim(err->data));
+	buf_free(err);
 }
 
 static int
@@ -202,19 +169,16 @@ cmd_create(int argc, char **argv)
 {
 	struct strlist owners = { NULL, 0 };
 	struct lists l = { NULL, 0 };
-	struct buf text = BUF_INIT;
-	const char *desc = NULL, *addr, *at;
+	struct buf err = BUF_INIT;
+	const char *desc = NULL, *addr;
 	const struct list_def *d;
 	struct listdb *db;
-	int lk;
 
 	if (argc < 2)
 		usage();
 	addr = argv[1];
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--owner") == 0 && i + 1 < argc) {
-			if (!list_valid_address(argv[i + 1]))
-				die("'%s' is not an address", argv[i + 1]);
 			strlist_add(&owners, argv[++i]);
 		} else if (strcmp(argv[i], "--description") == 0 &&
 		    i + 1 < argc) {
@@ -225,25 +189,7 @@ cmd_create(int argc, char **argv)
 	}
 	if (owners.count == 0)
 		die("a list needs an owner (--owner ADDR)");
-	if (!list_valid_address(addr))
-		die("'%s' is not a list address (NAME@DOMAIN)", addr);
-	at = strrchr(addr, '@');
-	if (!conf_is_local_domain(&conf, at + 1))
-		die("%s is not in local_domains of %s", at + 1, conf.path);
-	lk = lock_lists();
-	load_lists(&l);
-	if (lists_find(&l, addr) != NULL)
-		die("list %s exists already", addr);
-	read_lists_text(&text);
-	if (text.len > 0 && text.data[text.len - 1] != '\n')
-		buf_append_char(&text, '\n');
-	{
-		char *lower = str_lower(xstrdup(addr));
-		lists_block_format(lower, &owners, desc, &text);
-		free(lower);
-	}
-	write_lists(&text);
-	close(lk);
+	edit_done(lists_create(&conf, addr, &owners, desc, &err), &err);
 	load_lists(&l);
 	d = need_list(&l, addr);
 	db = open_db(d);
@@ -251,48 +197,27 @@ cmd_create(int argc, char **argv)
 	printf("created %s (owner %s)\n", d->address, owners.items[0]);
 	strlist_free(&owners);
 	lists_free(&l);
-	buf_free(&text);
 	return 0;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int
 cmd_delete(int argc, char **argv)
 {
 	struct lists l = { NULL, 0 };
-	struct buf text = BUF_INIT, dir = BUF_INIT;
+	struct buf err = BUF_INIT;
 	const struct list_def *d;
-	int lk;
 
 	if (argc != 2)
 		usage();
-	lk = lock_lists();
 	load_lists(&l);
 	d = need_list(&l, argv[1]);
-	read_lists_text(&text);
-	if (lists_block_remove(&text, d->address) != 1)
-		die("cannot find the block of %s in %s", d->address,
-		    conf.lists_file);
-	write_lists(&text);
-	close(lk);
-	list_state_path(&conf, d, NULL, &dir);
+	edit_done(lists_delete(conf.lists_file, d->address, &err), &err);
 	become_run_as(NULL);
-	if (nftw(dir.data, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
-	    errno != ENOENT)
-		fprintf(stderr, "dlist: cannot remove %s: %s\n", dir.data,
-		    strerror(errno));
+	if (list_remove_state(&conf, d, &err) < 0)
+		fprintf(stderr, "dlist: %s\n", err.data);
 	printf("deleted %s\n", d->address);
 	lists_free(&l);
-	buf_free(&text);
-	buf_free(&dir);
+	buf_free(&err);
 	return 0;
 }
 
@@ -475,10 +400,9 @@ static int
 cmd_passwd(int argc, char **argv)
 {
 	struct lists l = { NULL, 0 };
-	struct buf text = BUF_INIT, pw = BUF_INIT;
+	struct buf err = BUF_INIT, pw = BUF_INIT;
 	const struct list_def *d;
 	char hash[256];
-	int lk;
 
 	if (argc != 2 && argc != 3)
 		usage();
@@ -492,25 +416,19 @@ cmd_passwd(int argc, char **argv)
 		buf_set(&pw, str_trim(line));
 		explicit_bzero(line, sizeof(line));
 	}
-	if (pw.len < 8 || strpbrk(pw.data, " \t") != NULL)
-		die("a list password has at least 8 characters and no blanks");
-	if (userdb_hash_password(conf.password_scheme, pw.data, hash,
-	    sizeof(hash)) < 0)
-		die("cannot hash the password (password_scheme %s)",
-		    conf.password_scheme);
+	if (list_password_hash(&conf, pw.data, hash, sizeof(hash), &err) < 0)
+		die("%s", err.data);
 	explicit_bzero(pw.data, pw.len);
-	lk = lock_lists();
 	load_lists(&l);
 	d = need_list(&l, argv[1]);
-	read_lists_text(&text);
-	if (lists_block_set_key(&text, d->address, "password", hash) != 1)
-		die("cannot find the block of %s in %s", d->address,
-		    conf.lists_file);
-	write_lists(&text);
-	close(lk);
+	{
+		const char *key = "password", *value = hash;
+
+		edit_done(lists_set_keys(conf.lists_file, d->address, &key,
+		    &value, 1, &err), &err);
+	}
 	printf("password of %s set\n", d->address);
 	lists_free(&l);
-	buf_free(&text);
 	buf_free(&pw);
 	return 0;
 }

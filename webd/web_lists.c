@@ -1,15 +1,18 @@
 /*
  * web_lists.c - mailing lists in the web manager (see webd.h): the index
- * of the lists a caller manages, a list's settings, and the dispatch of
+ * of the lists a caller manages and the dispatch of
  * everything under /lists/LIST/ to the files that serve it.
  *
  *   GET  /lists                          the lists the caller manages
- *   GET  /lists/LIST                     its settings (lists.dat)
+ *                                        (and, for administrators, the
+ *                                        form to create one)
+ *   GET  /lists/LIST                     its settings (web_list_admin.c)
  *   and the same under /api/v1/lists[/LIST] in JSON.
  *
  * Pages under a list (/lists/LIST/TAIL, /api/v1/lists/LIST/TAIL) are
  * rows of the per-file tables web_member_list_routes[] (web_members.c),
- * web_moderation_routes[] (web_moderation.c), ...: list_for() finds the
+ * web_moderation_routes[] (web_moderation.c), web_list_admin_routes[]
+ * (web_list_admin.c: settings, delete), ...: list_for() finds the
  * list and checks the caller's rights once, before any of them runs.
  *
  * Who: administrators see every list; an owner or moderator only the
@@ -22,16 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "listdb.h"
-#include "log.h"
 #include "util.h"
 #include "webd.h"
-
-static const char *const sub_words[] = { "open", "confirm", "approve",
-	"closed" };
-static const char *const post_words[] = { "members", "anyone", "moderated",
-	"announce" };
-static const char *const reply_words[] = { "list", "sender", "none" };
 
 /* The list named by the first path segment of rest, with the caller's
  * rights checked; NULL after answering 404 or 403. *tail: what follows
@@ -59,7 +54,7 @@ list_for(struct web_req *r, const char *rest, const char **tail)
 	return d;
 }
 
-/* --- settings -------------------------------------------------------- */
+/* --- the index ------------------------------------------------------- */
 
 static void
 lists_index(struct web_req *r, const char *rest)
@@ -101,84 +96,8 @@ lists_index(struct web_req *r, const char *rest)
 	if (shown == 0)
 		web_html(r, "<p>You manage no list. Your own subscriptions are "
 		    "under <a href=\"/me\">My subscriptions</a>.</p>");
+	web_list_create_form(r);
 	web_page_end(r);
-}
-
-static void
-settings_row(struct web_req *r, const char *key, const char *value,
-    const char *doc)
-{
-	if (r->api) {
-		buf_append_char(&r->out, ',');
-		json_escape(&r->out, key);
-		buf_append_char(&r->out, ':');
-		json_escape(&r->out, value);
-		return;
-	}
-	web_html(r, "<tr><th>%s</th><td>%s</td><td>%s</td></tr>", key, value,
-	    doc);
-}
-
-static void
-strlist_text(const struct strlist *l, struct buf *out)
-{
-	buf_reset(out);
-	for (size_t i = 0; i < l->count; i++)
-		buf_printf(out, "%s%s", i > 0 ? " " : "", l->items[i]);
-}
-
-static void
-list_settings(struct web_req *r, const struct list_def *d)
-{
-	struct buf v = BUF_INIT;
-	char num[32];
-
-	if (r->api) {
-		r->ctype = "application/json";
-		buf_append_str(&r->out, "{\"ok\":true,\"address\":");
-		json_escape(&r->out, d->address);
-	} else {
-		web_page_begin(r, d->address);
-		web_html(r, "<p><a href=\"/lists/%s/members\">Members</a> | "
-		    "<a href=\"/lists/%s/moderation\">Moderation queue</a></p>"
-		    "<table><tr><th>Setting</th><th>Value</th><th>Meaning"
-		    "</th></tr>", d->address, d->address);
-	}
-	settings_row(r, "description", d->description, "Shown in list "
-	    "replies and the lists index.");
-	strlist_text(&d->owners, &v);
-	settings_row(r, "owner", v.data != NULL ? v.data : "", "Owners "
-	    "approve subscriptions and moderate.");
-	strlist_text(&d->moderators, &v);
-	settings_row(r, "moderator", v.data != NULL ? v.data : "",
-	    "Moderators approve or reject held posts.");
-	settings_row(r, "subscribe", sub_words[d->subscribe], "open, "
-	    "confirm (by mail), approve (by an owner) or closed.");
-	settings_row(r, "post", post_words[d->post], "Who may post: "
-	    "members, anyone, moderated (all held) or announce (owners).");
-	settings_row(r, "reply_to", reply_words[d->reply_to], "Where "
-	    "replies go: the list, the sender, or no Reply-To.");
-	settings_row(r, "subject_prefix", d->subject_prefix, "Put before "
-	    "every subject; empty for none.");
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)d->max_size);
-	settings_row(r, "max_size", num, "Largest post in bytes (0: the "
-	    "server's limit).");
-	settings_row(r, "archive", d->archive ? "yes" : "no", "Keep an "
-	    "archive of posts.");
-	settings_row(r, "digest", d->digest ? "yes" : "no", "Members may "
-	    "receive digests.");
-	snprintf(num, sizeof(num), "%u", d->bounce_threshold);
-	settings_row(r, "bounce_threshold", num, "Bounce score that "
-	    "stops mail to a member (nomail).");
-	if (r->api)
-		buf_append_str(&r->out, "}\n");
-	else {
-		web_html(r, "</table><p>Settings are changed in lists.dat "
-		    "(lists.dat(5)); the list picks the change up at once."
-		    "</p>");
-		web_page_end(r);
-	}
-	buf_free(&v);
 }
 
 /* --- dispatch of /lists/LIST/... and /api/v1/lists/LIST/... ----------- */
@@ -189,6 +108,7 @@ static const struct {
 } list_tables[] = {
 	{ web_member_list_routes, &web_member_list_route_count },
 	{ web_moderation_routes, &web_moderation_route_count },
+	{ web_list_admin_routes, &web_list_admin_route_count },
 };
 
 static const struct web_list_route *
@@ -226,7 +146,7 @@ list_any(struct web_req *r, const char *rest)
 	if (d == NULL)
 		return;
 	if (*tail == '\0' && strcmp(r->method, "GET") == 0) {
-		list_settings(r, d);
+		web_list_settings(r, d);
 		return;
 	}
 	rt = list_route_find(r->method, tail, &sub);
@@ -251,6 +171,8 @@ web_answer_change(struct web_req *r, int status, const char *why,
 
 const struct web_route web_list_routes[] = {
 	{ "GET", "/lists", NEED_LOGIN, lists_index },
+	{ "POST", "/lists/create", NEED_ADMIN, web_list_create },
+	{ "POST", "/api/v1/lists", NEED_ADMIN, web_list_create },
 	{ "GET", "/lists/", NEED_LOGIN, list_any },
 	{ "POST", "/lists/", NEED_LOGIN, list_any },
 	{ "GET", "/api/v1/lists", NEED_LOGIN, lists_index },

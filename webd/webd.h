@@ -40,14 +40,19 @@
  *                 the RFC 8058 one-click unsubscribe (list_web_url).
  *   web_moderation.c a list's moderation queue (preview, approve,
  *                 reject with a reason); list tokens (web_token_read()).
- *   web_lists.c   the lists a caller manages, a list's settings, and
- *                 the dispatch of /lists/LIST/... (with the caller's
- *                 rights checked) to the files above.
+ *   web_list_admin.c a list's settings (form and change of every
+ *                 lists.dat key, through listedit.h as dlist), creating
+ *                 and deleting lists (administrators).
+ *   web_lists.c   the lists a caller manages and the dispatch of
+ *                 /lists/LIST/... (with the caller's rights checked) to
+ *                 the files above.
  *   web_auth.c    login (user database password check under the shared
  *                 client table's throttle), sessions (files under
  *                 state_dir/run/web/, named by the SHA-256 of the random
  *                 id; idle and absolute expiry), CSRF tokens, bearer
  *                 tokens (webtoken.h), roles.
+ *   web_json.c    JSON request bodies (a flat object) into the form
+ *                 fields, for the API.
  *   web_http.c    request and response helpers: query and form fields,
  *                 cookies, HTML and JSON escaping, the page frame and
  *                 stylesheet, error pages and JSON errors.
@@ -161,6 +166,16 @@ struct web_list_route {
 	    const char *rest);
 };
 
+/* --- web_list_admin.c ------------------------------------------------ */
+extern const struct web_list_route web_list_admin_routes[];
+extern const size_t web_list_admin_route_count;
+/* GET /lists/LIST: the settings (a form for those who may change them). */
+void web_list_settings(struct web_req *r, const struct list_def *d);
+/* POST /lists/create, /api/v1/lists (administrators). */
+void web_list_create(struct web_req *r, const char *rest);
+/* The "Create a list" form of /lists, for administrators. */
+void web_list_create_form(struct web_req *r);
+
 /* --- web_lists.c ----------------------------------------------------- */
 extern const struct web_route web_list_routes[];
 extern const size_t web_list_route_count;
@@ -195,6 +210,11 @@ int web_token_read(const struct web *w, const struct list_def *d,
  * it. 0, or -1 with err filled. */
 int web_list_command(struct web_req *r, const struct list_def *d,
     const char *from, const char *lines, struct buf *err);
+
+/* --- web_json.c ------------------------------------------------------ */
+/* An application/json body (a flat object) into r->fields: 0 (also when
+ * the body is not JSON), -1 with the reason in *why. Call once. */
+int web_json_fields(struct web_req *r, const char **why);
 
 /* --- web_auth.c ------------------------------------------------------ */
 /* Fill r->auth from the bearer token (API) or the session cookie. */

@@ -1,7 +1,8 @@
 /*
  * test_lists.c - unit tests for DList: the lists.dat parser (every error
  * path, from a table of texts and the exact messages an operator sees),
- * list address recognition and VERP, editing blocks, member records,
+ * list address recognition and VERP, editing blocks and the lists.dat
+ * editing path (listedit.h), the check of one key's value, member records,
  * owners and moderators, tokens (generation, format, expiry and
  * the posters of expired held posts), command-line parsing and token
  * scanning (with a reject's reason), and the message helpers of the list
@@ -23,9 +24,12 @@
 
 #include "buf.h"
 #include "listdb.h"
+#include "listedit.h"
 #include "listfiles.h"
 #include "lists.h"
+#include "util.h"
 #include "../../listd/listd.h"
+#include "unit_tmpdir.h"
 
 static int
 parse(const char *text, struct lists *l, struct buf *err)
@@ -871,9 +875,10 @@ test_block_set_replace(void **state)
 	    "o@example.test\n");
 	assert_int_equal(lists_block_set_key(&t, "a@example.test", "password",
 	    "$6$new"), 1);
-	assert_string_equal(t.data, "list a@example.test\n\tpassword $6$new\n"
-	    "\towner o@example.test\n\nlist b@example.test\n\towner "
-	    "o@example.test\n");
+	/* In place of the old line: the block's order stays. */
+	assert_string_equal(t.data, "list a@example.test\n\towner "
+	    "o@example.test\n\tpassword $6$new\n\nlist b@example.test\n"
+	    "\towner o@example.test\n");
 	assert_int_equal(lists_block_set_key(&t, "b@example.test", "password",
 	    "$6$b"), 1);
 	assert_non_null(strstr(t.data, "list b@example.test\n\tpassword "
@@ -895,6 +900,173 @@ test_block_set_replace(void **state)
 	lists_free(&l);
 	buf_free(&t);
 	buf_free(&err);
+}
+
+/* list_key_check(): the parser's rules on one value, its normal form,
+ * and what would break a line. */
+static void
+test_key_check(void **state)
+{
+	static const struct {
+		const char *key, *value, *norm, *why;
+	} rows[] = {
+		{ "subscribe", " Approve ", "approve", NULL },
+		{ "subscribe", "sometimes", NULL, "'sometimes' is not one of "
+		  "open|confirm|approve|closed" },
+		{ "post", "announce", "announce", NULL },
+		{ "reply_to", "nobody", NULL, "not one of list|sender|none" },
+		{ "digest_format", "mime", "mime", NULL },
+		{ "archive", "false", "no", NULL },
+		{ "verp", "maybe", NULL, "verp: 'maybe' is not yes or no" },
+		{ "max_size", "2048k", "2M", NULL },
+		{ "max_size", "0", "0", NULL },
+		{ "max_size", "1000", "1000", NULL },
+		{ "max_size", "big", NULL, "max_size: 'big' is not a size" },
+		{ "digest_interval", "7200", "2h", NULL },
+		{ "digest_interval", "0", NULL, "not a duration" },
+		{ "bounce_threshold", "7", "7", NULL },
+		{ "bounce_threshold", "-1", NULL, "not a number from 1" },
+		{ "owner", "A@Example.Test b@example.test,a@example.test",
+		  "a@example.test, b@example.test", NULL },
+		{ "owner", "", NULL, "'owner' needs a value" },
+		{ "owner", " , ", NULL, "owner: at least one address" },
+		{ "owner", "nobody", NULL, "'nobody' is not an address" },
+		{ "moderator", "", "", NULL },
+		{ "description", "Club #1 \"quoted\"", "Club #1 \"quoted\"",
+		  NULL },
+		{ "description", "", "", NULL },
+		{ "description", "a\nlist x@example.test", NULL,
+		  "description: line breaks" },
+		{ "subject_prefix", "a\rb", NULL, "line breaks" },
+		{ "subject_prefix", "", "none", NULL },
+		{ "subject_prefix", "NONE", "none", NULL },
+		{ "subject_prefix", "[x]", "[x]", NULL },
+		{ "password", "plain", NULL, "not a crypt(3) hash" },
+		{ "colour", "blue", NULL, "unknown key 'colour'" },
+	};
+	struct buf norm = BUF_INIT, err = BUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int r;
+
+		buf_reset(&err);
+		r = list_key_check(rows[i].key, rows[i].value, &norm, &err);
+		if (rows[i].why == NULL && (r != 0 ||
+		    strcmp(buf_cstr(&norm), rows[i].norm) != 0))
+			fail_msg("row %zu: r=%d norm '%s' err '%s'", i, r,
+			    buf_cstr(&norm), buf_cstr(&err));
+		if (rows[i].why != NULL && (r == 0 ||
+		    strstr(buf_cstr(&err), rows[i].why) == NULL ||
+		    strchr(buf_cstr(&err), '\n') != NULL))
+			fail_msg("row %zu: want '%s', got '%s'", i,
+			    rows[i].why, buf_cstr(&err));
+	}
+	/* Every key has its doc line, and its value spelled as checked. */
+	assert_int_equal(list_key_count, 19);
+	for (size_t i = 0; i < list_key_count; i++)
+		assert_true(strlen(list_keys[i].doc) > 10);
+	buf_free(&norm);
+	buf_free(&err);
+}
+
+/* lists_block_set_key(): NULL removes every line of the key; a new key
+ * follows the "list" line; indentation kept. */
+static void
+test_block_set_remove(void **state)
+{
+	struct buf t = BUF_INIT;
+
+	(void)state;
+	buf_set(&t, "# top\nlist a@example.test\n  owner o@example.test\n"
+	    "  # about moderators\n  moderator m@example.test\n"
+	    "  moderator n@example.test\n  post members\n");
+	assert_int_equal(lists_block_set_key(&t, "a@example.test",
+	    "moderator", NULL), 1);
+	assert_string_equal(t.data, "# top\nlist a@example.test\n  owner "
+	    "o@example.test\n  # about moderators\n  post members\n");
+	assert_int_equal(lists_block_set_key(&t, "a@example.test", "post",
+	    "anyone"), 1);
+	assert_int_equal(lists_block_set_key(&t, "a@example.test",
+	    "subject_prefix", "[a]"), 1);
+	assert_string_equal(t.data, "# top\nlist a@example.test\n"
+	    "\tsubject_prefix [a]\n  owner o@example.test\n  # about "
+	    "moderators\n  post anyone\n");
+	buf_free(&t);
+}
+
+static int
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* The editing path of dlist and the web manager (listedit.h): comments
+ * and order kept, nothing written when the result does not parse, the
+ * codes of each refusal. */
+static void
+test_file_edit(void **state)
+{
+	struct dmail_conf conf;
+	struct strlist owners = { NULL, 0 }, domains = { NULL, 0 };
+	struct buf path = BUF_INIT, err = BUF_INIT, text = BUF_INIT;
+	const char *keys[] = { "subject_prefix", "post" };
+	const char *vals[] = { "[b]", "bogus" };
+	static const char start[] = "# operator\nlist a@example.test\n"
+	    "\towner o@example.test\n\nlist b@example.test\n\t# b's\n"
+	    "\towner o@example.test\n";
+
+	(void)state;
+	assert_int_equal(unit_tmpdir_make("test_listedit"), 0);
+	memset(&conf, 0, sizeof(conf));
+	buf_printf(&path, "%s/lists.dat", tmpdir);
+	conf.lists_file = path.data;
+	conf.path = (char *)"dmail.conf";
+	strlist_add(&domains, "example.test");
+	conf.local_domains = domains;
+	assert_int_equal(write_text(path.data, start), 0);
+	assert_int_equal(lists_set_keys(path.data, "b@example.test", keys,
+	    vals, 1, &err), 0);
+	assert_int_equal(read_file(path.data, &text, 1 << 20), 0);
+	assert_string_equal(text.data, "# operator\nlist a@example.test\n"
+	    "\towner o@example.test\n\nlist b@example.test\n"
+	    "\tsubject_prefix [b]\n\t# b's\n\towner o@example.test\n");
+	/* A bad value anywhere: nothing written. */
+	assert_int_equal(lists_set_keys(path.data, "b@example.test", keys,
+	    vals, 2, &err), LISTS_EDIT_INVALID);
+	assert_non_null(strstr(err.data, "nothing written"));
+	assert_int_equal(read_file(path.data, &text, 1 << 20), 0);
+	assert_null(strstr(text.data, "bogus"));
+	assert_int_equal(lists_set_keys(path.data, "c@example.test", keys,
+	    vals, 1, &err), LISTS_EDIT_NOLIST);
+	strlist_add(&owners, "o@example.test");
+	assert_int_equal(lists_create(&conf, "a@example.test", &owners,
+	    NULL, &err), LISTS_EDIT_EXISTS);
+	assert_int_equal(lists_create(&conf, "c@elsewhere.test", &owners,
+	    NULL, &err), LISTS_EDIT_INVALID);
+	assert_int_equal(lists_create(&conf, "c@example.test", &owners,
+	    "two\nlines", &err), LISTS_EDIT_INVALID);
+	assert_int_equal(lists_create(&conf, "C@example.test", &owners,
+	    "The C list", &err), 0);
+	assert_int_equal(lists_delete(path.data, "a@example.test", &err), 0);
+	assert_int_equal(lists_delete(path.data, "a@example.test", &err),
+	    LISTS_EDIT_NOLIST);
+	assert_int_equal(read_file(path.data, &text, 1 << 20), 0);
+	assert_string_equal(text.data, "# operator\nlist b@example.test\n"
+	    "\tsubject_prefix [b]\n\t# b's\n\towner o@example.test\n"
+	    "\nlist c@example.test\n\towner o@example.test\n\tdescription "
+	    "The C list\n\tsubscribe confirm\n\tpost members\n");
+	strlist_free(&owners);
+	strlist_free(&domains);
+	buf_free(&path);
+	buf_free(&err);
+	buf_free(&text);
+	assert_int_equal(unit_tmpdir_remove(), 0);
 }
 
 /* majordomo's owner forms: approve-prefix, passwords masked in echoes,
@@ -1119,6 +1291,9 @@ main(void)
 		cmocka_unit_test(test_file_names),
 		cmocka_unit_test(test_block_check),
 		cmocka_unit_test(test_block_set_replace),
+		cmocka_unit_test(test_key_check),
+		cmocka_unit_test(test_block_set_remove),
+		cmocka_unit_test(test_file_edit),
 		cmocka_unit_test(test_cmd_owner_forms),
 		cmocka_unit_test(test_cmd_reject_reason),
 		cmocka_unit_test(test_member_mode),
