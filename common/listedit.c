@@ -45,8 +45,9 @@ lists_file_edit(const char *lists_file, lists_edit_fn *fn, void *arg,
 	struct buf text = BUF_INIT, why = BUF_INIT;
 	int lk, r;
 
-	if (dir_writable(lists_file, err) < 0 ||
-	    (lk = lists_file_lock(lists_file, err)) < 0)
+	if (dir_writable(lists_file, err) < 0)
+		return LISTS_EDIT_DENIED;
+	if ((lk = lists_file_lock(lists_file, err)) < 0)
 		return LISTS_EDIT_FAILED;
 	if (read_file(lists_file, &text, LISTS_FILE_MAX) < 0 &&
 	    errno != ENOENT) {

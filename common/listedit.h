@@ -31,6 +31,7 @@
 #define LISTS_EDIT_FAILED (-2)    /* cannot lock, read or write */
 #define LISTS_EDIT_NOLIST (-3)    /* no block of that list */
 #define LISTS_EDIT_EXISTS (-4)    /* the list exists already */
+#define LISTS_EDIT_DENIED (-5)    /* lists.dat's directory not writable */
 typedef int lists_edit_fn(struct buf *text, void *arg, struct buf *err);
 int lists_file_edit(const char *lists_file, lists_edit_fn *fn, void *arg,
     struct buf *err);

@@ -38,10 +38,10 @@
 #include <unistd.h>
 
 #include "listd.h"
+#include "listedit.h"
 #include "log.h"
 #include "util.h"
 
-#define LIST_PASSWORD_MIN 8
 
 bool
 owner_auth(struct ctl *c, const struct list_def *d, const char *password)
@@ -244,65 +244,62 @@ block_has_password(const char *address, const struct buf *block)
 	return has;
 }
 
-/* Edit lists.dat under the lock dlist takes: replace the block of d
+struct owner_edit {
+	const struct list_def *d;
+	const struct buf *block;       /* newconfig, or NULL */
+	const char *key, *value;       /* passwd */
+};
+
+/* The change of one owner command to the text of lists.dat. */
+static int
+owner_edit(struct buf *text, void *arg, struct buf *err)
+{
+	const struct owner_edit *e = arg;
+	const struct list_def *d = e->d;
+
+	if ((e->block != NULL ? lists_block_replace(text, d->address,
+	    e->block->data, e->block->len) : lists_block_set_key(text,
+	    d->address, e->key, e->value)) != 1 ||
+	    (e->block != NULL && *d->password != '\0' &&
+	    !block_has_password(d->address, e->block) &&
+	    lists_block_set_key(text, d->address, "password",
+	    d->password) != 1)) {
+		buf_printf(err, "no block of %s", d->address);
+		return LISTS_EDIT_NOLIST;
+	}
+	return 0;
+}
+
+/* Edit lists.dat as dlist does (listedit.h): replace the block of d
  * (block != NULL), or set key to value. Says the outcome. */
 static void
 edit_lists(struct ctl *c, const struct list_def *d, const struct buf *block,
     const char *key, const char *value)
 {
-	const char *file = c->ld->conf->lists_file;
-	struct buf text = BUF_INIT, err = BUF_INIT, dir = BUF_INIT;
-	int lk, r = -2;
+	const struct owner_edit e = { d, block, key, value };
+	const char *command = block != NULL ? "newconfig" : "passwd";
+	struct buf err = BUF_INIT;
+	int r = lists_file_edit(c->ld->conf->lists_file, owner_edit,
+	    (void *)&e, &err);
 
-	/* The file is replaced by rename(2): its directory must be
-	 * writable by the list server (run_as); see lists.dat(5). */
-	buf_set(&dir, file);
-	buf_truncate(&dir, strrchr(dir.data, '/') != NULL ?
-	    (size_t)(strrchr(dir.data, '/') - dir.data) : 0);
-	if (faccessat(AT_FDCWD, dir.len ? dir.data : ".", W_OK,
-	    AT_EACCESS) < 0) {
-		log_warn("action=command list=%s command=%s status=refused "
-		    "path=%s error=\"%s\"", d->address, block ? "newconfig" :
-		    "passwd", dir.len ? dir.data : ".", strerror(errno));
-		say(c, "The list server may not change lists.dat here; ask "
-		    "the operator (dlist). Nothing changed.\n");
-		buf_free(&dir);
-		return;
-	}
-	buf_free(&dir);
-	if ((lk = lists_file_lock(file, &err)) < 0)
-		goto out;
-	if (read_file(file, &text, LISTS_FILE_MAX) < 0) {
-		buf_printf(&err, "cannot read %s: %s", file, strerror(errno));
-	} else if ((block != NULL ? lists_block_replace(&text, d->address,
-	    block->data, block->len) : lists_block_set_key(&text,
-	    d->address, key, value)) != 1) {
-		buf_printf(&err, "no block of %s in %s", d->address, file);
-	} else if (block != NULL && *d->password != '\0' &&
-	    !block_has_password(d->address, block) &&
-	    lists_block_set_key(&text, d->address, "password",
-	    d->password) != 1) {
-		buf_printf(&err, "no block of %s in %s", d->address, file);
-	} else {
-		r = lists_file_write(file, text.data, text.len, &err);
-	}
-	close(lk);
-out:
 	if (r == 0) {
 		log_info("action=command list=%s requester=<%s> command=%s "
-		    "status=ok", d->address, c->requester, block ? "newconfig" :
-		    "passwd");
+		    "status=ok", d->address, c->requester, command);
 		say(c, "Done: the %s of %s was replaced.\n", block ? "block" :
 		    key, d->address);
-	} else if (r == -1) {
+	} else if (r == LISTS_EDIT_DENIED) {
+		log_warn("action=command list=%s command=%s status=refused "
+		    "error=\"%s\"", d->address, command, err.data);
+		say(c, "The list server may not change lists.dat here; ask "
+		    "the operator (dlist). Nothing changed.\n");
+	} else if (r == LISTS_EDIT_INVALID) {
 		say(c, "The result would not be valid; nothing changed:\n%s",
 		    err.data);
 	} else {
-		log_error("event=write-failed list=%s error=\"%s\"",
-		    d->address, str_trim(err.data));
+		log_error("event=write-failed list=%s command=%s error=\"%s\"",
+		    d->address, command, str_trim(err.data));
 		say(c, "Temporary failure; nothing changed.\n");
 	}
-	buf_free(&text);
 	buf_free(&err);
 }
 
@@ -333,8 +330,10 @@ static void
 cmd_passwd(struct ctl *c, const struct cmd *cmd)
 {
 	const struct list_def *d;
+	struct buf err = BUF_INIT;
 	char hash[256];
 	size_t next;
+	int rc;
 
 	if ((d = owner_list(c, cmd, &next)) == NULL)
 		return;
@@ -342,20 +341,17 @@ cmd_passwd(struct ctl *c, const struct cmd *cmd)
 		say(c, "Usage: passwd LIST OLD NEW\n");
 		return;
 	}
-	if (strlen(cmd->args[next]) < LIST_PASSWORD_MIN) {
-		say(c, "A list password has at least %d characters; nothing "
-		    "changed.\n", LIST_PASSWORD_MIN);
-		return;
-	}
-	if (userdb_hash_password(c->ld->conf->password_scheme,
-	    cmd->args[next], hash, sizeof(hash)) < 0) {
-		log_error("event=list-failed list=%s reason=\"cannot hash a "
-		    "password (scheme %s)\"", d->address,
-		    c->ld->conf->password_scheme);
+	rc = list_password_hash(c->ld->conf, cmd->args[next], hash,
+	    sizeof(hash), &err);
+	if (rc == -1) {
+		say(c, "Refused: %s; nothing changed.\n", buf_cstr(&err));
+	} else if (rc < 0) {
+		log_error("event=list-failed list=%s reason=\"%s\"",
+		    d->address, buf_cstr(&err));
 		say(c, "Temporary failure; nothing changed.\n");
-		return;
-	}
-	edit_lists(c, d, NULL, "password", hash);
+	} else
+		edit_lists(c, d, NULL, "password", hash);
+	buf_free(&err);
 }
 
 static void
