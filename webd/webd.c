@@ -143,6 +143,9 @@ add_headers(struct web_req *r, struct MHD_Response *resp)
 		    "max-age=31536000");
 	if (r->location[0] != '\0')
 		MHD_add_response_header(resp, "Location", r->location);
+	if (r->disposition[0] != '\0')
+		MHD_add_response_header(resp, "Content-Disposition",
+		    r->disposition);
 	for (const char *s = buf_cstr(&r->cookies); *s != '\0';) {
 		size_t n = strcspn(s, "\n");
 		char *v = xstrndup(s, n);
