@@ -262,6 +262,8 @@ def test_shared_files():
             st, _, body = upload(owner, bad, b"x")
             assert st == 400, (bad, st)
             assert b"usable file name" in body, body[:400]
+        st, _, body = upload(owner, "", b"")
+        assert st == 400 and b"No file" in body, (st, body[:300])
         assert stored(srv) == ["notes.bin"]
         assert not os.path.exists(os.path.join(srv.state_dir, "lists",
                                                LIST, "evil"))

@@ -149,7 +149,8 @@ files_put(struct web_req *r, const struct list_def *d, char **stored,
 	struct buf data = BUF_INIT, given = BUF_INIT, err = BUF_INIT;
 	int status = 400, rc;
 
-	if (!web_form_file(r, "file", &given, &data)) {
+	if (!web_form_file(r, "file", &given, &data) ||
+	    (given.len == 0 && data.len == 0)) {
 		buf_set(why, "No file: send the form with a file chosen "
 		    "(multipart/form-data, field \"file\").");
 		goto out;
