@@ -47,6 +47,8 @@ mime_param(const char *value, const char *name, struct buf *out)
 				}
 			} else
 				buf_append(out, p, strcspn(p, " \t;"));
+			if (out->data == NULL)
+				buf_set(out, "");        /* name="" */
 			return true;
 		}
 		p = strchr(p, ';');
@@ -167,7 +169,7 @@ walk_part(struct walk *w, const struct mail *m, unsigned depth,
 	(void)mail_get(m, "Content-Disposition", &cd);
 	if (mime_param(buf_cstr(&cd), "filename", &raw) ||
 	    mime_param(buf_cstr(&ct), "name", &raw))
-		mime_header_decode(raw.data, &fn);
+		mime_header_decode(buf_cstr(&raw), &fn);
 	p.type = type.data;
 	p.charset = buf_cstr(&cs);
 	p.cte = buf_cstr(&cte);

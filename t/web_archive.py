@@ -3,7 +3,8 @@
 dmaild whose list worker distributes the posts: the archive by number,
 month and thread, a MIME post shown decoded (quoted-printable, base64,
 ISO-8859-1, invalid UTF-8, an HTML part as escaped text, attachments
-listed), members may read and outsiders get 403; shared files uploaded
+listed, also one with an empty name="" that once crashed the worker:
+found by fuzz/fuzz_mime), members may read and outsiders get 403; shared files uploaded
 as multipart/form-data, listed, downloaded byte for byte, replaced and
 deleted, bad names (400) and sizes (413) refused with nothing written,
 a member's upload refused (403), and the same store as dlist."""
@@ -61,6 +62,10 @@ Content-Disposition: attachment; filename="report.bin"
 Content-Transfer-Encoding: base64
 
 %s
+--b1
+Content-Type: application/x-empty-name; name=""
+
+xyz
 --b1--
 """ % (base64.b64encode("Zweiter Teil: Grüße\n".encode()).decode(),
        base64.encodebytes(ATTACHMENT).decode())
@@ -199,9 +204,13 @@ def test_archive_pages():
         html = texts[3]
         assert "Hello HTML & friends" in html, html
         assert "stolen" not in html and "<script>shown</script>" in html
+        # name="" once crashed the worker (found by fuzz/fuzz_mime).
         assert j["attachments"] == [{"name": "report.bin", "type":
                                      "application/octet-stream",
-                                     "size": len(ATTACHMENT)}], j
+                                     "size": len(ATTACHMENT)},
+                                    {"name": "(no name)", "type":
+                                     "application/x-empty-name",
+                                     "size": 3}], j
         page = owner.get("/lists/%s/archive/5" % LIST)
         assert page.status == 200
         assert "Café crème softbreak done" in page.body

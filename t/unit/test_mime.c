@@ -149,6 +149,10 @@ test_param(void **state)
 	assert_string_equal(out.data, "a \"b\".txt");
 	assert_true(mime_param("x/y; name=plain.bin;", "name", &out));
 	assert_string_equal(out.data, "plain.bin");
+	assert_true(mime_param("x/y; name=\"\"", "name", &out));
+	assert_string_equal(out.data, "");
+	assert_true(mime_param("x/y; name=", "name", &out));
+	assert_string_equal(out.data, "");
 	assert_false(mime_param("x/y; filename=a", "name", &out));
 	assert_false(mime_param("text/plain", "charset", &out));
 	buf_free(&out);
