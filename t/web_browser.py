@@ -5,8 +5,9 @@ held post from the moderation page and the post reaches a member's
 Maildir; a list owner changes subject_prefix in the settings form and
 lists.dat has it; the administrator logs in, holds and releases a queued
 message from the queue page and reloads from the control page; an owner
-adds and removes a member, rejects a held post with a reason, and a member
-unsubscribes with the one-click link. Screenshots of
+browses the archive and uploads a shared file; an owner adds and removes
+a member, rejects a held post with a reason, and a member unsubscribes
+with the one-click link. Screenshots of
 the main pages go to $DMAIL_BUILDDIR/t/web-screenshots/.
 
 Not part of `make check` (it needs a browser and takes a while): run
@@ -251,7 +252,59 @@ def test_owner_members_and_unsubscribe():
         b.quit()
 
 
+def test_archive_and_files():
+    """An owner browses the archive (index, a MIME post with an HTML
+    part shown as text) and uploads a shared file from the files page."""
+    from selenium.webdriver.common.by import By
+    owner = "owner@example.test"
+    b = browser()
+    srv = wc.server(users=(owner, "alice@example.test"))
+    try:
+        with srv:
+            lc.dlist(srv, "create", LIST, "--owner", owner)
+            lc.dlist(srv, "subscribe", LIST, "alice@example.test")
+            lc.send(srv, owner, LIST, subject="Agenda for Friday",
+                    body="Plain text agenda.\n")
+            lc.send(srv, "alice@example.test", LIST,
+                    subject="=?utf-8?q?Caf=C3=A9?= menu", headers={
+                        "MIME-Version": "1.0", "Content-Type":
+                        "multipart/alternative; boundary=\"x\""},
+                    body="--x\nContent-Type: text/html; charset=utf-8\n\n"
+                    "<p>Menu: <b>soup</b> &amp; bread</p>"
+                    "<script>alert(1)</script>\n--x--\n")
+            idx = os.path.join(srv.state_dir, "lists", LIST, "archive",
+                               "index")
+            dt.wait_for(lambda: os.path.exists(idx) and
+                        len(open(idx).readlines()) == 2, 15,
+                        what="two archived posts")
+            base = "https://localhost:%d" % srv.port("web")
+            login(b, base, owner)
+            dt.wait_for(lambda: "/login" not in b.current_url, 15,
+                        what="logged in")
+            b.get(base + "/lists/%s/archive" % LIST)
+            assert "Café menu" in b.page_source
+            shot(b, "archive-index")
+            b.find_element(By.PARTIAL_LINK_TEXT, "Café menu").click()
+            dt.wait_for(lambda: "soup" in b.page_source, 15,
+                        what="post view")
+            assert "alert(1)" not in b.page_source
+            shot(b, "archive-post")
+            b.get(base + "/lists/%s/archive/thread" % LIST)
+            shot(b, "archive-thread")
+            b.get(base + "/lists/%s/files" % LIST)
+            path = os.path.join(srv.tmp, "minutes.txt")
+            with open(path, "w") as f:
+                f.write("Minutes of the meeting.\n")
+            b.find_element(By.NAME, "file").send_keys(path)
+            b.find_element(By.XPATH, "//button[text()='Upload']").click()
+            dt.wait_for(lambda: "minutes.txt" in b.page_source, 15,
+                        what="uploaded file listed")
+            shot(b, "files")
+    finally:
+        b.quit()
+
+
 if __name__ == "__main__":
     dt.main([test_moderator_approves, test_owner_changes_setting,
-             test_admin_queue_and_reload,
+             test_admin_queue_and_reload, test_archive_and_files,
              test_owner_members_and_unsubscribe])

@@ -4,8 +4,11 @@
  *
  * Every value a page shows goes through html_escape() (web_html()
  * escapes each %s argument), every JSON string through json_escape(),
- * which turns invalid UTF-8 into U+FFFD.
- * Form bodies are application/x-www-form-urlencoded, at most
+ * which turns invalid UTF-8 (mime_utf8_len(): overlong forms and
+ * surrogates too) into U+FFFD.
+ * Form bodies are application/x-www-form-urlencoded or
+ * multipart/form-data (libmicrohttpd's post processor: its fields other
+ * than files become form fields, web_form_file() takes a file), at most
  * WEB_MAX_FIELDS fields; more are ignored.
  */
 #include "config.h"
@@ -14,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
 #include "log.h"
+#include "mime.h"
 #include "webd.h"
 
 static int
@@ -52,12 +57,95 @@ url_decode(char *s)
 	*o = '\0';
 }
 
+/* --- multipart/form-data (libmicrohttpd's post processor) ------------ */
+
+struct mp {
+	struct web_req *r;
+	const char *want;              /* the file field, NULL: the others */
+	struct buf *name, *data;
+	bool found;
+};
+
+static enum MHD_Result
+mp_field(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *ctype, const char *enc,
+    const char *data, uint64_t off, size_t size)
+{
+	struct mp *mp = cls;
+	struct web_req *r = mp->r;
+
+	(void)kind;
+	(void)ctype;
+	(void)enc;
+	if (mp->want != NULL) {
+		if (filename == NULL || strcmp(key, mp->want) != 0 ||
+		    (mp->found && off == 0))
+			return MHD_YES;
+		if (!mp->found)
+			buf_set(mp->name, filename);
+		mp->found = true;
+		buf_append(mp->data, data, size);
+		return MHD_YES;
+	}
+	if (filename != NULL)
+		return MHD_YES;
+	if (off > 0 && r->nfields > 0 &&
+	    strcmp(r->fields[r->nfields - 1].name, key) == 0) {
+		struct web_field *f = &r->fields[r->nfields - 1];
+		size_t n = strlen(f->value);
+
+		f->value = xrealloc(f->value, n + size + 1);
+		memcpy(f->value + n, data, size);
+		f->value[n + size] = '\0';
+	} else if (r->nfields < WEB_MAX_FIELDS) {
+		r->fields[r->nfields].name = xstrdup(key);
+		r->fields[r->nfields++].value = xstrndup(data, size);
+	}
+	return MHD_YES;
+}
+
+/* Run the body of r through a post processor calling mp_field(). */
+static bool
+mp_run(struct web_req *r, struct mp *mp)
+{
+	struct MHD_PostProcessor *pp = MHD_create_post_processor(r->conn,
+	    4096, mp_field, mp);
+	bool ok;
+
+	if (pp == NULL)
+		return false;
+	ok = MHD_post_process(pp, r->body.data, r->body.len) == MHD_YES;
+	return MHD_destroy_post_processor(pp) == MHD_YES && ok;
+}
+
+bool
+web_form_file(struct web_req *r, const char *field, struct buf *name,
+    struct buf *data)
+{
+	const char *ct = web_header(r, "Content-Type");
+	struct mp mp = { r, field, name, data, false };
+
+	buf_reset(name);
+	buf_reset(data);
+	if (r->body.len == 0 || ct == NULL ||
+	    strncasecmp(ct, "multipart/form-data", 19) != 0)
+		return false;
+	return mp_run(r, &mp) && mp.found;
+}
+
 void
 web_parse_form(struct web_req *r)
 {
 	const char *ct = web_header(r, "Content-Type");
 	char *text, *save = NULL, *tok;
 
+	if (r->body.len > 0 && ct != NULL &&
+	    strncasecmp(ct, "multipart/form-data", 19) == 0) {
+		struct mp mp = { r, NULL, NULL, NULL, false };
+
+		(void)mp_run(r, &mp);
+		return;
+	}
 	if (r->body.len == 0 || ct == NULL ||
 	    strncmp(ct, "application/x-www-form-urlencoded", 33) != 0)
 		return;
@@ -141,28 +229,13 @@ html_escape(struct buf *out, const char *s)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
-	    (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-
-	if (n == 0 || (n == 2 && s[0] < 0xc2))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 void
 json_escape(struct buf *out, const char *s)
 {
 	buf_append_char(out, '"');
 	for (; s != NULL && *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
-		size_t n = utf8_len((const unsigned char *)s);
+		size_t n = mime_utf8_len(s, 4);  /* NUL ends it */
 
 		if (n == 0) {
 			buf_append_str(out, "\\ufffd");  /* invalid UTF-8 */

@@ -14,6 +14,9 @@
  * web_moderation_routes[] (web_moderation.c), web_list_admin_routes[]
  * (web_list_admin.c: settings, delete), ...: list_for() finds the
  * list and checks the caller's rights once, before any of them runs.
+ * The rows of member_tables[] (the archive, reading the shared files)
+ * are open to the list's members too (member_may(): the caller's own
+ * login, not a token).
  *
  * Who: administrators see every list; an owner or moderator only the
  * lists naming them (another list's pages answer 403, an unknown one
@@ -25,12 +28,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listdb.h"
 #include "util.h"
 #include "webd.h"
 
+static const struct web_list_route *list_route_find(const char *method,
+    const char *tail, const char **rest);
+
+/* The tables (also in list_tables[]) whose pages the list's members may
+ * use too. */
+static const struct {
+	const struct web_list_route *t;
+	const size_t *n;
+} member_tables[] = {
+	{ web_archive_routes, &web_archive_route_count },
+	{ web_files_member_routes, &web_files_member_route_count },
+};
+
+/* Is tail a members' page and the caller (logged in) a member of d? */
+static bool
+member_may(struct web_req *r, const struct list_def *d, const char *tail)
+{
+	const char *sub;
+	const struct web_list_route *rt = list_route_find(r->method, tail,
+	    &sub);
+	struct buf err = BUF_INIT;
+	struct list_member m;
+	struct listdb *db;
+	bool open = false;
+	int rc = 0;
+
+	for (size_t t = 0; rt != NULL && t < sizeof(member_tables) /
+	    sizeof(member_tables[0]); t++)
+		open |= rt >= member_tables[t].t &&
+		    rt < member_tables[t].t + *member_tables[t].n;
+	if (!open || r->auth.token)
+		return false;
+	if ((db = listdb_open(r->w->conf, d, &err)) != NULL) {
+		rc = listdb_get(db, r->auth.user, &m);
+		listdb_close(db);
+	}
+	buf_free(&err);
+	return rc == 1;
+}
+
 /* The list named by the first path segment of rest, with the caller's
- * rights checked; NULL after answering 404 or 403. *tail: what follows
- * ("", "members", "members/add", ...). */
+ * rights checked (members too for member_tables[] pages); NULL after
+ * answering 404 or 403. *tail: what follows ("", "members",
+ * "members/add", ...). */
 static const struct list_def *
 list_for(struct web_req *r, const char *rest, const char **tail)
 {
@@ -45,7 +90,7 @@ list_for(struct web_req *r, const char *rest, const char **tail)
 		web_error(r, 404, "No such list.");
 		return NULL;
 	}
-	if (!web_may_manage_list(r, d)) {
+	if (!web_may_manage_list(r, d) && !member_may(r, d, *tail)) {
 		web_log(r, "list", "refused", "reason=\"not an owner or "
 		    "moderator of this list\"");
 		web_error(r, 403, "You do not manage this list.");
@@ -109,6 +154,9 @@ static const struct {
 	{ web_member_list_routes, &web_member_list_route_count },
 	{ web_moderation_routes, &web_moderation_route_count },
 	{ web_list_admin_routes, &web_list_admin_route_count },
+	{ web_archive_routes, &web_archive_route_count },
+	{ web_files_member_routes, &web_files_member_route_count },
+	{ web_files_routes, &web_files_route_count },
 };
 
 static const struct web_list_route *

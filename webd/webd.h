@@ -43,6 +43,10 @@
  *   web_list_admin.c a list's settings (form and change of every
  *                 lists.dat key, through listedit.h as dlist), creating
  *                 and deleting lists (administrators).
+ *   web_archive.c a list's archive: by number, month and thread, and a
+ *                 post MIME decoded (common/mime.h), for members too.
+ *   web_files.c   a list's shared files (common/listfiles.h): list and
+ *                 download (members too), upload, replace, delete.
  *   web_lists.c   the lists a caller manages and the dispatch of
  *                 /lists/LIST/... (with the caller's rights checked) to
  *                 the files above.
@@ -54,8 +58,9 @@
  *   web_json.c    JSON request bodies (a flat object) into the form
  *                 fields, for the API.
  *   web_http.c    request and response helpers: query and form fields,
- *                 cookies, HTML and JSON escaping, the page frame and
- *                 stylesheet, error pages and JSON errors.
+ *                 multipart/form-data (web_form_file()), cookies, HTML
+ *                 and JSON escaping, the page frame and stylesheet,
+ *                 error pages and JSON errors.
  *
  * Every change is logged once: action=web command=NAME user=WHO
  * client=IP status=ok|refused|failed [list= member= qid= reason=].
@@ -126,7 +131,7 @@ struct web_req {
 	struct buf out;
 	struct buf cookies;            /* Set-Cookie values, LF-separated */
 	char location[512];            /* redirect target, "" none */
-	char disposition[128];         /* Content-Disposition, "" none */
+	char disposition[200];         /* Content-Disposition, "" none */
 	int64_t started_ms;
 };
 
@@ -216,6 +221,17 @@ int web_list_command(struct web_req *r, const struct list_def *d,
  * the body is not JSON), -1 with the reason in *why. Call once. */
 int web_json_fields(struct web_req *r, const char **why);
 
+/* --- web_archive.c (members too) ------------------------------------ */
+extern const struct web_list_route web_archive_routes[];
+extern const size_t web_archive_route_count;
+
+/* --- web_files.c ----------------------------------------------------- */
+/* Reading (members too), and changing (those who manage the list). */
+extern const struct web_list_route web_files_member_routes[];
+extern const size_t web_files_member_route_count;
+extern const struct web_list_route web_files_routes[];
+extern const size_t web_files_route_count;
+
 /* --- web_auth.c ------------------------------------------------------ */
 /* Fill r->auth from the bearer token (API) or the session cookie. */
 void web_auth_identify(struct web_req *r);
@@ -232,6 +248,10 @@ void web_session_dir(const struct dmail_conf *conf, struct buf *out);
 
 /* --- web_http.c ------------------------------------------------------ */
 void web_parse_form(struct web_req *r);
+/* The file of multipart/form-data field `field`: the name the browser
+ * gave into name, the bytes into data; false when there is none. */
+bool web_form_file(struct web_req *r, const char *field, struct buf *name,
+    struct buf *data);
 /* A form field, or a query argument when the form has none; NULL. */
 const char *web_arg(const struct web_req *r, const char *name);
 const char *web_header(const struct web_req *r, const char *name);

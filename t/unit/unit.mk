@@ -26,6 +26,10 @@ check_PROGRAMS += unit/test_clienttab
 TESTS += unit/test_clienttab
 unit_test_clienttab_SOURCES = unit/test_clienttab.c
 unit_test_clienttab_LDADD = $(TESTLIBS)
+check_PROGRAMS += unit/test_mime
+TESTS += unit/test_mime
+unit_test_mime_SOURCES = unit/test_mime.c
+unit_test_mime_LDADD = $(TESTLIBS)
 
 # The key table of common/conf.c and man/dmail.conf.5 stay in step; the
 # module maps of the program headers name the files that define things.
