@@ -147,6 +147,8 @@ def test_idle_expiry_and_self_service():
         assert r.status == 303, (r.status, r.body)
         out = lc.dlist(srv, "members", A).stdout
         assert re.search(r"alice@example.test.*digest", out), out
+        # The form starts from the member's mode.
+        assert "<option selected>digest</option>" in c.get("/me").body
         assert c.post("/me/set", {"list": B, "mode": "nomail"}).status == 404
         # Not a list admin: no member list of A.
         assert c.get("/lists/%s/members" % A).status == 403

@@ -157,8 +157,10 @@ web_list_settings(struct web_req *r, const struct list_def *d)
 	}
 	web_page_begin(r, d->address);
 	web_html(r, "<p><a href=\"/lists/%s/members\">Members</a> | "
-	    "<a href=\"/lists/%s/moderation\">Moderation queue</a>",
-	    d->address, d->address);
+	    "<a href=\"/lists/%s/moderation\">Moderation queue</a> | "
+	    "<a href=\"/lists/%s/archive\">Archive</a> | "
+	    "<a href=\"/lists/%s/files\">Files</a>",
+	    d->address, d->address, d->address, d->address);
 	if (r->auth.admin)
 		web_html(r, " | <a href=\"/lists/%s/delete\">Delete this "
 		    "list</a>", d->address);

@@ -129,8 +129,11 @@ lists_index(struct web_req *r, const char *rest)
 			web_html(r, "<tr><td><a href=\"/lists/%s\">%s</a></td>"
 			    "<td>%s</td><td><a href=\"/lists/%s/members\">"
 			    "members</a> <a href=\"/lists/%s/moderation\">"
-			    "moderation</a></td></tr>", d->address, d->address,
-			    d->description, d->address, d->address);
+			    "moderation</a> <a href=\"/lists/%s/archive\">"
+			    "archive</a> <a href=\"/lists/%s/files\">files"
+			    "</a></td></tr>", d->address, d->address,
+			    d->description, d->address, d->address,
+			    d->address, d->address);
 		shown++;
 	}
 	if (r->api) {

@@ -529,13 +529,24 @@ me_page(struct web_req *r, const char *rest)
 		struct list_member m;
 
 		if (db != NULL && listdb_get(db, r->auth.user, &m) == 1) {
-			web_html(r, "<tr><td>%s</td><td>%s</td><td><form class="
-			    "\"inline\" method=\"post\" action=\"/me/set\">"
-			    "<input type=\"hidden\" name=\"list\" value=\"%s\">"
-			    "<select name=\"mode\"><option>mail</option>"
-			    "<option>digest</option><option>nomail</option>"
-			    "</select>", d->address, list_member_mode(&m),
+			const char *mode = list_member_mode(&m);
+
+			web_html(r, "<tr><td>%s <a href=\"/lists/%s/archive\">"
+			    "archive</a> <a href=\"/lists/%s/files\">files</a>"
+			    "</td><td>%s</td><td><form class=\"inline\" method="
+			    "\"post\" action=\"/me/set\"><input type=\"hidden\" "
+			    "name=\"list\" value=\"%s\"><select name=\"mode\">",
+			    d->address, d->address, d->address, mode,
 			    d->address);
+			for (size_t k = 0; k < 3; k++) {
+				static const char *const modes[] = { "mail",
+				    "digest", "nomail" };
+
+				web_html(r, "<option%s>%s</option>",
+				    strcmp(modes[k], mode) == 0 ? " selected" :
+				    "", modes[k]);
+			}
+			web_html(r, "</select>");
 			web_csrf_field(r);
 			web_html(r, " <button>Set</button></form></td></tr>");
 			shown++;
