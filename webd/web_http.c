@@ -137,7 +137,6 @@ void
 web_parse_form(struct web_req *r)
 {
 	const char *ct = web_header(r, "Content-Type");
-	char *text, *save = NULL, *tok;
 
 	if (r->body.len > 0 && ct != NULL &&
 	    strncasecmp(ct, "multipart/form-data", 19) == 0) {
@@ -148,6 +147,16 @@ web_parse_form(struct web_req *r)
 	}
 	if (r->body.len == 0 || ct == NULL ||
 	    strncmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+		return;
+	web_form_urlencoded(r);
+}
+
+void
+web_form_urlencoded(struct web_req *r)
+{
+	char *text, *save = NULL, *tok;
+
+	if (r->body.len == 0)
 		return;
 	text = xstrndup(r->body.data, r->body.len);
 	for (tok = strtok_r(text, "&", &save); tok != NULL &&

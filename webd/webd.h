@@ -220,6 +220,8 @@ int web_list_command(struct web_req *r, const struct list_def *d,
 /* An application/json body (a flat object) into r->fields: 0 (also when
  * the body is not JSON), -1 with the reason in *why. Call once. */
 int web_json_fields(struct web_req *r, const char **why);
+/* The same for a body known to be JSON, whatever its Content-Type. */
+int web_json_parse(struct web_req *r, const char **why);
 
 /* --- web_archive.c (members too) ------------------------------------ */
 extern const struct web_list_route web_archive_routes[];
@@ -248,6 +250,9 @@ void web_session_dir(const struct dmail_conf *conf, struct buf *out);
 
 /* --- web_http.c ------------------------------------------------------ */
 void web_parse_form(struct web_req *r);
+/* The body as application/x-www-form-urlencoded into r->fields (at most
+ * WEB_MAX_FIELDS; %00 dropped), whatever its Content-Type. */
+void web_form_urlencoded(struct web_req *r);
 /* The file of multipart/form-data field `field`: the name the browser
  * gave into name, the bytes into data; false when there is none. */
 bool web_form_file(struct web_req *r, const char *field, struct buf *name,
