@@ -341,34 +341,61 @@ mail_is_automatic(const struct mail *m)
 	return yes;
 }
 
-/* The boundary parameter of a multipart Content-Type value. */
+bool
+mail_param(const char *value, const char *name, struct buf *out)
+{
+	size_t nlen = strlen(name);
+	const char *p = strchr(value, ';');
+
+	buf_reset(out);
+	while (p != NULL) {
+		p++;
+		p += strspn(p, " \t");
+		if (strncasecmp(p, name, nlen) == 0 &&
+		    p[nlen + strspn(p + nlen, " \t")] == '=') {
+			p += nlen;
+			p += strspn(p, " \t") + 1;
+			p += strspn(p, " \t");
+			if (*p == '"') {
+				for (p++; *p != '\0' && *p != '"'; p++) {
+					if (*p == '\\' && p[1] != '\0')
+						p++;
+					buf_append_char(out, *p);
+				}
+			} else
+				buf_append(out, p, strcspn(p, " \t;"));
+			if (out->data == NULL)
+				buf_set(out, "");        /* name="" */
+			return true;
+		}
+		p = strchr(p, ';');
+	}
+	return false;
+}
+
 bool
 mail_boundary(const char *ct, struct buf *out)
 {
-	const char *p = ct;
+	return mail_param(ct, "boundary", out) && out->len > 0;
+}
 
-	buf_reset(out);
-	while ((p = strchr(p, '=')) != NULL) {
-		const char *k = p;
-		while (k > ct && (isalnum((unsigned char)k[-1]) ||
-		    k[-1] == '-'))
-			k--;
-		if ((size_t)(p - k) == 8 && strncasecmp(k, "boundary", 8) == 0) {
-			p++;
-			if (*p == '"') {
-				const char *q = strchr(p + 1, '"');
-				if (q == NULL)
-					return false;
-				buf_append(out, p + 1, (size_t)(q - p - 1));
-			} else {
-				size_t n = strcspn(p, " \t;");
-				buf_append(out, p, n);
-			}
-			return out->len > 0;
-		}
+const char *
+mail_next_delimiter(const char *p, const char *end, const char *base,
+    const struct buf *delim)
+{
+	while (p < end && (p = memmem(p, (size_t)(end - p), delim->data,
+	    delim->len)) != NULL) {
+		const char *q = p + delim->len;
+
+		if (end - q >= 2 && q[0] == '-' && q[1] == '-')
+			q += 2;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
+			q++;
+		if ((p == base || p[-1] == '\n') && (q == end || *q == '\n'))
+			return p;
 		p++;
 	}
-	return false;
+	return NULL;
 }
 
 void
@@ -388,8 +415,7 @@ mail_text(const struct mail *m, struct buf *out)
 	/* Walk the parts; take the first text/plain one (or one without
 	 * a Content-Type, which is text/plain by default). */
 	p = m->body;
-	while ((p = memmem(p, (size_t)(end - p), delim.data, delim.len)) !=
-	    NULL) {
+	while ((p = mail_next_delimiter(p, end, m->body, &delim)) != NULL) {
 		const char *part = p + delim.len, *next;
 		struct mail pm;
 		struct buf pct = BUF_INIT;
@@ -400,7 +426,7 @@ mail_text(const struct mail *m, struct buf *out)
 		if (part == NULL)
 			break;
 		part++;
-		next = memmem(part, (size_t)(end - part), delim.data, delim.len);
+		next = mail_next_delimiter(part, end, m->body, &delim);
 		if (next == NULL)
 			next = end;
 		mail_parse(part, (size_t)(next - part), &pm);

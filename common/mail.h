@@ -54,7 +54,18 @@ void mail_display_name(const char *value, struct buf *out);
 bool mail_is_automatic(const struct mail *m);
 /* The text of the first text/plain part (the body when not MIME). */
 void mail_text(const struct mail *m, struct buf *out);
-/* The boundary parameter of a multipart Content-Type value into out. */
+/* Parameter name (e.g. "charset") of a header value such as a
+ * Content-Type (RFC 2045 5.1: after a ';', any case, quoted-string with
+ * quoted-pairs or a token), unquoted, into out; false if absent. */
+bool mail_param(const char *value, const char *name, struct buf *out);
+/* The boundary parameter of a multipart Content-Type value into out;
+ * false when absent or empty. */
 bool mail_boundary(const char *ct, struct buf *out);
+/* The next delimiter line of a multipart body at or after p (RFC 2046
+ * 5.1.1): delim ("--BOUNDARY") at the start of a line (base: where the
+ * body starts), followed by "--" or nothing, blanks and the line end or
+ * the body's end, so "--b1" does not match "--b10". NULL: none. */
+const char *mail_next_delimiter(const char *p, const char *end,
+    const char *base, const struct buf *delim);
 
 #endif

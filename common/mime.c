@@ -3,8 +3,9 @@
  * parts of a message, transfer decoding, charsets to UTF-8, HTML to
  * plain text and RFC 2047 encoded words.
  *
- * The walk splits a multipart body at delimiter lines "--BOUNDARY" (that
- * start a line and end after optional blanks, RFC 2046 5.1.1), stops at the close delimiter, and
+ * The walk splits a multipart body at delimiter lines "--BOUNDARY"
+ * (mail_next_delimiter(), RFC 2046 5.1.1), stops at the close delimiter,
+ * and
  * recurses into nested multiparts up to MIME_MAX_DEPTH, counting every
  * part against MIME_MAX_PARTS. A multipart without a usable boundary is
  * one text/plain part. Nothing here fails, allocates beyond its
@@ -24,38 +25,6 @@
 
 /* --- parameters and the walk ---------------------------------------- */
 
-bool
-mime_param(const char *value, const char *name, struct buf *out)
-{
-	size_t nlen = strlen(name);
-	const char *p = strchr(value, ';');
-
-	buf_reset(out);
-	while (p != NULL) {
-		p++;
-		p += strspn(p, " \t");
-		if (strncasecmp(p, name, nlen) == 0 &&
-		    p[nlen + strspn(p + nlen, " \t")] == '=') {
-			p += nlen;
-			p += strspn(p, " \t") + 1;
-			p += strspn(p, " \t");
-			if (*p == '"') {
-				for (p++; *p != '\0' && *p != '"'; p++) {
-					if (*p == '\\' && p[1] != '\0')
-						p++;
-					buf_append_char(out, *p);
-				}
-			} else
-				buf_append(out, p, strcspn(p, " \t;"));
-			if (out->data == NULL)
-				buf_set(out, "");        /* name="" */
-			return true;
-		}
-		p = strchr(p, ';');
-	}
-	return false;
-}
-
 /* The first word of a header value ("text/plain; ..."), lower-cased. */
 static void
 first_word(const char *value, struct buf *out)
@@ -65,28 +34,6 @@ first_word(const char *value, struct buf *out)
 	buf_reset(out);
 	for (size_t i = 0; i < n; i++)
 		buf_append_char(out, (char)tolower((unsigned char)value[i]));
-}
-
-/* The next delimiter line at or after p: it starts a line and the
- * delimiter is followed by "--", blanks and the line end, or the end
- * (so "--b1" does not match "--b10"). NULL when there is none. */
-static const char *
-next_delimiter(const char *p, const char *end, const char *base,
-    const struct buf *delim)
-{
-	while (p < end && (p = memmem(p, (size_t)(end - p), delim->data,
-	    delim->len)) != NULL) {
-		const char *q = p + delim->len;
-
-		if (end - q >= 2 && q[0] == '-' && q[1] == '-')
-			q += 2;
-		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
-			q++;
-		if ((p == base || p[-1] == '\n') && (q == end || *q == '\n'))
-			return p;
-		p++;
-	}
-	return NULL;
 }
 
 struct walk {
@@ -111,7 +58,7 @@ walk_multipart(struct walk *w, const struct mail *m, const char *bnd,
 	if (strcmp(type, "multipart/alternative") == 0)
 		alt = ++w->alternatives;
 	buf_printf(&delim, "--%s", bnd);
-	p = next_delimiter(base, end, base, &delim);
+	p = mail_next_delimiter(base, end, base, &delim);
 	while (p != NULL && w->parts < MIME_MAX_PARTS) {
 		const char *part = p + delim.len, *next, *stop;
 		struct mail pm;
@@ -121,7 +68,7 @@ walk_multipart(struct walk *w, const struct mail *m, const char *bnd,
 		if ((part = memchr(part, '\n', (size_t)(end - part))) == NULL)
 			break;
 		part++;
-		next = next_delimiter(part, end, base, &delim);
+		next = mail_next_delimiter(part, end, base, &delim);
 		stop = next != NULL ? next : end;
 		/* The line break before a delimiter belongs to it. */
 		if (stop > part && stop[-1] == '\n')
@@ -153,7 +100,7 @@ walk_part(struct walk *w, const struct mail *m, unsigned depth,
 	if (strchr(buf_cstr(&type), '/') == NULL)
 		buf_set(&type, deftype);
 	if (strncmp(type.data, "multipart/", 10) == 0 &&
-	    depth < MIME_MAX_DEPTH && mime_param(ct.data, "boundary", &bnd) &&
+	    depth < MIME_MAX_DEPTH && mail_param(ct.data, "boundary", &bnd) &&
 	    bnd.len > 0 && bnd.len <= 200) {
 		walk_multipart(w, m, bnd.data, depth, type.data, alt);
 		goto out;
@@ -161,14 +108,14 @@ walk_part(struct walk *w, const struct mail *m, unsigned depth,
 	if (strncmp(type.data, "multipart/", 10) == 0)
 		buf_set(&type, "text/plain");
 	w->parts++;
-	(void)mime_param(buf_cstr(&ct), "charset", &cs);
+	(void)mail_param(buf_cstr(&ct), "charset", &cs);
 	for (size_t i = 0; i < cs.len; i++)
 		cs.data[i] = (char)tolower((unsigned char)cs.data[i]);
 	if (mail_get(m, "Content-Transfer-Encoding", &raw))
 		first_word(raw.data, &cte);
 	(void)mail_get(m, "Content-Disposition", &cd);
-	if (mime_param(buf_cstr(&cd), "filename", &raw) ||
-	    mime_param(buf_cstr(&ct), "name", &raw))
+	if (mail_param(buf_cstr(&cd), "filename", &raw) ||
+	    mail_param(buf_cstr(&ct), "name", &raw))
 		mime_header_decode(buf_cstr(&raw), &fn);
 	p.type = type.data;
 	p.charset = buf_cstr(&cs);

@@ -62,8 +62,5 @@ void mime_header_decode(const char *value, struct buf *out);
  * lead or continuation bytes, overlong forms, surrogates, beyond
  * U+10FFFF. */
 size_t mime_utf8_len(const char *s, size_t n);
-/* Parameter name (e.g. "charset") of a header value such as a
- * Content-Type, unquoted, into out; false if absent. */
-bool mime_param(const char *value, const char *name, struct buf *out);
 
 #endif

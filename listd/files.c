@@ -13,8 +13,8 @@
  *
  * mail_attachment() takes the file out of a putfile message. Every byte
  * of it is hostile: only the top-level parts of a multipart message are
- * looked at (at most FILES_MAX_PARTS), a delimiter counts only at the
- * start of a line, base64 is decoded strictly (common/sasl.h) after
+ * looked at (at most FILES_MAX_PARTS), a delimiter counts only as a whole
+ * line (mail_next_delimiter()), base64 is decoded strictly (common/sasl.h) after
  * dropping line breaks, and nothing larger than the list's
  * file_max_size is ever decoded. Exports files_command() and
  * mail_attachment() (listd.h). Failures are said in the reply and
@@ -35,21 +35,6 @@
 
 #define FILES_MAX_PARTS 64
 #define B64_LINE_BYTES 57            /* 76 characters a line */
-
-/* The next delimiter line "--BOUNDARY" in [p, end) that starts a line
- * (base: where the body starts), or NULL. */
-static const char *
-next_delim(const char *p, const char *end, const char *base,
-    const struct buf *delim)
-{
-	while (p < end && (p = memmem(p, (size_t)(end - p), delim->data,
-	    delim->len)) != NULL) {
-		if (p == base || p[-1] == '\n')
-			return p;
-		p++;
-	}
-	return NULL;
-}
 
 /* How good a file part pm is: 2 attachment, 1 not text, 0 neither. */
 static int
@@ -148,7 +133,7 @@ mail_attachment(const struct mail *m, size_t max, struct buf *out,
 		goto out;
 	}
 	buf_printf(&delim, "--%s", bnd.data);
-	p = next_delim(base, end, base, &delim);
+	p = mail_next_delimiter(base, end, base, &delim);
 	while (p != NULL && best_score < 2) {
 		const char *part = p + delim.len, *next;
 		struct mail pm;
@@ -163,7 +148,7 @@ mail_attachment(const struct mail *m, size_t max, struct buf *out,
 			buf_printf(why, "more than %d parts", FILES_MAX_PARTS);
 			goto out;
 		}
-		next = next_delim(part, end, base, &delim);
+		next = mail_next_delimiter(part, end, base, &delim);
 		mail_parse(part, (size_t)((next ? next : end) - part), &pm);
 		score = part_score(&pm);
 		mail_free(&pm);

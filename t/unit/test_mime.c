@@ -141,20 +141,20 @@ test_param(void **state)
 	struct buf out = BUF_INIT;
 
 	(void)state;
-	assert_true(mime_param("text/plain; charset=\"UTF-8\"; format=flowed",
+	assert_true(mail_param("text/plain; charset=\"UTF-8\"; format=flowed",
 	    "charset", &out));
 	assert_string_equal(out.data, "UTF-8");
-	assert_true(mime_param("attachment;filename = \"a \\\"b\\\".txt\"",
+	assert_true(mail_param("attachment;filename = \"a \\\"b\\\".txt\"",
 	    "filename", &out));
 	assert_string_equal(out.data, "a \"b\".txt");
-	assert_true(mime_param("x/y; name=plain.bin;", "name", &out));
+	assert_true(mail_param("x/y; name=plain.bin;", "name", &out));
 	assert_string_equal(out.data, "plain.bin");
-	assert_true(mime_param("x/y; name=\"\"", "name", &out));
+	assert_true(mail_param("x/y; name=\"\"", "name", &out));
 	assert_string_equal(out.data, "");
-	assert_true(mime_param("x/y; name=", "name", &out));
+	assert_true(mail_param("x/y; name=", "name", &out));
 	assert_string_equal(out.data, "");
-	assert_false(mime_param("x/y; filename=a", "name", &out));
-	assert_false(mime_param("text/plain", "charset", &out));
+	assert_false(mail_param("x/y; filename=a", "name", &out));
+	assert_false(mail_param("text/plain", "charset", &out));
 	buf_free(&out);
 }
 
@@ -173,6 +173,47 @@ collect(const struct mime_part *p, void *arg)
 	    p->type, p->charset, p->cte, p->filename, p->attachment,
 	    p->alternative, (int)p->len, p->body);
 	s->n++;
+}
+
+/* One delimiter finder for every multipart reader (mail_text(), the
+ * putfile walk, the archive view): a line that starts with the
+ * delimiter but goes on ("--b10" for boundary b1) or holds it after
+ * other text is content, not a delimiter. */
+static void
+test_text_boundary(void **state)
+{
+	static const char msg[] =
+	    "From: a@example.test\n"
+	    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+	    "\n"
+	    "--b1\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "first line\n"
+	    "--b10 is a line of the text\n"
+	    "and x--b1 too\n"
+	    "--b1 \n"
+	    "Content-Type: text/html\n"
+	    "\n"
+	    "<p>html</p>\n"
+	    "--b1--\n";
+	struct mail m;
+	struct buf out = BUF_INIT, bnd = BUF_INIT;
+
+	(void)state;
+	mail_parse(msg, sizeof(msg) - 1, &m);
+	mail_text(&m, &out);
+	assert_non_null(strstr(buf_cstr(&out), "--b10 is a line of the text"));
+	assert_non_null(strstr(buf_cstr(&out), "and x--b1 too"));
+	assert_null(strstr(buf_cstr(&out), "html"));
+	assert_true(mail_boundary("multipart/mixed; boundary=\"a\\\"b\"",
+	    &bnd));
+	assert_string_equal(bnd.data, "a\"b");
+	assert_false(mail_boundary("multipart/mixed; boundary=\"\"", &bnd));
+	assert_false(mail_boundary("multipart/mixed; x-boundary=z", &bnd));
+	mail_free(&m);
+	buf_free(&out);
+	buf_free(&bnd);
 }
 
 static void
@@ -253,6 +294,7 @@ main(void)
 		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_header_decode),
 		cmocka_unit_test(test_param),
+		cmocka_unit_test(test_text_boundary),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_walk_limits),
 	};
