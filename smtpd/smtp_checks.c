@@ -252,5 +252,5 @@ void
 smtp_checks_reset(struct smtp_session *ss)
 {
 	buf_free(&ss->held);
-	strlist_free(&ss->hold_rcpts);
+	smtp_hold_reset(ss);
 }

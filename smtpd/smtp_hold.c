@@ -18,9 +18,11 @@
  *   smtp_hold_write()     envelope and message (line by line from a
  *                         source callback) into the hold queue;
  *                         0, or -1 (logged once: event=write-failed)
- *   smtp_hold_rcpt()      note an accepted RCPT TO address (the
- *                         recipients of a held message when no milter
- *                         kept them)
+ *   smtp_hold_rcpt()      note an accepted RCPT TO address: the
+ *                         envelope of smtp_hold_message()
+ *   smtp_hold_restart()   a milter rebuilt the delivery: its sender,
+ *                         then its recipients through smtp_hold_rcpt()
+ *   smtp_hold_reset()     forget the envelope (end of the transaction)
  *   smtp_hold_message()   the held message of smtp_checks.c (the top
  *                         fields and ss->held) into the hold queue;
  *                         replies 250 (451 when it cannot be written),
@@ -33,6 +35,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +137,21 @@ smtp_hold_rcpt(struct smtp_session *ss, const char *addr)
 	strlist_add(&ss->hold_rcpts, addr);
 }
 
+void
+smtp_hold_restart(struct smtp_session *ss, const char *sender)
+{
+	smtp_hold_reset(ss);
+	ss->hold_sender = xstrdup(sender);
+}
+
+void
+smtp_hold_reset(struct smtp_session *ss)
+{
+	strlist_free(&ss->hold_rcpts);
+	free(ss->hold_sender);
+	ss->hold_sender = NULL;
+}
+
 /* The lines of msg[0..len) (LF ends) to fn; 0 or -1 from fn. */
 static int
 buf_lines(const struct buf *msg, smtp_hold_line_fn fn, void *arg)
@@ -176,11 +194,11 @@ smtp_hold_message(struct smtp_session *ss, const struct buf *top,
 	int rc;
 
 	snprintf(id, sizeof(id), "%s", delivery_id(ss->dlv));
-	smtp_hold_envelope(ss, id, ss->mail.from.addr, &env);
-	if (!smtp_milter_hold_rcpts(ss, &env))
-		for (size_t i = 0; i < ss->hold_rcpts.count; i++)
-			spool_envelope_add_rcpt(&env, ss->hold_rcpts.items[i],
-			    ss->hold_rcpts.items[i]);
+	smtp_hold_envelope(ss, id, ss->hold_sender != NULL ?
+	    ss->hold_sender : ss->mail.from.addr, &env);
+	for (size_t i = 0; i < ss->hold_rcpts.count; i++)
+		spool_envelope_add_rcpt(&env, ss->hold_rcpts.items[i],
+		    ss->hold_rcpts.items[i]);
 	rc = smtp_hold_write(ss, &env, held_lines, &h, reason);
 	spool_envelope_free(&env);
 	if (rc < 0) {

@@ -24,9 +24,10 @@
  * a maildrop file in state_dir/spool/quarantine/maildrop/, fsync'd) and
  * the client gets 250; "tellsmtp quarantine" lists it and "tellsmtp
  * release ID" hands it to the queue manager's maildrop pickup, which
- * delivers it to its recipients. smtp_milter_hold_rcpts() gives the
- * hold queue the recipients as the milters left them, for a message
- * held for another reason (DMARC).
+ * delivers it to its recipients. A rebuilt delivery tells the hold
+ * queue its new envelope (smtp_hold_restart(), smtp_hold_rcpt()), so a
+ * message held later for another reason (DMARC) keeps the milters'
+ * sender and recipients.
  */
 #include "config.h"
 
@@ -330,11 +331,13 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 		smtp_reply_set(r, 451, "4.3.0", "Local error, try again later");
 		return -1;
 	}
+	smtp_hold_restart(ss, sender);
 	for (size_t i = 0; i < sm->nrcpt; i++) {
 		if (in_list(&mods->del_rcpts, sm->rcpts[i].addr))
 			continue;
 		delivery_add_rcpt_dsn(ss->dlv, sm->rcpts[i].addr,
 		    sm->rcpts[i].notify, sm->rcpts[i].orcpt);
+		smtp_hold_rcpt(ss, sm->rcpts[i].addr);
 		kept++;
 	}
 	for (size_t i = 0; i < mods->add_rcpts.count; i++) {
@@ -344,6 +347,7 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 
 		if (c == RCPT_LOCAL || c == RCPT_REMOTE) {
 			delivery_add_rcpt(ss->dlv, a);
+			smtp_hold_rcpt(ss, a);
 			kept++;
 		} else {
 			log_warn("action=reject sid=%s stage=milter to=<%s> "
@@ -354,14 +358,15 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 	return kept > 0 ? 0 : 1;
 }
 
-bool
-smtp_milter_hold_rcpts(struct smtp_session *ss, struct spool_envelope *env)
+/* The envelope as the milters' modifications leave it. */
+static void
+quarantine_envelope(struct smtp_session *ss, const char *id,
+    struct spool_envelope *env)
 {
-	const struct milter_mods *mods;
+	const struct milter_mods *mods = milter_mods(ss->milter->ms);
 
-	if (ss->milter == NULL)
-		return false;
-	mods = milter_mods(ss->milter->ms);
+	smtp_hold_envelope(ss, id, mods->sender != NULL ? mods->sender :
+	    ss->mail.from.addr, env);
 	for (size_t i = 0; i < ss->milter->nrcpt; i++)
 		if (!in_list(&mods->del_rcpts, ss->milter->rcpts[i].addr))
 			spool_envelope_add_rcpt(env, ss->milter->rcpts[i].addr,
@@ -369,7 +374,6 @@ smtp_milter_hold_rcpts(struct smtp_session *ss, struct spool_envelope *env)
 	for (size_t i = 0; i < mods->add_rcpts.count; i++)
 		spool_envelope_add_rcpt(env, mods->add_rcpts.items[i],
 		    mods->add_rcpts.items[i]);
-	return true;
 }
 
 static int
@@ -383,13 +387,10 @@ message_lines(void *ms, smtp_hold_line_fn fn, void *arg)
 static int
 quarantine(struct smtp_session *ss, const char *id)
 {
-	const struct milter_mods *mods = milter_mods(ss->milter->ms);
 	struct spool_envelope env;
 	int rc;
 
-	smtp_hold_envelope(ss, id, mods->sender != NULL ? mods->sender :
-	    ss->mail.from.addr, &env);
-	(void)smtp_milter_hold_rcpts(ss, &env);
+	quarantine_envelope(ss, id, &env);
 	rc = smtp_hold_write(ss, &env, message_lines, ss->milter->ms,
 	    "milter-quarantine");
 	spool_envelope_free(&env);

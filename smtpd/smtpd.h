@@ -159,8 +159,11 @@ struct smtp_session {
 	struct buf held;                /* DATA content held for
 	                                 * smtp_checks_eom() */
 	struct smtp_milter *milter;     /* NULL: no milters (smtp_milter.c) */
-	struct strlist hold_rcpts;      /* accepted RCPT TO addresses, for
-	                                 * the hold queue (smtp_hold.c) */
+	/* The envelope for the hold queue (smtp_hold.c): the accepted
+	 * RCPT TO addresses, and the sender when a milter changed it
+	 * (NULL: mail.from). */
+	struct strlist hold_rcpts;
+	char *hold_sender;
 };
 
 /* smtp_parse.c */
@@ -257,7 +260,12 @@ void smtp_hold_envelope(struct smtp_session *ss, const char *id,
 int smtp_hold_write(struct smtp_session *ss,
     const struct spool_envelope *env, smtp_hold_source source, void *src,
     const char *reason);
+/* An accepted recipient of the transaction. */
 void smtp_hold_rcpt(struct smtp_session *ss, const char *addr);
+/* A milter rebuilt the delivery: its sender, recipients to follow. */
+void smtp_hold_restart(struct smtp_session *ss, const char *sender);
+/* The transaction ends: forget its envelope. */
+void smtp_hold_reset(struct smtp_session *ss);
 /* top and ss->held into the hold queue for reason (one word, the note)
  * and why (the log); replies 250 (451 when it cannot be written) and
  * returns smtp_held. */
@@ -302,9 +310,5 @@ int smtp_milter_eom(struct smtp_session *ss, data_line_fn store, void *arg);
 void smtp_milter_reset(struct smtp_session *ss);
 /* The session ends: QUIT to the milters. */
 void smtp_milter_end(struct smtp_session *ss);
-/* The recipients as the milters left them into env (true), or false
- * when the session has no milters. */
-bool smtp_milter_hold_rcpts(struct smtp_session *ss,
-    struct spool_envelope *env);
 
 #endif

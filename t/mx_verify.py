@@ -18,11 +18,13 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import dkim_verify  # noqa: E402
+import milterlib as ml  # noqa: E402
 from dnsserver import DNSServer  # noqa: E402
 from submission_dkim import keygen  # noqa: E402
 
 DKIM = dt.prog("util/dmail-dkim")
 BOB = "bob@example.test"
+CAROL = "carol@example.test"
 HOST = "mx.example.test"
 QUEUED = dt.prog("queued/dmail-queued")
 
@@ -79,7 +81,7 @@ def zone(rsa_rec, ed_rec, addr):
     return z
 
 
-def server(dns, extra=""):
+def server(dns, extra="", users=(BOB,)):
     srv = dt.Server(smtp=True, start=False, hostname=HOST,
                     host=local_address(),
                     extra="smtp_program %s\nverify_inbound yes\n%s%s"
@@ -93,7 +95,8 @@ def server(dns, extra=""):
                 % dns.port)
     srv.write_conf(srv.extra + "\nresolv_conf %s\n" % resolv)
     try:
-        srv.add_user(BOB)
+        for u in users:
+            srv.add_user(u)
         srv.start()
     except Exception:
         srv.cleanup()
@@ -123,11 +126,11 @@ def send_reply(srv, sender, msg, expect=None):
     return code, text
 
 
-def results(srv, subject, count=None):
+def results(srv, subject, count=None, user=BOB):
     """The Authentication-Results fields (unfolded) of the message with
-    that subject in bob's Maildir."""
+    that subject in user's Maildir."""
     def find():
-        for p in srv.maildir_messages(BOB):
+        for p in srv.maildir_messages(user):
             data = open(p, "rb").read()
             if b"\nSubject: " + subject.encode() + b"\n" in data:
                 return data
@@ -259,6 +262,25 @@ def test_dmarc_quarantine():
                 ar
             assert "Nothing is quarantined" in \
                 srv.tell("quarantine").stdout
+        # with a milter that changed the envelope, the held message has
+        # the milter's sender and recipients
+        eom = [ml.pkt("e", ml.s("<bounce@example.test>")),
+               ml.pkt("+", ml.s("<%s>" % CAROL))]
+        with ml.Milter(eom=eom) as m, server(
+                dns, "dmarc_enforce yes\nsmtpd_milters %s\n" % m.spec,
+                users=(BOB, CAROL)) as srv:
+            _, text = send_reply(srv, "a@quar.test",
+                                 msg("a@quar.test", "mquar"), expect=250)
+            qid = text.decode().split()[-1]
+            assert qid in srv.tell("quarantine").stdout
+            if os.path.exists(QUEUED):
+                assert srv.tell("release", qid).returncode == 0
+                for u in (BOB, CAROL):
+                    (ar,) = results(srv, "mquar", user=u)
+                    assert "dmarc=fail (p=quarantine)" in ar, ar
+                p = srv.maildir_messages(CAROL)[0]
+                assert open(p, "rb").read().startswith(
+                    b"Return-Path: <bounce@example.test>\n")
         with server(dns) as srv:
             send(srv, "a@quar.test", msg("a@quar.test", "quar"))
             (ar,) = results(srv, "quar")
