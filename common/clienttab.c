@@ -14,7 +14,8 @@
  * holds its failure count and its connection bucket. Mail sent by an
  * authenticated client counts in slots of their own kinds (CT_SEND_IP,
  * CT_SEND_ACCOUNT), whose conn_tat and rcpt_tat are the buckets of
- * messages and recipients.
+ * messages and recipients; their logins in CT_LOGIN_IP and
+ * CT_LOGIN_ACCOUNT slots, in conn_tat.
  */
 #include "config.h"
 
@@ -42,7 +43,7 @@
 #define CT_FAILURES_MAX (1u << 20)
 
 enum ct_kind { CT_FREE = 0, CT_IP = 1, CT_ACCOUNT = 2, CT_SEND_IP = 3,
-	CT_SEND_ACCOUNT = 4 };
+	CT_SEND_ACCOUNT = 4, CT_LOGIN_IP = 5, CT_LOGIN_ACCOUNT = 6 };
 
 struct ct_header {
 	uint32_t magic;
@@ -656,10 +657,14 @@ clienttab_send(struct clienttab *t, const struct sockaddr *ip,
 		return true;
 	if (!ct_lock(t))
 		return true;
-	s = find(t, account != NULL ? CT_SEND_ACCOUNT : CT_SEND_IP, key, now,
-	    true);
-	ok = bucket_take(what == CLIENTTAB_SEND_MESSAGE ? &s->conn_tat :
-	    &s->rcpt_tat, per_minute, now);
+	if (what == CLIENTTAB_SEND_LOGIN)
+		s = find(t, account != NULL ? CT_LOGIN_ACCOUNT : CT_LOGIN_IP,
+		    key, now, true);
+	else
+		s = find(t, account != NULL ? CT_SEND_ACCOUNT : CT_SEND_IP,
+		    key, now, true);
+	ok = bucket_take(what == CLIENTTAB_SEND_RCPT ? &s->rcpt_tat :
+	    &s->conn_tat, per_minute, now);
 	s->used = now;
 	ct_unlock(t);
 	return ok;

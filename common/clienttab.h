@@ -151,12 +151,14 @@ unsigned clienttab_failures(struct clienttab *t, const struct sockaddr *ip,
 bool clienttab_connection(struct clienttab *t, const struct sockaddr *ip,
     unsigned per_minute, int64_t now, unsigned *refused);
 
-/* Mail sent by an authenticated client: one message (at MAIL) or one
- * recipient (at RCPT) of account (when not NULL) or else of the client
- * address ip. Admitted (true, and counted) while fewer than per_minute
- * were admitted in the last minute (the token bucket of connections);
- * per_minute 0 admits everything. Kept apart from the counts above. */
-enum clienttab_send_what { CLIENTTAB_SEND_MESSAGE, CLIENTTAB_SEND_RCPT };
+/* Mail sent by an authenticated client: one message (at MAIL), one
+ * recipient (at RCPT) or one login (a successful SMTP AUTH) of account
+ * (when not NULL) or else of the client address ip. Admitted (true, and
+ * counted) while fewer than per_minute were admitted in the last minute
+ * (the token bucket of connections); per_minute 0 admits everything.
+ * Kept apart from the counts above. */
+enum clienttab_send_what { CLIENTTAB_SEND_MESSAGE, CLIENTTAB_SEND_RCPT,
+	CLIENTTAB_SEND_LOGIN };
 bool clienttab_send(struct clienttab *t, const struct sockaddr *ip,
     const char *account, enum clienttab_send_what what, unsigned per_minute,
     int64_t now);

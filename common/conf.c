@@ -212,6 +212,7 @@ static const struct conf_key conf_keys[] = {
 	{ "submission_sender_check", &t_enum, OFF(submission_sender_check), 0, "off|domain|strict", NULL },
 	{ "submission_rate_limit_messages", &t_uint, OFF(submission_rate[0]), 0, NULL, NULL },
 	{ "submission_rate_limit_recipients", &t_uint, OFF(submission_rate[1]), 0, NULL, NULL },
+	{ "submission_rate_limit_connections", &t_uint, OFF(submission_rate[2]), 0, NULL, NULL },
 	{ "submission_client_rate_limit_messages", &t_uint, OFF(submission_client_rate[0]), 0, NULL, NULL },
 	{ "submission_client_rate_limit_recipients", &t_uint, OFF(submission_client_rate[1]), 0, NULL, NULL },
 	{ "verify_inbound", &t_bool, OFF(verify_inbound), 0, NULL, NULL },

@@ -232,9 +232,10 @@ struct dmail_conf {
 	/* Mail of authenticated users (common/outgoing.h, smtpd/smtp_checks.c) */
 	struct pairlist dkim_sign;     /* DOMAIN -> "SELECTOR KEYFILE" */
 	enum sender_check submission_sender_check;
-	/* Per minute: [0] messages, [1] recipients; 0: no limit. Per
+	/* Per minute (enum clienttab_send_what): [0] messages, [1]
+	 * recipients, [2] logins (account only); 0: no limit. Per
 	 * authenticated account, and per client address. */
-	unsigned submission_rate[2];
+	unsigned submission_rate[3];
 	unsigned submission_client_rate[2];
 
 	/* Verification at the MX (smtpd/smtp_verify.c) */

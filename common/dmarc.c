@@ -1,6 +1,7 @@
 /*
- * dmarc.c - DMARC policy discovery and evaluation at the MX (see
- * dmarc.h).
+ * dmarc.c - DMARC policy discovery and evaluation (see dmarc.h): at the
+ * MX (smtpd/smtp_verify.c) and for the lists' From: rewriting
+ * (listd/dmarc.c).
  */
 #include "config.h"
 
@@ -135,13 +136,32 @@ aligned(const struct psl *psl, const char *a, const char *b, bool strict)
 	return same;
 }
 
+int
+dmarc_discover(struct dns_resolver *r, const struct psl *psl,
+    const char *domain, struct dmarc_record *rec, bool *at_org)
+{
+	struct buf org = BUF_INIT;
+	int rc;
+
+	*at_org = false;
+	rc = lookup(r, domain, rec);
+	if (rc == 0) {
+		psl_org_domain(psl, domain, &org);
+		if (strcasecmp(org.data, domain) != 0) {
+			rc = lookup(r, org.data, rec);
+			*at_org = true;
+		}
+	}
+	buf_free(&org);
+	return rc;
+}
+
 void
 dmarc_check(struct dns_resolver *r, const struct psl *psl,
     const struct dmarc_input *in, struct dmarc_outcome *out)
 {
 	struct dmarc_record rec;
-	struct buf org = BUF_INIT;
-	bool at_org = false, pass;
+	bool at_org, pass;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -150,15 +170,7 @@ dmarc_check(struct dns_resolver *r, const struct psl *psl,
 		out->result = DMARC_PERMERROR;     /* no usable From */
 		return;
 	}
-	rc = lookup(r, in->from_domain, &rec);
-	if (rc == 0) {
-		psl_org_domain(psl, in->from_domain, &org);
-		if (strcasecmp(org.data, in->from_domain) != 0) {
-			rc = lookup(r, org.data, &rec);
-			at_org = true;
-		}
-	}
-	buf_free(&org);
+	rc = dmarc_discover(r, psl, in->from_domain, &rec, &at_org);
 	if (rc <= 0) {
 		out->result = rc < 0 ? DMARC_TEMPERROR : DMARC_NONE;
 		return;

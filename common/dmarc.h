@@ -1,8 +1,11 @@
 /*
- * dmarc.h - DMARC (RFC 7489) at the MX: the policy record, its
- * discovery (6.6.3: _dmarc.FROM-DOMAIN, else _dmarc.ORG-DOMAIN) and the
- * evaluation of SPF and DKIM results with identifier alignment (3.1,
- * organizational domains from psl.h).
+ * dmarc.h - DMARC (RFC 7489): the policy record, its discovery (6.6.3:
+ * _dmarc.FROM-DOMAIN, else _dmarc.ORG-DOMAIN, organizational domains
+ * from psl.h: the one place DMail finds them) and, at the MX, the
+ * evaluation of SPF and DKIM results with identifier alignment (3.1).
+ * Users: smtpd/smtp_verify.c (dmarc_check()), listd/dmarc.c
+ * (dmarc_discover(): does a poster's domain ask for reject or
+ * quarantine).
  *
  * dmarc_record_parse() takes one TXT text: "v=DMARC1" first, p=
  * none|quarantine|reject (a record without a valid p= is no record,
@@ -55,6 +58,13 @@ struct dmarc_outcome {
 /* 0, or -1 when text is not a DMARC record (reason in err). */
 int dmarc_record_parse(const char *text, size_t len,
     struct dmarc_record *out, struct buf *err);
+/* Discovery alone: the one DMARC record of _dmarc.domain, else of
+ * _dmarc.ORG (the organizational domain of domain, when it differs;
+ * *at_org true, sp= is the policy that applies). 1 found (*rec), 0 no
+ * record, -1 temporary DNS failure. psl may be NULL (implicit rule
+ * only). */
+int dmarc_discover(struct dns_resolver *r, const struct psl *psl,
+    const char *domain, struct dmarc_record *rec, bool *at_org);
 /* Discover and evaluate; psl may be NULL (implicit rule only). */
 void dmarc_check(struct dns_resolver *r, const struct psl *psl,
     const struct dmarc_input *in, struct dmarc_outcome *out);

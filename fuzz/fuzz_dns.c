@@ -2,13 +2,13 @@
  * fuzz_dns.c - libFuzzer target: DNS answers as res_query() returns them
  * from whatever server answers, all parsed by common/dns.c: MX records
  * (dns_parse_mx(), then the null-MX test and sorting), A and AAAA
- * records (dns_parse_addrs()), and the TXT records of a DMARC look-up
- * (dns_parse_txt() under listd/dmarc.c's dmarc_parse_answer()).
+ * records (dns_parse_addrs()), and TXT records (dns_parse_txt()), each
+ * read as a DMARC record (common/dmarc.c's dmarc_record_parse()).
  *
  * Input: one byte choosing the record type (low two bits: MX, A, AAAA,
  * TXT), then the raw DNS message. Checks: MX host names are at most
  * DNS_NAME_MAX and NUL-terminated; addresses have the family asked for
- * and its length; the DMARC verdict is -1, 0 or 1.
+ * and its length; a DMARC record parsed has known policies.
  */
 #include "config.h"
 
@@ -17,9 +17,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dmarc.h"
 #include "dns.h"
 #include "fuzz.h"
-#include "listd.h"
 
 static long
 zero(void)
@@ -34,8 +34,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int len = (int)(size - 1);
 	struct dns_mx *mx = NULL;
 	struct dns_addr *addrs = NULL;
+	struct buf *txt = NULL, err = BUF_INIT;
+	struct dmarc_record rec;
 	size_t count = 0;
-	int family, v;
+	int family;
 
 	if (size < 1 || size > 65536)
 		return 0;
@@ -68,10 +70,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(addrs);
 		break;
 	default:
-		v = dmarc_parse_answer(msg, len, (data[0] & 4) != 0);
-		if (v < -1 || v > 1)
-			abort();
+		if (dns_parse_txt(msg, len, &txt, &count) < 0)
+			break;
+		for (size_t i = 0; i < count; i++)
+			if (dmarc_record_parse(txt[i].data != NULL ?
+			    txt[i].data : "", txt[i].len, &rec, &err) == 0 &&
+			    (rec.p > DMARC_P_REJECT || rec.sp > DMARC_P_REJECT))
+				abort();
+		dns_txt_free(txt, count);
 		break;
 	}
+	buf_free(&err);
 	return 0;
 }

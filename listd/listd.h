@@ -30,7 +30,8 @@
  *   archive.c  the archive (Maildir + numbered index) and digests:
  *              archive_store(), digest_add(), digest_maybe_send()
  *   dmarc.c    DMARC policy look-up for list_dmarc_rewrite auto:
- *              dmarc_strict() (TXT records through common/dns.h)
+ *              dmarc_strict() (common/dmarc.h's discovery, with the
+ *              public suffix list)
  *   send.c     outgoing mail through the delivery API (deliver.h):
  *              send_mail(), one stored copy for local recipients, queue
  *              files for remote ones; send_notice(): notices and replies
@@ -70,6 +71,7 @@
 #define LISTD_CMD_LINE_MAX 1000
 
 struct dns_resolver;
+struct psl;
 
 struct listd {
 	const struct dmail_conf *conf;
@@ -79,6 +81,8 @@ struct listd {
 	struct deliver_ctx *dctx;
 	int64_t last_maintenance;       /* Unix time */
 	struct dns_resolver *dns;       /* dmarc.c's, opened on first use */
+	struct psl *psl;                /* dmarc.c's public suffix list */
+	bool psl_tried;
 	struct poison_spool poison;     /* spool/new and spool/quarantine */
 };
 
@@ -288,15 +292,10 @@ int digest_maybe_send(struct listd *ld, const struct list_def *d,
 
 /* --- dmarc.c -------------------------------------------------------- */
 
-/* Does domain publish p=reject or p=quarantine? 1 yes, 0 no (or no
- * record), -1 DNS failure. */
+/* Does domain (or its organizational domain, for sp=) publish
+ * p=reject or p=quarantine? 1 yes, 0 no (or no record), -1 DNS
+ * failure. */
 int dmarc_strict(struct listd *ld, const char *domain);
-/* A DMARC record's verdict: 1 strict, 0 not, -1 not a DMARC record. */
-int dmarc_policy_strict(const char *record, bool subdomain);
-/* The verdict of a TXT answer (res_query message of n bytes, parsed by
- * dns_parse_txt()) for _dmarc.DOMAIN: 1 strict, 0 not or no record,
- * -1 malformed. */
-int dmarc_parse_answer(const unsigned char *answer, int n, bool subdomain);
 void dmarc_close(struct listd *ld);
 
 #endif

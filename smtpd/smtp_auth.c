@@ -16,6 +16,12 @@
  * RFC 4954's "temporary authentication failure" (the client is not to
  * ask for another password); after CLIENTTAB_REFUSED_CLOSE refusals in
  * one session the server answers 421 4.7.0 and closes.
+ *
+ * Logins of one account per minute (submission_rate_limit_connections,
+ * smtp_checks_login()): a right password beyond the rate gets 454 4.7.0
+ * too, RFC 4954's answer for a failure that is temporary and not the
+ * client's credentials (421 would end a session that may still send
+ * through another login later; the client is told to try again later).
  */
 #include "config.h"
 
@@ -99,6 +105,23 @@ auth_begin(struct smtp_session *ss, const char *mech, const char *account,
 	return false;
 }
 
+/* The right password, but the account's login rate is spent
+ * (smtp_checks.c): true after refusing with 454 4.7.0. */
+static bool
+login_rate(struct smtp_session *ss, const char *mech, const char *address)
+{
+	struct smtp_reply r;
+	const char *why = smtp_checks_login(ss, address, &r);
+
+	if (why == NULL)
+		return false;
+	log_info("action=auth sid=%s mech=%s user=%s client=%s "
+	    "status=refused reason=%s", ss->ws->id, mech, address,
+	    ss->ws->peer_ip, why);
+	smtp_reply_r(ss, &r);
+	return true;
+}
+
 /* Checks a login and password against the user database and replies.
  * bad: not NULL when the exchange already failed (the reason), so the
  * attempt only counts. */
@@ -134,11 +157,13 @@ auth_verify(struct smtp_session *ss, const char *mech, const char *login,
 	else if (!rec.enabled)
 		why = "account disabled";
 	else if (userdb_check_password(&rec, password)) {
+		explicit_bzero(&rec, sizeof(rec));
 		clienttab_auth_success(ss->ws->clients, &att);
+		if (login_rate(ss, mech, address))
+			return;
 		scoreboard_count(SBC_LOGIN_OK);
 		snprintf(ss->auth_user, sizeof(ss->auth_user), "%s", address);
 		snprintf(ss->auth_mech, sizeof(ss->auth_mech), "%s", mech);
-		explicit_bzero(&rec, sizeof(rec));
 		log_info("action=auth sid=%s mech=%s user=%s client=%s "
 		    "status=ok", ss->ws->id, mech, address, ss->ws->peer_ip);
 		smtp_reply(ss, 235, "2.7.0", "Authentication successful");

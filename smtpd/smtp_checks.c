@@ -3,6 +3,12 @@
  * (submission, RFC 6409): abuse control and the fields and signature
  * added before the message is made durable.
  *
+ *   smtp_checks_login()  at a successful AUTH: the login rate of the
+ *                        account (submission_rate_limit_connections;
+ *                        454 4.7.0, RFC 4954's temporary authentication
+ *                        failure: the password was right, the client
+ *                        is not to ask for another one, and the session
+ *                        stays open, unauthenticated)
  *   smtp_checks_mail()   at MAIL: the sender must belong to the login
  *                        (submission_sender_check, 553 5.7.1), and the
  *                        message rate of the account and of the client
@@ -25,13 +31,16 @@
  *                        the DKIM-Signature (common/outgoing.h) go on
  *                        top and the message into the delivery; mail
  *                        from the internet gets smtp_verify_message()'s
- *                        Authentication-Results instead
- *   smtp_checks_reset()  drops what was held (end of the transaction)
+ *                        Authentication-Results instead, or, when
+ *                        DMARC says quarantine under dmarc_enforce, the
+ *                        message goes to the hold queue (smtp_hold.c)
+ *   smtp_checks_reset()  drops what was held and the recipients noted
+ *                        for the hold queue (end of the transaction)
  *
  * Each returns NULL, or the reason for the log with the reply in r;
- * smtp_checks_mail() and smtp_checks_rcpt() count their refusals in the
- * scoreboard (rates as reason "rate"), the caller counts the others. The
- * rates count in the shared per-client table (common/clienttab.h), so
+ * smtp_checks_login(), smtp_checks_mail() and smtp_checks_rcpt() count
+ * their refusals in the scoreboard (rates as reason "rate"), the caller
+ * counts the others. The rates count in the shared per-client table (common/clienttab.h), so
  * every worker sees the same numbers and a restart forgives nobody. A
  * held message is at most max_message_size (smtp_data_read() stops
  * handing lines over beyond it).
@@ -112,6 +121,20 @@ rate_check(struct smtp_session *ss, enum clienttab_send_what what,
 		    "client message rate" : "client recipient rate";
 	}
 	return NULL;
+}
+
+const char *
+smtp_checks_login(struct smtp_session *ss, const char *account,
+    struct smtp_reply *r)
+{
+	if (clienttab_send(ss->ws->clients, NULL, account,
+	    CLIENTTAB_SEND_LOGIN, ss->conf->submission_rate[
+	    CLIENTTAB_SEND_LOGIN], clienttab_now()))
+		return NULL;
+	smtp_reply_set(r, 454, "4.7.0", "Too many logins of %s, try again "
+	    "later", account);
+	scoreboard_count(SBC_REJECT_RATE);
+	return "account-connection-rate";
 }
 
 const char *
@@ -201,7 +224,7 @@ const char *
 smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r)
 {
 	struct buf top = BUF_INIT;
-	const char *why = NULL;
+	const char *why = NULL, *hold = NULL;
 	bool auth = ss->auth_user[0] != '\0';
 
 	if (auth && (why = check_from_field(ss, r)) != NULL)
@@ -209,8 +232,12 @@ smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r)
 	if (auth || smtp_relay_allowed(ss))
 		prepare_own(ss, auth, &top);
 	else if (smtp_verify_wanted(ss) &&
-	    (why = smtp_verify_message(ss, &top, r)) != NULL)
+	    (why = smtp_verify_message(ss, &top, r, &hold)) != NULL)
 		goto out;
+	if (hold != NULL) {
+		why = smtp_hold_message(ss, &top, "dmarc-quarantine", hold);
+		goto out;
+	}
 	if (top.len > 0)
 		delivery_write(ss->dlv, top.data, top.len);
 	if (ss->held.len > 0)
@@ -225,4 +252,5 @@ void
 smtp_checks_reset(struct smtp_session *ss)
 {
 	buf_free(&ss->held);
+	smtp_hold_reset(ss);
 }

@@ -20,11 +20,14 @@
  * delivery_commit(), so the 250 covers exactly what is stored.
  *
  * Discard: 250 and the message is dropped (logged). Quarantine: the
- * message is written as a maildrop file (spool.h format) into
- * state_dir/spool/quarantine/maildrop/ (poison.h), fsync'd, and the
- * client gets 250; "tellsmtp quarantine" lists it and "tellsmtp release
- * ID" hands it to the queue manager's maildrop pickup, which delivers
- * it to its recipients.
+ * message, as the milters left it, goes to the hold queue (smtp_hold.c:
+ * a maildrop file in state_dir/spool/quarantine/maildrop/, fsync'd) and
+ * the client gets 250; "tellsmtp quarantine" lists it and "tellsmtp
+ * release ID" hands it to the queue manager's maildrop pickup, which
+ * delivers it to its recipients. A rebuilt delivery tells the hold
+ * queue its new envelope (smtp_hold_restart(), smtp_hold_rcpt()), so a
+ * message held later for another reason (DMARC) keeps the milters'
+ * sender and recipients.
  */
 #include "config.h"
 
@@ -40,7 +43,6 @@
 
 #include "log.h"
 #include "milter.h"
-#include "poison.h"
 #include "scoreboard.h"
 #include "smtpd.h"
 #include "spool.h"
@@ -329,11 +331,13 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 		smtp_reply_set(r, 451, "4.3.0", "Local error, try again later");
 		return -1;
 	}
+	smtp_hold_restart(ss, sender);
 	for (size_t i = 0; i < sm->nrcpt; i++) {
 		if (in_list(&mods->del_rcpts, sm->rcpts[i].addr))
 			continue;
 		delivery_add_rcpt_dsn(ss->dlv, sm->rcpts[i].addr,
 		    sm->rcpts[i].notify, sm->rcpts[i].orcpt);
+		smtp_hold_rcpt(ss, sm->rcpts[i].addr);
 		kept++;
 	}
 	for (size_t i = 0; i < mods->add_rcpts.count; i++) {
@@ -343,6 +347,7 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 
 		if (c == RCPT_LOCAL || c == RCPT_REMOTE) {
 			delivery_add_rcpt(ss->dlv, a);
+			smtp_hold_rcpt(ss, a);
 			kept++;
 		} else {
 			log_warn("action=reject sid=%s stage=milter to=<%s> "
@@ -353,45 +358,15 @@ rebuild_delivery(struct smtp_session *ss, const struct milter_mods *mods,
 	return kept > 0 ? 0 : 1;
 }
 
-struct qwriter {
-	int fd;
-	struct buf out;
-	int err;
-};
-
-static int
-to_file(void *arg, const char *line, size_t len)
-{
-	struct qwriter *w = arg;
-
-	buf_append(&w->out, line, len);
-	buf_append_char(&w->out, '\n');
-	if (w->out.len >= IO_CHUNK) {
-		if (write_all(w->fd, w->out.data, w->out.len) < 0) {
-			w->err = errno;
-			return -1;
-		}
-		buf_reset(&w->out);
-	}
-	return 0;
-}
-
-/* The envelope of a quarantined message, as a maildrop file. */
+/* The envelope as the milters' modifications leave it. */
 static void
 quarantine_envelope(struct smtp_session *ss, const char *id,
     struct spool_envelope *env)
 {
 	const struct milter_mods *mods = milter_mods(ss->milter->ms);
-	struct buf client = BUF_INIT;
 
-	spool_envelope_init(env);
-	snprintf(env->id, sizeof(env->id), "%s", id);
-	env->arrival = time(NULL);
-	env->sender = xstrdup(mods->sender != NULL ? mods->sender :
-	    ss->mail.from.addr);
-	buf_printf(&client, "%s helo=%s proto=SMTP", ss->ws->peer_ip,
-	    ss->helo[0] ? ss->helo : "unknown");
-	env->client = buf_steal(&client);
+	smtp_hold_envelope(ss, id, mods->sender != NULL ? mods->sender :
+	    ss->mail.from.addr, env);
 	for (size_t i = 0; i < ss->milter->nrcpt; i++)
 		if (!in_list(&mods->del_rcpts, ss->milter->rcpts[i].addr))
 			spool_envelope_add_rcpt(env, ss->milter->rcpts[i].addr,
@@ -401,50 +376,24 @@ quarantine_envelope(struct smtp_session *ss, const char *id,
 		    mods->add_rcpts.items[i]);
 }
 
-/* Write the message into the maildrop's quarantine. 0, or -1 (logged). */
+static int
+message_lines(void *ms, smtp_hold_line_fn fn, void *arg)
+{
+	return milter_write_message(ms, fn, arg);
+}
+
+/* The message as the milters left it into the hold queue (smtp_hold.c).
+ * 0, or -1 (logged). */
 static int
 quarantine(struct smtp_session *ss, const char *id)
 {
-	struct buf tmp = BUF_INIT, dir = BUF_INIT, qdir = BUF_INIT;
-	struct qwriter w = { -1, BUF_INIT, 0 };
 	struct spool_envelope env;
-	int rc = -1;
+	int rc;
 
 	quarantine_envelope(ss, id, &env);
-	poison_paths(ss->conf, POISON_MAILDROP, &dir, &qdir);
-	buf_reset(&dir);
-	if (mkdir_p(qdir.data, 0700) < 0 ||
-	    (w.fd = spool_create_tmp(ss->conf, id, &tmp)) < 0) {
-		w.err = errno;
-		goto out;
-	}
-	spool_envelope_format(&env, &w.out);
-	if (milter_write_message(ss->milter->ms, to_file, &w) < 0 ||
-	    write_all(w.fd, w.out.data, w.out.len) < 0) {
-		if (w.err == 0)
-			w.err = errno;
-		close(w.fd);
-		unlink(tmp.data);
-		goto out;
-	}
-	buf_printf(&dir, "spool=maildrop file=%s reason=milter-quarantine "
-	    "sid=%s", id, ss->ws->id);
-	(void)poison_note(qdir.data, id, dir.data);
-	buf_printf(&qdir, "/%s", id);
-	if (durable_publish(w.fd, tmp.data, qdir.data, false) < 0)
-		w.err = errno;
-	else
-		rc = 0;
-out:
-	if (rc < 0)
-		log_error("event=write-failed sid=%s qid=%s path=%s "
-		    "error=\"%s\"", ss->ws->id, id, qdir.data,
-		    strerror(w.err));
+	rc = smtp_hold_write(ss, &env, message_lines, ss->milter->ms,
+	    "milter-quarantine");
 	spool_envelope_free(&env);
-	buf_free(&w.out);
-	buf_free(&tmp);
-	buf_free(&dir);
-	buf_free(&qdir);
 	return rc;
 }
 

@@ -421,6 +421,7 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	else
 		delivery_add_rcpt(ss->dlv, addr);
 	ss->rcpt_count++;
+	smtp_hold_rcpt(ss, addr);
 	if (ss->rcpts.len < SMTP_LOG_RCPTS_MAX)
 		buf_printf(&ss->rcpts, "%s<%s>", ss->rcpts.len ? "," : "",
 		    addr);
@@ -523,6 +524,10 @@ cmd_data(struct smtp_session *ss, const char *arg)
 		smtp_reply_set(&r, 554, "5.4.6",
 		    "Too many hops (mail loop?)");
 		why = "too many hops";
+	}
+	if (why == smtp_held) {          /* answered by smtp_hold.c */
+		txn_reset(ss);
+		return;
 	}
 	if (why != NULL) {
 		log_reject(ss, "DATA", NULL, r.code, r.enhanced, why);

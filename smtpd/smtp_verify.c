@@ -17,9 +17,10 @@
  *                          with the public suffix list: common/dmarc.h);
  *                          the field into top; with dmarc_enforce, a
  *                          DMARC failure under p=reject is refused with
- *                          550 5.7.1. p=quarantine is reported in the
- *                          field and the log only (DMail has no hold
- *                          queue of its own yet)
+ *                          550 5.7.1, and one under p=quarantine is
+ *                          handed back for the hold queue (smtp_hold.c,
+ *                          where a milter's quarantine goes too); pct=
+ *                          has been applied by dmarc_check()
  *   smtp_verify_free()     the worker's resolver, SPF server and list
  *
  * Authentication-Results fields already in the message that carry our
@@ -243,7 +244,7 @@ check_dkim(struct smtp_session *ss, struct smtp_verify *v, struct buf *ar,
 
 const char *
 smtp_verify_message(struct smtp_session *ss, struct buf *top,
-    struct smtp_reply *r)
+    struct smtp_reply *r, const char **hold)
 {
 	struct smtp_verify *v = verify_state(ss);
 	struct dkim_sig sigs[DKIM_VERIFY_MAX];
@@ -253,6 +254,7 @@ smtp_verify_message(struct smtp_session *ss, struct buf *top,
 	struct dmarc_outcome out;
 	const char *why = NULL, *at;
 
+	*hold = NULL;
 	if (v == NULL)
 		return NULL;
 	strip_own_results(ss);
@@ -277,6 +279,9 @@ smtp_verify_message(struct smtp_session *ss, struct buf *top,
 		smtp_reply_set(r, 550, "5.7.1", "Rejected by the DMARC policy "
 		    "of %s", in.from_domain);
 		why = "DMARC policy reject";
+	} else if (out.result == DMARC_FAIL &&
+	    out.policy == DMARC_P_QUARANTINE && ss->conf->dmarc_enforce) {
+		*hold = "DMARC policy quarantine";
 	}
 	log_info("action=verify sid=%s qid=%s client=%s from=<%s> "
 	    "domain=%s reason=\"%s\" policy=%s status=%s", ss->ws->id,

@@ -15,11 +15,17 @@
  *   smtp_auth.c     smtp_cmd_auth(): SASL PLAIN and LOGIN (RFC 4954),
  *                   strict base64
  *   smtp_checks.c   mail of authenticated users: sender/login match,
- *                   submission rate limits, Date:/Message-ID: and the
+ *                   submission rate limits (logins, messages,
+ *                   recipients), Date:/Message-ID: and the
  *                   DKIM signature before the commit
  *   smtp_verify.c   mail from the internet: DNS blocklists at connect,
  *                   SPF, DKIM and DMARC into Authentication-Results,
- *                   dmarc_enforce
+ *                   dmarc_enforce (p=reject refused, p=quarantine
+ *                   held)
+ *   smtp_hold.c     the hold queue: a message quarantined by a milter
+ *                   or by the DMARC policy goes, as a maildrop file,
+ *                   to state_dir/spool/quarantine/maildrop/ for
+ *                   "tellsmtp quarantine" and "tellsmtp release"
  *   milter.c        the milter protocol (version 6), MTA side: stages,
  *                   verdicts, message modifications (API in milter.h)
  *   smtp_milter.c   the session's milter hooks smtp_milter_*(): which
@@ -153,6 +159,11 @@ struct smtp_session {
 	struct buf held;                /* DATA content held for
 	                                 * smtp_checks_eom() */
 	struct smtp_milter *milter;     /* NULL: no milters (smtp_milter.c) */
+	/* The envelope for the hold queue (smtp_hold.c): the accepted
+	 * RCPT TO addresses, and the sender when a milter changed it
+	 * (NULL: mail.from). */
+	struct strlist hold_rcpts;
+	char *hold_sender;
 };
 
 /* smtp_parse.c */
@@ -204,13 +215,19 @@ int smtp_data_read(struct stream *s, struct buf *line, uint64_t max_size,
 void smtp_cmd_auth(struct smtp_session *ss, const char *arg);
 
 /* smtp_checks.c */
+/* At a successful AUTH of account, before the 235: NULL, or the reason
+ * with the reply in r (454 4.7.0: the account's login rate). */
+const char *smtp_checks_login(struct smtp_session *ss, const char *account,
+    struct smtp_reply *r);
 /* Each returns NULL, or the reason (for the log) with the reply in r. */
 const char *smtp_checks_mail(struct smtp_session *ss, struct smtp_reply *r);
 const char *smtp_checks_rcpt(struct smtp_session *ss, struct smtp_reply *r);
 /* True when DATA content goes to smtp_checks_data_line() (arg: ss). */
 bool smtp_checks_hold(struct smtp_session *ss);
 int smtp_checks_data_line(void *arg, const char *line, size_t len);
-/* The held message into ss->dlv, with what submission adds on top. */
+/* The held message into ss->dlv, with what submission adds on top.
+ * smtp_held: the message went to the hold queue and the client was
+ * answered (smtp_hold_message()); the transaction just ends. */
 const char *smtp_checks_eom(struct smtp_session *ss, struct smtp_reply *r);
 void smtp_checks_reset(struct smtp_session *ss);
 
@@ -218,10 +235,42 @@ void smtp_checks_reset(struct smtp_session *ss);
 /* NULL, or the reason with the reply in r. */
 const char *smtp_verify_connect(struct smtp_session *ss, struct smtp_reply *r);
 bool smtp_verify_wanted(const struct smtp_session *ss);
-/* The Authentication-Results field for the held message into top. */
+/* The Authentication-Results field for the held message into top.
+ * *hold: DMARC says quarantine and dmarc_enforce is on (the caller
+ * hands the message to smtp_hold_message() with the reason). */
 const char *smtp_verify_message(struct smtp_session *ss, struct buf *top,
-    struct smtp_reply *r);
+    struct smtp_reply *r, const char **hold);
 void smtp_verify_free(struct smtp_verify *v);
+
+/* smtp_hold.c */
+struct spool_envelope;
+/* What smtp_checks_eom() returns for a message held and answered. */
+extern const char smtp_held[];
+/* Lines without their ends, as data_line_fn. */
+typedef int (*smtp_hold_line_fn)(void *arg, const char *line, size_t len);
+/* Hands the message, line by line, to fn(arg); 0, or -1 when fn or the
+ * source failed. */
+typedef int (*smtp_hold_source)(void *src, smtp_hold_line_fn fn,
+    void *arg);
+/* env without recipients (spool_envelope_free() it). */
+void smtp_hold_envelope(struct smtp_session *ss, const char *id,
+    const char *sender, struct spool_envelope *env);
+/* env and the message from source(src) into the hold queue, durable,
+ * with reason (one word) in its note. 0, or -1 (logged). */
+int smtp_hold_write(struct smtp_session *ss,
+    const struct spool_envelope *env, smtp_hold_source source, void *src,
+    const char *reason);
+/* An accepted recipient of the transaction. */
+void smtp_hold_rcpt(struct smtp_session *ss, const char *addr);
+/* A milter rebuilt the delivery: its sender, recipients to follow. */
+void smtp_hold_restart(struct smtp_session *ss, const char *sender);
+/* The transaction ends: forget its envelope. */
+void smtp_hold_reset(struct smtp_session *ss);
+/* top and ss->held into the hold queue for reason (one word, the note)
+ * and why (the log); replies 250 (451 when it cannot be written) and
+ * returns smtp_held. */
+const char *smtp_hold_message(struct smtp_session *ss,
+    const struct buf *top, const char *reason, const char *why);
 
 /* smtp_session.c */
 void smtp_reply(struct smtp_session *ss, int code, const char *enhanced,

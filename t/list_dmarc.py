@@ -4,7 +4,11 @@
 list_dmarc_rewrite auto, a post from a domain with p=reject (or a
 subdomain of one with sp=quarantine) goes out From: the list with the
 original in X-Original-From, a post from a p=none domain keeps its From:;
-with always every post is rewritten, with never none."""
+with always every post is rewritten, with never none. The organizational
+domain comes from the public suffix list (public_suffix_list, as at the
+MX: common/dmarc.c, common/psl.c), not from the last two labels: under
+co.uk the record of shop.co.uk applies, and a private suffix (pages.test)
+is nobody's organizational domain."""
 
 import os
 import socket
@@ -21,7 +25,14 @@ ZONE = {
     "_dmarc.strict.test": "v=DMARC1; p=reject; rua=mailto:x@strict.test",
     "_dmarc.org.test": "v=DMARC1; p=none; sp=quarantine",
     "_dmarc.relaxed.test": "v=DMARC1; p=none",
+    # the last two labels would ask co.uk (nothing) and pages.test
+    # (reject); the public suffix list says shop.co.uk and nobody
+    "_dmarc.shop.co.uk": "v=DMARC1; p=reject",
+    "_dmarc.co.uk": "v=DMARC1; p=none",
+    "_dmarc.pages.test": "v=DMARC1; p=reject",
 }
+PSL = ("// ===BEGIN ICANN DOMAINS===\nuk\nco.uk\n"
+       "// ===BEGIN PRIVATE DOMAINS===\npages.test\n")
 
 
 class TxtServer:
@@ -74,12 +85,18 @@ def run(mode, cases):
     try:
         srv = lc.server(users=["bob@example.test", "owner@example.test"],
                         start=False, dmarc=mode,
-                        extra="resolv_conf RESOLV\n")
+                        extra="resolv_conf RESOLV\n"
+                        "public_suffix_list PSL\n")
         resolv = os.path.join(srv.tmp, "resolv.conf")
         with open(resolv, "w") as f:
             f.write("nameserver 127.0.0.1 %d\noptions timeout:1 "
                     "attempts:1\n" % dns.port)
-        srv.write_conf(srv.extra.replace("RESOLV", resolv))
+        psl = os.path.join(srv.tmp, "psl.dat")
+        with open(psl, "w") as f:
+            f.write(PSL)
+        os.chmod(psl, 0o644)
+        srv.write_conf(srv.extra.replace("RESOLV", resolv).replace(
+            "PSL", psl))
         srv.start()
         with srv:
             lc.dlist(srv, "create", LIST, "--owner", "owner@example.test")
@@ -113,9 +130,13 @@ def test_auto():
     q = run("auto", [("alice@strict.test", True),
                      ("carol@relaxed.test", False),
                      ("dave@mail.org.test", True),
-                     ("erin@unknown.test", False)])
+                     ("erin@unknown.test", False),
+                     ("fay@mail.shop.co.uk", True),
+                     ("gus@evil.pages.test", False)])
     assert "_dmarc.strict.test" in q and "_dmarc.mail.org.test" in q \
         and "_dmarc.org.test" in q, q
+    assert "_dmarc.shop.co.uk" in q and "_dmarc.co.uk" not in q, q
+    assert "_dmarc.evil.pages.test" in q and "_dmarc.pages.test" not in q, q
 
 
 def test_always_and_never():

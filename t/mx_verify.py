@@ -4,8 +4,9 @@
 libspf2 (pass, fail, softfail, permerror for a loop and for more than 10
 look-ups), DKIM (RSA and Ed25519 signatures made by dmail-dkim: pass; a
 changed body: fail; a bad base64 and an absurd l=: permerror), DMARC
-(pass through aligned DKIM, fail, p=reject enforced with dmarc_enforce),
-one Authentication-Results field on top with our forged one removed, and
+(pass through aligned DKIM, fail, p=reject enforced with dmarc_enforce;
+p=quarantine held in the hold queue that tellsmtp lists and releases,
+and delivered when not enforced), one Authentication-Results field on top with our forged one removed, and
 DNS blocklists at connect (hit with the reply filter, miss)."""
 
 import os
@@ -17,12 +18,15 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
 import dkim_verify  # noqa: E402
+import milterlib as ml  # noqa: E402
 from dnsserver import DNSServer  # noqa: E402
 from submission_dkim import keygen  # noqa: E402
 
 DKIM = dt.prog("util/dmail-dkim")
 BOB = "bob@example.test"
+CAROL = "carol@example.test"
 HOST = "mx.example.test"
+QUEUED = dt.prog("queued/dmail-queued")
 
 
 def sign(key, domain, sel, msg):
@@ -65,6 +69,8 @@ def zone(rsa_rec, ed_rec, addr):
         "_dmarc.strict.test": [("TXT", "v=DMARC1; p=reject; sp=none")],
         "_dmarc.quar.test": [("TXT", "v=DMARC1; p=quarantine")],
         "quar.test": [("TXT", "v=spf1 -all")],
+        "_dmarc.half.test": [("TXT", "v=DMARC1; p=quarantine; pct=0")],
+        "half.test": [("TXT", "v=spf1 -all")],
         # blocklists: the client listed as 127.0.0.2 on bl1, 127.0.0.4
         # on bl2
         rev(addr) + ".bl1.test": [("A", "127.0.0.2")],
@@ -75,11 +81,12 @@ def zone(rsa_rec, ed_rec, addr):
     return z
 
 
-def server(dns, extra=""):
+def server(dns, extra="", users=(BOB,)):
     srv = dt.Server(smtp=True, start=False, hostname=HOST,
                     host=local_address(),
-                    extra="smtp_program %s\nverify_inbound yes\n%s"
-                    % (dt.SMTPD, extra))
+                    extra="smtp_program %s\nverify_inbound yes\n%s%s"
+                    % (dt.SMTPD, extra, "queue_program %s\n" % QUEUED
+                       if os.path.exists(QUEUED) else ""))
     # attempts:3: now and then one UDP query of a worker never reaches
     # the test server under load; the resolver asks again
     resolv = os.path.join(srv.tmp, "resolv.conf")
@@ -88,7 +95,8 @@ def server(dns, extra=""):
                 % dns.port)
     srv.write_conf(srv.extra + "\nresolv_conf %s\n" % resolv)
     try:
-        srv.add_user(BOB)
+        for u in users:
+            srv.add_user(u)
         srv.start()
     except Exception:
         srv.cleanup()
@@ -97,23 +105,32 @@ def server(dns, extra=""):
 
 
 def send(srv, sender, msg, expect=None):
+    """One message to bob: None when accepted, the error text when
+    refused with expect."""
+    return send_reply(srv, sender, msg, expect)[1]
+
+
+def send_reply(srv, sender, msg, expect=None):
+    """(code, text) of the end of DATA."""
     msg = msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     with smtplib.SMTP(srv.host, srv.port("smtp"), timeout=30) as s:
         s.ehlo("client.test")
-        try:
-            s.sendmail(sender, [BOB], msg)
-        except smtplib.SMTPDataError as e:
-            assert expect is not None and e.smtp_code == expect, e
-            return e.smtp_error
-    assert expect is None, "accepted, wanted %s" % expect
-    return None
+        s.mail(sender)
+        code, text = s.rcpt(BOB)
+        assert code == 250, (code, text)
+        code, text = s.data(msg)
+    if expect is None:
+        assert code == 250, (code, text)
+        return code, None
+    assert code == expect, (code, text, expect)
+    return code, text
 
 
-def results(srv, subject, count=None):
+def results(srv, subject, count=None, user=BOB):
     """The Authentication-Results fields (unfolded) of the message with
-    that subject in bob's Maildir."""
+    that subject in user's Maildir."""
     def find():
-        for p in srv.maildir_messages(BOB):
+        for p in srv.maildir_messages(user):
             data = open(p, "rb").read()
             if b"\nSubject: " + subject.encode() + b"\n" in data:
                 return data
@@ -189,7 +206,6 @@ def test_dkim_and_dmarc():
                 send(srv, "a@signed.test", m)
             send(srv, "a@signed.test", forged.replace(
                 b"a@signed.test", b"a@nodmarc.test"))
-            send(srv, "a@quar.test", msg("a@quar.test", "quar"))
             (ar,) = results(srv, "rsa")
             assert "dkim=pass header.d=signed.test header.s=s1" in ar, ar
             assert "dmarc=pass (p=reject) header.from=signed.test" in ar, ar
@@ -204,14 +220,73 @@ def test_dkim_and_dmarc():
             assert ars[0].startswith("Authentication-Results: %s;" % HOST)
             assert "dkim=none" in ars[0], ars
             assert "other.example" in ars[1], ars
-            (ar,) = results(srv, "quar")
-            assert "dmarc=fail (p=quarantine)" in ar, ar
             log = srv.log_text()
-            assert "status=rejected" in log and "status=quarantine" in log
+            assert "status=rejected" in log
         # the rsa message verifies as delivered, with dkimpy too
         if dkim_verify.verifier() is not None:
             assert dkim_verify.verify(good, {"s1._domainkey.signed.test":
                                              rsa_rec})
+
+
+def test_dmarc_quarantine():
+    """p=quarantine with dmarc_enforce: 250, the message held where a
+    milter's quarantine goes (tellsmtp quarantine lists it with its
+    reason), not delivered; tellsmtp release delivers it with its
+    Authentication-Results. pct=0 makes quarantine the next weaker
+    policy (none): delivered (the field names the published policy).
+    Without dmarc_enforce: only reported."""
+    need()
+    with DNSServer(zone("", "", local_address())) as dns:
+        with server(dns, "dmarc_enforce yes\n") as srv:
+            _, text = send_reply(srv, "a@quar.test",
+                                 msg("a@quar.test", "quar"), expect=250)
+            qid = text.decode().split()[-1]
+            out = srv.tell("quarantine").stdout
+            assert qid in out and "reason=dmarc-quarantine" in out, out
+            send(srv, "a@half.test", msg("a@half.test", "half"))
+            (ar,) = results(srv, "half")
+            assert "dmarc=fail (p=quarantine) header.from=half.test" in ar, \
+                ar
+            assert not any(b"Subject: quar\n" in open(p, "rb").read()
+                           for p in srv.maildir_messages(BOB))
+            log = srv.log_text()
+            assert log.count("action=quarantine") == 1, log
+            assert 'reason="DMARC policy quarantine"' in log, log
+            assert "status=quarantine" in log, log
+            if not os.path.exists(QUEUED):
+                raise dt.SkipTest("dmail-queued not built")
+            r = srv.tell("release", qid)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            (ar,) = results(srv, "quar")
+            assert "dmarc=fail (p=quarantine) header.from=quar.test" in ar, \
+                ar
+            assert "Nothing is quarantined" in \
+                srv.tell("quarantine").stdout
+        # with a milter that changed the envelope, the held message has
+        # the milter's sender and recipients
+        eom = [ml.pkt("e", ml.s("<bounce@example.test>")),
+               ml.pkt("+", ml.s("<%s>" % CAROL))]
+        with ml.Milter(eom=eom) as m, server(
+                dns, "dmarc_enforce yes\nsmtpd_milters %s\n" % m.spec,
+                users=(BOB, CAROL)) as srv:
+            _, text = send_reply(srv, "a@quar.test",
+                                 msg("a@quar.test", "mquar"), expect=250)
+            qid = text.decode().split()[-1]
+            assert qid in srv.tell("quarantine").stdout
+            if os.path.exists(QUEUED):
+                assert srv.tell("release", qid).returncode == 0
+                for u in (BOB, CAROL):
+                    (ar,) = results(srv, "mquar", user=u)
+                    assert "dmarc=fail (p=quarantine)" in ar, ar
+                p = srv.maildir_messages(CAROL)[0]
+                assert open(p, "rb").read().startswith(
+                    b"Return-Path: <bounce@example.test>\n")
+        with server(dns) as srv:
+            send(srv, "a@quar.test", msg("a@quar.test", "quar"))
+            (ar,) = results(srv, "quar")
+            assert "dmarc=fail (p=quarantine)" in ar, ar
+            assert "status=quarantine" in srv.log_text()
+            assert "action=quarantine" not in srv.log_text()
 
 
 def test_dnsbl():
@@ -234,4 +309,5 @@ def test_dnsbl():
 
 
 if __name__ == "__main__":
-    dt.main([test_spf_results, test_dkim_and_dmarc, test_dnsbl])
+    dt.main([test_spf_results, test_dkim_and_dmarc, test_dmarc_quarantine,
+             test_dnsbl])

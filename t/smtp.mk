@@ -20,6 +20,6 @@ unit_test_smtp_session_LDADD = $(LIBSMTPD) $(TESTLIBS) -lpthread
 
 # Integration tests against a running dmaild (t/dmailtest.py).
 SMTP_PY = smtp_proto.py smtp_data.py smtp_tls_auth.py outbound_dsn.py \
-	submission_dkim.py mx_verify.py
+	submission_dkim.py mx_verify.py submission_login_rate.py
 TESTS += $(SMTP_PY)
 EXTRA_DIST += $(SMTP_PY)

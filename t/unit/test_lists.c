@@ -767,32 +767,6 @@ test_mail_parse_table(void **state)
 	buf_free(&out);
 }
 
-static void
-test_dmarc_record(void **state)
-{
-	(void)state;
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=reject", false), 1);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1;p=quarantine;pct=50",
-	    false), 1);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; rua=x", false),
-	    0);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1", false), 0);
-	/* sp= applies to subdomains of the organizational domain */
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=reject; sp=none",
-	    true), 0);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; sp=reject",
-	    true), 1);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; p=none; sp=reject",
-	    false), 0);
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; P = Reject ", false),
-	    1);
-	/* not DMARC records */
-	assert_int_equal(dmarc_policy_strict("v=spf1 -all", false), -1);
-	assert_int_equal(dmarc_policy_strict("v=DMARC10; p=reject", false), -1);
-	/* a tag that merely ends in p is not p */
-	assert_int_equal(dmarc_policy_strict("v=DMARC1; np=reject", false), 0);
-}
-
 /* Shared file names (listfiles.h): the table a reviewer reads. */
 static void
 test_file_names(void **state)
@@ -1287,7 +1261,6 @@ main(void)
 		cmocka_unit_test(test_cmd_tokens),
 		cmocka_unit_test(test_mail_helpers),
 		cmocka_unit_test(test_mail_parse_table),
-		cmocka_unit_test(test_dmarc_record),
 		cmocka_unit_test(test_file_names),
 		cmocka_unit_test(test_block_check),
 		cmocka_unit_test(test_block_set_replace),

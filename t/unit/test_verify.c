@@ -92,6 +92,10 @@ test_dmarc_record(void **state)
 		    DMARC_P_QUARANTINE, DMARC_P_NONE, 20, true },
 		{ "v=DMARC1; p=none; rua=mailto:a@example.org", 0,
 		    DMARC_P_NONE, DMARC_P_NONE, 100, false },
+		/* sp= for subdomains (the lists' rewriting: listd/dmarc.c) */
+		{ "v=DMARC1; p=none; sp=reject", 0, DMARC_P_NONE,
+		    DMARC_P_REJECT, 100, false },
+		{ "v=DMARC1; np=reject", -1, 0, 0, 0, false },  /* np is not p */
 		{ "p=reject; v=DMARC1", -1, 0, 0, 0, false },   /* v first */
 		{ "v=DMARC1", -1, 0, 0, 0, false },             /* no p= */
 		{ "v=DMARC1; p=maybe", -1, 0, 0, 0, false },
