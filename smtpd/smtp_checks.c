@@ -78,8 +78,11 @@ sender_owned(struct smtp_session *ss, const char *address)
 	if (ss->conf->submission_sender_check == SENDER_CHECK_DOMAIN &&
 	    at != NULL && my_at != NULL && strcasecmp(at, my_at) == 0)
 		return true;
-	if (ss->sd->aliases == NULL)
+	if (ss->sd->aliases == NULL) {
 		ss->sd->aliases = aliases_new(ss->conf);
+		/* The directory's aliases too, as for delivery. */
+		aliases_set_userdb(ss->sd->aliases, ss->sd->udb);
+	}
 	memset(&res, 0, sizeof(res));
 	if (aliases_expand(ss->sd->aliases, address, &res, &err) == 0 &&
 	    res.rewritten)

@@ -14,6 +14,7 @@ add_user, add_domain and add_alias for it.
 
 import glob
 import os
+import smtplib
 import pwd
 import shutil
 import subprocess
@@ -323,7 +324,9 @@ def routing_cases(d):
                  "transport remote.test [127.0.0.1]:%d\n"
                  "client_connection_limit 0\nclient_connection_rate_limit 0\n"
                  % (dt.SMTPD, dt.prog("queued/dmail-queued"), out.port))
-        with dt.Server(smtp=True, workers={"smtp": (1, 1, 1000)},
+        extra += "submission_sender_check strict\n"
+        with dt.Server(smtp=True, submission=True,
+                       workers={"smtp": (1, 1, 1000)},
                        extra=extra) as srv:
             code, text = rcpt(srv, "dora@dir.test")
             assert code == 554 and b"5.7.1" in text, (code, text)
@@ -344,6 +347,16 @@ def routing_cases(d):
                         what="aliases seen")
             send(srv, "team@dir.test")
             srv.wait_messages("dora@dir.test", 2)
+            # Submission: dora may send as an alias of hers in the
+            # directory, not as another address of the domain.
+            with smtplib.SMTP("127.0.0.1", srv.port("submission"),
+                              timeout=20) as s:
+                s.ehlo("client.test")
+                s.login("dora@dir.test", "pw-dora")
+                assert s.mail("team@dir.test")[0] == 250
+                s.rset()
+                code, _ = s.mail("nobody@dir.test")
+                assert code == 553, code
             assert not srv.maildir_messages("team@dir.test")
             # dmail.conf's alias comes before the directory's.
             send(srv, "over@dir.test")
