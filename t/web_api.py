@@ -206,6 +206,37 @@ def test_plain_http_loopback_only():
         assert "pool=web" in srv.log_text()
 
 
+def test_reload_refused_shows_errors():
+    """A reload of an invalid dmail.conf is refused: the API answers 409
+    with the errors dmaild -n prints (file and line), the page shows them,
+    and the servers keep running on the old configuration."""
+    srv = wc.server()
+    with srv:
+        tok = wc.token(srv, "--admin")
+        good = open(srv.conf_path).read()
+        with open(srv.conf_path, "a") as f:
+            f.write("no_such_key 1\n")
+        check = subprocess.run([dt.DMAILD, "-n", "-c", srv.conf_path],
+                               capture_output=True, text=True)
+        assert check.returncode != 0 and "no_such_key" in check.stderr, \
+            check
+        line = [ln for ln in check.stderr.splitlines()
+                if "no_such_key" in ln][0]
+        st, j = wc.Client(srv, tok).api("POST", "/api/v1/reload")
+        assert st == 409 and line in j["error"], (st, j, line)
+        c = wc.Client(srv)
+        c.login(wc.ADMIN)
+        page = c.post("/control/reload")
+        assert page.status == 200 and "Refused" in page.body, page.body
+        assert line.replace('"', "&quot;").replace("'", "&#39;") in \
+            page.body or line in page.body, (line, page.body)
+        with open(srv.conf_path, "w") as f:
+            f.write(good)
+        st, j = wc.Client(srv, tok).api("GET", "/api/v1/status")
+        assert st == 200 and "generation 1" in j["output"], j
+
+
 if __name__ == "__main__":
     dt.main([test_plain_http_loopback_only, test_tokens_status_reload_remote, test_accounts,
-             test_queue_hold_release, test_list_members_and_shutdown])
+             test_queue_hold_release, test_list_members_and_shutdown,
+             test_reload_refused_shows_errors])
