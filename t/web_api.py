@@ -98,6 +98,28 @@ def test_accounts():
         assert st == 200, j
         st, j = c.api("POST", "/api/v1/accounts/none@example.test/enable")
         assert st == 404, j
+        # One account: state, quota and the usage of its Maildir.
+        assert c.api("POST", "/api/v1/accounts/new@example.test/enable"
+                     )[0] == 200
+        lc.send(srv, "alice@example.test", "new@example.test",
+                subject="usage")
+        srv.wait_messages("new@example.test", 1)
+        st, j = c.api("GET", "/api/v1/accounts/new@example.test")
+        assert st == 200 and j["enabled"] is True and \
+            j["quota_bytes"] == 10 * 1024 * 1024 and \
+            j["used_messages"] == 1 and j["used_bytes"] > 0, j
+        assert c.api("GET", "/api/v1/accounts/none@example.test")[0] == 404
+        assert c.api("GET", "/api/v1/accounts/not-an-address")[0] == 400
+        b = wc.Client(srv)
+        b.login(wc.ADMIN)
+        page = b.get("/accounts/new@example.test")
+        assert page.status == 200 and "%d bytes in 1 messages" % \
+            j["used_bytes"] in page.body, page.body
+        r = b.post("/accounts/passwd", {"address": "new@example.test",
+                                        "password": "pw2", "detail": "1"})
+        assert r.status == 303 and r.getheader("Location") == \
+            "/accounts/new@example.test", (r.status, r.body)
+        wc.Client(srv).login("new@example.test", "pw2")
 
 
 def test_queue_hold_release():

@@ -3,9 +3,12 @@
  * routes are in web_admin.c, the paths in webd.h's module map):
  *
  *   GET  /accounts?q=TEXT&page=N           page of accounts containing TEXT
+ *   GET  /accounts/ADDR                    one account: state, quota, usage
+ *                                          of its Maildir, the change forms
  *   POST /accounts/add|disable|enable|passwd|quota   (address, password,
  *                                          quota_bytes fields)
  *   GET  /api/v1/accounts?q=&offset=&limit=
+ *   GET  /api/v1/accounts/ADDR             the same as JSON
  *   POST /api/v1/accounts                  add (address, password)
  *   POST /api/v1/accounts/ADDR/VERB        disable, enable, passwd, quota
  *
@@ -106,11 +109,12 @@ web_accounts_page(struct web_req *r, const char *rest)
 		for (unsigned i = 0; i < p.n; i++) {
 			const struct acct_row *a = &p.rows[i];
 
-			web_html(r, "<tr><td>%s</td><td>%s</td><td>%llu</td>"
+			web_html(r, "<tr><td><a href=\"/accounts/%s\">%s</a>"
+			    "</td><td>%s</td><td>%llu</td>"
 			    "<td><form class=\"inline\" method=\"post\" "
 			    "action=\"/accounts/%s\"><input type=\"hidden\" "
 			    "name=\"address\" value=\"%s\">", a->address,
-			    a->enabled ? "enabled" : "disabled",
+			    a->address, a->enabled ? "enabled" : "disabled",
 			    (unsigned long long)a->quota_bytes,
 			    a->enabled ? "disable" : "enable", a->address);
 			web_csrf_field(r);
@@ -250,13 +254,41 @@ account_change(struct web_req *r, const char *verb, const char *address,
 	return status;
 }
 
+/* A form of the account page: one action with at most one field. */
+static void
+account_form(struct web_req *r, const char *address, const char *verb,
+    const char *field)
+{
+	web_html(r, "<form class=\"box\" method=\"post\" action=\"/accounts/"
+	    "%s\"><input type=\"hidden\" name=\"address\" value=\"%s\">"
+	    "<input type=\"hidden\" name=\"detail\" value=\"1\">", verb,
+	    address);
+	web_csrf_field(r);
+	if (field != NULL)
+		web_html(r, "<input type=\"%s\" name=\"%s\" placeholder="
+		    "\"%s\"> ", strcmp(field, "password") == 0 ? "password" :
+		    "text", field, strcmp(field, "password") == 0 ?
+		    "new password" : "bytes, e.g. 500M (0: unlimited)");
+	web_html(r, "<button>%s</button></form>", strcmp(verb, "passwd") ==
+	    0 ? "Set password" : strcmp(verb, "quota") == 0 ? "Set quota" :
+	    strcmp(verb, "enable") == 0 ? "Enable" : "Disable");
+}
+
 void
 web_accounts_post(struct web_req *r, const char *rest)
 {
 	struct buf why = BUF_INIT;
 	int status = account_change(r, rest, web_arg(r, "address"), &why);
 
-	if (status == 200)
+	const char *address = web_arg(r, "address");
+
+	if (status == 200 && web_arg(r, "detail") != NULL) {
+		/* address was checked by account_change(): no open
+		 * redirect. */
+		buf_reset(&why);
+		buf_printf(&why, "/accounts/%s", address);
+		web_redirect(r, why.data);
+	} else if (status == 200)
 		web_redirect(r, "/accounts");
 	else
 		web_error(r, status, buf_cstr(&why));
@@ -299,4 +331,72 @@ web_api_account_action(struct web_req *r, const char *rest)
 		web_error(r, status, why.len > 0 ? why.data : "no such action");
 	free(address);
 	buf_free(&why);
+}
+
+/* One account: its record and the usage of its Maildir (read here,
+ * not on the list page: a scan of new/ and cur/ per account). */
+void
+web_account_page(struct web_req *r, const char *rest)
+{
+	struct user_record *rec = xcalloc(1, sizeof(*rec));
+	struct buf err = BUF_INIT;
+	uint64_t bytes = 0, msgs = 0;
+	int found = -1, used;
+
+	if (!userdb_valid_address(rest)) {
+		web_error(r, 400, "not an address (user@domain)");
+		free(rec);
+		return;
+	}
+	if (r->w->udb == NULL)
+		r->w->udb = userdb_open(r->w->conf, USERDB_READ, &err);
+	if (r->w->udb != NULL)
+		found = userdb_lookup(r->w->udb, rest, rec);
+	userdb_release(r->w->udb);
+	if (found != 1) {
+		web_error(r, found < 0 ? 503 : 404, found < 0 ? "The account "
+		    "database is unavailable." : "No such account.");
+		buf_free(&err);
+		free(rec);
+		return;
+	}
+	used = maildir_usage(rec->mailbox, &bytes, &msgs);
+	if (r->api) {
+		r->ctype = "application/json";
+		buf_append_str(&r->out, "{\"ok\":true,\"address\":");
+		json_escape(&r->out, rec->address);
+		buf_printf(&r->out, ",\"enabled\":%s,\"quota_bytes\":%llu,"
+		    "\"quota_messages\":%llu", rec->enabled ? "true" : "false",
+		    (unsigned long long)rec->quota_bytes,
+		    (unsigned long long)rec->quota_messages);
+		if (used == 0)
+			buf_printf(&r->out, ",\"used_bytes\":%llu,"
+			    "\"used_messages\":%llu", (unsigned long long)bytes,
+			    (unsigned long long)msgs);
+		buf_append_str(&r->out, "}\n");
+	} else {
+		web_page_begin(r, rec->address);
+		web_html(r, "<p><a href=\"/accounts\">Accounts</a></p><table>"
+		    "<tr><th>State</th><td>%s</td></tr>", rec->enabled ?
+		    "enabled" : "disabled");
+		web_html(r, "<tr><th>Quota</th><td>%llu bytes, %llu messages "
+		    "(0: unlimited)</td></tr>",
+		    (unsigned long long)rec->quota_bytes,
+		    (unsigned long long)rec->quota_messages);
+		if (used == 0)
+			web_html(r, "<tr><th>Usage</th><td>%llu bytes in %llu "
+			    "messages</td></tr>", (unsigned long long)bytes,
+			    (unsigned long long)msgs);
+		else
+			web_html(r, "<tr><th>Usage</th><td>unknown (the "
+			    "Maildir cannot be read)</td></tr>");
+		web_html(r, "</table>");
+		account_form(r, rec->address, rec->enabled ? "disable" :
+		    "enable", NULL);
+		account_form(r, rec->address, "passwd", "password");
+		account_form(r, rec->address, "quota", "quota_bytes");
+		web_page_end(r);
+	}
+	buf_free(&err);
+	free(rec);
 }

@@ -18,7 +18,7 @@
  *
  *   GET  /api/v1/status[?format=prometheus]   POST /api/v1/reload|shutdown
  *   GET  /api/v1/history     the master's samples as JSON
- *   GET  /api/v1/accounts?q=&offset=&limit=
+ *   GET  /api/v1/accounts?q=&offset=&limit=   GET /api/v1/accounts/ADDR
  *   POST /api/v1/accounts (address, password[, quota_bytes])
  *   POST /api/v1/accounts/ADDR/disable|enable|passwd|quota
  *
@@ -415,6 +415,7 @@ const struct web_route web_admin_routes[] = {
 	{ "GET", "/queue/", NEED_ADMIN, web_queue_detail },
 	{ "POST", "/queue/", NEED_ADMIN, web_queue_action },
 	{ "GET", "/accounts", NEED_ADMIN, web_accounts_page },
+	{ "GET", "/accounts/", NEED_ADMIN, web_account_page },
 	{ "POST", "/accounts/", NEED_ADMIN, web_accounts_post },
 	{ "GET", "/api/v1/status", NEED_ADMIN, api_status },
 	{ "POST", "/api/v1/reload", NEED_ADMIN, control_reload },
@@ -424,6 +425,7 @@ const struct web_route web_admin_routes[] = {
 	{ "GET", "/api/v1/queue/", NEED_ADMIN, web_queue_detail },
 	{ "POST", "/api/v1/queue/", NEED_ADMIN, web_api_queue_action },
 	{ "GET", "/api/v1/accounts", NEED_ADMIN, web_api_accounts },
+	{ "GET", "/api/v1/accounts/", NEED_ADMIN, web_account_page },
 	{ "POST", "/api/v1/accounts", NEED_ADMIN, web_api_accounts_add },
 	{ "POST", "/api/v1/accounts/", NEED_ADMIN, web_api_account_action },
 };

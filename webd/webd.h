@@ -158,6 +158,8 @@ void web_api_queue_action(struct web_req *r, const char *rest);
 /* --- web_accounts.c -------------------------------------------------- */
 void web_accounts_page(struct web_req *r, const char *rest);
 void web_accounts_post(struct web_req *r, const char *rest);
+/* GET /accounts/ADDR and /api/v1/accounts/ADDR: one account, its usage. */
+void web_account_page(struct web_req *r, const char *rest);
 void web_api_accounts(struct web_req *r, const char *rest);
 void web_api_accounts_add(struct web_req *r, const char *rest);
 void web_api_account_action(struct web_req *r, const char *rest);
