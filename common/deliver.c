@@ -597,6 +597,9 @@ enum rcpt_check
 deliver_check_rcpt(struct deliver_ctx *ctx, const char *address,
     uint64_t size_hint, struct smtp_reply *reply)
 {
+	/* The answers stay for delivery_add_rcpt() of this recipient. */
+	userdb_hold(ctx->udb, false);
+	userdb_hold(ctx->udb, true);
 	return resolve(ctx, address, size_hint, reply, NULL);
 }
 
@@ -653,6 +656,7 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 		log_panic("delivery_add_rcpt after the message started");
 	}
 	rc = resolve(d->ctx, address, 0, &reply, d);
+	userdb_hold(d->ctx->udb, false);
 	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
 		/* Checked at RCPT time and changed since (user removed,
 		 * disabled; quota waits for the commit): keep the message

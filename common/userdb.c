@@ -580,10 +580,19 @@ userdb_upgrade_at_start(const struct dmail_conf *conf)
 }
 
 void
-userdb_release(struct userdb *db)
+userdb_hold(struct userdb *db, bool on)
 {
 	if (db != NULL)
+		userdb_dir_hold(db->dir, on);
+}
+
+void
+userdb_release(struct userdb *db)
+{
+	if (db != NULL) {
 		userdb_close_version(db);
+		userdb_dir_hold(db->dir, false);
+	}
 }
 
 void

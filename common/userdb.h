@@ -65,6 +65,12 @@ void userdb_close(struct userdb *db);
  * of each session, so idle workers (thousands of them on a big server)
  * hold no Berkeley DB handle or cache. */
 void userdb_release(struct userdb *db);
+/* Directory backends: while on, every answer (account, domain, alias)
+ * is kept and served again even with userdb_cache_ttl 0; off drops what
+ * was kept. The SMTP server holds from the RCPT check to the recording
+ * of the recipient, so one RCPT is resolved with one set of lookups and
+ * both steps see the same answer. Nothing for Berkeley DB (local). */
+void userdb_hold(struct userdb *db, bool on);
 /* Convert the old environment layout in conf->state_dir/db (see
  * userdb.c), as dmaild does at start-up: 1 converted, 0 nothing to do,
  * -1 failure (err). Run it as the user that owns the files. */

@@ -7,7 +7,7 @@
  * the kind of lookup with its key.
  *
  * Exports: userdb_dir_open, userdb_dir_close, userdb_dir_lookup,
- * userdb_dir_domain, userdb_dir_alias, userdb_dir_put_many, userdb_dir_delete, userdb_dir_foreach,
+ * userdb_dir_domain, userdb_dir_alias, userdb_dir_hold, userdb_dir_put_many, userdb_dir_delete, userdb_dir_foreach,
  * userdb_dir_begin, userdb_dir_commit, userdb_dir_abort, userdb_wait_fd,
  * userdb_parse_count, userdb_parse_enabled, userdb_query_off.
  *
@@ -34,6 +34,7 @@ struct cache_entry {
 	char key[USERDB_ADDRESS_MAX + 1];
 	int64_t expires;           /* now_ms() after which it is stale */
 	bool found;
+	bool held;                 /* kept only for userdb_dir_hold() */
 	struct user_record rec;    /* CACHE_ACCOUNT, when found */
 	char *targets;             /* CACHE_ALIAS, when found */
 };
@@ -43,6 +44,7 @@ struct userdb_dir {
 	const struct userdb_backend *be;
 	void *h;
 	enum userdb_mode mode;
+	bool hold;                 /* userdb_dir_hold() */
 	struct cache_entry *cache[USERDB_CACHE_SLOTS]; /* NULL: empty slot */
 };
 
@@ -126,7 +128,7 @@ cache_get(struct userdb_dir *d, enum cache_kind kind, const char *key)
 	struct cache_entry *e = *cache_slot(d, kind, key);
 
 	if (e == NULL || e->kind != kind || strcmp(e->key, key) != 0 ||
-	    now_ms() >= e->expires)
+	    now_ms() >= e->expires || (e->held && !d->hold))
 		return NULL;
 	return e;
 }
@@ -141,11 +143,15 @@ cache_put(struct userdb_dir *d, enum cache_kind kind, const char *key,
 	    d->conf->userdb_cache_negative_ttl;
 	struct cache_entry **slot = cache_slot(d, kind, key);
 
-	if (ttl == 0 || d->mode != USERDB_READ ||
+	if ((ttl == 0 && !d->hold) || d->mode != USERDB_READ ||
 	    strlen(key) >= sizeof((*slot)->key))
 		return;
 	if (*slot == NULL)
 		*slot = xcalloc(1, sizeof(**slot));
+	/* Held: served only until the hold ends (and at most a minute). */
+	(*slot)->held = ttl == 0;
+	if (ttl == 0)
+		ttl = 60;
 	free((*slot)->targets);
 	(*slot)->targets = NULL;
 	(*slot)->kind = kind;
@@ -156,6 +162,18 @@ cache_put(struct userdb_dir *d, enum cache_kind kind, const char *key,
 		(*slot)->rec = *rec;
 	if (found == 1 && targets != NULL)
 		(*slot)->targets = xstrdup(targets);
+}
+
+void
+userdb_dir_hold(struct userdb_dir *d, bool on)
+{
+	if (d == NULL)
+		return;
+	if (!on)
+		for (size_t i = 0; i < USERDB_CACHE_SLOTS; i++)
+			if (d->cache[i] != NULL && d->cache[i]->held)
+				d->cache[i]->expires = 0;
+	d->hold = on;
 }
 
 /* --- operations ----------------------------------------------------- */

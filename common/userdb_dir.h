@@ -81,6 +81,9 @@ struct userdb_dir;
 struct userdb_dir *userdb_dir_open(const struct dmail_conf *conf,
     enum userdb_mode mode, struct buf *err);
 void userdb_dir_close(struct userdb_dir *d);
+/* Hold answers (see userdb_hold() in userdb.h): on, answers are kept and
+ * served even with a TTL of 0; off, the kept ones are dropped. */
+void userdb_dir_hold(struct userdb_dir *d, bool on);
 /* As userdb_lookup; fills an empty mailbox with the default Maildir. */
 int userdb_dir_lookup(struct userdb_dir *d, const char *key,
     struct user_record *out);

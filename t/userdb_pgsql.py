@@ -80,6 +80,45 @@ def test_accounts_and_delivery():
             assert code == 550 and b"5.2.1" in text, (code, text)
 
 
+def test_one_resolution_per_rcpt():
+    """With the cache off, one message asks the directory each question
+    once: the RCPT check and the recording of the recipient share one
+    set of answers (userdb_hold()), so the recipient cannot change
+    between the two steps, and the expansion does not ask twice what it
+    already asked (it asked everything twice before)."""
+    with dc.Postgres() as pg:
+        pg.add_user("once@example.test", "pw-once")
+        with dt.Server(smtp=True, extra=pg.conf() + NOCACHE + PROGRAMS) \
+                as srv:
+            log = os.path.join(pg.tmp, "postgres.log")
+            pg.psql_admin("ALTER SYSTEM SET log_statement = 'all'",
+                          db="postgres")
+            pg.psql_admin("SELECT pg_reload_conf()", db="postgres")
+
+            def text():
+                with open(log, errors="replace") as f:
+                    return f.read()
+
+            def marker_logged():
+                pg.psql_admin("SELECT 'dmail-log-marker'", db="postgres")
+                return "dmail-log-marker" in text()
+            dt.wait_for(marker_logged, 30, what="statements logged")
+            start = len(text())
+            send(srv, "once@example.test")
+            srv.wait_messages("once@example.test", 1)
+            # (statement, parameters) pairs the message cost.
+            asked, stmt = [], None
+            for line in text()[start:].splitlines():
+                if "LOG:  execute" in line:
+                    stmt = line.split(": ", 2)[-1]
+                elif "DETAIL:  parameters:" in line and stmt is not None:
+                    asked.append((stmt, line.split("parameters: ", 1)[1]))
+                    stmt = None
+            mine = [q for q in asked if "'once@example.test'" in q[1]]
+            assert mine, asked
+            assert len(mine) == len(set(mine)), mine
+
+
 def test_server_down_and_back():
     with dc.Postgres() as pg:
         pg.add_user("bob@example.test", "pw-bob")
@@ -154,5 +193,6 @@ def test_domains_and_aliases():
 
 
 if __name__ == "__main__":
-    dt.main([test_accounts_and_delivery, test_server_down_and_back,
+    dt.main([test_accounts_and_delivery, test_one_resolution_per_rcpt,
+             test_server_down_and_back,
              test_cache_ttl, test_dmail_user, test_domains_and_aliases])
