@@ -198,6 +198,7 @@ static const struct conf_key conf_keys[] = {
 	{ "relayhost", &t_string, OFF(relayhost), 0, NULL, NULL },
 	{ "relayhost_auth", &t_path, OFF(relayhost_auth), 0, NULL, NULL },
 	{ "tls_required", &t_domains, OFF(tls_required), 0, NULL, NULL },
+	{ "relay_domains", &t_domains, OFF(relay_domains), 0, NULL, NULL },
 	{ "resolv_conf", &t_path, OFF(resolv_conf), 0, NULL, NULL },
 	{ "admin_address", &t_string, OFF(admin_address), 0, NULL, NULL },
 	{ "null_sender_bounces", &t_enum, OFF(null_sender_bounces), 0, "drop|postmaster", NULL },
@@ -1342,6 +1343,7 @@ conf_free(struct dmail_conf *c)
 	free(c->relayhost);
 	free(c->relayhost_auth);
 	strlist_free(&c->tls_required);
+	strlist_free(&c->relay_domains);
 	strlist_free(&c->web_admins);
 	free(c->resolv_conf);
 	free(c->lists_file);

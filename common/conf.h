@@ -218,6 +218,7 @@ struct dmail_conf {
 	char *relayhost;
 	char *relayhost_auth;
 	struct strlist tls_required;
+	struct strlist relay_domains;  /* accepted from anyone, relayed */
 	char *resolv_conf;
 	char *admin_address;           /* role mailboxes without an owner */
 	enum null_bounce_policy null_sender_bounces;

@@ -387,7 +387,9 @@ cmd_rcpt(struct smtp_session *ss, const char *arg)
 	case RCPT_LOCAL:
 		break;
 	case RCPT_REMOTE:
-		if (smtp_relay_allowed(ss))
+		/* A remote domain has an '@' (deliver_check_rcpt()). */
+		if (smtp_relay_allowed(ss) || strlist_contains_ci(
+		    &ss->conf->relay_domains, strrchr(addr, '@') + 1))
 			break;
 		log_reject(ss, "RCPT", addr, 554, "5.7.1",
 		    "relay access denied");

@@ -11,10 +11,10 @@ unit_test_listspool_LDADD = $(TESTLIBS)
 
 TESTS += list_basic.py list_moderation.py list_archive.py list_fanout.py \
 	list_dmarc.py list_durable.py list_poison.py list_majordomo.py \
-	list_bounce_dsn.py
+	list_bounce_dsn.py list_node.py
 EXTRA_DIST += list_common.py list_basic.py list_moderation.py \
 	list_archive.py list_fanout.py list_dmarc.py list_durable.py \
-	list_poison.py list_majordomo.py list_bounce_dsn.py
+	list_poison.py list_majordomo.py list_bounce_dsn.py list_node.py
 
 # A test build of the list worker with the crash hook (t/crashhook.c,
 # common/poison.h) for the poison-message tests; never installed.
