@@ -1171,8 +1171,8 @@ test_listdb_import_and_pages(void **state)
 	struct dmail_conf conf;
 	struct lists l;
 	struct buf text = BUF_INIT, err = BUF_INIT;
-	unsigned bad = 0;
-	struct listdb_import res = { 0, 0, 0, import_bad_count, &bad };
+	unsigned nbad = 0;
+	struct listdb_import res = { 0, 0, 0, import_bad_count, &nbad };
 	struct listdb_page p = { NULL, NULL, 0, 7 };
 	struct list_member page[7];
 	struct listdb *db;
@@ -1203,7 +1203,7 @@ test_listdb_import_and_pages(void **state)
 	assert_int_equal(res.added, 50);
 	assert_int_equal(res.already, 1);
 	assert_int_equal(res.invalid, 2);
-	assert_int_equal(bad, 2);
+	assert_int_equal(nbad, 2);
 	assert_int_equal(listdb_import(db, "m00@example.test\nnew@example."
 	    "test", 33, &res, &err), 0);
 	assert_int_equal(res.added, 1);
