@@ -158,6 +158,14 @@ reply_for_errno(struct smtp_reply *r, int err)
 		smtp_reply_set(r, 451, "4.3.0", "Local error in processing");
 }
 
+/* The first error of a delivery; its commit fails with it. */
+static void
+fail(struct delivery *d, int err)
+{
+	if (d->error == 0)
+		d->error = err != 0 ? err : EIO;
+}
+
 struct deliver_ctx *
 deliver_ctx_new(const struct dmail_conf *conf, struct userdb *udb,
     struct buf *err)
@@ -657,7 +665,17 @@ delivery_add_rcpt(struct delivery *d, const char *address)
 	}
 	rc = resolve(d->ctx, address, 0, &reply, d);
 	userdb_hold(d->ctx->udb, false);
-	if (rc == RCPT_REJECT || rc == RCPT_TEMPFAIL) {
+	if (rc == RCPT_TEMPFAIL) {
+		/* Accepted at RCPT, unresolvable now (the answers of the
+		 * check are held, so only a lookup the check did not make
+		 * fails here): the whole message gets a 4xx at its end and
+		 * the client keeps it; never someone else's mailbox. */
+		log_warn("action=defer sid=%s qid=%s to=<%s> reply=\"%d %s\" "
+		    "reason=\"lookup failed after RCPT: the message gets a "
+		    "4xx\"", d->session_id ? d->session_id : "-", d->id,
+		    address, reply.code, reply.text);
+		fail(d, EAGAIN);
+	} else if (rc == RCPT_REJECT) {
 		/* Checked at RCPT time and changed since (user removed,
 		 * disabled; quota waits for the commit): keep the message
 		 * rather than lose it. */
@@ -798,13 +816,6 @@ format_headers(struct delivery *d, struct buf *h, size_t *received_at)
 	buf_append_str(h, ";\n\t");
 	rfc5322_date(now, true, h);
 	buf_append_char(h, '\n');
-}
-
-static void
-fail(struct delivery *d, int err)
-{
-	if (d->error == 0)
-		d->error = err != 0 ? err : EIO;
 }
 
 static void
@@ -1363,10 +1374,11 @@ commit_failed(struct delivery *d, const char *step, struct smtp_reply *reply)
 	    "error=\"%s\" reason=\"partial files removed\"",
 	    d->session_id ? d->session_id : "-", d->id, step, strerror(err));
 	log_result(d, "deferred", why);
-	if (err == EINVAL)
-		smtp_reply_set(reply, 554, "5.5.1", "No valid recipients");
-	else
-		reply_for_errno(reply, err);
+	/* Also with no destination at all (EINVAL, start_store()): the
+	 * recipients were accepted, so losing them is our failure and
+	 * temporary, never "No valid recipients" (5xx: the sender would
+	 * bounce mail that a retry delivers). */
+	reply_for_errno(reply, err);
 }
 
 /* The commit itself; a due success notice is built into notice (when

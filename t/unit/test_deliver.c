@@ -444,6 +444,45 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(count_in("spool/queue"), 0);
 }
 
+/* A recipient accepted at RCPT whose lookup fails when it is recorded
+ * (the user database broke in between): the message gets 451 4.3.0 and
+ * the client keeps it; nothing goes to the postmaster (it went there)
+ * and nothing is answered 5xx. */
+static void
+test_lookup_failure_after_rcpt(void **state)
+{
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct deliver_ctx *c2;
+	struct userdb *broken;
+	struct delivery *d;
+	struct smtp_reply r;
+
+	(void)state;
+	buf_printf(&path, "%s/db/users.db", tmpdir);
+	assert_int_equal(write_file_durable(path.data, "not a database\n", 15,
+	    0600), 0);
+	broken = userdb_open(conf, USERDB_READ, &err);
+	assert_non_null(broken);
+	c2 = deliver_ctx_new(conf, broken, &err);
+	assert_non_null(c2);
+	d = delivery_begin(c2, "a@remote.test", &info);
+	delivery_add_rcpt(d, "alice@example.test");
+	/* Nothing is stored from then on. */
+	assert_int_equal(delivery_write_line(d, body[0], strlen(body[0])),
+	    -1);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(delivery_commit(d, &r), -1);
+	assert_int_equal(r.code, 451);
+	assert_string_equal(r.enhanced, "4.3.0");
+	assert_int_equal(count_in("mail/example.test/postmaster/new"), 0);
+	assert_int_equal(count_in("mail/example.test/alice/new"), 0);
+	assert_int_equal(count_in("spool/queue"), 0);
+	deliver_ctx_free(c2);
+	userdb_close(broken);
+	buf_free(&path);
+	buf_free(&err);
+}
+
 /* Age of the maildrop files write_maildrop() writes, in seconds. */
 static time_t maildrop_age;
 
@@ -888,6 +927,7 @@ main(void)
 		T(test_two_mailboxes_one_copy),
 		T(test_remote_and_mixed_queue),
 		T(test_abort_leaves_nothing),
+		T(test_lookup_failure_after_rcpt),
 		T(test_maildrop_pickup),
 		T(test_maildrop_full_mailbox_defers),
 		T(test_maildrop_too_big),
