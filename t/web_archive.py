@@ -16,7 +16,6 @@ import os
 import re
 import ssl
 import sys
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
@@ -93,22 +92,13 @@ def raw(c, method, path, body=None, ctype=None):
 
 def upload(c, name, data, csrf=True, extra=None):
     """POST files/upload as a browser does: multipart/form-data."""
-    bnd = uuid.uuid4().hex
-    parts = []
     fields = dict(extra or {})
     if csrf and getattr(c, "csrf", None):
         fields["csrf"] = c.csrf
-    for k, v in fields.items():
-        parts.append(("--%s\r\nContent-Disposition: form-data; "
-                      "name=\"%s\"\r\n\r\n%s\r\n" % (bnd, k, v)).encode())
-    parts.append(("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-                  "filename=\"%s\"\r\nContent-Type: application/"
-                  "octet-stream\r\n\r\n" % (bnd, name)).encode()
-                 + data + b"\r\n")
-    parts.append(("--%s--\r\n" % bnd).encode())
+    body, ctype = wc.multipart(fields, "file", name, data)
     prefix = "/api/v1" if c.bearer else ""
-    return raw(c, "POST", prefix + "/lists/%s/files/upload" % LIST,
-               b"".join(parts), "multipart/form-data; boundary=" + bnd)
+    return raw(c, "POST", prefix + "/lists/%s/files/upload" % LIST, body,
+               ctype)
 
 
 def files_dir(srv):

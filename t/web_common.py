@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dmailtest as dt  # noqa: E402
@@ -53,6 +54,20 @@ def token(srv, *scope):
     return r.stdout.strip()
 
 
+def multipart(fields, file_field, filename, data):
+    """(body, Content-Type) of multipart/form-data: fields, then one
+    file."""
+    bnd = uuid.uuid4().hex
+    parts = [("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n"
+              "\r\n%s\r\n" % (bnd, k, v)).encode() for k, v in fields.items()]
+    parts.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+                  "filename=\"%s\"\r\nContent-Type: application/"
+                  "octet-stream\r\n\r\n" % (bnd, file_field, filename)
+                  ).encode() + data + b"\r\n")
+    parts.append(("--%s--\r\n" % bnd).encode())
+    return b"".join(parts), "multipart/form-data; boundary=" + bnd
+
+
 class Client:
     """One browser: keeps cookies, finds CSRF fields, never follows
     redirects (the tests look at them)."""
@@ -63,11 +78,10 @@ class Client:
         self.bearer = bearer
         self.ctx = ssl.create_default_context(cafile=srv.cert)
 
-    def request(self, method, path, fields=None, headers=None):
+    def request(self, method, path, fields=None, headers=None, body=None):
         conn = http.client.HTTPSConnection("localhost", self.srv.port("web"),
                                            context=self.ctx, timeout=30)
         h = dict(headers or {})
-        body = None
         if fields is not None:
             body = urllib.parse.urlencode(fields)
             h["Content-Type"] = "application/x-www-form-urlencoded"
@@ -98,6 +112,15 @@ class Client:
         if csrf and "csrf" not in fields:
             fields["csrf"] = self.csrf
         return self.request("POST", path, fields)
+
+    def post_file(self, path, fields, filename, data, csrf=True):
+        """POST a form with a file as a browser does (multipart)."""
+        fields = dict(fields or {})
+        if csrf and "csrf" not in fields:
+            fields["csrf"] = self.csrf
+        body, ctype = multipart(fields, "file", filename, data)
+        return self.request("POST", path, headers={"Content-Type": ctype},
+                            body=body)
 
     def api(self, method, path, fields=None):
         r = self.request(method, path, fields)

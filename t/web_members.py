@@ -155,6 +155,17 @@ def test_import_and_csv():
         assert sorted(lc.members(srv, LIST)) == [
             "=cmd@example.test", "new1@example.test", "new2@example.test",
             "old@example.test"]
+        # A file, as the page's form sends it (multipart/form-data).
+        r = o.post_file("/lists/%s/members/import" % LIST, {"text": ""},
+                        "members.txt", b"file1@example.test\r\n"
+                        b"file2@example.test\nnot an address\n")
+        assert r.status == 200, (r.status, r.body)
+        assert "2 added, 0 already members, 1 invalid" in r.body, r.body
+        assert {"file1@example.test", "file2@example.test"} <= \
+            set(lc.members(srv, LIST))
+        page = o.get("/lists/%s/members" % LIST)
+        assert 'enctype="multipart/form-data"' in page.body and \
+            'type="file" name="file"' in page.body
         # API, as a text/plain body.
         c = wc.Client(srv, wc.token(srv, "--list", LIST))
         st, j = c.api("POST", "/api/v1/lists/%s/members/import" % LIST)
@@ -181,6 +192,7 @@ def test_import_and_csv():
         assert rows[0] == ["address", "mode", "bounce", "since"], rows
         addrs = [row[0] for row in rows[1:]]
         assert addrs == ["'-lead@example.test", "'=cmd@example.test",
+                         "file1@example.test", "file2@example.test",
                          "new1@example.test", "new2@example.test",
                          "old@example.test"], addrs
         assert all(row[1] == "mail" and row[2] == "0" and

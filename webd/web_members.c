@@ -7,7 +7,8 @@
  *   POST /lists/LIST/members/set         (address, mode: mail|digest|
  *                                        nomail)
  *   POST /lists/LIST/members/reset-bounce (address)
- *   POST /lists/LIST/members/import      (text: one address a line)
+ *   POST /lists/LIST/members/import      (a file, or text: one address
+ *                                        a line)
  *   GET  /lists/LIST/members.csv         address,mode,bounce,since
  *   GET  /me                             my subscriptions
  *   POST /me/set                         (list, mode: mail|digest|nomail)
@@ -121,12 +122,14 @@ members_forms(struct web_req *r, const struct list_def *d, const char *q,
 	web_csrf_field(r);
 	web_html(r, "<input type=\"text\" name=\"address\" placeholder=\""
 	    "user@domain\"> <button>Add</button></form><h2>Import</h2>"
-	    "<form class=\"box\" method=\"post\" action=\"/lists/%s/members/"
-	    "import\">", d->address);
+	    "<form class=\"box\" method=\"post\" enctype=\"multipart/"
+	    "form-data\" action=\"/lists/%s/members/import\">", d->address);
 	web_csrf_field(r);
 	web_html(r, "<p>One address per line (\"Name &lt;user@domain&gt;\" "
-	    "accepted, # comments).</p><textarea name=\"text\" rows=\"6\" "
-	    "cols=\"60\"></textarea><br><button>Import</button></form>");
+	    "accepted, # comments): a text file, or pasted below.</p>"
+	    "<input type=\"file\" name=\"file\" accept=\"text/plain,.txt,"
+	    ".csv\"><br><textarea name=\"text\" rows=\"6\" cols=\"60\">"
+	    "</textarea><br><button>Import</button></form>");
 }
 
 /* GET members: one page read with a cursor (listdb_page()): after=ADDR
@@ -481,20 +484,29 @@ members_import(struct web_req *r, const struct list_def *d,
 	struct listdb_import res = { 0, 0, 0, import_bad_line, NULL };
 	struct import_bad b = { r, 0, BUF_INIT };
 	struct buf err = BUF_INIT, det = BUF_INIT;
+	struct buf fname = BUF_INIT, file = BUF_INIT;
 	struct listdb *db;
 	size_t len;
 	int rc = -1;
 
 	(void)rest;
 	res.arg = &b;
-	if (text == NULL && ct != NULL && strncmp(ct, "text/plain", 10) == 0)
+	if (web_form_file(r, "file", &fname, &file) && file.len > 0) {
+		text = file.data;     /* an uploaded file wins over the box */
+		len = file.len;
+	} else if (text == NULL && ct != NULL &&
+	    strncmp(ct, "text/plain", 10) == 0) {
 		text = buf_cstr(&r->body);
-	if (text == NULL) {
-		web_error(r, 400, "No text to import (field text, or a "
-		    "text/plain body).");
+		len = r->body.len;
+	} else
+		len = text != NULL ? strlen(text) : 0;
+	if (text == NULL || len == 0) {
+		web_error(r, 400, "No text to import (a file, the field text, "
+		    "or a text/plain body).");
+		buf_free(&fname);
+		buf_free(&file);
 		return;
 	}
-	len = text == r->body.data ? r->body.len : strlen(text);
 	if ((db = listdb_open(r->w->conf, d, &err)) != NULL)
 		rc = listdb_import(db, text, len, &res, &err);
 	listdb_close(db);
@@ -508,6 +520,8 @@ members_import(struct web_req *r, const struct list_def *d,
 	buf_free(&err);
 	buf_free(&det);
 	buf_free(&b.lines);
+	buf_free(&fname);
+	buf_free(&file);
 }
 
 /* --- members' own pages ---------------------------------------------- */
