@@ -195,18 +195,33 @@ def test_archive_pages():
         assert "Hello HTML & friends" in html, html
         assert "stolen" not in html and "<script>shown</script>" in html
         # name="" once crashed the worker (found by fuzz/fuzz_mime).
+        base = "/lists/%s/archive/5/" % LIST
         assert j["attachments"] == [{"name": "report.bin", "type":
                                      "application/octet-stream",
-                                     "size": len(ATTACHMENT)},
+                                     "size": len(ATTACHMENT),
+                                     "url": base + "1"},
                                     {"name": "(no name)", "type":
                                      "application/x-empty-name",
-                                     "size": 3}], j
+                                     "size": 3, "url": base + "2"}], j
         page = owner.get("/lists/%s/archive/5" % LIST)
         assert page.status == 200
         assert "Café crème softbreak done" in page.body
         assert "&lt;script&gt;shown&lt;/script&gt;" in page.body
         assert "<script" not in page.body and "stolen" not in page.body
         assert "report.bin" in page.body and "(shown as text)" in page.body
+        # Attachments download decoded, never inline, with a safe name.
+        assert 'href="%s1"' % base in page.body
+        st, hdr, data = raw(owner, "GET", base + "1")
+        assert st == 200 and data == ATTACHMENT, (st, len(data), data[-20:])
+        assert hdr["content-type"] == "application/octet-stream"
+        assert hdr["content-disposition"] == \
+            'attachment; filename="report.bin"', hdr
+        st, hdr, data = raw(owner, "GET", base + "2")
+        assert st == 200 and data == b"xyz" and \
+            hdr["content-disposition"] == \
+            'attachment; filename="attachment-2"', (st, hdr, data)
+        for bad in ("3", "0", "x", "1/2", "+1", "1x"):
+            assert owner.get(base + bad).status == 404, bad
         st, j = tok.api("GET", "/api/v1/lists/%s/archive/99" % LIST)
         assert st == 404, j
         st, j = tok.api("GET", "/api/v1/lists/%s/archive/x1" % LIST)
@@ -216,11 +231,13 @@ def test_archive_pages():
         alice.login(ALICE)
         assert alice.get("/lists/%s/archive" % LIST).status == 200
         assert alice.get("/lists/%s/archive/5" % LIST).status == 200
+        assert alice.get("/lists/%s/archive/5/1" % LIST).status == 200
         assert alice.get("/lists/%s/archive/thread" % LIST).status == 200
         assert alice.get("/lists/%s/members" % LIST).status == 403
         eve = wc.Client(srv)
         eve.login(EVE)
-        for path in ("archive", "archive/1", "archive/date", "files"):
+        for path in ("archive", "archive/1", "archive/5/1", "archive/date",
+                     "files"):
             r = eve.get("/lists/%s/%s" % (LIST, path))
             assert r.status == 403, (path, r.status)
             assert "First post" not in r.body

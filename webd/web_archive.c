@@ -6,6 +6,8 @@
  *   GET /lists/LIST/archive/thread      the last ARCH_THREAD_POSTS posts
  *                                       grouped by thread
  *   GET /lists/LIST/archive/N           post N, MIME decoded
+ *   GET /lists/LIST/archive/N/A         its attachment A (1, 2, ... as
+ *                                       listed), decoded, as a download
  *   and the same under /api/v1/lists/LIST/archive... in JSON.
  *
  * The archive is listd's (listd/archive.c): a Maildir with the index
@@ -23,11 +25,13 @@
  * Subject (RFC 2047 decoded), each text/plain part decoded to UTF-8,
  * each text/html part as plain text (common/mime.h: tags removed,
  * never rendered), and the other parts as a list of attachments
- * (name, type, size). Everything shown goes through web_html() or
+ * (name, type, size) that download as application/octet-stream with a
+ * name reduced to letters, digits, '.', '-' and '_'. Everything shown goes through web_html() or
  * json_escape(). Nothing changes, nothing is logged but failures.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,6 +52,7 @@
 #define ARCH_HEAD_MAX 16384
 #define ARCH_THREAD_POSTS 300
 #define ARCH_THREAD_DEPTH 8
+#define ARCH_NAME_MAX 100          /* attachment name in a download */
 #define ARCH_TEXT_PARTS 16
 
 struct post {
@@ -572,6 +577,12 @@ out:
 
 struct view {
 	struct web_req *r;
+	const struct list_def *d;
+	unsigned num;                         /* the post */
+	unsigned want;                        /* fetch attachment N; 0 no */
+	struct buf got;                       /* its bytes, decoded */
+	char got_name[ARCH_NAME_MAX + 1];     /* its name, for the header */
+	bool found;
 	unsigned texts, atts;
 	unsigned plain_alt[ARCH_TEXT_PARTS];  /* alternatives shown plain */
 	struct buf body, atts_out;            /* rendered parts */
@@ -610,26 +621,53 @@ view_text(struct view *v, const char *type, const char *text)
 	buf_append_str(&v->body, "</pre></div>");
 }
 
+/* A name that is safe in a Content-Disposition header: the bytes of
+ * the (hostile) attachment name that are letters, digits, '.', '-' or
+ * '_', the others '_'; "attachment-N" when nothing is left. */
 static void
-view_attachment(struct view *v, const struct mime_part *p, size_t size)
+safe_name(const char *name, unsigned n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = name; *p != '\0' && o + 1 < len; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		out[o++] = (c < 128 && (isalnum(c) || c == '.' || c == '-' ||
+		    c == '_')) ? (char)c : '_';
+	}
+	out[o] = '\0';
+	if (strspn(out, "._") == o)
+		snprintf(out, len, "attachment-%u", n);
+}
+
+static void
+view_attachment(struct view *v, const struct mime_part *p,
+    const struct buf *raw)
 {
 	const char *name = p->filename[0] != '\0' ? p->filename : "(no name)";
+	unsigned n = ++v->atts;
 
+	if (v->want == n) {
+		buf_append(&v->got, raw->data, raw->len);
+		safe_name(p->filename, n, v->got_name, sizeof(v->got_name));
+		v->found = true;
+	}
 	if (v->r->api) {
-		buf_append_str(&v->atts_out, v->atts > 0 ? ",{\"name\":" :
+		buf_append_str(&v->atts_out, n > 1 ? ",{\"name\":" :
 		    "{\"name\":");
 		json_escape(&v->atts_out, name);
 		buf_append_str(&v->atts_out, ",\"type\":");
 		json_escape(&v->atts_out, p->type);
-		buf_printf(&v->atts_out, ",\"size\":%zu}", size);
+		buf_printf(&v->atts_out, ",\"size\":%zu,\"url\":\"/lists/%s/"
+		    "archive/%u/%u\"}", raw->len, v->d->address, v->num, n);
 	} else {
-		buf_append_str(&v->atts_out, "<tr><td>");
+		buf_printf(&v->atts_out, "<tr><td><a href=\"/lists/%s/archive/"
+		    "%u/%u\">", v->d->address, v->num, n);
 		html_escape(&v->atts_out, name);
-		buf_append_str(&v->atts_out, "</td><td>");
+		buf_append_str(&v->atts_out, "</a></td><td>");
 		html_escape(&v->atts_out, p->type);
-		buf_printf(&v->atts_out, "</td><td>%zu</td></tr>", size);
+		buf_printf(&v->atts_out, "</td><td>%zu</td></tr>", raw->len);
 	}
-	v->atts++;
 }
 
 static void
@@ -642,7 +680,7 @@ view_part(const struct mime_part *p, void *arg)
 
 	mime_decode(p->body, p->len, p->cte, &raw);
 	if (p->attachment || (!plain && !html) || v->texts >= ARCH_TEXT_PARTS)
-		view_attachment(v, p, raw.len);
+		view_attachment(v, p, &raw);
 	else if (html && alt_has_plain(v, p->alternative))
 		;                       /* the plain text of it is shown */
 	else {
@@ -674,13 +712,15 @@ header_row(struct web_req *r, const struct mail *m, const char *name,
 	buf_free(&dec);
 }
 
+/* Post num, or (want > 0) its attachment number want, as a download. */
 static void
-archive_message(struct web_req *r, const struct list_def *d, unsigned num)
+archive_message(struct web_req *r, const struct list_def *d, unsigned num,
+    unsigned want)
 {
 	struct archive a;
 	const struct post *p;
 	struct buf msg = BUF_INIT, t = BUF_INIT;
-	struct view v = { .r = r };
+	struct view v = { .r = r, .d = d, .num = num, .want = want };
 	struct mail m;
 	static const char *const shown[][2] = { { "From", "from" },
 		{ "To", "to" }, { "Cc", "cc" }, { "Date", "date" },
@@ -698,6 +738,20 @@ archive_message(struct web_req *r, const struct list_def *d, unsigned num)
 	}
 	mail_parse(msg.data, msg.len, &m);
 	(void)mime_walk(&m, view_part, &v);
+	if (want > 0) {
+		if (!v.found)
+			web_error(r, 404, "No such attachment.");
+		else {
+			/* Hostile content: never shown inline (nosniff is
+			 * set on every answer). */
+			r->ctype = "application/octet-stream";
+			snprintf(r->disposition, sizeof(r->disposition),
+			    "attachment; filename=\"%s\"", v.got_name);
+			buf_append(&r->out, v.got.data, v.got.len);
+		}
+		mail_free(&m);
+		goto out;
+	}
 	if (r->api) {
 		r->ctype = "application/json";
 		buf_printf(&r->out, "{\"ok\":true,\"num\":%u", num);
@@ -738,22 +792,38 @@ out:
 	buf_free(&t);
 	buf_free(&v.body);
 	buf_free(&v.atts_out);
+	buf_free(&v.got);
 }
 
-/* archive/date, archive/thread or archive/N. */
+/* A number 1 .. 4e9 of decimal digits only at s; its end in *end. */
+static unsigned
+number_at(const char *s, const char **end)
+{
+	char *e;
+	unsigned long n;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	n = strtoul(s, &e, 10);
+	*end = e;
+	return n > 0 && n < 4000000000UL ? (unsigned)n : 0;
+}
+
+/* archive/date, archive/thread, archive/N or archive/N/ATTACHMENT. */
 static void
 archive_sub(struct web_req *r, const struct list_def *d, const char *rest)
 {
-	char *end;
-	unsigned long num;
+	const char *end = rest, *end2 = rest;
+	unsigned num, att = 0;
 
 	if (strcmp(rest, "date") == 0)
 		archive_date(r, d);
 	else if (strcmp(rest, "thread") == 0)
 		archive_thread(r, d);
-	else if ((num = strtoul(rest, &end, 10)) > 0 && *end == '\0' &&
-	    rest[0] != '+' && num < 4000000000UL)
-		archive_message(r, d, (unsigned)num);
+	else if ((num = number_at(rest, &end)) > 0 && (*end == '\0' ||
+	    (*end == '/' && (att = number_at(end + 1, &end2)) > 0 &&
+	    *end2 == '\0')))
+		archive_message(r, d, num, att);
 	else
 		web_error(r, 404, "No such page.");
 }
