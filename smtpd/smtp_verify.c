@@ -267,13 +267,6 @@ smtp_verify_message(struct smtp_session *ss, struct buf *top,
 	    (at = strrchr(from.data, '@')) != NULL)
 		in.from_domain = at + 1;
 	dmarc_check(v->dns, v->psl, &in, &out);
-	buf_printf(&ar, ";\n\tdmarc=%s", dmarc_result_name(out.result));
-	if (out.result == DMARC_PASS || out.result == DMARC_FAIL)
-		buf_printf(&ar, " (p=%s)", out.policy_name);
-	if (in.from_domain != NULL)
-		buf_printf(&ar, " header.from=%s", in.from_domain);
-	buf_append_char(&ar, '\n');
-	buf_printf(&summary, " dmarc=%s", dmarc_result_name(out.result));
 	if (out.result == DMARC_FAIL && out.policy == DMARC_P_REJECT &&
 	    ss->conf->dmarc_enforce) {
 		smtp_reply_set(r, 550, "5.7.1", "Rejected by the DMARC policy "
@@ -283,6 +276,18 @@ smtp_verify_message(struct smtp_session *ss, struct buf *top,
 	    out.policy == DMARC_P_QUARANTINE && ss->conf->dmarc_enforce) {
 		*hold = "DMARC policy quarantine";
 	}
+	/* p= the domain's published policy, dis= what was done here (the
+	 * policy after pct= sampling and dmarc_enforce), as OpenDMARC
+	 * writes them. */
+	buf_printf(&ar, ";\n\tdmarc=%s", dmarc_result_name(out.result));
+	if (out.result == DMARC_PASS || out.result == DMARC_FAIL)
+		buf_printf(&ar, " (p=%s dis=%s)", out.policy_name,
+		    why != NULL ? "reject" : *hold != NULL ? "quarantine" :
+		    "none");
+	if (in.from_domain != NULL)
+		buf_printf(&ar, " header.from=%s", in.from_domain);
+	buf_append_char(&ar, '\n');
+	buf_printf(&summary, " dmarc=%s", dmarc_result_name(out.result));
 	log_info("action=verify sid=%s qid=%s client=%s from=<%s> "
 	    "domain=%s reason=\"%s\" policy=%s status=%s", ss->ws->id,
 	    delivery_id(ss->dlv), ss->ws->peer_ip, ss->mail.from.addr,

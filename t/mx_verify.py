@@ -208,7 +208,8 @@ def test_dkim_and_dmarc():
                 b"a@signed.test", b"a@nodmarc.test"))
             (ar,) = results(srv, "rsa")
             assert "dkim=pass header.d=signed.test header.s=s1" in ar, ar
-            assert "dmarc=pass (p=reject) header.from=signed.test" in ar, ar
+            assert "dmarc=pass (p=reject dis=none) " \
+                "header.from=signed.test" in ar, ar
             (ar,) = results(srv, "ed")
             assert "dkim=pass header.d=signed.test header.s=e1" in ar, ar
             (ar,) = results(srv, "b64")
@@ -245,8 +246,8 @@ def test_dmarc_quarantine():
             assert qid in out and "reason=dmarc-quarantine" in out, out
             send(srv, "a@half.test", msg("a@half.test", "half"))
             (ar,) = results(srv, "half")
-            assert "dmarc=fail (p=quarantine) header.from=half.test" in ar, \
-                ar
+            assert "dmarc=fail (p=quarantine dis=none) " \
+                "header.from=half.test" in ar, ar
             assert not any(b"Subject: quar\n" in open(p, "rb").read()
                            for p in srv.maildir_messages(BOB))
             log = srv.log_text()
@@ -258,8 +259,8 @@ def test_dmarc_quarantine():
             r = srv.tell("release", qid)
             assert r.returncode == 0, (r.stdout, r.stderr)
             (ar,) = results(srv, "quar")
-            assert "dmarc=fail (p=quarantine) header.from=quar.test" in ar, \
-                ar
+            assert "dmarc=fail (p=quarantine dis=quarantine) " \
+                "header.from=quar.test" in ar, ar
             assert "Nothing is quarantined" in \
                 srv.tell("quarantine").stdout
         # with a milter that changed the envelope, the held message has
@@ -277,14 +278,15 @@ def test_dmarc_quarantine():
                 assert srv.tell("release", qid).returncode == 0
                 for u in (BOB, CAROL):
                     (ar,) = results(srv, "mquar", user=u)
-                    assert "dmarc=fail (p=quarantine)" in ar, ar
+                    assert "dmarc=fail (p=quarantine dis=quarantine)" \
+                        in ar, ar
                 p = srv.maildir_messages(CAROL)[0]
                 assert open(p, "rb").read().startswith(
                     b"Return-Path: <bounce@example.test>\n")
         with server(dns) as srv:
             send(srv, "a@quar.test", msg("a@quar.test", "quar"))
             (ar,) = results(srv, "quar")
-            assert "dmarc=fail (p=quarantine)" in ar, ar
+            assert "dmarc=fail (p=quarantine dis=none)" in ar, ar
             assert "status=quarantine" in srv.log_text()
             assert "action=quarantine" not in srv.log_text()
 
