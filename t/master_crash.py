@@ -115,6 +115,10 @@ def test_session_crash_loop_is_throttled():
         for _ in range(4):
             crash_one()
         # Four in a row, then a session that completes: no throttle.
+        # "In a row" is the master's order of events: wait until it has
+        # counted the four deaths (it may reap the last one after a
+        # later session completed, on a busy machine).
+        wait_figure(srv, "crashes", 4)
         s = Session(port, timeout=30)
         assert s.cmd("QUIT") == "+OK bye"
         s.close()
