@@ -63,12 +63,22 @@ class SkipTest(Exception):
     """Raise to skip a test (exit 77 if every test skips)."""
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that is free right now on host."""
+    """A TCP port that is free right now on host, and not one this
+    process was given before (the kernel may hand out the same ephemeral
+    port to two binds in a row once the first socket is closed: a
+    server's SMTP and POP3 ports came out equal once in CI)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 # A deadline only bounds a hang: a test asserts what happens, never how
