@@ -14,9 +14,9 @@
  * web_moderation_routes[] (web_moderation.c), web_list_admin_routes[]
  * (web_list_admin.c: settings, delete), ...: list_for() finds the
  * list and checks the caller's rights once, before any of them runs.
- * The rows of member_tables[] (the archive, reading the shared files)
- * are open to the list's members too (member_may(): the caller's own
- * login, not a token).
+ * The tables of list_tables[] marked members (the archive, reading the
+ * shared files) are open to the list's members too (member_may(): the
+ * caller's own login, not a token).
  *
  * Who: administrators see every list; an owner or moderator only the
  * lists naming them (another list's pages answer 403, an unknown one
@@ -32,37 +32,64 @@
 #include "util.h"
 #include "webd.h"
 
-static const struct web_list_route *list_route_find(const char *method,
-    const char *tail, const char **rest);
-
-/* The tables (also in list_tables[]) whose pages the list's members may
- * use too. */
+/* The pages under /lists/LIST/, one table per file; members: the list's
+ * members may use them too (member_may()), not only its managers. */
 static const struct {
 	const struct web_list_route *t;
 	const size_t *n;
-} member_tables[] = {
-	{ web_archive_routes, &web_archive_route_count },
-	{ web_files_member_routes, &web_files_member_route_count },
+	bool members;
+} list_tables[] = {
+	{ web_member_list_routes, &web_member_list_route_count, false },
+	{ web_moderation_routes, &web_moderation_route_count, false },
+	{ web_list_admin_routes, &web_list_admin_route_count, false },
+	{ web_archive_routes, &web_archive_route_count, true },
+	{ web_files_member_routes, &web_files_member_route_count, true },
+	{ web_files_routes, &web_files_route_count, false },
 };
+
+/* The route of method and tail, the part after its prefix in *rest and
+ * whether members may use it in *members; NULL: none. */
+static const struct web_list_route *
+list_route_find(const char *method, const char *tail, const char **rest,
+    bool *members)
+{
+	for (size_t t = 0; t < sizeof(list_tables) / sizeof(list_tables[0]);
+	    t++)
+		for (size_t i = 0; i < *list_tables[t].n; i++) {
+			const struct web_list_route *rt = &list_tables[t].t[i];
+			size_t n = strlen(rt->tail);
+
+			if (strcmp(rt->method, method) != 0)
+				continue;
+			*members = list_tables[t].members;
+			if (n > 0 && rt->tail[n - 1] == '/') {
+				if (strncmp(tail, rt->tail, n) == 0 &&
+				    tail[n] != '\0') {
+					*rest = tail + n;
+					return rt;
+				}
+			} else if (strcmp(tail, rt->tail) == 0) {
+				*rest = "";
+				return rt;
+			}
+		}
+	return NULL;
+}
 
 /* Is tail a members' page and the caller (logged in) a member of d? */
 static bool
 member_may(struct web_req *r, const struct list_def *d, const char *tail)
 {
 	const char *sub;
+	bool open = false;
 	const struct web_list_route *rt = list_route_find(r->method, tail,
-	    &sub);
+	    &sub, &open);
 	struct buf err = BUF_INIT;
 	struct list_member m;
 	struct listdb *db;
-	bool open = false;
 	int rc = 0;
 
-	for (size_t t = 0; rt != NULL && t < sizeof(member_tables) /
-	    sizeof(member_tables[0]); t++)
-		open |= rt >= member_tables[t].t &&
-		    rt < member_tables[t].t + *member_tables[t].n;
-	if (!open || r->auth.token)
+	if (rt == NULL || !open || r->auth.token)
 		return false;
 	if ((db = listdb_open(r->w->conf, d, &err)) != NULL) {
 		rc = listdb_get(db, r->auth.user, &m);
@@ -73,7 +100,7 @@ member_may(struct web_req *r, const struct list_def *d, const char *tail)
 }
 
 /* The list named by the first path segment of rest, with the caller's
- * rights checked (members too for member_tables[] pages); NULL after
+ * rights checked (members too for the tables marked members); NULL after
  * answering 404 or 403. *tail: what follows ("", "members",
  * "members/add", ...). */
 static const struct list_def *
@@ -150,49 +177,13 @@ lists_index(struct web_req *r, const char *rest)
 
 /* --- dispatch of /lists/LIST/... and /api/v1/lists/LIST/... ----------- */
 
-static const struct {
-	const struct web_list_route *t;
-	const size_t *n;
-} list_tables[] = {
-	{ web_member_list_routes, &web_member_list_route_count },
-	{ web_moderation_routes, &web_moderation_route_count },
-	{ web_list_admin_routes, &web_list_admin_route_count },
-	{ web_archive_routes, &web_archive_route_count },
-	{ web_files_member_routes, &web_files_member_route_count },
-	{ web_files_routes, &web_files_route_count },
-};
-
-static const struct web_list_route *
-list_route_find(const char *method, const char *tail, const char **rest)
-{
-	for (size_t t = 0; t < sizeof(list_tables) / sizeof(list_tables[0]);
-	    t++)
-		for (size_t i = 0; i < *list_tables[t].n; i++) {
-			const struct web_list_route *rt = &list_tables[t].t[i];
-			size_t n = strlen(rt->tail);
-
-			if (strcmp(rt->method, method) != 0)
-				continue;
-			if (n > 0 && rt->tail[n - 1] == '/') {
-				if (strncmp(tail, rt->tail, n) == 0 &&
-				    tail[n] != '\0') {
-					*rest = tail + n;
-					return rt;
-				}
-			} else if (strcmp(tail, rt->tail) == 0) {
-				*rest = "";
-				return rt;
-			}
-		}
-	return NULL;
-}
-
 static void
 list_any(struct web_req *r, const char *rest)
 {
 	const char *tail, *sub = "";
 	const struct list_def *d = list_for(r, rest, &tail);
 	const struct web_list_route *rt;
+	bool members;
 
 	if (d == NULL)
 		return;
@@ -200,7 +191,7 @@ list_any(struct web_req *r, const char *rest)
 		web_list_settings(r, d);
 		return;
 	}
-	rt = list_route_find(r->method, tail, &sub);
+	rt = list_route_find(r->method, tail, &sub, &members);
 	if (rt == NULL)
 		web_error(r, 404, strcmp(r->method, "GET") == 0 ?
 		    "No such page." : "No such action.");
